@@ -1,0 +1,55 @@
+# The two commands a new user needs: `make demo` and `make test`. Everything else is set up here.
+
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+INSTALLED := $(VENV)/.installed
+DEMO_DIR ?= .demo
+PYTEST_ARGS ?=
+
+.PHONY: demo test lint typecheck pytest bench install system-deps clean
+
+$(PY):
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "iam-gov needs Python 3.11 or newer")'
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+$(INSTALLED): pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet -e '.[test]'
+	@touch $@
+
+install: $(INSTALLED)
+
+## demo: install, then collect, correlate and evaluate the demo company into a fresh SQLite store
+demo: install
+	@rm -rf $(DEMO_DIR) && mkdir -p $(DEMO_DIR)
+	IAM_GOV_DATABASE_URL=sqlite:///$(CURDIR)/$(DEMO_DIR)/iam-gov.db \
+		$(VENV)/bin/iam-gov --config samples/demo/iam-gov.toml run
+	@echo
+	@echo "Next:  export IAM_GOV_DATABASE_URL=sqlite:///$(CURDIR)/$(DEMO_DIR)/iam-gov.db"
+	@echo "       $(VENV)/bin/iam-gov --config samples/demo/iam-gov.toml findings --severity high"
+	@echo "       $(VENV)/bin/iam-gov --config samples/demo/iam-gov.toml findings --format csv > findings.csv"
+	@echo "       $(VENV)/bin/iam-gov --config samples/demo/iam-gov.toml audit verify"
+
+## test: ruff, mypy, then the whole suite on SQLite and on a throwaway PostgreSQL
+test: install system-deps lint typecheck pytest
+
+system-deps:
+	@.ci/install-system-packages
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: install
+	$(PY) .ci/typecheck
+
+pytest: install system-deps
+	$(VENV)/bin/pytest -n 2 -m 'not slow' $(PYTEST_ARGS)
+
+## bench: scale runs on generated companies; prints the figures
+bench: install
+	$(PY) benchmarks/scale.py --people 100000
+
+clean:
+	rm -rf $(VENV) $(DEMO_DIR) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

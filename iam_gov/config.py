@@ -1,0 +1,285 @@
+"""The settings file (``iam-gov.toml``) and environment; secrets are never stored in the file."""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Iterator, Mapping, Sequence
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from iam_gov.configtypes import BASE_DIR_KEY, RelPath, SecretRef, looks_like_secret_key
+from iam_gov.connectors import CONNECTOR_TYPES, ConnectorOptions, options_model
+from iam_gov.errors import ConfigError
+
+CONFIG_ENV = "IAM_GOV_CONFIG"
+DATABASE_URL_ENV = "IAM_GOV_DATABASE_URL"
+DEFAULT_CONFIG_NAME = "iam-gov.toml"
+SYSTEM_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class StoreSettings(_Section):
+    url: str | None = None
+    """SQLAlchemy URL. Default: ``iam-gov.db`` (SQLite) next to the configuration file."""
+    password: SecretRef | None = None
+    """Database password, for a URL that does not carry one (it must not)."""
+
+
+class PolicySettings(_Section):
+    path: RelPath
+    """A YAML policy file, or a folder of them."""
+
+
+class MatchMethod(StrEnum):
+    EMPLOYEE_ID = "employee_id"
+    EMAIL = "email"
+    LOGIN = "login"
+    NAME = "name"
+
+
+class CorrelationSettings(_Section):
+    match: tuple[MatchMethod, ...] = (
+        MatchMethod.EMPLOYEE_ID,
+        MatchMethod.EMAIL,
+        MatchMethod.LOGIN,
+        MatchMethod.NAME,
+    )
+    """Methods tried in order; the first that finds exactly one person wins."""
+    overrides: RelPath | None = None
+    """YAML file of manual account -> person links (and accounts declared unlinked)."""
+    email_domains: tuple[str, ...] = ()
+    """Domains treated as equivalent when comparing e-mail addresses (e.g. an old domain)."""
+
+
+class _ConfigFile(_Section):
+    store: StoreSettings = Field(default_factory=StoreSettings)
+    policy: PolicySettings
+    correlation: CorrelationSettings = Field(default_factory=CorrelationSettings)
+    systems: dict[str, dict[str, Any]] = Field(min_length=1)
+
+
+class Config(BaseModel):
+    """The validated configuration, with every path made absolute."""
+
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+
+    path: Path
+    store: StoreSettings
+    policy: PolicySettings
+    correlation: CorrelationSettings
+    systems: dict[str, ConnectorOptions]
+
+    @property
+    def base_dir(self) -> Path:
+        return self.path.parent
+
+    @property
+    def hr_system(self) -> str:
+        return next(name for name, opts in self.systems.items() if opts.type == "hr")
+
+
+def find_config(explicit: Path | None) -> Path:
+    if explicit is not None:
+        return explicit
+    from_env = os.environ.get(CONFIG_ENV)
+    if from_env:
+        return Path(from_env)
+    return Path(DEFAULT_CONFIG_NAME)
+
+
+def load_config(path: Path) -> Config:
+    """Read and validate the file; every problem is reported at once, as ``file: key: what``."""
+    display = str(path)
+    try:
+        raw_text = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(
+            f"{display}: no such file (pass --config or set {CONFIG_ENV})"
+        ) from None
+    except OSError as exc:
+        raise ConfigError(f"{display}: cannot be read: {exc.strerror}") from None
+    try:
+        data = tomllib.loads(raw_text.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{display}: not UTF-8 text (byte {exc.start})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(_toml_problem(display, str(exc))) from None
+
+    base_dir = path.resolve().parent
+    context = {BASE_DIR_KEY: base_dir}
+    problems = [f"{display}: {p}" for p in _secret_problems(data)]
+    top: _ConfigFile | None = None
+    try:
+        top = _ConfigFile.model_validate(data, context=context)
+    except ValidationError as exc:
+        problems.extend(f"{display}: {p}" for p in format_validation_errors(exc))
+
+    systems: dict[str, ConnectorOptions] = {}
+    raw_systems = data.get("systems")
+    if isinstance(raw_systems, dict):
+        for name, raw in raw_systems.items():
+            problems.extend(f"{display}: {p}" for p in _system_problems(name, raw))
+            if not isinstance(raw, dict) or raw.get("type") not in CONNECTOR_TYPES:
+                continue
+            try:
+                systems[name] = options_model(raw["type"]).model_validate(raw, context=context)
+            except ValidationError as exc:
+                problems.extend(
+                    f"{display}: {p}" for p in format_validation_errors(exc, ("systems", name))
+                )
+        hr_count = sum(
+            1 for raw in raw_systems.values() if isinstance(raw, dict) and raw.get("type") == "hr"
+        )
+        if hr_count != 1:
+            problems.append(
+                f"{display}: systems: exactly one system of type \"hr\" is needed "
+                f"(found {hr_count}); the HR feed is the source of truth for who works here"
+            )
+    if top is not None and top.store.url:
+        problems.extend(f"{display}: {p}" for p in _store_url_problems(top.store.url))
+    if problems or top is None:
+        raise ConfigError(problems)
+    return Config(
+        path=path.resolve(),
+        store=top.store,
+        policy=top.policy,
+        correlation=top.correlation,
+        systems=systems,
+    )
+
+
+def check_files(config: Config) -> list[str]:
+    """Files named by the configuration that do not exist, as ``file: key: problem``."""
+    display = str(config.path)
+    problems: list[str] = []
+    if not config.policy.path.exists():
+        problems.append(f"{display}: policy.path: {config.policy.path} does not exist")
+    overrides = config.correlation.overrides
+    if overrides is not None and not overrides.exists():
+        problems.append(f"{display}: correlation.overrides: {overrides} does not exist")
+    for name, options in config.systems.items():
+        for key, value in _path_fields(options):
+            if not value.exists():
+                problems.append(f"{display}: systems.{name}.{key}: {value} does not exist")
+    return problems
+
+
+def database_url(config: Config | None, override: str | None = None) -> str:
+    """Where the store lives: ``--database-url``, then the environment, then the file."""
+    if override:
+        return override
+    from_env = os.environ.get(DATABASE_URL_ENV)
+    if from_env:
+        return from_env
+    if config is not None and config.store.url:
+        return _with_password(_resolve_sqlite_path(config.store.url, config.base_dir), config)
+    base = config.base_dir if config is not None else Path.cwd()
+    return f"sqlite:///{base / 'iam-gov.db'}"
+
+
+def format_validation_errors(exc: ValidationError, prefix: Sequence[str | int] = ()) -> list[str]:
+    """Pydantic errors as ``key.path: message``; input values are never echoed (secrets)."""
+    out = []
+    for error in exc.errors(include_input=False, include_url=False):
+        loc = [*prefix, *error["loc"]]
+        key = ".".join(str(part) for part in loc) or "(top level)"
+        message = error["msg"]
+        if error["type"] == "extra_forbidden":
+            message = "unknown key"
+        elif error["type"] == "missing":
+            message = "required key is missing"
+        out.append(f"{key}: {message}")
+    return out
+
+
+def _toml_problem(display: str, message: str) -> str:
+    match = re.search(r"\(at line (\d+), column (\d+)\)", message)
+    if match:
+        text = message[: match.start()].strip()
+        return f"{display}:{match.group(1)}: {text} (column {match.group(2)})"
+    return f"{display}: {message}"
+
+
+def _secret_problems(data: Mapping[str, Any], path: tuple[str, ...] = ()) -> Iterator[str]:
+    for key, value in data.items():
+        here = (*path, key)
+        if isinstance(value, dict):
+            yield from _secret_problems(value, here)
+        elif looks_like_secret_key(key) and isinstance(value, str):
+            yield (
+                f"{'.'.join(here)}: a secret must not be written in the config file; "
+                f'use {key} = {{ env = "VARIABLE" }} or {key} = {{ keyring = "service/user" }}'
+            )
+
+
+def _system_problems(name: str, raw: Any) -> Iterator[str]:
+    if not SYSTEM_NAME.match(name):
+        yield (
+            f"systems.{name}: a system name is lower-case letters, digits, - and _ "
+            "(at most 40 characters)"
+        )
+    if not isinstance(raw, dict):
+        yield f"systems.{name}: must be a table"
+        return
+    if "type" not in raw:
+        yield f"systems.{name}.type: required key is missing (one of: {', '.join(CONNECTOR_TYPES)})"
+    elif raw["type"] not in CONNECTOR_TYPES:
+        yield (
+            f"systems.{name}.type: unknown connector type {raw['type']!r} "
+            f"(one of: {', '.join(CONNECTOR_TYPES)})"
+        )
+
+
+def _store_url_problems(url: str) -> Iterator[str]:
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        yield "store.url: not a database URL (e.g. sqlite:///iam-gov.db or postgresql+psycopg://host/db)"
+        return
+    if parsed.password:
+        yield (
+            "store.url: the URL carries a password; remove it and use "
+            'store.password = { env = "VARIABLE" } (or set IAM_GOV_DATABASE_URL)'
+        )
+    if parsed.get_backend_name() not in ("sqlite", "postgresql"):
+        yield f"store.url: {parsed.get_backend_name()} is not supported (sqlite or postgresql)"
+
+
+def _resolve_sqlite_path(url: str, base_dir: Path) -> str:
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database and parsed.database != ":memory:":
+        db_path = Path(parsed.database).expanduser()
+        if not db_path.is_absolute():
+            parsed = parsed.set(database=str(base_dir / db_path))
+    return parsed.render_as_string(hide_password=False)
+
+
+def _with_password(url: str, config: Config) -> str:
+    if config.store.password is None:
+        return url
+    from sqlalchemy.engine import make_url
+
+    secret = config.store.password.resolve("store.password")
+    return make_url(url).set(password=secret.get_secret_value()).render_as_string(
+        hide_password=False
+    )
+
+
+def _path_fields(options: BaseModel) -> Iterator[tuple[str, Path]]:
+    for key in type(options).model_fields:
+        value = getattr(options, key)
+        if isinstance(value, Path):
+            yield key, value

@@ -1,0 +1,242 @@
+"""The store's tables (SQLAlchemy Core); Alembic migrations in ``migrations/`` must match them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+
+from iam_gov.timeutil import as_utc
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stored as UTC; always read back timezone-aware (SQLite keeps no zone of its own)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        value = as_utc(value)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return None if value is None else as_utc(value)
+
+
+JSONType = JSON().with_variant(JSONB(), "postgresql")
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = MetaData(naming_convention=NAMING)
+
+
+def _snapshot_fk() -> Column[Any]:
+    return Column(
+        "snapshot_id",
+        Integer,
+        ForeignKey("snapshots.id", ondelete="CASCADE"),
+        primary_key=True,
+    )
+
+
+snapshots = Table(
+    "snapshots",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("system", String(64), nullable=False),
+    Column("connector", String(32), nullable=False),
+    Column("source", Text, nullable=False),
+    Column("collected_at", UTCDateTime, nullable=False),
+    Column("stored_at", UTCDateTime, nullable=False),
+    Column("complete", Boolean, nullable=False),
+    Column("errors", JSONType, nullable=False),
+    Column("settings", JSONType, nullable=False),
+    Column("counts", JSONType, nullable=False),
+    Index(None, "system", "collected_at"),
+)
+
+people = Table(
+    "people",
+    metadata,
+    _snapshot_fk(),
+    Column("employee_id", String(128), primary_key=True),
+    Column("email", String(320)),
+    Column("name", Text, nullable=False),
+    Column("department", Text),
+    Column("title", Text),
+    Column("manager_id", String(128)),
+    Column("employment_type", String(16), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("start_date", Date),
+    Column("end_date", Date),
+    Column("attributes", JSONType, nullable=False),
+)
+
+accounts = Table(
+    "accounts",
+    metadata,
+    _snapshot_fk(),
+    Column("native_id", String(512), primary_key=True),
+    Column("login", Text, nullable=False),
+    Column("email", String(320)),
+    Column("display_name", Text),
+    Column("employee_id", String(128)),
+    Column("status", String(16), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("created_at", UTCDateTime),
+    Column("last_login_at", UTCDateTime),
+    Column("mfa_factors", JSONType),
+    Column("attributes", JSONType, nullable=False),
+)
+
+credentials = Table(
+    "credentials",
+    metadata,
+    _snapshot_fk(),
+    Column("credential_id", String(512), primary_key=True),
+    Column("account_id", String(512), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("active", Boolean, nullable=False),
+    Column("created_at", UTCDateTime),
+    Column("last_used_at", UTCDateTime),
+    Column("expires_at", UTCDateTime),
+    Column("attributes", JSONType, nullable=False),
+)
+
+entitlements = Table(
+    "entitlements",
+    metadata,
+    _snapshot_fk(),
+    Column("entitlement_id", String(512), primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("privileged", Boolean, nullable=False),
+    Column("owner", Text),
+    Column("description", Text),
+)
+
+grants = Table(
+    "grants",
+    metadata,
+    _snapshot_fk(),
+    Column("account_id", String(512), primary_key=True),
+    Column("entitlement_id", String(512), primary_key=True),
+    # '' for a direct grant: primary-key columns cannot be NULL.
+    Column("via", String(512), primary_key=True),
+    Column("granted_at", UTCDateTime),
+    Column("last_used_at", UTCDateTime),
+)
+
+documents = Table(
+    "documents",
+    metadata,
+    _snapshot_fk(),
+    Column("document_id", String(512), primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("document", JSONType, nullable=False),
+)
+
+evaluations = Table(
+    "evaluations",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("finished_at", UTCDateTime, nullable=False),
+    Column("snapshot_ids", JSONType, nullable=False),
+    Column("policy_digest", String(64), nullable=False),
+    Column("summary", JSONType, nullable=False),
+)
+
+account_links = Table(
+    "account_links",
+    metadata,
+    Column(
+        "evaluation_id",
+        Integer,
+        ForeignKey("evaluations.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("system", String(64), primary_key=True),
+    Column("account_id", String(512), primary_key=True),
+    Column("person_id", String(128)),
+    Column("kind", String(16), nullable=False),
+    Column("method", String(32), nullable=False),
+    Column("confidence", String(16), nullable=False),
+)
+
+findings = Table(
+    "findings",
+    metadata,
+    Column("finding_id", String(32), primary_key=True),
+    Column("rule_id", String(64), nullable=False, index=True),
+    Column("severity", String(16), nullable=False),
+    Column("system", String(64)),
+    Column("subject", Text, nullable=False),
+    Column("person_id", String(128)),
+    Column("message", Text, nullable=False),
+    Column("evidence", JSONType, nullable=False),
+    Column("first_seen", UTCDateTime, nullable=False),
+    Column("last_seen", UTCDateTime, nullable=False),
+    Column("resolved_at", UTCDateTime, index=True),
+    Column("last_evaluation_id", Integer, ForeignKey("evaluations.id"), nullable=False),
+)
+
+evaluation_findings = Table(
+    "evaluation_findings",
+    metadata,
+    Column(
+        "evaluation_id",
+        Integer,
+        ForeignKey("evaluations.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("finding_id", String(32), primary_key=True),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=False),
+    Column("recorded_at", UTCDateTime, nullable=False),
+    Column("actor", Text, nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("target", Text, nullable=False),
+    Column("details", JSONType, nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False, unique=True),
+)
+
+# One row: the newest audit record. Appenders lock it (SELECT … FOR UPDATE on PostgreSQL) so
+# that two writers never chain onto the same record, and `audit verify` compares against it.
+audit_head = Table(
+    "audit_head",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("seq", Integer, nullable=False),
+    Column("hash", String(64), nullable=False),
+)

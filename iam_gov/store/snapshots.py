@@ -1,0 +1,332 @@
+"""Writing and reading snapshots: bulk inserts in chunks, never a statement per row."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from itertools import islice
+from typing import Any
+
+from sqlalchemy import Connection, Table, func, select
+
+from iam_gov.model import (
+    Account,
+    AccountKind,
+    AccountStatus,
+    Credential,
+    CredentialKind,
+    EmploymentStatus,
+    EmploymentType,
+    Entitlement,
+    Grant,
+    Person,
+    PolicyDocument,
+    SnapshotError,
+    SystemSnapshot,
+)
+from iam_gov.store.schema import (
+    accounts,
+    credentials,
+    documents,
+    entitlements,
+    grants,
+    people,
+    snapshots,
+)
+
+CHUNK = 5000
+
+
+@dataclass(frozen=True)
+class SnapshotInfo:
+    """A stored snapshot's header, without its rows."""
+
+    id: int
+    system: str
+    connector: str
+    source: str
+    collected_at: datetime
+    stored_at: datetime
+    complete: bool
+    errors: tuple[SnapshotError, ...]
+    counts: dict[str, int]
+
+
+def counts_of(snapshot: SystemSnapshot) -> dict[str, int]:
+    return {
+        "people": len(snapshot.people),
+        "accounts": len(snapshot.accounts),
+        "credentials": len(snapshot.credentials),
+        "entitlements": len(snapshot.entitlements),
+        "grants": len(snapshot.grants),
+        "documents": len(snapshot.documents),
+    }
+
+
+def save_snapshot(conn: Connection, snapshot: SystemSnapshot, stored_at: datetime) -> int:
+    """Insert one snapshot with all its rows, in the caller's transaction."""
+    result = conn.execute(
+        snapshots.insert()
+        .values(
+            system=snapshot.system,
+            connector=snapshot.connector,
+            source=snapshot.source,
+            collected_at=snapshot.collected_at,
+            stored_at=stored_at,
+            complete=snapshot.complete,
+            errors=[e.model_dump(mode="json") for e in snapshot.errors],
+            settings=snapshot.settings,
+            counts=counts_of(snapshot),
+        )
+        .returning(snapshots.c.id)
+    )
+    sid: int = result.scalar_one()
+    _bulk(conn, people, (_person_row(sid, p) for p in snapshot.people))
+    _bulk(conn, accounts, (_account_row(sid, a) for a in snapshot.accounts))
+    _bulk(conn, credentials, (_credential_row(sid, c) for c in snapshot.credentials))
+    _bulk(conn, entitlements, (_entitlement_row(sid, e) for e in snapshot.entitlements))
+    _bulk(conn, grants, (_grant_row(sid, g) for g in snapshot.grants))
+    _bulk(conn, documents, (_document_row(sid, d) for d in snapshot.documents))
+    return sid
+
+
+def _bulk(conn: Connection, table: Table, rows: Iterable[dict[str, Any]]) -> None:
+    iterator = iter(rows)
+    while chunk := list(islice(iterator, CHUNK)):
+        conn.execute(table.insert(), chunk)
+
+
+def latest_snapshots(conn: Connection) -> dict[str, SnapshotInfo]:
+    """The newest snapshot of every system (by collection time, then by id)."""
+    ranked = select(
+        snapshots,
+        func.row_number()
+        .over(
+            partition_by=snapshots.c.system,
+            order_by=(snapshots.c.collected_at.desc(), snapshots.c.id.desc()),
+        )
+        .label("rank"),
+    ).subquery()
+    rows = conn.execute(select(ranked).where(ranked.c.rank == 1))
+    return {row.system: _info(row) for row in rows}
+
+
+def snapshot_history(conn: Connection, system: str | None = None) -> list[SnapshotInfo]:
+    query = select(snapshots).order_by(snapshots.c.collected_at.desc(), snapshots.c.id.desc())
+    if system is not None:
+        query = query.where(snapshots.c.system == system)
+    return [_info(row) for row in conn.execute(query)]
+
+
+def _info(row: Any) -> SnapshotInfo:
+    return SnapshotInfo(
+        id=row.id,
+        system=row.system,
+        connector=row.connector,
+        source=row.source,
+        collected_at=row.collected_at,
+        stored_at=row.stored_at,
+        complete=row.complete,
+        errors=tuple(SnapshotError.model_validate(e) for e in row.errors),
+        counts=dict(row.counts),
+    )
+
+
+def load_snapshot(conn: Connection, snapshot_id: int) -> SystemSnapshot:
+    """Read a stored snapshot back. Rows were validated on the way in, so they are not
+    validated again (``model_construct``): this path carries millions of rows."""
+    head = conn.execute(select(snapshots).where(snapshots.c.id == snapshot_id)).one()
+    system = head.system
+
+    def rows(table: Table) -> Iterator[Any]:
+        yield from conn.execution_options(yield_per=CHUNK).execute(
+            select(table)
+            .where(table.c.snapshot_id == snapshot_id)
+            .order_by(*table.primary_key.columns)
+        )
+
+    return SystemSnapshot.model_construct(
+        system=system,
+        connector=head.connector,
+        source=head.source,
+        collected_at=head.collected_at,
+        complete=head.complete,
+        errors=tuple(SnapshotError.model_validate(e) for e in head.errors),
+        settings=dict(head.settings),
+        people=tuple(_person(r) for r in rows(people)),
+        accounts=tuple(_account(system, r) for r in rows(accounts)),
+        credentials=tuple(_credential(system, r) for r in rows(credentials)),
+        entitlements=tuple(_entitlement(system, r) for r in rows(entitlements)),
+        grants=tuple(_grant(system, r) for r in rows(grants)),
+        documents=tuple(_document(system, r) for r in rows(documents)),
+    )
+
+
+def snapshots_by_id(conn: Connection, ids: Sequence[int]) -> list[SnapshotInfo]:
+    return [_info(r) for r in conn.execute(select(snapshots).where(snapshots.c.id.in_(ids)))]
+
+
+# --- rows <-> models ----------------------------------------------------------------------
+
+
+def _person_row(sid: int, p: Person) -> dict[str, Any]:
+    return {
+        "snapshot_id": sid,
+        "employee_id": p.employee_id,
+        "email": p.email,
+        "name": p.name,
+        "department": p.department,
+        "title": p.title,
+        "manager_id": p.manager_id,
+        "employment_type": p.employment_type.value,
+        "status": p.status.value,
+        "start_date": p.start_date,
+        "end_date": p.end_date,
+        "attributes": p.attributes,
+    }
+
+
+def _person(r: Any) -> Person:
+    return Person.model_construct(
+        employee_id=r.employee_id,
+        email=r.email,
+        name=r.name,
+        department=r.department,
+        title=r.title,
+        manager_id=r.manager_id,
+        employment_type=EmploymentType(r.employment_type),
+        status=EmploymentStatus(r.status),
+        start_date=r.start_date,
+        end_date=r.end_date,
+        attributes=r.attributes,
+    )
+
+
+def _account_row(sid: int, a: Account) -> dict[str, Any]:
+    return {
+        "snapshot_id": sid,
+        "native_id": a.native_id,
+        "login": a.login,
+        "email": a.email,
+        "display_name": a.display_name,
+        "employee_id": a.employee_id,
+        "status": a.status.value,
+        "kind": a.kind.value,
+        "created_at": a.created_at,
+        "last_login_at": a.last_login_at,
+        "mfa_factors": None if a.mfa_factors is None else list(a.mfa_factors),
+        "attributes": a.attributes,
+    }
+
+
+def _account(system: str, r: Any) -> Account:
+    return Account.model_construct(
+        system=system,
+        native_id=r.native_id,
+        login=r.login,
+        email=r.email,
+        display_name=r.display_name,
+        employee_id=r.employee_id,
+        status=AccountStatus(r.status),
+        kind=AccountKind(r.kind),
+        created_at=r.created_at,
+        last_login_at=r.last_login_at,
+        mfa_factors=None if r.mfa_factors is None else tuple(r.mfa_factors),
+        person_id=None,
+        attributes=r.attributes,
+    )
+
+
+def _credential_row(sid: int, c: Credential) -> dict[str, Any]:
+    return {
+        "snapshot_id": sid,
+        "credential_id": c.credential_id,
+        "account_id": c.account_id,
+        "kind": c.kind.value,
+        "active": c.active,
+        "created_at": c.created_at,
+        "last_used_at": c.last_used_at,
+        "expires_at": c.expires_at,
+        "attributes": c.attributes,
+    }
+
+
+def _credential(system: str, r: Any) -> Credential:
+    return Credential.model_construct(
+        system=system,
+        account_id=r.account_id,
+        credential_id=r.credential_id,
+        kind=CredentialKind(r.kind),
+        active=r.active,
+        created_at=r.created_at,
+        last_used_at=r.last_used_at,
+        expires_at=r.expires_at,
+        attributes=r.attributes,
+    )
+
+
+def _entitlement_row(sid: int, e: Entitlement) -> dict[str, Any]:
+    return {
+        "snapshot_id": sid,
+        "entitlement_id": e.entitlement_id,
+        "name": e.name,
+        "kind": e.kind,
+        "privileged": e.privileged,
+        "owner": e.owner,
+        "description": e.description,
+    }
+
+
+def _entitlement(system: str, r: Any) -> Entitlement:
+    return Entitlement.model_construct(
+        system=system,
+        entitlement_id=r.entitlement_id,
+        name=r.name,
+        kind=r.kind,
+        privileged=r.privileged,
+        owner=r.owner,
+        description=r.description,
+    )
+
+
+def _grant_row(sid: int, g: Grant) -> dict[str, Any]:
+    return {
+        "snapshot_id": sid,
+        "account_id": g.account_id,
+        "entitlement_id": g.entitlement_id,
+        "via": g.via or "",
+        "granted_at": g.granted_at,
+        "last_used_at": g.last_used_at,
+    }
+
+
+def _grant(system: str, r: Any) -> Grant:
+    return Grant.model_construct(
+        system=system,
+        account_id=r.account_id,
+        entitlement_id=r.entitlement_id,
+        via=r.via or None,
+        granted_at=r.granted_at,
+        last_used_at=r.last_used_at,
+    )
+
+
+def _document_row(sid: int, d: PolicyDocument) -> dict[str, Any]:
+    return {
+        "snapshot_id": sid,
+        "document_id": d.document_id,
+        "name": d.name,
+        "kind": d.kind,
+        "document": d.document,
+    }
+
+
+def _document(system: str, r: Any) -> PolicyDocument:
+    return PolicyDocument.model_construct(
+        system=system,
+        document_id=r.document_id,
+        name=r.name,
+        kind=r.kind,
+        document=r.document,
+    )
