@@ -101,9 +101,7 @@ def load_config(path: Path) -> Config:
     try:
         raw_text = path.read_bytes()
     except FileNotFoundError:
-        raise ConfigError(
-            f"{display}: no such file (pass --config or set {CONFIG_ENV})"
-        ) from None
+        raise ConfigError(f"{display}: no such file (pass --config or set {CONFIG_ENV})") from None
     except OSError as exc:
         raise ConfigError(f"{display}: cannot be read: {exc.strerror}") from None
     try:
@@ -140,7 +138,7 @@ def load_config(path: Path) -> Config:
         )
         if hr_count != 1:
             problems.append(
-                f"{display}: systems: exactly one system of type \"hr\" is needed "
+                f'{display}: systems: exactly one system of type "hr" is needed '
                 f"(found {hr_count}); the HR feed is the source of truth for who works here"
             )
     if top is not None and top.store.url:
@@ -273,8 +271,8 @@ def _with_password(url: str, config: Config) -> str:
     from sqlalchemy.engine import make_url
 
     secret = config.store.password.resolve("store.password")
-    return make_url(url).set(password=secret.get_secret_value()).render_as_string(
-        hide_password=False
+    return (
+        make_url(url).set(password=secret.get_secret_value()).render_as_string(hide_password=False)
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -50,7 +51,7 @@ class SecretRef(BaseModel):
     @model_validator(mode="after")
     def _one_source(self) -> SecretRef:
         if (self.env is None) == (self.keyring is None):
-            raise ValueError("give exactly one of env = \"VAR\" or keyring = \"service/user\"")
+            raise ValueError('give exactly one of env = "VAR" or keyring = "service/user"')
         return self
 
     def describe(self) -> str:
@@ -69,15 +70,21 @@ class SecretRef(BaseModel):
             try:
                 value = keyring.get_password(service, user)
             except Exception as exc:  # keyring backends raise their own types
-                raise ConfigError(f"{key}: the OS keyring could not be read ({type(exc).__name__})")
+                raise ConfigError(
+                    f"{key}: the OS keyring could not be read ({type(exc).__name__})"
+                ) from None
         if not value:
             raise ConfigError(f"{key}: {self.describe()} is not set")
         return SecretStr(value)
 
 
-SECRET_KEY_WORDS = ("password", "secret", "token", "api_key", "apikey", "private_key", "passphrase")
+# A key that names a secret ends with one of these words (``bind_password``, ``client_secret``,
+# ``api_token``), unlike ``password_policy`` or ``token_url``, which merely mention one.
+_SECRET_KEY = re.compile(
+    r"(^|[_-])(password|passwd|secret|token|passphrase|api[_-]?key|private[_-]?key|secret[_-]?key)$",
+    re.IGNORECASE,
+)
 
 
 def looks_like_secret_key(key: str) -> bool:
-    lowered = key.lower()
-    return any(word in lowered for word in SECRET_KEY_WORDS)
+    return _SECRET_KEY.search(key) is not None

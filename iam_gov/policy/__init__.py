@@ -1,1 +1,252 @@
-"""policy"""
+"""Policy as code: roles, privileged entitlements, exceptions and declared accounts, in YAML."""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any, Generic, TypeVar
+
+from pydantic import ValidationError
+
+from iam_gov.errors import PolicyError
+from iam_gov.model import Account, AccountKind, Person
+from iam_gov.policy.match import account_matches, person_matches
+from iam_gov.policy.model import DeclaredAccount, Exception_, Pattern, PolicyFile, Role
+from iam_gov.rules.registry import RuleParams
+from iam_gov.yamlfile import YamlDocument, load_yaml
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Located(Generic[T]):
+    """A policy element and where it is written, so evidence can point at ``file:line``."""
+
+    item: T
+    where: str
+
+
+@dataclass(frozen=True)
+class RuleSettings:
+    enabled: bool
+    params: RuleParams
+
+
+@dataclass(frozen=True)
+class Policy:
+    roles: dict[str, Located[Role]]
+    privileged: dict[str, tuple[Pattern, ...]]
+    exceptions: tuple[Located[Exception_], ...]
+    accounts: tuple[Located[DeclaredAccount], ...]
+    rules: dict[str, RuleSettings]
+    digest: str
+    sources: tuple[Path, ...]
+    _closure: dict[str, tuple[str, ...]] = field(default_factory=dict, repr=False)
+
+    def roles_of(self, person: Person) -> tuple[str, ...]:
+        """Names of the roles a person has: matched on HR fields, plus what they include."""
+        names: list[str] = []
+        for name, located in self.roles.items():
+            if person_matches(located.item.match, person):
+                for included in self._closure.get(name, (name,)):
+                    if included not in names:
+                        names.append(included)
+        return tuple(names)
+
+    def expected(self, role_names: Sequence[str], system: str) -> list[tuple[Pattern, str]]:
+        """(pattern, role) pairs of what these roles bring in ``system``."""
+        return [
+            (pattern, name)
+            for name in role_names
+            for pattern in self.roles[name].item.grants.get(system, ())
+        ]
+
+    def declared(self, account: Account) -> Located[DeclaredAccount] | None:
+        for located in self.accounts:
+            item = located.item
+            if item.system == account.system and account_matches(item.login, account):
+                return located
+        return None
+
+    def exceptions_for(
+        self, system: str, person: Person | None, account: Account
+    ) -> Iterator[Located[Exception_]]:
+        for located in self.exceptions:
+            exc = located.item
+            if exc.system != system:
+                continue
+            if (
+                exc.account is not None
+                and account_matches(exc.account, account)
+                or exc.person is not None
+                and person is not None
+                and (
+                    exc.person == person.employee_id
+                    or (
+                        person.email is not None
+                        and exc.person.casefold() == person.email.casefold()
+                    )
+                )
+            ):
+                yield located
+
+    def systems(self) -> set[str]:
+        """Every system name the policy mentions (to check against the configuration)."""
+        names = set(self.privileged)
+        for located in self.roles.values():
+            names.update(located.item.grants)
+        names.update(e.item.system for e in self.exceptions)
+        names.update(a.item.system for a in self.accounts)
+        return names
+
+    def rule_enabled(self, rule_id: str) -> bool:
+        settings = self.rules.get(rule_id)
+        return settings is None or settings.enabled
+
+
+def load_policy(path: Path) -> Policy:
+    """Load a policy file or folder; every mistake is reported as ``file:line: message``."""
+    files = _policy_files(path)
+    documents = [load_yaml(f, PolicyError) for f in files]
+    problems: list[str] = []
+    parsed: list[tuple[YamlDocument, PolicyFile]] = []
+    for doc in documents:
+        if not isinstance(doc.data, dict):
+            problems.append(f"{doc.path}:1: a policy file is a mapping (version, roles, …)")
+            continue
+        try:
+            parsed.append((doc, PolicyFile.model_validate(doc.data)))
+        except ValidationError as exc:
+            problems.extend(doc.problems(exc))
+    if problems:
+        raise PolicyError(problems)
+    policy = _merge(parsed, problems)
+    if problems:
+        raise PolicyError(problems)
+    digest = hashlib.sha256()
+    for f in files:
+        digest.update(f.name.encode() + b"\0" + f.read_bytes() + b"\0")
+    return Policy(digest=digest.hexdigest(), sources=tuple(files), **policy)
+
+
+def _policy_files(path: Path) -> list[Path]:
+    if path.is_dir():
+        files = sorted([*path.glob("*.yaml"), *path.glob("*.yml")])
+        if not files:
+            raise PolicyError(f"{path}: the policy folder has no .yaml files")
+        return files
+    if not path.exists():
+        raise PolicyError(f"{path}: no such file")
+    return [path]
+
+
+def _merge(parsed: list[tuple[YamlDocument, PolicyFile]], problems: list[str]) -> dict[str, Any]:
+    from iam_gov.rules import all_rules
+
+    known_rules = all_rules()
+    roles: dict[str, Located[Role]] = {}
+    privileged: dict[str, tuple[Pattern, ...]] = {}
+    exceptions: list[Located[Exception_]] = []
+    accounts: list[Located[DeclaredAccount]] = []
+    rules: dict[str, RuleSettings] = {}
+    rule_where: dict[str, str] = {}
+    for doc, pf in parsed:
+        for i, role in enumerate(pf.roles):
+            where = doc.where(("roles", i))
+            if role.name in roles:
+                problems.append(
+                    f"{where}: roles.{i}.name: role {role.name!r} is already defined at "
+                    f"{roles[role.name].where}"
+                )
+                continue
+            roles[role.name] = Located(role, where)
+        for system, patterns in pf.privileged.items():
+            privileged[system] = privileged.get(system, ()) + patterns
+        exceptions.extend(
+            Located(e, doc.where(("exceptions", i))) for i, e in enumerate(pf.exceptions)
+        )
+        accounts.extend(Located(a, doc.where(("accounts", i))) for i, a in enumerate(pf.accounts))
+        for rule_id, raw in pf.rules.items():
+            where = doc.where(("rules", rule_id))
+            if rule_id not in known_rules:
+                near = difflib.get_close_matches(rule_id, list(known_rules), n=1)
+                hint = f" (did you mean {near[0]}?)" if near else ""
+                problems.append(f"{where}: rules.{rule_id}: no such rule{hint}")
+                continue
+            if rule_id in rule_where:
+                problems.append(f"{where}: rules.{rule_id}: already set at {rule_where[rule_id]}")
+                continue
+            rule_where[rule_id] = where
+            settings = dict(raw)
+            enabled = settings.pop("enabled", True)
+            if not isinstance(enabled, bool):
+                problems.append(f"{where}: rules.{rule_id}.enabled: must be true or false")
+                continue
+            try:
+                params = known_rules[rule_id].params(settings)
+            except ValidationError as exc:
+                problems.extend(doc.problems(exc, ("rules", rule_id)))
+                continue
+            rules[rule_id] = RuleSettings(enabled=enabled, params=params)
+    closure = _role_closure(roles, problems)
+    return {
+        "roles": roles,
+        "privileged": privileged,
+        "exceptions": tuple(exceptions),
+        "accounts": tuple(accounts),
+        "rules": rules,
+        "_closure": closure,
+    }
+
+
+def _role_closure(
+    roles: dict[str, Located[Role]], problems: list[str]
+) -> dict[str, tuple[str, ...]]:
+    """Each role with every role it includes, transitively; unknown names and cycles are errors."""
+    closure: dict[str, tuple[str, ...]] = {}
+
+    def visit(name: str, path: tuple[str, ...]) -> tuple[str, ...]:
+        if name in closure:
+            return closure[name]
+        located = roles[name]
+        out = [name]
+        for included in located.item.includes:
+            if included not in roles:
+                problems.append(
+                    f"{located.where}: roles: {name!r} includes unknown role {included!r}"
+                )
+                continue
+            if included in path:
+                cycle = " -> ".join((*path, included))
+                problems.append(f"{located.where}: roles: roles include each other: {cycle}")
+                continue
+            out.extend(r for r in visit(included, (*path, included)) if r not in out)
+        closure[name] = tuple(out)
+        return closure[name]
+
+    for name in roles:
+        visit(name, (name,))
+    return closure
+
+
+def exception_valid(exc: Exception_, on: date) -> bool:
+    """An exception explains access up to and including its expiry date."""
+    return on <= exc.expires
+
+
+def declared_kind(policy: Policy, account: Account) -> AccountKind | None:
+    located = policy.declared(account)
+    return None if located is None else located.item.kind
+
+
+__all__ = [
+    "Located",
+    "Policy",
+    "RuleSettings",
+    "exception_valid",
+    "load_policy",
+]

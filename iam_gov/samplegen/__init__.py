@@ -1,1 +1,190 @@
-"""samplegen"""
+"""Generated companies for the demo, tests and benchmarks: same shape at any size."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from iam_gov.samplegen.company import Company, build_company
+from iam_gov.samplegen.files import (
+    PASSWORD_POLICY,
+    authorization_details,
+    credential_report,
+    write_hr_csv,
+    write_json,
+)
+
+POLICY = """\
+# What access is expected at {name}: policy as code. `iam-gov config check` validates it.
+version: 1
+
+roles:
+  - name: engineer
+    description: Everyone in Engineering builds and reads the product's AWS resources.
+    match: {{department: Engineering}}
+    grants:
+      aws: ["group:Developers", "group:ReadOnly"]
+
+  - name: sre
+    description: Site reliability engineers run production.
+    match: {{title: "Site Reliability*"}}
+    includes: [engineer]
+    grants:
+      aws: ["group:SRE"]
+
+  - name: data
+    match: {{department: Engineering, title: "Data *"}}
+    grants:
+      aws: ["group:Data-Analysts"]
+
+  - name: it-admin
+    match: {{department: IT, title: "IT Administrator*"}}
+    grants:
+      aws: ["group:Admins", "group:ReadOnly"]
+
+  - name: it
+    match: {{department: IT, title: ["Head of IT", "Security Engineer*"]}}
+    grants:
+      aws: ["group:ReadOnly"]
+
+  - name: security
+    match: {{department: IT, title: "Security Engineer*"}}
+    grants:
+      aws: ["group:Security-Audit"]
+
+  - name: finance
+    match: {{department: Finance}}
+    grants:
+      aws: ["group:Finance-Billing"]
+
+privileged:
+  aws: ["group:Admins", "group:SRE", "policy:AdministratorAccess", "policy:IAMFullAccess"]
+
+accounts:
+  - system: aws
+    login: breakglass-admin
+    kind: break-glass
+    owner: security@example.com
+    reason: Emergency access when SSO is down; hardware MFA in the safe.
+  - system: aws
+    login: ci-deployer
+    kind: service
+    owner: platform@example.com
+    reason: Deploys from CI.
+    entitlements: ["group:Deployers"]
+
+exceptions:
+{exceptions}
+rules:
+  dormant-account: {{days: 90}}
+  stale-access-key: {{max_age_days: 90, unused_days: 90}}
+  leaver-active-access: {{grace_days: 0}}
+"""
+
+CONFIG = """\
+# iam-gov configuration for {name}. Paths are relative to this file.
+# Secrets never go here: live connectors read them from the environment or the OS keyring.
+
+[policy]
+path = "policy.yaml"
+
+[correlation]
+match = ["employee_id", "email", "login", "name"]
+overrides = "overrides.yaml"
+
+[systems.hr]
+type = "hr"
+path = "hr/workers.csv"
+preset = "workday"
+exported_at = "{as_of}"
+
+[systems.aws]
+type = "aws"
+mode = "export"
+authorization_details = "aws/authorization-details.json"
+credential_report = "aws/credential-report.json"
+password_policy = "aws/password-policy.json"
+"""
+
+
+def _yaml_scalar(value: Any) -> str:
+    return json.dumps(str(value), ensure_ascii=False)
+
+
+def _exceptions_yaml(company: Company) -> str:
+    if not company.exceptions:
+        return "  []\n"
+    lines = []
+    for exc in company.exceptions:
+        first = True
+        for key in ("person", "system", "entitlement", "approver", "reason", "expires", "ticket"):
+            prefix = "  - " if first else "    "
+            value = exc[key]
+            rendered = str(value) if key == "expires" else _yaml_scalar(value)
+            lines.append(f"{prefix}{key}: {rendered}")
+            first = False
+    return "\n".join(lines) + "\n"
+
+
+def _overrides_yaml(company: Company) -> str:
+    text = "# Accounts linked to people by hand, where no matching rule can (reviewed quarterly).\n"
+    if not company.overrides:
+        return text + "links: []\n"
+    text += "links:\n"
+    for link in company.overrides:
+        text += (
+            f"  - system: {link['system']}\n    account: {_yaml_scalar(link['account'])}\n"
+            f"    person: {link['person']}\n    reason: {_yaml_scalar(link['reason'])}\n"
+        )
+    return text
+
+
+def _planted_md(company: Company) -> str:
+    lines = [
+        "# Problems planted in this company",
+        "",
+        "`iam-gov run` must report each of these (a test checks it).",
+        "",
+        "| rule | account | what |",
+        "|---|---|---|",
+    ]
+    lines += [f"| {p.rule_id} | {p.login} | {p.what} |" for p in company.planted]
+    return "\n".join(lines) + "\n"
+
+
+def generate(
+    out_dir: Path, *, people: int, seed: int, as_of: datetime | None = None, name: str = "Example Corp"
+) -> list[Path]:
+    """Write the company into ``out_dir``; returns the files written."""
+    company = build_company(people, seed, as_of)
+    (out_dir / "hr").mkdir(parents=True, exist_ok=True)
+    (out_dir / "aws").mkdir(parents=True, exist_ok=True)
+    files = {
+        "hr/workers.csv": lambda p: write_hr_csv(company, p),
+        "aws/authorization-details.json": lambda p: write_json(authorization_details(company), p),
+        "aws/credential-report.json": lambda p: write_json(credential_report(company), p),
+        "aws/password-policy.json": lambda p: write_json(PASSWORD_POLICY, p),
+        "policy.yaml": lambda p: p.write_text(
+            POLICY.format(name=name, exceptions=_exceptions_yaml(company)), encoding="utf-8"
+        ),
+        "overrides.yaml": lambda p: p.write_text(_overrides_yaml(company), encoding="utf-8"),
+        "iam-gov.toml": lambda p: p.write_text(
+            CONFIG.format(name=name, as_of=company.as_of.strftime("%Y-%m-%dT%H:%M:%SZ")),
+            encoding="utf-8",
+        ),
+        "planted.json": lambda p: write_json(
+            [{"rule_id": x.rule_id, "login": x.login, "what": x.what} for x in company.planted], p
+        ),
+        "PLANTED.md": lambda p: p.write_text(_planted_md(company), encoding="utf-8"),
+    }
+    written = []
+    for relative, write in files.items():
+        path = out_dir / relative
+        write(path)
+        written.append(path)
+    return written
+
+
+__all__ = ["build_company", "generate"]

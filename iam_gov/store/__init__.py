@@ -30,7 +30,9 @@ class Store:
             migrate.upgrade(engine)
         except (OperationalError, DBAPIError) as exc:
             engine.dispose()
-            raise StoreError(f"cannot open the store at {safe_url(url)}: {_first_line(exc)}") from exc
+            raise StoreError(
+                f"cannot open the store at {safe_url(url)}: {_first_line(exc)}"
+            ) from exc
         return cls(engine, url)
 
     @property
@@ -63,7 +65,9 @@ class Store:
 
 def _first_line(exc: DBAPIError) -> str:
     original = exc.orig if exc.orig is not None else exc
-    return str(original).strip().splitlines()[0] if str(original).strip() else type(original).__name__
+    return (
+        str(original).strip().splitlines()[0] if str(original).strip() else type(original).__name__
+    )
 
 
 __all__ = ["Store"]

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from itertools import islice
 from typing import Any
 
 from sqlalchemy import Connection, Table, func, select
@@ -25,6 +24,7 @@ from iam_gov.model import (
     SnapshotError,
     SystemSnapshot,
 )
+from iam_gov.store.bulk import CHUNK, bulk_insert
 from iam_gov.store.schema import (
     accounts,
     credentials,
@@ -34,8 +34,6 @@ from iam_gov.store.schema import (
     people,
     snapshots,
 )
-
-CHUNK = 5000
 
 
 @dataclass(frozen=True)
@@ -82,19 +80,13 @@ def save_snapshot(conn: Connection, snapshot: SystemSnapshot, stored_at: datetim
         .returning(snapshots.c.id)
     )
     sid: int = result.scalar_one()
-    _bulk(conn, people, (_person_row(sid, p) for p in snapshot.people))
-    _bulk(conn, accounts, (_account_row(sid, a) for a in snapshot.accounts))
-    _bulk(conn, credentials, (_credential_row(sid, c) for c in snapshot.credentials))
-    _bulk(conn, entitlements, (_entitlement_row(sid, e) for e in snapshot.entitlements))
-    _bulk(conn, grants, (_grant_row(sid, g) for g in snapshot.grants))
-    _bulk(conn, documents, (_document_row(sid, d) for d in snapshot.documents))
+    bulk_insert(conn, people, (_person_row(sid, p) for p in snapshot.people))
+    bulk_insert(conn, accounts, (_account_row(sid, a) for a in snapshot.accounts))
+    bulk_insert(conn, credentials, (_credential_row(sid, c) for c in snapshot.credentials))
+    bulk_insert(conn, entitlements, (_entitlement_row(sid, e) for e in snapshot.entitlements))
+    bulk_insert(conn, grants, (_grant_row(sid, g) for g in snapshot.grants))
+    bulk_insert(conn, documents, (_document_row(sid, d) for d in snapshot.documents))
     return sid
-
-
-def _bulk(conn: Connection, table: Table, rows: Iterable[dict[str, Any]]) -> None:
-    iterator = iter(rows)
-    while chunk := list(islice(iterator, CHUNK)):
-        conn.execute(table.insert(), chunk)
 
 
 def latest_snapshots(conn: Connection) -> dict[str, SnapshotInfo]:

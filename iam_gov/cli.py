@@ -1,0 +1,390 @@
+"""The ``iam-gov`` command."""
+
+from __future__ import annotations
+
+import enum
+import os
+import sys
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import click
+import typer
+from rich.console import Console
+from rich.text import Text
+
+from iam_gov.errors import IamGovError
+
+if TYPE_CHECKING:
+    from iam_gov.config import Config
+    from iam_gov.policy import Policy
+    from iam_gov.store import Store
+
+app = typer.Typer(
+    help="Identity and access governance: who has what access, should they, and who said so?",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+audit_app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True)
+config_app = typer.Typer(help="The configuration file.", no_args_is_help=True)
+samples_app = typer.Typer(help="Demo and test companies.", no_args_is_help=True)
+app.add_typer(audit_app, name="audit")
+app.add_typer(config_app, name="config")
+app.add_typer(samples_app, name="samples")
+
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+
+@dataclass
+class Options:
+    config: Path | None = None
+    database_url: str | None = None
+    debug: bool = False
+
+
+options = Options()
+
+
+@app.callback()
+def _global(
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            "-c",
+            help="Configuration file [env IAM_GOV_CONFIG; default ./iam-gov.toml].",
+        ),
+    ] = None,
+    database_url: Annotated[
+        str | None,
+        typer.Option(
+            "--database-url",
+            help="Store URL, overriding the configuration [env IAM_GOV_DATABASE_URL].",
+            show_default=False,
+        ),
+    ] = None,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
+) -> None:
+    options.config = config
+    options.database_url = database_url
+    options.debug = debug
+
+
+def _config() -> Config:
+    from iam_gov.config import find_config, load_config
+
+    return load_config(find_config(options.config))
+
+
+def _store(config: Config | None) -> Store:
+    from iam_gov.config import database_url
+    from iam_gov.store import Store
+
+    return Store.open(database_url(config, options.database_url))
+
+
+def _policy(config: Config) -> Policy:
+    from iam_gov.policy import load_policy
+
+    return load_policy(config.policy.path)
+
+
+# --- collect / evaluate / run -------------------------------------------------------------
+
+SystemOption = Annotated[
+    list[str] | None,
+    typer.Option("--system", "-s", help="Only this system (repeatable). Default: all configured."),
+]
+
+
+@app.command()
+def collect(system: SystemOption = None) -> None:
+    """Collect every configured system (or those named) into the store."""
+    from iam_gov.collect import collect as do_collect
+    from iam_gov.reports.summary import problems_text, snapshots_table
+    from iam_gov.store.snapshots import snapshots_by_id
+
+    config = _config()
+    _policy(config)  # a broken policy stops the run before anything is collected
+    with _store(config) as store:
+        collected = do_collect(config, store, system)
+        with store.reading() as conn:
+            infos = snapshots_by_id(conn, [c.snapshot_id for c in collected])
+    out.print(snapshots_table(infos))
+    problems = problems_text(infos)
+    if problems is not None:
+        out.print(problems)
+
+
+@app.command()
+def evaluate() -> None:
+    """Correlate accounts to people and evaluate the policy on the latest snapshots."""
+    from iam_gov.engine import evaluate as do_evaluate
+    from iam_gov.reports.summary import run_summary
+
+    config = _config()
+    policy = _policy(config)
+    with _store(config) as store:
+        report = do_evaluate(store, config, policy)
+    out.print(run_summary(report))
+
+
+@app.command()
+def run(system: SystemOption = None) -> None:
+    """Collect, then evaluate, then print a summary: the main job."""
+    from iam_gov.collect import collect as do_collect
+    from iam_gov.correlate import load_overrides
+    from iam_gov.engine import evaluate as do_evaluate
+    from iam_gov.reports.summary import run_summary
+
+    config = _config()
+    policy = _policy(config)
+    overrides = load_overrides(config.correlation.overrides)
+    with _store(config) as store:
+        do_collect(config, store, system)
+        report = do_evaluate(store, config, policy, overrides=overrides)
+        where = store.display_url
+    out.print(run_summary(report))
+    out.print(Text(f"Store: {where}", style="dim"))
+
+
+# --- findings -----------------------------------------------------------------------------
+
+
+class Format(enum.StrEnum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+
+
+@app.command()
+def findings(
+    fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.table,
+    rule: Annotated[
+        list[str] | None, typer.Option("--rule", "-r", help="Only this rule (repeatable).")
+    ] = None,
+    severity: Annotated[
+        str | None, typer.Option("--severity", help="This severity and worse (info … critical).")
+    ] = None,
+    system: SystemOption = None,
+    person: Annotated[
+        str | None, typer.Option("--person", help="Only findings about this employee id.")
+    ] = None,
+    include_resolved: Annotated[
+        bool, typer.Option("--all", help="Include resolved findings.")
+    ] = False,
+) -> None:
+    """The open findings of the latest evaluation."""
+    from iam_gov.model import Severity
+    from iam_gov.reports.findings import findings_csv, findings_json, findings_table
+    from iam_gov.store.findings import FindingFilter, list_findings
+
+    min_severity = None
+    if severity is not None:
+        try:
+            min_severity = Severity(severity.lower())
+        except ValueError:
+            raise IamGovError(
+                f"--severity: {severity!r} is not one of {', '.join(s.value for s in Severity)}"
+            ) from None
+    config = _config()
+    with _store(config) as store, store.reading() as conn:
+        found = list_findings(
+            conn,
+            FindingFilter(
+                rules=tuple(rule or ()),
+                min_severity=min_severity,
+                systems=tuple(system or ()),
+                person=person,
+                include_resolved=include_resolved,
+            ),
+        )
+    if fmt is Format.json:
+        sys.stdout.write(findings_json(found) + "\n")
+    elif fmt is Format.csv:
+        sys.stdout.write(findings_csv(found))
+    else:
+        out.print(findings_table(found, title=f"{len(found)} findings"))
+
+
+# --- audit --------------------------------------------------------------------------------
+
+
+@audit_app.command("verify")
+def audit_verify(
+    expect_head: Annotated[
+        str | None,
+        typer.Option(
+            help=(
+                "Hash the newest record must have (from an earlier verify): "
+                "detects records removed from the end."
+            )
+        ),
+    ] = None,
+) -> None:
+    """Walk the hash chain from the first record; name the first one that was tampered with."""
+    from iam_gov import audit
+
+    config = _config_or_none()
+    with _store(config) as store, store.reading() as conn:
+        result = audit.verify(conn, expect_head=expect_head)
+    if not result.ok:
+        raise AuditBroken(f"audit log BROKEN: {result.problem}")
+    out.print(
+        Text.assemble(
+            ("audit log OK", "bold green"),
+            f": {result.records} records, chain intact; newest record's hash {result.head_hash}",
+        )
+    )
+
+
+class AuditBroken(IamGovError):
+    exit_code = 3
+
+
+@audit_app.command("log")
+def audit_log(
+    limit: Annotated[int, typer.Option(help="How many of the newest records.")] = 20,
+) -> None:
+    """The newest audit records."""
+    from rich.table import Table
+
+    from iam_gov import audit
+    from iam_gov.reports.safe import printable
+
+    config = _config_or_none()
+    with _store(config) as store, store.reading() as conn:
+        records = audit.records(conn, limit=limit)
+    table = Table(title="Audit log (newest first)", title_justify="left")
+    for column in ("#", "when (UTC)", "actor", "action", "target", "details"):
+        table.add_column(column)
+    for r in records:
+        details = ", ".join(f"{k}={v}" for k, v in sorted(r.details.items()))
+        table.add_row(
+            str(r.seq),
+            r.recorded_at.strftime("%Y-%m-%d %H:%M:%S"),
+            Text(printable(r.actor)),
+            r.action,
+            Text(printable(r.target)),
+            Text(printable(details)),
+        )
+    out.print(table)
+
+
+def _config_or_none() -> Config | None:
+    """The audit log can be read with only a database URL (an auditor's machine)."""
+    from iam_gov.config import DATABASE_URL_ENV
+
+    if options.database_url or os.environ.get(DATABASE_URL_ENV):
+        return None
+    return _config()
+
+
+# --- config -------------------------------------------------------------------------------
+
+
+@config_app.command("check")
+def config_check() -> None:
+    """Validate the configuration, the files it names and the policy; report every problem."""
+    from iam_gov.config import check_files, database_url, find_config, load_config
+    from iam_gov.configtypes import SecretRef
+    from iam_gov.errors import ConfigError, InputError
+    from iam_gov.policy import load_policy
+    from iam_gov.store.engine import safe_url
+
+    path = find_config(options.config)
+    config = load_config(path)
+    problems = check_files(config)
+    policy = None
+    if config.policy.path.exists():
+        try:
+            policy = load_policy(config.policy.path)
+        except InputError as exc:
+            problems.extend(exc.problems)
+    if policy is not None:
+        for name in sorted(policy.systems() - set(config.systems)):
+            problems.append(
+                f"{policy.sources[0]}: the policy names system {name!r}, "
+                f"which is not configured in {config.path}"
+            )
+    for name, opts in config.systems.items():
+        for key in type(opts).model_fields:
+            value = getattr(opts, key)
+            if isinstance(value, SecretRef):
+                try:
+                    value.resolve(f"systems.{name}.{key}")
+                except ConfigError as exc:
+                    problems.append(f"{config.path}: {exc}")
+    if problems:
+        raise ConfigError(problems)
+    out.print(Text.assemble(("configuration OK", "bold green"), f": {config.path}"))
+    out.print(f"  systems: {', '.join(f'{n} ({o.type})' for n, o in config.systems.items())}")
+    out.print(f"  policy:  {config.policy.path} ({len(policy.roles) if policy else 0} roles)")
+    out.print(f"  store:   {safe_url(database_url(config, options.database_url))}")
+
+
+# --- samples ------------------------------------------------------------------------------
+
+
+@samples_app.command("generate")
+def samples_generate(
+    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Folder to write the company into.")],
+    people: Annotated[int, typer.Option(help="How many people.", min=5)] = 50,
+    seed: Annotated[
+        int, typer.Option(help="Random seed: the same seed gives the same company.")
+    ] = 7,
+) -> None:
+    """Write a fictional company (HR export, AWS export, policy, config) with planted problems."""
+    from iam_gov.samplegen import generate
+
+    written = generate(out_dir, people=people, seed=seed)
+    out.print(
+        f"wrote {len(written)} files to {out_dir}; "
+        f"try: iam-gov --config {out_dir / 'iam-gov.toml'} run"
+    )
+
+
+# --- entry point --------------------------------------------------------------------------
+
+
+def main() -> None:
+    try:
+        code = app(standalone_mode=False)
+    except IamGovError as exc:
+        _print_error(exc)
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        err.print("aborted")
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        sys.exit(130)
+    except Exception as exc:  # a bug, not a user mistake: say so in one line
+        if options.debug:
+            traceback.print_exc()
+        else:
+            err.print(
+                Text(
+                    f"internal error: {type(exc).__name__}: {exc} "
+                    "(run with --debug for the traceback)"
+                )
+            )
+        sys.exit(70)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _print_error(exc: IamGovError) -> None:
+    from iam_gov.reports.safe import printable
+
+    if options.debug:
+        traceback.print_exc()
+    lines = str(exc).splitlines() or [type(exc).__name__]
+    for line in lines:
+        err.print(Text.assemble(("error: ", "bold red"), printable(line)))

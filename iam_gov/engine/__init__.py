@@ -1,0 +1,204 @@
+"""Evaluation: latest snapshots -> correlated identities -> rules -> findings in the store."""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from iam_gov import audit
+from iam_gov.config import Config
+from iam_gov.correlate import AccountLink, Overrides, correlate, load_overrides
+from iam_gov.engine.state import EvaluationState, SystemView, build_view
+from iam_gov.errors import IamGovError
+from iam_gov.model import Finding, Severity
+from iam_gov.policy import Policy
+from iam_gov.rules import Rule, all_rules
+from iam_gov.store import Store
+from iam_gov.store.findings import Recorded, record_evaluation
+from iam_gov.store.snapshots import SnapshotInfo, latest_snapshots, load_snapshot
+from iam_gov.timeutil import utcnow
+
+STALE_AFTER_DAYS = 7
+
+
+def finding_id(rule_id: str, subject: str) -> str:
+    """Stable across runs: the same rule on the same subject is the same finding."""
+    return hashlib.sha256(f"{rule_id}\n{subject}".encode()).hexdigest()[:32]
+
+
+@dataclass(frozen=True)
+class EvaluationReport:
+    evaluation_id: int
+    evaluated_at: datetime
+    findings: list[Finding]
+    recorded: Recorded
+    snapshots: dict[str, SnapshotInfo]
+    skipped: dict[str, str] = field(default_factory=dict)
+    """Rule id -> why it did not run."""
+    warnings: list[str] = field(default_factory=list)
+    links: dict[str, int] = field(default_factory=dict)
+    """How accounts were matched to people: method -> count."""
+
+    def by_severity(self) -> Counter[Severity]:
+        return Counter(f.severity for f in self.findings)
+
+
+def evaluate(
+    store: Store,
+    config: Config,
+    policy: Policy,
+    *,
+    overrides: Overrides | None = None,
+    now: datetime | None = None,
+) -> EvaluationReport:
+    started = now or utcnow()
+    if overrides is None:
+        overrides = load_overrides(config.correlation.overrides)
+    hr_name = config.hr_system
+    warnings: list[str] = []
+    with store.reading() as conn:
+        latest = latest_snapshots(conn)
+        if hr_name not in latest:
+            raise IamGovError(
+                f"the store has no HR data ({hr_name}) yet: run `iam-gov collect` first"
+            )
+        hr_info = latest[hr_name]
+        people = {p.employee_id: p for p in load_snapshot(conn, hr_info.id).people}
+        views: dict[str, SystemView] = {}
+        for name in config.systems:
+            if name == hr_name:
+                continue
+            if name not in latest:
+                warnings.append(f"{name}: no data collected yet; it was not evaluated")
+                continue
+            snap = load_snapshot(conn, latest[name].id)
+            views[name] = build_view(
+                latest[name],
+                snap.accounts,
+                snap.entitlements,
+                snap.grants,
+                snap.credentials,
+                snap.settings,
+            )
+    used = {hr_name: hr_info, **{name: view.info for name, view in views.items()}}
+    for info in used.values():
+        if not info.complete:
+            warnings.append(
+                f"{info.system}: the latest data is incomplete ({len(info.errors)} problem(s)); "
+                "nothing missing from it is taken to mean access was removed"
+            )
+        age = (started - info.collected_at).days
+        if age > STALE_AFTER_DAYS:
+            warnings.append(
+                f"{info.system}: the data is {age} days old "
+                f"(collected {info.collected_at:%Y-%m-%d})"
+            )
+
+    links = correlate(
+        list(people.values()),
+        (a for view in views.values() for a in view.accounts.values()),
+        config.correlation,
+        policy,
+        overrides,
+    )
+    state = EvaluationState(
+        policy=policy,
+        hr=hr_info,
+        people=people,
+        systems=views,
+        links=links,
+        evaluated_at=started,
+    )
+    findings, skipped = run_rules(state, all_rules())
+    finished = utcnow() if now is None else now
+
+    def can_resolve(rule_id: str, system: str | None) -> bool:
+        if rule_id in skipped or not policy.rule_enabled(rule_id):
+            return False
+        if system is not None and system in used:
+            return used[system].complete and hr_info.complete
+        return hr_info.complete and system is None
+
+    summary = {
+        "findings": len(findings),
+        "by_severity": dict(Counter(f.severity.value for f in findings)),
+        "by_rule": dict(Counter(f.rule_id for f in findings)),
+        "skipped_rules": skipped,
+        "warnings": warnings,
+    }
+    with store.writing() as conn:
+        recorded = record_evaluation(
+            conn,
+            started_at=started,
+            finished_at=finished,
+            snapshot_ids={name: info.id for name, info in used.items()},
+            policy_digest=policy.digest,
+            summary=summary,
+            links=links.values(),
+            current=findings,
+            can_resolve=can_resolve,
+        )
+        audit.append(
+            conn,
+            "evaluate",
+            "all systems",
+            {
+                "evaluation_id": recorded.evaluation_id,
+                "snapshots": {name: info.id for name, info in used.items()},
+                "policy_digest": policy.digest,
+                "findings": len(findings),
+                "new": recorded.new,
+                "resolved": recorded.resolved,
+            },
+        )
+    return EvaluationReport(
+        evaluation_id=recorded.evaluation_id,
+        evaluated_at=finished,
+        findings=findings,
+        recorded=recorded,
+        snapshots=used,
+        skipped=skipped,
+        warnings=warnings,
+        links=dict(Counter(link.method for link in links.values())),
+    )
+
+
+def run_rules(
+    state: EvaluationState, rules: dict[str, Rule]
+) -> tuple[list[Finding], dict[str, str]]:
+    """Every enabled rule over the state; returns findings and the rules that did not run."""
+    findings: dict[str, Finding] = {}
+    skipped: dict[str, str] = {}
+    for rule_id, rule in sorted(rules.items()):
+        settings = state.policy.rules.get(rule_id)
+        if settings is not None and not settings.enabled:
+            skipped[rule_id] = "disabled in the policy"
+            continue
+        if rule.needs_complete_hr and not state.hr.complete:
+            skipped[rule_id] = (
+                f"the HR data is incomplete ({len(state.hr.errors)} bad record(s)): "
+                "someone missing from it would look like nobody"
+            )
+            continue
+        params = settings.params if settings is not None else rule.params()
+        for hit in rule.check(state, params):
+            fid = finding_id(rule_id, hit.subject)
+            if fid in findings:
+                continue
+            findings[fid] = Finding(
+                finding_id=fid,
+                rule_id=rule_id,
+                severity=hit.severity or rule.severity,
+                system=hit.system,
+                subject=hit.subject,
+                person_id=hit.person_id,
+                message=hit.message,
+                evidence=hit.evidence.model_dump(mode="json"),
+            )
+    ordered = sorted(findings.values(), key=lambda f: (-f.severity.rank, f.rule_id, f.subject))
+    return ordered, skipped
+
+
+__all__ = ["AccountLink", "EvaluationReport", "evaluate", "finding_id", "run_rules"]

@@ -1,0 +1,173 @@
+"""What rules see: people, accounts, grants and links, indexed once per evaluation."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+
+from iam_gov.correlate import AccountLink
+from iam_gov.model import Account, AccountKind, Credential, Entitlement, Grant, Person
+from iam_gov.policy import Policy, exception_valid
+from iam_gov.policy.match import entitlement_matches
+from iam_gov.store.snapshots import SnapshotInfo
+
+
+@dataclass
+class SystemView:
+    """One system's latest snapshot, indexed for rules."""
+
+    info: SnapshotInfo
+    accounts: dict[str, Account]
+    entitlements: dict[str, Entitlement]
+    grants: dict[str, list[Grant]]
+    """Account native id -> its grants."""
+    credentials: dict[str, list[Credential]]
+    settings: dict[str, object]
+
+    @property
+    def name(self) -> str:
+        return self.info.system
+
+    @property
+    def as_of(self) -> datetime:
+        """When the data was true: ages (dormancy, days since leaving) are measured from here."""
+        return self.info.collected_at
+
+    @property
+    def complete(self) -> bool:
+        return self.info.complete
+
+
+def build_view(
+    info: SnapshotInfo,
+    accounts: tuple[Account, ...],
+    entitlements: tuple[Entitlement, ...],
+    grants: tuple[Grant, ...],
+    credentials: tuple[Credential, ...],
+    settings: dict[str, object],
+) -> SystemView:
+    by_account: dict[str, list[Grant]] = defaultdict(list)
+    for grant in grants:
+        by_account[grant.account_id].append(grant)
+    creds: dict[str, list[Credential]] = defaultdict(list)
+    for credential in credentials:
+        creds[credential.account_id].append(credential)
+    return SystemView(
+        info=info,
+        accounts={a.native_id: a for a in accounts},
+        entitlements={e.entitlement_id: e for e in entitlements},
+        grants=dict(by_account),
+        credentials=dict(creds),
+        settings=settings,
+    )
+
+
+ExplanationKind = Literal["role", "exception", "declared", "group", "none"]
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """Why a grant is there, in words, with where the policy says so."""
+
+    kind: ExplanationKind
+    detail: str
+    expired: tuple[str, ...] = ()
+    """Exceptions that once explained it but have expired."""
+
+    @property
+    def explained(self) -> bool:
+        return self.kind != "none"
+
+
+@dataclass
+class EvaluationState:
+    policy: Policy
+    hr: SnapshotInfo
+    people: dict[str, Person]
+    systems: dict[str, SystemView]
+    links: dict[tuple[str, str], AccountLink]
+    evaluated_at: datetime
+    _roles: dict[str, tuple[str, ...]] = field(default_factory=dict, repr=False)
+    _privileged: dict[tuple[str, str], bool] = field(default_factory=dict, repr=False)
+    _pattern_hits: dict[tuple[str, str, str], bool] = field(default_factory=dict, repr=False)
+
+    def accounts(self) -> Iterator[tuple[SystemView, Account, AccountLink]]:
+        for view in self.systems.values():
+            for account in view.accounts.values():
+                yield view, account, self.links[(view.name, account.native_id)]
+
+    def person_of(self, link: AccountLink) -> Person | None:
+        return None if link.person_id is None else self.people.get(link.person_id)
+
+    def roles_of(self, person: Person) -> tuple[str, ...]:
+        roles = self._roles.get(person.employee_id)
+        if roles is None:
+            roles = self.policy.roles_of(person)
+            self._roles[person.employee_id] = roles
+        return roles
+
+    def matches(self, system: str, pattern: str, entitlement: Entitlement) -> bool:
+        key = (system, pattern, entitlement.entitlement_id)
+        hit = self._pattern_hits.get(key)
+        if hit is None:
+            hit = entitlement_matches(pattern, entitlement)
+            self._pattern_hits[key] = hit
+        return hit
+
+    def is_privileged(self, view: SystemView, entitlement: Entitlement) -> bool:
+        key = (view.name, entitlement.entitlement_id)
+        privileged = self._privileged.get(key)
+        if privileged is None:
+            privileged = entitlement.privileged or any(
+                self.matches(view.name, p, entitlement)
+                for p in self.policy.privileged.get(view.name, ())
+            )
+            self._privileged[key] = privileged
+        return privileged
+
+    def privileged_grants(self, view: SystemView, account: Account) -> list[Entitlement]:
+        out = []
+        for grant in view.grants.get(account.native_id, ()):
+            entitlement = view.entitlements.get(grant.entitlement_id)
+            if entitlement is not None and self.is_privileged(view, entitlement):
+                out.append(entitlement)
+        return out
+
+    def explain(
+        self, view: SystemView, account: Account, link: AccountLink, grant: Grant
+    ) -> Explanation:
+        """Role, approved exception, declaration, or the group it comes through; else nothing."""
+        entitlement = view.entitlements.get(grant.entitlement_id)
+        if grant.via is not None:
+            group = view.entitlements.get(grant.via)
+            return Explanation("group", f"through {group.ref if group else grant.via}")
+        if entitlement is None:
+            return Explanation("none", "the entitlement is not in the snapshot")
+        person = self.person_of(link)
+        if link.kind is not AccountKind.HUMAN:
+            declared = self.policy.declared(account)
+            if declared is not None:
+                for pattern in declared.item.entitlements:
+                    if self.matches(view.name, pattern, entitlement):
+                        return Explanation(
+                            "declared",
+                            f"declared for {link.kind.value} account at {declared.where}",
+                        )
+        if person is not None:
+            for pattern, role in self.policy.expected(self.roles_of(person), view.name):
+                if self.matches(view.name, pattern, entitlement):
+                    return Explanation("role", f"role {role} ({self.policy.roles[role].where})")
+        expired = []
+        on = view.as_of.date()
+        for located in self.policy.exceptions_for(view.name, person, account):
+            exc = located.item
+            if not self.matches(view.name, exc.entitlement, entitlement):
+                continue
+            text = f"exception approved by {exc.approver} until {exc.expires} ({located.where})"
+            if exception_valid(exc, on):
+                return Explanation("exception", text)
+            expired.append(text)
+        return Explanation("none", "no role, exception or declaration explains it", tuple(expired))

@@ -1,0 +1,87 @@
+"""The policy file's schema: what access is expected, and who approved what is not."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from iam_gov.model import AccountKind
+
+Pattern = str
+"""An entitlement reference: ``kind:name`` (``group:Developers``), a native id (an ARN), or a
+bare name; ``*`` and ``?`` are wildcards; comparison ignores case."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Role(_Strict):
+    """People whose HR record matches ``match`` are expected to hold ``grants``."""
+
+    name: str = Field(min_length=1)
+    description: str | None = None
+    match: dict[str, str | list[str]] = Field(default_factory=dict)
+    """HR field -> value or list of values (any of them), wildcards allowed, case ignored.
+    Fields: department, title, employment_type, status, manager_id, or any HR column."""
+    includes: tuple[str, ...] = ()
+    """Other roles whose grants this role also brings."""
+    grants: dict[str, tuple[Pattern, ...]] = Field(default_factory=dict)
+    """System name -> entitlements this role brings there."""
+
+
+class Exception_(_Strict):
+    """An approved grant outside any role: who approved it, why, and until when."""
+
+    person: str | None = None
+    """Employee id or e-mail of the person it is for."""
+    account: str | None = None
+    """Or an account (login or native id), e.g. for a service account."""
+    system: str
+    entitlement: Pattern
+    approver: str = Field(min_length=1)
+    reason: str = Field(min_length=1)
+    expires: date
+    ticket: str | None = None
+
+    @field_validator("account")
+    @classmethod
+    def _who(cls, value: str | None, info: Any) -> str | None:
+        if value is None and info.data.get("person") is None:
+            raise ValueError("an exception names a person or an account")
+        return value
+
+
+class DeclaredAccount(_Strict):
+    """An account that is not a person's: a service account or a break-glass account."""
+
+    system: str
+    login: str = Field(min_length=1)
+    """Login or native id; wildcards allowed (e.g. ``svc-*``)."""
+    kind: AccountKind
+    owner: str = Field(min_length=1)
+    reason: str | None = None
+    entitlements: tuple[Pattern, ...] = ()
+    """What this account is expected to hold (service accounts have no HR role)."""
+
+    @field_validator("kind")
+    @classmethod
+    def _not_human(cls, value: AccountKind) -> AccountKind:
+        if value is AccountKind.HUMAN:
+            raise ValueError("declare service or break-glass accounts here; humans come from HR")
+        return value
+
+
+class PolicyFile(_Strict):
+    """One YAML file of the policy (a policy may be one file or a folder of them)."""
+
+    version: int = Field(1, ge=1, le=1)
+    roles: tuple[Role, ...] = ()
+    privileged: dict[str, tuple[Pattern, ...]] = Field(default_factory=dict)
+    """System name -> entitlements that are privileged there."""
+    exceptions: tuple[Exception_, ...] = ()
+    accounts: tuple[DeclaredAccount, ...] = ()
+    rules: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    """Rule id -> settings: ``enabled`` and the rule's thresholds."""

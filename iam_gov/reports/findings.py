@@ -1,0 +1,76 @@
+"""Findings as a terminal table, JSON or CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from rich.table import Table
+from rich.text import Text
+
+from iam_gov.model import Finding, Severity
+from iam_gov.reports.safe import csv_cell, printable
+
+SEVERITY_STYLE = {
+    Severity.CRITICAL: "bold white on red",
+    Severity.HIGH: "bold red",
+    Severity.MEDIUM: "yellow",
+    Severity.LOW: "cyan",
+    Severity.INFO: "dim",
+}
+
+CSV_COLUMNS = (
+    "finding_id",
+    "severity",
+    "rule_id",
+    "system",
+    "subject",
+    "person_id",
+    "message",
+    "first_seen",
+    "last_seen",
+    "resolved_at",
+    "evidence",
+)
+
+
+def severity_text(severity: Severity) -> Text:
+    return Text(severity.value.upper(), style=SEVERITY_STYLE[severity])
+
+
+def findings_table(findings: Sequence[Finding], *, title: str | None = None) -> Table:
+    table = Table(title=title, show_lines=False, expand=True, title_justify="left")
+    table.add_column("severity", no_wrap=True)
+    table.add_column("rule", no_wrap=True, style="bold")
+    table.add_column("finding", ratio=1)
+    table.add_column("first seen", no_wrap=True, style="dim")
+    for f in findings:
+        table.add_row(
+            severity_text(f.severity),
+            Text(f.rule_id),
+            Text(printable(f.message)),
+            Text(f.first_seen.strftime("%Y-%m-%d") if f.first_seen else ""),
+        )
+    return table
+
+
+def finding_dict(f: Finding) -> dict[str, Any]:
+    return f.model_dump(mode="json")
+
+
+def findings_json(findings: Sequence[Finding]) -> str:
+    return json.dumps([finding_dict(f) for f in findings], indent=2, ensure_ascii=False)
+
+
+def findings_csv(findings: Sequence[Finding]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for f in findings:
+        row = finding_dict(f)
+        row["evidence"] = json.dumps(row["evidence"], sort_keys=True, ensure_ascii=False)
+        writer.writerow([csv_cell(row[c]) for c in CSV_COLUMNS])
+    return out.getvalue()

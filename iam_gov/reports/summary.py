@@ -1,0 +1,159 @@
+"""The summary printed after a run: what was collected, who was matched, what is wrong."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from iam_gov.engine import EvaluationReport
+from iam_gov.model import Severity
+from iam_gov.reports.findings import severity_text
+from iam_gov.reports.safe import printable
+from iam_gov.rules import all_rules
+from iam_gov.store.snapshots import SnapshotInfo
+
+WORST_SHOWN = 12
+
+
+def snapshots_table(snapshots: Sequence[SnapshotInfo]) -> Table:
+    table = Table(title="Collected", title_justify="left", expand=False)
+    table.add_column("system", style="bold")
+    table.add_column("source")
+    table.add_column("data as of", no_wrap=True)
+    table.add_column("people", justify="right")
+    table.add_column("accounts", justify="right")
+    table.add_column("grants", justify="right")
+    table.add_column("status")
+    for info in snapshots:
+        status = (
+            Text("complete", style="green")
+            if info.complete
+            else Text(f"INCOMPLETE ({len(info.errors)} problems)", style="bold yellow")
+        )
+        table.add_row(
+            info.system,
+            Text(printable(info.source)),
+            info.collected_at.strftime("%Y-%m-%d %H:%M"),
+            _count(info.counts.get("people")),
+            _count(info.counts.get("accounts")),
+            _count(info.counts.get("grants")),
+            status,
+        )
+    return table
+
+
+def problems_text(snapshots: Sequence[SnapshotInfo], limit: int = 10) -> Text | None:
+    lines = [f"{info.system}: {e}" for info in snapshots for e in info.errors]
+    if not lines:
+        return None
+    text = Text("Problems in the input\n", style="bold yellow")
+    for line in lines[:limit]:
+        text.append(f"  {printable(line)}\n")
+    if len(lines) > limit:
+        text.append(f"  … and {len(lines) - limit} more\n", style="dim")
+    return text
+
+
+def identities_text(links: dict[str, int]) -> Text:
+    total = sum(links.values())
+    matched = {k: v for k, v in links.items() if k != "none"}
+    parts = [
+        f"{v} by {k.replace('_', ' ')}" for k, v in sorted(matched.items(), key=lambda kv: -kv[1])
+    ]
+    text = Text("Identities: ", style="bold")
+    text.append(f"{sum(matched.values())} of {total} accounts matched to people")
+    if parts:
+        text.append(f" ({', '.join(parts)})")
+    text.append(f"; {links.get('none', 0)} not a person's (service, break-glass or orphan)")
+    return text
+
+
+def findings_overview(report: EvaluationReport) -> RenderableType:
+    counts = report.by_severity()
+    headline = Text("Findings: ", style="bold")
+    headline.append(f"{len(report.findings)} open")
+    rec = report.recorded
+    headline.append(f" ({rec.new} new, {rec.resolved} resolved since the last run)", style="dim")
+    headline.append("   ")
+    for severity in sorted(Severity, key=lambda s: -s.rank):
+        if counts.get(severity):
+            headline.append_text(severity_text(severity))
+            headline.append(f" {counts[severity]}   ")
+    rules = all_rules()
+    by_rule = Counter(f.rule_id for f in report.findings)
+    table = Table(expand=False, title="By rule", title_justify="left")
+    table.add_column("rule", style="bold")
+    table.add_column("what it checks")
+    table.add_column("open", justify="right")
+    table.add_column("worst")
+    for rule_id, count in sorted(
+        by_rule.items(), key=lambda kv: (-_worst(report, kv[0]).rank, kv[0])
+    ):
+        rule = rules.get(rule_id)
+        table.add_row(
+            rule_id,
+            rule.title if rule else "",
+            str(count),
+            severity_text(_worst(report, rule_id)),
+        )
+    return Group(headline, table)
+
+
+def worst_findings(report: EvaluationReport, limit: int = WORST_SHOWN) -> Table | None:
+    worst = [f for f in report.findings if f.severity.rank >= Severity.HIGH.rank]
+    if not worst:
+        return None
+    table = Table(
+        title=f"Worst first ({min(limit, len(worst))} of {len(worst)} critical and high)",
+        title_justify="left",
+        expand=True,
+        show_lines=True,
+    )
+    table.add_column("severity", no_wrap=True)
+    table.add_column("rule", no_wrap=True)
+    table.add_column("finding", ratio=1)
+    for f in worst[:limit]:
+        table.add_row(severity_text(f.severity), f.rule_id, Text(printable(f.message)))
+    return table
+
+
+def notes_text(report: EvaluationReport) -> Text | None:
+    if not report.warnings and not report.skipped:
+        return None
+    text = Text()
+    for warning in report.warnings:
+        text.append("warning: ", style="bold yellow")
+        text.append(printable(warning) + "\n")
+    for rule_id, why in report.skipped.items():
+        text.append("skipped: ", style="bold yellow")
+        text.append(f"{rule_id}: {why}\n")
+    return text
+
+
+def run_summary(report: EvaluationReport) -> Group:
+    parts: list[RenderableType] = [snapshots_table(list(report.snapshots.values()))]
+    problems = problems_text(list(report.snapshots.values()))
+    if problems is not None:
+        parts.append(problems)
+    parts.append(identities_text(report.links))
+    parts.append(Text())
+    parts.append(findings_overview(report))
+    worst = worst_findings(report)
+    if worst is not None:
+        parts.append(worst)
+    notes = notes_text(report)
+    if notes is not None:
+        parts.append(notes)
+    return Group(*parts)
+
+
+def _worst(report: EvaluationReport, rule_id: str) -> Severity:
+    return max((f.severity for f in report.findings if f.rule_id == rule_id), key=lambda s: s.rank)
+
+
+def _count(value: int | None) -> str:
+    return "" if not value else f"{value:,}"

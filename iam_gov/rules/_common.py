@@ -1,0 +1,25 @@
+"""Small helpers shared by rules: activity dates, plural words, subject keys."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from iam_gov.engine.state import SystemView
+from iam_gov.model import Account
+
+
+def last_activity(view: SystemView, account: Account) -> datetime | None:
+    """The latest sign-in or credential use we know of, if any."""
+    seen = [account.last_login_at] if account.last_login_at else []
+    seen.extend(
+        c.last_used_at for c in view.credentials.get(account.native_id, ()) if c.last_used_at
+    )
+    return max(seen, default=None)
+
+
+def account_subject(view: SystemView, account: Account) -> str:
+    return f"{view.name}:{account.native_id}"
+
+
+def days(n: int) -> str:
+    return f"{n} day" if n == 1 else f"{n} days"

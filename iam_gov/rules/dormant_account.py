@@ -1,0 +1,99 @@
+"""An active account nobody has used for a long time."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+
+from pydantic import Field
+
+from iam_gov.engine.state import EvaluationState
+from iam_gov.model import AccountKind, AccountStatus, EmploymentStatus, Severity
+from iam_gov.rules._common import account_subject, days, last_activity
+from iam_gov.rules.registry import Evidence, Hit, RuleParams, rule
+
+
+class Params(RuleParams):
+    days: int = Field(90, ge=1, description="No sign-in or credential use for this many days.")
+    days_by_system: dict[str, int] = Field(default_factory=dict)
+    """Per-system thresholds, e.g. ``{aws: 45}``."""
+
+
+class DormantEvidence(Evidence):
+    account_login: str
+    kind: str
+    last_activity: datetime | None
+    created_at: datetime | None
+    idle_days: int
+    threshold_days: int
+    privileged_entitlements: list[str]
+
+
+@rule(
+    id="dormant-account",
+    title="Dormant account",
+    severity=Severity.MEDIUM,
+    control="Access is deprovisioned on termination or infrequent use.",
+    soc2=("CC6.2",),
+    iso27001=("A.5.18",),
+    remediation=(
+        "Disable the account; if it is still needed, its owner signs in or re-requests it. "
+        "Dormant privileged accounts are removed first."
+    ),
+)
+def dormant_account(state: EvaluationState, params: Params) -> Iterator[Hit]:
+    """No sign-in and no credential use for N days (never used: N days since creation).
+    Break-glass accounts are meant to sit unused and are skipped; leavers' accounts are
+    reported by the leaver rule instead. High severity for privileged accounts.
+
+    ```yaml
+    rules:
+      dormant-account:
+        days: 90
+        days_by_system: {aws: 45}
+    ```
+    """
+    for view, account, link in state.accounts():
+        if account.status is not AccountStatus.ACTIVE or link.kind is AccountKind.BREAK_GLASS:
+            continue
+        person = state.person_of(link)
+        if person is not None and person.status is EmploymentStatus.TERMINATED:
+            continue
+        threshold = params.days_by_system.get(view.name, params.days)
+        activity = last_activity(view, account)
+        since = activity or account.created_at
+        if since is None:
+            continue
+        idle = (view.as_of - since).days
+        if idle < threshold:
+            continue
+        privileged = sorted(e.ref for e in state.privileged_grants(view, account))
+        owner = f" ({person.name})" if person is not None else ""
+        if activity is None:
+            message = (
+                f"{view.name} account {account.login}{owner} was never used in the "
+                f"{days(idle)} since it was created"
+            )
+        else:
+            message = (
+                f"{view.name} account {account.login}{owner} has not been used for "
+                f"{days(idle)} (last on {activity.date()})"
+            )
+        if privileged:
+            message += f"; it holds privileged access ({', '.join(privileged)})"
+        yield Hit(
+            subject=account_subject(view, account),
+            system=view.name,
+            person_id=link.person_id,
+            message=message + ".",
+            severity=Severity.HIGH if privileged else None,
+            evidence=DormantEvidence(
+                account_login=account.login,
+                kind=link.kind.value,
+                last_activity=activity,
+                created_at=account.created_at,
+                idle_days=idle,
+                threshold_days=threshold,
+                privileged_entitlements=privileged,
+            ),
+        )

@@ -1,0 +1,119 @@
+"""The rule registry: each rule is one function registered under a stable kebab-case id."""
+
+from __future__ import annotations
+
+import inspect
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from pydantic import BaseModel, ConfigDict
+
+from iam_gov.model import Severity
+
+if TYPE_CHECKING:
+    from iam_gov.engine.state import EvaluationState
+
+RULE_ID = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
+
+
+class RuleParams(BaseModel):
+    """A rule's thresholds. Defaults live here and only here; the policy may override them."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Evidence(BaseModel):
+    """Typed evidence of one finding; each rule defines its own."""
+
+    model_config = ConfigDict(frozen=True)
+
+
+@dataclass(frozen=True)
+class Hit:
+    """What a rule reports; the engine turns it into a Finding with a stable id."""
+
+    subject: str
+    """Stable key of what is wrong, e.g. ``aws:arn:aws:iam::1:user/jdoe``."""
+    message: str
+    evidence: Evidence
+    system: str | None = None
+    person_id: str | None = None
+    severity: Severity | None = None
+    """Overrides the rule's severity for this hit (e.g. privileged access is worse)."""
+
+
+ParamsT = TypeVar("ParamsT", bound=RuleParams)
+RuleFunction = Callable[["EvaluationState", Any], Iterable[Hit]]
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    title: str
+    severity: Severity
+    control: str
+    """The promise of the security statement this rule enforces, in its words."""
+    soc2: tuple[str, ...]
+    iso27001: tuple[str, ...]
+    remediation: str
+    check: RuleFunction
+    params_model: type[RuleParams]
+    needs_complete_hr: bool = False
+    """When HR data is incomplete, a person may be missing from it: rules that conclude
+    something from a person's absence (orphans) do not run, rather than raise false alarms."""
+    doc: str = field(default="")
+
+    def params(self, settings: dict[str, Any] | None = None) -> RuleParams:
+        return self.params_model.model_validate(settings or {})
+
+
+_REGISTRY: dict[str, Rule] = {}
+
+
+def rule(
+    *,
+    id: str,
+    title: str,
+    severity: Severity,
+    control: str,
+    soc2: tuple[str, ...],
+    iso27001: tuple[str, ...],
+    remediation: str,
+    needs_complete_hr: bool = False,
+) -> Callable[[Callable[[EvaluationState, ParamsT], Iterable[Hit]]], Rule]:
+    """Register a rule. Its parameters model is the type of its second argument."""
+
+    def register(fn: Callable[[EvaluationState, ParamsT], Iterable[Hit]]) -> Rule:
+        if not RULE_ID.match(id):
+            raise ValueError(f"rule id {id!r} is not kebab-case")
+        if id in _REGISTRY:
+            raise ValueError(f"rule id {id!r} registered twice")
+        params_name = list(inspect.signature(fn).parameters)[1]
+        annotation = fn.__annotations__[params_name]
+        # Resolve just this annotation: the state type is imported for type checking only.
+        params_model = (
+            eval(annotation, fn.__globals__) if isinstance(annotation, str) else annotation
+        )
+        registered = Rule(
+            id=id,
+            title=title,
+            severity=severity,
+            control=control,
+            soc2=soc2,
+            iso27001=iso27001,
+            remediation=remediation,
+            check=fn,
+            params_model=params_model,
+            needs_complete_hr=needs_complete_hr,
+            doc=inspect.cleandoc(fn.__doc__ or ""),
+        )
+        _REGISTRY[id] = registered
+        return registered
+
+    return register
+
+
+def registered_rules() -> dict[str, Rule]:
+    return dict(_REGISTRY)
