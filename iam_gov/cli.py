@@ -387,4 +387,4 @@ def _print_error(exc: IamGovError) -> None:
         traceback.print_exc()
     lines = str(exc).splitlines() or [type(exc).__name__]
     for line in lines:
-        err.print(Text.assemble(("error: ", "bold red"), printable(line)))
+        err.print(Text.assemble(("error: ", "bold red"), printable(line)), soft_wrap=True)

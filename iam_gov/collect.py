@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,9 +60,13 @@ def collect(
     for name in names:
         connector = factory(name, config.systems[name])
         try:
-            snapshots[name] = connector.collect()
+            snapshot = connector.collect()
         except SourceError as exc:
             problems.extend(f"{name}: {p}" for p in exc.problems)
+            continue
+        inconsistent = integrity_problems(snapshot)
+        problems.extend(f"{name}: {p}" for p in inconsistent)
+        snapshots[name] = snapshot
     if problems:
         problems.append("nothing was stored; fix the input and run again")
         raise SourceError(problems)
@@ -74,6 +78,36 @@ def collect(
             audit.append(conn, "collect", name, _audit_details(sid, snapshot))
             collected.append(Collected(name, sid, snapshot))
     return collected
+
+
+def integrity_problems(snapshot: SystemSnapshot, limit: int = 5) -> list[str]:
+    """What would make a snapshot contradict itself: the same key twice, or a grant or
+    credential of an account that is not there. Such a snapshot is refused as a whole."""
+    keys: dict[str, Iterable[object]] = {
+        "person with employee id": (p.employee_id for p in snapshot.people),
+        "account with native id": (a.native_id for a in snapshot.accounts),
+        "credential": (c.credential_id for c in snapshot.credentials),
+        "entitlement": (e.entitlement_id for e in snapshot.entitlements),
+        "grant": ((g.account_id, g.entitlement_id, g.via) for g in snapshot.grants),
+        "document": (d.document_id for d in snapshot.documents),
+    }
+    problems = []
+    for what, values in keys.items():
+        seen: set[object] = set()
+        for value in values:
+            if value in seen:
+                problems.append(f"the same {what} {value} appears twice (a page read twice?)")
+                break
+            seen.add(value)
+    account_ids = {a.native_id for a in snapshot.accounts}
+    holders = {g.account_id for g in snapshot.grants} | {c.account_id for c in snapshot.credentials}
+    dangling = sorted(holders - account_ids)
+    if dangling:
+        problems.append(
+            f"{len(dangling)} grant or credential holder(s) are not among the accounts, "
+            f"e.g. {dangling[0]}"
+        )
+    return problems[:limit]
 
 
 def _audit_details(snapshot_id: int, snapshot: SystemSnapshot) -> Mapping[str, Any]:

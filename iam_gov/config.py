@@ -125,7 +125,7 @@ def load_config(path: Path) -> Config:
     if isinstance(raw_systems, dict):
         for name, raw in raw_systems.items():
             problems.extend(f"{display}: {p}" for p in _system_problems(name, raw))
-            if not isinstance(raw, dict) or raw.get("type") not in CONNECTOR_TYPES:
+            if not isinstance(raw, dict) or not _known_type(raw.get("type")):
                 continue
             try:
                 systems[name] = options_model(raw["type"]).model_validate(raw, context=context)
@@ -141,8 +141,12 @@ def load_config(path: Path) -> Config:
                 f'{display}: systems: exactly one system of type "hr" is needed '
                 f"(found {hr_count}); the HR feed is the source of truth for who works here"
             )
-    if top is not None and top.store.url:
-        problems.extend(f"{display}: {p}" for p in _store_url_problems(top.store.url))
+    # From the raw data, so that a URL carrying a password is reported even when another part
+    # of the file is wrong too.
+    raw_store = data.get("store")
+    raw_url = raw_store.get("url") if isinstance(raw_store, dict) else None
+    if isinstance(raw_url, str) and raw_url:
+        problems.extend(f"{display}: {p}" for p in _store_url_problems(raw_url))
     if problems or top is None:
         raise ConfigError(problems)
     return Config(
@@ -229,11 +233,16 @@ def _system_problems(name: str, raw: Any) -> Iterator[str]:
         return
     if "type" not in raw:
         yield f"systems.{name}.type: required key is missing (one of: {', '.join(CONNECTOR_TYPES)})"
-    elif raw["type"] not in CONNECTOR_TYPES:
+    elif not _known_type(raw["type"]):
         yield (
             f"systems.{name}.type: unknown connector type {raw['type']!r} "
             f"(one of: {', '.join(CONNECTOR_TYPES)})"
         )
+
+
+def _known_type(value: Any) -> bool:
+    # A list or table here is a mistake to report, not a TypeError (unhashable) to crash on.
+    return isinstance(value, str) and value in CONNECTOR_TYPES
 
 
 def _store_url_problems(url: str) -> Iterator[str]:

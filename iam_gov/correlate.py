@@ -115,6 +115,13 @@ def load_overrides(path: Path | None) -> Overrides:
 # --- matching -----------------------------------------------------------------------------
 
 
+# Letters that NFKD leaves alone (a stroke or a ligature, not a combining accent): without
+# these, "Søren" would become "s ren" and never match "Soren".
+_UNDECOMPOSABLE = str.maketrans(
+    {"ø": "o", "æ": "ae", "œ": "oe", "ł": "l", "đ": "d", "ð": "d", "þ": "th", "ı": "i", "ħ": "h"}
+)
+
+
 def normalise_name(name: str) -> str:
     """Accents, case, punctuation and word order do not matter: 'Doe, Zoë' == 'zoe doe'."""
     if "," in name:
@@ -122,6 +129,7 @@ def normalise_name(name: str) -> str:
         name = f"{first} {last}"
     decomposed = unicodedata.normalize("NFKD", name)
     plain = "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+    plain = plain.translate(_UNDECOMPOSABLE)
     return " ".join(sorted(re.findall(r"[a-z0-9]+", plain)))
 
 

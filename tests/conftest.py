@@ -20,7 +20,10 @@ def postgres_database() -> Iterator[Callable[[], str]]:
         return
     bin_dir = find_bin_dir()
     if bin_dir is None:
-        message = "PostgreSQL server programs not found (make test installs them: .ci/install-system-packages)"
+        message = (
+            "PostgreSQL server programs not found "
+            "(make test installs them: .ci/install-system-packages)"
+        )
         if os.environ.get("CI"):
             pytest.fail(message)
         pytest.skip(message)

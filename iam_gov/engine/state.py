@@ -5,11 +5,19 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Literal
 
 from iam_gov.correlate import AccountLink
-from iam_gov.model import Account, AccountKind, Credential, Entitlement, Grant, Person
+from iam_gov.model import (
+    Account,
+    AccountKind,
+    Credential,
+    EmploymentStatus,
+    Entitlement,
+    Grant,
+    Person,
+)
 from iam_gov.policy import Policy, exception_valid
 from iam_gov.policy.match import entitlement_matches
 from iam_gov.store.snapshots import SnapshotInfo
@@ -101,6 +109,15 @@ class EvaluationState:
 
     def person_of(self, link: AccountLink) -> Person | None:
         return None if link.person_id is None else self.people.get(link.person_id)
+
+    @staticmethod
+    def has_left(person: Person, on: date) -> bool:
+        """Gone by ``on``: HR says terminated (and the last working day is behind us), or the
+        end date passed after the HR export was taken (exports lag; the date does not)."""
+        end = person.end_date
+        if person.status is EmploymentStatus.TERMINATED:
+            return end is None or on > end
+        return end is not None and on > end
 
     def roles_of(self, person: Person) -> tuple[str, ...]:
         roles = self._roles.get(person.employee_id)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from iam_gov.model import AccountKind
 
@@ -46,12 +46,13 @@ class Exception_(_Strict):
     expires: date
     ticket: str | None = None
 
-    @field_validator("account")
-    @classmethod
-    def _who(cls, value: str | None, info: Any) -> str | None:
-        if value is None and info.data.get("person") is None:
+    # A model validator, not a field validator: field validators do not run on defaults, so
+    # an exception with neither key would slip through.
+    @model_validator(mode="after")
+    def _who(self) -> Exception_:
+        if self.person is None and self.account is None:
             raise ValueError("an exception names a person or an account")
-        return value
+        return self
 
 
 class DeclaredAccount(_Strict):

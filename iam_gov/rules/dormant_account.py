@@ -8,7 +8,7 @@ from datetime import datetime
 from pydantic import Field
 
 from iam_gov.engine.state import EvaluationState
-from iam_gov.model import AccountKind, AccountStatus, EmploymentStatus, Severity
+from iam_gov.model import AccountKind, AccountStatus, Severity
 from iam_gov.rules._common import account_subject, days, last_activity
 from iam_gov.rules.registry import Evidence, Hit, RuleParams, rule
 
@@ -57,7 +57,7 @@ def dormant_account(state: EvaluationState, params: Params) -> Iterator[Hit]:
         if account.status is not AccountStatus.ACTIVE or link.kind is AccountKind.BREAK_GLASS:
             continue
         person = state.person_of(link)
-        if person is not None and person.status is EmploymentStatus.TERMINATED:
+        if person is not None and state.has_left(person, view.as_of.date()):
             continue
         threshold = params.days_by_system.get(view.name, params.days)
         activity = last_activity(view, account)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from iam_gov.engine.state import EvaluationState
-from iam_gov.model import AccountKind, EmploymentStatus, Severity
+from iam_gov.model import AccountKind, Severity
 from iam_gov.rules.registry import Evidence, Hit, RuleParams, rule
 
 
@@ -47,7 +47,7 @@ def excess_access(state: EvaluationState, params: Params) -> Iterator[Hit]:
     for view, account, link in state.accounts():
         person = state.person_of(link)
         if link.kind is AccountKind.HUMAN:
-            if person is None or person.status is EmploymentStatus.TERMINATED:
+            if person is None or state.has_left(person, view.as_of.date()):
                 continue
         elif link.kind is AccountKind.BREAK_GLASS:
             continue
@@ -65,9 +65,13 @@ def excess_access(state: EvaluationState, params: Params) -> Iterator[Hit]:
             entitlement = view.entitlements.get(grant.entitlement_id)
             ref = entitlement.ref if entitlement else grant.entitlement_id
             privileged = entitlement is not None and state.is_privileged(view, entitlement)
-            owner = f"{person.name}'s" if person is not None else f"{link.kind.value} account"
+            whose = (
+                f"{person.name}'s {view.name} account"
+                if person is not None
+                else f"{view.name} {link.kind.value} account"
+            )
             message = (
-                f"{owner} {view.name} account {account.login} holds {ref}"
+                f"{whose} {account.login} holds {ref}"
                 f"{' (privileged)' if privileged else ''}, which no role, approved exception "
                 "or declaration explains"
             )

@@ -8,13 +8,15 @@ from datetime import date, datetime
 from pydantic import Field
 
 from iam_gov.engine.state import EvaluationState
-from iam_gov.model import AccountStatus, EmploymentStatus, Severity
+from iam_gov.model import AccountStatus, Severity
 from iam_gov.rules._common import account_subject, days, last_activity
 from iam_gov.rules.registry import Evidence, Hit, RuleParams, rule
 
 
 class Params(RuleParams):
-    grace_days: int = Field(0, ge=0, description="Days after the end date before it is a finding.")
+    grace_days: int = Field(
+        0, ge=0, description="Days after the last working day during which access is tolerated."
+    )
 
 
 class LeaverEvidence(Evidence):
@@ -42,24 +44,26 @@ class LeaverEvidence(Evidence):
     ),
 )
 def leaver_active_access(state: EvaluationState, params: Params) -> Iterator[Hit]:
-    """HR marks the person terminated (or their end date has passed) and an account linked
-    to them is still active. Critical when it was used after they left or is privileged.
+    """HR marks the person terminated, or their end date (the last working day) has passed,
+    and an account linked to them is still active the day after. Critical when it was used
+    after they left or is privileged.
 
     ```yaml
     rules:
       leaver-active-access:
-        grace_days: 1   # tolerate access until the day after the last working day
+        grace_days: 1   # tolerate access on the day after the last working day
     ```
     """
     for view, account, link in state.accounts():
         person = state.person_of(link)
-        if person is None or person.status is not EmploymentStatus.TERMINATED:
+        if person is None or account.status is not AccountStatus.ACTIVE:
             continue
-        if account.status is not AccountStatus.ACTIVE:
+        on = view.as_of.date()
+        if not state.has_left(person, on):
             continue
         end = person.end_date
-        since = (view.as_of.date() - end).days if end else None
-        if since is not None and (since < 0 or since < params.grace_days):
+        since = (on - end).days if end else None
+        if since is not None and since <= params.grace_days:
             continue
         activity = last_activity(view, account)
         used_after = end is not None and activity is not None and activity.date() > end

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -155,13 +156,18 @@ def _planted_md(company: Company) -> str:
 
 
 def generate(
-    out_dir: Path, *, people: int, seed: int, as_of: datetime | None = None, name: str = "Example Corp"
+    out_dir: Path,
+    *,
+    people: int,
+    seed: int,
+    as_of: datetime | None = None,
+    name: str = "Example Corp",
 ) -> list[Path]:
     """Write the company into ``out_dir``; returns the files written."""
     company = build_company(people, seed, as_of)
     (out_dir / "hr").mkdir(parents=True, exist_ok=True)
     (out_dir / "aws").mkdir(parents=True, exist_ok=True)
-    files = {
+    files: dict[str, Callable[[Path], object]] = {
         "hr/workers.csv": lambda p: write_hr_csv(company, p),
         "aws/authorization-details.json": lambda p: write_json(authorization_details(company), p),
         "aws/credential-report.json": lambda p: write_json(credential_report(company), p),

@@ -11,18 +11,121 @@ from datetime import UTC, date, datetime, time, timedelta
 ACCOUNT_ID = "210987654321"
 DOMAIN = "example.com"
 
-FIRST = (
-    "Ada Zoë José Ngozi Søren Łukasz Mei Aarav Fatima Liam Olivia Noah Emma Mateo Sofia Yuki "
-    "Chen Amara Kwame Ingrid Diego Priya Omar Hana Lucas Chloé Ivan Leila Tomás Aisha Erik Nia "
-    "Rafael Elena Kofi Mira Jonas Sara Dmitri Ana Hugo Freya Ravi Lina Pablo Greta Samir Iris "
-    "Malik Clara Kenji Alma Jakub Rosa Bilal Maya Felix Noor Arjun Lea Tariq Eva Oscar"
-).split()
-LAST = (
-    "Okafor Lindqvist García Nakamura Müller Kowalski Haddad Novak Rossi Dubois Kim Patel "
-    "O'Brien Fernández Mensah Jensen Costa Ivanova Schmidt Tanaka Silva Ahmed Larsen Moreau "
-    "Nguyen Horvath Santos Bauer Yilmaz Weber Kaur Petrov Laine Romero Adeyemi Berg Castro "
-    "Varga Mbeki Sato Lopez Fischer Ortiz Novotná Reyes Hoffmann Chowdhury Eriksen"
-).split()
+FIRST = [
+    "Ada",
+    "Zoë",
+    "José",
+    "Ngozi",
+    "Søren",
+    "Łukasz",
+    "Mei",
+    "Aarav",
+    "Fatima",
+    "Liam",
+    "Olivia",
+    "Noah",
+    "Emma",
+    "Mateo",
+    "Sofia",
+    "Yuki",
+    "Chen",
+    "Amara",
+    "Kwame",
+    "Ingrid",
+    "Diego",
+    "Priya",
+    "Omar",
+    "Hana",
+    "Lucas",
+    "Chloé",
+    "Ivan",
+    "Leila",
+    "Tomás",
+    "Aisha",
+    "Erik",
+    "Nia",
+    "Rafael",
+    "Elena",
+    "Kofi",
+    "Mira",
+    "Jonas",
+    "Sara",
+    "Dmitri",
+    "Ana",
+    "Hugo",
+    "Freya",
+    "Ravi",
+    "Lina",
+    "Pablo",
+    "Greta",
+    "Samir",
+    "Iris",
+    "Malik",
+    "Clara",
+    "Kenji",
+    "Alma",
+    "Jakub",
+    "Rosa",
+    "Bilal",
+    "Maya",
+    "Felix",
+    "Noor",
+    "Arjun",
+    "Lea",
+    "Tariq",
+    "Eva",
+    "Oscar",
+]
+LAST = [
+    "Okafor",
+    "Lindqvist",
+    "García",
+    "Nakamura",
+    "Müller",
+    "Kowalski",
+    "Haddad",
+    "Novak",
+    "Rossi",
+    "Dubois",
+    "Kim",
+    "Patel",
+    "O'Brien",
+    "Fernández",
+    "Mensah",
+    "Jensen",
+    "Costa",
+    "Ivanova",
+    "Schmidt",
+    "Tanaka",
+    "Silva",
+    "Ahmed",
+    "Larsen",
+    "Moreau",
+    "Nguyen",
+    "Horvath",
+    "Santos",
+    "Bauer",
+    "Yilmaz",
+    "Weber",
+    "Kaur",
+    "Petrov",
+    "Laine",
+    "Romero",
+    "Adeyemi",
+    "Berg",
+    "Castro",
+    "Varga",
+    "Mbeki",
+    "Sato",
+    "Lopez",
+    "Fischer",
+    "Ortiz",
+    "Novotná",
+    "Reyes",
+    "Hoffmann",
+    "Chowdhury",
+    "Eriksen",
+]
 
 # department -> (share of people, titles, manager title)
 DEPARTMENTS: dict[str, tuple[float, tuple[str, ...], str]] = {
@@ -140,6 +243,8 @@ class _Builder:
         self.exceptions: list[dict[str, object]] = []
         self.overrides: list[dict[str, object]] = []
         self._emails: set[str] = set()
+        # Every e-mail local part is a login already; special logins must not collide.
+        self._logins: set[str] = set()
 
     def ago(self, days: float, jitter_hours: int = 8) -> datetime:
         hours = self.rng.randint(0, jitter_hours) if jitter_hours else 0
@@ -188,6 +293,7 @@ class _Builder:
         while email in self._emails:
             email, k = f"{local}{k}@{DOMAIN}", k + 1
         self._emails.add(email)
+        self._logins.add(email.split("@")[0])
         person = Person(
             employee_id=f"E{1001 + len(self.people)}",
             first=first,
@@ -354,7 +460,9 @@ class _Builder:
 
     def _unused_key(self, p: Person, u: IamUser) -> None:
         u.keys = [AccessKey(True, self.ago(120), None)]
-        self.planted.append(Planted("stale-access-key", u.name, "access key never used in 120 days"))
+        self.planted.append(
+            Planted("stale-access-key", u.name, "access key never used in 120 days")
+        )
 
     def _no_mfa(self, p: Person, u: IamUser) -> None:
         u.password, u.mfa = True, False
@@ -410,11 +518,18 @@ class _Builder:
     def _name_only_match(self, p: Person, u: IamUser) -> None:
         # An old-style login that matches no e-mail, and no employee id tag: only the name
         # (with its accents and in "Last, First" order) links it, at low confidence.
-        u.name = f"{_ascii(p.first)[0]}{_ascii(p.last)}-ops"
+        u.name = self._unique_login(f"{_ascii(p.first)[0]}{_ascii(p.last)}-ops")
         u.tags = {"name": f"{p.last}, {p.first}"}
 
+    def _unique_login(self, wanted: str) -> str:
+        login, k = wanted, 2
+        while login in self._logins:
+            login, k = f"{wanted}{k}", k + 1
+        self._logins.add(login)
+        return login
+
     def _linked_by_hand(self, p: Person, u: IamUser) -> None:
-        u.name = f"sandbox-{_ascii(p.first)}{len(self.overrides) + 1}"
+        u.name = self._unique_login(f"sandbox-{_ascii(p.first)}")
         u.tags = {}
         self.overrides.append(
             {
@@ -455,7 +570,9 @@ class _Builder:
                 name="ci-deployer",
                 created=self.ago(500),
                 groups=["Deployers"],
-                keys=[AccessKey(True, self.ago(30), self.ago(0.2), "cloudformation", "eu-central-1")],
+                keys=[
+                    AccessKey(True, self.ago(30), self.ago(0.2), "cloudformation", "eu-central-1")
+                ],
                 tags={"owner": f"platform@{DOMAIN}"},
             )
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import csv
+import hashlib
 import io
 import json
 from collections.abc import Iterator
@@ -47,7 +48,13 @@ MANAGED: dict[str, tuple[str, list[dict[str, Any]]]] = {
     ),
     "SecurityAudit": (
         "aws",
-        [{"Effect": "Allow", "Action": ["config:Get*", "iam:GenerateCredentialReport"], "Resource": "*"}],
+        [
+            {
+                "Effect": "Allow",
+                "Action": ["config:Get*", "iam:GenerateCredentialReport"],
+                "Resource": "*",
+            }
+        ],
     ),
     "DeveloperSandbox": (
         "customer",
@@ -119,8 +126,9 @@ def _doc(statements: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def _fake_id(prefix: str, name: str) -> str:
-    digest = base64.b32encode(name.encode("utf-8")).decode().rstrip("=")
-    return (prefix + digest + "A" * 17)[:21]
+    """An id shaped like AWS's (AIDA…, AGPA…), the same for the same name on every run."""
+    digest = base64.b32encode(hashlib.sha256(name.encode("utf-8")).digest()).decode()
+    return prefix + digest[:17]
 
 
 def authorization_details(company: Company) -> dict[str, Any]:
@@ -153,7 +161,7 @@ def authorization_details(company: Company) -> dict[str, Any]:
             }
         users.append(entry)
     groups = []
-    for name, policies in GROUPS.items():
+    for name, attached in GROUPS.items():
         groups.append(
             {
                 "Path": "/",
@@ -167,11 +175,11 @@ def authorization_details(company: Company) -> dict[str, Any]:
                     else []
                 ),
                 "AttachedManagedPolicies": [
-                    {"PolicyName": p, "PolicyArn": policy_arn(p)} for p in policies
+                    {"PolicyName": p, "PolicyArn": policy_arn(p)} for p in attached
                 ],
             }
         )
-        used.update(policies)
+        used.update(attached)
     roles = []
     for r in company.roles:
         used.update(r.attached)
@@ -227,14 +235,31 @@ def authorization_details(company: Company) -> dict[str, Any]:
     }
 
 
-REPORT_COLUMNS = (
-    "user,arn,user_creation_time,password_enabled,password_last_used,password_last_changed,"
-    "password_next_rotation,mfa_active,access_key_1_active,access_key_1_last_rotated,"
-    "access_key_1_last_used_date,access_key_1_last_used_region,access_key_1_last_used_service,"
-    "access_key_2_active,access_key_2_last_rotated,access_key_2_last_used_date,"
-    "access_key_2_last_used_region,access_key_2_last_used_service,cert_1_active,"
-    "cert_1_last_rotated,cert_2_active,cert_2_last_rotated"
-).split(",")
+REPORT_COLUMNS = [
+    "user",
+    "arn",
+    "user_creation_time",
+    "password_enabled",
+    "password_last_used",
+    "password_last_changed",
+    "password_next_rotation",
+    "mfa_active",
+    *(
+        f"access_key_{n}_{what}"
+        for n in (1, 2)
+        for what in (
+            "active",
+            "last_rotated",
+            "last_used_date",
+            "last_used_region",
+            "last_used_service",
+        )
+    ),
+    "cert_1_active",
+    "cert_1_last_rotated",
+    "cert_2_active",
+    "cert_2_last_rotated",
+]
 
 
 def _report_row(u: IamUser) -> list[str]:
@@ -274,7 +299,11 @@ def credential_report(company: Company) -> dict[str, str]:
     root_created = _ts(company.as_of.replace(year=company.as_of.year - 5))
     writer.writerow(
         ["<root_account>", f"arn:aws:iam::{ACCOUNT_ID}:root", root_created, "not_supported"]
-        + [_ts(company.as_of.replace(year=company.as_of.year - 1)), "not_supported", "not_supported"]
+        + [
+            _ts(company.as_of.replace(year=company.as_of.year - 1)),
+            "not_supported",
+            "not_supported",
+        ]
         + ["true", "false", "N/A", "N/A", "N/A", "N/A", "false", "N/A", "N/A", "N/A", "N/A"]
         + ["false", "N/A", "false", "N/A"]
     )

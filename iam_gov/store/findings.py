@@ -111,8 +111,7 @@ def record_evaluation(
             update(findings)
             .where(findings.c.finding_id == bindparam("b_finding_id"))
             .values(
-                {column: bindparam(f"b_{column}") for column in UPDATED},
-                resolved_at=None,
+                {**{column: bindparam(f"b_{column}") for column in UPDATED}, "resolved_at": None}
             )
         )
         for chunk in chunks(seen_rows):

@@ -1,0 +1,208 @@
+"""The iam-gov command as a user runs it: output, formats, one-line errors, exit codes."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from iam_gov.samplegen import generate
+from tests.support.world import AS_OF
+
+IAM_GOV = [sys.executable, "-m", "iam_gov"]
+
+
+def iam_gov(*args: str, db: Path, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "IAM_GOV_DATABASE_URL": f"sqlite:///{db}", "COLUMNS": "200"}
+    env.pop("IAM_GOV_CONFIG", None)
+    return subprocess.run(
+        [*IAM_GOV, *args], capture_output=True, text=True, env=env, cwd=cwd, timeout=120
+    )
+
+
+@pytest.fixture
+def company(tmp_path: Path) -> Path:
+    out = tmp_path / "company"
+    generate(out, people=30, seed=5, as_of=AS_OF)
+    return out
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
+    return tmp_path / "store" / "iam-gov.db"
+
+
+def config(company: Path) -> str:
+    return str(company / "iam-gov.toml")
+
+
+def store_state(db: Path) -> tuple[bytes, ...]:
+    """Everything in the store, to show that a failed command changed nothing."""
+    import sqlite3
+
+    with sqlite3.connect(db) as conn:
+        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        return tuple(
+            repr(sorted(conn.execute(f'SELECT * FROM "{t}"').fetchall())).encode()
+            for t in sorted(tables)
+        )
+
+
+def test_run_prints_a_summary_with_the_planted_problems(company: Path, db: Path) -> None:
+    result = iam_gov("--config", config(company), "run", db=db)
+    assert result.returncode == 0, result.stderr
+    assert "Collected" in result.stdout and "Findings:" in result.stdout
+    for rule in ("leaver-active-access", "orphan-account", "mfa-missing", "stale-access-key"):
+        assert rule in result.stdout
+    assert "Worst first" in result.stdout
+
+
+def test_findings_as_json_and_csv(company: Path, db: Path) -> None:
+    assert iam_gov("--config", config(company), "run", db=db).returncode == 0
+    as_json = json.loads(
+        iam_gov("--config", config(company), "findings", "-f", "json", db=db).stdout
+    )
+    rules = {f["rule_id"] for f in as_json}
+    assert {"leaver-active-access", "orphan-account"} <= rules
+    assert all(len(f["finding_id"]) == 32 and f["message"].endswith(".") for f in as_json)
+    rows = list(
+        csv.DictReader(
+            io.StringIO(
+                iam_gov("--config", config(company), "findings", "--format", "csv", db=db).stdout
+            )
+        )
+    )
+    assert {r["finding_id"] for r in rows} == {f["finding_id"] for f in as_json}
+    high = json.loads(
+        iam_gov(
+            "--config", config(company), "findings", "-f", "json", "--severity", "high", db=db
+        ).stdout
+    )
+    assert high and all(f["severity"] in ("high", "critical") for f in high)
+    assert len(high) < len(as_json)
+    only = json.loads(
+        iam_gov(
+            "--config", config(company), "findings", "-f", "json", "--rule", "orphan-account", db=db
+        ).stdout
+    )
+    assert {f["rule_id"] for f in only} == {"orphan-account"}
+
+
+def _rename_leaver(company: Path, new_name: str) -> None:
+    planted = json.loads((company / "planted.json").read_text())
+    login = next(p["login"] for p in planted if p["rule_id"] == "leaver-active-access")
+    hr = company / "hr" / "workers.csv"
+    rows = list(csv.reader(io.StringIO(hr.read_text(encoding="utf-8"))))
+    for row in rows[1:]:
+        if row[2].split("@")[0] == login:
+            row[1] = new_name
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\r\n").writerows(rows)
+    hr.write_text(out.getvalue(), encoding="utf-8")
+
+
+def test_untrusted_names_are_data_in_csv_and_on_the_terminal(company: Path, db: Path) -> None:
+    _rename_leaver(company, '=HYPERLINK("http://evil","x")\x1b[31m')
+    result = iam_gov("--config", config(company), "run", db=db)
+    assert result.returncode == 0, result.stderr
+    assert "\x1b[31m" not in result.stdout
+    assert "\\x1b[31m" in result.stdout  # shown literally, escaped
+    exported = iam_gov("--config", config(company), "findings", "--format", "csv", db=db).stdout
+    rows = list(csv.DictReader(io.StringIO(exported)))
+    [leaver] = [r for r in rows if r["rule_id"] == "leaver-active-access"]
+    assert leaver["message"].startswith("'=HYPERLINK(")
+
+
+def test_a_malformed_hr_file_is_one_line_with_its_location_and_changes_nothing(
+    company: Path, db: Path
+) -> None:
+    assert iam_gov("--config", config(company), "run", db=db).returncode == 0
+    before = store_state(db)
+    hr = company / "hr" / "workers.csv"
+    hr.write_text(hr.read_text(encoding="utf-8") + 'E9999,"Cut Off', encoding="utf-8")
+    result = iam_gov("--config", config(company), "run", db=db)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert lines[0].startswith("error: hr: ") and "workers.csv" in lines[0]
+    assert lines[-1] == "error: nothing was stored; fix the input and run again"
+    assert store_state(db) == before
+
+
+def test_a_malformed_policy_names_file_and_line_and_changes_nothing(
+    company: Path, db: Path
+) -> None:
+    assert iam_gov("--config", config(company), "run", db=db).returncode == 0
+    before = store_state(db)
+    policy = company / "policy.yaml"
+    text = policy.read_text().replace(
+        "  dormant-account: {days: 90}", "  dormant-account: {days: ninety}"
+    )
+    policy.write_text(text)
+    line = text.splitlines().index("  dormant-account: {days: ninety}") + 1
+    result = iam_gov("--config", config(company), "run", db=db)
+    assert result.returncode == 2
+    assert result.stderr.startswith(
+        f"error: {policy.resolve()}:{line}: rules.dormant-account.days: "
+    )
+    assert "Traceback" not in result.stderr
+    assert store_state(db) == before
+
+
+def test_a_malformed_config_names_file_and_key_and_changes_nothing(company: Path, db: Path) -> None:
+    assert iam_gov("--config", config(company), "run", db=db).returncode == 0
+    before = store_state(db)
+    cfg = company / "iam-gov.toml"
+    cfg.write_text(cfg.read_text().replace('mode = "export"', 'mode = "exprot"'))
+    result = iam_gov("--config", str(cfg), "run", db=db)
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"error: {cfg}: systems.aws.mode: ")
+    assert "Traceback" not in result.stderr
+    assert store_state(db) == before
+    broken = company / "broken.toml"
+    broken.write_text('[policy]\npath = "policy.yaml"\n[systems.hr\n')
+    result = iam_gov("--config", str(broken), "config", "check", db=db)
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"error: {broken}:3: ")
+
+
+def test_debug_shows_the_traceback(company: Path, db: Path) -> None:
+    (company / "hr" / "workers.csv").write_text("")
+    quiet = iam_gov("--config", config(company), "collect", db=db)
+    loud = iam_gov("--debug", "--config", config(company), "collect", db=db)
+    assert quiet.returncode == loud.returncode == 2
+    assert "Traceback" not in quiet.stderr and "Traceback" in loud.stderr
+
+
+def test_audit_verify_passes_then_names_a_tampered_record(company: Path, db: Path) -> None:
+    assert iam_gov("--config", config(company), "run", db=db).returncode == 0
+    ok = iam_gov("audit", "verify", db=db)  # an auditor needs only the store
+    assert ok.returncode == 0 and "audit log OK: 3 records" in ok.stdout
+    import sqlite3
+
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE audit_log SET actor = 'someone-else' WHERE seq = 2")
+    broken = iam_gov("audit", "verify", db=db)
+    assert broken.returncode == 3
+    assert "record #2" in broken.stderr and "changed" in broken.stderr
+
+
+def test_config_check_reports_ok_and_every_problem(company: Path, db: Path) -> None:
+    ok = iam_gov("--config", config(company), "config", "check", db=db)
+    assert ok.returncode == 0 and "configuration OK" in ok.stdout
+    shutil.move(company / "aws" / "credential-report.json", company / "moved.json")
+    (company / "policy.yaml").write_text(
+        (company / "policy.yaml").read_text() + "privileged_extra: true\n"
+    )
+    bad = iam_gov("--config", config(company), "config", "check", db=db)
+    assert bad.returncode == 2
+    errors = bad.stderr.strip().splitlines()
+    assert any("systems.aws.credential_report" in e and "does not exist" in e for e in errors)
+    assert any("policy.yaml" in e and "privileged_extra: unknown key" in e for e in errors)

@@ -1,0 +1,63 @@
+"""The bundled demo company: it is what the generator writes, and the run finds what was planted."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from iam_gov.collect import collect
+from iam_gov.config import load_config
+from iam_gov.engine import evaluate
+from iam_gov.policy import load_policy
+from iam_gov.samplegen import generate
+from iam_gov.store import Store
+
+DEMO = Path(__file__).resolve().parent.parent / "samples" / "demo"
+# How samples/demo was made: `iam-gov samples generate --out samples/demo --people 50 --seed 7`
+# with the export dated 2026-11-27 09:00 UTC (so that the demo does not age).
+DEMO_AS_OF = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
+
+
+def files(root: Path) -> dict[str, bytes]:
+    return {
+        str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()
+    }
+
+
+def test_the_bundled_demo_is_exactly_what_the_generator_writes(tmp_path: Path) -> None:
+    generate(tmp_path, people=50, seed=7, as_of=DEMO_AS_OF)
+    committed = {k: v for k, v in files(DEMO).items() if not k.startswith(".")}
+    assert committed == files(tmp_path)
+
+
+@pytest.mark.parametrize("people, seed", [(50, 7), (400, 11)])
+def test_every_planted_problem_is_found(
+    store: Store, tmp_path: Path, people: int, seed: int
+) -> None:
+    if (people, seed) == (50, 7):
+        company = DEMO
+    else:
+        company = tmp_path / "company"
+        generate(company, people=people, seed=seed, as_of=DEMO_AS_OF)
+    planted = json.loads((company / "planted.json").read_text())
+    assert {p["rule_id"] for p in planted} >= {
+        "leaver-active-access",
+        "orphan-account",
+        "excess-access",
+        "dormant-account",
+        "stale-access-key",
+        "mfa-missing",
+    }
+    config = load_config(company / "iam-gov.toml")
+    collect(config, store)
+    report = evaluate(store, config, load_policy(config.policy.path))
+    found = {
+        (f.rule_id, f.subject.split(":")[-1].split("/")[-1].split("#")[0]) for f in report.findings
+    }
+    found |= {(f.rule_id, str(f.evidence.get("account_login"))) for f in report.findings}
+    missing = [p for p in planted if (p["rule_id"], p["login"]) not in found]
+    assert missing == []
+    assert report.warnings == [] or all("days old" in w for w in report.warnings)
