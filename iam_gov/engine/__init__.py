@@ -65,7 +65,8 @@ def evaluate(
                 f"the store has no HR data ({hr_name}) yet: run `iam-gov collect` first"
             )
         hr_info = latest[hr_name]
-        people = {p.employee_id: p for p in load_snapshot(conn, hr_info.id).people}
+        hr_snapshot = load_snapshot(conn, hr_info.id, documents=False)
+        people = {p.employee_id: p for p in hr_snapshot.people}
         views: dict[str, SystemView] = {}
         for name in config.systems:
             if name == hr_name:
@@ -73,7 +74,7 @@ def evaluate(
             if name not in latest:
                 warnings.append(f"{name}: no data collected yet; it was not evaluated")
                 continue
-            snap = load_snapshot(conn, latest[name].id)
+            snap = load_snapshot(conn, latest[name].id, documents=False)
             views[name] = build_view(
                 latest[name],
                 snap.accounts,

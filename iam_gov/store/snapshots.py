@@ -28,12 +28,12 @@ from iam_gov.store.bulk import CHUNK, bulk_insert
 from iam_gov.store.schema import (
     accounts,
     credentials,
-    documents,
     entitlements,
     grants,
     people,
     snapshots,
 )
+from iam_gov.store.schema import documents as documents_table
 
 
 @dataclass(frozen=True)
@@ -85,7 +85,7 @@ def save_snapshot(conn: Connection, snapshot: SystemSnapshot, stored_at: datetim
     bulk_insert(conn, credentials, (_credential_row(sid, c) for c in snapshot.credentials))
     bulk_insert(conn, entitlements, (_entitlement_row(sid, e) for e in snapshot.entitlements))
     bulk_insert(conn, grants, (_grant_row(sid, g) for g in snapshot.grants))
-    bulk_insert(conn, documents, (_document_row(sid, d) for d in snapshot.documents))
+    bulk_insert(conn, documents_table, (_document_row(sid, d) for d in snapshot.documents))
     return sid
 
 
@@ -125,9 +125,10 @@ def _info(row: Any) -> SnapshotInfo:
     )
 
 
-def load_snapshot(conn: Connection, snapshot_id: int) -> SystemSnapshot:
+def load_snapshot(conn: Connection, snapshot_id: int, *, documents: bool = True) -> SystemSnapshot:
     """Read a stored snapshot back. Rows were validated on the way in, so they are not
-    validated again (``model_construct``): this path carries millions of rows."""
+    validated again (``model_construct``): this path carries millions of rows. Evaluation
+    does not read policy documents (``documents=False``)."""
     head = conn.execute(select(snapshots).where(snapshots.c.id == snapshot_id)).one()
     system = head.system
 
@@ -151,7 +152,7 @@ def load_snapshot(conn: Connection, snapshot_id: int) -> SystemSnapshot:
         credentials=tuple(_credential(system, r) for r in rows(credentials)),
         entitlements=tuple(_entitlement(system, r) for r in rows(entitlements)),
         grants=tuple(_grant(system, r) for r in rows(grants)),
-        documents=tuple(_document(system, r) for r in rows(documents)),
+        documents=tuple(_document(system, r) for r in rows(documents_table)) if documents else (),
     )
 
 
