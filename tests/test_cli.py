@@ -59,6 +59,7 @@ def test_run_prints_a_summary_with_the_planted_problems(company: Path, db: Path)
     result = iam_gov("--config", config(company), "run", db=db)
     assert result.returncode == 0, result.stderr
     assert "Collected" in result.stdout and "Findings:" in result.stdout
+    assert "are no one's:" in result.stdout and "1 no owner" in result.stdout
     for rule in ("leaver-active-access", "orphan-account", "mfa-missing", "stale-access-key"):
         assert rule in result.stdout
     assert "Worst first" in result.stdout

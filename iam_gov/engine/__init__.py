@@ -38,8 +38,10 @@ class EvaluationReport:
     skipped: dict[str, str] = field(default_factory=dict)
     """Rule id -> why it did not run."""
     warnings: list[str] = field(default_factory=list)
-    links: dict[str, int] = field(default_factory=dict)
-    """How accounts were matched to people: method -> count."""
+    matched: dict[str, int] = field(default_factory=dict)
+    """Accounts linked to a person, by how: method -> count."""
+    unlinked: dict[str, int] = field(default_factory=dict)
+    """Accounts that are no one's, by kind: service, break-glass, human (orphans)."""
 
     def by_severity(self) -> Counter[Severity]:
         return Counter(f.severity for f in self.findings)
@@ -162,7 +164,8 @@ def evaluate(
         snapshots=used,
         skipped=skipped,
         warnings=warnings,
-        links=dict(Counter(link.method for link in links.values())),
+        matched=dict(Counter(x.method for x in links.values() if x.person_id is not None)),
+        unlinked=dict(Counter(x.kind.value for x in links.values() if x.person_id is None)),
     )
 
 

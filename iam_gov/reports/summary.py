@@ -58,17 +58,20 @@ def problems_text(snapshots: Sequence[SnapshotInfo], limit: int = 10) -> Text | 
     return text
 
 
-def identities_text(links: dict[str, int]) -> Text:
-    total = sum(links.values())
-    matched = {k: v for k, v in links.items() if k != "none"}
-    parts = [
-        f"{v} by {k.replace('_', ' ')}" for k, v in sorted(matched.items(), key=lambda kv: -kv[1])
-    ]
+def identities_text(report: EvaluationReport) -> Text:
+    matched, unlinked = report.matched, report.unlinked
+    total = sum(matched.values()) + sum(unlinked.values())
     text = Text("Identities: ", style="bold")
-    text.append(f"{sum(matched.values())} of {total} accounts matched to people")
-    if parts:
-        text.append(f" ({', '.join(parts)})")
-    text.append(f"; {links.get('none', 0)} not a person's (service, break-glass or orphan)")
+    text.append(f"{sum(matched.values())} of {total} accounts belong to people")
+    how = sorted(matched.items(), key=lambda kv: (-kv[1], kv[0]))
+    if how:
+        text.append(
+            f" (matched by {', '.join(f'{k.replace(chr(95), chr(32))}: {v}' for k, v in how)})"
+        )
+    if unlinked:
+        kinds = {"service": "service", "break-glass": "break-glass", "human": "no owner"}
+        parts = [f"{unlinked[k]} {label}" for k, label in kinds.items() if unlinked.get(k)]
+        text.append(f"; {sum(unlinked.values())} are no one's: {', '.join(parts)}")
     return text
 
 
@@ -139,7 +142,7 @@ def run_summary(report: EvaluationReport) -> Group:
     problems = problems_text(list(report.snapshots.values()))
     if problems is not None:
         parts.append(problems)
-    parts.append(identities_text(report.links))
+    parts.append(identities_text(report))
     parts.append(Text())
     parts.append(findings_overview(report))
     worst = worst_findings(report)
