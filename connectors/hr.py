@@ -77,24 +77,7 @@ _ISO_DATE_WITH_OFFSET = re.compile(r"(\d{4}-\d{2}-\d{2})(?:Z|[+-]\d{2}:?\d{2})")
 _NO_DATE = frozenset({"0000-00-00", "00/00/0000"})
 _HEADER_KEY = re.compile(r"[\s_\-]+")
 _JSON_WS = re.compile(r"[ \t\n\r]*")
-_ROW_FIELDS: tuple[MappableField, ...] = (
-    "employee_id",
-    "email",
-    "name",
-    "first_name",
-    "last_name",
-    "preferred_name",
-    "department",
-    "title",
-    "manager_id",
-    "manager_email",
-    "manager_system_id",
-    "system_id",
-    "employment_type",
-    "status",
-    "start_date",
-    "end_date",
-)
+_ROW_FIELDS: tuple[MappableField, ...] = MAPPABLE_FIELDS
 """The order in which ``_Reader.add`` unpacks a row's mapped fields."""
 _ACTIVE, _TERMINATED = EmploymentStatus.ACTIVE, EmploymentStatus.TERMINATED
 _EMPLOYEE = EmploymentType.EMPLOYEE
