@@ -181,7 +181,7 @@ def findings(
     """The open findings of the latest evaluation."""
     from iam_gov.model import Severity
     from iam_gov.reports.findings import findings_csv, findings_json, findings_table
-    from iam_gov.store.findings import FindingFilter, list_findings
+    from iam_gov.store.findings import FindingFilter, last_evaluation, list_findings
 
     min_severity = None
     if severity is not None:
@@ -193,6 +193,8 @@ def findings(
             ) from None
     config = _config()
     with _store(config) as store, store.reading() as conn:
+        if last_evaluation(conn) is None:
+            raise IamGovError("the store has no evaluation yet: run `iam-gov run` first")
         found = list_findings(
             conn,
             FindingFilter(

@@ -66,6 +66,8 @@ def test_run_prints_a_summary_with_the_planted_problems(company: Path, db: Path)
 
 
 def test_findings_as_json_and_csv(company: Path, db: Path) -> None:
+    before = iam_gov("--config", config(company), "findings", db=db)
+    assert before.returncode == 1 and "no evaluation yet" in before.stderr
     assert iam_gov("--config", config(company), "run", db=db).returncode == 0
     as_json = json.loads(
         iam_gov("--config", config(company), "findings", "-f", "json", db=db).stdout

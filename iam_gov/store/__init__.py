@@ -5,12 +5,16 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from iam_gov.errors import StoreError
 from iam_gov.store import migrate
 from iam_gov.store.engine import WRITE, create_store_engine, parse_url, safe_url
+
+
+WRITER_LOCK = 7352002
+"""PostgreSQL advisory lock key held by every writing transaction (7352001 guards migrations)."""
 
 
 class Store:
@@ -50,7 +54,12 @@ class Store:
 
     @contextmanager
     def writing(self) -> Iterator[Connection]:
+        """One write transaction at a time, across processes and machines: SQLite takes its
+        write lock at BEGIN; PostgreSQL takes a transaction-level advisory lock. Readers are
+        never blocked. Without this, two evaluations could both insert the same new finding."""
         with self._writer.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": WRITER_LOCK})
             yield conn
 
     def close(self) -> None:

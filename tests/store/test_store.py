@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 import threading
@@ -11,7 +12,7 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import func, select, text
+from sqlalchemy import event, func, select, text
 from sqlalchemy.exc import IntegrityError
 
 from iam_gov import audit
@@ -257,3 +258,45 @@ def test_unsupported_or_unreachable_stores_are_one_clear_error_without_the_passw
     assert "cannot open the store at postgresql+psycopg://iam:***@127.0.0.1:1/iam" in str(
         caught.value
     )
+
+
+def test_concurrent_evaluations_of_one_store_both_land(store_url: str, tmp_path: Path) -> None:
+    from iam_gov.collect import collect
+    from iam_gov.config import load_config
+    from iam_gov.engine import evaluate
+    from iam_gov.policy import load_policy
+    from iam_gov.samplegen import generate
+
+    generate(tmp_path / "co", people=60, seed=2, as_of=AS_OF)
+    config = load_config(tmp_path / "co" / "iam-gov.toml")
+    policy = load_policy(config.policy.path)
+    with Store.open(store_url) as store:
+        collect(config, store)
+    results: list[object] = []
+    # Make the evaluations reach their first write together, as they would on a busy shared
+    # store. With writers serialised, the barrier just times out; without, they collide.
+    barrier = threading.Barrier(3, timeout=1)
+
+    def meet(conn, cursor, statement, *args) -> None:  # type: ignore[no-untyped-def]
+        if statement.startswith("INSERT INTO evaluations"):
+            with contextlib.suppress(threading.BrokenBarrierError):
+                barrier.wait()
+
+    def evaluator() -> None:
+        try:
+            with Store.open(store_url) as own:
+                event.listen(own.engine, "before_cursor_execute", meet)
+                results.append(evaluate(own, config, policy))
+        except BaseException as exc:  # surfaced below
+            results.append(exc)
+
+    threads = [threading.Thread(target=evaluator) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not [r for r in results if isinstance(r, BaseException)], results
+    new = sorted(r.recorded.new for r in results)  # type: ignore[attr-defined]
+    assert new[0] == new[1] == 0 and new[2] > 0  # exactly one saw the findings first
+    with Store.open(store_url) as store, store.reading() as conn:
+        assert audit.verify(conn).records == 2 + 3
