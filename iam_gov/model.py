@@ -237,6 +237,11 @@ class Finding(_Model):
 
 class ActionKind(enum.StrEnum):
     DISABLE_ACCOUNT = "disable-account"
+    """The account can no longer sign in or use credentials (Okta: deactivate; AD: disable)."""
+    SUSPEND_ACCOUNT = "suspend-account"
+    """Reversible block that keeps assignments (Okta: suspend)."""
+    REVOKE_SESSIONS = "revoke-sessions"
+    """End sessions and refresh tokens already issued (Entra: revokeSignInSessions)."""
     REMOVE_GRANT = "remove-grant"
     DEACTIVATE_CREDENTIAL = "deactivate-credential"
 
