@@ -12,6 +12,9 @@ from iam_gov.connectors.base import Connector, ConnectorOptions
 CONNECTOR_TYPES: dict[str, str] = {
     "hr": "iam_gov.connectors.hr:HRConnector",
     "aws": "iam_gov.connectors.aws:AWSConnector",
+    "okta": "iam_gov.connectors.okta:OktaConnector",
+    "entra": "iam_gov.connectors.entra:EntraConnector",
+    "ldap": "iam_gov.connectors.ldap:LDAPConnector",
 }
 
 
