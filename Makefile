@@ -47,9 +47,10 @@ typecheck: install
 pytest: install system-deps
 	$(VENV)/bin/pytest -n 2 -m 'not slow' $(PYTEST_ARGS)
 
-## bench: scale runs on generated companies; prints the figures
-bench: install
+## bench: scale runs on generated companies and local servers; prints the figures
+bench: install system-deps
 	$(PY) benchmarks/scale.py --people 100000
+	@if [ -f benchmarks/okta_listing.py ]; then $(PY) benchmarks/okta_listing.py; fi
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
