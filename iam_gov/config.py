@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 import tomllib
@@ -234,9 +235,11 @@ def _system_problems(name: str, raw: Any) -> Iterator[str]:
     if "type" not in raw:
         yield f"systems.{name}.type: required key is missing (one of: {', '.join(CONNECTOR_TYPES)})"
     elif not _known_type(raw["type"]):
+        near = difflib.get_close_matches(str(raw["type"]), list(CONNECTOR_TYPES), n=1)
+        hint = f"did you mean {near[0]}? " if near else ""
         yield (
             f"systems.{name}.type: unknown connector type {raw['type']!r} "
-            f"(one of: {', '.join(CONNECTOR_TYPES)})"
+            f"({hint}one of: {', '.join(CONNECTOR_TYPES)})"
         )
 
 

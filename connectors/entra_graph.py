@@ -1,0 +1,402 @@
+"""Microsoft Graph over httpx for the Entra connector: tokens from MSAL, paging, throttling."""
+
+from __future__ import annotations
+
+import email.utils
+import random
+import re
+import time
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from iam_gov.errors import ConnectorError
+
+RETRY_STATUSES = frozenset({429, 503, 504})
+"""What Graph asks callers to retry: throttling, and a service that is busy or timed out."""
+BACKOFF_BASE_SECONDS = 1.0
+BACKOFF_MAX_SECONDS = 60.0
+RETRY_AFTER_MAX_SECONDS = 300.0
+
+
+def segment(value: str) -> str:
+    """One URL path segment, quoted so that no value can walk to another endpoint."""
+    return quote(value, safe="")
+
+
+class GraphError(Exception):
+    """Graph answered with an error, or could not be reached after the retries."""
+
+    def __init__(
+        self,
+        method: str,
+        path: str,
+        *,
+        status: int | None,
+        code: str,
+        message: str,
+        request_id: str | None = None,
+    ) -> None:
+        self.method, self.path, self.status = method, path, status
+        self.code, self.message, self.request_id = code, message, request_id
+        super().__init__(self.describe())
+
+    def describe(self) -> str:
+        where = f"{self.method} {self.path}"
+        status = f"{self.status} " if self.status is not None else ""
+        text = f"{where}: {status}{self.code}"
+        if self.message:
+            text += f": {self.message}"
+        if self.request_id:
+            text += f" (request-id {self.request_id})"
+        return text
+
+
+TokenProvider = Callable[[], str]
+Sleep = Callable[[float], None]
+
+
+class GraphClient:
+    """Graph v1.0 for one tenant: every call retried on throttling, every list followed to its
+    last page. The bearer token is only ever sent to ``graph_url``."""
+
+    def __init__(
+        self,
+        http: httpx.Client,
+        graph_url: str,
+        token: TokenProvider,
+        *,
+        max_retries: int,
+        sleep: Sleep = time.sleep,
+    ) -> None:
+        self._http = http
+        self._root = graph_url.rstrip("/") + "/v1.0"
+        self._token = token
+        self._max_retries = max_retries
+        self._sleep = sleep
+
+    # --- single requests ----------------------------------------------------------------
+
+    def get(
+        self,
+        path: str,
+        params: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> dict[str, Any]:
+        return _json_object(self.request("GET", path, params=params, headers=headers), path)
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        json: Any = None,
+    ) -> httpx.Response:
+        """``path`` is relative to ``/v1.0`` (``/users``) or a full URL Graph gave us."""
+        url = path if path.startswith("https://") else self._root + path
+        shown = _shown_path(url, self._root)
+        if not url.startswith(self._root + "/"):
+            # A nextLink elsewhere would take our token with it.
+            raise GraphError(
+                method,
+                shown,
+                status=None,
+                code="UnexpectedLink",
+                message=f"Graph pointed outside {self._root}; not followed",
+            )
+        attempt = 0
+        while True:
+            request_headers = {
+                "Authorization": f"Bearer {self._token()}",
+                "Accept": "application/json",
+                "client-request-id": str(uuid.uuid4()),
+                **(headers or {}),
+            }
+            try:
+                response = self._http.request(
+                    method, url, params=params, headers=request_headers, json=json
+                )
+            except httpx.TransportError as exc:
+                if attempt >= self._max_retries:
+                    raise GraphError(
+                        method,
+                        shown,
+                        status=None,
+                        code=type(exc).__name__,
+                        message=f"no answer after {attempt + 1} attempts: {_one_line(exc)}",
+                    ) from None
+                self._sleep(backoff(attempt))
+                attempt += 1
+                continue
+            if response.status_code < 400:
+                return response
+            if response.status_code in RETRY_STATUSES and attempt < self._max_retries:
+                wait = retry_after(response.headers.get("Retry-After"))
+                self._sleep(wait if wait is not None else backoff(attempt))
+                attempt += 1
+                continue
+            raise _error(method, shown, response)
+
+    # --- lists --------------------------------------------------------------------------
+
+    def pages(
+        self,
+        path: str,
+        params: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Iterator[list[dict[str, Any]]]:
+        """Each page's ``value``, following ``@odata.nextLink`` (which carries the query)."""
+        next_url: str | None = path
+        first = True
+        while next_url is not None:
+            body = self.get(next_url, params if first else None, headers)
+            first = False
+            value = body.get("value")
+            if not isinstance(value, list):
+                raise GraphError(
+                    "GET",
+                    _shown_path(next_url, self._root),
+                    status=200,
+                    code="BadResponse",
+                    message="the answer holds no value list",
+                )
+            yield [item for item in value if isinstance(item, dict)]
+            link = body.get("@odata.nextLink")
+            next_url = link if isinstance(link, str) and link else None
+
+    def fetch_all(
+        self,
+        path: str,
+        params: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> list[dict[str, Any]]:
+        return [item for page in self.pages(path, params, headers) for item in page]
+
+
+def backoff(attempt: int) -> float:
+    """Exponential with jitter, so that many clients throttled together do not return together:
+    between half and all of ``base * 2**attempt``, capped."""
+    ceiling: float = min(BACKOFF_MAX_SECONDS, BACKOFF_BASE_SECONDS * 2.0**attempt)
+    return ceiling * random.uniform(0.5, 1.0)
+
+
+def retry_after(value: str | None) -> float | None:
+    """``Retry-After`` in seconds (a number or an HTTP date); None when absent or unreadable."""
+    if value is None:
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        seconds = (when - datetime.now(UTC)).total_seconds()
+    return min(max(seconds, 0.0), RETRY_AFTER_MAX_SECONDS)
+
+
+def _error(method: str, path: str, response: httpx.Response) -> GraphError:
+    code, message = f"HTTP{response.status_code}", ""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict) and isinstance(body.get("error"), dict):
+        error = body["error"]
+        code = str(error.get("code") or code)
+        message = _one_line(error.get("message") or "")
+    return GraphError(
+        method,
+        path,
+        status=response.status_code,
+        code=code,
+        message=message,
+        request_id=response.headers.get("request-id"),
+    )
+
+
+def _json_object(response: httpx.Response, path: str) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        raise GraphError(
+            response.request.method,
+            path,
+            status=response.status_code,
+            code="BadResponse",
+            message="the answer is not a JSON object",
+        )
+    return body
+
+
+def _shown_path(url: str, root: str) -> str:
+    """The path as errors show it: no host, no query (a skiptoken says nothing to a reader)."""
+    without_query = url.split("?", 1)[0]
+    return without_query[len(root) :] if without_query.startswith(root) else without_query
+
+
+def _one_line(value: object, limit: int = 300) -> str:
+    text = " ".join(str(value).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+# --- tokens -------------------------------------------------------------------------------
+
+
+class MsalHttp:
+    """MSAL's small HTTP client interface over our httpx client, so that signing in and Graph
+    share one TLS and proxy set-up. MSAL hands some form values over as bytes (a signed
+    client assertion), which requests encodes as text and httpx would not."""
+
+    def __init__(self, http: httpx.Client) -> None:
+        self._http = http
+
+    def post(
+        self,
+        url: str,
+        params: Mapping[str, str] | None = None,
+        data: Any = None,
+        headers: Mapping[str, str] | None = None,
+        **_: Any,
+    ) -> httpx.Response:
+        if isinstance(data, Mapping):
+            form = {k: v.decode() if isinstance(v, bytes) else v for k, v in data.items()}
+            return self._http.post(url, params=params, data=form, headers=headers)
+        content = data.encode() if isinstance(data, str) else data
+        return self._http.post(url, params=params, content=content, headers=headers)
+
+    def get(
+        self,
+        url: str,
+        params: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        **_: Any,
+    ) -> httpx.Response:
+        return self._http.get(url, params=params, headers=headers)
+
+
+class MsalTokenProvider:
+    """Client-credentials tokens for Graph from MSAL, with MSAL's own cache (a token is reused
+    until shortly before it expires). The credential is held by MSAL only, never shown."""
+
+    def __init__(
+        self,
+        *,
+        system: str,
+        tenant_id: str,
+        client_id: str,
+        authority_host: str,
+        graph_url: str,
+        credential: Callable[[], str | dict[str, str]],
+        secret_text: Callable[[], list[str]],
+        http: httpx.Client,
+    ) -> None:
+        """``credential`` builds what MSAL takes (a secret, or a key and its certificate);
+        ``secret_text`` the strings that must never appear in an error we raise."""
+        self._system, self._tenant = system, tenant_id
+        self._client_id = client_id
+        self._authority = f"{authority_host.rstrip('/')}/{tenant_id}"
+        self._scope = f"{graph_url.rstrip('/')}/.default"
+        self._credential = credential
+        self._secret_text = secret_text
+        self._http = http
+        self._app: Any = None
+
+    def __repr__(self) -> str:
+        return f"MsalTokenProvider(tenant={self._tenant!r}, client_id={self._client_id!r})"
+
+    def __call__(self) -> str:
+        app = self._application()
+        try:
+            result = app.acquire_token_for_client(scopes=[self._scope])
+        except Exception as exc:  # MSAL and httpx raise many kinds: all mean "no token"
+            raise self._failure("the token endpoint could not be used", exc) from None
+        token = result.get("access_token") if isinstance(result, dict) else None
+        if isinstance(token, str) and token:
+            return token
+        raise ConnectorError(self._scrub(f"{self._where()}: {_msal_refusal(result)}"))
+
+    def _application(self) -> Any:
+        if self._app is None:
+            import msal  # lazy: only live Entra systems need it
+
+            credential = self._credential()  # a missing secret is a configuration error
+            try:
+                self._app = msal.ConfidentialClientApplication(
+                    self._client_id,
+                    client_credential=credential,
+                    authority=self._authority,
+                    # The authority comes from the operator's own configuration; MSAL's
+                    # instance discovery would only ask login.microsoftonline.com to vouch
+                    # for it (and cannot for a sovereign or test authority host).
+                    instance_discovery=False,
+                    http_client=MsalHttp(self._http),
+                )
+            except Exception as exc:  # tenant discovery happens here, over the network
+                raise self._failure("the authority could not be used", exc) from None
+        return self._app
+
+    def _where(self) -> str:
+        return f"{self._system}: Entra tenant {self._tenant} (client {self._client_id})"
+
+    def _failure(self, what: str, exc: Exception) -> ConnectorError:
+        chain: list[BaseException] = []
+        current: BaseException | None = exc
+        while current is not None and len(chain) < 5:
+            chain.append(current)
+            current = current.__cause__ or current.__context__
+        # MSAL replaces Entra's answer (an AADSTS code and sentence) by its own advice, but
+        # keeps it as the context of the error it raises.
+        aad = next((m for e in chain if (m := re.search(r"AADSTS\d+", str(e)))), None)
+        transport = next((e for e in chain if isinstance(e, httpx.TransportError)), None)
+        if transport is not None:
+            detail = f"{type(transport).__name__}: {_one_line(transport)}"
+            reason = f"{self._authority} cannot be reached ({detail})"
+        elif aad is not None:
+            reason = f"{aad.group(0)}: {_aad_sentence(aad.string, aad.start())}"
+        else:
+            reason = f"{type(exc).__name__}: {_one_line(exc)}"
+        return ConnectorError(self._scrub(f"{self._where()}: {what}: {reason}"))
+
+    def _scrub(self, text: str) -> str:
+        for secret in self._secret_text():
+            if secret:
+                text = text.replace(secret, "**********")
+        return text
+
+
+def _msal_refusal(result: object) -> str:
+    if not isinstance(result, dict):
+        return "no token and no reason given"
+    error = str(result.get("error") or "error")
+    description = str(result.get("error_description") or "")
+    codes = result.get("error_codes")
+    match = re.search(r"AADSTS\d+", description)
+    if match:
+        code = match.group(0)
+        sentence = _aad_sentence(description, match.start())
+    elif isinstance(codes, list) and codes:
+        code, sentence = f"AADSTS{codes[0]}", _one_line(description)
+    else:
+        code, sentence = "", _one_line(description)
+    head = f"token refused: {error}" + (f" ({code})" if code else "")
+    return f"{head}: {sentence}" if sentence else head
+
+
+def _aad_sentence(text: str, start: int) -> str:
+    """The first sentence of an AADSTS description; the rest is trace and correlation ids."""
+    rest = " ".join(text[start:].split())
+    rest = re.sub(r"^AADSTS\d+:\s*", "", rest)
+    end = re.search(r"(?<=[.!?])\s", rest)
+    return _one_line(rest[: end.start()] if end else rest, 200)

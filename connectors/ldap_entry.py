@@ -1,0 +1,316 @@
+"""What the LDAP modules share: a directory entry as read live or from LDIF, DN comparison,
+LDAP time syntaxes, and the per-flavor semantics (AD, OpenLDAP) behind one interface."""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+import unicodedata
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from ldap3.utils.conv import escape_filter_chars
+
+from iam_gov.model import AccountKind, AccountStatus
+
+# --- entries ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One directory entry: its DN and raw values by lower-cased attribute name."""
+
+    dn: str
+    attributes: Mapping[str, tuple[bytes, ...]]
+    line: int | None = None
+    """Where the entry starts in an LDIF file."""
+
+    def values(self, name: str) -> tuple[bytes, ...]:
+        return self.attributes.get(name.lower(), ())
+
+    def has(self, name: str) -> bool:
+        return bool(self.values(name))
+
+    def raw(self, name: str) -> bytes | None:
+        values = self.values(name)
+        return values[0] if values else None
+
+    def text(self, name: str) -> str | None:
+        value = self.raw(name)
+        return None if value is None else decode_text(value)
+
+    def texts(self, name: str) -> tuple[str, ...]:
+        return tuple(decode_text(value) for value in self.values(name))
+
+
+def decode_text(value: bytes) -> str:
+    # Directory strings are UTF-8; a broken byte must not stop a whole collection.
+    return clean(value.decode("utf-8", errors="replace"))
+
+
+def clean(text: str) -> str:
+    """Text for the model: a NUL is legal in LDAP but not in a PostgreSQL text column."""
+    return text.replace("\x00", "\ufffd")
+
+
+_RANGE = re.compile(r"^(?P<base>[^;]+(?:;(?!range=)[^;]+)*);range=(?P<low>\d+)-(?P<high>\d+|\*)$")
+
+
+def merge_ranges(
+    attributes: Mapping[str, list[bytes]],
+) -> tuple[dict[str, tuple[bytes, ...]], list[str]]:
+    """Fold AD's ranged values (``member;range=0-1499``) into their attribute. Returns the
+    attributes and the names of those whose last range is missing (the values are partial)."""
+    merged: dict[str, list[bytes]] = {}
+    partial: list[str] = []
+    for name, values in attributes.items():
+        match = _RANGE.match(name.lower())
+        if match is None:
+            merged.setdefault(name.lower(), []).extend(values)
+            continue
+        base = match["base"]
+        merged.setdefault(base, []).extend(values)
+        if match["high"] != "*":
+            partial.append(base)
+    return {name: tuple(values) for name, values in merged.items()}, sorted(set(partial))
+
+
+# --- distinguished names ------------------------------------------------------------------
+
+_HEX = re.compile(r"\\([0-9A-Fa-f]{2})|\\(.)", re.DOTALL)
+
+
+def _unescape(value: str) -> str:
+    raw = bytearray()
+    position = 0
+    for match in _HEX.finditer(value):
+        raw += value[position : match.start()].encode("utf-8")
+        if match[1] is not None:
+            raw.append(int(match[1], 16))
+        else:
+            raw += match[2].encode("utf-8")
+        position = match.end()
+    raw += value[position:].encode("utf-8")
+    return raw.decode("utf-8", errors="replace")
+
+
+def _split(text: str, separators: str) -> list[str]:
+    parts, current, escaped = [], [], False
+    for char in text:
+        if escaped:
+            current.append(char)
+            escaped = False
+        elif char == "\\":
+            current.append(char)
+            escaped = True
+        elif char in separators:
+            parts.append("".join(current))
+            current = []
+        else:
+            current.append(char)
+    parts.append("".join(current))
+    return parts
+
+
+def dn_key(dn: str) -> str:
+    """A form of ``dn`` in which two spellings of one DN are equal: attribute types and values
+    compared without case, insignificant spaces and escaping differences (``\\2C`` vs ``\\,``)."""
+    rdns = []
+    for rdn in _split(dn.strip(), ",;"):
+        avas = []
+        for ava in _split(rdn, "+"):
+            kind, _, value = ava.partition("=")
+            value = " ".join(_unescape(value.strip()).split())
+            avas.append(
+                f"{kind.strip().casefold()}={unicodedata.normalize('NFC', value).casefold()}"
+            )
+        rdns.append("+".join(sorted(avas)))
+    return ",".join(rdns)
+
+
+def first_rdn_value(dn: str) -> str:
+    rdn = _split(dn, ",;")[0]
+    return _unescape(_split(rdn, "+")[0].partition("=")[2].strip())
+
+
+def is_under(dn: str, base: str) -> bool:
+    key, base_key = dn_key(dn), dn_key(base)
+    return key == base_key or key.endswith("," + base_key)
+
+
+# --- filters ------------------------------------------------------------------------------
+
+
+def filter_value(value: str | bytes) -> str:
+    """An assertion value safe to put in a filter: every ``*()\\`` and NUL escaped (RFC 4515),
+    binary values byte by byte, and edge spaces, which filter parsers would otherwise trim."""
+    if isinstance(value, bytes):
+        return "".join(f"\\{byte:02x}" for byte in value)
+    escaped: str = escape_filter_chars(value, "utf-8")
+    stripped = escaped.lstrip(" ")
+    escaped = "\\20" * (len(escaped) - len(stripped)) + stripped
+    stripped = escaped.rstrip(" ")
+    return stripped + "\\20" * (len(escaped) - len(stripped))
+
+
+def equals(attribute: str, value: str | bytes) -> str:
+    return f"({attribute}={filter_value(value)})"
+
+
+def any_of(*filters: str) -> str:
+    return filters[0] if len(filters) == 1 else f"(|{''.join(filters)})"
+
+
+def all_of(*filters: str) -> str:
+    return f"(&{''.join(filters)})"
+
+
+# --- time syntaxes ------------------------------------------------------------------------
+
+_GENERALIZED = re.compile(
+    r"^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})?(\d{2})?(?:[.,](\d+))?(Z|[+-]\d{2}(?:\d{2})?)$"
+)
+
+
+def generalized_time(text: str) -> datetime:
+    """RFC 4517 GeneralizedTime (``20240115103000Z``, ``20240115103000.0Z``, with an offset)."""
+    match = _GENERALIZED.match(text.strip())
+    if match is None:
+        raise ValueError(f"{text!r} is not a generalized time")
+    year, month, day, hour, minute, second, fraction, zone = match.groups()
+    value = datetime(
+        int(year), int(month), int(day), int(hour), int(minute or 0), int(second or 0), tzinfo=UTC
+    )
+    if fraction and second is not None:
+        value += timedelta(microseconds=round(float("0." + fraction) * 1_000_000))
+    if zone != "Z":
+        sign = 1 if zone[0] == "+" else -1
+        offset = timedelta(hours=int(zone[1:3]), minutes=int(zone[3:5] or 0))
+        value -= sign * offset
+    return value
+
+
+# --- flavors ------------------------------------------------------------------------------
+
+
+@dataclass
+class PasswordFacts:
+    created_at: datetime | None = None
+    last_used_at: datetime | None = None
+    attributes: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class UserFacts:
+    """What one user entry says, in the model's terms."""
+
+    native_id: str
+    login: str
+    status: AccountStatus
+    kind: AccountKind = AccountKind.HUMAN
+    email: str | None = None
+    display_name: str | None = None
+    employee_id: str | None = None
+    created_at: datetime | None = None
+    last_login_at: datetime | None = None
+    attributes: dict[str, str] = field(default_factory=dict)
+    password: PasswordFacts | None = None
+    primary_group: tuple[str, int] | None = None
+    """AD: (domain SID, RID) of the primary group, which ``member`` does not list."""
+    problems: list[str] = field(default_factory=list)
+    """Values that could not be read; the rest of the entry is used."""
+
+
+@dataclass
+class GroupFacts:
+    native_id: str
+    name: str
+    kind: str = "group"
+    privileged: bool = False
+    security: bool = True
+    """False for AD distribution groups: membership confers no access and does not nest."""
+    members: tuple[str, ...] = ()
+    """Member DNs (``member``, ``uniqueMember`` without its optional uid)."""
+    member_logins: tuple[str, ...] = ()
+    """``memberUid`` of posixGroups: logins, not DNs."""
+    owner: str | None = None
+    description: str | None = None
+    sid: tuple[str, int] | None = None
+    """AD: (domain SID, RID)."""
+    problems: list[str] = field(default_factory=list)
+
+
+class Flavor(ABC):
+    """The semantics of one kind of directory."""
+
+    name: str
+    id_attribute: str
+    user_filter: str
+    group_filter: str
+    login_attribute: str
+    employee_id_attribute: str
+    group_member_attributes: tuple[str, ...]
+    """Where a group lists its members; ``memberUid`` holds logins, the others DNs."""
+
+    def __init__(
+        self,
+        *,
+        login_attribute: str | None = None,
+        employee_id_attribute: str | None = None,
+        privileged_groups: Iterable[str] = (),
+    ) -> None:
+        self.login_attribute = login_attribute or self.login_attribute
+        self.employee_id_attribute = employee_id_attribute or self.employee_id_attribute
+        self.privileged_patterns = tuple(p.casefold() for p in privileged_groups)
+
+    @abstractmethod
+    def user_attributes(self) -> tuple[str, ...]:
+        """Every attribute collect() reads from a user entry."""
+
+    @abstractmethod
+    def group_attributes(self) -> tuple[str, ...]:
+        """Every attribute collect() reads from a group entry."""
+
+    @abstractmethod
+    def native_id(self, entry: Entry) -> str:
+        """The entry's stable id; ValueError when it has none or an unreadable one."""
+
+    @abstractmethod
+    def id_value(self, native_id: str) -> str | bytes:
+        """The value to look ``native_id`` up by in ``id_attribute``; ValueError if malformed."""
+
+    def id_filter(self, native_id: str) -> str:
+        return equals(self.id_attribute, self.id_value(native_id))
+
+    @abstractmethod
+    def is_user(self, object_classes: set[str]) -> bool:
+        """For an export: is an entry of these (lower-cased) object classes a user?"""
+
+    @abstractmethod
+    def is_group(self, object_classes: set[str]) -> bool: ...
+
+    @abstractmethod
+    def user(self, entry: Entry, *, has_password: bool, now: datetime) -> UserFacts: ...
+
+    @abstractmethod
+    def group(self, entry: Entry) -> GroupFacts: ...
+
+    def matches_privileged_pattern(self, dn: str, names: Iterable[str]) -> bool:
+        """``privileged_groups``: a name (``Helpdesk Admins``, ``*-admins``) or a DN pattern
+        (``cn=*,ou=admin groups,dc=example,dc=org``), without case."""
+        key = dn_key(dn)
+        folded = [name.casefold() for name in names]
+        for pattern in self.privileged_patterns:
+            if "=" in pattern:
+                if fnmatch.fnmatchcase(key, dn_key(pattern)):
+                    return True
+            elif any(fnmatch.fnmatchcase(name, pattern) for name in folded):
+                return True
+        return False
+
+    def login_of(self, entry: Entry) -> str:
+        # A login is required by the model; an entry without one keeps its RDN value, which
+        # is what people type when the login attribute is missing.
+        return entry.text(self.login_attribute) or clean(first_rdn_value(entry.dn))

@@ -1,0 +1,250 @@
+"""Directory entries to the shared model: accounts, password credentials, groups, and grants
+through nested groups, the same way for a live directory and an LDIF export."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from iam_gov.connectors.ldap_entry import Entry, Flavor, GroupFacts, UserFacts, dn_key
+from iam_gov.model import (
+    Account,
+    AccountStatus,
+    Credential,
+    CredentialKind,
+    Entitlement,
+    Grant,
+    SnapshotError,
+    SystemSnapshot,
+)
+
+CONNECTOR_TYPE = "ldap"
+
+
+@dataclass
+class Collected:
+    """What was read, before mapping."""
+
+    users: list[Entry] = field(default_factory=list)
+    groups: list[Entry] = field(default_factory=list)
+    password_holders: set[str] | None = None
+    """dn_keys of users that have a password (live: a presence search); None: the entries
+    themselves say, by carrying userPassword (an export)."""
+    errors: list[SnapshotError] = field(default_factory=list)
+    complete: bool = True
+
+
+def build_snapshot(
+    *,
+    system: str,
+    flavor: Flavor,
+    collected: Collected,
+    source: str,
+    origin: str,
+    collected_at: datetime,
+    settings: dict[str, Any],
+) -> SystemSnapshot:
+    """``origin`` names where the entries came from in problems (a file, a server)."""
+    mapper = _Mapper(system, flavor, origin, collected_at, list(collected.errors))
+    mapper.complete = collected.complete
+    mapper.users(collected.users, collected.password_holders)
+    mapper.groups(collected.groups)
+    mapper.memberships()
+    return SystemSnapshot(
+        system=system,
+        connector=CONNECTOR_TYPE,
+        source=source,
+        collected_at=collected_at,
+        complete=mapper.complete,
+        errors=tuple(mapper.errors),
+        accounts=tuple(sorted(mapper.accounts.values(), key=lambda a: a.native_id)),
+        credentials=tuple(sorted(mapper.credentials, key=lambda c: c.credential_id)),
+        entitlements=tuple(mapper.entitlements[key] for key in sorted(mapper.entitlements)),
+        grants=tuple(
+            sorted(mapper.grants, key=lambda g: (g.account_id, g.entitlement_id, g.via or ""))
+        ),
+        settings=settings,
+    )
+
+
+@dataclass
+class _Mapper:
+    system: str
+    flavor: Flavor
+    origin: str
+    now: datetime
+    errors: list[SnapshotError]
+    complete: bool = True
+    accounts: dict[str, Account] = field(default_factory=dict)
+    credentials: list[Credential] = field(default_factory=list)
+    entitlements: dict[str, Entitlement] = field(default_factory=dict)
+    grants: set[Grant] = field(default_factory=set)
+    user_by_dn: dict[str, str] = field(default_factory=dict)
+    users_by_login: dict[str, list[str]] = field(default_factory=dict)
+    primary_groups: dict[str, tuple[str, int]] = field(default_factory=dict)
+    group_facts: dict[str, GroupFacts] = field(default_factory=dict)
+    group_by_dn: dict[str, str] = field(default_factory=dict)
+
+    def _problem(self, entry: Entry, message: str) -> None:
+        # Every problem leaves something unknown, and unknown must never read as removed.
+        self.complete = False
+        self.errors.append(
+            SnapshotError(source=self.origin, line=entry.line, record=entry.dn, message=message)
+        )
+
+    # accounts
+
+    def users(self, entries: Iterable[Entry], password_holders: set[str] | None) -> None:
+        for entry in entries:
+            key = dn_key(entry.dn)
+            if password_holders is None:
+                has_password = entry.has("userPassword")
+            else:
+                has_password = key in password_holders
+            try:
+                facts = self.flavor.user(entry, has_password=has_password, now=self.now)
+            except ValueError as exc:
+                self._problem(entry, f"user skipped: {exc}")
+                continue
+            if facts.native_id in self.accounts:
+                self._problem(entry, f"user skipped: its id {facts.native_id} is another's too")
+                continue
+            for problem in facts.problems:
+                self._problem(entry, f"{problem}: left unknown")
+            self._account(facts)
+            self.user_by_dn[key] = facts.native_id
+            self.users_by_login.setdefault(facts.login.casefold(), []).append(facts.native_id)
+            if facts.primary_group is not None:
+                self.primary_groups[facts.native_id] = facts.primary_group
+        if (
+            self.flavor.name == "openldap"
+            and self.accounts
+            and not any(c.kind is CredentialKind.PASSWORD for c in self.credentials)
+        ):
+            self.errors.append(
+                SnapshotError(
+                    source=self.origin,
+                    message="no user shows a password (userPassword or pwdChangedTime): "
+                    "the credential may lack search access to userPassword",
+                )
+            )
+
+    def _account(self, facts: UserFacts) -> None:
+        self.accounts[facts.native_id] = Account(
+            system=self.system,
+            native_id=facts.native_id,
+            login=facts.login,
+            email=facts.email,
+            display_name=facts.display_name,
+            employee_id=facts.employee_id,
+            status=facts.status,
+            kind=facts.kind,
+            created_at=facts.created_at,
+            last_login_at=facts.last_login_at,
+            mfa_factors=None,  # a directory does not know the second factors used in front of it
+            attributes=facts.attributes,
+        )
+        if facts.password is not None:
+            self.credentials.append(
+                Credential(
+                    system=self.system,
+                    account_id=facts.native_id,
+                    credential_id=f"{facts.native_id}#password",
+                    kind=CredentialKind.PASSWORD,
+                    active=facts.status is AccountStatus.ACTIVE,
+                    created_at=facts.password.created_at,
+                    last_used_at=facts.password.last_used_at,
+                    attributes=facts.password.attributes,
+                )
+            )
+
+    # groups
+
+    def groups(self, entries: Iterable[Entry]) -> None:
+        for entry in entries:
+            try:
+                facts = self.flavor.group(entry)
+            except ValueError as exc:
+                self._problem(entry, f"group skipped: {exc}")
+                continue
+            if facts.native_id in self.group_facts:
+                self._problem(entry, f"group skipped: its id {facts.native_id} is another's too")
+                continue
+            for problem in facts.problems:
+                self._problem(entry, f"{problem}: left unknown")
+            self.group_facts[facts.native_id] = facts
+            self.group_by_dn[dn_key(entry.dn)] = facts.native_id
+
+    def memberships(self) -> None:
+        direct: dict[str, set[str]] = {}
+        parents: dict[str, set[str]] = {}
+        for group_id, facts in self.group_facts.items():
+            for member in facts.members:
+                key = dn_key(member)
+                if key in self.user_by_dn:
+                    direct.setdefault(self.user_by_dn[key], set()).add(group_id)
+                elif key in self.group_by_dn:
+                    parents.setdefault(self.group_by_dn[key], set()).add(group_id)
+                # Anything else (a contact, a computer, a foreign principal, an entry outside
+                # the bases read) is nobody's account here.
+            for login in facts.member_logins:
+                for account_id in self.users_by_login.get(login.casefold(), ()):
+                    direct.setdefault(account_id, set()).add(group_id)
+        by_sid = {facts.sid: gid for gid, facts in self.group_facts.items() if facts.sid}
+        for account_id, sid in self.primary_groups.items():
+            if sid in by_sid:  # AD's primary group is not in the group's member list
+                direct.setdefault(account_id, set()).add(by_sid[sid])
+
+        ancestors = _Ancestors(parents, self.group_facts)
+        for group_id, facts in self.group_facts.items():
+            privileged = facts.privileged or any(
+                self.group_facts[a].privileged for a in ancestors.of(group_id)
+            )
+            self.entitlements[group_id] = Entitlement(
+                system=self.system,
+                entitlement_id=group_id,
+                name=facts.name,
+                kind=facts.kind,
+                privileged=privileged,
+                owner=facts.owner,
+                description=facts.description,
+            )
+        for account_id, groups in direct.items():
+            for group_id in groups:
+                self._grant(account_id, group_id)
+                # What a nested group gives is explained by the direct membership: via names
+                # the user's own group, the one to remove them from.
+                for inherited in ancestors.of(group_id):
+                    if inherited != group_id:
+                        self._grant(account_id, inherited, via=group_id)
+
+    def _grant(self, account: str, entitlement: str, via: str | None = None) -> None:
+        self.grants.add(
+            Grant(system=self.system, account_id=account, entitlement_id=entitlement, via=via)
+        )
+
+
+class _Ancestors:
+    """The groups a group is nested in, transitively; cycles (legal in AD) end the walk."""
+
+    def __init__(self, parents: dict[str, set[str]], facts: dict[str, GroupFacts]) -> None:
+        self.parents, self.facts = parents, facts
+        self.cache: dict[str, frozenset[str]] = {}
+
+    def of(self, group_id: str) -> frozenset[str]:
+        if group_id in self.cache:
+            return self.cache[group_id]
+        found: set[str] = set()
+        # A distribution group confers no access, so nothing is inherited through it, and
+        # being a member of one gives no security group.
+        if self.facts[group_id].security:
+            stack = [group_id]
+            while stack:
+                for parent in self.parents.get(stack.pop(), ()):
+                    if parent not in found and self.facts[parent].security:
+                        found.add(parent)
+                        stack.append(parent)
+        self.cache[group_id] = frozenset(found)
+        return self.cache[group_id]

@@ -1,0 +1,862 @@
+"""A Microsoft Graph and Entra token endpoint on 127.0.0.1 over HTTPS, for the Entra
+connector's tests.
+
+It speaks the wire protocol the real services speak, as far as the connector and MSAL use it:
+OpenID discovery and the client-credentials token endpoint (client secret or a signed
+certificate assertion), Graph v1.0 with ``$select`` checked against each type's properties,
+``$top`` limits, ``@odata.nextLink`` paging, Graph's error bodies, and the application
+permissions each call needs according to Graph's documentation (``required_permissions``).
+Faults (throttling, outages) are injected per route.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import ipaddress
+import json
+import re
+import secrets
+import ssl
+import threading
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+import pytest
+
+TENANT_ID = "7b3c9d2e-1f4a-4c8b-9e6d-5a2f1b0c3d4e"
+CLIENT_ID = "3f2a1b0c-9d8e-4f7a-8b6c-5d4e3f2a1b0c"
+CLIENT_SECRET = "Zq8~not-a-real-secret.but-shaped-like-one_x"
+_NAMESPACE = uuid.UUID("5d1f8a2e-6b3c-4e7a-9f0d-1c2b3a4d5e6f")
+
+
+def oid(name: str) -> str:
+    """A stable directory object id for a name, so that tests can say ``oid("alice")``."""
+    return str(uuid.uuid5(_NAMESPACE, name))
+
+
+# --- what each call needs (Graph's documentation, application permissions) -----------------
+
+_READ_USERS = (frozenset({"User.Read.All"}), frozenset({"User.ReadWrite.All"}),
+               frozenset({"Directory.Read.All"}))  # fmt: skip
+_READ_GROUPS = (
+    frozenset({"GroupMember.Read.All"}),
+    frozenset({"Group.Read.All"}),
+    frozenset({"Directory.Read.All"}),
+    frozenset({"GroupMember.ReadWrite.All"}),
+    frozenset({"Group.ReadWrite.All"}),
+)
+_READ_APPS = (frozenset({"Application.Read.All"}), frozenset({"Application.ReadWrite.All"}),
+              frozenset({"Directory.Read.All"}))  # fmt: skip
+_READ_ROLES = (
+    frozenset({"RoleManagement.Read.Directory"}),
+    frozenset({"RoleManagement.Read.All"}),
+    frozenset({"Directory.Read.All"}),
+    frozenset({"RoleManagement.ReadWrite.Directory"}),
+)
+_ID = r"[^/]+"
+ROUTES: tuple[tuple[str, re.Pattern[str], tuple[frozenset[str], ...]], ...] = tuple(
+    (method, re.compile(pattern), alternatives)
+    for method, pattern, alternatives in (
+        ("GET", r"/users", _READ_USERS),
+        ("GET", rf"/users/{_ID}", _READ_USERS),
+        (
+            "PATCH",
+            rf"/users/{_ID}",
+            # accountEnabled: "User.EnableDisableAccount.All + User.Read.All is the least
+            # privileged combination".
+            (
+                frozenset({"User.EnableDisableAccount.All", "User.Read.All"}),
+                frozenset({"User.ReadWrite.All"}),
+                frozenset({"Directory.ReadWrite.All"}),
+            ),
+        ),
+        (
+            "POST",
+            rf"/users/{_ID}/revokeSignInSessions",
+            (
+                frozenset({"User.RevokeSessions.All"}),
+                frozenset({"User.ReadWrite.All"}),
+                frozenset({"Directory.ReadWrite.All"}),
+            ),
+        ),
+        (
+            "GET",
+            rf"/users/{_ID}/appRoleAssignments",
+            (frozenset({"Directory.Read.All"}), frozenset({"AppRoleAssignment.ReadWrite.All"})),
+        ),
+        ("GET", r"/groups", _READ_GROUPS),
+        ("GET", rf"/groups/{_ID}", _READ_GROUPS),
+        ("GET", rf"/groups/{_ID}/members", _READ_GROUPS),
+        (
+            "DELETE",
+            rf"/groups/{_ID}/members/{_ID}/\$ref",
+            (
+                frozenset({"GroupMember.ReadWrite.All"}),
+                frozenset({"Group.ReadWrite.All"}),
+                frozenset({"Directory.ReadWrite.All"}),
+            ),
+        ),
+        ("GET", r"/roleManagement/directory/roleDefinitions", _READ_ROLES),
+        ("GET", r"/roleManagement/directory/roleAssignments", _READ_ROLES),
+        ("GET", r"/servicePrincipals", _READ_APPS),
+        ("GET", rf"/servicePrincipals/{_ID}/appRoleAssignedTo", _READ_APPS),
+        (
+            "DELETE",
+            rf"/servicePrincipals/{_ID}/appRoleAssignedTo/{_ID}",
+            (frozenset({"AppRoleAssignment.ReadWrite.All"}),),
+        ),
+        (
+            "GET",
+            r"/reports/authenticationMethods/userRegistrationDetails",
+            (frozenset({"AuditLog.Read.All"}),),
+        ),
+        (
+            "GET",
+            r"/domains",
+            (
+                frozenset({"Domain.Read.All"}),
+                frozenset({"Domain.ReadWrite.All"}),
+                frozenset({"Directory.Read.All"}),
+            ),
+        ),
+    )
+)
+
+
+def required_permissions(
+    method: str, path: str, query: dict[str, str]
+) -> tuple[frozenset[str], ...]:
+    """The alternatives (least privileged first) that allow ``method path``; () if unknown."""
+    for route_method, pattern, alternatives in ROUTES:
+        if route_method == method and pattern.fullmatch(path):
+            if path == "/users" and "signInActivity" in query.get("$select", ""):
+                # "To read signInActivity: AuditLog.Read.All and User.Read.All".
+                return tuple(a | {"AuditLog.Read.All"} for a in alternatives)
+            return alternatives
+    return ()
+
+
+# --- the tenant -----------------------------------------------------------------------------
+
+USER_PROPERTIES = frozenset(
+    {
+        "id", "userPrincipalName", "mail", "displayName", "givenName", "surname",
+        "accountEnabled", "userType", "employeeId", "department", "jobTitle", "createdDateTime",
+        "onPremisesSyncEnabled", "lastPasswordChangeDateTime", "creationType",
+        "externalUserState", "passwordPolicies", "signInActivity",
+        "signInSessionsValidFromDateTime", "businessPhones", "mobilePhone", "officeLocation",
+        "preferredLanguage", "companyName", "employeeType",
+    }
+)  # fmt: skip
+GROUP_PROPERTIES = frozenset(
+    {
+        "id", "displayName", "description", "groupTypes", "securityEnabled", "mailEnabled",
+        "isAssignableToRole", "onPremisesSyncEnabled", "membershipRule", "mail",
+        "mailNickname", "createdDateTime", "visibility",
+    }
+)  # fmt: skip
+MEMBER_PROPERTIES = USER_PROPERTIES | GROUP_PROPERTIES
+ROLE_DEFINITION_PROPERTIES = frozenset(
+    {"id", "displayName", "description", "isBuiltIn", "isEnabled", "templateId", "version",
+     "rolePermissions"}
+)  # fmt: skip
+ROLE_ASSIGNMENT_PROPERTIES = frozenset(
+    {"id", "principalId", "roleDefinitionId", "directoryScopeId", "appScopeId"}
+)
+SERVICE_PRINCIPAL_PROPERTIES = frozenset(
+    {"id", "appId", "displayName", "appRoles", "servicePrincipalType", "accountEnabled",
+     "appRoleAssignmentRequired", "tags", "appOwnerOrganizationId"}
+)  # fmt: skip
+APP_ROLE_ASSIGNMENT_PROPERTIES = frozenset(
+    {"id", "principalId", "principalType", "principalDisplayName", "resourceId",
+     "resourceDisplayName", "appRoleId", "createdDateTime", "deletedDateTime"}
+)  # fmt: skip
+DOMAIN_PROPERTIES = frozenset({"id", "authenticationType", "isVerified", "isDefault"})
+
+
+@dataclass
+class Tenant:
+    """The directory, as Graph would return each object (camelCase, ISO times)."""
+
+    users: dict[str, dict[str, Any]] = field(default_factory=dict)
+    groups: dict[str, dict[str, Any]] = field(default_factory=dict)
+    members: dict[str, list[str]] = field(default_factory=dict)
+    devices: set[str] = field(default_factory=set)
+    role_definitions: dict[str, dict[str, Any]] = field(default_factory=dict)
+    role_assignments: list[dict[str, Any]] = field(default_factory=list)
+    service_principals: dict[str, dict[str, Any]] = field(default_factory=dict)
+    app_role_assignments: dict[str, dict[str, Any]] = field(default_factory=dict)
+    registrations: dict[str, dict[str, Any]] = field(default_factory=dict)
+    domains: list[dict[str, Any]] = field(default_factory=list)
+    premium: bool = True
+    """Entra ID P1: without it, sign-in activity and the registration report are refused."""
+
+    def type_of(self, object_id: str) -> str:
+        if object_id in self.users:
+            return "#microsoft.graph.user"
+        if object_id in self.groups:
+            return "#microsoft.graph.group"
+        if object_id in self.service_principals:
+            return "#microsoft.graph.servicePrincipal"
+        return "#microsoft.graph.device"
+
+
+@dataclass
+class App:
+    """An app registration that can get tokens: a secret or a certificate, and the
+    application permissions an administrator consented to (None: anything)."""
+
+    client_id: str
+    secret: str | None = None
+    certificate_pem: bytes | None = None
+    permissions: frozenset[str] | None = None
+
+
+@dataclass
+class Fault:
+    """Answer ``times`` matching requests (-1: all) with ``status``, after letting ``skip``
+    of them through. ``path`` is matched in full against the path after ``/v1.0``."""
+
+    method: str
+    path: str
+    status: int
+    times: int = 1
+    skip: int = 0
+    headers: dict[str, str] = field(default_factory=dict)
+    code: str = "TooManyRequests"
+    message: str = "Too many requests"
+    query: str = ""
+    """Only requests whose raw query contains this."""
+
+
+@dataclass(frozen=True)
+class Seen:
+    method: str
+    path: str
+    """After ``/v1.0`` for Graph; in full for sign-in."""
+    query: dict[str, str]
+    headers: dict[str, str]
+    client_id: str | None
+    status: int
+    graph: bool
+
+
+# --- the server -------------------------------------------------------------------------------
+
+
+class GraphServer:
+    """Start with ``start()``; ``url`` is both the authority host and the Graph URL."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.tenant = Tenant()
+        self.tenant_id = TENANT_ID
+        self.apps: dict[str, App] = {CLIENT_ID: App(CLIENT_ID, secret=CLIENT_SECRET)}
+        self.tokens: dict[str, str] = {}
+        self.requests: list[Seen] = []
+        self.faults: list[Fault] = []
+        self.page_size = 100
+        self.link_base: str | None = None
+        """Where nextLinks point, when not at this server (a test of where tokens go)."""
+        self.echo_secret = False
+        """Quote a wrong client secret back in the token error (a careless server)."""
+        self.lock = threading.RLock()
+        self.ca_file = folder / "graph-ca.pem"
+        self._httpd: ThreadingHTTPServer | None = None
+
+    # control
+
+    def start(self) -> None:
+        cert_file, key_file = _self_signed(self.folder)
+        self.ca_file.write_bytes(cert_file.read_bytes())
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(cert_file, key_file)
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
+        self._httpd.daemon_threads = True
+        self._httpd.socket = context.wrap_socket(self._httpd.socket, server_side=True)
+        threading.Thread(target=self._httpd.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        if self._httpd is not None:
+            self._httpd.shutdown()
+            self._httpd.server_close()
+
+    @property
+    def url(self) -> str:
+        assert self._httpd is not None
+        return f"https://127.0.0.1:{self._httpd.server_address[1]}"
+
+    def reset(self, tenant: Tenant) -> None:
+        with self.lock:
+            self.tenant = tenant
+            self.apps = {CLIENT_ID: App(CLIENT_ID, secret=CLIENT_SECRET)}
+            self.tokens.clear()
+            self.requests.clear()
+            self.faults.clear()
+            self.page_size = 100
+            self.link_base = None
+            self.echo_secret = False
+
+    def issue_token(self, client_id: str = CLIENT_ID) -> str:
+        """A token as if the app had signed in (for tests that do not test signing in)."""
+        token = secrets.token_urlsafe(24)
+        with self.lock:
+            self.tokens[token] = client_id
+        return token
+
+    def graph_requests(self, method: str | None = None) -> list[Seen]:
+        return [r for r in self.requests if r.graph and method in (None, r.method)]
+
+
+def _self_signed(folder: Path) -> tuple[Path, Path]:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "iam-gov test Graph")])
+    now = dt.datetime.now(dt.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+            ),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = folder / "graph-cert.pem", folder / "graph-key.pem"
+    cert_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_file, key_file
+
+
+class _Answer(Exception):
+    def __init__(self, status: int, body: Any = None, headers: dict[str, str] | None = None):
+        self.status, self.body, self.headers = status, body, headers or {}
+
+
+def _graph_error(status: int, code: str, message: str) -> _Answer:
+    return _Answer(
+        status,
+        {
+            "error": {
+                "code": code,
+                "message": message,
+                "innerError": {"date": _now(), "request-id": str(uuid.uuid4())},
+            }
+        },
+    )
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _handler(server: GraphServer) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        timeout = 10
+        # Headers and body are two writes: without this, each answer waits for a delayed ACK.
+        disable_nagle_algorithm = True
+
+        def log_message(self, format: str, *args: Any) -> None:  # quiet
+            pass
+
+        def do_GET(self) -> None:
+            self._serve("GET")
+
+        def do_POST(self) -> None:
+            self._serve("POST")
+
+        def do_PATCH(self) -> None:
+            self._serve("PATCH")
+
+        def do_DELETE(self) -> None:
+            self._serve("DELETE")
+
+        def _serve(self, method: str) -> None:
+            split = urlsplit(self.path)
+            query = {k: v[0] for k, v in parse_qs(split.query, keep_blank_values=True).items()}
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else b""
+            path = (
+                split.path.removeprefix("/v1.0") if split.path.startswith("/v1.0/") else split.path
+            )
+            client_id: str | None = None
+            graph = split.path.startswith("/v1.0/")
+            try:
+                if not graph:
+                    answer = _auth(server, method, split.path, body)
+                else:
+                    client_id = _caller(server, self.headers.get("Authorization", ""))
+                    _fault(server, method, path, split.query)
+                    _authorize(server, client_id, method, path, query)
+                    answer = _graph(server, method, path, query, dict(self.headers), body)
+            except _Answer as raised:
+                answer = raised
+            with server.lock:
+                server.requests.append(
+                    Seen(
+                        method,
+                        path,
+                        query,
+                        {k.lower(): v for k, v in self.headers.items()},
+                        client_id,
+                        answer.status,
+                        graph,
+                    )
+                )
+            payload = b"" if answer.body is None else json.dumps(answer.body).encode()
+            self.send_response(answer.status)
+            if answer.body is not None:
+                self.send_header("Content-Type", "application/json")
+            self.send_header("request-id", str(uuid.uuid4()))
+            for key, value in answer.headers.items():
+                self.send_header(key, value)
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+    return Handler
+
+
+# --- sign-in ----------------------------------------------------------------------------------
+
+
+def _auth(server: GraphServer, method: str, path: str, body: bytes) -> _Answer:
+    base = f"/{server.tenant_id}"
+    parts = path.strip("/").split("/")
+    if method == "GET" and path.endswith("/v2.0/.well-known/openid-configuration"):
+        if parts[0] != server.tenant_id:
+            return _Answer(
+                400,
+                {
+                    "error": "invalid_tenant",
+                    "error_description": f"AADSTS90002: Tenant '{parts[0]}' not found. Check to "
+                    "make sure you have the correct tenant ID and are signing into the correct "
+                    "cloud. Trace ID: 1 Correlation ID: 2 Timestamp: 2026-03-01 12:00:00Z",
+                    "error_codes": [90002],
+                },
+            )
+        root = server.url + base
+        return _Answer(
+            200,
+            {
+                "token_endpoint": f"{root}/oauth2/v2.0/token",
+                "authorization_endpoint": f"{root}/oauth2/v2.0/authorize",
+                "device_authorization_endpoint": f"{root}/oauth2/v2.0/devicecode",
+                "issuer": f"{root}/v2.0",
+                "token_endpoint_auth_methods_supported": ["client_secret_post", "private_key_jwt"],
+            },
+        )
+    if method == "POST" and path == f"{base}/oauth2/v2.0/token":
+        return _token(server, {k: v[0] for k, v in parse_qs(body.decode()).items()})
+    return _Answer(404, {"error": "not_found", "error_description": f"no {method} {path}"})
+
+
+def _aad(status: int, error: str, code: int, sentence: str) -> _Answer:
+    return _Answer(
+        status,
+        {
+            "error": error,
+            "error_description": f"AADSTS{code}: {sentence} Trace ID: 3f1c Correlation ID: 9a2b "
+            "Timestamp: 2026-03-01 12:00:00Z",
+            "error_codes": [code],
+            "timestamp": "2026-03-01 12:00:00Z",
+        },
+    )
+
+
+def _token(server: GraphServer, form: dict[str, str]) -> _Answer:
+    client_id = form.get("client_id", "")
+    app = server.apps.get(client_id)
+    if form.get("grant_type") != "client_credentials":
+        return _aad(
+            400, "unsupported_grant_type", 70003, "The app requested an unsupported grant type."
+        )
+    if app is None:
+        return _aad(
+            400,
+            "unauthorized_client",
+            700016,
+            f"Application with identifier '{client_id}' was not found in the directory "
+            f"'{server.tenant_id}'.",
+        )
+    if "client_secret" in form:
+        if app.secret is None or form["client_secret"] != app.secret:
+            return _aad(
+                401,
+                "invalid_client",
+                7000215,
+                (
+                    f"Invalid client secret {form['client_secret']} provided. "
+                    if server.echo_secret
+                    else "Invalid client secret provided. "
+                )
+                + "Ensure the secret being sent in the request is the client secret value, not "
+                f"the client secret ID, for a secret added to app '{client_id}'.",
+            )
+    elif "client_assertion" in form:
+        problem = _assertion_problem(server, app, form["client_assertion"])
+        if problem:
+            return _aad(401, "invalid_client", 700027, problem)
+    else:
+        return _aad(401, "invalid_client", 7000218, "The request body must contain the "
+                    "following parameter: 'client_assertion' or 'client_secret'.")  # fmt: skip
+    token = server.issue_token(client_id)
+    return _Answer(
+        200,
+        {"token_type": "Bearer", "expires_in": 3599, "ext_expires_in": 3599, "access_token": token},
+    )
+
+
+def _assertion_problem(server: GraphServer, app: App, assertion: str) -> str | None:
+    """Why a signed client assertion is refused, as Entra checks it: the certificate the
+    header names by thumbprint, its signature, the audience and the issuer."""
+    import jwt
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+
+    if app.certificate_pem is None:
+        return "The app has no certificate credential."
+    certificate = x509.load_pem_x509_certificate(app.certificate_pem)
+    header = jwt.get_unverified_header(assertion)
+    expected = {
+        "x5t": _b64(certificate.fingerprint(hashes.SHA1())),
+        "x5t#S256": _b64(certificate.fingerprint(hashes.SHA256())),
+    }
+    named = [key for key in expected if key in header]
+    # MSAL pads its x5t; Entra takes either form.
+    if not named or any(str(header[key]).rstrip("=") != expected[key] for key in named):
+        return "Client assertion failed signature validation: no key with that thumbprint."
+    try:
+        claims = jwt.decode(
+            assertion,
+            certificate.public_key(),  # type: ignore[arg-type]
+            algorithms=["RS256", "PS256"],
+            audience=f"{server.url}/{server.tenant_id}/oauth2/v2.0/token",
+        )
+    except jwt.PyJWTError as exc:
+        return f"Client assertion failed signature validation ({type(exc).__name__})."
+    if claims.get("iss") != app.client_id or claims.get("sub") != app.client_id:
+        return "Client assertion issuer and subject must be the client id."
+    return None
+
+
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _caller(server: GraphServer, authorization: str) -> str:
+    token = authorization.removeprefix("Bearer ").strip()
+    with server.lock:
+        client_id = server.tokens.get(token)
+    if not token or client_id is None:
+        raise _graph_error(401, "InvalidAuthenticationToken", "Access token validation failure.")
+    return client_id
+
+
+def _fault(server: GraphServer, method: str, path: str, raw_query: str) -> None:
+    with server.lock:
+        for fault in server.faults:
+            if fault.method != method or not re.fullmatch(fault.path, path):
+                continue
+            if fault.query and fault.query not in raw_query:
+                continue
+            if fault.skip > 0:
+                fault.skip -= 1
+                continue
+            if fault.times == 0:
+                continue
+            if fault.times > 0:
+                fault.times -= 1
+            answer = _graph_error(fault.status, fault.code, fault.message)
+            answer.headers.update(fault.headers)
+            raise answer
+
+
+def _authorize(
+    server: GraphServer, client_id: str, method: str, path: str, query: dict[str, str]
+) -> None:
+    app = server.apps.get(client_id)
+    if app is None or app.permissions is None:
+        return
+    alternatives = required_permissions(method, path, query)
+    if not any(alternative <= app.permissions for alternative in alternatives):
+        raise _graph_error(
+            403, "Authorization_RequestDenied", "Insufficient privileges to complete the operation."
+        )
+
+
+# --- Graph ------------------------------------------------------------------------------------
+
+
+def _graph(
+    server: GraphServer,
+    method: str,
+    path: str,
+    query: dict[str, str],
+    headers: dict[str, str],
+    body: bytes,
+) -> _Answer:
+    tenant = server.tenant
+    with server.lock:
+        route = path.strip("/").split("/")
+        if method == "GET":
+            return _get(server, tenant, route, path, query, headers)
+        if method == "PATCH" and len(route) == 2 and route[0] == "users":
+            return _update_user(tenant, route[1], json.loads(body or b"{}"))
+        if (
+            method == "POST"
+            and len(route) == 3
+            and route[0] == "users"
+            and route[2] == "revokeSignInSessions"
+        ):
+            user = _user(tenant, route[1])
+            user["signInSessionsValidFromDateTime"] = _now()
+            return _Answer(
+                200, {"@odata.context": "https://graph/v1.0/$metadata#Edm.Boolean", "value": True}
+            )
+        if method == "DELETE" and len(route) == 5 and route[0] == "groups" and route[4] == "$ref":
+            return _remove_member(tenant, route[1], route[3])
+        if method == "DELETE" and len(route) == 4 and route[0] == "servicePrincipals":
+            assignment = tenant.app_role_assignments.get(route[3])
+            if assignment is None or assignment["resourceId"] != route[1]:
+                raise _not_found(route[3])
+            del tenant.app_role_assignments[route[3]]
+            return _Answer(204)
+    raise _graph_error(400, "BadRequest", f"Resource not found for the segment '{route[0]}'.")
+
+
+def _not_found(object_id: str) -> _Answer:
+    return _graph_error(
+        404,
+        "Request_ResourceNotFound",
+        f"Resource '{object_id}' does not exist or one of its queried reference-property objects "
+        "are not present.",
+    )
+
+
+def _user(tenant: Tenant, user_id: str) -> dict[str, Any]:
+    user = tenant.users.get(user_id)
+    if user is None:
+        raise _not_found(user_id)
+    return user
+
+
+def _update_user(tenant: Tenant, user_id: str, changes: dict[str, Any]) -> _Answer:
+    user = _user(tenant, user_id)
+    if user.get("onPremisesSyncEnabled") and "accountEnabled" in changes:
+        raise _graph_error(
+            400,
+            "Request_BadRequest",
+            "Unable to update the specified properties for on-premises mastered Directory Sync "
+            "objects or objects currently undergoing migration.",
+        )
+    user.update(changes)
+    return _Answer(204)
+
+
+def _remove_member(tenant: Tenant, group_id: str, member_id: str) -> _Answer:
+    group = tenant.groups.get(group_id)
+    if group is None:
+        raise _not_found(group_id)
+    if "DynamicMembership" in group.get("groupTypes", []):
+        raise _graph_error(
+            400, "Request_BadRequest", "Insufficient privileges to complete the operation."
+        )
+    members = tenant.members.setdefault(group_id, [])
+    if member_id not in members:
+        raise _not_found(member_id)
+    members.remove(member_id)
+    return _Answer(204)
+
+
+def _get(
+    server: GraphServer,
+    tenant: Tenant,
+    route: list[str],
+    path: str,
+    query: dict[str, str],
+    headers: dict[str, str],
+) -> _Answer:
+    head = route[0]
+    if route == ["users"]:
+        if not tenant.premium and "signInActivity" in query.get("$select", ""):
+            raise _non_premium()
+        return _list(server, path, query, list(tenant.users.values()), USER_PROPERTIES, "user", 999)
+    if head == "users" and len(route) == 2:
+        return _Answer(200, _project(_user(tenant, route[1]), query, USER_PROPERTIES, "user"))
+    if head == "users" and len(route) == 3 and route[2] == "appRoleAssignments":
+        _user(tenant, route[1])
+        if (
+            "$count" in query
+            and headers.get("ConsistencyLevel", headers.get("consistencylevel")) != "eventual"
+        ):
+            raise _graph_error(400, "Request_BadRequest", "$count is not currently supported.")
+        # The user's own assignments and those of the groups it is a direct member of.
+        holders = {route[1]} | {g for g, m in tenant.members.items() if route[1] in m}
+        items = [a for a in tenant.app_role_assignments.values() if a["principalId"] in holders]
+        return _list(
+            server, path, query, items, APP_ROLE_ASSIGNMENT_PROPERTIES, "appRoleAssignment", 999
+        )
+    if route == ["groups"]:
+        return _list(
+            server, path, query, list(tenant.groups.values()), GROUP_PROPERTIES, "group", 999
+        )
+    if head == "groups" and len(route) == 2:
+        group = tenant.groups.get(route[1])
+        if group is None:
+            raise _not_found(route[1])
+        return _Answer(200, _project(group, query, GROUP_PROPERTIES, "group"))
+    if head == "groups" and len(route) == 3 and route[2] == "members":
+        if route[1] not in tenant.groups:
+            raise _not_found(route[1])
+        members = []
+        for member_id in tenant.members.get(route[1], []):
+            kind = tenant.type_of(member_id)
+            source = (
+                tenant.users.get(member_id) or tenant.groups.get(member_id) or {"id": member_id}
+            )
+            members.append({"@odata.type": kind, **source})
+        return _list(server, path, query, members, MEMBER_PROPERTIES, "directoryObject", 999)
+    if route == ["roleManagement", "directory", "roleDefinitions"]:
+        _refuse(query, "$top")
+        return _list(server, path, query, list(tenant.role_definitions.values()),
+                     ROLE_DEFINITION_PROPERTIES, "unifiedRoleDefinition", None)  # fmt: skip
+    if route == ["roleManagement", "directory", "roleAssignments"]:
+        _refuse(query, "$top")
+        return _list(server, path, query, tenant.role_assignments, ROLE_ASSIGNMENT_PROPERTIES,
+                     "unifiedRoleAssignment", None)  # fmt: skip
+    if route == ["servicePrincipals"]:
+        return _list(server, path, query, list(tenant.service_principals.values()),
+                     SERVICE_PRINCIPAL_PROPERTIES, "servicePrincipal", 999)  # fmt: skip
+    if head == "servicePrincipals" and len(route) == 3 and route[2] == "appRoleAssignedTo":
+        if route[1] not in tenant.service_principals:
+            raise _not_found(route[1])
+        items = [a for a in tenant.app_role_assignments.values() if a["resourceId"] == route[1]]
+        return _list(
+            server, path, query, items, APP_ROLE_ASSIGNMENT_PROPERTIES, "appRoleAssignment", 999
+        )
+    if route == ["reports", "authenticationMethods", "userRegistrationDetails"]:
+        _refuse(query, "$select", "$top")
+        if not tenant.premium:
+            raise _non_premium()
+        enabled = {u for u, user in tenant.users.items() if user.get("accountEnabled") is not False}
+        items = [r for u, r in tenant.registrations.items() if u in enabled]  # no disabled user
+        return _list(server, path, query, items, frozenset(), "userRegistrationDetails", None)
+    if route == ["domains"]:
+        _refuse(query, "$top")
+        return _list(server, path, query, tenant.domains, DOMAIN_PROPERTIES, "domain", None)
+    raise _graph_error(400, "BadRequest", f"Resource not found for the segment '{head}'.")
+
+
+def _non_premium() -> _Answer:
+    return _graph_error(
+        403,
+        "Authentication_RequestFromNonPremiumTenantOrB2CTenant",
+        "Neither tenant is B2C or tenant doesn't have premium license",
+    )
+
+
+def _refuse(query: dict[str, str], *options: str) -> None:
+    for option in options:
+        if option in query:
+            raise _graph_error(400, "BadRequest", f"Query option '{option}' is not allowed.")
+
+
+def _project(
+    item: dict[str, Any], query: dict[str, str], properties: frozenset[str], kind: str
+) -> dict[str, Any]:
+    if "$select" not in query:
+        return dict(item)
+    selected = [p for p in query["$select"].split(",") if p]
+    for name in selected:
+        if name not in properties:
+            raise _graph_error(
+                400,
+                "Request_BadRequest",
+                f"Could not find a property named '{name}' on type 'microsoft.graph.{kind}'.",
+            )
+    projected = {name: item.get(name) for name in selected}
+    if "@odata.type" in item:
+        projected["@odata.type"] = item["@odata.type"]
+    return projected
+
+
+def _list(
+    server: GraphServer,
+    path: str,
+    query: dict[str, str],
+    items: list[dict[str, Any]],
+    properties: frozenset[str],
+    kind: str,
+    max_top: int | None,
+) -> _Answer:
+    top = 100
+    if "$top" in query:
+        top = int(query["$top"])
+        if max_top is not None and not 1 <= top <= max_top:
+            raise _graph_error(
+                400,
+                "Request_BadRequest",
+                f"Invalid page size specified: '{top}'. Must be between 1 and {max_top} inclusive.",
+            )
+    size = min(top, server.page_size)
+    offset = int(base64.b64decode(query["$skiptoken"]).decode()) if "$skiptoken" in query else 0
+    page = [_project(item, query, properties, kind) for item in items[offset : offset + size]]
+    body: dict[str, Any] = {
+        "@odata.context": f"{server.url}/v1.0/$metadata#{path.strip('/')}",
+        "value": page,
+    }
+    if offset + size < len(items):
+        rest = {k: v for k, v in query.items() if k != "$skiptoken"}
+        rest["$skiptoken"] = base64.b64encode(str(offset + size).encode()).decode()
+        body["@odata.nextLink"] = f"{server.link_base or server.url}/v1.0{path}?{urlencode(rest)}"
+    return _Answer(200, body)
+
+
+# --- for fixtures ------------------------------------------------------------------------
+
+
+def running_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GraphServer]:
+    """A running server, in an environment whose TLS and proxy settings point at it: the body
+    of a test module's fixture (its tests share the server and ``reset`` it)."""
+    server = GraphServer(tmp_path_factory.mktemp("graph"))
+    server.start()
+    with pytest.MonkeyPatch.context() as patch:
+        # On these machines a CA bundle in the environment overrides what a client is told;
+        # httpx reads SSL_CERT_FILE (then SSL_CERT_DIR), requests REQUESTS_CA_BUNDLE.
+        for name in ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
+            patch.setenv(name, str(server.ca_file))
+        patch.delenv("SSL_CERT_DIR", raising=False)
+        for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY",
+                     "all_proxy", "MSAL_FORCE_REGION"):  # fmt: skip
+            patch.delenv(name, raising=False)
+        patch.setenv("NO_PROXY", "127.0.0.1,localhost")
+        try:
+            yield server
+        finally:
+            server.stop()
