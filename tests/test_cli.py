@@ -59,7 +59,7 @@ def test_run_prints_a_summary_with_the_planted_problems(company: Path, db: Path)
     result = iam_gov("--config", config(company), "run", db=db)
     assert result.returncode == 0, result.stderr
     assert "Collected" in result.stdout and "Findings:" in result.stdout
-    assert "are no one's:" in result.stdout and "1 no owner" in result.stdout
+    assert "are no one's:" in result.stdout and "3 no owner" in result.stdout
     for rule in ("leaver-active-access", "orphan-account", "mfa-missing", "stale-access-key"):
         assert rule in result.stdout
     assert "Worst first" in result.stdout
@@ -119,7 +119,7 @@ def test_untrusted_names_are_data_in_csv_and_on_the_terminal(company: Path, db: 
     assert "\\x1b[31m" in result.stdout  # shown literally, escaped
     exported = iam_gov("--config", config(company), "findings", "--format", "csv", db=db).stdout
     rows = list(csv.DictReader(io.StringIO(exported)))
-    [leaver] = [r for r in rows if r["rule_id"] == "leaver-active-access"]
+    [leaver] = [r for r in rows if r["rule_id"] == "leaver-active-access" and r["system"] == "aws"]
     assert leaver["message"].startswith("'=HYPERLINK(")
 
 
@@ -163,7 +163,9 @@ def test_a_malformed_config_names_file_and_key_and_changes_nothing(company: Path
     assert iam_gov("--config", config(company), "run", db=db).returncode == 0
     before = store_state(db)
     cfg = company / "iam-gov.toml"
-    cfg.write_text(cfg.read_text().replace('mode = "export"', 'mode = "exprot"'))
+    text = cfg.read_text()
+    assert 'type = "aws"\nmode = "export"' in text
+    cfg.write_text(text.replace('type = "aws"\nmode = "export"', 'type = "aws"\nmode = "exprot"'))
     result = iam_gov("--config", str(cfg), "run", db=db)
     assert result.returncode == 2
     assert result.stderr.startswith(f"error: {cfg}: systems.aws.mode: ")
@@ -187,7 +189,7 @@ def test_debug_shows_the_traceback(company: Path, db: Path) -> None:
 def test_audit_verify_passes_then_names_a_tampered_record(company: Path, db: Path) -> None:
     assert iam_gov("--config", config(company), "run", db=db).returncode == 0
     ok = iam_gov("audit", "verify", db=db)  # an auditor needs only the store
-    assert ok.returncode == 0 and "audit log OK: 3 records" in ok.stdout
+    assert ok.returncode == 0 and "audit log OK: 6 records" in ok.stdout  # 5 collects, 1 evaluation
     import sqlite3
 
     with sqlite3.connect(db) as conn:

@@ -43,6 +43,7 @@ def test_every_planted_problem_is_found(
         company = tmp_path / "company"
         generate(company, people=people, seed=seed, as_of=DEMO_AS_OF)
     planted = json.loads((company / "planted.json").read_text())
+    assert {p["system"] for p in planted} == {"aws", "okta", "ad", "entra"}
     assert {p["rule_id"] for p in planted} >= {
         "leaver-active-access",
         "orphan-account",

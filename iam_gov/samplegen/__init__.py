@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from iam_gov.samplegen.company import Company, build_company
+from iam_gov.samplegen.directories import DEPARTMENT_GROUPS, TENANT_DOMAIN, build_directories
+from iam_gov.samplegen.directory_files import ad_ldif, entra_files, okta_files, write_tree
 from iam_gov.samplegen.files import (
     PASSWORD_POLICY,
     authorization_details,
@@ -19,9 +21,19 @@ from iam_gov.samplegen.files import (
 
 POLICY = """\
 # What access is expected at {name}: policy as code. `iam-gov config check` validates it.
+# Entitlements are named kind:name (group:Engineering, app:GitHub, admin-role:ORG_ADMIN,
+# directory-role:Global Administrator, policy:AdministratorAccess) or by native id.
 version: 1
 
 roles:
+  - name: everyone
+    description: Birthright access for everyone HR lists.
+    match: {{}}
+    grants:
+      okta: ["group:Everyone", "group:All Staff"]
+      ad: ["group:All Staff"]
+      entra: ["group:All Staff"]
+{department_roles}
   - name: engineer
     description: Everyone in Engineering builds and reads the product's AWS resources.
     match: {{department: Engineering}}
@@ -44,16 +56,20 @@ roles:
     match: {{department: IT, title: "IT Administrator*"}}
     grants:
       aws: ["group:Admins", "group:ReadOnly"]
+      okta: ["admin-role:ORG_ADMIN"]
+      ad: ["group:Domain Admins"]
 
-  - name: it
-    match: {{department: IT, title: ["Head of IT", "Security Engineer*"]}}
+  - name: head-of-it
+    match: {{department: IT, title: "Head of IT"}}
     grants:
       aws: ["group:ReadOnly"]
+      okta: ["admin-role:SUPER_ADMIN"]
+      entra: ["directory-role:Global Administrator"]
 
   - name: security
     match: {{department: IT, title: "Security Engineer*"}}
     grants:
-      aws: ["group:Security-Audit"]
+      aws: ["group:Security-Audit", "group:ReadOnly"]
 
   - name: finance
     match: {{department: Finance}}
@@ -75,6 +91,11 @@ accounts:
     owner: platform@example.com
     reason: Deploys from CI.
     entitlements: ["group:Deployers"]
+  - system: entra
+    login: emergency-admin@{tenant}
+    kind: break-glass
+    owner: security@example.com
+    reason: Microsoft's recommended emergency access account; FIDO2 key in the safe.
 
 exceptions:
 {exceptions}
@@ -101,6 +122,25 @@ path = "hr/workers.csv"
 preset = "workday"
 exported_at = "{as_of}"
 
+[systems.okta]
+type = "okta"
+mode = "export"
+path = "okta"
+exported_at = "{as_of}"
+
+[systems.ad]
+type = "ldap"
+flavor = "ad"
+mode = "export"
+path = "ad/example.com.ldf"
+exported_at = "{as_of}"
+
+[systems.entra]
+type = "entra"
+mode = "export"
+path = "entra"
+exported_at = "{as_of}"
+
 [systems.aws]
 type = "aws"
 mode = "export"
@@ -108,6 +148,21 @@ authorization_details = "aws/authorization-details.json"
 credential_report = "aws/credential-report.json"
 password_policy = "aws/password-policy.json"
 """
+
+
+def _department_roles() -> str:
+    lines = []
+    for department, group in DEPARTMENT_GROUPS.items():
+        lines += [
+            f"  - name: {group.lower().replace(' ', '-')}-department",
+            f"    match: {{department: {department}}}",
+            "    grants:",
+            f'      okta: ["group:{group}"]',
+            f'      ad: ["group:{group}"]',
+            f'      entra: ["group:{group}"]',
+            "",
+        ]
+    return "\n".join(lines)
 
 
 def _yaml_scalar(value: Any) -> str:
@@ -148,10 +203,10 @@ def _planted_md(company: Company) -> str:
         "",
         "`iam-gov run` must report each of these (a test checks it).",
         "",
-        "| rule | account | what |",
-        "|---|---|---|",
+        "| rule | system | account | what |",
+        "|---|---|---|---|",
     ]
-    lines += [f"| {p.rule_id} | {p.login} | {p.what} |" for p in company.planted]
+    lines += [f"| {p.rule_id} | {p.system} | {p.login} | {p.what} |" for p in company.planted]
     return "\n".join(lines) + "\n"
 
 
@@ -165,15 +220,23 @@ def generate(
 ) -> list[Path]:
     """Write the company into ``out_dir``; returns the files written."""
     company = build_company(people, seed, as_of)
-    (out_dir / "hr").mkdir(parents=True, exist_ok=True)
-    (out_dir / "aws").mkdir(parents=True, exist_ok=True)
+    directories = build_directories(company, seed)  # plants its own problems too
+    for folder in ("hr", "aws", "ad"):
+        (out_dir / folder).mkdir(parents=True, exist_ok=True)
     files: dict[str, Callable[[Path], object]] = {
         "hr/workers.csv": lambda p: write_hr_csv(company, p),
         "aws/authorization-details.json": lambda p: write_json(authorization_details(company), p),
         "aws/credential-report.json": lambda p: write_json(credential_report(company), p),
         "aws/password-policy.json": lambda p: write_json(PASSWORD_POLICY, p),
+        "ad/example.com.ldf": lambda p: p.write_text(ad_ldif(directories), encoding="utf-8"),
         "policy.yaml": lambda p: p.write_text(
-            POLICY.format(name=name, exceptions=_exceptions_yaml(company)), encoding="utf-8"
+            POLICY.format(
+                name=name,
+                exceptions=_exceptions_yaml(company),
+                department_roles=_department_roles(),
+                tenant=TENANT_DOMAIN,
+            ),
+            encoding="utf-8",
         ),
         "overrides.yaml": lambda p: p.write_text(_overrides_yaml(company), encoding="utf-8"),
         "iam-gov.toml": lambda p: p.write_text(
@@ -181,11 +244,16 @@ def generate(
             encoding="utf-8",
         ),
         "planted.json": lambda p: write_json(
-            [{"rule_id": x.rule_id, "login": x.login, "what": x.what} for x in company.planted], p
+            [
+                {"rule_id": x.rule_id, "system": x.system, "login": x.login, "what": x.what}
+                for x in company.planted
+            ],
+            p,
         ),
         "PLANTED.md": lambda p: p.write_text(_planted_md(company), encoding="utf-8"),
     }
-    written = []
+    written = write_tree(out_dir / "okta", okta_files(directories))
+    written += write_tree(out_dir / "entra", entra_files(directories))
     for relative, write in files.items():
         path = out_dir / relative
         write(path)

@@ -212,6 +212,7 @@ class Planted:
     rule_id: str
     login: str
     what: str
+    system: str = "aws"
 
 
 @dataclass

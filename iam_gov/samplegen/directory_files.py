@@ -1,0 +1,418 @@
+"""Writing the company's directories in their own export formats: an Active Directory LDIF
+(as ``ldifde`` writes it), Microsoft Graph JSON (as ``az rest`` saves it) and Okta API JSON."""
+
+from __future__ import annotations
+
+import base64
+import json
+import struct
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from iam_gov.samplegen.company import DOMAIN
+from iam_gov.samplegen.directories import (
+    ALL_STAFF,
+    OKTA_APPS,
+    TENANT_DOMAIN,
+    Directories,
+    DirectoryUser,
+)
+
+BASE_DN = "DC=example,DC=com"
+DOMAIN_SID = (1_004_336_348, 1_177_238_915, 682_003_330)
+NAMESPACE = uuid.UUID("6f1d3c8e-9c2a-4b7e-9a51-3f0c2d4e5a61")
+
+# Well-known AD groups: name -> (DN container, SID).
+AD_BUILTIN = {
+    "Domain Admins": ("CN=Users", ("domain", 512)),
+    "Backup Operators": ("CN=Builtin", ("builtin", 551)),
+}
+
+
+def stable_uuid(*parts: str) -> uuid.UUID:
+    """The same id for the same name on every run, so that generated exports are repeatable."""
+    return uuid.uuid5(NAMESPACE, "/".join(parts))
+
+
+# --- Active Directory (LDIF) ----------------------------------------------------------------
+
+
+def _filetime(value: datetime | None) -> str:
+    if value is None:
+        return "0"
+    return str(int((value.timestamp() + 11_644_473_600) * 10_000_000))
+
+
+def _generalized(value: datetime) -> str:
+    return value.astimezone(UTC).strftime("%Y%m%d%H%M%S.0Z")
+
+
+def _sid(authority: str, rid: int) -> bytes:
+    if authority == "builtin":
+        subs: tuple[int, ...] = (32, rid)
+    else:
+        subs = (21, *DOMAIN_SID, rid)
+    return (
+        struct.pack("<BB", 1, len(subs))
+        + (5).to_bytes(6, "big")
+        + struct.pack(f"<{len(subs)}I", *subs)
+    )
+
+
+def _b64(value: bytes) -> str:
+    return base64.b64encode(value).decode()
+
+
+def _ldif_line(name: str, value: str) -> str:
+    # RFC 2849: values that are not plain ASCII (or start awkwardly) are base64 with `::`.
+    safe = value.isascii() and value == value.strip() and not value.startswith((":", "<"))
+    return f"{name}: {value}" if safe else f"{name}:: {_b64(value.encode('utf-8'))}"
+
+
+def _ad_group_dn(name: str) -> str:
+    container = AD_BUILTIN.get(name, ("OU=Groups",))[0]
+    return f"CN={name},{container},{BASE_DN}"
+
+
+def _ad_user_dn(user: DirectoryUser) -> str:
+    cn = user.display_name.replace(",", "\\,") or user.login
+    ou = "OU=Service Accounts" if user.employee_id is None else "OU=People"
+    return f"CN={cn},{ou},{BASE_DN}"
+
+
+def ad_ldif(directories: Directories) -> str:
+    lines = ["version: 1", ""]
+    members: dict[str, list[str]] = {name: [] for name in directories.ad_groups}
+    for group, nested in directories.ad_groups.items():
+        members[group].extend(_ad_group_dn(n) for n in nested)
+    for rid, user in enumerate(directories.ad, start=1101):
+        dn = _ad_user_dn(user)
+        for group in user.groups:
+            if group != ALL_STAFF:  # everyone is in All Staff through their department group
+                members.setdefault(group, []).append(dn)
+        control = 512 | (0 if user.enabled else 2)
+        if user.employee_id is None:
+            control |= 0x10000  # service accounts: password never expires
+        entry = [
+            _ldif_line("dn", dn),
+            "objectClass: top",
+            "objectClass: person",
+            "objectClass: organizationalPerson",
+            "objectClass: user",
+            _ldif_line("cn", user.display_name or user.login),
+            f"objectGUID:: {_b64(stable_uuid('ad', user.login).bytes_le)}",
+            f"objectSid:: {_b64(_sid('domain', rid))}",
+            _ldif_line("sAMAccountName", user.login),
+            _ldif_line("userPrincipalName", f"{user.login}@{DOMAIN}"),
+            f"userAccountControl: {control}",
+            f"whenCreated: {_generalized(user.created)}",
+            f"pwdLastSet: {_filetime(user.created)}",
+            f"lastLogonTimestamp: {_filetime(user.last_login)}",
+            "primaryGroupID: 513",
+        ]
+        if user.display_name:
+            entry.append(_ldif_line("displayName", user.display_name))
+        if user.email:
+            entry.append(_ldif_line("mail", user.email))
+        if user.employee_id:
+            entry.append(_ldif_line("employeeID", user.employee_id))
+        lines += [*entry, ""]
+    for name in sorted(members):
+        container, sid = AD_BUILTIN.get(name, ("OU=Groups", ("domain", 0)))
+        rid = sid[1] or 2000 + sorted(members).index(name)
+        entry = [
+            _ldif_line("dn", _ad_group_dn(name)),
+            "objectClass: top",
+            "objectClass: group",
+            _ldif_line("cn", name),
+            _ldif_line("sAMAccountName", name),
+            f"objectGUID:: {_b64(stable_uuid('ad-group', name).bytes_le)}",
+            f"objectSid:: {_b64(_sid(sid[0], rid))}",
+            "groupType: -2147483646",
+            f"whenCreated: {_generalized(datetime(2019, 3, 1, tzinfo=UTC))}",
+        ]
+        entry += [_ldif_line("member", m) for m in sorted(members[name])]
+        lines += [*entry, ""]
+    return "\n".join(lines)
+
+
+# --- Microsoft Graph (Entra ID) -------------------------------------------------------------
+
+GLOBAL_ADMIN = "62e90394-69f5-4237-9190-012177145e10"  # the built-in role's template id
+
+
+def _entra_id(user: DirectoryUser) -> str:
+    return str(stable_uuid("entra-user", user.login))
+
+
+def _entra_group_id(name: str) -> str:
+    return str(stable_uuid("entra-group", name))
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if value else None
+
+
+def entra_files(directories: Directories) -> Iterator[tuple[str, Any]]:
+    users = []
+    registrations = []
+    members: dict[str, list[dict[str, str]]] = {g: [] for g in directories.entra_groups}
+    assignments = []
+    for user in directories.entra:
+        uid = _entra_id(user)
+        users.append(
+            {
+                "id": uid,
+                "userPrincipalName": user.login,
+                "mail": user.email,
+                "displayName": user.display_name,
+                "givenName": user.first,
+                "surname": user.last or None,
+                "accountEnabled": user.enabled,
+                "userType": "Guest" if user.guest else "Member",
+                "employeeId": user.employee_id,
+                "createdDateTime": _iso(user.created),
+                "creationType": "Invitation" if user.guest else None,
+                "externalUserState": "Accepted" if user.guest else None,
+                "onPremisesSyncEnabled": None,
+                "lastPasswordChangeDateTime": _iso(user.created),
+                "passwordPolicies": None,
+                "signInActivity": {
+                    "lastSignInDateTime": _iso(user.last_login),
+                    "lastSuccessfulSignInDateTime": _iso(user.last_login),
+                    "lastNonInteractiveSignInDateTime": None,
+                },
+            }
+        )
+        for group in user.groups:
+            members.setdefault(group, []).append(
+                {"@odata.type": "#microsoft.graph.user", "id": uid}
+            )
+        for role in user.admin_roles:
+            assert role == "Global Administrator"
+            assignments.append(
+                {
+                    "id": str(stable_uuid("entra-role", user.login, role)),
+                    "principalId": uid,
+                    "roleDefinitionId": GLOBAL_ADMIN,
+                    "directoryScopeId": "/",
+                }
+            )
+        if user.enabled and not user.guest:
+            registrations.append(
+                {
+                    "id": uid,
+                    "userPrincipalName": user.login,
+                    "isMfaRegistered": bool(user.factors),
+                    "methodsRegistered": [
+                        {"push": "microsoftAuthenticatorPush", "webauthn": "fido2"}.get(f, f)
+                        for f in user.factors
+                        if not f.startswith("token:")
+                    ]
+                    or (["softwareOneTimePasscode"] if user.factors else []),
+                }
+            )
+    yield "users.json", {"value": users}
+    yield (
+        "groups.json",
+        [
+            {
+                "id": _entra_group_id(g),
+                "displayName": g,
+                "groupTypes": [],
+                "securityEnabled": True,
+                "mailEnabled": False,
+            }
+            for g in sorted(members)
+        ],
+    )
+    for group, group_members in sorted(members.items()):
+        yield f"group-members/{_entra_group_id(group)}.json", group_members
+    yield "role-assignments.json", assignments
+    yield (
+        "role-definitions.json",
+        [
+            {
+                "id": GLOBAL_ADMIN,
+                "displayName": "Global Administrator",
+                "isBuiltIn": True,
+                "templateId": GLOBAL_ADMIN,
+            }
+        ],
+    )
+    yield "service-principals.json", []
+    yield "app-role-assignments/README.txt", "App role assignments: none in this tenant.\n"
+    yield "user-registration-details.json", {"value": registrations}
+    yield (
+        "domains.json",
+        [
+            {"id": DOMAIN, "authenticationType": "Managed"},
+            {"id": TENANT_DOMAIN, "authenticationType": "Managed"},
+        ],
+    )
+
+
+# --- Okta (API JSON) ------------------------------------------------------------------------
+
+OKTA_ROLE_LABELS = {"ORG_ADMIN": "Organization Administrator", "SUPER_ADMIN": "Super Administrator"}
+FACTOR_PROVIDERS = {"push": "OKTA", "token:software:totp": "GOOGLE", "webauthn": "FIDO"}
+
+
+def _okta_id(prefix: str, *parts: str) -> str:
+    return prefix + stable_uuid("okta", *parts).hex[:17]
+
+
+def _okta_user(user: DirectoryUser) -> dict[str, Any]:
+    return {
+        "id": _okta_id("00u", user.login),
+        "status": user.status,
+        "created": _iso(user.created),
+        "activated": _iso(user.created),
+        "statusChanged": _iso(user.created),
+        "lastLogin": _iso(user.last_login),
+        "lastUpdated": _iso(user.created),
+        "passwordChanged": _iso(user.created),
+        "type": {"id": "oty1a2b3c4d5e6f7g8h9"},
+        "profile": {
+            "firstName": user.first,
+            "lastName": user.last,
+            "login": user.login,
+            "email": user.email,
+            "employeeNumber": user.employee_id,
+        },
+        "credentials": {
+            "password": {},
+            "provider": {"type": "OKTA", "name": "OKTA"},
+        },
+    }
+
+
+def okta_files(directories: Directories) -> Iterator[tuple[str, Any]]:
+    users = [u for u in directories.okta if u.status != "DEPROVISIONED"]
+    gone = [u for u in directories.okta if u.status == "DEPROVISIONED"]
+    yield "users.json", [_okta_user(u) for u in users]
+    yield "users-deprovisioned.json", [_okta_user(u) for u in gone]
+    group_ids = {g: _okta_id("00g", g) for g in ["Everyone", *directories.okta_groups]}
+    yield (
+        "groups.json",
+        [
+            {
+                "id": gid,
+                "type": "BUILT_IN" if name == "Everyone" else "OKTA_GROUP",
+                "objectClass": ["okta:user_group"],
+                "profile": {
+                    "name": name,
+                    "description": f"{name} ({'all users' if name == 'Everyone' else 'staff'})",
+                },
+            }
+            for name, gid in group_ids.items()
+        ],
+    )
+    for name, gid in group_ids.items():
+        members = [u for u in users if name == "Everyone" or name in u.groups]
+        yield f"group-members/{gid}.json", [_okta_user(u) for u in members]
+        yield f"group-roles/{gid}.json", []
+    app_ids = {label: _okta_id("0oa", label) for label in OKTA_APPS}
+    yield (
+        "apps.json",
+        [
+            {
+                "id": aid,
+                "name": label.lower().replace(" ", "_"),
+                "label": label,
+                "status": "ACTIVE",
+                "signOnMode": "SAML_2_0",
+            }
+            for label, aid in app_ids.items()
+        ],
+    )
+    for label, aid in app_ids.items():
+        group = OKTA_APPS[label]
+        assigned = []
+        for u in users:
+            if label in u.apps:
+                assigned.append(
+                    {
+                        "id": _okta_id("00u", u.login),
+                        "scope": "USER",
+                        "status": "ACTIVE",
+                        "created": _iso(u.created),
+                    }
+                )
+            elif group in u.groups:
+                assigned.append(
+                    {
+                        "id": _okta_id("00u", u.login),
+                        "scope": "GROUP",
+                        "status": "ACTIVE",
+                        "created": _iso(u.created),
+                    }
+                )
+        yield f"app-users/{aid}.json", assigned
+        yield f"app-groups/{aid}.json", [{"id": group_ids[group], "priority": 0}]
+    for u in users:
+        yield (
+            f"factors/{_okta_id('00u', u.login)}.json",
+            [
+                {
+                    "id": _okta_id("mfa", u.login, factor),
+                    "factorType": factor,
+                    "provider": FACTOR_PROVIDERS.get(factor, "OKTA"),
+                    "status": "ACTIVE",
+                    "created": _iso(u.created),
+                }
+                for factor in u.factors
+            ],
+        )
+    admins = [u for u in users if u.admin_roles]
+    yield (
+        "role-assignees.json",
+        {
+            "value": [
+                {
+                    "id": _okta_id("00u", u.login),
+                    "orn": f"orn:okta:directory:example:users:{_okta_id('00u', u.login)}",
+                }
+                for u in admins
+            ]
+        },
+    )
+    for u in admins:
+        yield (
+            f"roles/{_okta_id('00u', u.login)}.json",
+            [
+                {
+                    "id": _okta_id("ra1", u.login, role),
+                    "type": role,
+                    "label": OKTA_ROLE_LABELS.get(role, role),
+                    "status": "ACTIVE",
+                    "assignmentType": "USER",
+                    "created": _iso(u.created),
+                }
+                for role in u.admin_roles
+            ],
+        )
+
+
+# --- writing --------------------------------------------------------------------------------
+
+
+def write_tree(root: Path, files: Iterator[tuple[str, Any]]) -> list[Path]:
+    written = []
+    for relative, content in files:
+        path = root / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, str):
+            path.write_text(content, encoding="utf-8")
+        else:
+            path.write_text(
+                json.dumps(content, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+            )
+        written.append(path)
+    return written
+
+
+__all__ = ["ad_ldif", "entra_files", "okta_files", "write_tree"]
