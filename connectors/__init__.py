@@ -15,6 +15,8 @@ CONNECTOR_TYPES: dict[str, str] = {
     "okta": "iam_gov.connectors.okta:OktaConnector",
     "entra": "iam_gov.connectors.entra:EntraConnector",
     "ldap": "iam_gov.connectors.ldap:LDAPConnector",
+    "openvpn": "iam_gov.connectors.openvpn:OpenVPNConnector",
+    "wireguard": "iam_gov.connectors.wireguard:WireGuardConnector",
 }
 
 

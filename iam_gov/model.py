@@ -100,6 +100,8 @@ class CredentialKind(enum.StrEnum):
     ACCESS_KEY = "access-key"
     CERTIFICATE = "certificate"
     SSH_KEY = "ssh-key"
+    PUBLIC_KEY = "public-key"
+    """A key pair whose public half the server holds, e.g. a WireGuard peer."""
 
 
 class Credential(_Model):
