@@ -7,17 +7,19 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from sqlalchemy import Connection
+
 from iam_gov import audit
 from iam_gov.config import Config
 from iam_gov.correlate import AccountLink, Overrides, correlate, load_overrides
 from iam_gov.engine.state import EvaluationState, SystemView, build_view
 from iam_gov.errors import IamGovError
-from iam_gov.model import Finding, Severity
+from iam_gov.model import Account, Finding, Severity
 from iam_gov.policy import Policy
 from iam_gov.rules import Rule, all_rules
 from iam_gov.store import Store
 from iam_gov.store.findings import Recorded, record_evaluation
-from iam_gov.store.snapshots import SnapshotInfo, latest_snapshots, load_snapshot
+from iam_gov.store.snapshots import SnapshotInfo, latest_snapshots, load_snapshot, seen_history
 from iam_gov.timeutil import utcnow
 
 STALE_AFTER_DAYS = 7
@@ -77,13 +79,17 @@ def evaluate(
                 warnings.append(f"{name}: no data collected yet; it was not evaluated")
                 continue
             snap = load_snapshot(conn, latest[name].id, documents=False)
+            accounts, observed_since = snap.accounts, None
+            if "observation" in snap.settings:
+                accounts, observed_since = _with_seen_history(conn, name, accounts)
             views[name] = build_view(
                 latest[name],
-                snap.accounts,
+                accounts,
                 snap.entitlements,
                 snap.grants,
                 snap.credentials,
                 snap.settings,
+                observed_since,
             )
     used = {hr_name: hr_info, **{name: view.info for name, view in views.items()}}
     for info in used.values():
@@ -167,6 +173,22 @@ def evaluate(
         matched=dict(Counter(x.method for x in links.values() if x.person_id is not None)),
         unlinked=dict(Counter(x.kind.value for x in links.values() if x.person_id is None)),
     )
+
+
+def _with_seen_history(
+    conn: Connection, system: str, accounts: tuple[Account, ...]
+) -> tuple[tuple[Account, ...], datetime | None]:
+    """Sampled sign-in data (who is connected when we look) adds up over the stored
+    snapshots: an account's last sign-in is the latest time any snapshot saw it."""
+    seen, since = seen_history(conn, system)
+    merged = tuple(
+        account.model_copy(update={"last_login_at": seen[account.native_id]})
+        if account.native_id in seen
+        and (account.last_login_at is None or seen[account.native_id] > account.last_login_at)
+        else account
+        for account in accounts
+    )
+    return merged, since
 
 
 def run_rules(

@@ -6,7 +6,7 @@ from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Literal
+from typing import Any, Literal
 
 from iam_gov.correlate import AccountLink
 from iam_gov.model import (
@@ -33,7 +33,10 @@ class SystemView:
     grants: dict[str, list[Grant]]
     """Account native id -> its grants."""
     credentials: dict[str, list[Credential]]
-    settings: dict[str, object]
+    settings: dict[str, Any]
+    observed_since: datetime | None = None
+    """Set for systems whose sign-in data is sampled (VPN status files): an account with no
+    last sign-in was not seen since this time, which is all that can be said."""
 
     @property
     def name(self) -> str:
@@ -55,7 +58,8 @@ def build_view(
     entitlements: tuple[Entitlement, ...],
     grants: tuple[Grant, ...],
     credentials: tuple[Credential, ...],
-    settings: dict[str, object],
+    settings: dict[str, Any],
+    observed_since: datetime | None = None,
 ) -> SystemView:
     by_account: dict[str, list[Grant]] = defaultdict(list)
     for grant in grants:
@@ -70,6 +74,7 @@ def build_view(
         grants=dict(by_account),
         credentials=dict(creds),
         settings=settings,
+        observed_since=observed_since,
     )
 
 

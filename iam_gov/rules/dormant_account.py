@@ -43,6 +43,9 @@ class DormantEvidence(Evidence):
 )
 def dormant_account(state: EvaluationState, params: Params) -> Iterator[Hit]:
     """No sign-in and no credential use for N days (never used: N days since creation).
+    Where sign-ins are only sampled (a VPN's status file shows who is connected when iam-gov
+    looks), "never seen" counts from when watching began, so a new installation reports
+    nobody until it has watched for N days.
     Break-glass accounts are meant to sit unused and are skipped; leavers' accounts are
     reported by the leaver rule instead. High severity for privileged accounts.
 
@@ -61,7 +64,7 @@ def dormant_account(state: EvaluationState, params: Params) -> Iterator[Hit]:
             continue
         threshold = params.days_by_system.get(view.name, params.days)
         activity = last_activity(view, account)
-        since = activity or account.created_at
+        since = activity or _not_seen_since(view.observed_since, account.created_at)
         if since is None:
             continue
         idle = (view.as_of - since).days
@@ -69,7 +72,12 @@ def dormant_account(state: EvaluationState, params: Params) -> Iterator[Hit]:
             continue
         privileged = sorted(e.ref for e in state.privileged_grants(view, account))
         owner = f" ({person.name})" if person is not None else ""
-        if activity is None:
+        if activity is None and since != account.created_at:
+            message = (
+                f"{view.name} account {account.login}{owner} was not seen in the "
+                f"{days(idle)} iam-gov has been watching (since {since.date()})"
+            )
+        elif activity is None:
             message = (
                 f"{view.name} account {account.login}{owner} was never used in the "
                 f"{days(idle)} since it was created"
@@ -97,3 +105,11 @@ def dormant_account(state: EvaluationState, params: Params) -> Iterator[Hit]:
                 privileged_entitlements=privileged,
             ),
         )
+
+
+def _not_seen_since(
+    observed_since: datetime | None, created_at: datetime | None
+) -> datetime | None:
+    if observed_since is None:
+        return created_at
+    return observed_since if created_at is None else max(observed_since, created_at)

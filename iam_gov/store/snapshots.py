@@ -34,6 +34,7 @@ from iam_gov.store.schema import (
     snapshots,
 )
 from iam_gov.store.schema import documents as documents_table
+from iam_gov.timeutil import as_utc
 
 
 @dataclass(frozen=True)
@@ -154,6 +155,31 @@ def load_snapshot(conn: Connection, snapshot_id: int, *, documents: bool = True)
         grants=tuple(_grant(system, r) for r in rows(grants)),
         documents=tuple(_document(system, r) for r in rows(documents_table)) if documents else (),
     )
+
+
+def seen_history(conn: Connection, system: str) -> tuple[dict[str, datetime], datetime | None]:
+    """For a system whose sign-in data is sampled (a VPN status file shows who is connected
+    now): the latest time each account was seen in any stored snapshot, and since when the
+    stored snapshots have been watching (their earliest ``observation.observed_since``)."""
+    latest_seen = {
+        row.native_id: row.seen
+        for row in conn.execute(
+            select(accounts.c.native_id, func.max(accounts.c.last_login_at).label("seen"))
+            .join(snapshots, snapshots.c.id == accounts.c.snapshot_id)
+            .where(snapshots.c.system == system, accounts.c.last_login_at.is_not(None))
+            .group_by(accounts.c.native_id)
+        )
+        if row.seen is not None
+    }
+    since: datetime | None = None
+    for row in conn.execute(
+        select(snapshots.c.collected_at, snapshots.c.settings).where(snapshots.c.system == system)
+    ):
+        observation = (row.settings or {}).get("observation") or {}
+        start = observation.get("observed_since")
+        moment = as_utc(datetime.fromisoformat(start)) if start else row.collected_at
+        since = moment if since is None else min(since, moment)
+    return latest_seen, since
 
 
 def snapshots_by_id(conn: Connection, ids: Sequence[int]) -> list[SnapshotInfo]:

@@ -156,3 +156,19 @@ def test_leavers_are_left_to_the_leaver_rule() -> None:
 
 def test_disabled_accounts_are_not_dormant() -> None:
     assert jane(last_login_at=days_ago(400), status=AccountStatus.DISABLED).findings(RULE) == []
+
+
+def test_sampled_sign_ins_count_never_seen_from_when_watching_began() -> None:
+    from tests.support.world import World, account, days_ago, person
+
+    vpn_user = account("jane.doe", system="vpn", employee_id="E1", created_at=days_ago(400))
+    world = World(
+        people=[person("E1", "Jane Doe")],
+        accounts=[vpn_user],
+        observed_since={"vpn": days_ago(30)},
+    )
+    assert world.findings("dormant-account") == []  # 30 days of watching prove nothing yet
+    world.observed_since = {"vpn": days_ago(120)}
+    [finding] = world.findings("dormant-account")
+    assert "was not seen in the 120 days iam-gov has been watching" in finding.message
+    assert finding.evidence["idle_days"] == 120

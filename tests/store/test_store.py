@@ -300,3 +300,38 @@ def test_concurrent_evaluations_of_one_store_both_land(store_url: str, tmp_path:
     assert new[0] == new[1] == 0 and new[2] > 0  # exactly one saw the findings first
     with Store.open(store_url) as store, store.reading() as conn:
         assert audit.verify(conn).records == len(config.systems) + 3  # collects + evaluations
+
+
+def test_sampled_sign_ins_add_up_over_the_stored_snapshots(store: Store) -> None:
+    from iam_gov.store.snapshots import seen_history
+
+    def vpn(when, connected: dict[str, object], since=None) -> SystemSnapshot:
+        return SystemSnapshot(
+            system="vpn",
+            connector="openvpn",
+            source="status",
+            collected_at=when,
+            complete=True,
+            accounts=tuple(
+                Account(
+                    system="vpn",
+                    native_id=cn,
+                    login=cn,
+                    status=AccountStatus.ACTIVE,
+                    last_login_at=seen,
+                )
+                for cn, seen in connected.items()
+            ),
+            settings={"observation": {"observed_since": (since or when).isoformat()}},
+        )
+
+    with store.writing() as conn:
+        save_snapshot(
+            conn, vpn(days_ago(40), {"alice": days_ago(41), "bob": None}, days_ago(60)), AS_OF
+        )
+        save_snapshot(conn, vpn(days_ago(20), {"alice": None, "bob": days_ago(21)}), AS_OF)
+        save_snapshot(conn, vpn(days_ago(1), {"alice": None, "bob": None, "carol": None}), AS_OF)
+    with store.reading() as conn:
+        seen, since = seen_history(conn, "vpn")
+    assert seen == {"alice": days_ago(41), "bob": days_ago(21)}
+    assert since == days_ago(60)

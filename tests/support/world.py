@@ -140,6 +140,27 @@ def password(
     )
 
 
+def certificate(
+    acct: Account,
+    serial: str,
+    *,
+    active: bool = True,
+    issued: datetime | None = None,
+    expires: datetime | None = None,
+    status: str = "V",
+) -> Credential:
+    return Credential(
+        system=acct.system,
+        account_id=acct.native_id,
+        credential_id=f"{acct.native_id}#cert-{serial}",
+        kind=CredentialKind.CERTIFICATE,
+        active=active,
+        created_at=issued if issued is not None else days_ago(100),
+        expires_at=expires if expires is not None else days_ago(-265),
+        attributes={"serial": serial, "status": status},
+    )
+
+
 def access_key(
     acct: Account,
     n: int = 1,
@@ -171,6 +192,10 @@ class World:
     credentials: list[Credential] = field(default_factory=list)
     hr_complete: bool = True
     incomplete_systems: set[str] = field(default_factory=set)
+    settings: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """System -> its snapshot's settings (e.g. a VPN's authentication and CRL)."""
+    observed_since: dict[str, datetime] = field(default_factory=dict)
+    """System -> since when its sampled sign-in data has been watched."""
     correlation: CorrelationSettings = field(default_factory=CorrelationSettings)
     as_of: datetime = AS_OF
 
@@ -195,7 +220,11 @@ class World:
         )
 
     def state(self) -> EvaluationState:
-        systems = sorted({a.system for a in self.accounts} | {e.system for e in self.entitlements})
+        systems = sorted(
+            {a.system for a in self.accounts}
+            | {e.system for e in self.entitlements}
+            | set(self.settings)
+        )
         views = {}
         for system in systems:
             views[system] = build_view(
@@ -204,7 +233,8 @@ class World:
                 tuple(e for e in self.entitlements if e.system == system),
                 tuple(g for g in self.grants if g.system == system),
                 tuple(c for c in self.credentials if c.system == system),
-                {},
+                self.settings.get(system, {}),
+                self.observed_since.get(system),
             )
         policy = self.policy()
         links = correlate(self.people, self.accounts, self.correlation, policy, Overrides.empty())
