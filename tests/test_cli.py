@@ -59,7 +59,7 @@ def test_run_prints_a_summary_with_the_planted_problems(company: Path, db: Path)
     result = iam_gov("--config", config(company), "run", db=db)
     assert result.returncode == 0, result.stderr
     assert "Collected" in result.stdout and "Findings:" in result.stdout
-    assert "are no one's:" in result.stdout and "3 no owner" in result.stdout
+    assert "are no one's:" in result.stdout and "5 no owner" in result.stdout
     for rule in ("leaver-active-access", "orphan-account", "mfa-missing", "stale-access-key"):
         assert rule in result.stdout
     assert "Worst first" in result.stdout
@@ -189,7 +189,7 @@ def test_debug_shows_the_traceback(company: Path, db: Path) -> None:
 def test_audit_verify_passes_then_names_a_tampered_record(company: Path, db: Path) -> None:
     assert iam_gov("--config", config(company), "run", db=db).returncode == 0
     ok = iam_gov("audit", "verify", db=db)  # an auditor needs only the store
-    assert ok.returncode == 0 and "audit log OK: 6 records" in ok.stdout  # 5 collects, 1 evaluation
+    assert ok.returncode == 0 and "audit log OK: 8 records" in ok.stdout  # 7 collects, 1 evaluation
     import sqlite3
 
     with sqlite3.connect(db) as conn:

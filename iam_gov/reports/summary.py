@@ -21,29 +21,29 @@ WORST_SHOWN = 12
 
 def snapshots_table(snapshots: Sequence[SnapshotInfo]) -> Table:
     table = Table(title="Collected", title_justify="left", expand=False)
-    table.add_column("system", style="bold")
-    table.add_column("source")
+    table.add_column("system", style="bold", no_wrap=True)
     table.add_column("data as of", no_wrap=True)
-    table.add_column("people", justify="right")
-    table.add_column("accounts", justify="right")
-    table.add_column("grants", justify="right")
-    table.add_column("status")
+    table.add_column("contents", no_wrap=True)
+    table.add_column("status", no_wrap=True)
     for info in snapshots:
         status = (
             Text("complete", style="green")
             if info.complete
-            else Text(f"INCOMPLETE ({len(info.errors)} problems)", style="bold yellow")
+            else Text(f"INCOMPLETE ({len(info.errors)})", style="bold yellow")
         )
         table.add_row(
             info.system,
-            Text(printable(info.source)),
-            info.collected_at.strftime("%Y-%m-%d %H:%M"),
-            _count(info.counts.get("people")),
-            _count(info.counts.get("accounts")),
-            _count(info.counts.get("grants")),
+            info.collected_at.strftime("%Y-%m-%d"),
+            _contents(info.counts),
             status,
         )
     return table
+
+
+def _contents(counts: dict[str, int]) -> str:
+    if counts.get("people"):
+        return f"{counts['people']:,} people"
+    return f"{counts.get('accounts', 0):,} accounts, {counts.get('grants', 0):,} grants"
 
 
 def problems_text(snapshots: Sequence[SnapshotInfo], limit: int = 10) -> Text | None:
@@ -156,7 +156,3 @@ def run_summary(report: EvaluationReport) -> Group:
 
 def _worst(report: EvaluationReport, rule_id: str) -> Severity:
     return max((f.severity for f in report.findings if f.rule_id == rule_id), key=lambda s: s.rank)
-
-
-def _count(value: int | None) -> str:
-    return "" if not value else f"{value:,}"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,7 @@ from iam_gov.samplegen.files import (
     write_hr_csv,
     write_json,
 )
+from iam_gov.samplegen.vpn_files import build_vpn, openvpn_files, wireguard_files
 
 POLICY = """\
 # What access is expected at {name}: policy as code. `iam-gov config check` validates it.
@@ -39,6 +40,12 @@ roles:
     match: {{department: Engineering}}
     grants:
       aws: ["group:Developers", "group:ReadOnly"]
+      openvpn: ["vpn:corp-vpn"]
+
+  - name: it-staff
+    match: {{department: IT}}
+    grants:
+      openvpn: ["vpn:corp-vpn"]
 
   - name: sre
     description: Site reliability engineers run production.
@@ -46,6 +53,7 @@ roles:
     includes: [engineer]
     grants:
       aws: ["group:SRE"]
+      wireguard: ["vpn:ops-wg"]
 
   - name: data
     match: {{department: Engineering, title: "Data *"}}
@@ -58,6 +66,7 @@ roles:
       aws: ["group:Admins", "group:ReadOnly"]
       okta: ["admin-role:ORG_ADMIN"]
       ad: ["group:Domain Admins"]
+      wireguard: ["vpn:ops-wg"]
 
   - name: head-of-it
     match: {{department: IT, title: "Head of IT"}}
@@ -139,6 +148,25 @@ exported_at = "{as_of}"
 type = "entra"
 mode = "export"
 path = "entra"
+exported_at = "{as_of}"
+
+[systems.openvpn]
+type = "openvpn"
+pki_dir = "openvpn/pki"
+crl_path = "openvpn/pki/crl.pem"            # the copy the server's crl-verify reads
+server_conf = "openvpn/server.conf"
+status_file = "openvpn/status.log"
+log_files = ["openvpn/openvpn.log*"]
+timezone = "UTC"                            # the server writes its logs in UTC
+network_name = "corp-vpn"
+exported_at = "{as_of}"
+
+[systems.wireguard]
+type = "wireguard"
+config = "wireguard/wg0.conf"
+dump_file = "wireguard/wg0.dump"
+network_name = "ops-wg"
+interface_up_since = "{up_since}"           # systemctl show wg-quick@wg0 -p ActiveEnterTimestamp
 exported_at = "{as_of}"
 
 [systems.aws]
@@ -240,7 +268,11 @@ def generate(
         ),
         "overrides.yaml": lambda p: p.write_text(_overrides_yaml(company), encoding="utf-8"),
         "iam-gov.toml": lambda p: p.write_text(
-            CONFIG.format(name=name, as_of=company.as_of.strftime("%Y-%m-%dT%H:%M:%SZ")),
+            CONFIG.format(
+                name=name,
+                as_of=company.as_of.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                up_since=(company.as_of - timedelta(days=63)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            ),
             encoding="utf-8",
         ),
         "planted.json": lambda p: write_json(
@@ -252,7 +284,10 @@ def generate(
         ),
         "PLANTED.md": lambda p: p.write_text(_planted_md(company), encoding="utf-8"),
     }
+    vpn = build_vpn(company, seed)  # plants its own problems too
     written = write_tree(out_dir / "okta", okta_files(directories))
+    written += write_tree(out_dir / "openvpn", openvpn_files(vpn, seed, company.as_of))
+    written += write_tree(out_dir / "wireguard", wireguard_files(vpn, seed, company.as_of))
     written += write_tree(out_dir / "entra", entra_files(directories))
     for relative, write in files.items():
         path = out_dir / relative
