@@ -17,6 +17,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
 from pydantic.alias_generators import to_pascal
 
+from iam_gov.connectors.source import read_source_text
 from iam_gov.errors import SourceError, location
 from iam_gov.model import UTCDateTime
 from iam_gov.timeutil import as_utc
@@ -410,18 +411,7 @@ def read_password_policy(path: Path) -> dict[str, Any] | None:
 
 
 def _read_text(path: Path) -> str:
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise SourceError(f"{path}: file not found") from None
-    except IsADirectoryError:
-        raise SourceError(f"{path}: is a folder, not a file") from None
-    except OSError as exc:
-        raise SourceError(f"{path}: cannot be read ({exc.strerror})") from None
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise SourceError(f"{path}: not UTF-8 text (byte {exc.start})") from None
+    text = read_source_text(path, "an AWS CLI export")
     if not text.strip():
         raise SourceError(f"{path}: the file is empty")
     return text

@@ -14,6 +14,7 @@ from typing import Annotated, Any, TypeVar
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 
+from iam_gov.connectors.source import read_source_text
 from iam_gov.errors import SourceError, location
 from iam_gov.model import SnapshotError, UTCDateTime
 
@@ -253,14 +254,7 @@ class GraphFile:
 def load_graph_json(path: Path) -> GraphFile:
     """A file of Graph records: a plain list, one saved page ``{"value": [...]}`` or a list of
     such pages. Anything else is unusable as a whole."""
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise SourceError(f"{path}: no such file") from None
-    except UnicodeDecodeError as exc:
-        raise SourceError(f"{path}: not UTF-8 text (byte {exc.start})") from None
-    except OSError as exc:
-        raise SourceError(f"{path}: cannot be read: {exc.strerror}") from None
+    text = read_source_text(path, "Microsoft Graph JSON")
     try:
         content = json.loads(text)
     except json.JSONDecodeError as exc:

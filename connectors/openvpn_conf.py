@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from iam_gov.connectors.source import read_source
 from iam_gov.errors import SourceError
 
 _MAX_INCLUDE_DEPTH = 5
@@ -80,12 +81,7 @@ def read_server_conf(path: Path) -> ServerConf:
 
 
 def _read_into(conf: ServerConf, path: Path, depth: int) -> None:
-    try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except FileNotFoundError:
-        raise SourceError(f"{path}: no such file (the OpenVPN server configuration)") from None
-    except OSError as exc:
-        raise SourceError(f"{path}: cannot be read: {exc.strerror}") from None
+    text = read_source(path, "the OpenVPN server configuration").decode("utf-8", "replace")
     if "\0" in text:
         raise SourceError(f"{path}: a binary file, not an OpenVPN configuration")
     inline: str | None = None

@@ -11,6 +11,7 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from iam_gov.connectors.source import read_source
 from iam_gov.errors import SourceError
 from iam_gov.model import SnapshotError
 
@@ -401,15 +402,7 @@ def _read_crl_dir(path: Path) -> CrlInfo:
     return info
 
 
-def _read_bytes(path: Path, what: str) -> bytes:
-    try:
-        return path.read_bytes()
-    except FileNotFoundError:
-        raise SourceError(f"{path}: no such file ({what})") from None
-    except IsADirectoryError:
-        raise SourceError(f"{path}: is a folder, not {what}") from None
-    except OSError as exc:
-        raise SourceError(f"{path}: cannot be read: {exc.strerror}") from None
+_read_bytes = read_source
 
 
 def _decode(raw: bytes) -> str:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from pydantic import SecretStr
 
+from iam_gov.connectors.source import read_source
 from iam_gov.errors import ConnectorError, SourceError
 from iam_gov.model import SnapshotError
 
@@ -51,12 +52,7 @@ def local_time(text: str, zone: tzinfo) -> datetime:
 
 
 def read_status_file(path: Path, zone: tzinfo) -> StatusReport:
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise SourceError(f"{path}: no such file (the OpenVPN status file)") from None
-    except OSError as exc:
-        raise SourceError(f"{path}: cannot be read: {exc.strerror}") from None
+    raw = read_source(path, "the OpenVPN status file")
     lines = raw.decode("utf-8", errors="replace").splitlines()
     report = parse_status(lines, str(path), zone)
     if report.updated_at is None:

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from iam_gov.connectors.source import read_source
 from iam_gov.errors import SourceError
 
 LineKind = Literal["blank", "comment", "header", "setting", "bad"]
@@ -408,12 +409,4 @@ def _disabled_inner(line: ConfLine) -> ConfLine | None:
 
 def read_config(file: Path) -> WgConfig:
     """Read and parse; ``SourceError`` naming the file when it cannot be used at all."""
-    try:
-        data = file.read_bytes()
-    except FileNotFoundError:
-        raise SourceError(f"{file}: no such file") from None
-    except IsADirectoryError:
-        raise SourceError(f"{file}: is a folder, not a WireGuard configuration") from None
-    except OSError as exc:
-        raise SourceError(f"{file}: cannot be read: {exc.strerror}") from None
-    return parse_config(data, str(file))
+    return parse_config(read_source(file, "a WireGuard configuration"), str(file))

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from iam_gov.connectors.source import read_source
 from iam_gov.connectors.wireguard_conf import is_key
 from iam_gov.errors import SourceError
 from iam_gov.model import SnapshotError
@@ -152,12 +153,7 @@ def _is_int(value: str, base: int) -> bool:
 
 
 def read_dump(path: Path, interface: str | None) -> Dump:
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise SourceError(f"{path}: no such file") from None
-    except OSError as exc:
-        raise SourceError(f"{path}: cannot be read: {exc.strerror}") from None
+    data = read_source(path, "the output of `wg show <interface> dump`")
     return parse_dump(data.decode("utf-8", errors="replace"), str(path), interface)
 
 

@@ -314,7 +314,7 @@ def test_missing_file(tmp_path: Path) -> None:
     paths = _write(tmp_path)
     paths["credential_report"] = tmp_path / "nope.csv"
 
-    with pytest.raises(SourceError, match=r"nope.csv: file not found"):
+    with pytest.raises(SourceError, match=r"nope.csv: no such file \(an AWS CLI export\)"):
         _collect(paths)
 
 
