@@ -78,7 +78,7 @@ def evaluate(
             if name not in latest:
                 warnings.append(f"{name}: no data collected yet; it was not evaluated")
                 continue
-            snap = load_snapshot(conn, latest[name].id, documents=False)
+            snap = load_snapshot(conn, latest[name].id)
             accounts, observed_since = snap.accounts, None
             if "observation" in snap.settings:
                 accounts, observed_since = _with_seen_history(conn, name, accounts)
@@ -90,6 +90,7 @@ def evaluate(
                 snap.credentials,
                 snap.settings,
                 observed_since,
+                snap.documents,
             )
     used = {hr_name: hr_info, **{name: view.info for name, view in views.items()}}
     for info in used.values():

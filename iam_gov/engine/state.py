@@ -17,6 +17,7 @@ from iam_gov.model import (
     Entitlement,
     Grant,
     Person,
+    PolicyDocument,
 )
 from iam_gov.policy import Policy, exception_valid
 from iam_gov.policy.match import entitlement_matches
@@ -34,6 +35,8 @@ class SystemView:
     """Account native id -> its grants."""
     credentials: dict[str, list[Credential]]
     settings: dict[str, Any]
+    documents: dict[str, PolicyDocument] = field(default_factory=dict)
+    """Permission documents kept verbatim (AWS policies), by document id."""
     observed_since: datetime | None = None
     """Set for systems whose sign-in data is sampled (VPN status files): an account with no
     last sign-in was not seen since this time, which is all that can be said."""
@@ -60,6 +63,7 @@ def build_view(
     credentials: tuple[Credential, ...],
     settings: dict[str, Any],
     observed_since: datetime | None = None,
+    documents: tuple[PolicyDocument, ...] = (),
 ) -> SystemView:
     by_account: dict[str, list[Grant]] = defaultdict(list)
     for grant in grants:
@@ -74,6 +78,7 @@ def build_view(
         grants=dict(by_account),
         credentials=dict(creds),
         settings=settings,
+        documents={d.document_id: d for d in documents},
         observed_since=observed_since,
     )
 
