@@ -132,8 +132,8 @@ def verify(conn: Connection, *, expect_head: str | None = None) -> Verification:
     """Walk the chain from the first record; stop at and name the first broken one."""
     expected_seq = 1
     prev = GENESIS
-    rows = conn.execution_options(yield_per=5000).execute(
-        select(audit_log).order_by(audit_log.c.seq)
+    rows = conn.execute(
+        select(audit_log).order_by(audit_log.c.seq).execution_options(yield_per=5000)
     )
     for row in rows:
         if row.seq != expected_seq:

@@ -12,6 +12,7 @@ from iam_gov.connectors import Connector, connector_class
 from iam_gov.errors import InputError, SourceError
 from iam_gov.model import SystemSnapshot
 from iam_gov.store import Store
+from iam_gov.store.people import record_changes
 from iam_gov.store.snapshots import counts_of, save_snapshot
 from iam_gov.timeutil import utcnow
 
@@ -75,7 +76,10 @@ def collect(
     with store.writing() as conn:
         for name, snapshot in snapshots.items():
             sid = save_snapshot(conn, snapshot, stored_at)
-            audit.append(conn, "collect", name, _audit_details(sid, snapshot))
+            details = dict(_audit_details(sid, snapshot))
+            if snapshot.people:
+                details["people_changed"] = record_changes(conn, sid, snapshot)
+            audit.append(conn, "collect", name, details)
             collected.append(Collected(name, sid, snapshot))
     return collected
 

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import base64
+import csv
+import io
 import json
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -159,3 +162,39 @@ def test_an_export_that_contradicts_itself_is_refused_whole(store: Store, compan
     with pytest.raises(SourceError, match="aws: the same account with native id .* appears twice"):
         collect(load_config(company / "iam-gov.toml"), store)
     assert counts(store) == before
+
+
+def test_a_move_in_hr_makes_the_old_role_s_access_a_finding(store: Store, company: Path) -> None:
+    config_path = company / "iam-gov.toml"
+    text = config_path.read_text()
+    exported = AS_OF.strftime("%Y-%m-%dT%H:%M:%SZ")
+    hr_section = text.index("[systems.hr]")
+    line = f'exported_at = "{exported}"'
+    at = text.index(line, hr_section)
+
+    def hr_exported(days_before: int) -> None:
+        moment = (AS_OF - timedelta(days=days_before)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        config_path.write_text(text[:at] + f'exported_at = "{moment}"' + text[at + len(line) :])
+
+    hr_exported(90)
+    run(store, company)
+    hr = company / "hr" / "workers.csv"
+    rows = list(csv.reader(io.StringIO(hr.read_text(encoding="utf-8"))))
+    [mover] = [r for r in rows[1:] if r[4] == "Software Engineer" and r[7] == "Active"][:1]
+    mover[3], mover[4] = "Sales", "Account Executive"
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\r\n").writerows(rows)
+    hr.write_text(out.getvalue(), encoding="utf-8")
+    hr_exported(45)
+
+    report = run(store, company)
+    moved = [f for f in report.findings if f.rule_id == "mover-access"]
+    assert moved and {f.person_id for f in moved} == {mover[0]}
+    assert {f.system for f in moved} >= {"aws", "okta", "ad", "entra"}
+    assert all("department Engineering → Sales" in f.message for f in moved)
+    excess = [
+        f for f in report.findings if f.rule_id == "excess-access" and f.person_id == mover[0]
+    ]
+    assert all(
+        f.evidence["entitlement"] not in {m.evidence["entitlement"] for m in moved} for f in excess
+    )

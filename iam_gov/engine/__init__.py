@@ -19,6 +19,7 @@ from iam_gov.policy import Policy
 from iam_gov.rules import Rule, all_rules
 from iam_gov.store import Store
 from iam_gov.store.findings import Recorded, record_evaluation
+from iam_gov.store.people import latest_moves
 from iam_gov.store.snapshots import SnapshotInfo, latest_snapshots, load_snapshot, seen_history
 from iam_gov.timeutil import utcnow
 
@@ -49,14 +50,24 @@ class EvaluationReport:
         return Counter(f.severity for f in self.findings)
 
 
-def evaluate(
+@dataclass(frozen=True)
+class LoadedState:
+    """What an evaluation works on, and what was said about the data on the way."""
+
+    state: EvaluationState
+    snapshots: dict[str, SnapshotInfo]
+    warnings: list[str]
+
+
+def load_state(
     store: Store,
     config: Config,
     policy: Policy,
     *,
     overrides: Overrides | None = None,
     now: datetime | None = None,
-) -> EvaluationReport:
+) -> LoadedState:
+    """The latest snapshot of every configured system, correlated to the people in HR."""
     started = now or utcnow()
     if overrides is None:
         overrides = load_overrides(config.correlation.overrides)
@@ -71,6 +82,7 @@ def evaluate(
         hr_info = latest[hr_name]
         hr_snapshot = load_snapshot(conn, hr_info.id, documents=False)
         people = {p.employee_id: p for p in hr_snapshot.people}
+        moves = latest_moves(conn, hr_name)
         views: dict[str, SystemView] = {}
         for name in config.systems:
             if name == hr_name:
@@ -120,7 +132,24 @@ def evaluate(
         systems=views,
         links=links,
         evaluated_at=started,
+        moves={pid: move for pid, move in moves.items() if pid in people},
     )
+    return LoadedState(state=state, snapshots=used, warnings=warnings)
+
+
+def evaluate(
+    store: Store,
+    config: Config,
+    policy: Policy,
+    *,
+    overrides: Overrides | None = None,
+    now: datetime | None = None,
+) -> EvaluationReport:
+    started = now or utcnow()
+    loaded = load_state(store, config, policy, overrides=overrides, now=started)
+    state, used, warnings = loaded.state, loaded.snapshots, loaded.warnings
+    hr_info = state.hr
+    links = state.links
     findings, skipped = run_rules(state, all_rules())
     finished = utcnow() if now is None else now
 

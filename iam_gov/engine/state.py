@@ -21,6 +21,7 @@ from iam_gov.model import (
 )
 from iam_gov.policy import Policy, exception_valid
 from iam_gov.policy.match import entitlement_matches
+from iam_gov.store.people import Move
 from iam_gov.store.snapshots import SnapshotInfo
 
 
@@ -83,7 +84,7 @@ def build_view(
     )
 
 
-ExplanationKind = Literal["role", "exception", "declared", "group", "none"]
+ExplanationKind = Literal["role", "exception", "declared", "group", "previous-role", "none"]
 
 
 @dataclass(frozen=True)
@@ -97,7 +98,8 @@ class Explanation:
 
     @property
     def explained(self) -> bool:
-        return self.kind != "none"
+        """Something approves it now (a role the person left behind does not)."""
+        return self.kind not in ("none", "previous-role")
 
 
 @dataclass
@@ -108,7 +110,10 @@ class EvaluationState:
     systems: dict[str, SystemView]
     links: dict[tuple[str, str], AccountLink]
     evaluated_at: datetime
+    moves: dict[str, Move] = field(default_factory=dict)
+    """Each person's latest change in HR (department, title …), for movers."""
     _roles: dict[str, tuple[str, ...]] = field(default_factory=dict, repr=False)
+    _previous_roles: dict[str, tuple[str, ...]] = field(default_factory=dict, repr=False)
     _privileged: dict[tuple[str, str], bool] = field(default_factory=dict, repr=False)
     _pattern_hits: dict[tuple[str, str, str], bool] = field(default_factory=dict, repr=False)
 
@@ -135,6 +140,21 @@ class EvaluationState:
             roles = self.policy.roles_of(person)
             self._roles[person.employee_id] = roles
         return roles
+
+    def previous_roles(self, person: Person) -> tuple[str, ...]:
+        """Roles the person had before their latest HR change and has no longer."""
+        cached = self._previous_roles.get(person.employee_id)
+        if cached is None:
+            move = self.moves.get(person.employee_id)
+            if move is None:
+                cached = ()
+            else:
+                current = set(self.roles_of(person))
+                cached = tuple(
+                    r for r in self.policy.roles_of(move.before(person)) if r not in current
+                )
+            self._previous_roles[person.employee_id] = cached
+        return cached
 
     def matches(self, system: str, pattern: str, entitlement: Entitlement) -> bool:
         key = (system, pattern, entitlement.entitlement_id)
@@ -187,6 +207,14 @@ class EvaluationState:
             for pattern, role in self.policy.expected(self.roles_of(person), view.name):
                 if self.matches(view.name, pattern, entitlement):
                     return Explanation("role", f"role {role} ({self.policy.roles[role].where})")
+        if person is not None:
+            for pattern, role in self.policy.expected(self.previous_roles(person), view.name):
+                if self.matches(view.name, pattern, entitlement):
+                    move = self.moves[person.employee_id]
+                    return Explanation(
+                        "previous-role",
+                        f"previous role {role}, before the change on {move.changed_at.date()}",
+                    )
         expired = []
         on = view.as_of.date()
         for located in self.policy.exceptions_for(view.name, person, account):

@@ -60,8 +60,8 @@ def excess_access(state: EvaluationState, params: Params) -> Iterator[Hit]:
             if grant.via is not None:
                 continue
             explanation = state.explain(view, account, link, grant)
-            if explanation.explained:
-                continue
+            if explanation.explained or explanation.kind == "previous-role":
+                continue  # a role left behind is the mover rule's to report
             entitlement = view.entitlements.get(grant.entitlement_id)
             ref = entitlement.ref if entitlement else grant.entitlement_id
             privileged = entitlement is not None and state.is_privileged(view, entitlement)

@@ -161,6 +161,20 @@ documents = Table(
     Column("document", JSONType, nullable=False),
 )
 
+# What changed about each person between one HR snapshot and the one before it (movers are
+# found from here: the access of the role someone left behind).
+person_changes = Table(
+    "person_changes",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("snapshot_id", Integer, ForeignKey("snapshots.id", ondelete="CASCADE"), nullable=False),
+    Column("employee_id", String(128), nullable=False, index=True),
+    Column("field", String(160), nullable=False),
+    Column("old_value", Text),
+    Column("new_value", Text),
+    Column("changed_at", UTCDateTime, nullable=False),
+)
+
 evaluations = Table(
     "evaluations",
     metadata,

@@ -134,10 +134,11 @@ def load_snapshot(conn: Connection, snapshot_id: int, *, documents: bool = True)
     system = head.system
 
     def rows(table: Table) -> Iterator[Any]:
-        yield from conn.execution_options(yield_per=CHUNK).execute(
+        yield from conn.execute(
             select(table)
             .where(table.c.snapshot_id == snapshot_id)
             .order_by(*table.primary_key.columns)
+            .execution_options(yield_per=CHUNK)
         )
 
     return SystemSnapshot.model_construct(

@@ -31,6 +31,7 @@ from iam_gov.model import (
 )
 from iam_gov.policy import Policy, load_policy
 from iam_gov.rules import all_rules
+from iam_gov.store.people import Move
 from iam_gov.store.snapshots import SnapshotInfo
 
 AS_OF = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
@@ -161,6 +162,13 @@ def certificate(
     )
 
 
+def moved(
+    employee_id: str, days: float, **changes: tuple[str | None, str | None]
+) -> dict[str, Move]:
+    """A World's ``moves``: e.g. ``moved("E1", 40, department=("Engineering", "Sales"))``."""
+    return {employee_id: Move(employee_id, days_ago(days), dict(changes))}
+
+
 def access_key(
     acct: Account,
     n: int = 1,
@@ -196,6 +204,8 @@ class World:
     """System -> its snapshot's settings (e.g. a VPN's authentication and CRL)."""
     observed_since: dict[str, datetime] = field(default_factory=dict)
     """System -> since when its sampled sign-in data has been watched."""
+    moves: dict[str, Move] = field(default_factory=dict)
+    """Employee id -> their latest change in HR."""
     correlation: CorrelationSettings = field(default_factory=CorrelationSettings)
     as_of: datetime = AS_OF
 
@@ -245,6 +255,7 @@ class World:
             systems=views,
             links=links,
             evaluated_at=self.as_of,
+            moves=self.moves,
         )
 
     def run(self) -> tuple[list[Finding], dict[str, str]]:
