@@ -21,6 +21,7 @@ from iam_gov.model import (
 )
 from iam_gov.policy import Policy, exception_valid
 from iam_gov.policy.match import entitlement_matches
+from iam_gov.policy.model import PrivilegedEntitlement
 from iam_gov.store.people import Move
 from iam_gov.store.snapshots import SnapshotInfo
 
@@ -84,7 +85,9 @@ def build_view(
     )
 
 
-ExplanationKind = Literal["role", "exception", "declared", "group", "previous-role", "none"]
+ExplanationKind = Literal[
+    "role", "exception", "decision", "declared", "group", "previous-role", "none"
+]
 
 
 @dataclass(frozen=True)
@@ -112,6 +115,9 @@ class EvaluationState:
     evaluated_at: datetime
     moves: dict[str, Move] = field(default_factory=dict)
     """Each person's latest change in HR (department, title …), for movers."""
+    decisions: dict[tuple[str, str, str], str] = field(default_factory=dict)
+    """(system, account id, entitlement id) -> a reviewer's decision that keeps the grant.
+    Filled by access-review campaigns (a later part of iam-gov); empty until then."""
     _roles: dict[str, tuple[str, ...]] = field(default_factory=dict, repr=False)
     _previous_roles: dict[str, tuple[str, ...]] = field(default_factory=dict, repr=False)
     _privileged: dict[tuple[str, str], bool] = field(default_factory=dict, repr=False)
@@ -169,11 +175,20 @@ class EvaluationState:
         privileged = self._privileged.get(key)
         if privileged is None:
             privileged = entitlement.privileged or any(
-                self.matches(view.name, p, entitlement)
+                self.matches(view.name, p.entitlement, entitlement)
                 for p in self.policy.privileged.get(view.name, ())
             )
             self._privileged[key] = privileged
         return privileged
+
+    def privilege_requirements(
+        self, view: SystemView, entitlement: Entitlement
+    ) -> PrivilegedEntitlement | None:
+        """How the policy says this privileged entitlement must be held, if it says."""
+        for spec in self.policy.privileged.get(view.name, ()):
+            if self.matches(view.name, spec.entitlement, entitlement):
+                return spec
+        return None
 
     def privileged_grants(self, view: SystemView, account: Account) -> list[Entitlement]:
         out = []
@@ -186,7 +201,9 @@ class EvaluationState:
     def explain(
         self, view: SystemView, account: Account, link: AccountLink, grant: Grant
     ) -> Explanation:
-        """Role, approved exception, declaration, or the group it comes through; else nothing."""
+        """Why a grant is there, in order: the group it comes through, a declaration (service
+        accounts), a role, an approved exception, a review decision; a role the person left
+        behind (movers); else nothing, saying so when a role could have requested it."""
         entitlement = view.entitlements.get(grant.entitlement_id)
         if grant.via is not None:
             group = view.entitlements.get(grant.via)
@@ -207,6 +224,12 @@ class EvaluationState:
             for pattern, role in self.policy.expected(self.roles_of(person), view.name):
                 if self.matches(view.name, pattern, entitlement):
                     return Explanation("role", f"role {role} ({self.policy.roles[role].where})")
+        exception = self.exception_for(view, account, person, entitlement)
+        if exception.kind == "exception":
+            return exception
+        decision = self.decisions.get((view.name, account.native_id, entitlement.entitlement_id))
+        if decision is not None:
+            return Explanation("decision", decision)
         if person is not None:
             for pattern, role in self.policy.expected(self.previous_roles(person), view.name):
                 if self.matches(view.name, pattern, entitlement):
@@ -215,6 +238,19 @@ class EvaluationState:
                         "previous-role",
                         f"previous role {role}, before the change on {move.changed_at.date()}",
                     )
+            for pattern, role in self.policy.requestable(self.roles_of(person), view.name):
+                if self.matches(view.name, pattern, entitlement):
+                    return Explanation(
+                        "none",
+                        f"requestable for role {role}, but no approval is recorded",
+                        exception.expired,
+                    )
+        return exception
+
+    def exception_for(
+        self, view: SystemView, account: Account, person: Person | None, entitlement: Entitlement
+    ) -> Explanation:
+        """A valid exception approving this grant, or "none" with any that have expired."""
         expired = []
         on = view.as_of.date()
         for located in self.policy.exceptions_for(view.name, person, account):

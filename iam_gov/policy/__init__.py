@@ -15,7 +15,15 @@ from pydantic import ValidationError
 from iam_gov.errors import PolicyError
 from iam_gov.model import Account, AccountKind, Person
 from iam_gov.policy.match import account_matches, person_matches
-from iam_gov.policy.model import DeclaredAccount, Exception_, Pattern, PolicyFile, Role
+from iam_gov.policy.model import (
+    DeclaredAccount,
+    Exception_,
+    Pattern,
+    PolicyFile,
+    PrivilegedEntitlement,
+    Role,
+    SeparationOfDuties,
+)
 from iam_gov.rules.registry import RuleParams
 from iam_gov.yamlfile import YamlDocument, load_yaml
 
@@ -39,10 +47,11 @@ class RuleSettings:
 @dataclass(frozen=True)
 class Policy:
     roles: dict[str, Located[Role]]
-    privileged: dict[str, tuple[Pattern, ...]]
+    privileged: dict[str, tuple[PrivilegedEntitlement, ...]]
     exceptions: tuple[Located[Exception_], ...]
     accounts: tuple[Located[DeclaredAccount], ...]
     rules: dict[str, RuleSettings]
+    separation_of_duties: tuple[Located[SeparationOfDuties], ...]
     digest: str
     sources: tuple[Path, ...]
     _closure: dict[str, tuple[str, ...]] = field(default_factory=dict, repr=False)
@@ -63,6 +72,14 @@ class Policy:
             (pattern, name)
             for name in role_names
             for pattern in self.roles[name].item.grants.get(system, ())
+        ]
+
+    def requestable(self, role_names: Sequence[str], system: str) -> list[tuple[Pattern, str]]:
+        """(pattern, role) pairs of what these roles may hold once approved."""
+        return [
+            (pattern, name)
+            for name in role_names
+            for pattern in self.roles[name].item.requestable.get(system, ())
         ]
 
     def declared(self, account: Account) -> Located[DeclaredAccount] | None:
@@ -99,6 +116,10 @@ class Policy:
         names = set(self.privileged)
         for located in self.roles.values():
             names.update(located.item.grants)
+            names.update(located.item.requestable)
+        for sod in self.separation_of_duties:
+            for side in sod.item.sides:
+                names.update(side)
         names.update(e.item.system for e in self.exceptions)
         names.update(a.item.system for a in self.accounts)
         return names
@@ -149,8 +170,9 @@ def _merge(parsed: list[tuple[YamlDocument, PolicyFile]], problems: list[str]) -
 
     known_rules = all_rules()
     roles: dict[str, Located[Role]] = {}
-    privileged: dict[str, tuple[Pattern, ...]] = {}
+    privileged: dict[str, tuple[PrivilegedEntitlement, ...]] = {}
     exceptions: list[Located[Exception_]] = []
+    separation: list[Located[SeparationOfDuties]] = []
     accounts: list[Located[DeclaredAccount]] = []
     rules: dict[str, RuleSettings] = {}
     rule_where: dict[str, str] = {}
@@ -164,8 +186,14 @@ def _merge(parsed: list[tuple[YamlDocument, PolicyFile]], problems: list[str]) -
                 )
                 continue
             roles[role.name] = Located(role, where)
-        for system, patterns in pf.privileged.items():
-            privileged[system] = privileged.get(system, ()) + patterns
+        for system, entries in pf.privileged.items():
+            privileged[system] = privileged.get(system, ()) + tuple(
+                PrivilegedEntitlement(entitlement=e) if isinstance(e, str) else e for e in entries
+            )
+        separation.extend(
+            Located(sod, doc.where(("separation_of_duties", i)))
+            for i, sod in enumerate(pf.separation_of_duties)
+        )
         exceptions.extend(
             Located(e, doc.where(("exceptions", i))) for i, e in enumerate(pf.exceptions)
         )
@@ -199,6 +227,7 @@ def _merge(parsed: list[tuple[YamlDocument, PolicyFile]], problems: list[str]) -
         "exceptions": tuple(exceptions),
         "accounts": tuple(accounts),
         "rules": rules,
+        "separation_of_duties": tuple(separation),
         "_closure": closure,
     }
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from iam_gov.model import AccountKind
+from iam_gov.model import AccountKind, Severity
 
 Pattern = str
 """An entitlement reference: ``kind:name`` (``group:Developers``), a native id (an ARN), or a
@@ -29,7 +29,36 @@ class Role(_Strict):
     includes: tuple[str, ...] = ()
     """Other roles whose grants this role also brings."""
     grants: dict[str, tuple[Pattern, ...]] = Field(default_factory=dict)
-    """System name -> entitlements this role brings there."""
+    """System name -> entitlements this role brings there (birthright: expected, and
+    reported as missing when absent)."""
+    requestable: dict[str, tuple[Pattern, ...]] = Field(default_factory=dict)
+    """System name -> entitlements people in this role may hold once approved (an exception
+    or a review decision); held without an approval, they are excess."""
+
+
+class PrivilegedEntitlement(_Strict):
+    """A privileged entitlement and how it must be held. A field left out takes the
+    ``privileged-access`` rule's default."""
+
+    entitlement: Pattern
+    require_mfa: bool | None = None
+    """The holding account must have a second factor (even when it only uses keys)."""
+    require_justification: bool | None = None
+    """A role is not enough: an approved, expiring exception must back it."""
+    employees_only: bool | None = None
+    """Contractors, interns and others must not hold it."""
+    max_days: int | None = Field(default=None, ge=1)
+    """Longest time one grant may be held, where the system records when it was granted."""
+
+
+class SeparationOfDuties(_Strict):
+    """Entitlements that must not come together in one person, across systems."""
+
+    name: str = Field(min_length=1)
+    description: str | None = None
+    severity: Severity = Severity.HIGH
+    sides: tuple[dict[str, tuple[Pattern, ...]], ...] = Field(min_length=2)
+    """Each side: system name -> entitlements; holding something from two sides conflicts."""
 
 
 class Exception_(_Strict):
@@ -80,8 +109,10 @@ class PolicyFile(_Strict):
 
     version: int = Field(1, ge=1, le=1)
     roles: tuple[Role, ...] = ()
-    privileged: dict[str, tuple[Pattern, ...]] = Field(default_factory=dict)
-    """System name -> entitlements that are privileged there."""
+    privileged: dict[str, tuple[Pattern | PrivilegedEntitlement, ...]] = Field(default_factory=dict)
+    """System name -> entitlements that are privileged there (a pattern, or a mapping that
+    also says how it must be held)."""
+    separation_of_duties: tuple[SeparationOfDuties, ...] = ()
     exceptions: tuple[Exception_, ...] = ()
     accounts: tuple[DeclaredAccount, ...] = ()
     rules: dict[str, dict[str, Any]] = Field(default_factory=dict)

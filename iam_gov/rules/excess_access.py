@@ -75,6 +75,11 @@ def excess_access(state: EvaluationState, params: Params) -> Iterator[Hit]:
                 f"{' (privileged)' if privileged else ''}, which no role, approved exception "
                 "or declaration explains"
             )
+            if explanation.detail.startswith("requestable"):
+                message = (
+                    f"{whose} {account.login} holds {ref}"
+                    f"{' (privileged)' if privileged else ''}: {explanation.detail}"
+                )
             if explanation.expired:
                 message += f"; an exception for it has expired: {explanation.expired[0]}"
             yield Hit(

@@ -95,7 +95,9 @@ def test_valid_policy_loads(tmp_path: Path) -> None:
     assert list(policy.roles) == ["employee", "engineer", "sre"]
     assert policy.roles["engineer"].where == f"{path}:{line_of(VALID, 'name: engineer')}"
     assert policy.roles["sre"].item.grants == {"aws": ("group:Ops",)}
-    assert policy.privileged == {"aws": ("group:Admins", "policy:AdministratorAccess")}
+    assert {s: [p.entitlement for p in specs] for s, specs in policy.privileged.items()} == {
+        "aws": ["group:Admins", "policy:AdministratorAccess"]
+    }
     assert policy.sources == (path,)
     assert policy.systems() == {"aws"}
 
@@ -193,7 +195,9 @@ def test_policy_folder_merges_its_files(tmp_path: Path) -> None:
 
     assert set(policy.roles) == {"employee", "engineer"}
     assert policy.roles["engineer"].where == f"{tmp_path / 'b.yml'}:3"
-    assert policy.privileged == {"aws": ("group:Admins", "group:Ops")}
+    assert {s: [p.entitlement for p in specs] for s, specs in policy.privileged.items()} == {
+        "aws": ["group:Admins", "group:Ops"]
+    }
     assert len(policy.sources) == 3
 
 

@@ -222,3 +222,30 @@ def test_break_glass_account_is_not_judged() -> None:
     )
 
     assert world.findings(RULE) == []
+
+
+def test_requestable_access_needs_an_approval() -> None:
+    from tests.support.world import World, account, grant, group, person
+
+    policy = (
+        "version: 1\nroles:\n  - name: engineer\n    match: {department: Engineering}\n"
+        '    requestable: {aws: ["group:Prod-*"]}\n'
+    )
+    jane = account("jane.doe", employee_id="E1")
+    prod = group("Prod-Deploy")
+    world = World(
+        policy_yaml=policy,
+        people=[person("E1", "Jane Doe")],
+        accounts=[jane],
+        entitlements=[prod],
+        grants=[grant(jane, prod)],
+    )
+    [finding] = world.findings("excess-access")
+    assert "group:Prod-Deploy: requestable for role engineer, but no approval is recorded" in (
+        finding.message
+    )
+    world.policy_yaml += (
+        'exceptions:\n  - {person: E1, system: aws, entitlement: "group:Prod-Deploy", '
+        "approver: lead@example.com, reason: release duty, expires: 2027-03-01}\n"
+    )
+    assert world.findings("excess-access") == []

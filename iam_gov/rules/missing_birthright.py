@@ -1,0 +1,108 @@
+"""Access a person's role brings that they do not have (yet)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from pydantic import Field
+
+from iam_gov.engine.state import EvaluationState
+from iam_gov.model import AccountKind, AccountStatus, EmploymentStatus, Severity
+from iam_gov.rules.registry import Evidence, Hit, RuleParams, rule
+
+_WILDCARDS = frozenset("*?[")
+
+
+class Params(RuleParams):
+    grace_days: int = Field(
+        7, ge=0, description="Days after someone starts before their access is expected."
+    )
+
+
+class MissingEvidence(Evidence):
+    missing: list[str]
+    roles: list[str]
+    accounts: list[str]
+
+
+@rule(
+    id="missing-birthright",
+    title="Birthright access missing",
+    severity=Severity.LOW,
+    control="Access is granted through roles, consistently, when someone joins or moves.",
+    soc2=("CC6.2",),
+    iso27001=("A.5.18",),
+    remediation=(
+        "Provision what the role brings (or fix the role if people in it do not need it); "
+        "a gap is also a sign that access is being granted by hand instead of by role."
+    ),
+)
+def missing_birthright(state: EvaluationState, params: Params) -> Iterator[Hit]:
+    """For each active person and each system whose data is complete: entitlements their
+    roles bring there (exact names; a wildcard cannot be missing) that none of their accounts
+    holds, or no account at all. People on leave, and those who started less than
+    ``grace_days`` ago, are not judged. Incomplete data never counts as missing.
+    """
+    accounts_of: dict[tuple[str, str], list[str]] = {}
+    for view, account, link in state.accounts():
+        if (
+            link.person_id is not None
+            and link.kind is AccountKind.HUMAN
+            and account.status is AccountStatus.ACTIVE
+        ):
+            accounts_of.setdefault((view.name, link.person_id), []).append(account.native_id)
+    for person in state.people.values():
+        if person.status is not EmploymentStatus.ACTIVE:
+            continue
+        roles = state.roles_of(person)
+        if not roles:
+            continue
+        for view in state.systems.values():
+            if not view.complete or state.has_left(person, view.as_of.date()):
+                continue
+            if (
+                person.start_date
+                and (view.as_of.date() - person.start_date).days < params.grace_days
+            ):
+                continue
+            expected = [
+                (pattern, role)
+                for pattern, role in state.policy.expected(roles, view.name)
+                if not _WILDCARDS & set(pattern)
+            ]
+            if not expected:
+                continue
+            mine = accounts_of.get((view.name, person.employee_id), [])
+            held = [
+                view.entitlements[g.entitlement_id]
+                for account_id in mine
+                for g in view.grants.get(account_id, ())
+                if g.entitlement_id in view.entitlements
+            ]
+            missing = sorted(
+                {
+                    pattern
+                    for pattern, _role in expected
+                    if not any(state.matches(view.name, pattern, e) for e in held)
+                }
+            )
+            if not missing:
+                continue
+            logins = [view.accounts[a].login for a in mine]
+            if not mine:
+                message = (
+                    f"{person.name} ({person.employee_id}) has no {view.name} account, though "
+                    f"their role brings {', '.join(missing)} there"
+                )
+            else:
+                message = (
+                    f"{person.name}'s {view.name} account {', '.join(logins)} lacks "
+                    f"{', '.join(missing)}, which their role brings"
+                )
+            yield Hit(
+                subject=f"{view.name}:{person.employee_id}:missing",
+                system=view.name,
+                person_id=person.employee_id,
+                message=message + ".",
+                evidence=MissingEvidence(missing=missing, roles=list(roles), accounts=logins),
+            )
