@@ -511,8 +511,11 @@ class _Mapper:
                     f"in index.txt: {listed}",
                 )
             )
+        positions: dict[str, list[int]] = {}
+        for index, credential in enumerate(self.credentials):
+            positions.setdefault(credential.account_id, []).append(index)
         for key, moment in seen.items():
-            self._seen(key, moment, sessions.get(key, []))
+            self._seen(key, moment, sessions.get(key, []), positions.get(key, []))
 
     def _connected_stranger(self, name: str, report: StatusReport) -> str:
         # Connected now, so it can connect: kept as an identity rather than left out.
@@ -537,7 +540,10 @@ class _Mapper:
         )
         return name
 
-    def _seen(self, name: str, moment: datetime, sessions: list[Session]) -> None:
+    def _seen(
+        self, name: str, moment: datetime, sessions: list[Session], positions: list[int]
+    ) -> None:
+        """``positions``: where this identity's certificates are in ``self.credentials``."""
         account = self.accounts[name]
         attributes = dict(account.attributes)
         starts = [s.connected_since for s in sessions if s.connected_since is not None]
@@ -559,12 +565,13 @@ class _Mapper:
         self.accounts[name] = account.model_copy(
             update={"last_login_at": moment, "attributes": attributes}
         )
-        mine = [c for c in self.credentials if c.account_id == name]
-        if len(mine) == 1 and (mine[0].created_at is None or mine[0].created_at <= moment):
+        if len(positions) == 1:
             # With one certificate, the connection was made with it; with several, which one
             # is not recorded anywhere OpenVPN writes.
-            index = self.credentials.index(mine[0])
-            self.credentials[index] = mine[0].model_copy(update={"last_used_at": moment})
+            [index] = positions
+            mine = self.credentials[index]
+            if mine.created_at is None or mine.created_at <= moment:
+                self.credentials[index] = mine.model_copy(update={"last_used_at": moment})
 
     # the snapshot
 

@@ -120,6 +120,9 @@ class EvaluationState:
     Filled by access-review campaigns (a later part of iam-gov); empty until then."""
     _roles: dict[str, tuple[str, ...]] = field(default_factory=dict, repr=False)
     _previous_roles: dict[str, tuple[str, ...]] = field(default_factory=dict, repr=False)
+    _role_explanations: dict[tuple[tuple[str, ...], str, str], Explanation | None] = field(
+        default_factory=dict, repr=False
+    )
     _privileged: dict[tuple[str, str], bool] = field(default_factory=dict, repr=False)
     _pattern_hits: dict[tuple[str, str, str], bool] = field(default_factory=dict, repr=False)
 
@@ -221,9 +224,9 @@ class EvaluationState:
                             f"declared for {link.kind.value} account at {declared.where}",
                         )
         if person is not None:
-            for pattern, role in self.policy.expected(self.roles_of(person), view.name):
-                if self.matches(view.name, pattern, entitlement):
-                    return Explanation("role", f"role {role} ({self.policy.roles[role].where})")
+            by_role = self._role_explanation(self.roles_of(person), view.name, entitlement)
+            if by_role is not None:
+                return by_role
         exception = self.exception_for(view, account, person, entitlement)
         if exception.kind == "exception":
             return exception
@@ -246,6 +249,21 @@ class EvaluationState:
                         exception.expired,
                     )
         return exception
+
+    def _role_explanation(
+        self, roles: tuple[str, ...], system: str, entitlement: Entitlement
+    ) -> Explanation | None:
+        # Many people share a set of roles: each (roles, entitlement) is worked out once.
+        key = (roles, system, entitlement.entitlement_id)
+        if key in self._role_explanations:
+            return self._role_explanations[key]
+        found = None
+        for pattern, role in self.policy.expected(roles, system):
+            if self.matches(system, pattern, entitlement):
+                found = Explanation("role", f"role {role} ({self.policy.roles[role].where})")
+                break
+        self._role_explanations[key] = found
+        return found
 
     def exception_for(
         self, view: SystemView, account: Account, person: Person | None, entitlement: Entitlement

@@ -55,6 +55,9 @@ class Policy:
     digest: str
     sources: tuple[Path, ...]
     _closure: dict[str, tuple[str, ...]] = field(default_factory=dict, repr=False)
+    _exception_index: dict[tuple[str, str, str], list[Located[Exception_]]] = field(
+        default_factory=dict, repr=False
+    )
 
     def roles_of(self, person: Person) -> tuple[str, ...]:
         """Names of the roles a person has: matched on HR fields, plus what they include."""
@@ -92,23 +95,25 @@ class Policy:
     def exceptions_for(
         self, system: str, person: Person | None, account: Account
     ) -> Iterator[Located[Exception_]]:
-        for located in self.exceptions:
-            exc = located.item
-            if exc.system != system:
-                continue
-            if (
-                exc.account is not None
-                and account_matches(exc.account, account)
-                or exc.person is not None
-                and person is not None
-                and (
-                    exc.person == person.employee_id
-                    or (
-                        person.email is not None
-                        and exc.person.casefold() == person.email.casefold()
-                    )
-                )
-            ):
+        """Exceptions that may approve something for this person or account in ``system``."""
+        index = self._exception_index
+        if not index:
+            index.update(_index_exceptions(self.exceptions))
+        keys = []
+        if person is not None:
+            keys.append((system, "person", person.employee_id))
+            if person.email:
+                keys.append((system, "person", person.email.casefold()))
+        seen: set[int] = set()
+        for key in keys:
+            for located in index.get(key, ()):
+                if id(located) not in seen:
+                    seen.add(id(located))
+                    yield located
+        for located in index.get((system, "account", ""), ()):
+            assert located.item.account is not None
+            if account_matches(located.item.account, account) and id(located) not in seen:
+                seen.add(id(located))
                 yield located
 
     def systems(self) -> set[str]:
@@ -260,6 +265,22 @@ def _role_closure(
     for name in roles:
         visit(name, (name,))
     return closure
+
+
+def _index_exceptions(
+    exceptions: Sequence[Located[Exception_]],
+) -> dict[tuple[str, str, str], list[Located[Exception_]]]:
+    """By (system, "person", employee id or e-mail), and (system, "account", "") for the
+    account patterns, which are matched one by one."""
+    index: dict[tuple[str, str, str], list[Located[Exception_]]] = {}
+    for located in exceptions:
+        exc = located.item
+        if exc.person is not None:
+            key = exc.person if "@" not in exc.person else exc.person.casefold()
+            index.setdefault((exc.system, "person", key), []).append(located)
+        if exc.account is not None:
+            index.setdefault((exc.system, "account", ""), []).append(located)
+    return index
 
 
 def exception_valid(exc: Exception_, on: date) -> bool:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Table, func, select
+from pydantic import BaseModel
+from sqlalchemy import JSON, Column, Connection, MetaData, String, Table, func, select
 
 from iam_gov.model import (
     Account,
@@ -26,6 +28,7 @@ from iam_gov.model import (
 )
 from iam_gov.store.bulk import CHUNK, bulk_insert
 from iam_gov.store.schema import (
+    UTCDateTime,
     accounts,
     credentials,
     entitlements,
@@ -134,10 +137,11 @@ def load_snapshot(conn: Connection, snapshot_id: int, *, documents: bool = True)
     system = head.system
 
     def rows(table: Table) -> Iterator[Any]:
+        raw = _RAW[table.name]
         yield from conn.execute(
-            select(table)
-            .where(table.c.snapshot_id == snapshot_id)
-            .order_by(*table.primary_key.columns)
+            select(raw)
+            .where(raw.c.snapshot_id == snapshot_id)
+            .order_by(*raw.primary_key.columns)
             .execution_options(yield_per=CHUNK)
         )
 
@@ -189,6 +193,66 @@ def snapshots_by_id(conn: Connection, ids: Sequence[int]) -> list[SnapshotInfo]:
 
 # --- rows <-> models ----------------------------------------------------------------------
 
+# The row tables again, read with plain column types: SQLAlchemy's per-value processing of
+# timestamps and JSON is most of the cost of loading millions of rows, and the drivers
+# already hand PostgreSQL's values over as datetimes and dicts. ``_time`` and ``_json``
+# finish the job for SQLite's text.
+_raw_metadata = MetaData()
+_RAW = {
+    table.name: Table(
+        table.name,
+        _raw_metadata,
+        *(
+            Column(
+                c.name,
+                String if isinstance(c.type, UTCDateTime | JSON) else c.type,
+                primary_key=c.primary_key,
+            )
+            for c in table.columns
+        ),
+    )
+    for table in (people, accounts, credentials, entitlements, grants, documents_table)
+}
+
+
+def _time(value: Any) -> datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return datetime.fromisoformat(value).replace(tzinfo=UTC)
+    return as_utc(value)
+
+
+def _json(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def _tuple_or_none(value: Any) -> tuple[str, ...] | None:
+    # Written as JSON null (SQLAlchemy's JSON type), not as SQL NULL.
+    return None if value is None else tuple(value)
+
+
+M = TypeVar("M", bound=BaseModel)
+_FIELDS_SET: dict[type[BaseModel], set[str]] = {}
+
+
+def _construct(cls: type[M], **values: Any) -> M:
+    """A model instance from values that were validated when they were stored.
+
+    This is what ``model_construct`` does, without its per-call bookkeeping, which is most of
+    the time spent loading millions of rows. Every field is given, so there are no defaults
+    to fill in; the fields-set is shared (frozen models never change it).
+    """
+    obj = cls.__new__(cls)
+    fields_set = _FIELDS_SET.get(cls)
+    if fields_set is None:
+        fields_set = _FIELDS_SET[cls] = set(cls.model_fields)
+    object.__setattr__(obj, "__dict__", values)
+    object.__setattr__(obj, "__pydantic_fields_set__", fields_set)
+    object.__setattr__(obj, "__pydantic_extra__", None)
+    object.__setattr__(obj, "__pydantic_private__", None)
+    return obj
+
 
 def _person_row(sid: int, p: Person) -> dict[str, Any]:
     return {
@@ -208,7 +272,8 @@ def _person_row(sid: int, p: Person) -> dict[str, Any]:
 
 
 def _person(r: Any) -> Person:
-    return Person.model_construct(
+    return _construct(
+        Person,
         employee_id=r.employee_id,
         email=r.email,
         name=r.name,
@@ -219,7 +284,7 @@ def _person(r: Any) -> Person:
         status=EmploymentStatus(r.status),
         start_date=r.start_date,
         end_date=r.end_date,
-        attributes=r.attributes,
+        attributes=_json(r.attributes),
     )
 
 
@@ -241,7 +306,8 @@ def _account_row(sid: int, a: Account) -> dict[str, Any]:
 
 
 def _account(system: str, r: Any) -> Account:
-    return Account.model_construct(
+    return _construct(
+        Account,
         system=system,
         native_id=r.native_id,
         login=r.login,
@@ -250,11 +316,11 @@ def _account(system: str, r: Any) -> Account:
         employee_id=r.employee_id,
         status=AccountStatus(r.status),
         kind=AccountKind(r.kind),
-        created_at=r.created_at,
-        last_login_at=r.last_login_at,
-        mfa_factors=None if r.mfa_factors is None else tuple(r.mfa_factors),
+        created_at=_time(r.created_at),
+        last_login_at=_time(r.last_login_at),
+        mfa_factors=_tuple_or_none(_json(r.mfa_factors)),
         person_id=None,
-        attributes=r.attributes,
+        attributes=_json(r.attributes),
     )
 
 
@@ -273,16 +339,17 @@ def _credential_row(sid: int, c: Credential) -> dict[str, Any]:
 
 
 def _credential(system: str, r: Any) -> Credential:
-    return Credential.model_construct(
+    return _construct(
+        Credential,
         system=system,
         account_id=r.account_id,
         credential_id=r.credential_id,
         kind=CredentialKind(r.kind),
         active=r.active,
-        created_at=r.created_at,
-        last_used_at=r.last_used_at,
-        expires_at=r.expires_at,
-        attributes=r.attributes,
+        created_at=_time(r.created_at),
+        last_used_at=_time(r.last_used_at),
+        expires_at=_time(r.expires_at),
+        attributes=_json(r.attributes),
     )
 
 
@@ -299,7 +366,8 @@ def _entitlement_row(sid: int, e: Entitlement) -> dict[str, Any]:
 
 
 def _entitlement(system: str, r: Any) -> Entitlement:
-    return Entitlement.model_construct(
+    return _construct(
+        Entitlement,
         system=system,
         entitlement_id=r.entitlement_id,
         name=r.name,
@@ -322,13 +390,14 @@ def _grant_row(sid: int, g: Grant) -> dict[str, Any]:
 
 
 def _grant(system: str, r: Any) -> Grant:
-    return Grant.model_construct(
+    return _construct(
+        Grant,
         system=system,
         account_id=r.account_id,
         entitlement_id=r.entitlement_id,
         via=r.via or None,
-        granted_at=r.granted_at,
-        last_used_at=r.last_used_at,
+        granted_at=_time(r.granted_at),
+        last_used_at=_time(r.last_used_at),
     )
 
 
@@ -343,10 +412,11 @@ def _document_row(sid: int, d: PolicyDocument) -> dict[str, Any]:
 
 
 def _document(system: str, r: Any) -> PolicyDocument:
-    return PolicyDocument.model_construct(
+    return _construct(
+        PolicyDocument,
         system=system,
         document_id=r.document_id,
         name=r.name,
         kind=r.kind,
-        document=r.document,
+        document=_json(r.document),
     )
