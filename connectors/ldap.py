@@ -13,11 +13,28 @@ from pydantic import BeforeValidator, Field, field_validator, model_validator
 from iam_gov.configtypes import RelPath, SecretRef
 from iam_gov.connectors.base import Connector, ConnectorOptions, Permissions
 from iam_gov.connectors.ldap_actions import Scope, apply_action
-from iam_gov.connectors.ldap_ad import ActiveDirectory
-from iam_gov.connectors.ldap_client import Directory, SearchFailed, Settings, connect
+from iam_gov.connectors.ldap_ad import (
+    DOMAIN_FILTER,
+    DOMAIN_POLICY_ATTRIBUTES,
+    ActiveDirectory,
+    domain_dn,
+)
+from iam_gov.connectors.ldap_client import (
+    NO_SUCH_OBJECT,
+    Directory,
+    SearchFailed,
+    Settings,
+    connect,
+)
 from iam_gov.connectors.ldap_entry import Entry, Flavor, all_of, dn_key, is_under
 from iam_gov.connectors.ldap_export import read_ldif
-from iam_gov.connectors.ldap_map import Collected, build_snapshot
+from iam_gov.connectors.ldap_map import (
+    POLICY_CLASS,
+    PPOLICY_ATTRIBUTES,
+    PPOLICY_FILTER,
+    Collected,
+    build_snapshot,
+)
 from iam_gov.connectors.ldap_openldap import OpenLDAP
 from iam_gov.errors import ConfigError, ConnectorError, SourceError
 from iam_gov.model import (
@@ -108,6 +125,10 @@ class LDAPOptions(ConnectorOptions):
     """Default: AD ``sAMAccountName``, OpenLDAP ``uid``."""
     privileged_groups: tuple[str, ...] = ()
     """Groups privileged beyond the built-in ones: names (``Helpdesk*``) or DN patterns."""
+    password_policy_dn: str | None = None
+    """The entry holding the password policy. AD: the domain object, by default the ``DC=``
+    part of base_dn (in an export, its domainDNS object). OpenLDAP: the default ppolicy that
+    slapd's ``ppolicy_default`` names, by default the only pwdPolicy entry under base_dn."""
 
     @field_validator("url")
     @classmethod
@@ -205,6 +226,9 @@ COLLECT_PERMISSIONS = (
         "description",
         "managedBy",
     ),
+    # The domain's password policy, from its domain object.
+    *_ops("ad", "search", "domain", "objectClass"),
+    *_ops("ad", "read", "domain", *DOMAIN_POLICY_ATTRIBUTES),
     # userPassword is only tested for presence, never read.
     *_ops("openldap", "search", "user", "objectClass", "userPassword"),
     *_ops(
@@ -236,6 +260,9 @@ COLLECT_PERMISSIONS = (
         "description",
         "owner",
     ),
+    # The default password policy (ppolicy overlay), when the credential may read it.
+    *_ops("openldap", "search", "policy", "objectClass"),
+    *_ops("openldap", "read", "policy", *PPOLICY_ATTRIBUTES),
 )
 # Actions find entries by id and read their state before changing it (that is what makes
 # them idempotent), so the reads they use are listed with the writes.
@@ -311,9 +338,15 @@ class LDAPConnector(Connector[LDAPOptions]):
         path = self.options.path
         assert path is not None
         ldif = read_ldif(path)
-        collected = Collected(errors=ldif.errors, complete=ldif.complete)
+        collected = Collected(
+            errors=ldif.errors,
+            complete=ldif.complete,
+            policy_dn=self.options.password_policy_dn,
+        )
         for entry in ldif.entries:
             classes = {c.casefold() for c in entry.texts("objectClass")}
+            if POLICY_CLASS[self.flavor.name] in classes:
+                collected.policy_entries.append(entry)
             if self.flavor.is_group(classes):
                 collected.groups.append(entry)
             elif self.flavor.is_user(classes):
@@ -377,6 +410,7 @@ class LDAPConnector(Connector[LDAPOptions]):
                     (),
                 )
                 collected.password_holders = {dn_key(entry.dn) for entry in holders}
+            self._read_password_policy(directory, collected)
         finally:
             directory.close()
         if not self.options.tls_verify:
@@ -422,6 +456,39 @@ class LDAPConnector(Connector[LDAPOptions]):
                 )
             )
         return entries
+
+    def _read_password_policy(self, directory: Directory, collected: Collected) -> None:
+        """AD: the domain object, read by its DN. OpenLDAP: the pwdPolicy entries under the
+        base (or the one named). Failing to read it leaves the policy unknown, not the data
+        incomplete: no access is concluded from a password policy."""
+        options = self.options
+        base = options.base_dn or ""
+        wanted: str | None
+        attributes: tuple[str, ...]
+        if self.flavor.name == "ad":
+            wanted = options.password_policy_dn or domain_dn(base)
+            where, search_filter, attributes = wanted, DOMAIN_FILTER, DOMAIN_POLICY_ATTRIBUTES
+            scope = "BASE"
+        else:
+            wanted = options.password_policy_dn
+            where, search_filter, attributes = wanted or base, PPOLICY_FILTER, PPOLICY_ATTRIBUTES
+            scope = "BASE" if wanted else "SUBTREE"
+        collected.policy_dn = wanted
+        try:
+            collected.policy_entries = list(
+                directory.search(where, search_filter, attributes, scope=scope)
+            )
+        except SearchFailed as exc:
+            if exc.code == NO_SUCH_OBJECT:
+                return  # nothing there: said by build_snapshot
+            collected.policy_read = False
+            collected.errors.append(
+                SnapshotError(
+                    source=directory.url,
+                    record=where,
+                    message=f"the password policy could not be read ({exc}); it is not judged",
+                )
+            )
 
     # --- apply --------------------------------------------------------------------------
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import struct
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from iam_gov.connectors.ldap_entry import (
     Entry,
@@ -58,6 +59,19 @@ PRIVILEGED_NAMES = frozenset(
 ADMINISTRATOR_RID = 500
 SERVICE_RIDS = {501: "Guest", 502: "krbtgt"}
 
+# The domain's password policy lives on the domain object (the naming context's root).
+DOMAIN_FILTER = "(objectClass=domainDNS)"
+DOMAIN_POLICY_ATTRIBUTES = (
+    "minPwdLength",
+    "pwdHistoryLength",
+    "maxPwdAge",
+    "lockoutThreshold",
+    "pwdProperties",
+)
+DOMAIN_PASSWORD_COMPLEX = 0x1  # pwdProperties (MS-ADTS 3.1.1.5.3)
+_NEVER_INTERVAL = {0, -0x8000000000000000}
+_TICKS_PER_DAY = 864_000_000_000
+
 
 def filetime(value: int) -> datetime | None:
     """A FILETIME (100-ns ticks since 1601); None for 0 and "never"."""
@@ -88,6 +102,54 @@ def sid_text(raw: bytes) -> str:
     authority = int.from_bytes(raw[2:8], "big")
     subs = struct.unpack(f"<{count}I", raw[8:])
     return "-".join(["S", str(revision), str(authority), *(str(s) for s in subs)])
+
+
+def domain_dn(dn: str) -> str:
+    """The domain a DN is in: its trailing ``DC=`` components (DNS labels hold no commas,
+    so a plain split finds them even after RDNs with escaped ones)."""
+    parts = [part.strip() for part in dn.split(",")]
+    count = 0
+    for rdn in reversed(parts):
+        if rdn.partition("=")[0].strip().casefold() != "dc":
+            break
+        count += 1
+    return ",".join(parts[len(parts) - count :])
+
+
+def domain_password_policy(entry: Entry) -> tuple[dict[str, Any] | None, list[str]]:
+    """The domain object's password policy in the normalized form the rules read, and the
+    values that could not be read. None when the entry carries none of the attributes."""
+    problems: list[str] = []
+
+    def integer(name: str) -> int | None:
+        text = entry.text(name)
+        if text is None:
+            return None
+        try:
+            return int(text)
+        except ValueError:
+            problems.append(f"{name} {text!r} is not a number")
+            return None
+
+    if not any(entry.has(name) for name in DOMAIN_POLICY_ATTRIBUTES):
+        return None, problems
+    properties = integer("pwdProperties")
+    policy: dict[str, Any] = {
+        "source": "ad-domain",
+        "dn": clean(entry.dn),
+        "min_length": integer("minPwdLength"),
+        "history": integer("pwdHistoryLength"),
+        "lockout_threshold": integer("lockoutThreshold"),  # 0: accounts never lock
+        "complexity": None if properties is None else bool(properties & DOMAIN_PASSWORD_COMPLEX),
+    }
+    # A negative interval in 100-ns ticks; 0 and the smallest int64 mean "never" (None).
+    # Left out when unknown: a missing key is not judged, None would read as "never".
+    max_age = integer("maxPwdAge")
+    if max_age is not None:
+        policy["max_age_days"] = (
+            None if max_age in _NEVER_INTERVAL else round(abs(max_age) / _TICKS_PER_DAY)
+        )
+    return policy, problems
 
 
 def split_sid(sid: str) -> tuple[str, int]:

@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from iam_gov.connectors.ldap_entry import Entry, Flavor, GroupFacts, UserFacts, dn_key
+from iam_gov.connectors.ldap_ad import domain_password_policy
+from iam_gov.connectors.ldap_entry import Entry, Flavor, GroupFacts, UserFacts, clean, dn_key
 from iam_gov.model import (
     Account,
     AccountStatus,
@@ -22,6 +23,22 @@ from iam_gov.model import (
 
 CONNECTOR_TYPE = "ldap"
 
+# Where each flavor keeps its password policy: AD on the domain object, OpenLDAP in a ppolicy
+# entry (the one slapd's ppolicy_default names applies to everyone without pwdPolicySubentry).
+POLICY_CLASS = {"ad": "domaindns", "openldap": "pwdpolicy"}
+PPOLICY_FILTER = "(objectClass=pwdPolicy)"
+PPOLICY_ATTRIBUTES = (
+    "pwdAttribute",  # required in every ppolicy: seeing it shows the entry is readable
+    "pwdMinLength",
+    "pwdCheckQuality",
+    "pwdInHistory",
+    "pwdMaxAge",
+    "pwdLockout",
+    "pwdMaxFailure",
+    "pwdCheckModule",
+    "pwdUseCheckModule",
+)
+
 
 @dataclass
 class Collected:
@@ -34,6 +51,12 @@ class Collected:
     themselves say, by carrying userPassword (an export)."""
     errors: list[SnapshotError] = field(default_factory=list)
     complete: bool = True
+    policy_entries: list[Entry] = field(default_factory=list)
+    """Entries that may hold the password policy (AD domain objects, OpenLDAP ppolicies)."""
+    policy_dn: str | None = None
+    """The one wanted, when known: ``password_policy_dn``, or live AD's domain."""
+    policy_read: bool = True
+    """False when reading it failed (already said in errors): its absence then says nothing."""
 
 
 def build_snapshot(
@@ -52,13 +75,16 @@ def build_snapshot(
     mapper.users(collected.users, collected.password_holders)
     mapper.groups(collected.groups)
     mapper.memberships()
+    policy, notes = password_policy(flavor.name, collected, origin)
+    if policy is not None:
+        settings = {**settings, "password_policy": policy}
     return SystemSnapshot(
         system=system,
         connector=CONNECTOR_TYPE,
         source=source,
         collected_at=collected_at,
         complete=mapper.complete,
-        errors=tuple(mapper.errors),
+        errors=(*mapper.errors, *notes),
         accounts=tuple(sorted(mapper.accounts.values(), key=lambda a: a.native_id)),
         credentials=tuple(sorted(mapper.credentials, key=lambda c: c.credential_id)),
         entitlements=tuple(mapper.entitlements[key] for key in sorted(mapper.entitlements)),
@@ -248,3 +274,107 @@ class _Ancestors:
                         stack.append(parent)
         self.cache[group_id] = frozenset(found)
         return self.cache[group_id]
+
+
+# --- password policy ------------------------------------------------------------------------
+
+
+def password_policy(
+    flavor: str, collected: Collected, origin: str
+) -> tuple[dict[str, Any] | None, list[SnapshotError]]:
+    """The directory's password policy in the normalized form (``source``, ``min_length``,
+    ``history``, ``max_age_days``, ``lockout_threshold``, ``complexity``), and notes on what
+    could not be known. A policy left unknown only means it is not judged; the access data
+    stays complete."""
+    notes: list[SnapshotError] = []
+    entries = collected.policy_entries
+    wanted = collected.policy_dn
+    if wanted is not None:
+        entries = [e for e in entries if dn_key(e.dn) == dn_key(wanted)]
+    if flavor == "ad" and len(entries) > 1:
+        # An export of the whole domain: its root is the domain object with the fewest RDNs.
+        fewest = min(len(dn_key(e.dn).split(",")) for e in entries)
+        entries = [e for e in entries if len(dn_key(e.dn).split(",")) == fewest]
+    if len(entries) > 1:
+        names = ", ".join(sorted(clean(e.dn) for e in entries))
+        notes.append(
+            SnapshotError(
+                source=origin,
+                message=f"several password policies ({names}): set password_policy_dn to the "
+                "default one; the password policy is not judged",
+            )
+        )
+        return None, notes
+    if not entries:
+        if collected.policy_read and (flavor == "ad" or wanted is not None):
+            where = f"at {wanted}" if wanted else "in the export"
+            what = "domain object (objectClass domainDNS)" if flavor == "ad" else "pwdPolicy entry"
+            notes.append(
+                SnapshotError(
+                    source=origin,
+                    record=wanted,
+                    message=f"no {what} {where}: the password policy is not judged",
+                )
+            )
+        return None, notes
+    (entry,) = entries
+    if flavor == "ad":
+        policy, problems = domain_password_policy(entry)
+        attributes = "minPwdLength, pwdHistoryLength, maxPwdAge, lockoutThreshold, pwdProperties"
+    else:
+        policy, problems = ppolicy_password_policy(entry)
+        attributes = ", ".join(PPOLICY_ATTRIBUTES[:7])
+    if policy is None:
+        problems.append(f"it shows none of {attributes} (can the credential read them?)")
+    for problem in problems:
+        notes.append(
+            SnapshotError(
+                source=origin,
+                line=entry.line,
+                record=clean(entry.dn),
+                message=f"password policy: {problem}; left unknown",
+            )
+        )
+    return policy, notes
+
+
+def ppolicy_password_policy(entry: Entry) -> tuple[dict[str, Any] | None, list[str]]:
+    """An OpenLDAP ppolicy entry normalized. An attribute that is absent has its documented
+    default (slapo-ppolicy(5)): 0, "no limit" or FALSE."""
+    problems: list[str] = []
+
+    def integer(name: str) -> int:
+        text = entry.text(name)
+        if text is None:
+            return 0
+        try:
+            return int(text)
+        except ValueError:
+            problems.append(f"{name} {text!r} is not a number")
+            return 0
+
+    def flag(name: str) -> bool:
+        return (entry.text(name) or "").strip().upper() == "TRUE"
+
+    if not any(entry.has(name) for name in PPOLICY_ATTRIBUTES):
+        return None, problems
+    notes = []
+    quality, min_length = integer("pwdCheckQuality"), integer("pwdMinLength")
+    if min_length and not quality:
+        # slapd checks the length only when asked to check quality at all.
+        notes.append(f"pwdMinLength {min_length} is not enforced: pwdCheckQuality is 0")
+    max_age = integer("pwdMaxAge")  # seconds; 0: never
+    checked = entry.has("pwdCheckModule") or flag("pwdUseCheckModule")
+    policy: dict[str, Any] = {
+        "source": "openldap-ppolicy",
+        "dn": clean(entry.dn),
+        "min_length": min_length if quality else 0,
+        "history": integer("pwdInHistory"),
+        "max_age_days": round(max_age / 86400) if max_age else None,
+        "lockout_threshold": integer("pwdMaxFailure") if flag("pwdLockout") else 0,
+        # Character classes are only checked by a check module, whose rules are its own.
+        "complexity": None if checked else False,
+    }
+    if notes:
+        policy["notes"] = notes
+    return policy, problems

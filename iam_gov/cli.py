@@ -31,9 +31,11 @@ app = typer.Typer(
 audit_app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True)
 config_app = typer.Typer(help="The configuration file.", no_args_is_help=True)
 samples_app = typer.Typer(help="Demo and test companies.", no_args_is_help=True)
+policy_app = typer.Typer(help="The policy: roles, privileges, exceptions.", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
 app.add_typer(config_app, name="config")
 app.add_typer(samples_app, name="samples")
+app.add_typer(policy_app, name="policy")
 
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
@@ -159,11 +161,20 @@ class Format(enum.StrEnum):
     table = "table"
     json = "json"
     csv = "csv"
+    markdown = "markdown"
+    ocsf = "ocsf"
 
 
 @app.command()
 def findings(
-    fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.table,
+    fmt: Annotated[
+        Format,
+        typer.Option(
+            "--format",
+            "-f",
+            help="Output format: table, json, csv, markdown (a report), ocsf (JSON Lines).",
+        ),
+    ] = Format.table,
     rule: Annotated[
         list[str] | None, typer.Option("--rule", "-r", help="Only this rule (repeatable).")
     ] = None,
@@ -209,8 +220,111 @@ def findings(
         sys.stdout.write(findings_json(found) + "\n")
     elif fmt is Format.csv:
         sys.stdout.write(findings_csv(found))
+    elif fmt is Format.markdown:
+        from iam_gov.reports.markdown import findings_markdown
+        from iam_gov.timeutil import utcnow
+
+        scope = "findings, resolved included" if include_resolved else "open findings"
+        sys.stdout.write(findings_markdown(found, generated_at=utcnow(), scope=scope))
+    elif fmt is Format.ocsf:
+        from iam_gov.reports.ocsf import findings_ocsf
+        from iam_gov.timeutil import utcnow
+
+        sys.stdout.write(findings_ocsf(found, generated_at=utcnow()))
     else:
         out.print(findings_table(found, title=f"{len(found)} findings"))
+
+
+# --- explain ------------------------------------------------------------------------------
+
+
+@app.command()
+def explain(
+    person: Annotated[
+        str, typer.Argument(help="Employee id, e-mail, or a name only one person has.")
+    ],
+) -> None:
+    """Why a person holds each grant, in every system, and what the rules say about it."""
+    from iam_gov.engine import load_state
+    from iam_gov.explain import explain_person, find_person
+    from iam_gov.reports.explain import explanation_view
+    from iam_gov.store.findings import FindingFilter, list_findings
+
+    config = _config()
+    policy = _policy(config)
+    with _store(config) as store:
+        loaded = load_state(store, config, policy)
+        who = find_person(loaded.state, person)
+        with store.reading() as conn:
+            found = list_findings(conn, FindingFilter(person=who.employee_id))
+    out.print(explanation_view(explain_person(loaded.state, who, found)))
+
+
+# --- policy -------------------------------------------------------------------------------
+
+
+@policy_app.command("check")
+def policy_check(
+    path: Annotated[
+        Path | None, typer.Argument(help="Policy file or folder. Default: the configuration's.")
+    ] = None,
+) -> None:
+    """Validate the policy; report every mistake as file:line, and what it contains."""
+    from iam_gov.errors import PolicyError
+    from iam_gov.policy import exception_valid, load_policy
+    from iam_gov.timeutil import utcnow
+
+    config = _config() if path is None else _config_or_none_quiet()
+    if path is None:
+        assert config is not None
+        path = config.policy.path
+    policy = load_policy(path)
+    if config is not None:
+        unknown = sorted(policy.systems() - set(config.systems))
+        if unknown:
+            raise PolicyError(
+                [
+                    f"{policy.sources[0]}: the policy names system {name!r}, "
+                    f"which is not configured in {config.path}"
+                    for name in unknown
+                ]
+            )
+    today = utcnow().date()
+    expired = [e for e in policy.exceptions if not exception_valid(e.item, today)]
+    soon = [
+        e
+        for e in policy.exceptions
+        if exception_valid(e.item, today) and (e.item.expires - today).days <= 30
+    ]
+    out.print(
+        Text.assemble(("policy OK", "bold green"), f": {', '.join(map(str, policy.sources))}")
+    )
+    out.print(f"  roles:       {len(policy.roles)}")
+    out.print(
+        f"  privileged:  {sum(len(v) for v in policy.privileged.values())} entitlement patterns"
+    )
+    out.print(
+        f"  exceptions:  {len(policy.exceptions)} "
+        f"({len(expired)} expired, {len(soon)} expiring within 30 days)"
+    )
+    out.print(f"  accounts:    {len(policy.accounts)} declared service or break-glass")
+    out.print(f"  separation:  {len(policy.separation_of_duties)} separation-of-duties rules")
+    out.print(f"  rules set:   {', '.join(sorted(policy.rules)) or 'none (all defaults)'}")
+    for located in expired:
+        exc = located.item
+        out.print(
+            Text(
+                f"  warning: exception at {located.where} expired on {exc.expires}", style="yellow"
+            )
+        )
+
+
+def _config_or_none_quiet() -> Config | None:
+    """The configuration if one can be found, for cross-checks; a policy alone is fine too."""
+    from iam_gov.config import find_config
+
+    path = find_config(options.config)
+    return _config() if path.exists() else None
 
 
 # --- audit --------------------------------------------------------------------------------

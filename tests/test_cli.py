@@ -211,3 +211,29 @@ def test_config_check_reports_ok_and_every_problem(company: Path, db: Path) -> N
     errors = bad.stderr.strip().splitlines()
     assert any("systems.aws.credential_report" in e and "does not exist" in e for e in errors)
     assert any("policy.yaml" in e and "privileged_extra: unknown key" in e for e in errors)
+
+
+def test_explain_shows_each_grant_and_why(company: Path, db: Path) -> None:
+    assert iam_gov("--config", config(company), "run", db=db).returncode == 0
+    planted = json.loads((company / "planted.json").read_text())
+    leaver = next(p["login"] for p in planted if p["rule_id"] == "leaver-active-access")
+    result = iam_gov("--config", config(company), "explain", f"{leaver}@example.com", db=db)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "Roles: " in out and "engineer" in out
+    assert "✓ group:Developers — role engineer" in out
+    assert "· policy:DeveloperSandbox — through group:Developers" in out
+    assert "leaver-active-access" in out
+    nobody = iam_gov("--config", config(company), "explain", "nobody@nowhere", db=db)
+    assert nobody.returncode == 1 and "nobody in HR is 'nobody@nowhere'" in nobody.stderr
+
+
+def test_policy_check_reports_contents_and_mistakes(company: Path, db: Path) -> None:
+    ok = iam_gov("--config", config(company), "policy", "check", db=db)
+    assert ok.returncode == 0, ok.stderr
+    assert "policy OK" in ok.stdout and "separation:  1 separation-of-duties rules" in ok.stdout
+    policy = company / "policy.yaml"
+    policy.write_text(policy.read_text().replace("  - name: sre\n", "  - name: engineer\n", 1))
+    bad = iam_gov("--config", config(company), "policy", "check", db=db)
+    assert bad.returncode == 2
+    assert "role 'engineer' is already defined at" in bad.stderr

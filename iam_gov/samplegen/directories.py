@@ -109,10 +109,16 @@ class _DirectoryBuilder:
     def build(self) -> Directories:
         okta, ad, entra = [], [], []
         still_active = self._leaver_logins()
+        sam_names: set[str] = set()
         for person in self.company.people:
             local = person.email.split("@")[0]
             o = self._base(person, person.email, person.email)
-            a = self._base(person, local.replace(".", "")[:20], person.email)
+            # sAMAccountName: 20 characters at most, unique in the domain.
+            sam, n = local.replace(".", "")[:20], 2
+            while sam in sam_names:
+                sam, n = f"{local.replace('.', '')[:17]}{n}", n + 1
+            sam_names.add(sam)
+            a = self._base(person, sam, person.email)
             e = self._base(person, f"{local}@{DOMAIN}", person.email)
             if person.status == "Leave of Absence":
                 o.status = "SUSPENDED"
@@ -225,6 +231,44 @@ class _DirectoryBuilder:
             self.planted.append(
                 Planted("mfa-missing", u.login, "no MFA method registered", "entra")
             )
+        for u in pick(ad, "Engineering"):
+            u.groups = [g for g in u.groups if g != "Engineering"]
+            self.planted.append(
+                Planted("missing-birthright", "", "engineer not in the Engineering group", "ad")
+            )
+        people = {p.employee_id: p for p in self.company.people}
+        contractors = [
+            u
+            for u in ad
+            if (p := people.get(u.employee_id or "")) is not None
+            and p.worker_type == "Contingent Worker"
+            and p.status == "Active"
+            and u.employee_id not in used
+        ]
+        for u in contractors[:count]:
+            # Approved by someone, but contractors must not hold Domain Admins at all.
+            u.groups.append("Domain Admins")
+            self.company.exceptions.append(
+                {
+                    "person": u.employee_id,
+                    "system": "ad",
+                    "entitlement": "group:Domain Admins",
+                    "approver": "head.of.it@example.com",
+                    "reason": "Data-centre migration",
+                    "expires": self.as_of.date() + timedelta(days=45),
+                    "ticket": "IT-2211",
+                }
+            )
+            self.planted.append(
+                Planted("privileged-access", u.login, "a contractor in Domain Admins", "ad")
+            )
+        for u in pick(okta, "Finance"):
+            # Pays suppliers (Finance) and can change code (GitHub): both sides of a SoD.
+            u.apps.append("GitHub")
+            self.planted.append(Planted("sod-conflict", "", "Finance and GitHub", ""))
+        self.planted.append(
+            Planted("weak-password-policy", "", "8 characters, never locks out", "ad")
+        )
         ad.append(
             DirectoryUser(
                 login="svc-backup",

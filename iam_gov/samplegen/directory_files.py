@@ -40,6 +40,22 @@ def stable_uuid(*parts: str) -> uuid.UUID:
 # --- Active Directory (LDIF) ----------------------------------------------------------------
 
 
+# The domain object carries the domain's password policy: 8 characters, no lockout (both
+# weaker than the policy asks: planted).
+DOMAIN_ENTRY = (
+    f"dn: {BASE_DN}",
+    "objectClass: top",
+    "objectClass: domain",
+    "objectClass: domainDNS",
+    "dc: example",
+    "minPwdLength: 8",
+    "pwdHistoryLength: 24",
+    "maxPwdAge: -36288000000000",
+    "lockoutThreshold: 0",
+    "pwdProperties: 1",
+)
+
+
 def _filetime(value: datetime | None) -> str:
     if value is None:
         return "0"
@@ -78,13 +94,15 @@ def _ad_group_dn(name: str) -> str:
 
 
 def _ad_user_dn(user: DirectoryUser) -> str:
-    cn = user.display_name.replace(",", "\\,") or user.login
+    # The login makes the CN unique: two people may share a name, but not a DN.
+    cn = f"{user.display_name} ({user.login})" if user.display_name else user.login
     ou = "OU=Service Accounts" if user.employee_id is None else "OU=People"
-    return f"CN={cn},{ou},{BASE_DN}"
+    escaped = cn.replace(",", "\\,")  # RFC 4514
+    return f"CN={escaped},{ou},{BASE_DN}"
 
 
 def ad_ldif(directories: Directories) -> str:
-    lines = ["version: 1", ""]
+    lines = ["version: 1", "", *DOMAIN_ENTRY, ""]
     members: dict[str, list[str]] = {name: [] for name in directories.ad_groups}
     for group, nested in directories.ad_groups.items():
         members[group].extend(_ad_group_dn(n) for n in nested)

@@ -61,7 +61,16 @@ MANAGED: dict[str, tuple[str, list[dict[str, Any]]]] = {
         [
             {
                 "Effect": "Allow",
-                "Action": ["ec2:*", "lambda:*", "s3:*"],
+                # Sandbox work, not the right to change what production functions run as.
+                "Action": [
+                    "ec2:Describe*",
+                    "ec2:StartInstances",
+                    "ec2:StopInstances",
+                    "lambda:Get*",
+                    "lambda:List*",
+                    "lambda:InvokeFunction",
+                    "s3:*",
+                ],
                 "Resource": "*",
                 "Condition": {"StringEquals": {"aws:RequestedRegion": "eu-central-1"}},
             }

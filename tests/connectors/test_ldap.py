@@ -40,7 +40,7 @@ NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 # The export command the README gives, for the OpenLDAP flavor.
 OPENLDAP_EXPORT_FILTER = (
     "(|(objectClass=person)(objectClass=posixAccount)(objectClass=groupOfNames)"
-    "(objectClass=groupOfUniqueNames)(objectClass=posixGroup))"
+    "(objectClass=groupOfUniqueNames)(objectClass=posixGroup)(objectClass=pwdPolicy))"
 )
 OPENLDAP_EXPORT_ATTRIBUTES = [
     "objectClass",
@@ -61,6 +61,15 @@ OPENLDAP_EXPORT_ATTRIBUTES = [
     "memberUid",
     "description",
     "owner",
+    "pwdAttribute",
+    "pwdMinLength",
+    "pwdCheckQuality",
+    "pwdInHistory",
+    "pwdMaxAge",
+    "pwdLockout",
+    "pwdMaxFailure",
+    "pwdCheckModule",
+    "pwdUseCheckModule",
 ]
 
 
@@ -109,7 +118,21 @@ def test_users_become_accounts_with_their_ppolicy_state(slapd: ThrowawaySlapd) -
 
     assert snapshot.complete, snapshot.errors
     assert (snapshot.system, snapshot.connector, snapshot.source) == ("ldap", "ldap", "live")
-    assert snapshot.collected_at == NOW and snapshot.settings == {"flavor": "openldap"}
+    assert snapshot.collected_at == NOW
+    # The default ppolicy (cn=default,ou=policies) locks after 5 failures and asks for
+    # nothing else: no quality checking, no history, no expiry, no check module.
+    assert snapshot.settings == {
+        "flavor": "openldap",
+        "password_policy": {
+            "source": "openldap-ppolicy",
+            "dn": f"cn=default,ou=policies,{OPENLDAP_BASE}",
+            "min_length": 0,
+            "history": 0,
+            "max_age_days": None,
+            "lockout_threshold": 5,
+            "complexity": False,
+        },
+    }
     accounts = by_login(snapshot)
     alice = accounts["alice"]
     assert alice.native_id == entry_uuid(slapd, person_dn("alice"))
@@ -422,10 +445,47 @@ def test_export_mode_options() -> None:
         )
 
 
+def used_with_policy(operations: list[Operation]) -> set[str]:
+    """used_permissions, with the search for the ppolicy entry counted as on a policy
+    (used_permissions knows users and groups only)."""
+    policy = [op for op in operations if op.kind == "SRCH" and "pwdPolicy" in op.filter]
+    used = used_permissions([op for op in operations if op not in policy], "openldap")
+    for op in policy:
+        used |= {p.replace(":user/", ":policy/") for p in used_permissions([op], "openldap")}
+    return used
+
+
 def test_collect_uses_exactly_the_declared_permissions(slapd: ThrowawaySlapd) -> None:
     mark = slapd.log_mark()
     collect(slapd, page_size=5)
 
-    used = used_permissions(slapd.operations_since(mark), "openldap")
+    used = used_with_policy(slapd.operations_since(mark))
+    assert "openldap:read:policy/pwdMaxFailure" in used
     assert used == declared(LDAPConnector.permissions.collect, "openldap")
     assert not any(":write:" in p for p in LDAPConnector.permissions.collect)
+
+
+def test_the_password_policy_by_its_dn_and_when_it_is_not_there(slapd: ThrowawaySlapd) -> None:
+    named = collect(slapd, password_policy_dn=f"cn=default,ou=policies,{OPENLDAP_BASE}")
+    assert named.settings == collect(slapd).settings and named.errors == ()
+
+    missing = f"cn=strict,ou=policies,{OPENLDAP_BASE}"
+    snapshot = collect(slapd, password_policy_dn=missing)
+
+    assert snapshot.complete  # the access data is all there; only the policy is unknown
+    assert "password_policy" not in snapshot.settings
+    (note,) = snapshot.errors
+    assert (note.record, note.message) == (
+        missing,
+        "no pwdPolicy entry at " + missing + ": the password policy is not judged",
+    )
+
+
+def test_a_password_policy_that_cannot_be_read_is_said(slapd: ThrowawaySlapd) -> None:
+    snapshot = collect(slapd, password_policy_dn="not a DN")
+
+    assert snapshot.complete and "password_policy" not in snapshot.settings
+    (note,) = snapshot.errors
+    assert (note.source, note.record) == (slapd.url, "not a DN")
+    assert note.message.startswith("the password policy could not be read (invalidDNSyntax")
+    assert note.message.endswith("); it is not judged")

@@ -13,13 +13,18 @@ from typing import Any
 
 import pytest
 
+import tests.support.slapd as slapd_support
 from iam_gov.connectors.ldap import LDAPConnector, LDAPOptions
+from iam_gov.connectors.ldap_entry import dn_key
 from iam_gov.model import AccountKind, AccountStatus, SystemSnapshot
 from tests.support.slapd import (
+    AD_BASE,
     AD_NOW,
     DOMAIN_SID,
     NASTY_GUID,
+    Operation,
     ThrowawaySlapd,
+    admin,
     declared,
     filetime,
     guid,
@@ -31,7 +36,9 @@ from tests.support.slapd import (
 )
 
 # The export the README gives for AD (ldifde -l, or ldapsearch with the same list).
-AD_EXPORT_FILTER = "(|(&(objectCategory=person)(objectClass=user))(objectClass=group))"
+AD_EXPORT_FILTER = (
+    "(|(&(objectCategory=person)(objectClass=user))(objectClass=group)(objectClass=domainDNS))"
+)
 AD_EXPORT_ATTRIBUTES = [
     "objectClass",
     "objectGUID",
@@ -54,13 +61,63 @@ AD_EXPORT_ATTRIBUTES = [
     "groupType",
     "description",
     "managedBy",
+    "minPwdLength",
+    "pwdHistoryLength",
+    "maxPwdAge",
+    "lockoutThreshold",
+    "pwdProperties",
 ]
+
+# AD keeps the domain's password policy on the domain object (objectClass domainDNS), with
+# AD's OIDs here. Auxiliary in this schema, so that the root slapd already has can take it.
+DOMAIN_SCHEMA = """
+attributetype ( 1.2.840.113556.1.4.79 NAME 'minPwdLength'
+    EQUALITY integerMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.27 SINGLE-VALUE )
+attributetype ( 1.2.840.113556.1.4.95 NAME 'pwdHistoryLength'
+    EQUALITY integerMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.27 SINGLE-VALUE )
+attributetype ( 1.2.840.113556.1.4.74 NAME 'maxPwdAge'
+    EQUALITY integerMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.27 SINGLE-VALUE )
+attributetype ( 1.2.840.113556.1.4.73 NAME 'lockoutThreshold'
+    EQUALITY integerMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.27 SINGLE-VALUE )
+attributetype ( 1.2.840.113556.1.4.93 NAME 'pwdProperties'
+    EQUALITY integerMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.27 SINGLE-VALUE )
+objectclass ( 1.2.840.113556.1.5.67 NAME 'domainDNS' SUP top AUXILIARY
+    MAY ( minPwdLength $ pwdHistoryLength $ maxPwdAge $ lockoutThreshold $ pwdProperties ) )
+"""
+FORTY_TWO_DAYS = str(-42 * 864_000_000_000)
+"""maxPwdAge as AD stores it: a negative interval in 100-ns ticks."""
+# A new domain's Default Domain Policy: 7 characters, 24 remembered, 42 days, no lockout,
+# complexity on.
+NEW_DOMAIN_POLICY = {
+    "source": "ad-domain",
+    "min_length": 7,
+    "history": 24,
+    "max_age_days": 42,
+    "lockout_threshold": 0,
+    "complexity": True,
+}
 
 
 @pytest.fixture(scope="module")
 def slapd() -> Iterator[ThrowawaySlapd]:
-    with seeded_slapd() as server:
-        yield server
+    # The schema is read when slapd starts: extend it for this module's server only.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(slapd_support, "AD_SCHEMA", slapd_support.AD_SCHEMA + DOMAIN_SCHEMA)
+        with seeded_slapd() as server:
+            conn = admin(server, AD_BASE)
+            conn.modify(
+                AD_BASE,
+                {
+                    "objectClass": [("MODIFY_ADD", ["domainDNS"])],
+                    "minPwdLength": [("MODIFY_ADD", ["7"])],
+                    "pwdHistoryLength": [("MODIFY_ADD", ["24"])],
+                    "maxPwdAge": [("MODIFY_ADD", [FORTY_TWO_DAYS])],
+                    "lockoutThreshold": [("MODIFY_ADD", ["0"])],
+                    "pwdProperties": [("MODIFY_ADD", ["1"])],
+                },
+            )
+            conn.unbind()
+            yield server
 
 
 @pytest.fixture(scope="module")
@@ -201,12 +258,42 @@ def test_live_and_an_ldapsearch_export_give_the_same_model(
     assert exported.model_dump(exclude=exclude) == live.model_dump(exclude=exclude)
 
 
+def used_with_domain(operations: list[Operation]) -> set[str]:
+    """used_permissions, with the read of the domain object counted as on the domain
+    (used_permissions knows users and groups only)."""
+    domain = [op for op in operations if op.kind == "SRCH" and "domainDNS" in op.filter]
+    used = used_permissions([op for op in operations if op not in domain], "ad")
+    for op in domain:
+        used |= {p.replace(":user/", ":domain/") for p in used_permissions([op], "ad")}
+    return used
+
+
 def test_collect_uses_exactly_the_declared_permissions(slapd: ThrowawaySlapd) -> None:
     mark = slapd.log_mark()
     collect(slapd, page_size=4)
 
-    used = used_permissions(slapd.operations_since(mark), "ad")
+    used = used_with_domain(slapd.operations_since(mark))
+    assert "ad:read:domain/minPwdLength" in used
     assert used == declared(LDAPConnector.permissions.collect, "ad")
+
+
+def test_the_domain_password_policy(live: SystemSnapshot) -> None:
+    policy = dict(live.settings["password_policy"])
+
+    assert dn_key(policy.pop("dn")) == dn_key(AD_BASE)  # in the server's spelling
+    assert policy == NEW_DOMAIN_POLICY
+
+
+def test_a_domain_object_that_cannot_be_found_is_said(slapd: ThrowawaySlapd) -> None:
+    staff = f"OU=Staff,{AD_BASE}"
+    snapshot = collect(slapd, password_policy_dn=staff)
+
+    assert snapshot.complete and "password_policy" not in snapshot.settings
+    (note,) = snapshot.errors
+    assert note.record == staff
+    assert note.message == (
+        f"no domain object (objectClass domainDNS) at {staff}: the password policy is not judged"
+    )
 
 
 # --- ldifde ---------------------------------------------------------------------------------
@@ -273,7 +360,23 @@ def _ldifde(*, with_sids: bool = True) -> str:
         "sAMAccountName: DnsAdmins\r\n"
         "groupType: -2147483644\r\n"
         "\r\n"
+        f"{DOMAIN_OBJECT}"
     )
+
+
+DOMAIN_OBJECT = (
+    "dn: DC=corp,DC=example,DC=com\r\n"
+    "changetype: add\r\n"
+    "objectClass: top\r\nobjectClass: domain\r\nobjectClass: domainDNS\r\n"
+    "dc: corp\r\n"
+    "minPwdLength: 14\r\n"
+    "pwdHistoryLength: 24\r\n"
+    "maxPwdAge: -9223372036854775808\r\n"
+    "lockoutThreshold: 10\r\n"
+    "pwdProperties: 0\r\n"
+    "\r\n"
+)
+"""What ldifde writes for the domain's root: its password policy (no expiry, no complexity)."""
 
 
 def _export(tmp_path: Path, text: str, *, encoding: str = "utf-8", **extra: Any) -> LDAPConnector:
@@ -292,6 +395,15 @@ def test_an_ldifde_export(tmp_path: Path, encoding: str) -> None:
     ).collect()
 
     assert snapshot.complete and snapshot.errors == ()
+    assert snapshot.settings["password_policy"] == {
+        "source": "ad-domain",
+        "dn": "DC=corp,DC=example,DC=com",
+        "min_length": 14,
+        "history": 24,
+        "max_age_days": None,  # never
+        "lockout_threshold": 10,
+        "complexity": False,
+    }
     (alice,) = snapshot.accounts
     assert alice.native_id == str(ALICE_GUID)
     assert alice.display_name == "Alice Archer-" + "Abercrombie" * 8  # unfolded
@@ -360,3 +472,33 @@ def test_an_entry_without_object_guid_is_skipped_and_said(tmp_path: Path) -> Non
     assert snapshot.accounts == () and not snapshot.complete
     (error,) = snapshot.errors
     assert error.message == "user skipped: it has no objectGUID"
+
+
+def test_an_export_without_the_domain_object_says_the_policy_is_unknown(tmp_path: Path) -> None:
+    snapshot = _export(tmp_path, _ldifde().replace(DOMAIN_OBJECT, ""), exported_at=AD_NOW).collect()
+
+    assert snapshot.complete and "password_policy" not in snapshot.settings
+    (note,) = snapshot.errors
+    assert note.message == (
+        "no domain object (objectClass domainDNS) in the export: the password policy is not judged"
+    )
+
+
+def test_an_unreadable_policy_value_is_left_unknown_and_said(tmp_path: Path) -> None:
+    text = _ldifde().replace("minPwdLength: 14", "minPwdLength: fourteen")
+    text = text.replace("maxPwdAge: -9223372036854775808\r\n", "")
+
+    snapshot = _export(tmp_path, text, exported_at=AD_NOW).collect()
+
+    policy = snapshot.settings["password_policy"]
+    assert policy["min_length"] is None and policy["history"] == 24
+    assert "max_age_days" not in policy  # unknown, which is not "never"
+    assert snapshot.complete  # the accounts and groups are all there
+    (note,) = snapshot.errors
+    assert (note.record, note.line) == (
+        "DC=corp,DC=example,DC=com",
+        text.count("\n", 0, text.index("dn: DC=corp")) + 1,
+    )
+    assert note.message == (
+        "password policy: minPwdLength 'fourteen' is not a number; left unknown"
+    )

@@ -264,3 +264,22 @@ class World:
     def findings(self, rule_id: str | None = None) -> list[Finding]:
         found, _ = self.run()
         return [f for f in found if rule_id is None or f.rule_id == rule_id]
+
+
+def public_key(
+    acct: Account,
+    n: int = 1,
+    *,
+    kind: CredentialKind = CredentialKind.PUBLIC_KEY,
+    active: bool = True,
+    created: datetime | None = None,
+) -> Credential:
+    """A WireGuard peer's key or an SSH key; ``created`` None when the system does not say."""
+    return Credential(
+        system=acct.system,
+        account_id=acct.native_id,
+        credential_id=f"{acct.native_id}#key-{n}",
+        kind=kind,
+        active=active,
+        created_at=created,
+    )

@@ -1,0 +1,125 @@
+"""Why a person has each grant they hold, in every system, and what the rules say about it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from iam_gov.correlate import AccountLink, normalise_name
+from iam_gov.engine.state import EvaluationState, Explanation
+from iam_gov.errors import IamGovError
+from iam_gov.model import Account, Finding, Person
+from iam_gov.store.people import Move
+
+
+@dataclass(frozen=True)
+class GrantLine:
+    entitlement: str
+    entitlement_id: str
+    via: str | None
+    privileged: bool
+    explanation: Explanation
+    findings: list[Finding] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class AccountLine:
+    system: str
+    account: Account
+    link: AccountLink
+    last_activity: datetime | None
+    grants: list[GrantLine]
+    findings: list[Finding] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class PersonExplanation:
+    person: Person
+    roles: list[tuple[str, str]]
+    """(role, where it is defined)."""
+    previous_roles: list[str]
+    move: Move | None
+    accounts: list[AccountLine]
+    other_findings: list[Finding]
+    """Findings about the person that are not about one of their accounts (e.g. SoD)."""
+
+
+def find_person(state: EvaluationState, query: str) -> Person:
+    """By employee id, e-mail, or a name only one person has."""
+    wanted = query.strip()
+    if wanted in state.people:
+        return state.people[wanted]
+    by_email = [
+        p for p in state.people.values() if p.email and p.email.casefold() == wanted.casefold()
+    ]
+    if len(by_email) == 1:
+        return by_email[0]
+    key = normalise_name(wanted)
+    by_name = [p for p in state.people.values() if normalise_name(p.name) == key]
+    if len(by_name) == 1:
+        return by_name[0]
+    if by_name:
+        ids = ", ".join(sorted(p.employee_id for p in by_name))
+        raise IamGovError(f"{query!r} names several people ({ids}): give an employee id")
+    raise IamGovError(f"nobody in HR is {query!r} (try an employee id or an e-mail address)")
+
+
+def explain_person(
+    state: EvaluationState, person: Person, findings: list[Finding]
+) -> PersonExplanation:
+    mine = [f for f in findings if f.person_id == person.employee_id]
+    used: set[str] = set()
+    lines = []
+    for view, account, link in state.accounts():
+        if link.person_id != person.employee_id:
+            continue
+        prefix = f"{view.name}:{account.native_id}"
+        grants = []
+        for grant in sorted(
+            view.grants.get(account.native_id, ()), key=lambda g: (g.via or "", g.entitlement_id)
+        ):
+            entitlement = view.entitlements.get(grant.entitlement_id)
+            via = view.entitlements.get(grant.via) if grant.via else None
+            about = [
+                f
+                for f in mine
+                if f.subject.startswith(prefix) and grant.entitlement_id in f.subject
+            ]
+            used.update(f.finding_id for f in about)
+            grants.append(
+                GrantLine(
+                    entitlement=entitlement.ref if entitlement else grant.entitlement_id,
+                    entitlement_id=grant.entitlement_id,
+                    via=via.ref if via else grant.via,
+                    privileged=entitlement is not None and state.is_privileged(view, entitlement),
+                    explanation=state.explain(view, account, link, grant),
+                    findings=about,
+                )
+            )
+        account_findings = [
+            f for f in mine if f.subject.startswith(prefix) and f.finding_id not in used
+        ]
+        used.update(f.finding_id for f in account_findings)
+        seen = [account.last_login_at] if account.last_login_at else []
+        seen += [
+            c.last_used_at for c in view.credentials.get(account.native_id, ()) if c.last_used_at
+        ]
+        lines.append(
+            AccountLine(
+                system=view.name,
+                account=account,
+                link=link,
+                last_activity=max(seen, default=None),
+                grants=grants,
+                findings=account_findings,
+            )
+        )
+    roles = [(name, state.policy.roles[name].where) for name in state.roles_of(person)]
+    return PersonExplanation(
+        person=person,
+        roles=roles,
+        previous_roles=list(state.previous_roles(person)),
+        move=state.moves.get(person.employee_id),
+        accounts=lines,
+        other_findings=[f for f in mine if f.finding_id not in used],
+    )

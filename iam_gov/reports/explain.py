@@ -1,0 +1,112 @@
+"""A person's access, explained, for the terminal."""
+
+from __future__ import annotations
+
+from rich.console import Group, RenderableType
+from rich.text import Text
+from rich.tree import Tree
+
+from iam_gov.explain import AccountLine, GrantLine, PersonExplanation
+from iam_gov.model import Finding
+from iam_gov.reports.findings import severity_text
+from iam_gov.reports.safe import printable
+
+MARKS = {
+    "role": ("✓", "green"),
+    "exception": ("✓", "cyan"),
+    "decision": ("✓", "cyan"),
+    "declared": ("✓", "green"),
+    "group": ("·", "dim"),
+    "previous-role": ("✗", "yellow"),
+    "none": ("✗", "red"),
+}
+
+
+def _finding(f: Finding) -> Text:
+    text = Text("  ")
+    text.append_text(severity_text(f.severity))
+    text.append(f" {f.rule_id}: ", style="bold")
+    text.append(printable(f.message))
+    return text
+
+
+def _grant(line: GrantLine) -> Text:
+    mark, style = MARKS[line.explanation.kind]
+    text = Text(f"{mark} ", style=style)
+    text.append(printable(line.entitlement), style="bold" if line.via is None else "")
+    if line.privileged:
+        text.append(" (privileged)", style="magenta")
+    if line.via is not None:
+        text.append(f" — through {printable(line.via)}", style="dim")
+    else:
+        text.append(f" — {printable(line.explanation.detail)}")
+    return text
+
+
+def _account(line: AccountLine) -> Tree:
+    account, link = line.account, line.link
+    head = Text(f"{line.system}", style="bold")
+    head.append(" · ")
+    head.append(printable(account.login))
+    facts = [account.status.value]
+    if account.kind.value != "human":
+        facts.append(account.kind.value)
+    how = (
+        "linked by hand"
+        if link.method == "override"
+        else f"matched by {link.method.replace('_', ' ')}"
+    )
+    facts.append(f"{how}, {link.confidence.value} confidence")
+    if line.last_activity:
+        facts.append(f"last used {line.last_activity:%Y-%m-%d}")
+    if account.mfa_factors is not None:
+        facts.append(f"MFA: {', '.join(account.mfa_factors) or 'none'}")
+    head.append(f"  ({'; '.join(facts)})", style="dim")
+    tree = Tree(head)
+    for grant in line.grants:
+        node = tree.add(_grant(grant))
+        for f in grant.findings:
+            node.add(_finding(f))
+    for f in line.findings:
+        tree.add(_finding(f))
+    if not line.grants:
+        tree.add(Text("no grants", style="dim"))
+    return tree
+
+
+def explanation_view(x: PersonExplanation) -> RenderableType:
+    p = x.person
+    title = Text(printable(p.name), style="bold")
+    title.append(f" ({p.employee_id})")
+    details = [v for v in (p.department, p.title, p.employment_type.value, p.status.value) if v]
+    title.append(" — " + ", ".join(printable(v) for v in details))
+    if p.end_date:
+        title.append(f"; last day {p.end_date}", style="bold red")
+    parts: list[RenderableType] = [title]
+    roles = Text("Roles: ", style="bold")
+    roles.append(", ".join(f"{name} ({where})" for name, where in x.roles) or "none")
+    parts.append(roles)
+    if x.move is not None:
+        moved = Text(f"Changed in HR on {x.move.changed_at:%Y-%m-%d}: ", style="bold yellow")
+        moved.append(
+            ", ".join(
+                f"{k.removeprefix('attributes.')} {printable(old or '—')} → {printable(new or '—')}"
+                for k, (old, new) in sorted(x.move.changes.items())
+            )
+        )
+        if x.previous_roles:
+            moved.append(f" (left role {', '.join(x.previous_roles)})")
+        parts.append(moved)
+    if not x.accounts:
+        parts.append(Text("No accounts in any collected system.", style="dim"))
+    parts.extend(_account(line) for line in x.accounts)
+    if x.other_findings:
+        parts.append(Text("About the person:", style="bold"))
+        parts.extend(_finding(f) for f in x.other_findings)
+    legend = Text(
+        "✓ explained by a role, an approved exception or a declaration   "
+        "✗ nothing explains it   · comes with a group",
+        style="dim",
+    )
+    parts.append(legend)
+    return Group(*parts)
