@@ -6,6 +6,7 @@ import enum
 import os
 import sys
 import traceback
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -202,6 +203,13 @@ def findings(
             raise IamGovError(
                 f"--severity: {severity!r} is not one of {', '.join(s.value for s in Severity)}"
             ) from None
+    if rule:
+        from iam_gov.rules import all_rules
+
+        known = all_rules()
+        for rule_id in rule:
+            if rule_id not in known:
+                raise IamGovError(f"--rule: {_unknown_rule(rule_id, known)}")
     config = _config()
     with _store(config) as store, store.reading() as conn:
         if last_evaluation(conn) is None:
@@ -258,6 +266,46 @@ def explain(
         with store.reading() as conn:
             found = list_findings(conn, FindingFilter(person=who.employee_id))
     out.print(explanation_view(explain_person(loaded.state, who, found)))
+
+
+# --- rules --------------------------------------------------------------------------------
+
+
+class CatalogueFormat(enum.StrEnum):
+    table = "table"
+    markdown = "markdown"
+
+
+@app.command()
+def rules(
+    rule_id: Annotated[
+        str | None, typer.Argument(metavar="RULE", help="Show everything about one rule.")
+    ] = None,
+    fmt: Annotated[
+        CatalogueFormat, typer.Option("--format", "-f", help="table or markdown.")
+    ] = CatalogueFormat.table,
+) -> None:
+    """The rule catalogue: what each rule finds, the promise it enforces, its controls."""
+    from iam_gov.reports.catalogue import catalogue_markdown, catalogue_table, rule_details
+    from iam_gov.rules import all_rules
+
+    catalogue = all_rules()
+    if rule_id is not None:
+        if rule_id not in catalogue:
+            raise IamGovError(_unknown_rule(rule_id, catalogue))
+        out.print(Text(rule_details(catalogue[rule_id])))
+    elif fmt is CatalogueFormat.markdown:
+        sys.stdout.write(catalogue_markdown(catalogue.values()))
+    else:
+        out.print(catalogue_table(catalogue.values()))
+
+
+def _unknown_rule(rule_id: str, known: Iterable[str]) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(rule_id, list(known), n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else "; `iam-gov rules` lists them"
+    return f"no rule {rule_id!r}{hint}"
 
 
 # --- policy -------------------------------------------------------------------------------
@@ -453,11 +501,19 @@ def samples_generate(
     seed: Annotated[
         int, typer.Option(help="Random seed: the same seed gives the same company.")
     ] = 7,
+    access_density: Annotated[
+        int,
+        typer.Option(
+            help="Tool groups (each with an app) per department in Okta, AD and Entra: "
+            "about 4 more grants a person for each (benchmarks use 4: 30 a person).",
+            min=0,
+        ),
+    ] = 0,
 ) -> None:
     """Write a fictional company (HR export, AWS export, policy, config) with planted problems."""
     from iam_gov.samplegen import generate
 
-    written = generate(out_dir, people=people, seed=seed)
+    written = generate(out_dir, people=people, seed=seed, access_density=access_density)
     out.print(
         f"wrote {len(written)} files to {out_dir}; "
         f"try: iam-gov --config {out_dir / 'iam-gov.toml'} run"

@@ -237,3 +237,23 @@ def test_policy_check_reports_contents_and_mistakes(company: Path, db: Path) -> 
     bad = iam_gov("--config", config(company), "policy", "check", db=db)
     assert bad.returncode == 2
     assert "role 'engineer' is already defined at" in bad.stderr
+
+
+def test_rules_lists_the_catalogue_and_shows_one_rule_in_full(tmp_path: Path) -> None:
+    listing = iam_gov("rules", db=tmp_path / "unused.db")
+    assert listing.returncode == 0, listing.stderr
+    assert "leaver-active-access" in listing.stdout and "sod-conflict" in listing.stdout
+    one = iam_gov("rules", "dormant-account", db=tmp_path / "unused.db")
+    assert one.returncode == 0, one.stderr
+    assert "Controls:    SOC 2 CC6.2" in one.stdout
+    assert "Settings:    days: 90" in one.stdout
+    typo = iam_gov("rules", "dormant-acount", db=tmp_path / "unused.db")
+    assert typo.returncode == 1
+    assert "no rule 'dormant-acount'; did you mean 'dormant-account'?" in typo.stderr
+
+
+def test_findings_refuses_a_rule_that_does_not_exist(company: Path, db: Path) -> None:
+    assert iam_gov("--config", config(company), "run", db=db).returncode == 0
+    typo = iam_gov("--config", config(company), "findings", "--rule", "orphan-acount", db=db)
+    assert typo.returncode == 1
+    assert "--rule: no rule 'orphan-acount'; did you mean 'orphan-account'?" in typo.stderr

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 
 from pydantic import Field
 
@@ -17,6 +17,19 @@ class Params(RuleParams):
     grace_days: int = Field(
         0, ge=0, description="Days after the last working day during which access is tolerated."
     )
+    grace_hours: int | None = Field(
+        None, ge=0, description="The grace period in hours; overrides grace_days when set."
+    )
+
+    @property
+    def grace(self) -> timedelta:
+        hours = self.grace_hours if self.grace_hours is not None else self.grace_days * 24
+        return timedelta(hours=hours)
+
+
+def _access_ended_at(end: date) -> datetime:
+    """Access should end when the last working day does: midnight (UTC) after it."""
+    return datetime.combine(end + timedelta(days=1), time.min, tzinfo=UTC)
 
 
 class LeaverEvidence(Evidence):
@@ -24,6 +37,9 @@ class LeaverEvidence(Evidence):
     person_name: str
     end_date: date | None
     days_since_end: int | None
+    hours_since_end: int | None
+    """Hours from the end of the last working day to the time of this system's data."""
+    grace_hours: int
     account_login: str
     last_activity: datetime | None
     used_after_end: bool
@@ -52,6 +68,7 @@ def leaver_active_access(state: EvaluationState, params: Params) -> Iterator[Hit
     rules:
       leaver-active-access:
         grace_days: 1   # tolerate access on the day after the last working day
+        # grace_hours: 4  # or in hours, counted from midnight (UTC) after the last day
     ```
     """
     for view, account, link in state.accounts():
@@ -63,8 +80,11 @@ def leaver_active_access(state: EvaluationState, params: Params) -> Iterator[Hit
             continue
         end = person.end_date
         since = (on - end).days if end else None
-        if since is not None and since <= params.grace_days:
+        overdue = view.as_of - _access_ended_at(end) if end else None
+        if overdue is not None and overdue <= params.grace:
             continue
+        hours = int(overdue.total_seconds() // 3600) if overdue is not None else None
+        grace_hours = int(params.grace.total_seconds() // 3600)
         activity = last_activity(view, account)
         used_after = end is not None and activity is not None and activity.date() > end
         privileged = [e.ref for e in state.privileged_grants(view, account)]
@@ -82,6 +102,8 @@ def leaver_active_access(state: EvaluationState, params: Params) -> Iterator[Hit
             f"{person.name} ({person.employee_id}) {left}, "
             f"but {view.name} account {account.login} is still active"
         )
+        if hours is not None and grace_hours:
+            message += f" {hours} hours after their last day, past the {grace_hours}-hour grace"
         if used_after and activity is not None:
             message += f", and was used on {activity.date()} after they left"
         if privileged:
@@ -97,6 +119,8 @@ def leaver_active_access(state: EvaluationState, params: Params) -> Iterator[Hit
                 person_name=person.name,
                 end_date=end,
                 days_since_end=since,
+                hours_since_end=hours,
+                grace_hours=grace_hours,
                 account_login=account.login,
                 last_activity=activity,
                 used_after_end=used_after,

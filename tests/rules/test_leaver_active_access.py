@@ -183,3 +183,24 @@ def test_an_end_date_that_passed_after_the_hr_export_counts_as_leaving() -> None
     [finding] = world.findings(RULE)
     assert finding.evidence["days_since_end"] == 5
     assert "left on 2026-11-22" in finding.message
+
+
+def test_grace_in_hours_counts_from_midnight_after_the_last_day() -> None:
+    # Last day 2026-11-26; access should end at 2026-11-27 00:00 UTC; the data is from 09:00.
+    policy = "version: 1\nrules:\n  leaver-active-access:\n    grace_hours: {}\n"
+    world = leaver(1)
+
+    world.policy_yaml = policy.format(9)
+    assert world.findings(RULE) == []
+
+    world.policy_yaml = policy.format(8)
+    [finding] = world.findings(RULE)
+    assert finding.evidence["hours_since_end"] == 9
+    assert finding.evidence["grace_hours"] == 8
+    assert "9 hours after their last day, past the 8-hour grace" in finding.message
+
+
+def test_hours_since_the_end_are_evidence_even_without_grace() -> None:
+    [finding] = leaver(10).findings(RULE)
+    assert finding.evidence["hours_since_end"] == 9 * 24 + 9
+    assert finding.evidence["grace_hours"] == 0
