@@ -49,8 +49,10 @@ pytest: install system-deps
 
 ## bench: scale runs on generated companies and local servers; prints the figures
 bench: install system-deps
+	$(PY) -m pip install --quiet -e '.[test,bench]'
 	$(PY) benchmarks/scale.py --people 100000
-	@if [ -f benchmarks/okta_listing.py ]; then $(PY) benchmarks/okta_listing.py; fi
+	$(PY) benchmarks/aws_analysis.py
+	$(PY) benchmarks/okta_listing.py
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import Field, model_validator
@@ -15,6 +16,7 @@ from pydantic import Field, model_validator
 from iam_gov.configtypes import RelPath
 from iam_gov.connectors.aws_actions import apply_action, describe_aws_error
 from iam_gov.connectors.aws_export import (
+    LAST_ACCESSED_KIND,
     ROOT_USER,
     AuthorizationDetails,
     GroupDetail,
@@ -23,10 +25,14 @@ from iam_gov.connectors.aws_export import (
     ReportUser,
     UserDetail,
     account_ids,
+    last_accessed_document_id,
+    last_accessed_file,
+    normal_last_accessed,
     parse_authorization_details,
     parse_credential_report,
     read_authorization_details,
     read_credential_report,
+    read_last_accessed,
     read_password_policy,
     report_value,
 )
@@ -71,6 +77,9 @@ class AWSOptions(ConnectorOptions):
     """Another IAM/STS endpoint, e.g. a local test server."""
     role_arn: str | None = Field(default=None, pattern=r"^arn:aws[a-z-]*:iam::\d{12}:role/\S+$")
     """A role to assume for collection and actions."""
+    access_advisor: bool = True
+    """Collect each user's and role's service-last-accessed data (IAM Access Advisor: two
+    calls per principal, run a few at a time); what the unused-privilege rule reads."""
     # export
     authorization_details: RelPath | None = None
     """Output of ``aws iam get-account-authorization-details``."""
@@ -78,6 +87,9 @@ class AWSOptions(ConnectorOptions):
     """Decoded CSV, or the JSON of ``aws iam get-credential-report``."""
     password_policy: RelPath | None = None
     """Output of ``aws iam get-account-password-policy``; ``null`` when there is none."""
+    service_last_accessed: RelPath | None = None
+    """A folder of ``aws iam get-service-last-accessed-details`` outputs, one per principal:
+    ``user/<UserName>.json`` and ``role/<RoleName>.json``."""
     exported_at: UTCDateTime | None = None
     """When the export was taken. Default: the report's GeneratedTime, else the file's mtime."""
     # both
@@ -103,8 +115,14 @@ class AWSOptions(ConnectorOptions):
         return self
 
 
-_LIVE_ONLY = ("profile", "region", "endpoint_url", "role_arn")
-_EXPORT_ONLY = ("authorization_details", "credential_report", "password_policy", "exported_at")
+_LIVE_ONLY = ("profile", "region", "endpoint_url", "role_arn", "access_advisor")
+_EXPORT_ONLY = (
+    "authorization_details",
+    "credential_report",
+    "password_policy",
+    "service_last_accessed",
+    "exported_at",
+)
 
 COLLECT_PERMISSIONS = (
     "sts:GetCallerIdentity",
@@ -117,6 +135,9 @@ COLLECT_PERMISSIONS = (
     "iam:ListAccessKeys",
     "iam:GetAccessKeyLastUsed",
     "iam:ListMFADevices",
+    # Access Advisor (access_advisor = true): "Generate" starts a read-only report job
+    "iam:GenerateServiceLastAccessedDetails",
+    "iam:GetServiceLastAccessedDetails",
     # only with role_arn; granted to the base credential, not to the role
     "sts:AssumeRole",
 )
@@ -150,6 +171,9 @@ _ALL_DETAILS: list[EntityTypeType] = [
     "AWSManagedPolicy",
 ]
 _REPORT_WAIT_SECONDS = 120.0
+_ADVISOR_WORKERS = 4
+"""Access Advisor jobs started and read at once: IAM throttles per account."""
+_ADVISOR_WAIT_SECONDS = 300.0
 _ROLE_SESSION_SECONDS = 3600
 _PRIVILEGED_AWS_POLICY = re.compile(
     r"^arn:aws[a-z-]*:iam::aws:policy/(AdministratorAccess|IAMFullAccess)$"
@@ -231,6 +255,15 @@ class AWSConnector(Connector[AWSOptions]):
         for user in _users_missing_from(details, report):
             complete = False
             errors.append(_missing_from_report(str(report_path), user))
+        last_accessed: dict[str, list[dict[str, Any]]] = {}
+        if options.service_last_accessed is not None:
+            folder = options.service_last_accessed
+            if not folder.is_dir():
+                raise SourceError(f"{folder}: service_last_accessed is not a folder")
+            files.append(folder.name + "/")
+            last_accessed, advisor_errors = _export_last_accessed(folder, details)
+            errors.extend(advisor_errors)
+            complete = complete and not advisor_errors
         return _Mapper(self.system, options, str(details_path)).snapshot(
             source="export:" + ",".join(files),
             collected_at=exported_at,
@@ -239,6 +272,7 @@ class AWSConnector(Connector[AWSOptions]):
             settings=settings,
             errors=errors,
             complete=complete,
+            last_accessed=last_accessed,
         )
 
     def _collect_live(self) -> SystemSnapshot:
@@ -275,6 +309,9 @@ class AWSConnector(Connector[AWSOptions]):
                             f"reading its credentials failed: {describe_aws_error(exc)}",
                         )
                     )
+        last_accessed: dict[str, list[dict[str, Any]]] = {}
+        if self.options.access_advisor:
+            last_accessed = _live_last_accessed(iam, _principal_arns(details), errors)
         complete = not errors and not details.is_truncated
         return _Mapper(self.system, self.options, "iam:GetAccountAuthorizationDetails").snapshot(
             source="live",
@@ -284,6 +321,7 @@ class AWSConnector(Connector[AWSOptions]):
             settings=settings,
             errors=errors,
             complete=complete,
+            last_accessed=last_accessed,
         )
 
     def _live_details(self, iam: IAMClient, errors: list[SnapshotError]) -> AuthorizationDetails:
@@ -482,6 +520,123 @@ def _user_credentials(iam: IAMClient, user: UserDetail) -> ReportUser:
     )
 
 
+def _principal_arns(details: AuthorizationDetails) -> list[str]:
+    return [
+        *(user.arn for user in details.user_detail_list),
+        *(role.arn for role in details.role_detail_list),
+    ]
+
+
+def _live_last_accessed(
+    iam: IAMClient, arns: list[str], errors: list[SnapshotError]
+) -> dict[str, list[dict[str, Any]]]:
+    """Access Advisor for every principal: start every job, then read each when it is done.
+    A principal whose job fails is noted (the snapshot is then incomplete); the others
+    are kept."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    # boto3 clients are thread-safe; the adaptive retry mode paces throttled calls.
+    with ThreadPoolExecutor(max_workers=_ADVISOR_WORKERS) as pool:
+        started = list(pool.map(lambda arn: _start_advisor_job(iam, arn), arns))
+        deadline = time.monotonic() + _ADVISOR_WAIT_SECONDS
+        done = list(
+            pool.map(
+                lambda job: job if isinstance(job, SnapshotError) else job.result(iam, deadline),
+                started,
+            )
+        )
+    found = {}
+    for arn, result in zip(arns, done, strict=True):
+        if isinstance(result, SnapshotError):
+            errors.append(result)
+        else:
+            found[arn] = result
+    return found
+
+
+@dataclass(frozen=True)
+class _AdvisorJob:
+    arn: str
+    job_id: str
+
+    def result(self, iam: IAMClient, deadline: float) -> list[dict[str, Any]] | SnapshotError:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        operation = "iam:GetServiceLastAccessedDetails"
+        delay = 0.2
+        entries: list[Any] = []
+        marker: str | None = None
+        try:
+            while True:
+                kwargs: dict[str, Any] = {"JobId": self.job_id, "MaxItems": 1000}
+                if marker is not None:
+                    kwargs["Marker"] = marker
+                page = iam.get_service_last_accessed_details(**kwargs)
+                status = page["JobStatus"]
+                if status == "IN_PROGRESS":
+                    if time.monotonic() + delay > deadline:
+                        return _advisor_error(
+                            operation, self.arn, f"not ready after {_ADVISOR_WAIT_SECONDS:.0f} s"
+                        )
+                    time.sleep(delay)
+                    delay = min(delay * 2, 5.0)
+                    continue
+                if status != "COMPLETED":
+                    reason = page.get("Error", {}).get("Message") or status
+                    return _advisor_error(operation, self.arn, f"the job failed: {reason}")
+                entries.extend(page["ServicesLastAccessed"])
+                if not page.get("IsTruncated"):
+                    return normal_last_accessed(entries)
+                marker = page["Marker"]
+        except (BotoCoreError, ClientError) as exc:
+            return _advisor_error(operation, self.arn, describe_aws_error(exc, operation))
+
+
+def _start_advisor_job(iam: IAMClient, arn: str) -> _AdvisorJob | SnapshotError:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    operation = "iam:GenerateServiceLastAccessedDetails"
+    try:
+        job = iam.generate_service_last_accessed_details(Arn=arn, Granularity="SERVICE_LEVEL")
+    except (BotoCoreError, ClientError) as exc:
+        return _advisor_error(operation, arn, describe_aws_error(exc, operation))
+    return _AdvisorJob(arn, job["JobId"])
+
+
+def _advisor_error(operation: str, arn: str, problem: str) -> SnapshotError:
+    return SnapshotError(
+        source=operation,
+        record=arn,
+        message=f"service last accessed data is unknown: {problem}",
+    )
+
+
+def _export_last_accessed(
+    folder: Path, details: AuthorizationDetails
+) -> tuple[dict[str, list[dict[str, Any]]], list[SnapshotError]]:
+    found: dict[str, list[dict[str, Any]]] = {}
+    errors = []
+    for arn in _principal_arns(details):
+        path = last_accessed_file(folder, arn)
+        if not path.is_file():
+            errors.append(
+                SnapshotError(
+                    source=str(folder),
+                    record=arn,
+                    message=f"no {path.relative_to(folder)}: its service last accessed data "
+                    "is unknown",
+                )
+            )
+            continue
+        try:
+            found[arn] = read_last_accessed(path)
+        except SourceError as exc:
+            errors.extend(
+                SnapshotError(source=str(path), record=arn, message=p) for p in exc.problems
+            )
+    return found, errors
+
+
 def _api_error(operation: str, exc: Exception) -> SnapshotError:
     # Not fatal: the snapshot is still returned, marked incomplete.
     return SnapshotError(source=operation, message=describe_aws_error(exc, operation))
@@ -593,6 +748,7 @@ class _Mapper:
         settings: dict[str, Any],
         errors: list[SnapshotError],
         complete: bool,
+        last_accessed: Mapping[str, list[dict[str, Any]]] | None = None,
     ) -> SystemSnapshot:
         self.errors, self.complete = list(errors), complete
         self.groups = {group.group_name: group for group in details.group_detail_list}
@@ -601,6 +757,16 @@ class _Mapper:
         for user in details.user_detail_list:
             self._user(user, report.get(user.arn) if report is not None else None)
         self._roles(details)
+        for arn, entries in (last_accessed or {}).items():
+            self.documents.append(
+                PolicyDocument(
+                    system=self.system,
+                    document_id=last_accessed_document_id(arn),
+                    name=arn.rsplit("/", 1)[-1],
+                    kind=LAST_ACCESSED_KIND,
+                    document={"ServicesLastAccessed": entries},
+                )
+            )
         root = next((row for row in (report or {}).values() if row.user == ROOT_USER), None)
         if root is not None:
             self._root(root)

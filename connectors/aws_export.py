@@ -407,6 +407,75 @@ def read_password_policy(path: Path) -> dict[str, Any] | None:
     return document
 
 
+# --- service last accessed (Access Advisor) ------------------------------------------------
+
+LAST_ACCESSED_KIND = "service-last-accessed"
+
+
+def last_accessed_document_id(principal_arn: str) -> str:
+    return f"{principal_arn}#{LAST_ACCESSED_KIND}"
+
+
+def last_accessed_file(folder: Path, principal_arn: str) -> Path:
+    """Where an export keeps one principal's data: ``user/<UserName>.json`` or
+    ``role/<RoleName>.json`` (IAM names are safe file names; users and roles may share one)."""
+    resource = principal_arn.split(":", 5)[-1]
+    kind, _, rest = resource.partition("/")
+    return folder / kind / f"{rest.rsplit('/', 1)[-1]}.json"
+
+
+def normal_last_accessed(entries: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """``ServicesLastAccessed`` with times as ISO 8601 UTC text, sorted by service: the same
+    whether boto3 (datetimes) or the CLI (text) produced it."""
+    out = [{key: _jsonable(value) for key, value in entry.items()} for entry in entries]
+    return sorted(out, key=lambda e: (str(e.get("ServiceNamespace")), str(e.get("ServiceName"))))
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return as_utc(value).isoformat()
+    if isinstance(value, list):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, Mapping):
+        return {k: _jsonable(v) for k, v in value.items()}
+    return value
+
+
+_TIME_KEYS = frozenset({"LastAuthenticated", "LastAuthenticatedTime"})
+
+
+def read_last_accessed(path: Path) -> list[dict[str, Any]]:
+    """One ``aws iam get-service-last-accessed-details --job-id …`` output: its
+    ``ServicesLastAccessed``. ``SourceError`` when the file is not that, or the job did not
+    complete."""
+    (document,) = _load_json_documents(_read_text(path), path, single=True)
+    if not isinstance(document, dict) or not isinstance(document.get("ServicesLastAccessed"), list):
+        raise SourceError(
+            f"{path}: not the output of `aws iam get-service-last-accessed-details` "
+            "(no ServicesLastAccessed list)"
+        )
+    status = document.get("JobStatus", "COMPLETED")
+    if status != "COMPLETED":
+        raise SourceError(f"{path}: the job's status is {status}, not COMPLETED")
+    if document.get("IsTruncated"):
+        raise SourceError(f"{path}: IsTruncated: the CLI output is cut short")
+    entries = []
+    for index, entry in enumerate(document["ServicesLastAccessed"]):
+        if not isinstance(entry, dict) or not isinstance(entry.get("ServiceNamespace"), str):
+            raise SourceError(f"{path}: ServicesLastAccessed[{index}] has no ServiceNamespace")
+        entry = dict(entry)
+        for key in _TIME_KEYS & entry.keys():
+            try:
+                entry[key] = as_utc(datetime.fromisoformat(str(entry[key])))
+            except ValueError:
+                raise SourceError(
+                    f"{path}: ServicesLastAccessed[{index}].{key}: {entry[key]!r} is not a "
+                    "date and time"
+                ) from None
+        entries.append(entry)
+    return normal_last_accessed(entries)
+
+
 # --- files --------------------------------------------------------------------------------
 
 

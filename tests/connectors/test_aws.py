@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
+import boto3
 import pytest
 
 from iam_gov.connectors import connector_class
@@ -17,7 +20,17 @@ from iam_gov.model import (
     SystemSnapshot,
 )
 
-from .conftest import ACCOUNT_ID, ADMIN_ALL, EC2_DESCRIBE, NOW, TRUST_EC2, MotoAccount, arn
+from .conftest import (
+    ACCOUNT_ID,
+    ADMIN_ALL,
+    EC2_DESCRIBE,
+    NOW,
+    TRUST_EC2,
+    MotoAccount,
+    _shared_session,
+    arn,
+)
+from .test_aws_last_accessed import AccessAdvisor, Used, export_last_accessed
 
 ALICE = arn("user", "alice", "/staff/")
 BOB = arn("user", "bob", "/staff/")
@@ -30,6 +43,26 @@ IAM_OPERATORS = arn("group", "iam-operators")
 ADMIN_ALL_ARN = arn("policy", "AdminAll")
 S3_READ_ARN = arn("policy", "S3Read")
 BOUNDARY_ARN = arn("policy", "DeveloperBoundary", "/boundaries/")
+
+
+USAGE = {
+    ALICE: [
+        Used("s3", "Amazon S3", datetime(2026, 2, 27, 10, 0, tzinfo=UTC)),
+        Used("ec2", "Amazon EC2"),
+    ],
+    DEPLOY: [Used("s3", "Amazon S3", datetime(2025, 11, 2, 4, 0, tzinfo=UTC))],
+}
+
+
+@pytest.fixture(autouse=True)
+def advisor() -> Iterator[AccessAdvisor]:
+    """IAM Access Advisor, which moto lacks, on the session the tests' connectors share."""
+    fake = AccessAdvisor(USAGE)
+    fake.install(_shared_session())
+    try:
+        yield fake
+    finally:
+        fake.uninstall(_shared_session())
 
 
 def _comparable(snapshot: SystemSnapshot) -> dict[str, Any]:
@@ -58,19 +91,30 @@ def test_registered_under_its_type_name() -> None:
 
 @pytest.mark.parametrize("report", ["json", "csv"])
 def test_export_gives_the_same_model_as_live(
-    aws_shared: MotoAccount, tmp_path: Path, report: Literal["json", "csv"]
+    aws_shared: MotoAccount,
+    tmp_path: Path,
+    report: Literal["json", "csv"],
+    advisor: AccessAdvisor,
 ) -> None:
-    live = aws_shared.live(own_session=True).collect()
-    extra = {"exported_at": "2026-02-28T09:00:00Z"} if report == "csv" else {}
+    # A session of its own, as the connector makes in use; Access Advisor answered on it.
+    live = aws_shared.live(session=advisor.install(boto3.Session())).collect()
+    principals = [a.native_id for a in live.accounts if a.login != "root"]
+    folder = export_last_accessed(advisor, aws_shared, tmp_path / "last-accessed", principals)
+    extra: dict[str, Any] = {"service_last_accessed": folder}
+    if report == "csv":
+        extra["exported_at"] = "2026-02-28T09:00:00Z"
     exported = aws_shared.export(tmp_path, report=report, **extra).collect()
 
     assert live.complete and exported.complete, (live.errors, exported.errors)
     assert _comparable(exported) == _comparable(live)
     assert live.source == "live" and live.collected_at == NOW
     assert exported.source == (
-        f"export:authorization-details.json,credential-report.{report},password-policy.json"
+        f"export:authorization-details.json,credential-report.{report},password-policy.json,"
+        "last-accessed/"
     )
     assert len(live.accounts) == 5 and live.errors == ()
+    kept = {d.document_id for d in live.documents if d.kind == "service-last-accessed"}
+    assert kept == {f"{p}#service-last-accessed" for p in principals}
 
 
 def test_users_and_roles_become_accounts(aws_shared: MotoAccount) -> None:

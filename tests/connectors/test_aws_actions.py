@@ -13,6 +13,7 @@ from iam_gov.connectors.aws import AWSConnector
 from iam_gov.model import Action, ActionKind, ActionOutcome, ActionResult
 
 from .conftest import ADMIN_ALL, S3_READ, TRUST_EC2, MotoAccount, arn, iam_client
+from .test_aws_last_accessed import AccessAdvisor
 
 USER = arn("user", "uma", "/staff/")
 ROLE = arn("role", "builder")
@@ -302,7 +303,8 @@ def test_declared_permissions_are_exactly_the_ones_used(aws: MotoAccount) -> Non
     aws.iam.create_role(RoleName="iam-gov", AssumeRolePolicyDocument=json.dumps(TRUST_EC2))
     aws.iam.create_user(UserName="dave")
     aws.iam.create_access_key(UserName="dave")
-    session = boto3.Session()
+    # Access Advisor answered at the wire (moto lacks it); the recorder still sees the calls.
+    session = AccessAdvisor().install(boto3.Session())
     recorder = _Recorder()
     session.events.register("before-call", recorder)
 

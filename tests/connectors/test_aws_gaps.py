@@ -3,6 +3,7 @@ password policy, a call that fails halfway, credentials."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,9 +14,21 @@ from iam_gov.connectors.aws import AWSConnector, AWSOptions
 from iam_gov.errors import ConnectorError
 from iam_gov.model import AccountStatus, SystemSnapshot
 
-from .conftest import MotoAccount, arn, iam_client
+from .conftest import MotoAccount, _shared_session, arn, iam_client
+from .test_aws_last_accessed import AccessAdvisor
 
 DAVE = arn("user", "dave")
+
+
+@pytest.fixture(autouse=True)
+def advisor() -> Iterator[AccessAdvisor]:
+    """IAM Access Advisor, which moto lacks; tests that make their own session install it."""
+    fake = AccessAdvisor()
+    fake.install(_shared_session())
+    try:
+        yield fake
+    finally:
+        fake.uninstall(_shared_session())
 
 
 @pytest.fixture
@@ -62,9 +75,11 @@ def test_export_user_missing_from_report_is_unknown_not_removed(
     assert _credential_names(snapshot, DAVE) == {}
 
 
-def test_live_user_missing_from_report_is_read_user_by_user(small: MotoAccount) -> None:
+def test_live_user_missing_from_report_is_read_user_by_user(
+    small: MotoAccount, advisor: AccessAdvisor
+) -> None:
     _create_dave(small)
-    session = boto3.Session()
+    session = advisor.install(boto3.Session())
 
     # AWS regenerates the report at most every four hours; moto always reports every user.
     # Drop dave's row, as a report generated before he was created would not have it.
@@ -127,11 +142,13 @@ def test_export_time_defaults_to_the_file_time_and_says_so(
     assert "exported_at not given" in note.message and "2026-01-01 00:00" in note.message
 
 
-def test_live_failure_halfway_gives_an_incomplete_snapshot(small: MotoAccount) -> None:
+def test_live_failure_halfway_gives_an_incomplete_snapshot(
+    small: MotoAccount, advisor: AccessAdvisor
+) -> None:
     from botocore.awsrequest import AWSResponse, HTTPHeaders
 
     small.iam.create_access_key(UserName="erin")
-    session = boto3.Session()
+    session = advisor.install(boto3.Session())
 
     # AWS failing after the users were listed, as it would: an error response, no exception
     # of our own making.

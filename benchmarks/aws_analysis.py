@@ -1,0 +1,605 @@
+"""Scale run for the AWS policy analysis, against cloudsplaining on the same file.
+
+    .venv/bin/python benchmarks/aws_analysis.py                       # 5,000 users, 500 roles
+    .venv/bin/python benchmarks/aws_analysis.py --users 1000 --roles 100 --policies 400
+    .venv/bin/python benchmarks/aws_analysis.py --skip-cloudsplaining
+
+Generates the output of ``aws iam get-account-authorization-details`` for one account with a
+realistic mix: customer-managed policies with wildcards, NotAction, conditions, resource
+constraints and Denies; groups; permissions boundaries; roles assumed by services, by named
+users and roles, by the whole account (some with MFA conditions) and by federation; inline
+policies; a few admins and planted escalation paths. Then, on the same file:
+
+* ours: read it through the AWS connector's export mode, index the snapshot, and compute for
+  every principal its effective permissions, escalation paths and admin-equivalence;
+* cloudsplaining: ``cloudsplaining scan --input-file … --output …`` (install it with
+  ``pip install -e '.[bench]'``).
+
+Prints both wall times and the ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import csv
+import io
+import json
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+ACCOUNT = "123456789012"
+CREATED = "2025-01-15T10:00:00+00:00"
+SERVICES = tuple(
+    [
+        "s3",
+        "dynamodb",
+        "sqs",
+        "sns",
+        "lambda",
+        "ec2",
+        "ecs",
+        "ecr",
+        "logs",
+        "cloudwatch",
+        "kms",
+        "secretsmanager",
+        "ssm",
+        "rds",
+        "elasticloadbalancing",
+        "autoscaling",
+        "route53",
+        "cloudfront",
+        "apigateway",
+        "events",
+        "states",
+        "glue",
+        "athena",
+        "kinesis",
+        "firehose",
+        "redshift",
+        "elasticache",
+        "es",
+        "sagemaker",
+        "codebuild",
+        "codepipeline",
+        "codecommit",
+        "cloudformation",
+        "cloudtrail",
+        "config",
+        "guardduty",
+        "securityhub",
+        "xray",
+        "backup",
+    ]
+)
+TRUSTED_SERVICES = (
+    "lambda.amazonaws.com",
+    "ec2.amazonaws.com",
+    "ecs-tasks.amazonaws.com",
+    "glue.amazonaws.com",
+    "codebuild.amazonaws.com",
+    "cloudformation.amazonaws.com",
+    "sagemaker.amazonaws.com",
+    "states.amazonaws.com",
+)
+TEAMS = ("payments", "search", "data", "web", "mobile", "infra", "ml", "billing", "growth", "ops")
+
+
+def arn(kind: str, name: str, path: str = "/") -> str:
+    return f"arn:aws:iam::{ACCOUNT}:{kind}{path}{name}"
+
+
+def doc(*statements: dict[str, Any]) -> dict[str, Any]:
+    return {"Version": "2012-10-17", "Statement": list(statements)}
+
+
+def allow(action: Any, resource: Any = "*", **extra: Any) -> dict[str, Any]:
+    return {"Effect": "Allow", "Action": action, "Resource": resource, **extra}
+
+
+def deny(action: Any, resource: Any = "*", **extra: Any) -> dict[str, Any]:
+    return {"Effect": "Deny", "Action": action, "Resource": resource, **extra}
+
+
+MFA = {"Bool": {"aws:MultiFactorAuthPresent": "true"}}
+NO_MFA = {"BoolIfExists": {"aws:MultiFactorAuthPresent": "false"}}
+OFFICE = {"IpAddress": {"aws:SourceIp": ["203.0.113.0/24", "198.51.100.0/24"]}}
+
+
+class Generator:
+    def __init__(self, users: int, roles: int, policies: int, seed: int) -> None:
+        self.rng = random.Random(seed)
+        self.n_users, self.n_roles, self.n_policies = users, roles, policies
+        self.role_names = [self._role_name(i) for i in range(roles)]
+        self.user_names = [f"user{i:05d}" for i in range(users)]
+
+    def _role_name(self, i: int) -> str:
+        team = TEAMS[i % len(TEAMS)]
+        kind = ("app", "deploy", "etl", "ci", "admin", "read")[i % 6]
+        return f"{kind}-{team}-{i:04d}"
+
+    # --- policies -----------------------------------------------------------------------
+
+    def policy_document(self, i: int) -> dict[str, Any]:
+        rng = self.rng
+        team = TEAMS[i % len(TEAMS)]
+        service = rng.choice(SERVICES)
+        kind = rng.random()
+        if kind < 0.25:  # read-only on a few services
+            services = rng.sample(SERVICES, rng.randint(1, 4))
+            return doc(allow([f"{s}:{v}*" for s in services for v in ("Get", "List", "Describe")]))
+        if kind < 0.45:  # full service access scoped to the team's resources
+            resources = [
+                f"arn:aws:{service}:*:{ACCOUNT}:{team}-*",
+                f"arn:aws:{service}:*:{ACCOUNT}:*/{team}-*",
+            ]
+            return doc(allow(f"{service}:*", resources))
+        if kind < 0.55:  # writes from the office only, with MFA
+            return doc(
+                allow(
+                    [f"{service}:Put*", f"{service}:Create*", f"{service}:Update*"],
+                    "*",
+                    Condition={**OFFICE, **MFA},
+                )
+            )
+        if kind < 0.60:  # power user: everything but IAM and Organizations
+            return doc(
+                {"Effect": "Allow", "NotAction": ["iam:*", "organizations:*"], "Resource": "*"},
+                allow(["iam:Get*", "iam:List*", "iam:CreateServiceLinkedRole"]),
+            )
+        if kind < 0.68:  # deploy: pass the team's app roles to Lambda and ECS
+            statements = [
+                allow(
+                    [
+                        "lambda:CreateFunction",
+                        "lambda:UpdateFunctionCode",
+                        "lambda:InvokeFunction",
+                        "ecs:RegisterTaskDefinition",
+                        "ecs:RunTask",
+                    ]
+                ),
+                allow("iam:PassRole", arn("role", f"app-{team}-*")),
+            ]
+            if rng.random() < 0.5:
+                statements[1]["Condition"] = {
+                    "StringEquals": {"iam:PassedToService": "lambda.amazonaws.com"}
+                }
+            return doc(*statements)
+        if kind < 0.74:  # assume the team's roles
+            return doc(allow("sts:AssumeRole", arn("role", f"*-{team}-*")))
+        if kind < 0.78:  # self-service credentials
+            return doc(
+                allow(
+                    [
+                        "iam:CreateAccessKey",
+                        "iam:DeleteAccessKey",
+                        "iam:UpdateAccessKey",
+                        "iam:ChangePassword",
+                        "iam:CreateVirtualMFADevice",
+                        "iam:EnableMFADevice",
+                    ],
+                    arn("user", "${aws:username}"),
+                )
+            )
+        if kind < 0.81:  # a helpdesk that manages other users' passwords and keys
+            return doc(
+                allow(
+                    ["iam:CreateLoginProfile", "iam:UpdateLoginProfile", "iam:CreateAccessKey"],
+                    arn("user", "*"),
+                ),
+                deny(["iam:*LoginProfile", "iam:CreateAccessKey"], arn("user", "admin-*")),
+            )
+        if kind < 0.84:  # policy editors, some scoped
+            # Mostly their own sandbox policies (attached to nobody); a few all of them.
+            target = "*" if rng.random() < 0.03 else arn("policy", f"sandbox/{team}-*")
+            return doc(
+                allow(["iam:CreatePolicyVersion", "iam:SetDefaultPolicyVersion"], target),
+                allow(["iam:Get*", "iam:List*"]),
+            )
+        if kind < 0.87:  # guard rails
+            return doc(
+                deny("iam:*", "*", Condition=NO_MFA),
+                deny(["s3:DeleteBucket", "kms:ScheduleKeyDeletion"]),
+                allow(["cloudtrail:LookupEvents", "config:Get*"]),
+            )
+        if kind < 0.90:  # CI: build projects with the team's CI roles
+            return doc(
+                allow(["codebuild:CreateProject", "codebuild:StartBuild"]),
+                allow("iam:PassRole", arn("role", f"ci-{team}-*")),
+            )
+        if kind < 0.93:  # SSM operators
+            return doc(
+                allow(["ssm:SendCommand", "ssm:StartSession"], Condition=MFA),
+                allow("ec2:Describe*"),
+            )
+        if kind < 0.96:  # NotResource: everything in a service except production data
+            return doc(
+                {
+                    "Effect": "Allow",
+                    "Action": [f"{service}:*"],
+                    "NotResource": [f"arn:aws:{service}:*:{ACCOUNT}:prod-*"],
+                }
+            )
+        # data pipelines
+        return doc(
+            allow(["glue:*", "athena:*", "s3:GetObject", "s3:PutObject"]),
+            allow("iam:PassRole", arn("role", f"etl-{team}-*")),
+        )
+
+    def boundary_document(self, i: int) -> dict[str, Any]:
+        services = self.rng.sample(SERVICES, 8)
+        return doc(
+            allow([f"{s}:*" for s in services]),
+            allow(["sts:AssumeRole", "iam:Get*", "iam:List*"]),
+            deny(["iam:*PermissionsBoundary", "iam:CreatePolicyVersion"]),
+        )
+
+    # --- the account --------------------------------------------------------------------
+
+    def build(self) -> dict[str, Any]:
+        rng = self.rng
+        policies = []
+        customer = []
+        for i in range(self.n_policies):
+            team = TEAMS[i % len(TEAMS)]
+            name = f"{team}-policy-{i:05d}"
+            policies.append(self._managed(arn("policy", name), name, self.policy_document(i)))
+            customer.append(arn("policy", name))
+        boundaries = []
+        for i in range(20):
+            name = f"boundary-{i:02d}"
+            policies.append(
+                self._managed(arn("policy", name, "/boundaries/"), name, self.boundary_document(i))
+            )
+            boundaries.append(arn("policy", name, "/boundaries/"))
+        aws_managed = {
+            "AdministratorAccess": doc(allow("*")),
+            "PowerUserAccess": doc(
+                {"Effect": "Allow", "NotAction": ["iam:*", "organizations:*"], "Resource": "*"},
+                allow(["iam:CreateServiceLinkedRole", "iam:ListRoles"]),
+            ),
+            "ReadOnlyAccess": doc(
+                allow([f"{s}:{v}*" for s in SERVICES for v in ("Get", "List", "Describe")])
+            ),
+            "IAMUserChangePassword": doc(
+                allow("iam:ChangePassword", arn("user", "${aws:username}")),
+                allow("iam:GetAccountPasswordPolicy"),
+            ),
+        }
+        for name, document in aws_managed.items():
+            policies.append(self._managed(f"arn:aws:iam::aws:policy/{name}", name, document))
+
+        groups = []
+        group_names = []
+        for i in range(60):
+            name = f"{TEAMS[i % len(TEAMS)]}-group-{i:02d}"
+            group_names.append(name)
+            attached = rng.sample(customer, rng.randint(2, 6))
+            if i == 0:
+                attached = ["arn:aws:iam::aws:policy/AdministratorAccess"]
+            elif i % 15 == 1:
+                attached.append("arn:aws:iam::aws:policy/PowerUserAccess")
+            inline = []
+            if rng.random() < 0.3:
+                inline.append(
+                    {
+                        "PolicyName": "extra",
+                        "PolicyDocument": self.policy_document(rng.randrange(10**6)),
+                    }
+                )
+            groups.append(
+                {
+                    "Path": "/",
+                    "GroupName": name,
+                    "GroupId": f"AGPA{i:017d}",
+                    "Arn": arn("group", name),
+                    "CreateDate": CREATED,
+                    "GroupPolicyList": inline,
+                    "AttachedManagedPolicies": [self._attachment(p) for p in attached],
+                }
+            )
+
+        users = []
+        for i, name in enumerate(self.user_names):
+            in_groups = rng.sample(group_names[1:], rng.randint(1, 3))
+            if i % 100 == 0:
+                in_groups.append(group_names[0])  # admins
+            attached = ["arn:aws:iam::aws:policy/IAMUserChangePassword"]
+            if rng.random() < 0.15:
+                attached += rng.sample(customer, rng.randint(1, 2))
+            inline = []
+            if rng.random() < 0.10:
+                inline.append(
+                    {
+                        "PolicyName": "personal",
+                        "PolicyDocument": self.policy_document(rng.randrange(10**6)),
+                    }
+                )
+            user: dict[str, Any] = {
+                "Path": "/staff/",
+                "UserName": name,
+                "UserId": f"AIDA{i:017d}",
+                "Arn": arn("user", name, "/staff/"),
+                "CreateDate": CREATED,
+                "UserPolicyList": inline,
+                "GroupList": in_groups,
+                "AttachedManagedPolicies": [self._attachment(p) for p in attached],
+                "Tags": [{"Key": "employee_id", "Value": f"E{i:05d}"}],
+            }
+            if rng.random() < 0.10:
+                user["PermissionsBoundary"] = {
+                    "PermissionsBoundaryType": "Policy",
+                    "PermissionsBoundaryArn": rng.choice(boundaries),
+                }
+            users.append(user)
+
+        roles = []
+        for i, name in enumerate(self.role_names):
+            attached = rng.sample(customer, rng.randint(1, 4))
+            admin = name.startswith("admin-") and i % 5 == 4
+            if admin:
+                attached.append("arn:aws:iam::aws:policy/AdministratorAccess")
+            inline = []
+            if rng.random() < 0.3:
+                inline.append(
+                    {
+                        "PolicyName": "inline",
+                        "PolicyDocument": self.policy_document(rng.randrange(10**6)),
+                    }
+                )
+            role: dict[str, Any] = {
+                "Path": "/",
+                "RoleName": name,
+                "RoleId": f"AROA{i:017d}",
+                "Arn": arn("role", name),
+                "CreateDate": CREATED,
+                "AssumeRolePolicyDocument": self.trust(i, admin),
+                "InstanceProfileList": [],
+                "RolePolicyList": inline,
+                "AttachedManagedPolicies": [self._attachment(p) for p in attached],
+                "Tags": [],
+                "RoleLastUsed": {},
+            }
+            if rng.random() < 0.10:
+                role["PermissionsBoundary"] = {
+                    "PermissionsBoundaryType": "Policy",
+                    "PermissionsBoundaryArn": rng.choice(boundaries),
+                }
+            roles.append(role)
+        return {
+            "UserDetailList": users,
+            "GroupDetailList": groups,
+            "RoleDetailList": roles,
+            "Policies": policies,
+        }
+
+    def trust(self, i: int, admin: bool = False) -> dict[str, Any]:
+        rng = self.rng
+        kind = rng.random()
+        if admin:  # administrators: a few named people, or the account with MFA
+            kind = 0.6 if kind < 0.7 else 0.85
+        principal: dict[str, Any]
+        condition: dict[str, Any] | None = None
+        if kind < 0.55:
+            principal = {"Service": rng.choice(TRUSTED_SERVICES)}
+        elif kind < 0.80:
+            named = [arn("user", rng.choice(self.user_names), "/staff/") for _ in range(3)]
+            named.append(arn("role", rng.choice(self.role_names)))
+            principal = {"AWS": named}
+        elif kind < 0.95:
+            principal = {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}
+            if admin or rng.random() < 0.5:
+                condition = MFA
+        else:
+            principal = {"Federated": f"arn:aws:iam::{ACCOUNT}:saml-provider/okta"}
+        statement: dict[str, Any] = {
+            "Effect": "Allow",
+            "Principal": principal,
+            "Action": "sts:AssumeRoleWithSAML" if "Federated" in principal else "sts:AssumeRole",
+        }
+        if condition:
+            statement["Condition"] = condition
+        return doc(statement)
+
+    @staticmethod
+    def _managed(policy_arn: str, name: str, document: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "PolicyName": name,
+            "PolicyId": "ANPA" + str(abs(hash(policy_arn)))[:17],
+            "Arn": policy_arn,
+            "Path": policy_arn.split(":policy", 1)[1].rsplit("/", 1)[0] + "/",
+            "DefaultVersionId": "v1",
+            "AttachmentCount": 1,
+            "PermissionsBoundaryUsageCount": 0,
+            "IsAttachable": True,
+            "CreateDate": CREATED,
+            "UpdateDate": CREATED,
+            "PolicyVersionList": [
+                {
+                    "Document": document,
+                    "VersionId": "v1",
+                    "IsDefaultVersion": True,
+                    "CreateDate": CREATED,
+                }
+            ],
+        }
+
+    @staticmethod
+    def _attachment(policy_arn: str) -> dict[str, str]:
+        return {"PolicyName": policy_arn.rsplit("/", 1)[-1], "PolicyArn": policy_arn}
+
+
+def credential_report(details: dict[str, Any]) -> dict[str, Any]:
+    header = [
+        "user",
+        "arn",
+        "user_creation_time",
+        "password_enabled",
+        "password_last_used",
+        "password_last_changed",
+        "password_next_rotation",
+        "mfa_active",
+        *(
+            f"access_key_{n}_{column}"
+            for n in (1, 2)
+            for column in (
+                "active",
+                "last_rotated",
+                "last_used_date",
+                "last_used_region",
+                "last_used_service",
+            )
+        ),
+        "cert_1_active",
+        "cert_1_last_rotated",
+        "cert_2_active",
+        "cert_2_last_rotated",
+    ]
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(header)
+    for i, user in enumerate(details["UserDetailList"]):
+        console = i % 3 != 0
+        row = {
+            "user": user["UserName"],
+            "arn": user["Arn"],
+            "user_creation_time": CREATED,
+            "password_enabled": "true" if console else "false",
+            "password_last_used": "2026-02-01T09:00:00+00:00" if console else "N/A",
+            "password_last_changed": CREATED if console else "N/A",
+            "password_next_rotation": "N/A",
+            "mfa_active": "true" if i % 4 else "false",
+        }
+        for n in (1, 2):
+            row.update(
+                {
+                    f"access_key_{n}_active": "false",
+                    f"access_key_{n}_last_rotated": "N/A",
+                    f"access_key_{n}_last_used_date": "N/A",
+                    f"access_key_{n}_last_used_region": "N/A",
+                    f"access_key_{n}_last_used_service": "N/A",
+                    f"cert_{n}_active": "false",
+                    f"cert_{n}_last_rotated": "N/A",
+                }
+            )
+        writer.writerow([row[column] for column in header])
+    return {
+        "Content": base64.b64encode(out.getvalue().encode()).decode("ascii"),
+        "ReportFormat": "text/csv",
+        "GeneratedTime": "2026-03-01T12:00:00+00:00",
+    }
+
+
+def run_ours(folder: Path) -> tuple[float, dict[str, int]]:
+    from iam_gov.aws_policy import AwsAccount
+    from iam_gov.aws_policy.catalog import default_catalog
+    from iam_gov.connectors.aws import AWSConnector, AWSOptions
+    from iam_gov.engine.state import build_view
+    from iam_gov.store.snapshots import SnapshotInfo
+
+    default_catalog()  # the action list is loaded once per process, like Python's own modules
+    started = time.perf_counter()
+    options = AWSOptions(
+        type="aws",
+        mode="export",
+        authorization_details=folder / "authorization-details.json",
+        credential_report=folder / "credential-report.json",
+    )
+    snapshot = AWSConnector("aws-bench", options).collect()
+    info = SnapshotInfo(
+        id=0,
+        system=snapshot.system,
+        connector=snapshot.connector,
+        source=snapshot.source,
+        collected_at=snapshot.collected_at,
+        stored_at=snapshot.collected_at,
+        complete=snapshot.complete,
+        errors=snapshot.errors,
+        counts={},
+    )
+    view = build_view(
+        info,
+        snapshot.accounts,
+        snapshot.entitlements,
+        snapshot.grants,
+        snapshot.credentials,
+        snapshot.settings,
+        documents=snapshot.documents,
+    )
+    account = AwsAccount.from_view(view)
+    counts: Counter[str] = Counter()
+    for principal in account.principals.values():
+        account.effective_permissions(principal)
+        if account.is_admin_equivalent(principal) is not None:
+            counts["admin-equivalent"] += 1
+        paths = account.escalation_paths(principal)
+        if paths:
+            counts["principals with an escalation path"] += 1
+        for path in paths:
+            counts[f"  {path.certainty.value}"] += 1
+        counts["principals analysed"] += 1
+    return time.perf_counter() - started, dict(counts)
+
+
+def run_cloudsplaining(details: Path, out: Path) -> float:
+    executable = Path(sys.executable).parent / "cloudsplaining"
+    if not executable.exists():
+        found = shutil.which("cloudsplaining")
+        if found is None:
+            raise SystemExit("cloudsplaining is not installed: pip install -e '.[bench]'")
+        executable = Path(found)
+    out.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    subprocess.run(
+        [str(executable), "scan", "--input-file", str(details), "--output", str(out), "-s"],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--users", type=int, default=5000)
+    parser.add_argument("--roles", type=int, default=500)
+    parser.add_argument("--policies", type=int, default=2000)
+    parser.add_argument("--seed", type=int, default=3)
+    parser.add_argument("--skip-cloudsplaining", action="store_true")
+    parser.add_argument("--keep", type=Path, help="write the generated files here and keep them")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = args.keep or Path(tmp)
+        folder.mkdir(parents=True, exist_ok=True)
+        details = Generator(args.users, args.roles, args.policies, args.seed).build()
+        details_path = folder / "authorization-details.json"
+        details_path.write_text(json.dumps(details, indent=1))
+        (folder / "credential-report.json").write_text(json.dumps(credential_report(details)))
+        size = details_path.stat().st_size / 1e6
+        print(
+            f"account: {args.users:,} users, {args.roles:,} roles, {args.policies:,} customer "
+            f"policies, {len(details['GroupDetailList'])} groups ({size:.0f} MB)"
+        )
+
+        ours, counts = run_ours(folder)
+        print(f"iam-gov:        {ours:8.2f} s  (read, index, effective permissions, escalation")
+        print("                             paths and admin-equivalence for every principal)")
+        for what, n in counts.items():
+            print(f"    {what:<40} {n:8,}")
+        if args.skip_cloudsplaining:
+            return
+        theirs = run_cloudsplaining(details_path, folder / "cloudsplaining")
+        print(f"cloudsplaining: {theirs:8.2f} s  (cloudsplaining scan on the same file)")
+        print(f"ratio:          {theirs / ours:8.1f} x faster")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,511 @@
+"""One AWS account's principals, groups, policies and trust relations, read from a snapshot
+view, with the effective permissions and role-assumption graph computed on demand."""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from iam_gov.aws_policy.catalog import Catalog, default_catalog
+from iam_gov.aws_policy.document import (
+    CompiledPolicy,
+    StatementRef,
+    compile_policy,
+    literal_actions,
+    resource_regex,
+)
+from iam_gov.aws_policy.evaluate import Certainty, Decision, EffectivePermissions, PolicySet
+from iam_gov.aws_policy.trust import Trust, account_root
+
+if TYPE_CHECKING:
+    from iam_gov.aws_policy.escalation import AdminEquivalence, EscalationPath
+    from iam_gov.engine.state import SystemView
+
+IDENTITY_KINDS = frozenset({"managed-policy", "inline-policy"})
+TRUST_KIND = "trust-policy"
+_AWS_MANAGED = ":iam::aws:policy/"
+_DIRECT = (
+    "the role's trust policy admits it directly (by its ARN, or everyone): no identity policy "
+    "needs to allow sts:AssumeRole"
+)
+
+
+@dataclass(frozen=True)
+class Principal:
+    """An IAM user, role or the root user, with what it is subject to."""
+
+    arn: str
+    name: str
+    kind: str
+    """``user``, ``role`` or ``root``."""
+    policies: tuple[str, ...] = ()
+    """Document ids of its identity policies: its own and its groups', managed and inline."""
+    groups: tuple[str, ...] = ()
+    boundary: str | None = None
+    """ARN of its permissions boundary."""
+    unique_id: str | None = None
+    has_password: bool | None = None
+    """A user with an active console password; None when the snapshot does not say."""
+    created_at: datetime | None = None
+
+    @property
+    def short(self) -> str:
+        """``user/alice``, ``role/deployer``, ``root``: how chains are written."""
+        if self.kind == "root":
+            return "root"
+        return f"{self.kind}/{self.name}"
+
+
+@dataclass(frozen=True)
+class Reach:
+    """A role a principal can end up as by assuming roles."""
+
+    certainty: Certainty
+    chain: tuple[str, ...]
+    """Role ARNs assumed in order; the last is the role reached."""
+
+
+@dataclass(frozen=True)
+class Edge:
+    """The principal may assume the role: the role's trust admits it, and its own policies
+    allow the call (or the trust names it, which is enough)."""
+
+    certainty: Certainty
+    decision: Decision
+    trust_statement: StatementRef
+
+
+def _kind_of(arn: str, attributes: Mapping[str, str]) -> str | None:
+    declared = attributes.get("principal_type")
+    if declared in ("user", "role", "root"):
+        return declared
+    resource = arn.split(":", 5)[-1]
+    if resource == "root":
+        return "root"
+    kind = resource.partition("/")[0]
+    return kind if kind in ("user", "role") else None
+
+
+@dataclass(eq=False)
+class AwsAccount:
+    """The analysis of one AWS account. Pure: it reads the snapshot's documents and makes
+    no API call.
+
+    Out of scope: service control policies, resource-based policies (bucket, key and
+    queue policies), session policies and cross-account access. What it says is what the
+    account's own identity policies, permissions boundaries and role trust policies allow.
+    """
+
+    principals: dict[str, Principal]
+    documents: Mapping[str, Mapping[str, Any]]
+    """Identity policies (managed default versions and inline) by document id."""
+    trust_documents: Mapping[str, Mapping[str, Any]]
+    """Role ARN -> its trust policy."""
+    group_policies: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """Group ARN -> its policies, as far as the snapshot shows them."""
+    unknown_policies: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """Principal ARN -> policies it holds whose documents are missing."""
+    catalog: Catalog = field(default_factory=default_catalog)
+    _compiled: dict[str, CompiledPolicy] = field(init=False, default_factory=dict, repr=False)
+    _sets: dict[tuple[Any, ...], PolicySet] = field(init=False, default_factory=dict, repr=False)
+    _trusts: dict[str, Trust] = field(init=False, default_factory=dict, repr=False)
+    _by_principal: dict[str, PolicySet] = field(init=False, default_factory=dict, repr=False)
+    _matching: dict[tuple[str, ...], frozenset[str]] = field(
+        init=False, default_factory=dict, repr=False
+    )
+    _arns: frozenset[str] | None = field(init=False, default=None, repr=False)
+    _reach_of: dict[str, dict[str, Reach]] = field(init=False, default_factory=dict, repr=False)
+    _edges: dict[str, dict[str, Edge]] = field(init=False, default_factory=dict, repr=False)
+    _reach: dict[tuple[Any, ...], dict[str, Reach]] = field(
+        init=False, default_factory=dict, repr=False
+    )
+    _trust_index: tuple[dict[str, list[str]], list[str]] | None = field(
+        init=False, default=None, repr=False
+    )
+    memo: dict[str, dict[Any, Any]] = field(init=False, default_factory=dict, repr=False)
+    """Per-analysis caches of the escalation module, kept with the account they describe."""
+
+    # --- building ---------------------------------------------------------------------
+
+    @classmethod
+    def from_view(cls, view: SystemView) -> AwsAccount:
+        """Read an AWS snapshot view: accounts with ``principal_type``, grants of managed and
+        inline policies (through groups: ``via``), and the kept policy documents."""
+        documents = {
+            doc_id: doc.document
+            for doc_id, doc in view.documents.items()
+            if doc.kind in IDENTITY_KINDS
+        }
+        trusts = {
+            doc_id.removesuffix("#trust"): doc.document
+            for doc_id, doc in view.documents.items()
+            if doc.kind == TRUST_KIND
+        }
+        group_inline: dict[str, set[str]] = {}
+        for doc_id in documents:
+            owner = doc_id.partition("#inline/")[0]
+            if ":group/" in owner and owner != doc_id:
+                group_inline.setdefault(owner, set()).add(doc_id)
+        groups = {group: set(inline) for group, inline in group_inline.items()}
+        for entitlement in view.entitlements.values():
+            if entitlement.kind == "group":
+                groups.setdefault(entitlement.entitlement_id, set())
+        principals: dict[str, Principal] = {}
+        unknown: dict[str, tuple[str, ...]] = {}
+        for arn, account in view.accounts.items():
+            kind = _kind_of(arn, account.attributes)
+            if kind is None:
+                continue
+            policies: set[str] = set()
+            member_of: set[str] = set()
+            missing: set[str] = set()
+            for grant in view.grants.get(arn, ()):
+                target = grant.entitlement_id
+                if grant.via is not None:
+                    groups.setdefault(grant.via, set())
+                    if target in documents:
+                        groups[grant.via].add(target)
+                if target in documents:
+                    policies.add(target)
+                elif _is_group(view, target):
+                    member_of.add(target)
+                elif _is_policy(view, target):
+                    missing.add(target)
+            for group in member_of:
+                # A group's inline policies apply even where the grants do not list them.
+                policies.update(group_inline.get(group, ()))
+            if missing:
+                unknown[arn] = tuple(sorted(missing))
+            has_password: bool | None = None
+            if kind == "user" and account.mfa_factors is not None:
+                # The credential report covered this user (it reports MFA for all it lists).
+                has_password = any(
+                    c.kind.value == "password" and c.active for c in view.credentials.get(arn, ())
+                )
+            attributes = account.attributes
+            principals[arn] = Principal(
+                arn=arn,
+                name=account.login,
+                kind=kind,
+                policies=tuple(sorted(policies)),
+                groups=tuple(sorted(member_of)),
+                boundary=attributes.get("permissions_boundary"),
+                unique_id=attributes.get("user_id") or attributes.get("role_id"),
+                has_password=has_password,
+                created_at=account.created_at,
+            )
+        return cls.build(
+            principals.values(),
+            documents,
+            trusts,
+            {g: tuple(sorted(p)) for g, p in groups.items()},
+            unknown,
+        )
+
+    @classmethod
+    def build(
+        cls,
+        principals: Iterable[Principal],
+        documents: Mapping[str, Mapping[str, Any]],
+        trusts: Mapping[str, Mapping[str, Any]],
+        group_policies: Mapping[str, tuple[str, ...]] | None = None,
+        unknown_policies: Mapping[str, tuple[str, ...]] | None = None,
+    ) -> AwsAccount:
+        """From parts, e.g. a benchmark's or a test's own principals and documents."""
+        catalog = default_catalog()
+        catalog = catalog.extended(a for doc in documents.values() for a in literal_actions(doc))
+        return cls(
+            principals={p.arn: p for p in sorted(principals, key=lambda p: p.arn)},
+            documents=documents,
+            trust_documents=trusts,
+            group_policies=dict(group_policies or {}),
+            unknown_policies=dict(unknown_policies or {}),
+            catalog=catalog,
+        )
+
+    # --- lookups ----------------------------------------------------------------------
+
+    def principal(self, principal: str | Principal) -> Principal:
+        return principal if isinstance(principal, Principal) else self.principals[principal]
+
+    @property
+    def users(self) -> list[Principal]:
+        return [p for p in self.principals.values() if p.kind == "user"]
+
+    @property
+    def roles(self) -> list[Principal]:
+        return [p for p in self.principals.values() if p.kind == "role"]
+
+    def compiled(self, document_id: str) -> CompiledPolicy:
+        policy = self._compiled.get(document_id)
+        if policy is None:
+            policy = compile_policy(document_id, self.documents[document_id], self.catalog)
+            self._compiled[document_id] = policy
+        return policy
+
+    def trust(self, role: str) -> Trust:
+        """The role's trust policy (empty when the snapshot lacks it: nobody is admitted)."""
+        trust = self._trusts.get(role)
+        if trust is None:
+            trust = Trust.parse(role, self.trust_documents.get(role))
+            self._trusts[role] = trust
+        return trust
+
+    def policy_set(self, principal: str | Principal) -> PolicySet:
+        arn = principal.arn if isinstance(principal, Principal) else principal
+        found = self._by_principal.get(arn)
+        if found is None:
+            found = self._policy_set(self.principal(principal))
+            self._by_principal[arn] = found
+        return found
+
+    def _policy_set(self, p: Principal) -> PolicySet:
+        if p.kind == "root":
+            # The root user is not subject to identity policies or boundaries.
+            return self._set(("*root*",), lambda: self._root_set())
+        boundary = p.boundary if p.boundary in self.documents else None
+        context: dict[str, str] = {}
+        if any(self.compiled(d).has_variables for d in p.policies) or (
+            boundary is not None and self.compiled(boundary).has_variables
+        ):
+            context = self._context(p)
+        key = (p.policies, boundary, tuple(sorted(context.items())))
+        return self._set(
+            key,
+            lambda: PolicySet(
+                self.catalog,
+                tuple(self.compiled(d) for d in p.policies),
+                self.compiled(boundary) if boundary is not None else None,
+                context,
+            ),
+        )
+
+    def group_set(self, group: str) -> PolicySet:
+        policies = tuple(d for d in self.group_policies.get(group, ()) if d in self.documents)
+        return self._set(
+            (policies, None, ()),
+            lambda: PolicySet(self.catalog, tuple(self.compiled(d) for d in policies)),
+        )
+
+    def _set(self, key: tuple[Any, ...], make: Any) -> PolicySet:
+        found = self._sets.get(key)
+        if found is None:
+            found = make()
+            self._sets[key] = found
+        return found
+
+    def _root_set(self) -> PolicySet:
+        everything = compile_policy(
+            "root",
+            {"Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]},
+            self.catalog,
+        )
+        return PolicySet(self.catalog, (everything,))
+
+    @staticmethod
+    def _context(p: Principal) -> dict[str, str]:
+        context = {"aws:principaltype": "User" if p.kind == "user" else "AssumedRole"}
+        if p.kind == "user":
+            context["aws:username"] = p.name
+            if p.unique_id:
+                context["aws:userid"] = p.unique_id
+        return context
+
+    def matching(self, patterns: tuple[str, ...]) -> frozenset[str]:
+        """The principals, groups and managed policies whose ARNs match any of the resource
+        patterns (``\\x00``/``\\x01`` stand for a literal ``*``/``?``, as filled variables
+        leave them)."""
+        found = self._matching.get(patterns)
+        if found is None:
+            found = frozenset().union(*(self._matching_one(p) for p in patterns))
+            self._matching[patterns] = found
+        return found
+
+    def _matching_one(self, pattern: str) -> frozenset[str]:
+        found = self._matching.get((pattern,))
+        if found is None:
+            universe = self._universe()
+            if any(c in pattern for c in "*?\x00\x01"):
+                regex = resource_regex(pattern)
+                found = frozenset(arn for arn in universe if regex.fullmatch(arn))
+            else:
+                found = frozenset({pattern} & universe)
+            self._matching[(pattern,)] = found
+        return found
+
+    def _universe(self) -> frozenset[str]:
+        if self._arns is None:
+            policies = (d for d in self.documents if ":policy/" in d)
+            self._arns = frozenset([*self.principals, *self.group_policies, *policies])
+        return self._arns
+
+    # --- public analysis ----------------------------------------------------------------
+
+    def effective_permissions(self, principal: str | Principal) -> EffectivePermissions:
+        """What the principal may do: its identity policies (its own and its groups'),
+        explicit Denies, its permissions boundary. See ``EffectivePermissions``."""
+        p = self.principal(principal)
+        boundary = p.boundary if p.boundary in self.documents else None
+        unknown = self.unknown_policies.get(p.arn, ())
+        if p.boundary is not None and boundary is None:
+            unknown = (*unknown, p.boundary)
+        return self.policy_set(p).effective(p.arn, p.boundary, unknown)
+
+    def can(
+        self, principal: str | Principal, action: str, resource: str | None = None
+    ) -> Decision | None:
+        """May the principal call ``action`` on ``resource`` (or on a resource of its own
+        choosing)? None when not allowed."""
+        return self.policy_set(principal).decide(action, resource)
+
+    def escalation_paths(self, principal: str | Principal) -> tuple[EscalationPath, ...]:
+        """The best path for each escalation method open to the principal, through the roles
+        it can assume too. Empty for an admin-equivalent principal: it has nothing to gain."""
+        from iam_gov.aws_policy.escalation import escalation_paths
+
+        return escalation_paths(self, self.principal(principal))
+
+    def is_admin_equivalent(self, principal: str | Principal) -> AdminEquivalence | None:
+        """Why the principal can do anything (or grant itself anything), unconditionally; None
+        when it cannot."""
+        from iam_gov.aws_policy.escalation import admin_equivalence
+
+        return admin_equivalence(self, self.principal(principal))
+
+    # --- role assumption ----------------------------------------------------------------
+
+    def assumable(self, principal: str | Principal) -> dict[str, Edge]:
+        """Roles the principal may assume directly: its own policies allow sts:AssumeRole on
+        the role and the role's trust admits it (by ARN, through the account, or as anyone);
+        or the trust names the principal's own ARN (or everyone), which within the account
+        grants the call by itself: its permissions boundary must still allow it, and no Deny
+        block it. Service principals in a trust policy admit services, not principals."""
+        p = self.principal(principal)
+        found = self._edges.get(p.arn)
+        if found is not None:
+            return found
+        found = {}
+        bit = self.catalog.index.get("sts:assumerole")
+        if p.kind != "root" and bit is not None:
+            ps = self.policy_set(p)
+            allowed = bool(ps.allowed >> bit & 1)
+            named, open_to_account = self._trusting()
+            candidates = set(named.get(p.arn.lower(), ())) | set(open_to_account)
+            scope = ps.scope(("sts:AssumeRole",)) if allowed else None
+            for role in sorted(candidates):
+                if role == p.arn:
+                    continue
+                in_scope = allowed and (scope is None or role in self.matching(scope))
+                edge = self._edge(ps, p.arn, role, in_scope)
+                if edge is not None:
+                    found[role] = edge
+        self._edges[p.arn] = found
+        return found
+
+    def _edge(self, ps: PolicySet, arn: str, role: str, allowed: bool) -> Edge | None:
+        """The surest way to assume the role: through the principal's own policies
+        (``allowed``: they may allow it), or through a trust that grants it directly."""
+        trust = self.trust(role)
+        best: Edge | None = None
+        admitted = trust.admits(arn) if allowed else None
+        decision = None if admitted is None else ps.decide("sts:AssumeRole", role)
+        if admitted is not None and decision is not None:
+            best = Edge(Certainty.weakest(admitted[0], decision.certainty), decision, admitted[1])
+        if best is not None and best.certainty is Certainty.CERTAIN:
+            return best
+        direct = trust.admits_directly(arn)
+        granted = None if direct is None else ps.decide_granted("sts:AssumeRole", role, _DIRECT)
+        if direct is not None and granted is not None:
+            level = Certainty.weakest(direct[0], granted.certainty)
+            if best is None or level.rank > best.certainty.rank:
+                best = Edge(level, granted, direct[1])
+        return best
+
+    def _trusting(self) -> tuple[dict[str, list[str]], list[str]]:
+        """Roles by the principal ARN their trust names, and roles open to a whole account
+        (or anyone): candidates, confirmed by ``Trust.admits`` and ``Trust.admits_directly``."""
+        if self._trust_index is None:
+            named: dict[str, list[str]] = {}
+            open_to_account: list[str] = []
+            for role in (p.arn for p in self.roles):
+                trust = self.trust(role)
+                principals = trust.aws_principals
+                if (
+                    trust.anyone
+                    or any(a.endswith(":root") for a in principals)
+                    or any(st.negated for st in trust.statements)
+                ):
+                    open_to_account.append(role)
+                for arn in principals:
+                    named.setdefault(arn, []).append(role)
+            self._trust_index = (named, open_to_account)
+        return self._trust_index
+
+    def reachable_roles(self, principal: str | Principal) -> dict[str, Reach]:
+        """Every role the principal can end up as by assuming roles one after another, each
+        with the surest chain (then the shortest)."""
+        p = self.principal(principal)
+        mine = self._reach_of.get(p.arn)
+        if mine is None:
+            first = self.assumable(p)
+            key = tuple(sorted((role, edge.certainty.rank) for role, edge in first.items()))
+            found = self._reach.get(key)
+            if found is None:
+                found = self._bfs(first)
+                self._reach[key] = found
+            mine = {role: reach for role, reach in found.items() if role != p.arn}
+            self._reach_of[p.arn] = mine
+        return mine
+
+    def _bfs(self, first: Mapping[str, Edge]) -> dict[str, Reach]:
+        best: dict[str, Reach] = {}
+        # Widest path over three levels: every role reachable with certain edges first, then
+        # those that need a resource-constrained one, then a conditional one.
+        for level in (Certainty.CERTAIN, Certainty.RESOURCE_CONSTRAINED, Certainty.CONDITIONAL):
+            seen: set[str] = set()
+            queue: deque[tuple[str, tuple[str, ...]]] = deque()
+            for role, edge in sorted(first.items()):
+                if edge.certainty.rank >= level.rank:
+                    queue.append((role, (role,)))
+                    seen.add(role)
+            while queue:
+                role, chain = queue.popleft()
+                if role not in best:
+                    best[role] = Reach(level, chain)
+                for nxt, edge in sorted(self.assumable(role).items()):
+                    if nxt not in seen and edge.certainty.rank >= level.rank:
+                        seen.add(nxt)
+                        queue.append((nxt, (*chain, nxt)))
+        return best
+
+    def assumers(self, role: str) -> set[str]:
+        """Every user or role that can end up as ``role`` (directly or through other roles)."""
+        return {
+            p.arn
+            for p in self.principals.values()
+            if p.arn != role and role in self.reachable_roles(p)
+        }
+
+
+def _is_group(view: SystemView, entitlement_id: str) -> bool:
+    entitlement = view.entitlements.get(entitlement_id)
+    if entitlement is not None:
+        return entitlement.kind == "group"
+    return ":group/" in entitlement_id and "#" not in entitlement_id
+
+
+def _is_policy(view: SystemView, entitlement_id: str) -> bool:
+    entitlement = view.entitlements.get(entitlement_id)
+    if entitlement is not None:
+        return entitlement.kind in ("policy", "inline-policy")
+    return ":policy/" in entitlement_id or "#inline/" in entitlement_id
+
+
+def is_customer_managed(document_id: str) -> bool:
+    return ":policy/" in document_id and _AWS_MANAGED not in document_id
+
+
+__all__ = ["AwsAccount", "Edge", "Principal", "Reach", "account_root", "is_customer_managed"]

@@ -1,0 +1,570 @@
+"""Privilege-escalation paths and admin-equivalence, from the method catalogue and the
+account's effective permissions, following the roles a principal can assume."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from iam_gov.aws_policy.account import AwsAccount, Principal, Reach, is_customer_managed
+from iam_gov.aws_policy.document import StatementRef
+from iam_gov.aws_policy.evaluate import Certainty, Decision, Facts, PolicySet
+from iam_gov.aws_policy.methods import METHODS, METHODS_BY_ID, Method, Target
+
+_MAX_TRIED = 10
+"""Candidates with something to gain tried per method before settling for the best so far:
+bounds the work on accounts with thousands of users while the order (most powerful first)
+puts the decisive ones early."""
+_BOUNDARY_METHOD = "iam-permissions-boundary"
+
+
+def short_name(arn: str) -> str:
+    """``user/alice`` for ``arn:aws:iam::1:user/staff/alice``: how chains are written."""
+    resource = arn.split(":", 5)[-1]
+    kind, _, rest = resource.partition("/")
+    return f"{kind}/{rest.rsplit('/', 1)[-1]}" if rest else kind
+
+
+@dataclass(frozen=True)
+class Step:
+    """One action a method needs, as the principal's policies allow it."""
+
+    action: str
+    resource: str | None
+    """The ARN it was checked against; None for a resource of the principal's choosing."""
+    certainty: Certainty
+    statements: tuple[StatementRef, ...]
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class EscalationPath:
+    """One way for a principal to gain permissions it does not have."""
+
+    principal: str
+    method: Method
+    chain: tuple[str, ...]
+    """ARNs: the principal, then each role it assumes before using the method."""
+    target: str | None
+    """What the method is used on: the role passed or assumed, the user taken over, the
+    group or policy rewritten."""
+    steps: tuple[Step, ...]
+    certainty: Certainty
+    gained: int
+    """How many actions the principal gains."""
+    admin: bool
+    """It gains all of IAM: afterwards it can do anything."""
+    notes: tuple[str, ...] = ()
+    gain: int = field(default=0, repr=False, compare=False)
+    """The actions the target holds (a bitmask over the account's catalogue)."""
+
+    @property
+    def enabling_actions(self) -> tuple[str, ...]:
+        return tuple(step.action for step in self.steps)
+
+    @property
+    def statements(self) -> tuple[StatementRef, ...]:
+        return tuple(sorted({ref for step in self.steps for ref in step.statements}))
+
+    def describe(self) -> str:
+        """``user/alice → role/deployer → iam:PassRole + lambda:CreateFunction (role/admin)``"""
+        hops = [short_name(arn) for arn in self.chain]
+        action = " + ".join(self.enabling_actions)
+        if self.target is not None:
+            action += f" on {short_name(self.target)}"
+        return " → ".join([*hops, action])
+
+
+@dataclass(frozen=True)
+class AdminEquivalence:
+    """Why a principal can do anything, or give itself anything, unconditionally."""
+
+    principal: str
+    reason: str
+    chain: tuple[str, ...]
+    """The principal, then the roles it assumes to get there."""
+    statements: tuple[StatementRef, ...] = ()
+    method: str | None = None
+    """The escalation method id, when it is one."""
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    target: str
+    gain: int
+    """What doing it yields (absolute, not yet compared with what the principal has)."""
+    admin: bool
+    """Doing it makes the principal admin-equivalent."""
+    certainty: Certainty = Certainty.CERTAIN
+    """How surely the target can be used (a trust that admits the service, the roles
+    assumed to reach the identity gaining)."""
+    then: tuple[str, ...] = ()
+    """Roles assumed afterwards, to use what was gained."""
+    notes: tuple[str, ...] = ()
+
+
+def _memo(account: AwsAccount, name: str) -> dict[Any, Any]:
+    return account.memo.setdefault(name, {})
+
+
+def iam_mask(account: AwsAccount) -> int:
+    return account.catalog.iam
+
+
+def privileged_mask(account: AwsAccount) -> int:
+    """Actions that count when judging whether becoming another identity is an escalation:
+    those that change who may do what (AWS's Permissions management level: iam:PassRole,
+    iam:Attach*, s3:PutBucketPolicy, kms:CreateGrant …). Becoming a role that can merely
+    read more buckets is what roles are for; becoming one that can change permissions, or
+    that is admin-equivalent, is an escalation."""
+    return account.catalog.permissions_management
+
+
+def _becomes(account: AwsAccount, who: PolicySet) -> tuple[int, bool]:
+    """What taking over an identity yields: its privileged actions, and whether it is
+    admin-equivalent on its own (``*`` or ``iam:*`` without conditions)."""
+    iam = iam_mask(account)
+    return who.allowed & privileged_mask(account), who.unconditional & iam == iam
+
+
+def _grants_itself(account: AwsAccount, who: PolicySet) -> tuple[int, bool]:
+    """What writing an identity's own permissions yields: anything its boundary lets
+    through."""
+    iam = iam_mask(account)
+    return who.boundary_allowed, who.boundary_allowed & iam == iam
+
+
+def _by_power(
+    account: AwsAccount, kind: str, within: frozenset[str] | None = None
+) -> tuple[Principal, ...]:
+    """Users or roles, those allowed the most first (ties by ARN); only those ``within``
+    when given."""
+    memo = _memo(account, "by-power")
+    key = (kind, within)
+    found: tuple[Principal, ...] | None = memo.get(key)
+    if found is None:
+        if within is None:
+            found = tuple(
+                sorted(
+                    (p for p in account.principals.values() if p.kind == kind),
+                    key=lambda p: (-account.policy_set(p).allowed.bit_count(), p.arn),
+                )
+            )
+        else:
+            found = tuple(p for p in _by_power(account, kind) if p.arn in within)
+        memo[key] = found
+    return found
+
+
+def _union(account: AwsAccount, name: str, principals: Iterable[Principal]) -> int:
+    memo = _memo(account, "union")
+    found = memo.get(name)
+    if found is None:
+        found = 0
+        for p in principals:
+            found |= account.policy_set(p).allowed
+        memo[name] = found & privileged_mask(account)
+    return int(memo[name])
+
+
+def _service_roles(account: AwsAccount, service: str) -> list[tuple[Principal, Certainty, str]]:
+    """Roles the service may assume, most powerful first: (role, how surely, a note)."""
+    memo = _memo(account, "service-roles")
+    found = memo.get(service)
+    if found is None:
+        found = []
+        for role in _by_power(account, "role"):
+            admitted = account.trust(role.arn).admits_service(service)
+            if admitted is not None:
+                note = f"{short_name(role.arn)} trusts {service} ({admitted[1]})"
+                found.append((role, admitted[0], note))
+        memo[service] = found
+    return list(found)
+
+
+def _controlled(
+    account: AwsAccount, holder: Principal
+) -> Iterator[tuple[Principal, Certainty, tuple[str, ...]]]:
+    """The holder itself, then each role it can assume: (identity, how surely, roles
+    assumed to get there)."""
+    yield holder, Certainty.CERTAIN, ()
+    for role, reach in sorted(account.reachable_roles(holder).items()):
+        yield account.principals[role], reach.certainty, reach.chain
+
+
+def _candidates(account: AwsAccount, method: Method, holder: Principal) -> Iterator[_Candidate]:
+    """The method's targets for this holder, most promising first. Targets outside every
+    resource pattern of the statements allowing its key action are left out at once."""
+    key = next((r for r in method.requires if r.on_target), None)
+    scope = None if key is None else account.policy_set(holder).scope(key.any_of)
+    within = None if scope is None else account.matching(scope)
+
+    def wanted(arn: str) -> bool:
+        return within is None or arn in within
+
+    sets = account.policy_set
+    target = method.target
+    if method.id == _BOUNDARY_METHOD:
+        iam = iam_mask(account)
+        for who, level, chain in _controlled(account, holder):
+            if who.kind in ("user", "role") and who.boundary is not None and wanted(who.arn):
+                free = sets(who).identity_allowed
+                yield _Candidate(who.arn, free, free & iam == iam, level, chain)
+    elif target is Target.SELF_USER:
+        if wanted(holder.arn):
+            yield _Candidate(holder.arn, *_grants_itself(account, sets(holder)))
+    elif target is Target.OWN_GROUPS:
+        for group in holder.groups:
+            if wanted(group):
+                yield _Candidate(group, *_grants_itself(account, sets(holder)))
+    elif target is Target.CONTROLLED_ROLES:
+        for who, level, chain in _controlled(account, holder):
+            if who.kind == "role" and wanted(who.arn):
+                yield _Candidate(who.arn, *_grants_itself(account, sets(who)), level, chain)
+    elif target is Target.ATTACHED_POLICIES:
+        for who, level, chain in _controlled(account, holder):
+            for policy in who.policies:
+                if is_customer_managed(policy) and wanted(policy):
+                    yield _Candidate(policy, *_grants_itself(account, sets(who)), level, chain)
+    elif target is Target.OTHER_USERS:
+        for user in _by_power(account, "user", within):
+            if user.arn == holder.arn:
+                continue
+            # Only a user without a password can be given one; only one with a password
+            # can have it changed. Unknown (no credential report): either.
+            if method.id == "iam-create-login-profile" and user.has_password is True:
+                continue
+            if method.id == "iam-update-login-profile" and user.has_password is False:
+                continue
+            yield _Candidate(user.arn, *_becomes(account, sets(user)))
+    elif target is Target.GROUPS:
+        limit = sets(holder).boundary_allowed
+        for group in sorted(account.group_policies):
+            if group not in holder.groups and wanted(group):
+                gain, admin = _becomes(account, account.group_set(group))
+                iam = iam_mask(account)
+                yield _Candidate(group, gain & limit, admin and limit & iam == iam)
+    elif target is Target.ANY_ROLE:
+        for role in _by_power(account, "role", within):
+            if role.arn != holder.arn:
+                yield _Candidate(role.arn, *_becomes(account, sets(role)))
+    elif target in (Target.SERVICE_ROLES, Target.EXISTING_SERVICE_ROLES):
+        assert method.service is not None
+        for role, level, note in _service_roles(account, method.service):
+            if role.arn != holder.arn and wanted(role.arn):
+                yield _Candidate(role.arn, *_becomes(account, sets(role)), level, (), (note,))
+
+
+def _pool(account: AwsAccount, method: Method) -> int | None:
+    """What any candidate of a large pool could yield at most: when even that adds nothing,
+    the pool is not walked."""
+    if method.target is Target.OTHER_USERS:
+        return _union(account, "users", _by_power(account, "user"))
+    if method.target is Target.ANY_ROLE:
+        return _union(account, "roles", _by_power(account, "role"))
+    if method.target in (Target.SERVICE_ROLES, Target.EXISTING_SERVICE_ROLES):
+        assert method.service is not None
+        roles = [role for role, _, _ in _service_roles(account, method.service)]
+        return _union(account, f"service:{method.service}", roles)
+    return None
+
+
+def _requirement_masks(account: AwsAccount) -> dict[str, tuple[int, ...]]:
+    memo = _memo(account, "requirements")
+    if not memo:
+        for method in METHODS:
+            memo[method.id] = tuple(account.catalog.mask_of(r.any_of) for r in method.requires)
+    return memo
+
+
+def _try(
+    account: AwsAccount, method: Method, holder: Principal, candidate: _Candidate, relative: int
+) -> EscalationPath | None:
+    policies = account.policy_set(holder)
+    level = candidate.certainty
+    steps: list[Step] = []
+    notes = list(candidate.notes)
+    for requirement in method.requires:
+        actions = requirement.any_of
+        if method.id == _BOUNDARY_METHOD:
+            wanted = "User" if ":user/" in candidate.target else "Role"
+            actions = tuple(a for a in actions if wanted in a)
+        resource = candidate.target if requirement.on_target else None
+        chosen: tuple[str, Decision] | None = None
+        for action in actions:
+            facts: Facts = ()
+            if action == "iam:PassRole" and method.service is not None:
+                facts = (("iam:passedtoservice", method.service),)
+            decision = policies.decide(action, resource, facts)
+            if decision is not None and (
+                chosen is None or decision.certainty.rank > chosen[1].certainty.rank
+            ):
+                chosen = (action, decision)
+        if chosen is None:
+            return None
+        action, decision = chosen
+        steps.append(
+            Step(action, resource, decision.certainty, decision.statements, decision.notes)
+        )
+        notes.extend(decision.notes)
+        level = Certainty.weakest(level, decision.certainty)
+    if method.note is not None:
+        level = Certainty.weakest(level, Certainty.RESOURCE_CONSTRAINED)
+        notes.append(method.note)
+    if candidate.then:
+        notes.append("then assumes " + " → ".join(short_name(r) for r in candidate.then))
+    gained = candidate.gain & ~relative
+    return EscalationPath(
+        principal=holder.arn,
+        method=method,
+        chain=(holder.arn,),
+        target=candidate.target,
+        steps=tuple(steps),
+        certainty=level,
+        gained=gained.bit_count(),
+        admin=candidate.admin,
+        notes=tuple(dict.fromkeys(notes)),
+        gain=candidate.gain,
+    )
+
+
+def _order(path: EscalationPath) -> tuple[int, bool, int, int, str]:
+    """Smaller is better: surest, then gaining admin, shortest chain, most gained, and the
+    alphabetically first target, so that the choice is the same on every run."""
+    return (
+        -path.certainty.rank,
+        not path.admin,
+        len(path.chain),
+        -path.gained,
+        path.target or "",
+    )
+
+
+def _ceiling(policies: PolicySet, method: Method) -> Certainty | None:
+    """The surest the method can be for this holder, whatever the target: trying more
+    targets once a path is that sure cannot find a better one."""
+    ceiling = Certainty.CERTAIN if method.note is None else Certainty.RESOURCE_CONSTRAINED
+    for requirement in method.requires:
+        level = policies.at_best(requirement.any_of)
+        if level is None:
+            return None
+        ceiling = Certainty.weakest(ceiling, level)
+    return ceiling
+
+
+def _direct(account: AwsAccount, holder: Principal) -> tuple[EscalationPath, ...]:
+    """The holder's own methods (the best target for each), compared with what it has."""
+    memo = _memo(account, "direct")
+    found = memo.get(holder.arn)
+    if found is not None:
+        return tuple(found)
+    paths: list[EscalationPath] = []
+    if holder.kind in ("user", "role"):
+        policies = account.policy_set(holder)
+        allowed = policies.allowed
+        masks = _requirement_masks(account)
+        for method in METHODS:
+            if method.target is Target.TRUSTING_ROLES or holder.kind not in method.principal_kinds:
+                continue
+            if not all(allowed & mask for mask in masks[method.id]):
+                continue
+            pool = _pool(account, method)
+            if pool is not None and not pool & ~allowed:
+                continue
+            ceiling = _ceiling(policies, method)
+            if ceiling is None:
+                continue
+            best: EscalationPath | None = None
+            tried = 0
+            for candidate in _candidates(account, method, holder):
+                if not candidate.gain & ~allowed:
+                    continue
+                path = _try(account, method, holder, candidate, allowed)
+                if path is None:
+                    continue
+                tried += 1
+                if best is None or _order(path) < _order(best):
+                    best = path
+                # Candidates come most powerful first: once a path is as sure as this
+                # method can be, later ones could only tie.
+                if best.certainty.rank >= ceiling.rank or tried >= _MAX_TRIED:
+                    break
+            if best is not None:
+                paths.append(best)
+    memo[holder.arn] = paths
+    return tuple(paths)
+
+
+def _assume_path(
+    account: AwsAccount, principal: Principal, role: str, reach: Reach, allowed: int
+) -> EscalationPath:
+    method = METHODS_BY_ID["sts-assume-role"]
+    gain, admin = _role_yield(account, role)
+    previous = reach.chain[-2] if len(reach.chain) > 1 else principal.arn
+    edge = account.assumable(previous)[role]
+    notes = [*edge.decision.notes, f"the trust policy admits it ({edge.trust_statement})"]
+    step = Step(
+        "sts:AssumeRole",
+        role,
+        edge.decision.certainty,
+        edge.decision.statements,
+        edge.decision.notes,
+    )
+    return EscalationPath(
+        principal=principal.arn,
+        method=method,
+        chain=(principal.arn, *reach.chain[:-1]),
+        target=role,
+        steps=(step,),
+        certainty=reach.certainty,
+        gained=(gain & ~allowed).bit_count(),
+        admin=admin,
+        notes=tuple(notes),
+        gain=gain,
+    )
+
+
+def _role_yield(account: AwsAccount, role: str) -> tuple[int, bool]:
+    """What assuming a role yields: its privileged actions, and whether it is admin."""
+    memo = _memo(account, "role-yield")
+    found: tuple[int, bool] | None = memo.get(role)
+    if found is None:
+        gain, admin = _becomes(account, account.policy_set(role))
+        found = (gain, admin or _own_admin(account, account.principals[role]) is not None)
+        memo[role] = found
+    return found
+
+
+def escalation_paths(account: AwsAccount, principal: Principal) -> tuple[EscalationPath, ...]:
+    """The best path for each method: its own, and those of every role it can end up as
+    (reported as a chain through those roles)."""
+    memo = _memo(account, "paths")
+    found = memo.get(principal.arn)
+    if found is not None:
+        return tuple(found)
+    if principal.kind == "root" or admin_equivalence(account, principal) is not None:
+        memo[principal.arn] = ()
+        return ()
+    allowed = account.policy_set(principal).allowed
+    best: dict[str, tuple[tuple[int, bool, int, int, str], Any]] = {}
+
+    def consider(method_id: str, key: tuple[int, bool, int, int, str], make: Any) -> None:
+        # Paths are built only for the winners: an account may offer thousands per method.
+        current = best.get(method_id)
+        if current is None or key < current[0]:
+            best[method_id] = (key, make)
+
+    for path in _direct(account, principal):
+        consider(path.method.id, _order(path), path)
+    for role, reach in sorted(account.reachable_roles(principal).items()):
+        gain, admin = _role_yield(account, role)
+        fresh = gain & ~allowed
+        if fresh or admin:
+            key = (-reach.certainty.rank, not admin, len(reach.chain), -fresh.bit_count(), role)
+            consider("sts-assume-role", key, (role, reach))
+        if admin:
+            continue  # the sts-assume-role path to it says all there is to say
+        for path in _direct(account, account.principals[role]):
+            fresh = path.gain & ~allowed
+            if path.method.target is Target.TRUSTING_ROLES or not fresh:
+                continue
+            certainty = Certainty.weakest(reach.certainty, path.certainty)
+            key = (
+                -certainty.rank,
+                not path.admin,
+                1 + len(reach.chain),
+                -fresh.bit_count(),
+                path.target or "",
+            )
+            consider(path.method.id, key, (path, reach, certainty))
+    result = []
+    for method in METHODS:
+        if method.id not in best:
+            continue
+        made = best[method.id][1]
+        if isinstance(made, EscalationPath):
+            result.append(made)
+        elif method.id == "sts-assume-role":
+            role, reach = made
+            result.append(_assume_path(account, principal, role, reach, allowed))
+        else:
+            path, reach, certainty = made
+            result.append(
+                dataclasses.replace(
+                    path,
+                    principal=principal.arn,
+                    chain=(principal.arn, *reach.chain),
+                    certainty=certainty,
+                    gained=(path.gain & ~allowed).bit_count(),
+                )
+            )
+    memo[principal.arn] = tuple(result)
+    return tuple(result)
+
+
+def _own_admin(account: AwsAccount, principal: Principal) -> AdminEquivalence | None:
+    memo = _memo(account, "own-admin")
+    if principal.arn in memo:
+        found: AdminEquivalence | None = memo[principal.arn]
+        return found
+    result = _compute_own_admin(account, principal)
+    memo[principal.arn] = result
+    return result
+
+
+def _compute_own_admin(account: AwsAccount, principal: Principal) -> AdminEquivalence | None:
+    chain = (principal.arn,)
+    if principal.kind == "root":
+        return AdminEquivalence(
+            principal.arn, "is the account's root user, which no IAM policy limits", chain
+        )
+    policies = account.policy_set(principal)
+    iam = iam_mask(account)
+    if policies.unconditional & iam == iam:
+        statements = tuple(
+            sorted(
+                s.ref
+                for policy in policies.identity
+                for s in policy.statements
+                if s.allow and s.unconditional_everywhere and s.actions & iam
+            )
+        )
+        everything = policies.unconditional == account.catalog.everything
+        what = "every action (*)" if everything else "every IAM action (iam:*)"
+        reason = f"allows {what} on every resource, without conditions"
+        return AdminEquivalence(principal.arn, reason, chain, statements)
+    for path in _direct(account, principal):
+        if path.method.grants_anything and path.certainty is Certainty.CERTAIN and path.admin:
+            target = f" on {short_name(path.target)}" if path.target else ""
+            reason = f"can grant itself anything: {' + '.join(path.enabling_actions)}{target}"
+            return AdminEquivalence(
+                principal.arn, reason, chain, path.statements, method=path.method.id
+            )
+    return None
+
+
+def admin_equivalence(account: AwsAccount, principal: Principal) -> AdminEquivalence | None:
+    """Admin-equivalent: ``*`` or ``iam:*`` on every resource without conditions and no Deny
+    in the way; or a certain way to write its own permissions (within a boundary that lets
+    all of IAM through); or a certain chain of role assumptions to a role that is."""
+    own = _own_admin(account, principal)
+    if own is not None or principal.kind == "root":
+        return own
+    reachable = account.reachable_roles(principal)
+    for role, reach in sorted(reachable.items(), key=lambda item: (len(item[1].chain), item[0])):
+        if reach.certainty is not Certainty.CERTAIN:
+            continue
+        theirs = _own_admin(account, account.principals[role])
+        if theirs is None:
+            continue
+        hops = " → ".join(short_name(r) for r in reach.chain)
+        return AdminEquivalence(
+            principal.arn,
+            f"can assume {hops}, which {theirs.reason}",
+            (principal.arn, *reach.chain),
+            theirs.statements,
+            theirs.method,
+        )
+    return None

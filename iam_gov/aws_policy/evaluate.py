@@ -1,0 +1,359 @@
+"""What one principal's identity policies and permissions boundary allow: action sets for
+the whole principal, and decisions for one action on one resource."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+from iam_gov.aws_policy.catalog import Catalog
+from iam_gov.aws_policy.document import CompiledPolicy, Match, Statement, StatementRef
+
+
+class Certainty(enum.StrEnum):
+    """How sure an analysis is that something is possible."""
+
+    CERTAIN = "certain"
+    """Allowed on the resources in question, with no condition and no Deny that could apply."""
+    RESOURCE_CONSTRAINED = "resource-constrained"
+    """Allowed only on some resources, and whether a usable one exists is not in the data
+    (a function, an instance, a policy version we cannot see)."""
+    CONDITIONAL = "conditional"
+    """Allowed only when a condition holds (MFA, source IP, a tag), or a conditional Deny
+    might block it."""
+
+    @property
+    def rank(self) -> int:
+        return _RANK[self]
+
+    @staticmethod
+    def weakest(first: Certainty, *others: Certainty) -> Certainty:
+        out = first
+        for level in others:
+            if _RANK[level] < _RANK[out]:
+                out = level
+        return out
+
+
+_RANK = {Certainty.CONDITIONAL: 1, Certainty.RESOURCE_CONSTRAINED: 2, Certainty.CERTAIN: 3}
+
+
+@dataclass(frozen=True)
+class Decision:
+    """An action is possible (on a resource, or on some resource), how surely, and which
+    identity-policy statements allow it."""
+
+    certainty: Certainty
+    statements: tuple[StatementRef, ...]
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class EffectivePermissions:
+    """What a principal may do, as action sets over the catalogue."""
+
+    principal: str
+    catalog: Catalog
+    allowed: int
+    """Actions allowed on at least some resource, perhaps only under a condition."""
+    unconditional: int
+    """Actions allowed on every resource, without condition, and named by no Deny."""
+    boundary: str | None = None
+    unknown_policies: tuple[str, ...] = ()
+    """Policies the principal holds whose documents the snapshot lacks: not counted."""
+
+    def actions(self) -> list[str]:
+        return self.catalog.actions(self.allowed)
+
+    def unconditional_actions(self) -> list[str]:
+        return self.catalog.actions(self.unconditional)
+
+    def services(self) -> set[str]:
+        """Service prefixes (lower case) with at least one allowed action."""
+        return self.catalog.service_prefixes(self.allowed)
+
+    def allows(self, action: str) -> bool:
+        """``action`` (a name or a pattern) is allowed somewhere for at least one action."""
+        return bool(self.allowed & self.catalog.mask(action))
+
+    def __len__(self) -> int:
+        return self.allowed.bit_count()
+
+
+Facts = tuple[tuple[str, str], ...]
+"""Request context we know for a decision, e.g. (("iam:passedtoservice", "lambda…"),)."""
+
+
+@dataclass(eq=False)
+class PolicySet:
+    """The policies one principal is subject to: its identity policies (its own and its
+    groups') and its permissions boundary. Principals with the same attachments share one
+    set, and with it the decisions already made.
+
+    How conditions are read — the two directions differ on purpose:
+    * an Allow under a condition makes what it grants *conditional*, never certain: we do
+      not know the request context (MFA, source IP, tags) at analysis time;
+    * a Deny under a condition is assumed *not* to apply when judging whether something is
+      possible: assuming it applies would hide a path that exists whenever the condition is
+      false. The result is marked conditional instead, with the Deny named in the notes.
+    """
+
+    catalog: Catalog
+    identity: tuple[CompiledPolicy, ...]
+    boundary: CompiledPolicy | None = None
+    context: Mapping[str, str] = field(default_factory=dict)
+    """Values of policy variables (``aws:username``) for resources that use them."""
+    allowed: int = field(init=False)
+    unconditional: int = field(init=False)
+    identity_allowed: int = field(init=False)
+    """What the identity policies alone allow, as if there were no boundary."""
+    boundary_allowed: int = field(init=False)
+    """What the boundary lets through (everything when there is none)."""
+    _decisions: dict[tuple[int, str | None, Facts], Decision | None] = field(
+        init=False, default_factory=dict, repr=False
+    )
+    _scopes: dict[tuple[str, ...], tuple[str, ...] | None] = field(
+        init=False, default_factory=dict, repr=False
+    )
+    _by_bit: dict[int, tuple[tuple[Statement, ...], tuple[Statement, ...]]] = field(
+        init=False, default_factory=dict, repr=False
+    )
+    _uniform: set[int] = field(init=False, default_factory=set, repr=False)
+    """Actions allowed everywhere without conditions and named by no Deny."""
+
+    def __post_init__(self) -> None:
+        allow_any = allow_full = deny_any = deny_full = 0
+        for policy in self.identity:
+            allow_any |= policy.allow_any
+            allow_full |= policy.allow_full
+            deny_any |= policy.deny_any
+            deny_full |= policy.deny_full
+        self.identity_allowed = allow_any & ~deny_full
+        everything = self.catalog.everything
+        bound_any = bound_full = everything
+        if self.boundary is not None:
+            b = self.boundary
+            bound_any, bound_full = b.allow_any & ~b.deny_full, b.allow_full & ~b.deny_any
+            deny_any |= b.deny_any
+            deny_full |= b.deny_full
+        self.boundary_allowed = bound_any
+        self.allowed = allow_any & bound_any & ~deny_full
+        self.unconditional = allow_full & bound_full & ~deny_any
+
+    def scope(self, actions: tuple[str, ...]) -> tuple[str, ...] | None:
+        """The resource patterns outside which none of ``actions`` is allowed; None when a
+        statement allows one of them on an open-ended set (``*``, ``NotResource``)."""
+        if actions in self._scopes:
+            return self._scopes[actions]
+        patterns: set[str] = set()
+        result: tuple[str, ...] | None = None
+        for action in actions:
+            bit = self.catalog.index.get(action.lower())
+            if bit is None or not self.allowed >> bit & 1:
+                continue
+            for policy in self.identity:
+                for statement in policy.statements_for(bit):
+                    if not statement.allow:
+                        continue
+                    named = statement.resources.named(self.context)
+                    if named is None:
+                        self._scopes[actions] = None
+                        return None
+                    patterns.update(named)
+        result = tuple(sorted(patterns))
+        self._scopes[actions] = result
+        return result
+
+    def at_best(self, actions: tuple[str, ...]) -> Certainty | None:
+        """The surest any of ``actions`` can be allowed, on the best resource for it: certain
+        if an Allow without condition names it, conditional if only conditional ones do."""
+        best: Certainty | None = None
+        for action in actions:
+            bit = self.catalog.index.get(action.lower())
+            if bit is None or not self.allowed >> bit & 1:
+                continue
+            identity, boundary = self._statements(bit)
+            # A conditional Deny on every resource leaves it conditional wherever it is used.
+            hedged = any(not s.allow and s.resources.everything for s in (*identity, *boundary))
+            if not hedged and any(s.allow and s.conditions is None for s in identity):
+                return Certainty.CERTAIN
+            best = Certainty.CONDITIONAL
+        return best
+
+    def decide(
+        self, action: str, resource: str | None = None, facts: Facts = ()
+    ) -> Decision | None:
+        """May the principal perform ``action`` on ``resource`` (an ARN), or — when None —
+        on some resource of its choosing (e.g. a function it is about to create)? None when
+        not allowed, or when an unconditional Deny blocks it."""
+        if not self.catalog.knows(action):
+            return None
+        bit = self.catalog.bit(action)
+        if not self.allowed >> bit & 1:
+            return None
+        key = (bit, resource, facts)
+        if key in self._decisions:
+            return self._decisions[key]
+        decision = self._decide(bit, resource, dict(facts))
+        self._decisions[key] = decision
+        return decision
+
+    def decide_granted(self, action: str, resource: str, why: str) -> Decision | None:
+        """May the principal perform ``action`` on ``resource`` when a policy of the resource
+        in the same account already grants it by the principal's ARN (``why``: a role's
+        trust policy naming it)? No identity-policy Allow is needed, but the permissions
+        boundary must allow it and no Deny may block it. None when not."""
+        if not self.catalog.knows(action):
+            return None
+        bit = self.catalog.bit(action)
+        if not self.boundary_allowed >> bit & 1:
+            return None
+        identity, boundary = self._statements(bit)
+        return self._decide_slow(bit, resource, {}, identity, boundary, granted_by=why)
+
+    def _statements(self, bit: int) -> tuple[tuple[Statement, ...], tuple[Statement, ...]]:
+        """The identity and boundary statements naming the action."""
+        found = self._by_bit.get(bit)
+        if found is None:
+            identity = tuple(s for policy in self.identity for s in policy.statements_for(bit))
+            boundary = () if self.boundary is None else self.boundary.statements_for(bit)
+            found = (identity, boundary)
+            self._by_bit[bit] = found
+            if all(s.allow and s.unconditional_everywhere for s in (*identity, *boundary)):
+                self._uniform.add(bit)
+        return found
+
+    def _decide(self, bit: int, resource: str | None, facts: dict[str, str]) -> Decision | None:
+        identity, boundary = self._statements(bit)
+        if resource is not None and bit in self._uniform:
+            # Allowed everywhere without conditions, no Deny: the resource makes no
+            # difference, so one decision serves every resource.
+            key = (bit, None, ())
+            if key not in self._decisions:
+                self._decisions[key] = self._decide_slow(bit, None, {}, identity, boundary)
+            return self._decisions[key]
+        return self._decide_slow(bit, resource, facts, identity, boundary)
+
+    def _decide_slow(
+        self,
+        bit: int,
+        resource: str | None,
+        facts: dict[str, str],
+        identity: tuple[Statement, ...],
+        statements_b: tuple[Statement, ...],
+        granted_by: str | None = None,
+    ) -> Decision | None:
+        """``granted_by``: why the identity policies need not allow it (a resource's own
+        policy does)."""
+        notes: list[str] = []
+        level = Certainty.CERTAIN
+        statements: tuple[StatementRef, ...] = ()
+        if granted_by is not None:
+            notes.append(granted_by)
+        else:
+            allowed = self._best_allow([s for s in identity if s.allow], resource, facts)
+            if allowed is None:
+                return None
+            level, statements = allowed
+        denies = [s for s in identity if not s.allow]
+        if self.boundary is not None:
+            bounded = self._best_allow([s for s in statements_b if s.allow], resource, facts)
+            if bounded is None:
+                return None
+            if bounded[0].rank < level.rank:
+                notes.append(f"the permissions boundary makes it {bounded[0].value}")
+            level = Certainty.weakest(level, bounded[0])
+            denies.extend(s for s in statements_b if not s.allow)
+        allows = [s for s in identity if s.allow and s.ref in statements]
+        for deny in denies:
+            effect = self._deny_effect(deny, resource, facts, allows)
+            if effect is None:
+                continue
+            if not isinstance(effect, Certainty):
+                return None  # blocked
+            level = Certainty.weakest(level, effect)
+            notes.append(f"a Deny might apply ({deny.ref}); assumed not to")
+        return Decision(level, statements, tuple(notes))
+
+    def _best_allow(
+        self, allows: Sequence[Statement], resource: str | None, facts: Mapping[str, str]
+    ) -> tuple[Certainty, tuple[StatementRef, ...]] | None:
+        best: Certainty | None = None
+        refs: list[StatementRef] = []
+        for statement in allows:
+            level = self._allow_level(statement, resource, facts)
+            if level is None:
+                continue
+            if best is None or level.rank > best.rank:
+                best, refs = level, [statement.ref]
+            elif level is best:
+                refs.append(statement.ref)
+        return None if best is None else (best, tuple(sorted(refs)))
+
+    def _allow_level(
+        self, statement: Statement, resource: str | None, facts: Mapping[str, str]
+    ) -> Certainty | None:
+        level = Certainty.CERTAIN
+        if statement.conditions is not None:
+            holds = statement.conditions.evaluate(facts)
+            if holds is False:
+                return None
+            if holds is None:
+                level = Certainty.CONDITIONAL
+        if resource is None:
+            if not statement.resources.everything:
+                level = Certainty.weakest(level, Certainty.RESOURCE_CONSTRAINED)
+            return level
+        match = statement.resources.match(resource, self.context)
+        if match is Match.NO:
+            return None
+        if match is Match.MAYBE:
+            level = Certainty.CONDITIONAL
+        return level
+
+    def _deny_effect(
+        self,
+        deny: Statement,
+        resource: str | None,
+        facts: Mapping[str, str],
+        allows: Sequence[Statement],
+    ) -> Certainty | Literal["blocks"] | None:
+        """Whether a Deny blocks the action ("blocks"), lowers the result to a certainty, or
+        does not apply (None)."""
+        conditional = False
+        if deny.conditions is not None:
+            holds = deny.conditions.evaluate(facts)
+            if holds is False:
+                return None
+            conditional = holds is None
+        if resource is not None:
+            match = deny.resources.match(resource, self.context)
+            if match is Match.NO:
+                return None
+            if match is Match.YES and not conditional:
+                return "blocks"
+            return Certainty.CONDITIONAL
+        # Any resource of the principal's choosing: a Deny on some resources leaves others,
+        # unless it covers every resource the allowing statements name.
+        covers = deny.resources.everything or all(
+            a.resources.covered_by(deny.resources) for a in allows
+        )
+        if covers:
+            return Certainty.CONDITIONAL if conditional else "blocks"
+        if deny.resources.negated:
+            return Certainty.RESOURCE_CONSTRAINED
+        return None
+
+    def effective(
+        self, principal: str, boundary: str | None, unknown: tuple[str, ...]
+    ) -> EffectivePermissions:
+        return EffectivePermissions(
+            principal=principal,
+            catalog=self.catalog,
+            allowed=self.allowed,
+            unconditional=self.unconditional,
+            boundary=boundary,
+            unknown_policies=unknown,
+        )

@@ -1,0 +1,354 @@
+"""The published catalogue of IAM privilege-escalation methods (Rhino Security Labs' 21 and
+later additions), as data: what each needs and what it is used on."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+
+class Target(enum.StrEnum):
+    """What a method acts on, which decides the resource its key action is checked against
+    and what the principal gains."""
+
+    SELF_USER = "self-user"
+    """The principal itself, an IAM user: gains whatever it grants itself."""
+    OWN_GROUPS = "own-groups"
+    """A group the principal is in: gains whatever it grants the group."""
+    CONTROLLED_ROLES = "controlled-roles"
+    """The principal itself if it is a role, or a role it can assume: gains what it grants
+    that role."""
+    ATTACHED_POLICIES = "attached-policies"
+    """A customer-managed policy attached to the principal (or its groups, or a role it can
+    assume): gains whatever it writes into the policy."""
+    OTHER_USERS = "other-users"
+    """Another IAM user, whose credentials it takes over: gains that user's permissions."""
+    GROUPS = "groups"
+    """A group the user is not in: gains the group's permissions."""
+    TRUSTING_ROLES = "trusting-roles"
+    """A role whose trust policy admits the principal."""
+    ANY_ROLE = "any-role"
+    """Any role (the method rewrites who the role trusts)."""
+    SERVICE_ROLES = "service-roles"
+    """A role the ``service`` may assume, passed to a new resource of that service."""
+    EXISTING_SERVICE_ROLES = "existing-service-roles"
+    """A role the ``service`` may assume, already attached to an existing resource (a
+    function, an instance, a notebook) that the snapshot does not show."""
+
+
+@dataclass(frozen=True)
+class Requirement:
+    """One action the method needs; any of ``any_of`` will do."""
+
+    any_of: tuple[str, ...]
+    on_target: bool = False
+    """Checked against the target's ARN (a role passed, a user whose key is created);
+    otherwise against a resource of the principal's choosing."""
+
+
+@dataclass(frozen=True)
+class Method:
+    id: str
+    name: str
+    description: str
+    requires: tuple[Requirement, ...]
+    target: Target
+    service: str | None = None
+    """The service principal a target role must trust (``lambda.amazonaws.com``)."""
+    principal_kinds: tuple[str, ...] = ("user", "role")
+    grants_anything: bool = False
+    """The principal writes its own permissions: it can give itself anything (within its
+    permissions boundary), which is what admin-equivalence means."""
+    note: str | None = None
+    """Why the method can be no more than resource-constrained, when it cannot."""
+
+    @property
+    def actions(self) -> tuple[str, ...]:
+        return tuple(a for r in self.requires for a in r.any_of)
+
+    @property
+    def label(self) -> str:
+        """``iam:PassRole + lambda:CreateFunction + …``; ``a | b`` for alternatives."""
+        return " + ".join(" | ".join(r.any_of) for r in self.requires)
+
+
+def _r(*any_of: str, on_target: bool = False) -> Requirement:
+    return Requirement(tuple(any_of), on_target)
+
+
+_PASS = _r("iam:PassRole", on_target=True)
+_EXISTING = "which existing {what} carry which role is not in an IAM snapshot: possible, not proven"
+
+METHODS: tuple[Method, ...] = (
+    Method(
+        "iam-create-policy-version",
+        "Create a new version of an attached policy",
+        "Writes a new default version of a customer-managed policy the principal is subject "
+        "to, granting itself anything.",
+        (_r("iam:CreatePolicyVersion", on_target=True),),
+        Target.ATTACHED_POLICIES,
+        grants_anything=True,
+    ),
+    Method(
+        "iam-set-default-policy-version",
+        "Switch an attached policy to another version",
+        "Makes an older or newer version of a policy it is subject to the default; that "
+        "version may allow more.",
+        (_r("iam:SetDefaultPolicyVersion", on_target=True),),
+        Target.ATTACHED_POLICIES,
+        note="the snapshot keeps only each policy's default version; what the others allow "
+        "is not known",
+    ),
+    Method(
+        "iam-create-access-key",
+        "Create an access key for another user",
+        "Creates an access key for another IAM user and acts as that user.",
+        (_r("iam:CreateAccessKey", on_target=True),),
+        Target.OTHER_USERS,
+    ),
+    Method(
+        "iam-create-login-profile",
+        "Create a console password for another user",
+        "Gives a console password to another IAM user that has none, then signs in as them.",
+        (_r("iam:CreateLoginProfile", on_target=True),),
+        Target.OTHER_USERS,
+    ),
+    Method(
+        "iam-update-login-profile",
+        "Change another user's console password",
+        "Resets another IAM user's console password, then signs in as them.",
+        (_r("iam:UpdateLoginProfile", on_target=True),),
+        Target.OTHER_USERS,
+    ),
+    Method(
+        "iam-attach-user-policy",
+        "Attach a policy to itself",
+        "Attaches any managed policy (AdministratorAccess) to its own user.",
+        (_r("iam:AttachUserPolicy", on_target=True),),
+        Target.SELF_USER,
+        principal_kinds=("user",),
+        grants_anything=True,
+    ),
+    Method(
+        "iam-attach-group-policy",
+        "Attach a policy to its group",
+        "Attaches any managed policy to a group it is a member of.",
+        (_r("iam:AttachGroupPolicy", on_target=True),),
+        Target.OWN_GROUPS,
+        principal_kinds=("user",),
+        grants_anything=True,
+    ),
+    Method(
+        "iam-attach-role-policy",
+        "Attach a policy to a role it controls",
+        "Attaches any managed policy to itself (a role) or to a role it can assume.",
+        (_r("iam:AttachRolePolicy", on_target=True),),
+        Target.CONTROLLED_ROLES,
+        grants_anything=True,
+    ),
+    Method(
+        "iam-put-user-policy",
+        "Write an inline policy on itself",
+        "Writes an inline policy granting anything into its own user.",
+        (_r("iam:PutUserPolicy", on_target=True),),
+        Target.SELF_USER,
+        principal_kinds=("user",),
+        grants_anything=True,
+    ),
+    Method(
+        "iam-put-group-policy",
+        "Write an inline policy on its group",
+        "Writes an inline policy granting anything into a group it is a member of.",
+        (_r("iam:PutGroupPolicy", on_target=True),),
+        Target.OWN_GROUPS,
+        principal_kinds=("user",),
+        grants_anything=True,
+    ),
+    Method(
+        "iam-put-role-policy",
+        "Write an inline policy on a role it controls",
+        "Writes an inline policy granting anything into itself (a role) or a role it can assume.",
+        (_r("iam:PutRolePolicy", on_target=True),),
+        Target.CONTROLLED_ROLES,
+        grants_anything=True,
+    ),
+    Method(
+        "iam-add-user-to-group",
+        "Add itself to a group",
+        "Adds its own user to a more privileged group.",
+        (_r("iam:AddUserToGroup", on_target=True),),
+        Target.GROUPS,
+        principal_kinds=("user",),
+    ),
+    Method(
+        "iam-update-assume-role-policy",
+        "Rewrite a role's trust policy and assume it",
+        "Rewrites who a role trusts to include itself, then assumes the role.",
+        (
+            _r("iam:UpdateAssumeRolePolicy", on_target=True),
+            _r("sts:AssumeRole", on_target=True),
+        ),
+        Target.ANY_ROLE,
+    ),
+    Method(
+        "sts-assume-role",
+        "Assume a more privileged role",
+        "Assumes a role whose trust policy admits it and that can do more than it can.",
+        (_r("sts:AssumeRole", on_target=True),),
+        Target.TRUSTING_ROLES,
+    ),
+    Method(
+        "iam-permissions-boundary",
+        "Remove or replace its own permissions boundary",
+        "Deletes or replaces the permissions boundary that limits it (its user, or a role it "
+        "controls), regaining everything its identity policies allow.",
+        (
+            _r(
+                "iam:DeleteUserPermissionsBoundary",
+                "iam:PutUserPermissionsBoundary",
+                "iam:DeleteRolePermissionsBoundary",
+                "iam:PutRolePermissionsBoundary",
+                on_target=True,
+            ),
+        ),
+        Target.SELF_USER,  # and controlled roles: see escalation.py
+    ),
+    Method(
+        "passrole-lambda-invoke",
+        "Pass a role to a new Lambda function and invoke it",
+        "Creates a Lambda function running as a more privileged role and invokes it.",
+        (_PASS, _r("lambda:CreateFunction"), _r("lambda:InvokeFunction")),
+        Target.SERVICE_ROLES,
+        service="lambda.amazonaws.com",
+    ),
+    Method(
+        "passrole-lambda-event-source",
+        "Pass a role to a new Lambda function triggered by an event source",
+        "Creates a Lambda function running as a more privileged role and has an event "
+        "source (a DynamoDB stream, a queue) trigger it.",
+        (_PASS, _r("lambda:CreateFunction"), _r("lambda:CreateEventSourceMapping")),
+        Target.SERVICE_ROLES,
+        service="lambda.amazonaws.com",
+    ),
+    Method(
+        "passrole-ec2-run-instances",
+        "Pass a role to a new EC2 instance",
+        "Launches an instance with a more privileged role's instance profile and reads its "
+        "credentials from the instance metadata.",
+        (_PASS, _r("ec2:RunInstances")),
+        Target.SERVICE_ROLES,
+        service="ec2.amazonaws.com",
+    ),
+    Method(
+        "passrole-glue-dev-endpoint",
+        "Pass a role to a new Glue development endpoint",
+        "Creates a Glue development endpoint running as a more privileged role and logs in to it.",
+        (_PASS, _r("glue:CreateDevEndpoint")),
+        Target.SERVICE_ROLES,
+        service="glue.amazonaws.com",
+    ),
+    Method(
+        "glue-update-dev-endpoint",
+        "Take over an existing Glue development endpoint",
+        "Adds its SSH key to an existing Glue development endpoint and uses its role.",
+        (_r("glue:UpdateDevEndpoint"),),
+        Target.EXISTING_SERVICE_ROLES,
+        service="glue.amazonaws.com",
+        note=_EXISTING.format(what="endpoints"),
+    ),
+    Method(
+        "passrole-cloudformation",
+        "Pass a role to a new CloudFormation stack",
+        "Creates a stack that CloudFormation builds as a more privileged role.",
+        (_PASS, _r("cloudformation:CreateStack")),
+        Target.SERVICE_ROLES,
+        service="cloudformation.amazonaws.com",
+    ),
+    Method(
+        "passrole-datapipeline",
+        "Pass a role to a new Data Pipeline",
+        "Creates a pipeline whose activities run as a more privileged role.",
+        (
+            _PASS,
+            _r("datapipeline:CreatePipeline"),
+            _r("datapipeline:PutPipelineDefinition"),
+        ),
+        Target.SERVICE_ROLES,
+        service="datapipeline.amazonaws.com",
+    ),
+    Method(
+        "passrole-codebuild",
+        "Pass a role to a new CodeBuild project and start a build",
+        "Creates a build project running as a more privileged role and starts it.",
+        (
+            _PASS,
+            _r("codebuild:CreateProject"),
+            _r("codebuild:StartBuild", "codebuild:StartBuildBatch"),
+        ),
+        Target.SERVICE_ROLES,
+        service="codebuild.amazonaws.com",
+    ),
+    Method(
+        "passrole-sagemaker-notebook",
+        "Pass a role to a new SageMaker notebook",
+        "Creates a notebook instance running as a more privileged role and opens it.",
+        (
+            _PASS,
+            _r("sagemaker:CreateNotebookInstance"),
+            _r("sagemaker:CreatePresignedNotebookInstanceUrl"),
+        ),
+        Target.SERVICE_ROLES,
+        service="sagemaker.amazonaws.com",
+    ),
+    Method(
+        "sagemaker-presigned-notebook-url",
+        "Open an existing SageMaker notebook",
+        "Opens an existing notebook instance and runs code as its role.",
+        (_r("sagemaker:CreatePresignedNotebookInstanceUrl"),),
+        Target.EXISTING_SERVICE_ROLES,
+        service="sagemaker.amazonaws.com",
+        note=_EXISTING.format(what="notebooks"),
+    ),
+    Method(
+        "passrole-ecs-task",
+        "Pass a role to a new ECS task",
+        "Registers a task definition with a more privileged task role and runs it.",
+        (
+            _PASS,
+            _r("ecs:RegisterTaskDefinition"),
+            _r("ecs:RunTask", "ecs:StartTask"),
+        ),
+        Target.SERVICE_ROLES,
+        service="ecs-tasks.amazonaws.com",
+    ),
+    Method(
+        "lambda-update-function-code",
+        "Replace an existing Lambda function's code",
+        "Replaces the code of an existing function that runs as a more privileged role.",
+        (_r("lambda:UpdateFunctionCode"),),
+        Target.EXISTING_SERVICE_ROLES,
+        service="lambda.amazonaws.com",
+        note=_EXISTING.format(what="functions"),
+    ),
+    Method(
+        "ssm-command-on-instance",
+        "Run commands on an existing EC2 instance",
+        "Runs commands (SSM SendCommand or a Session Manager session) on an instance and "
+        "uses its role.",
+        (_r("ssm:SendCommand", "ssm:StartSession"),),
+        Target.EXISTING_SERVICE_ROLES,
+        service="ec2.amazonaws.com",
+        note=_EXISTING.format(what="instances"),
+    ),
+    Method(
+        "ec2-instance-connect",
+        "Push an SSH key to an existing EC2 instance",
+        "Pushes an SSH key with EC2 Instance Connect, logs in and uses the instance's role.",
+        (_r("ec2-instance-connect:SendSSHPublicKey"),),
+        Target.EXISTING_SERVICE_ROLES,
+        service="ec2.amazonaws.com",
+        note=_EXISTING.format(what="instances"),
+    ),
+)
+
+METHODS_BY_ID = {method.id: method for method in METHODS}
