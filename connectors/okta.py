@@ -1,5 +1,5 @@
-"""The Okta connector: users, groups, apps, MFA factors and admin roles, live through the
-official SDK or from a folder of Okta API responses."""
+"""The Okta connector: users, groups, apps, MFA factors, admin roles and password policies, live
+through the official SDK or from a folder of Okta API responses."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import concurrent.futures
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import ClassVar, Literal, TypeVar
+from typing import Any, ClassVar, Literal, TypeVar
 from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
@@ -16,9 +16,16 @@ from pydantic import Field, field_validator, model_validator
 from iam_gov.configtypes import RelPath, SecretRef
 from iam_gov.connectors.base import Connector, ConnectorOptions, Permissions
 from iam_gov.connectors.okta_actions import apply_action
-from iam_gov.connectors.okta_export import USERS, OktaData, OktaRole, OktaUser, read_export
+from iam_gov.connectors.okta_export import (
+    USERS,
+    OktaData,
+    OktaPasswordPolicy,
+    OktaRole,
+    OktaUser,
+    read_export,
+)
 from iam_gov.connectors.okta_http import Auth, OktaApi, build_executor
-from iam_gov.connectors.okta_live import LiveCollector, Unreachable
+from iam_gov.connectors.okta_live import PASSWORD_POLICIES, LiveCollector, Unreachable
 from iam_gov.errors import ConfigError, ConnectorError
 from iam_gov.model import (
     Account,
@@ -67,12 +74,18 @@ class OktaOptions(ConnectorOptions):
     """A folder of Okta API responses (see ``okta_export``)."""
     exported_at: UTCDateTime | None = None
     """When the export was taken. Default: the modification time of users.json."""
+    password_policies: RelPath | None = None
+    """What ``GET /api/v1/policies?type=PASSWORD`` returned, e.g. okta/policies-password.json.
+    Without it the password policies are unknown and not judged."""
     # both
     employee_id_attribute: str = Field(default="employeeNumber", min_length=1)
     """The Okta profile attribute that holds the HR employee id."""
     collect_factors: bool = True
     """Read each sign-in-capable user's MFA factors (one call per user). When false, MFA is
     left unknown and no mfa-missing finding can be made."""
+    collect_password_policies: bool = True
+    """Live: read the password policies (needs okta.policies.read, which an OAuth service app
+    must have been granted, or Okta refuses the token). When false they are not judged."""
 
     @field_validator("org_url")
     @classmethod
@@ -123,13 +136,22 @@ _LIVE_ONLY = (
     "request_timeout",
     "max_retries",
     "concurrency",
+    "collect_password_policies",
 )
-_EXPORT_ONLY = ("path", "exported_at")
+_EXPORT_ONLY = ("path", "exported_at", "password_policies")
 
 # OAuth 2.0 scopes. An SSWS token carries its admin's rights instead; a read-only
 # administrator can collect, and the actions need an administrator who can manage users,
 # groups and app assignments (see the README).
-COLLECT_SCOPES = ("okta.users.read", "okta.groups.read", "okta.apps.read", "okta.roles.read")
+POLICIES_SCOPE = "okta.policies.read"
+"""Only for the password policies; ``collect_password_policies = false`` does without it."""
+COLLECT_SCOPES = (
+    "okta.users.read",
+    "okta.groups.read",
+    "okta.apps.read",
+    "okta.roles.read",
+    POLICIES_SCOPE,
+)
 # Actions read the current state first (that is what makes them idempotent).
 APPLY_SCOPES = (
     "okta.users.read",
@@ -170,7 +192,8 @@ def _run(make: Callable[[], Awaitable[T]]) -> T:
 
 
 class OktaConnector(Connector[OktaOptions]):
-    """Okta users as accounts; groups, apps and admin roles as entitlements."""
+    """Okta users as accounts; groups, apps and admin roles as entitlements; the active
+    password policies as settings."""
 
     type_name: ClassVar[str] = "okta"
     options_model: ClassVar[type[ConnectorOptions]] = OktaOptions
@@ -200,6 +223,7 @@ class OktaConnector(Connector[OktaOptions]):
                 options.path,
                 employee_id_attribute=options.employee_id_attribute,
                 collect_factors=options.collect_factors,
+                password_policies=options.password_policies,
             )
             collected_at = options.exported_at
             if collected_at is None:
@@ -217,12 +241,16 @@ class OktaConnector(Connector[OktaOptions]):
         return _Mapper(self.system).snapshot(data, "live", collected_at)
 
     async def _collect_live(self) -> OktaData:
-        async with self._api(COLLECT_SCOPES) as api:
+        scopes = COLLECT_SCOPES
+        if not self.options.collect_password_policies:
+            scopes = tuple(s for s in scopes if s != POLICIES_SCOPE)
+        async with self._api(scopes) as api:
             collector = LiveCollector(
                 api,
                 employee_id_attribute=self.options.employee_id_attribute,
                 collect_factors=self.options.collect_factors,
                 workers=self.options.concurrency,
+                collect_password_policies=self.options.collect_password_policies,
             )
             try:
                 return await collector.run()
@@ -318,6 +346,9 @@ class _Mapper:
         self._groups(data)
         self._apps(data)
         self._roles(data)
+        settings: dict[str, Any] = {}
+        if data.password_policies is not None:
+            settings["password_policies"] = self._password_policies(data, data.password_policies)
         return SystemSnapshot(
             system=self.system,
             connector=OktaConnector.type_name,
@@ -332,6 +363,7 @@ class _Mapper:
                 self.grants[key]
                 for key in sorted(self.grants, key=lambda k: (k[0], k[1], k[2] or ""))
             ),
+            settings=settings,
         )
 
     def _grant(
@@ -498,3 +530,62 @@ class _Mapper:
                         "through a group, but no group it is in shows that role",
                         record=user_id,
                     )
+
+    def _password_policies(
+        self, data: OktaData, policies: list[OktaPasswordPolicy]
+    ) -> list[dict[str, Any]]:
+        """Every ACTIVE policy for passwords Okta keeps, in priority order, in the normalized
+        form the weak-password-policy rule reads: each applies to somebody (its groups, or
+        everyone else for the Default Policy), so each is judged. Inactive ones apply to
+        no one. Policies for AD- or LDAP-sourced users are left out: with delegated
+        authentication that directory enforces its own length and complexity, and is judged
+        through its own connector."""
+        out: list[dict[str, Any]] = []
+        in_order = sorted(policies, key=lambda p: (p.priority is None, p.priority or 0, p.name))
+        for policy in in_order:
+            if policy.status != "ACTIVE":
+                continue
+            if policy.provider != "OKTA":
+                data.problem(
+                    PASSWORD_POLICIES,
+                    f"password policy {policy.name} governs {policy.provider} users, whose "
+                    "directory enforces its own password policy: not judged here",
+                    record=policy.id,
+                    incomplete=False,
+                )
+                continue
+            counts = {
+                "uppercase": policy.min_upper_case,
+                "lowercase": policy.min_lower_case,
+                "numbers": policy.min_number,
+                "symbols": policy.min_symbol,
+            }
+            normalized: dict[str, Any] = {
+                "source": "okta",
+                "id": policy.id,
+                "name": policy.name,
+                "priority": policy.priority,
+                "default": policy.system,
+                "groups": [
+                    data.groups[g].name if g in data.groups else g for g in policy.group_ids
+                ],
+                "min_length": policy.min_length,
+                "history": policy.history_count,
+                "lockout_threshold": policy.max_attempts,  # 0: never locks
+                "complexity": None,
+                # Okta asks for at least N of each kind; 0 (or null) does not require it.
+                "classes": None
+                if all(n is None for n in counts.values())
+                else {kind: (n or 0) >= 1 for kind, n in counts.items()},
+            }
+            # Left out when unknown: a missing key is not judged, None would read as "never".
+            if policy.max_age_days is not None:
+                normalized["max_age_days"] = policy.max_age_days or None
+            out.append(normalized)
+        if not out:
+            data.problem(
+                PASSWORD_POLICIES,
+                "no active password policy for passwords Okta keeps: none is judged",
+                incomplete=False,
+            )
+        return out

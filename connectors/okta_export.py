@@ -15,11 +15,14 @@ after the other, as a loop of ``curl`` calls appending to one file writes them):
     factors/<userId>.json         GET /api/v1/users/{userId}/factors   (users that can sign in)
     role-assignees.json         GET /api/v1/iam/assignees/users?limit=200
     roles/<userId>.json           GET /api/v1/users/{userId}/roles     (each user listed there)
+    policies-password.json      GET /api/v1/policies?type=PASSWORD   (named by the options)
 
 Users, groups and apps must be there. Without users-deprovisioned.json, deactivated users are
 left out (they cannot sign in: the snapshot stays complete, with a note); any other file
 missing leaves what it would say unknown, and the snapshot incomplete. Users "that can sign
 in" are those whose status is ACTIVE, RECOVERY, PASSWORD_EXPIRED, LOCKED_OUT or PROVISIONED.
+The password policies come from the file the ``password_policies`` option names; without it
+they are unknown and not judged (the access data stays complete).
 """
 
 from __future__ import annotations
@@ -129,6 +132,32 @@ class OktaRole:
         return self.label if self.custom_role else self.type
 
 
+@dataclass(frozen=True, slots=True)
+class OktaPasswordPolicy:
+    """One password policy as Okta states it; None where a value is not stated."""
+
+    id: str
+    name: str
+    status: str
+    priority: int | None
+    system: bool
+    """The org's Default Policy, which applies to everyone no other policy catches."""
+    provider: str
+    """Whose passwords it governs: ``OKTA`` (passwords Okta keeps), ``ACTIVE_DIRECTORY`` or
+    ``LDAP`` (delegated: that directory enforces its own length and complexity)."""
+    group_ids: tuple[str, ...]
+    min_length: int | None
+    min_lower_case: int | None
+    min_upper_case: int | None
+    min_number: int | None
+    min_symbol: int | None
+    history_count: int | None
+    max_age_days: int | None
+    """0: passwords never expire."""
+    max_attempts: int | None
+    """0: accounts never lock."""
+
+
 @dataclass
 class OktaData:
     """Everything read from one org, live or from an export, before it becomes the model."""
@@ -145,6 +174,8 @@ class OktaData:
     factors: dict[str, tuple[str, ...]] = field(default_factory=dict)
     """User id -> the kinds of their ACTIVE factors; a user missing here is unknown."""
     user_roles: dict[str, list[OktaRole]] = field(default_factory=dict)
+    password_policies: list[OktaPasswordPolicy] | None = None
+    """None: not read (unknown, so not judged)."""
     errors: list[SnapshotError] = field(default_factory=list)
     complete: bool = True
     users_complete: bool = True
@@ -355,6 +386,46 @@ def _link_id(obj: Mapping[str, Any], name: str) -> str | None:
     return last if is_okta_id(last) else None
 
 
+def _count(obj: Mapping[str, Any], key: str) -> int | None:
+    value = obj.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise RecordError(f"{key} is not a number of 0 or more: {str(value)[:40]!r}")
+    return value
+
+
+def parse_password_policy(raw: Any) -> OktaPasswordPolicy:
+    """One item of ``GET /api/v1/policies?type=PASSWORD``."""
+    obj = _object(raw, "the policy")
+    policy_type = _str(obj, "type")
+    if policy_type is not None and policy_type != "PASSWORD":
+        raise RecordError(f"is a {policy_type[:40]} policy, not a password policy")
+    conditions = _sub(obj, "conditions")
+    include = _sub(_sub(conditions, "people"), "groups").get("include") or []
+    if not isinstance(include, list) or not all(is_okta_id(g) for g in include):
+        raise RecordError("conditions.people.groups.include is not a list of group ids")
+    password = _sub(_sub(obj, "settings"), "password")
+    complexity, age = _sub(password, "complexity"), _sub(password, "age")
+    return OktaPasswordPolicy(
+        id=_id(obj, "the policy"),
+        name=_required(obj, "name", "the policy"),
+        status=(_str(obj, "status") or "ACTIVE").upper(),
+        priority=_count(obj, "priority"),
+        system=obj.get("system") is True,
+        provider=(_str(_sub(conditions, "authProvider"), "provider") or "OKTA").upper(),
+        group_ids=tuple(include),
+        min_length=_count(complexity, "minLength"),
+        min_lower_case=_count(complexity, "minLowerCase"),
+        min_upper_case=_count(complexity, "minUpperCase"),
+        min_number=_count(complexity, "minNumber"),
+        min_symbol=_count(complexity, "minSymbol"),
+        history_count=_count(age, "historyCount"),
+        max_age_days=_count(age, "maxAgeDays"),
+        max_attempts=_count(_sub(password, "lockout"), "maxAttempts"),
+    )
+
+
 def assignee_ids(page: Any) -> list[str]:
     """User ids in one page of ``/api/v1/iam/assignees/users`` (``{"value": [...]}``)."""
     obj = _object(page, "the page")
@@ -456,9 +527,15 @@ def object_file(folder: Path, kind: str, object_id: str) -> Path:
 
 
 def parse_items(
-    items: Iterable[Any], parse: Callable[[Any], T], data: OktaData, source: str
+    items: Iterable[Any],
+    parse: Callable[[Any], T],
+    data: OktaData,
+    source: str,
+    *,
+    incomplete: bool = True,
 ) -> list[T]:
-    """Parse each item; one that cannot be read is a problem, not the end of the list."""
+    """Parse each item; one that cannot be read is a problem, not the end of the list
+    (``incomplete``: nor of the access data, when it is not about access)."""
     parsed: list[T] = []
     for number, item in enumerate(items, start=1):
         try:
@@ -469,6 +546,7 @@ def parse_items(
                 source,
                 f"{exc}: the record is left out",
                 record=str(record)[:80] if is_okta_id(record) else f"item {number}",
+                incomplete=incomplete,
             )
     return parsed
 
@@ -476,8 +554,15 @@ def parse_items(
 # --- reading an export ------------------------------------------------------------------------
 
 
-def read_export(folder: Path, *, employee_id_attribute: str, collect_factors: bool) -> OktaData:
-    """Everything in an export folder. ``SourceError`` when users, groups or apps cannot be read
+def read_export(
+    folder: Path,
+    *,
+    employee_id_attribute: str,
+    collect_factors: bool,
+    password_policies: Path | None = None,
+) -> OktaData:
+    """Everything in an export folder, and the password policies from their own file.
+    ``SourceError`` when users, groups, apps or a file named in the options cannot be read
     at all; a missing or broken file about one object leaves the snapshot incomplete."""
     if not folder.is_dir():
         raise SourceError(
@@ -491,6 +576,7 @@ def read_export(folder: Path, *, employee_id_attribute: str, collect_factors: bo
     if collect_factors:
         reader.factors()
     reader.roles()
+    reader.password_policies(password_policies)
     return reader.data
 
 
@@ -627,3 +713,21 @@ class _ExportReader:
             if items is not None:
                 where = str(object_file(self.folder, ROLES, user_id))
                 data.user_roles[user_id] = parse_items(items, parse_role, data, where)
+
+    def password_policies(self, path: Path | None) -> None:
+        """A policy left unknown is not judged; the access data stays complete."""
+        data = self.data
+        if path is None:
+            data.problem(
+                "password_policies",
+                "no file given: the org's password policies are unknown and not judged",
+                incomplete=False,
+            )
+            return
+        try:
+            items = list_items(path)
+        except BadFile as exc:
+            raise exc.as_source_error() from None
+        data.password_policies = parse_items(
+            items, parse_password_policy, data, str(path), incomplete=False
+        )

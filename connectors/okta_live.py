@@ -6,6 +6,7 @@ deactivated users are not asked, their MFA stays unknown); G/200 pages of groups
 group its members (paged) and one role call; A/200 pages of apps, then per app its users and
 its groups (paged); and one role call per user that ``/api/v1/iam/assignees/users`` lists:
 R calls, not U. Roles held through a group come from the group's roles and its members.
+And one call (paged if the org has very many) for the password policies.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any, TypeVar
 
 from iam_gov.connectors.okta_export import (
     OktaData,
+    OktaPasswordPolicy,
     OktaUser,
     RecordError,
     assignee_ids,
@@ -28,6 +30,7 @@ from iam_gov.connectors.okta_export import (
     parse_group,
     parse_items,
     parse_member,
+    parse_password_policy,
     parse_roles,
     parse_user,
 )
@@ -38,6 +41,8 @@ USERS = "/api/v1/users"
 GROUPS = "/api/v1/groups"
 APPS = "/api/v1/apps"
 ASSIGNEES = "/api/v1/iam/assignees/users"
+POLICIES = "/api/v1/policies"
+PASSWORD_POLICIES = f"{POLICIES}?type=PASSWORD"
 # Rate-limit buckets: Okta counts each endpoint family separately.
 B_USERS = "/api/v1/users"
 B_FACTORS = "/api/v1/users/{id}/factors"
@@ -49,6 +54,7 @@ B_APPS = "/api/v1/apps"
 B_APP_USERS = "/api/v1/apps/{id}/users"
 B_APP_GROUPS = "/api/v1/apps/{id}/groups"
 B_ASSIGNEES = "/api/v1/iam/assignees/users"
+B_POLICIES = "/api/v1/policies"
 # "Unknown" in messages: what a failed call leaves unknown.
 _UNKNOWN = {
     B_FACTORS: "MFA factors",
@@ -85,6 +91,7 @@ class LiveCollector:
     employee_id_attribute: str
     collect_factors: bool
     workers: int
+    collect_password_policies: bool = True
     data: OktaData = field(default_factory=OktaData)
     _jobs: asyncio.Queue[Callable[[], Awaitable[None]]] = field(init=False)
     _refused: dict[str, str] = field(default_factory=dict)
@@ -118,6 +125,7 @@ class LiveCollector:
                 self._listing(self._groups(), GROUPS),
                 self._listing(self._apps(), APPS),
                 self._listing(self._assignees(), ASSIGNEES),
+                self._password_policies(),
             )
             await self._jobs.join()
             if self._crash is not None:
@@ -322,3 +330,38 @@ class LiveCollector:
             self.data.user_roles[user_id] = parse_roles(body)
 
         return call
+
+    # --- password policies --------------------------------------------------------------
+
+    async def _password_policies(self) -> None:
+        """Failing to read them (a token without okta.policies.read: 403) leaves them unknown
+        and not judged, not the access data incomplete: no access is concluded from them."""
+        data = self.data
+        if not self.collect_password_policies:
+            data.problem(
+                PASSWORD_POLICIES,
+                "not read (collect_password_policies = false); they are not judged",
+                incomplete=False,
+            )
+            return
+        policies: list[OktaPasswordPolicy] = []
+        # No limit: Okta documents paging for this list but not its page sizes; the next
+        # links are followed all the same.
+        pages = self.api.pages(POLICIES, bucket=B_POLICIES, params={"type": "PASSWORD"})
+        try:
+            async for page in pages:
+                if not isinstance(page, list):
+                    raise ApiError("a page of policies is not a JSON array")
+                parsed = parse_items(
+                    page, parse_password_policy, data, PASSWORD_POLICIES, incomplete=False
+                )
+                policies.extend(parsed)
+        except ApiError as exc:
+            what = "were refused" if exc.refused else "could not be read"
+            data.problem(
+                PASSWORD_POLICIES,
+                f"the password policies {what} ({exc}); they are not judged",
+                incomplete=False,
+            )
+            return
+        data.password_policies = policies

@@ -61,12 +61,12 @@ class PasswordPolicy:
     complexity: bool | None
     """A rule on character classes (AD: three of four kinds) without saying which ones."""
     classes: dict[str, bool] | None
-    """Which character classes are required, when the system names them (AWS)."""
+    """Which character classes are required, when the system names them (AWS, Okta)."""
 
 
 def normalize(raw: Mapping[str, Any]) -> PasswordPolicy | None:
-    """The normalized form the LDAP connector stores (``source`` key), or AWS's own keys
-    (``MinimumPasswordLength`` …); None when it is neither."""
+    """The normalized form the LDAP and Okta connectors store (``source`` key), or AWS's own
+    keys (``MinimumPasswordLength`` …); None when it is neither."""
     if "source" in raw:
         return PasswordPolicy(
             source=str(raw["source"]),
@@ -77,7 +77,7 @@ def normalize(raw: Mapping[str, Any]) -> PasswordPolicy | None:
             max_age_known="max_age_days" in raw,
             lockout_threshold=_int(raw.get("lockout_threshold")),
             complexity=raw.get("complexity") if isinstance(raw.get("complexity"), bool) else None,
-            classes=None,
+            classes=_classes(raw.get("classes")),
         )
     if "MinimumPasswordLength" not in raw:
         return None
@@ -99,10 +99,19 @@ def _int(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
+def _classes(value: Any) -> dict[str, bool] | None:
+    if not isinstance(value, Mapping):
+        return None
+    return {name: value.get(name) is True for name in CHARACTER_CLASSES}
+
+
 class PasswordPolicyEvidence(Evidence):
     source: str | None
+    policy: str | None = None
+    """The policy's name, on a system with several in force (Okta)."""
     stated: dict[str, Any] | None
-    """As the snapshot states it: AWS's keys, or the LDAP connector's normalized form."""
+    """As the snapshot states it: AWS's keys, or the LDAP or Okta connector's normalized
+    form."""
     normalized: dict[str, Any] | None
     shortfalls: list[str]
     required: dict[str, Any]
@@ -122,13 +131,16 @@ class PasswordPolicyEvidence(Evidence):
     ),
 )
 def weak_password_policy(state: EvaluationState, params: Params) -> Iterator[Hit]:
-    """One finding per system whose password policy is known and falls short: too short a
+    """One finding per password policy that is known and falls short: too short a
     minimum length, character classes not required (AD's complexity setting, three of four
     kinds, counts for all four), previous passwords not remembered, passwords that expire
     too rarely (only when ``max_age_days`` is set), accounts that lock too late or never.
     High when the system has no password policy at all (AWS without one applies its
-    default: 8 characters). Systems that do not report their policy are not judged, and
-    neither are settings a system does not have (AWS IAM has no lockout).
+    default: 8 characters). A system with one policy gets one finding; one with several in
+    force gets one for each that falls short, naming it and whom it applies to (Okta: every
+    active policy applies to its groups, the Default Policy to everyone else, so fixing the
+    weakest leaves the others as weak as they were). Systems that do not report their policy
+    are not judged, and neither are settings a system does not have (AWS IAM has no lockout).
 
     ```yaml
     rules:
@@ -141,6 +153,13 @@ def weak_password_policy(state: EvaluationState, params: Params) -> Iterator[Hit
     """
     required = params.model_dump()
     for view in state.systems.values():
+        several = view.settings.get("password_policies")
+        if isinstance(several, list):
+            for raw in several:
+                if isinstance(raw, Mapping):
+                    hit = _judge(view.name, raw, params, required, several=True)
+                    if hit is not None:
+                        yield hit
         if "password_policy" not in view.settings:
             continue
         raw = view.settings["password_policy"]
@@ -165,24 +184,56 @@ def weak_password_policy(state: EvaluationState, params: Params) -> Iterator[Hit
                 ),
             )
             continue
-        policy = normalize(raw) if isinstance(raw, Mapping) else None
-        if policy is None:
-            continue
-        shortfalls = _shortfalls(policy, params)
-        if not shortfalls:
-            continue
-        yield Hit(
-            subject=f"{view.name}:password-policy",
-            system=view.name,
-            message=f"The password policy of {view.name} falls short: {'; '.join(shortfalls)}.",
-            evidence=PasswordPolicyEvidence(
-                source=policy.source,
-                stated=dict(raw),
-                normalized=asdict(policy),
-                shortfalls=shortfalls,
-                required=required,
-            ),
-        )
+        hit = _judge(view.name, raw, params, required) if isinstance(raw, Mapping) else None
+        if hit is not None:
+            yield hit
+
+
+def _judge(
+    system: str,
+    raw: Mapping[str, Any],
+    params: Params,
+    required: dict[str, Any],
+    several: bool = False,
+) -> Hit | None:
+    """The finding on one policy, if it falls short. ``several``: one of the system's
+    policies in force, told apart by its id and name."""
+    policy = normalize(raw)
+    if policy is None:
+        return None
+    shortfalls = _shortfalls(policy, params)
+    if not shortfalls:
+        return None
+    subject, which, name = f"{system}:password-policy", f"of {system}", None
+    if several:
+        # The id keeps the finding when the policy is renamed; the sentence names it.
+        name = str(raw.get("name") or raw.get("id"))
+        subject += f":{raw.get('id') or name}"
+        which = f'"{name}" of {system}{_whom(raw)}'
+    return Hit(
+        subject=subject,
+        system=system,
+        message=f"The password policy {which} falls short: {'; '.join(shortfalls)}.",
+        evidence=PasswordPolicyEvidence(
+            source=policy.source,
+            policy=name,
+            stated=dict(raw),
+            normalized=asdict(policy),
+            shortfalls=shortfalls,
+            required=required,
+        ),
+    )
+
+
+def _whom(raw: Mapping[str, Any]) -> str:
+    """`` (for group Contractors)``: whom a policy applies to, as far as the system says."""
+    if raw.get("default") is True:
+        return " (the default, for everyone no other policy covers)"
+    groups = raw.get("groups")
+    if isinstance(groups, list) and groups:
+        names = [str(g) for g in groups]
+        return f" (for {'group' if len(names) == 1 else 'groups'} {_and(names)})"
+    return ""
 
 
 def _shortfalls(policy: PasswordPolicy, params: Params) -> list[str]:

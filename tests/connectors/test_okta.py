@@ -16,6 +16,7 @@ from iam_gov.connectors.okta import OktaConnector, OktaOptions
 from iam_gov.errors import SourceError
 from iam_gov.model import Account, AccountStatus, CredentialKind, SystemSnapshot
 from tests.support.okta_server import EPOCH, TOKEN, OktaServer, Org, example_org, write_export
+from tests.support.world import World
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 EXPORTED = datetime(2026, 2, 28, 9, 0, tzinfo=UTC)
@@ -51,7 +52,14 @@ def live(server: OktaServer, **extra: Any) -> OktaConnector:
 
 def export(folder: Path, **extra: Any) -> OktaConnector:
     options = OktaOptions.model_validate(
-        {"type": "okta", "mode": "export", "path": folder, "exported_at": EXPORTED, **extra}
+        {
+            "type": "okta",
+            "mode": "export",
+            "path": folder,
+            "exported_at": EXPORTED,
+            "password_policies": folder / "policies-password.json",
+            **extra,
+        }
     )
     return OktaConnector("okta", options)
 
@@ -284,6 +292,12 @@ def test_every_page_is_read(org: Org, okta_env: None, tmp_path: Path) -> None:
     assert sum("after" in q for q in users) == 4
     assert len(by_route["/api/v1/groups"]) == 3
     assert len(by_route["/api/v1/iam/assignees/users"]) == 2
+    # Okta does not document this list's page sizes: none is asked for, the links followed.
+    policies = by_route["/api/v1/policies"]
+    assert policies == [
+        {"type": "PASSWORD"},
+        {"type": "PASSWORD", "after": policies[1]["after"], "limit": "2"},
+    ]
     everyone = org.everyone.id
     assert sum(1 for r in seen if r.path == f"/api/v1/groups/{everyone}/users") == 5
     assert len((tmp_path / "users.json").read_text().splitlines()) == 5
@@ -303,6 +317,110 @@ def test_without_factors_mfa_is_unknown(server: OktaServer, org: Org) -> None:
 
     assert snapshot.complete
     assert {a.mfa_factors for a in snapshot.accounts} == {None}
+
+
+# --- password policies ------------------------------------------------------------------------
+
+
+def test_active_password_policies_are_kept_by_priority(snapshot: SystemSnapshot, org: Org) -> None:
+    sales = next(p for p in org.password_policies if p.name == "Sales")
+
+    # Retired is inactive: it applies to no one. Okta's null and 0 both mean "not required".
+    assert snapshot.settings["password_policies"] == [
+        {
+            "source": "okta",
+            "id": sales.id,
+            "name": "Sales",
+            "priority": 1,
+            "default": False,
+            "groups": ["Sales"],
+            "min_length": 8,
+            "history": 0,
+            "lockout_threshold": 10,
+            "complexity": None,
+            "classes": {"uppercase": True, "lowercase": False, "numbers": True, "symbols": False},
+            "max_age_days": None,  # maxAgeDays 0: never expire
+        },
+        {
+            "source": "okta",
+            "id": org.default_password_policy.id,
+            "name": "Default Policy",
+            "priority": 3,
+            "default": True,
+            "groups": ["Everyone"],
+            "min_length": 14,
+            "history": 24,
+            "lockout_threshold": 5,
+            "complexity": None,
+            "classes": dict.fromkeys(("uppercase", "lowercase", "numbers", "symbols"), True),
+            "max_age_days": None,
+        },
+    ]
+
+
+def test_the_rule_reads_what_is_collected(snapshot: SystemSnapshot, org: Org) -> None:
+    sales = next(p for p in org.password_policies if p.name == "Sales")
+
+    [finding] = World(settings={"okta": snapshot.settings}).findings("weak-password-policy")
+
+    assert finding.subject == f"okta:password-policy:{sales.id}"
+    assert finding.evidence["shortfalls"] == [
+        "passwords may be 8 characters long (at least 14 required)",
+        "lowercase and symbols are not required",
+        "0 previous passwords are remembered (12 required)",
+    ]
+
+
+def test_policies_for_directory_users_are_left_to_the_directory(okta_env: None) -> None:
+    org = Org()
+    ad = org.add_password_policy(
+        "Active Directory Policy", org.everyone, provider="ACTIVE_DIRECTORY"
+    )
+    org.default_password_policy.max_age_days = 90
+
+    with OktaServer(org) as server:
+        snapshot = live(server).collect()
+
+    assert snapshot.complete
+    [default] = snapshot.settings["password_policies"]
+    assert default["name"] == "Default Policy" and default["max_age_days"] == 90
+    (note,) = snapshot.errors
+    assert (note.source, note.record) == ("/api/v1/policies?type=PASSWORD", ad.id)
+    assert note.message == (
+        "password policy Active Directory Policy governs ACTIVE_DIRECTORY users, whose "
+        "directory enforces its own password policy: not judged here"
+    )
+
+
+def test_export_without_the_policy_file_leaves_them_unknown(copy: Path) -> None:
+    snapshot = export(copy, password_policies=None).collect()
+
+    assert snapshot.complete
+    assert "password_policies" not in snapshot.settings
+    (note,) = snapshot.errors
+    assert note.message == "no file given: the org's password policies are unknown and not judged"
+
+
+def test_export_policy_that_cannot_be_read_is_left_out(copy: Path) -> None:
+    path = copy / "policies-password.json"
+    policies = json.loads(path.read_text())
+    policies[0]["settings"]["password"]["complexity"]["minLength"] = "eight"
+    path.write_text(json.dumps(policies))
+
+    snapshot = export(copy).collect()
+
+    assert snapshot.complete  # no access is concluded from a password policy
+    assert [p["name"] for p in snapshot.settings["password_policies"]] == ["Default Policy"]
+    (note,) = snapshot.errors
+    assert (note.record, note.message) == (
+        policies[0]["id"],
+        "minLength is not a number of 0 or more: 'eight': the record is left out",
+    )
+
+
+def test_export_policy_file_named_but_not_there(copy: Path) -> None:
+    with pytest.raises(SourceError, match="policies.json: file not found"):
+        export(copy, password_policies=copy / "policies.json").collect()
 
 
 # --- export problems ------------------------------------------------------------------------
@@ -411,7 +529,14 @@ def test_export_time_defaults_to_the_file_time(copy: Path) -> None:
 
     stamp = 1_767_225_600  # 2026-01-01 00:00 UTC
     os.utime(copy / "users.json", (stamp, stamp))
-    options = OktaOptions.model_validate({"type": "okta", "mode": "export", "path": copy})
+    options = OktaOptions.model_validate(
+        {
+            "type": "okta",
+            "mode": "export",
+            "path": copy,
+            "password_policies": copy / "policies-password.json",
+        }
+    )
 
     snapshot = OktaConnector("okta", options).collect()
 
@@ -452,6 +577,15 @@ def test_export_time_defaults_to_the_file_time(copy: Path) -> None:
         ),
         ({"mode": "export"}, "needs path"),
         ({"mode": "export", "path": "x", "org_url": "https://x.okta.com"}, "only apply to"),
+        (
+            {
+                "mode": "live",
+                "org_url": "https://x.okta.com",
+                "api_token": {"env": "T"},
+                "password_policies": "p.json",
+            },
+            'password_policies only apply to mode = "export"',
+        ),
         (
             {"mode": "live", "org_url": "https://x.okta.com", "api_token": "00abc"},
             "Input should be",

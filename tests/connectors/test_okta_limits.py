@@ -10,7 +10,12 @@ from collections.abc import Iterator
 
 import pytest
 
-from iam_gov.connectors.okta import COLLECT_SCOPES, OktaConnector, OktaOptions
+from iam_gov.connectors.okta import (
+    COLLECT_SCOPES,
+    POLICIES_SCOPE,
+    OktaConnector,
+    OktaOptions,
+)
 from iam_gov.errors import ConnectorError
 from tests.support.okta_server import TOKEN, OktaServer, Org, example_org
 
@@ -148,10 +153,12 @@ def test_a_page_that_keeps_failing_stops_that_listing(server: OktaServer) -> Non
     assert len(snapshot.accounts) >= 4
 
 
-def test_a_refused_kind_of_call_is_reported_once(server: OktaServer) -> None:
-    server.fail("GET", r"/api/v1/groups/\w+/roles", status=403, times=None)
-
-    snapshot = live(server).collect()
+def test_a_refused_kind_of_call_is_reported_once(org: Org, okta_env: None) -> None:
+    for n in range(30):
+        org.add_group(f"Team {n}")
+    with OktaServer(org) as server:
+        server.fail("GET", r"/api/v1/groups/\w+/roles", status=403, times=None)
+        snapshot = live(server).collect()
 
     assert not snapshot.complete
     (error,) = snapshot.errors
@@ -159,7 +166,43 @@ def test_a_refused_kind_of_call_is_reported_once(server: OktaServer) -> None:
     assert error.message.startswith(
         "refused, so admin roles held through groups are unknown: HTTP 403"
     )
-    assert len(statuses(server, "/api/v1/groups/{group}/roles")) < 5
+    # Calls already under way when the first refusal came back may still go out (8 at
+    # once by default), but not one per group.
+    assert len(statuses(server, "/api/v1/groups/{group}/roles")) <= 8
+
+
+def test_refused_password_policies_are_not_judged_and_nothing_else_is_lost(
+    server: OktaServer,
+) -> None:
+    # An admin role, or an OAuth token, without okta.policies.read.
+    server.fail("GET", r"^/api/v1/policies\?", status=403, times=None)
+
+    snapshot = live(server).collect()
+
+    # As the LDAP connector does with a policy entry it may not read: the policy is unknown,
+    # the access data complete.
+    assert snapshot.complete
+    assert "password_policies" not in snapshot.settings
+    (note,) = snapshot.errors
+    assert note.source == "/api/v1/policies?type=PASSWORD"
+    assert note.message == (
+        "the password policies were refused (HTTP 403 E0000006 You do not have permission to "
+        "perform the requested action); they are not judged"
+    )
+    assert len(snapshot.accounts) == 10 and len(snapshot.grants) > 0
+    assert statuses(server, "/api/v1/policies") == [403]
+
+
+def test_password_policies_that_keep_failing_are_not_judged(server: OktaServer) -> None:
+    server.fail("GET", r"^/api/v1/policies\?", status=500, times=None)
+
+    snapshot = live(server, max_retries=1).collect()
+
+    assert snapshot.complete
+    assert "password_policies" not in snapshot.settings
+    (note,) = snapshot.errors
+    assert note.message.startswith("the password policies could not be read (HTTP 500")
+    assert statuses(server, "/api/v1/policies") == [500, 500]
 
 
 def test_a_user_deleted_while_listing_is_not_a_gap(server: OktaServer, org: Org) -> None:
@@ -292,7 +335,9 @@ def key_pair() -> tuple[str, bytes]:
     return private, public
 
 
-def oauth(server: OktaServer, monkeypatch: pytest.MonkeyPatch, private_key: str) -> OktaConnector:
+def oauth(
+    server: OktaServer, monkeypatch: pytest.MonkeyPatch, private_key: str, **extra: object
+) -> OktaConnector:
     monkeypatch.setenv("OKTA_PRIVATE_KEY", private_key)
     options = OktaOptions.model_validate(
         {
@@ -302,6 +347,7 @@ def oauth(server: OktaServer, monkeypatch: pytest.MonkeyPatch, private_key: str)
             "client_id": "0oaServiceApp",
             "private_key": {"env": "OKTA_PRIVATE_KEY"},
             "key_id": "key-1",
+            **extra,
         }
     )
     return OktaConnector("okta", options)
@@ -337,6 +383,22 @@ def test_an_oauth_app_without_a_scope_is_one_clear_error(
     assert message.startswith(f"okta: cannot read Okta at {server.url}: no OAuth access token:")
     assert "okta.roles.read" in message
     assert "PRIVATE KEY" not in message
+
+
+def test_an_oauth_app_without_the_policies_scope_collects_when_told_not_to_read_them(
+    server: OktaServer, key_pair: tuple[str, bytes], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    private, public = key_pair
+    server.add_oauth_client("0oaServiceApp", public, set(COLLECT_SCOPES) - {POLICIES_SCOPE})
+
+    snapshot = oauth(server, monkeypatch, private, collect_password_policies=False).collect()
+
+    assert snapshot.complete
+    assert "password_policies" not in snapshot.settings
+    (note,) = snapshot.errors
+    assert "collect_password_policies = false" in note.message
+    assert not any(s.route.startswith("/api/v1/policies") for s in server.seen)
+    assert {s.status for s in server.seen} == {200}
 
 
 def test_options_never_hold_the_secret(server: OktaServer) -> None:

@@ -42,6 +42,38 @@ AD_DEFAULT = {
     "complexity": True,
 }
 
+# As the Okta connector stores an org's active password policies, by priority.
+OKTA_CONTRACTORS = {
+    "source": "okta",
+    "id": "00pContractors",
+    "name": "Contractors",
+    "priority": 1,
+    "default": False,
+    "groups": ["Contractors"],
+    "min_length": 8,
+    "history": 0,
+    "lockout_threshold": 10,
+    "complexity": None,
+    "classes": {"uppercase": True, "lowercase": False, "numbers": True, "symbols": False},
+    "max_age_days": None,
+}
+OKTA_DEFAULT = {
+    **OKTA_CONTRACTORS,
+    "id": "00pDefault",
+    "name": "Default Policy",
+    "priority": 2,
+    "default": True,
+    "groups": ["Everyone"],
+    "min_length": 14,
+    "history": 24,
+    "lockout_threshold": 5,
+    "classes": dict.fromkeys(("uppercase", "lowercase", "numbers", "symbols"), True),
+}
+
+
+def okta(*policies: dict[str, Any]) -> World:
+    return World(settings={"okta": {"password_policies": list(policies)}})
+
 
 def system(name: str, policy: Any, **params: object) -> World:
     world = World(settings={name: {"password_policy": policy}})
@@ -157,3 +189,54 @@ def test_what_a_system_does_not_say_is_not_judged() -> None:
 def test_unreadable_values_are_not_judged_but_real_ones_are(length: object) -> None:
     found = system("aws", {**AWS_STRONG, "MinimumPasswordLength": length}).findings(RULE)
     assert len(found) == (1 if length == 13 else 0)
+
+
+def test_each_weak_okta_policy_is_named_with_whom_it_applies_to() -> None:
+    [finding] = okta(OKTA_CONTRACTORS, OKTA_DEFAULT).findings(RULE)
+
+    assert finding.severity is Severity.MEDIUM
+    assert finding.subject == "okta:password-policy:00pContractors"
+    assert finding.message == (
+        'The password policy "Contractors" of okta (for group Contractors) falls short: '
+        "passwords may be 8 characters long (at least 14 required); lowercase and symbols are "
+        "not required; 0 previous passwords are remembered (12 required)."
+    )
+    assert finding.evidence["policy"] == "Contractors"
+    assert finding.evidence["source"] == "okta"
+    assert finding.evidence["stated"] == OKTA_CONTRACTORS
+
+
+def test_every_weak_okta_policy_is_a_finding_of_its_own() -> None:
+    # Fixing the weakest would leave the others as weak as they were.
+    default = {**OKTA_DEFAULT, "lockout_threshold": 0}
+    sales = {**OKTA_DEFAULT, "id": "00pSales", "name": "Sales", "default": False}
+    sales.update(groups=["Sales", "Sales Ops", "Partners"], max_age_days=180)
+    world = okta(OKTA_CONTRACTORS, sales, default)
+    world.policy_yaml = f"version: 1\nrules:\n  {RULE}: {{max_age_days: 90}}\n"
+
+    found = {f.subject: f.message for f in world.findings(RULE)}
+
+    assert found.keys() == {
+        "okta:password-policy:00pContractors",
+        "okta:password-policy:00pSales",
+        "okta:password-policy:00pDefault",
+    }
+    assert found["okta:password-policy:00pSales"] == (
+        'The password policy "Sales" of okta (for groups Sales, Sales Ops and Partners) falls '
+        "short: passwords expire after 180 days (at most 90 days required)."
+    )
+    assert found["okta:password-policy:00pDefault"] == (
+        'The password policy "Default Policy" of okta (the default, for everyone no other '
+        "policy covers) falls short: passwords never expire (at most 90 days required); "
+        "accounts never lock after failed sign-ins (after at most 10 required)."
+    )
+
+
+def test_a_strong_okta_policy_is_fine() -> None:
+    assert okta(OKTA_DEFAULT).findings(RULE) == []
+
+
+def test_okta_policies_that_could_not_be_read_are_not_judged() -> None:
+    # The connector leaves the key out when the policies were refused (403) or not exported.
+    assert World(settings={"okta": {}}).findings(RULE) == []
+    assert okta().findings(RULE) == []

@@ -81,6 +81,26 @@ class App:
     groups: list[str] = field(default_factory=list)
 
 
+@dataclass(slots=True)
+class PasswordPolicy:
+    """A password policy; Okta's defaults for a new one (those of a new org's Default Policy)."""
+
+    id: str
+    name: str
+    groups: list[str]
+    status: str = "ACTIVE"
+    system: bool = False
+    provider: str = "OKTA"
+    min_length: int = 8
+    min_lower_case: int = 1
+    min_upper_case: int = 1
+    min_number: int = 1
+    min_symbol: int = 0
+    history_count: int = 4
+    max_age_days: int = 0
+    max_attempts: int = 10
+
+
 class Org:
     """The state of one Okta org; ids sort in creation order, as cursors need."""
 
@@ -93,6 +113,10 @@ class Org:
         self.version = 0
         """Bumped by every change, so that the server's sorted listings are rebuilt."""
         self.everyone = self.add_group("Everyone", type="BUILT_IN", description="All users")
+        self.password_policies: list[PasswordPolicy] = []
+        self.default_password_policy = self.add_password_policy(
+            "Default Policy", self.everyone, system=True
+        )
 
     def touch(self) -> None:
         self.version += 1
@@ -118,6 +142,16 @@ class Org:
         app = App(self._id("0oa"), label, name or label.lower().replace(" ", "_"), **fields)
         self.apps[app.id] = app
         return app
+
+    def add_password_policy(self, name: str, *groups: Group, **fields: Any) -> PasswordPolicy:
+        policy = PasswordPolicy(self._id("00p"), name, [g.id for g in groups], **fields)
+        self.password_policies.append(policy)
+        return policy
+
+    def password_policies_by_priority(self) -> list[tuple[int, PasswordPolicy]]:
+        """Okta puts a new policy above the Default Policy, which always comes last."""
+        ordered = sorted(self.password_policies, key=lambda p: p.system)
+        return list(enumerate(ordered, start=1))
 
     def role(self, role_type: str, assignment: str, **custom: str) -> dict[str, Any]:
         labels = {
@@ -323,6 +357,73 @@ class Render:
     def role(self, role: dict[str, Any], assignee: str) -> dict[str, Any]:
         return {**role, "_links": {"assignee": {"href": f"{self.base}{assignee}"}}}
 
+    def password_policy(self, policy: PasswordPolicy, priority: int) -> dict[str, Any]:
+        href = f"{self.base}/api/v1/policies/{policy.id}"
+        allow = ["GET", "PUT"] if policy.system else ["GET", "PUT", "DELETE"]
+        return {
+            "type": "PASSWORD",
+            "id": policy.id,
+            "status": policy.status,
+            "name": policy.name,
+            "description": "The default policy applies in all situations if no other policy "
+            "applies."
+            if policy.system
+            else None,
+            "priority": priority,
+            "system": policy.system,
+            "created": iso(EPOCH),
+            "lastUpdated": iso(EPOCH),
+            "conditions": {
+                "people": {"groups": {"include": list(policy.groups)}},
+                "authProvider": {"provider": policy.provider},
+            },
+            "settings": {
+                "password": {
+                    "complexity": {
+                        "minLength": policy.min_length,
+                        "minLowerCase": policy.min_lower_case,
+                        "minUpperCase": policy.min_upper_case,
+                        "minNumber": policy.min_number,
+                        "minSymbol": policy.min_symbol,
+                        "excludeUsername": True,
+                        "dictionary": {"common": {"exclude": False}},
+                        "excludeAttributes": [],
+                    },
+                    "age": {
+                        "maxAgeDays": policy.max_age_days,
+                        "expireWarnDays": 0,
+                        "minAgeMinutes": 0,
+                        "historyCount": policy.history_count,
+                    },
+                    "lockout": {
+                        "maxAttempts": policy.max_attempts,
+                        "autoUnlockMinutes": 0,
+                        "userLockoutNotificationChannels": [],
+                        "showLockoutFailures": False,
+                    },
+                },
+                "recovery": {
+                    "factors": {
+                        "recovery_question": {
+                            "status": "ACTIVE",
+                            "properties": {"complexity": {"minLength": 4}},
+                        },
+                        "okta_email": {
+                            "status": "ACTIVE",
+                            "properties": {"recoveryToken": {"tokenLifetimeMinutes": 60}},
+                        },
+                        "okta_sms": {"status": "INACTIVE"},
+                        "okta_call": {"status": "INACTIVE"},
+                    }
+                },
+                "delegation": {"options": {"skipUnlock": False}},
+            },
+            "_links": {
+                "self": {"href": href, "hints": {"allow": allow}},
+                "rules": {"href": f"{href}/rules", "hints": {"allow": ["GET", "POST"]}},
+            },
+        }
+
 
 # --- routes ------------------------------------------------------------------------------------
 
@@ -360,11 +461,18 @@ ROUTES = [
     _route("DELETE", "/api/v1/apps/{app}/users/{user}", "okta.apps.manage", "unassign"),
     _route("GET", "/api/v1/apps/{app}/groups", "okta.apps.read", "app_groups"),
     _route("GET", "/api/v1/iam/assignees/users", "okta.roles.read", "assignees"),
+    _route("GET", "/api/v1/policies", "okta.policies.read", "list_policies"),
 ]
 _MAX_LIMIT = {
     "/api/v1/groups/{group}/users": 1000,
     "/api/v1/apps/{app}/users": 500,
     "/api/v1/groups": 10000,
+}
+
+
+_SERVER_ERROR = ("E0000009", "Internal Server Error")
+_FAULT_ERRORS = {
+    403: ("E0000006", "You do not have permission to perform the requested action"),
 }
 
 
@@ -567,7 +675,7 @@ class OktaServer:
                 out.update(self._limit_headers(0, int(out["X-Rate-Limit-Reset"])))
                 raise HttpError(429, "E0000047", "API call exceeded rate limit.")
             if fault is not None and fault.status is not None and not fault.after:
-                raise HttpError(fault.status, "E0000009", "Internal Server Error")
+                raise HttpError(fault.status, *_FAULT_ERRORS.get(fault.status, _SERVER_ERROR))
             with self.lock:
                 status, payload, next_url = getattr(self, "_" + route.handler)(
                     params, query, headers
@@ -927,6 +1035,24 @@ class OktaServer:
             body["_links"]["next"] = {"href": next_url}
         return 200, body, None
 
+    def _list_policies(self, params: dict[str, str], query: dict[str, str], headers: Any) -> Any:
+        kind = query.get("type")
+        if not kind:
+            raise HttpError(400, "E0000001", "Api validation failed: type")
+        if kind != "PASSWORD":
+            return 200, [], None  # only password policies are modelled
+        # In priority order; the cursor is opaque to clients.
+        listing = self._cached(
+            "password-policies",
+            lambda: [
+                (f"{priority:05d}{policy.id}", (priority, policy))
+                for priority, policy in self.org.password_policies_by_priority()
+            ],
+        )
+        page, next_url = self._page("/api/v1/policies", query, listing, "/api/v1/policies")
+        render = self._render()
+        return 200, [render.password_policy(p, priority) for priority, p in page], next_url
+
 
 def _ids(items: Iterable[dict[str, Any]]) -> set[str]:
     return {item["id"] for item in items}
@@ -1025,6 +1151,7 @@ def write_export(base: str, folder: Any, *, token: str = TOKEN) -> None:
             save(f"factors/{user['id']}.json", f"/api/v1/users/{user['id']}/factors")
     for assignee in save("role-assignees.json", "/api/v1/iam/assignees/users?limit=200"):
         save(f"roles/{assignee['id']}.json", f"/api/v1/users/{assignee['id']}/roles")
+    save("policies-password.json", "/api/v1/policies?type=PASSWORD")
 
 
 # --- a large org, for the benchmark -----------------------------------------------------------
@@ -1073,7 +1200,8 @@ def generate(users: int, *, groups: int = 50, apps: int = 8, seed: int = 1) -> O
 def example_org() -> Org:
     """Users in every status, password and federated sign-in, factors in several states,
     plain, imported and built-in groups, apps held directly and through groups (one app
-    inactive), and admin roles held directly, through a group, and a custom one."""
+    inactive), admin roles held directly, through a group, and a custom one, and password
+    policies: a strong default, a weak one for Sales and an inactive one."""
     org = Org()
     at = EPOCH + timedelta(days=30)
 
@@ -1162,4 +1290,9 @@ def example_org() -> Org:
     org.assign_app(salesforce, sales)
     org.assign_app(slack, org.everyone)
     org.assign_app(legacy, bob, at=at)
+    strong = {"min_length": 14, "min_symbol": 1, "history_count": 24, "max_attempts": 5}
+    for name, value in strong.items():
+        setattr(org.default_password_policy, name, value)
+    org.add_password_policy("Sales", sales, min_lower_case=0, min_symbol=0, history_count=0)
+    org.add_password_policy("Retired", engineering, status="INACTIVE", min_length=4)
     return org
