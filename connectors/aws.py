@@ -16,6 +16,7 @@ from pydantic import Field, model_validator
 from iam_gov.configtypes import RelPath
 from iam_gov.connectors.aws_actions import apply_action, describe_aws_error
 from iam_gov.connectors.aws_export import (
+    GROUP_POLICIES_KIND,
     LAST_ACCESSED_KIND,
     ROOT_USER,
     AuthorizationDetails,
@@ -25,6 +26,7 @@ from iam_gov.connectors.aws_export import (
     ReportUser,
     UserDetail,
     account_ids,
+    group_policies_document_id,
     last_accessed_document_id,
     last_accessed_file,
     normal_last_accessed,
@@ -857,13 +859,27 @@ class _Mapper:
     def _groups(self, details: AuthorizationDetails) -> None:
         for group in details.group_detail_list:
             inline = self._inline(group.arn, group.group_policy_list)
-            policies = [a.policy_arn for a in group.attached_managed_policies] + inline
+            attached = [a.policy_arn for a in group.attached_managed_policies]
             self.entitlements[group.arn] = Entitlement(
                 system=self.system,
                 entitlement_id=group.arn,
                 name=group.group_name,
                 kind="group",
-                privileged=any(self.entitlements[p].privileged for p in policies),
+                privileged=any(self.entitlements[p].privileged for p in attached + inline),
+            )
+            # Grants show a group's policies only through its members: an empty group that
+            # holds AdministratorAccess is still one a user allowed to join it can join.
+            self.documents.append(
+                PolicyDocument(
+                    system=self.system,
+                    document_id=group_policies_document_id(group.arn),
+                    name=group.group_name,
+                    kind=GROUP_POLICIES_KIND,
+                    document={
+                        "AttachedManagedPolicies": sorted(attached),
+                        "InlinePolicies": sorted(inline),
+                    },
+                )
             )
 
     # accounts

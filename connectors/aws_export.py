@@ -218,6 +218,15 @@ def read_authorization_details(path: Path) -> AuthorizationDetails:
     return parse_authorization_details(pages, str(path))
 
 
+GROUP_POLICIES_KIND = "group-policies"
+"""A group's own record of its policies (``AttachedManagedPolicies``: managed policy ARNs;
+``InlinePolicies``: its inline policies' document ids), kept whether or not it has members."""
+
+
+def group_policies_document_id(group_arn: str) -> str:
+    return f"{group_arn}#{GROUP_POLICIES_KIND}"
+
+
 # --- credential report --------------------------------------------------------------------
 
 _NOT_A_VALUE = frozenset({"", "N/A", "no_information", "not_supported"})

@@ -241,7 +241,7 @@ class OktaConnector(Connector[OktaOptions]):
         return _Mapper(self.system).snapshot(data, "live", collected_at)
 
     async def _collect_live(self) -> OktaData:
-        scopes = COLLECT_SCOPES
+        scopes: tuple[str, ...] = COLLECT_SCOPES
         if not self.options.collect_password_policies:
             scopes = tuple(s for s in scopes if s != POLICIES_SCOPE)
         async with self._api(scopes) as api:

@@ -26,6 +26,8 @@ if TYPE_CHECKING:
 
 IDENTITY_KINDS = frozenset({"managed-policy", "inline-policy"})
 TRUST_KIND = "trust-policy"
+GROUP_KIND = "group-policies"
+"""A group's own record of its policies, members or not (see the AWS connector)."""
 _AWS_MANAGED = ":iam::aws:policy/"
 _DIRECT = (
     "the role's trust policy admits it directly (by its ARN, or everyone): no identity policy "
@@ -133,7 +135,8 @@ class AwsAccount:
     @classmethod
     def from_view(cls, view: SystemView) -> AwsAccount:
         """Read an AWS snapshot view: accounts with ``principal_type``, grants of managed and
-        inline policies (through groups: ``via``), and the kept policy documents."""
+        inline policies (through groups: ``via``), the kept policy documents, and each
+        group's record of its own policies (which an empty group has too)."""
         documents = {
             doc_id: doc.document
             for doc_id, doc in view.documents.items()
@@ -144,12 +147,23 @@ class AwsAccount:
             for doc_id, doc in view.documents.items()
             if doc.kind == TRUST_KIND
         }
-        group_inline: dict[str, set[str]] = {}
+        # A group's own policies, from its own record and its inline documents: an empty
+        # group shows in no grant, yet a user who may join it gains what it holds.
+        group_own: dict[str, set[str]] = {}
         for doc_id in documents:
             owner = doc_id.partition("#inline/")[0]
             if ":group/" in owner and owner != doc_id:
-                group_inline.setdefault(owner, set()).add(doc_id)
-        groups = {group: set(inline) for group, inline in group_inline.items()}
+                group_own.setdefault(owner, set()).add(doc_id)
+        for doc_id, doc in view.documents.items():
+            if doc.kind == GROUP_KIND:
+                record = doc.document
+                listed = [
+                    *_strings(record.get("AttachedManagedPolicies")),
+                    *_strings(record.get("InlinePolicies")),
+                ]
+                own = group_own.setdefault(doc_id.rpartition("#")[0], set())
+                own.update(p for p in listed if p in documents)
+        groups = {group: set(own) for group, own in group_own.items()}
         for entitlement in view.entitlements.values():
             if entitlement.kind == "group":
                 groups.setdefault(entitlement.entitlement_id, set())
@@ -175,8 +189,8 @@ class AwsAccount:
                 elif _is_policy(view, target):
                     missing.add(target)
             for group in member_of:
-                # A group's inline policies apply even where the grants do not list them.
-                policies.update(group_inline.get(group, ()))
+                # A group's policies apply even where the grants do not list them.
+                policies.update(group_own.get(group, ()))
             if missing:
                 unknown[arn] = tuple(sorted(missing))
             has_password: bool | None = None
@@ -488,6 +502,12 @@ class AwsAccount:
             for p in self.principals.values()
             if p.arn != role and role in self.reachable_roles(p)
         }
+
+
+def _strings(value: object) -> list[str]:
+    if isinstance(value, list):
+        return [v for v in value if isinstance(v, str)]
+    return []
 
 
 def _is_group(view: SystemView, entitlement_id: str) -> bool:

@@ -37,6 +37,9 @@ class Step:
     certainty: Certainty
     statements: tuple[StatementRef, ...]
     notes: tuple[str, ...] = ()
+    granted: bool = False
+    """The target grants it by itself (a trust rewritten to name the principal): no policy of
+    the principal enables it, so it is not one of the path's enabling actions."""
 
 
 @dataclass(frozen=True)
@@ -62,7 +65,8 @@ class EscalationPath:
 
     @property
     def enabling_actions(self) -> tuple[str, ...]:
-        return tuple(step.action for step in self.steps)
+        """The actions the principal's own policies allow, which the path needs."""
+        return tuple(step.action for step in self.steps if not step.granted)
 
     @property
     def statements(self) -> tuple[StatementRef, ...]:
@@ -271,12 +275,22 @@ def _pool(account: AwsAccount, method: Method) -> int | None:
     return None
 
 
-def _requirement_masks(account: AwsAccount) -> dict[str, tuple[int, ...]]:
+def _requirement_masks(account: AwsAccount) -> dict[str, tuple[tuple[int, bool], ...]]:
+    """Each method's requirements as action masks, and whether the target grants them."""
     memo = _memo(account, "requirements")
     if not memo:
         for method in METHODS:
-            memo[method.id] = tuple(account.catalog.mask_of(r.any_of) for r in method.requires)
+            memo[method.id] = tuple(
+                (account.catalog.mask_of(r.any_of), r.granted_by_target is not None)
+                for r in method.requires
+            )
     return memo
+
+
+def _possible(policies: PolicySet, mask: int, granted: bool) -> bool:
+    """Could the requirement be met at all: its own policies allow one of the actions, or —
+    when the target grants it — the permissions boundary lets one through."""
+    return bool((policies.boundary_allowed if granted else policies.allowed) & mask)
 
 
 def _try(
@@ -292,12 +306,16 @@ def _try(
             wanted = "User" if ":user/" in candidate.target else "Role"
             actions = tuple(a for a in actions if wanted in a)
         resource = candidate.target if requirement.on_target else None
+        granted = requirement.granted_by_target
         chosen: tuple[str, Decision] | None = None
         for action in actions:
             facts: Facts = ()
             if action == "iam:PassRole" and method.service is not None:
                 facts = (("iam:passedtoservice", method.service),)
-            decision = policies.decide(action, resource, facts)
+            if granted is not None and resource is not None:
+                decision = policies.decide_granted(action, resource, granted)
+            else:
+                decision = policies.decide(action, resource, facts)
             if decision is not None and (
                 chosen is None or decision.certainty.rank > chosen[1].certainty.rank
             ):
@@ -306,7 +324,14 @@ def _try(
             return None
         action, decision = chosen
         steps.append(
-            Step(action, resource, decision.certainty, decision.statements, decision.notes)
+            Step(
+                action,
+                resource,
+                decision.certainty,
+                decision.statements,
+                decision.notes,
+                granted=granted is not None,
+            )
         )
         notes.extend(decision.notes)
         level = Certainty.weakest(level, decision.certainty)
@@ -347,6 +372,8 @@ def _ceiling(policies: PolicySet, method: Method) -> Certainty | None:
     targets once a path is that sure cannot find a better one."""
     ceiling = Certainty.CERTAIN if method.note is None else Certainty.RESOURCE_CONSTRAINED
     for requirement in method.requires:
+        if requirement.granted_by_target is not None:
+            continue  # granted by the target: the boundary and Denies are judged per target
         level = policies.at_best(requirement.any_of)
         if level is None:
             return None
@@ -368,7 +395,7 @@ def _direct(account: AwsAccount, holder: Principal) -> tuple[EscalationPath, ...
         for method in METHODS:
             if method.target is Target.TRUSTING_ROLES or holder.kind not in method.principal_kinds:
                 continue
-            if not all(allowed & mask for mask in masks[method.id]):
+            if not all(_possible(policies, *mask) for mask in masks[method.id]):
                 continue
             pool = _pool(account, method)
             if pool is not None and not pool & ~allowed:

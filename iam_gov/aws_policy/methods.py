@@ -44,6 +44,11 @@ class Requirement:
     on_target: bool = False
     """Checked against the target's ARN (a role passed, a user whose key is created);
     otherwise against a resource of the principal's choosing."""
+    granted_by_target: str | None = None
+    """Why the principal's own policies need not allow it: once the earlier steps are done,
+    the target's own policy grants it by the principal's ARN (a trust policy rewritten to
+    name it, which within the account grants sts:AssumeRole by itself). Its permissions
+    boundary must still allow it, and no Deny may block it."""
 
 
 @dataclass(frozen=True)
@@ -64,19 +69,27 @@ class Method:
 
     @property
     def actions(self) -> tuple[str, ...]:
-        return tuple(a for r in self.requires for a in r.any_of)
+        """The actions the principal's own policies must allow (one of each alternative)."""
+        return tuple(a for r in self.requires if r.granted_by_target is None for a in r.any_of)
 
     @property
     def label(self) -> str:
-        """``iam:PassRole + lambda:CreateFunction + …``; ``a | b`` for alternatives."""
-        return " + ".join(" | ".join(r.any_of) for r in self.requires)
+        """``iam:PassRole + lambda:CreateFunction + …``; ``a | b`` for alternatives. Actions
+        the target grants by itself are not named: no policy of the principal's enables them."""
+        return " + ".join(
+            " | ".join(r.any_of) for r in self.requires if r.granted_by_target is None
+        )
 
 
-def _r(*any_of: str, on_target: bool = False) -> Requirement:
-    return Requirement(tuple(any_of), on_target)
+def _r(*any_of: str, on_target: bool = False, granted_by_target: str | None = None) -> Requirement:
+    return Requirement(tuple(any_of), on_target, granted_by_target)
 
 
 _PASS = _r("iam:PassRole", on_target=True)
+_REWRITTEN_TRUST = (
+    "the rewritten trust policy names it, which within the account grants sts:AssumeRole by "
+    "itself: no identity policy needs to allow it"
+)
 _EXISTING = "which existing {what} carry which role is not in an IAM snapshot: possible, not proven"
 
 METHODS: tuple[Method, ...] = (
@@ -183,10 +196,13 @@ METHODS: tuple[Method, ...] = (
     Method(
         "iam-update-assume-role-policy",
         "Rewrite a role's trust policy and assume it",
-        "Rewrites who a role trusts to include itself, then assumes the role.",
+        "Rewrites who a role trusts to name itself, then assumes the role. Within the "
+        "account a trust naming the principal's ARN grants sts:AssumeRole by itself, so only "
+        "iam:UpdateAssumeRolePolicy on the role is needed: its own policies need not allow "
+        "sts:AssumeRole (though its permissions boundary must, and no Deny may block it).",
         (
             _r("iam:UpdateAssumeRolePolicy", on_target=True),
-            _r("sts:AssumeRole", on_target=True),
+            _r("sts:AssumeRole", on_target=True, granted_by_target=_REWRITTEN_TRUST),
         ),
         Target.ANY_ROLE,
     ),

@@ -35,11 +35,12 @@ def account_root(arn: str) -> str:
     return f"arn:{partition}:iam::{account}:root"
 
 
-def _normal(value: str, partition: str) -> str:
-    # A bare account id means that account's root: the account delegates to its own policies.
+def _spelled(value: str, partition: str) -> str:
+    """The principal as AWS spells it: a bare account id means that account's root (the
+    account delegates to its own policies), as AWS rewrites it when it stores the policy."""
     if value.isdigit() and len(value) == 12:
         return f"arn:{partition}:iam::{value}:root"
-    return value.lower() if value != "*" else value
+    return value
 
 
 @dataclass(frozen=True)
@@ -52,7 +53,9 @@ class TrustStatement:
     """``NotPrincipal``: everyone but the listed."""
     anyone: bool
     aws: frozenset[str]
-    """Lower-case principal ARNs (a bare account id made into its root ARN)."""
+    """Lower-case principal ARNs (a bare account id made into its root ARN): for matching."""
+    spelled: tuple[str, ...]
+    """The same principals as the policy spells them: for people to read."""
     services: frozenset[str]
     federated: frozenset[str]
     conditional: bool
@@ -89,15 +92,16 @@ class Trust:
             principal = raw.get("NotPrincipal" if negated else "Principal")
             anyone = principal == "*"
             aws: set[str] = set()
+            spelled: list[str] = []
             services: set[str] = set()
             federated: set[str] = set()
             if isinstance(principal, Mapping):
                 for value in _values(principal.get("AWS")):
-                    normal = _normal(value, partition)
-                    if normal == "*":
+                    if value == "*":
                         anyone = True
                     else:
-                        aws.add(normal)
+                        spelled.append(_spelled(value, partition))
+                        aws.add(spelled[-1].lower())
                 services.update(v.lower() for v in _values(principal.get("Service")))
                 federated.update(_values(principal.get("Federated")))
             condition = raw.get("Condition")
@@ -109,6 +113,7 @@ class Trust:
                     negated=negated,
                     anyone=anyone,
                     aws=frozenset(aws),
+                    spelled=tuple(dict.fromkeys(spelled)),
                     services=frozenset(services),
                     federated=frozenset(federated),
                     conditional=bool(condition),
@@ -123,6 +128,12 @@ class Trust:
     @property
     def aws_principals(self) -> frozenset[str]:
         return frozenset(a for st in self.statements if st.allow for a in st.aws)
+
+    @property
+    def aws_principals_as_spelled(self) -> tuple[str, ...]:
+        """The IAM principals the trust admits, as the policy spells them (sorted): what a
+        reviewer looks for in the console; ``aws_principals`` is lower case, for matching."""
+        return tuple(sorted({a for st in self.statements if st.allow for a in st.spelled}))
 
     @property
     def federated(self) -> frozenset[str]:

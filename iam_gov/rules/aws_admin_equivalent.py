@@ -29,7 +29,8 @@ class AdminEvidence(Evidence):
     expected: bool
     """A declared break-glass account: admin by design."""
     assumable_by: list[str]
-    """For a role: who its trust policy admits (``service:…``, ``aws:…``, ``federated:…``)."""
+    """For a role: who its trust policy admits (``service:…``, ``aws:…``, ``federated:…``),
+    ARNs as the policy spells them."""
 
 
 @rule(
@@ -81,7 +82,7 @@ def aws_admin_equivalent(state: EvaluationState, params: Params) -> Iterator[Hit
                 trust = analysis.trust(arn)
                 assumable_by = sorted(
                     [f"service:{s}" for s in trust.services]
-                    + [f"aws:{a}" for a in trust.aws_principals]
+                    + [f"aws:{a}" for a in trust.aws_principals_as_spelled]
                     + [f"federated:{f}" for f in trust.federated]
                     + (["aws:*"] if trust.anyone else [])
                 )

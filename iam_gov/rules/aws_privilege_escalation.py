@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 
-from iam_gov.aws_policy import Certainty, analysis_for, is_aws_view
+from iam_gov.aws_policy import AwsAccount, Certainty, analysis_for, is_aws_view, short_name
 from iam_gov.engine.state import EvaluationState
 from iam_gov.model import AccountKind, AccountStatus, Severity
 from iam_gov.rules.registry import Evidence, Hit, RuleParams, rule
@@ -35,6 +36,12 @@ class EscalationEvidence(Evidence):
     notes: list[str]
     reachable_by_human: bool
     """A person's IAM user is the principal, or can assume it."""
+    human_route: list[str]
+    """The surest way a person's user becomes the principal: that user, then each role it
+    assumes (ARNs); empty when no person's user can."""
+    human_route_certainty: str | None
+    """How surely it can (``certain`` when the principal is a person's user); None when no
+    person's user can."""
 
 
 @rule(
@@ -57,7 +64,8 @@ def aws_privilege_escalation(state: EvaluationState, params: Params) -> Iterator
     passing a more privileged role to a service it controls, assuming such a role —
     directly or through a chain of roles it can assume. One finding per principal and
     method, with the best path found. Critical when the path is certain and a person's
-    user is, or can become, the principal. Admin-equivalent principals are left to
+    user is, or can certainly become, the principal (a route through a trust with an MFA
+    condition, say, leaves it high). Admin-equivalent principals are left to
     aws-admin-equivalent: they have nothing to gain.
     """
     for view in state.systems.values():
@@ -72,8 +80,7 @@ def aws_privilege_escalation(state: EvaluationState, params: Params) -> Iterator
             and arn in analysis.principals
             and analysis.principals[arn].kind == "user"
         ]
-        reached_by_people = {role for arn in human_users for role in analysis.reachable_roles(arn)}
-        people = set(human_users)
+        routes = _human_routes(analysis, human_users)
         for arn in sorted(view.accounts):
             account = view.accounts[arn]
             principal = analysis.principals.get(arn)
@@ -85,7 +92,9 @@ def aws_privilege_escalation(state: EvaluationState, params: Params) -> Iterator
                 continue
             link = state.links[(view.name, arn)]
             person = state.person_of(link)
-            by_human = arn in people or arn in reached_by_people
+            route = routes.get(arn)
+            by_human = route is not None
+            surely_by_human = route is not None and route.certainty is Certainty.CERTAIN
             owner = f" ({person.name})" if person is not None else ""
             for path in analysis.escalation_paths(principal):
                 certain = path.certainty is Certainty.CERTAIN
@@ -96,12 +105,18 @@ def aws_privilege_escalation(state: EvaluationState, params: Params) -> Iterator
                     f"privileges ({path.method.name}): {path.describe()}; "
                     f"{path.certainty.value}, gains {gains}"
                 )
+                if route is not None and not surely_by_human:
+                    hops = " → ".join(short_name(a) for a in route.chain)
+                    message += (
+                        f"; a person's user can become it, but not certainly "
+                        f"({route.certainty.value}: {hops})"
+                    )
                 yield Hit(
                     subject=f"{view.name}:{arn}:{path.method.id}",
                     system=view.name,
                     person_id=link.person_id,
                     message=message + ".",
-                    severity=Severity.CRITICAL if certain and by_human else None,
+                    severity=Severity.CRITICAL if certain and surely_by_human else None,
                     evidence=EscalationEvidence(
                         account_login=account.login,
                         principal_arn=arn,
@@ -118,5 +133,31 @@ def aws_privilege_escalation(state: EvaluationState, params: Params) -> Iterator
                         gained_actions=path.gained,
                         notes=list(path.notes),
                         reachable_by_human=by_human,
+                        human_route=[] if route is None else list(route.chain),
+                        human_route_certainty=None if route is None else route.certainty.value,
                     ),
                 )
+
+
+@dataclass(frozen=True)
+class _Route:
+    certainty: Certainty
+    chain: tuple[str, ...]
+    """The person's user, then the roles it assumes."""
+
+
+def _human_routes(analysis: AwsAccount, human_users: list[str]) -> dict[str, _Route]:
+    """For each principal a person's user is or can become, the surest route there (then
+    the shortest, then the first user by ARN)."""
+    routes = {arn: _Route(Certainty.CERTAIN, (arn,)) for arn in human_users}
+    for arn in human_users:
+        for role, reach in analysis.reachable_roles(arn).items():
+            route = _Route(reach.certainty, (arn, *reach.chain))
+            known = routes.get(role)
+            if known is None or _order(route) < _order(known):
+                routes[role] = route
+    return routes
+
+
+def _order(route: _Route) -> tuple[int, int, tuple[str, ...]]:
+    return (-route.certainty.rank, len(route.chain), route.chain)

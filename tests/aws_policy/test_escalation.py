@@ -270,3 +270,62 @@ def test_nothing_to_gain_is_no_path(aws: ExportedAccount) -> None:
     aws.user("dev", inline={"keys": keys})
 
     assert aws.analysis().escalation_paths(DEV) == ()
+
+
+def test_rewriting_a_trust_policy_needs_no_allowance_to_assume_the_role(
+    aws: ExportedAccount,
+) -> None:
+    admin = aws.aws_managed("AdministratorAccess", ADMINISTRATOR_ACCESS)
+    target = aws.role("admin", trust(service="ec2.amazonaws.com"), policies=[admin])
+    rewrite = document(allow("iam:UpdateAssumeRolePolicy", Resource=target))
+    aws.user("dev", inline={"rewrite": rewrite})
+    analysis = aws.analysis()
+
+    [path] = analysis.escalation_paths(DEV)
+
+    # Once the trust names dev, it grants sts:AssumeRole by itself within the account.
+    assert path.method.id == "iam-update-assume-role-policy"
+    assert path.certainty is Certainty.CERTAIN and path.admin
+    assert path.describe() == "user/dev → iam:UpdateAssumeRolePolicy on role/admin"
+    assert path.enabling_actions == ("iam:UpdateAssumeRolePolicy",)
+    assert [str(ref) for ref in path.statements] == [f"{DEV}#inline/rewrite statement 1"]
+    assume = path.steps[1]
+    assert (assume.action, assume.resource, assume.granted) == ("sts:AssumeRole", target, True)
+    assert (
+        "the rewritten trust policy names it, which within the account grants sts:AssumeRole "
+        "by itself: no identity policy needs to allow it" in path.notes
+    )
+
+
+def test_a_deny_or_a_boundary_on_assuming_still_stops_rewriting_a_trust(
+    aws: ExportedAccount,
+) -> None:
+    admin = aws.aws_managed("AdministratorAccess", ADMINISTRATOR_ACCESS)
+    target = aws.role("admin", trust(service="ec2.amazonaws.com"), policies=[admin])
+    rewrite = allow("iam:UpdateAssumeRolePolicy", Resource=target)
+    aws.user("denied", inline={"p": document(rewrite, deny("sts:AssumeRole", Resource=target))})
+    no_sts = aws.policy("NoSts", document(allow("iam:*")))
+    aws.user("bounded", inline={"p": document(rewrite)}, boundary=no_sts)
+    maybe = deny("sts:AssumeRole", Condition={"Bool": {"aws:MultiFactorAuthPresent": "false"}})
+    aws.user("hedged", inline={"p": document(rewrite, maybe)})
+    analysis = aws.analysis()
+
+    assert analysis.escalation_paths(arn("user", "denied")) == ()
+    assert analysis.escalation_paths(arn("user", "bounded")) == ()
+    [path] = analysis.escalation_paths(arn("user", "hedged"))
+    assert path.method.id == "iam-update-assume-role-policy"
+    assert path.certainty is Certainty.CONDITIONAL
+
+
+def test_joining_an_empty_group_that_holds_administrator_access(aws: ExportedAccount) -> None:
+    admin = aws.aws_managed("AdministratorAccess", ADMINISTRATOR_ACCESS)
+    admins = aws.group("admins", policies=[admin])  # no member: no grant shows its policies
+    aws.user("dev", inline={"join": document(allow("iam:AddUserToGroup", Resource=admins))})
+    analysis = aws.analysis()
+
+    [path] = analysis.escalation_paths(DEV)
+
+    assert path.method.id == "iam-add-user-to-group"
+    assert path.describe() == "user/dev → iam:AddUserToGroup on group/admins"
+    assert path.certainty is Certainty.CERTAIN and path.admin
+    assert analysis.group_policies[admins] == (admin,)

@@ -222,6 +222,16 @@ def test_policy_documents_are_kept(aws_shared: MotoAccount) -> None:
     assert documents[f"{BOB}#inline/bob-notes"].document == EC2_DESCRIBE
     assert documents[f"{DEPLOY}#trust"].kind == "trust-policy"
     assert documents[f"{DEPLOY}#trust"].document == TRUST_EC2
+    # Each group's own record of its policies, members or not.
+    assert documents[f"{ADMINS}#group-policies"].kind == "group-policies"
+    assert documents[f"{ADMINS}#group-policies"].document == {
+        "AttachedManagedPolicies": [ADMIN_ALL_ARN],
+        "InlinePolicies": [],
+    }
+    assert documents[f"{IAM_OPERATORS}#group-policies"].document == {
+        "AttachedManagedPolicies": [],
+        "InlinePolicies": [f"{IAM_OPERATORS}#inline/iam-all"],
+    }
 
 
 def test_snapshot_is_sorted_and_repeatable(aws_shared: MotoAccount) -> None:

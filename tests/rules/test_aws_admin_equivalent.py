@@ -77,6 +77,24 @@ def test_a_user_that_can_become_an_admin_role_is_reported(aws: ExportedAccount) 
     assert found[admin_role].severity is Severity.HIGH
 
 
+def test_who_may_assume_a_role_is_shown_as_aws_spells_it(aws: ExportedAccount) -> None:
+    admin = aws.aws_managed("AdministratorAccess", ADMINISTRATOR_ACCESS)
+    deployer = aws.user("DeployBot")
+    ci = aws.role("CI-Runner", trust(service="codebuild.amazonaws.com"))
+    role = aws.role("PlatformAdmin", trust(deployer, ci, "123456789012"), policies=[admin])
+
+    found = {f.evidence["principal_arn"]: f for f in aws.world().findings(RULE)}
+
+    # IAM keeps the case of names; the analysis matches principals ignoring it, but a
+    # reviewer searches the console for the name as it was written. A bare account id is
+    # stored by AWS as the account's root ARN.
+    assert found[role].evidence["assumable_by"] == [
+        "aws:arn:aws:iam::123456789012:role/CI-Runner",
+        "aws:arn:aws:iam::123456789012:root",
+        "aws:arn:aws:iam::123456789012:user/DeployBot",
+    ]
+
+
 def test_a_role_only_services_can_assume_is_medium(aws: ExportedAccount) -> None:
     admin = aws.aws_managed("AdministratorAccess", ADMINISTRATOR_ACCESS)
     worker = aws.role("worker", trust(service="lambda.amazonaws.com"), policies=[admin])

@@ -93,6 +93,31 @@ def test_a_person_escalating_through_a_role_is_critical(aws: ExportedAccount) ->
     assert role_finding.severity is Severity.CRITICAL
     assert role_finding.evidence["chain"] == [OPS]
     assert role_finding.evidence["reachable_by_human"] is True
+    assert role_finding.evidence["human_route"] == [ALICE, OPS]
+    assert role_finding.evidence["human_route_certainty"] == "certain"
+
+
+def test_a_certain_path_a_person_reaches_only_conditionally_is_high(
+    aws: ExportedAccount,
+) -> None:
+    deploy = document(allow(["iam:PassRole", "lambda:CreateFunction", "lambda:InvokeFunction"]))
+    aws.role("ops", trust(ALICE, condition=MFA), inline={"deploy": deploy})
+    aws.user("alice", employee_id="E1", inline={"p": document(allow("sts:AssumeRole"))})
+    world = aws.world(people=[person("E1", "Alice Archer")])
+
+    found = by_subject(world.findings(RULE))
+
+    # The role's own path is certain, but alice becomes the role only with MFA.
+    role_finding = found[f"aws:{OPS}:passrole-lambda-invoke"]
+    assert role_finding.evidence["certainty"] == "certain"
+    assert role_finding.severity is Severity.HIGH
+    assert role_finding.evidence["reachable_by_human"] is True
+    assert role_finding.evidence["human_route"] == [ALICE, OPS]
+    assert role_finding.evidence["human_route_certainty"] == "conditional"
+    assert role_finding.message.endswith(
+        "; a person's user can become it, but not certainly (conditional: user/alice → role/ops)."
+    )
+    assert found[f"aws:{ALICE}:passrole-lambda-invoke"].severity is Severity.HIGH
 
 
 def test_a_conditional_path_is_high_not_critical(aws: ExportedAccount) -> None:
@@ -121,6 +146,8 @@ def test_a_role_no_person_can_reach_is_high(aws: ExportedAccount) -> None:
     assert finding.subject == f"aws:{arn('role', 'builder')}:passrole-lambda-invoke"
     assert finding.severity is Severity.HIGH
     assert finding.evidence["reachable_by_human"] is False
+    assert finding.evidence["human_route"] == []
+    assert finding.evidence["human_route_certainty"] is None
     assert finding.evidence["principal_type"] == "role"
 
 
