@@ -51,6 +51,7 @@ pytest: install system-deps
 bench: install system-deps
 	$(PY) -m pip install --quiet -e '.[test,bench]'
 	$(PY) benchmarks/scale.py --people 100000
+	$(PY) benchmarks/evaluation.py --work .bench/evaluation
 	$(PY) benchmarks/aws_analysis.py
 	$(PY) benchmarks/okta_listing.py
 

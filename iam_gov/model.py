@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 from datetime import date, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, NamedTuple
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
@@ -147,6 +147,30 @@ class Grant(_Model):
     """entitlement_id of the group that confers it; None when held directly."""
     granted_at: UTCDateTime | None = None
     last_used_at: UTCDateTime | None = None
+
+
+class GrantRow(NamedTuple):
+    """A grant as evaluation holds it: the fields of ``Grant`` in a plain tuple. An
+    evaluation holds millions of grants, and a model each would cost several times the
+    memory and the time; rows come from the store, where they were validated."""
+
+    system: str
+    account_id: str
+    entitlement_id: str
+    via: str | None
+    granted_at: datetime | None
+    last_used_at: datetime | None
+
+    @classmethod
+    def of(cls, grant: Grant) -> GrantRow:
+        return cls(
+            grant.system,
+            grant.account_id,
+            grant.entitlement_id,
+            grant.via,
+            grant.granted_at,
+            grant.last_used_at,
+        )
 
 
 class PolicyDocument(_Model):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Literal
@@ -16,6 +16,7 @@ from iam_gov.model import (
     EmploymentStatus,
     Entitlement,
     Grant,
+    GrantRow,
     Person,
     PolicyDocument,
 )
@@ -33,7 +34,7 @@ class SystemView:
     info: SnapshotInfo
     accounts: dict[str, Account]
     entitlements: dict[str, Entitlement]
-    grants: dict[str, list[Grant]]
+    grants: dict[str, Sequence[GrantRow]]
     """Account native id -> its grants."""
     credentials: dict[str, list[Credential]]
     settings: dict[str, Any]
@@ -61,15 +62,20 @@ def build_view(
     info: SnapshotInfo,
     accounts: tuple[Account, ...],
     entitlements: tuple[Entitlement, ...],
-    grants: tuple[Grant, ...],
+    grants: Iterable[Grant | GrantRow],
     credentials: tuple[Credential, ...],
     settings: dict[str, Any],
     observed_since: datetime | None = None,
     documents: tuple[PolicyDocument, ...] = (),
 ) -> SystemView:
-    by_account: dict[str, list[Grant]] = defaultdict(list)
+    by_account: dict[str, list[GrantRow]] = {}
     for grant in grants:
-        by_account[grant.account_id].append(grant)
+        row = grant if isinstance(grant, GrantRow) else GrantRow.of(grant)
+        held = by_account.get(row.account_id)
+        if held is None:
+            by_account[row.account_id] = [row]
+        else:
+            held.append(row)
     creds: dict[str, list[Credential]] = defaultdict(list)
     for credential in credentials:
         creds[credential.account_id].append(credential)
@@ -77,7 +83,7 @@ def build_view(
         info=info,
         accounts={a.native_id: a for a in accounts},
         entitlements={e.entitlement_id: e for e in entitlements},
-        grants=dict(by_account),
+        grants=dict[str, Sequence[GrantRow]](by_account),
         credentials=dict(creds),
         settings=settings,
         documents={d.document_id: d for d in documents},
@@ -125,11 +131,20 @@ class EvaluationState:
     )
     _privileged: dict[tuple[str, str], bool] = field(default_factory=dict, repr=False)
     _pattern_hits: dict[tuple[str, str, str], bool] = field(default_factory=dict, repr=False)
+    _accounts: list[tuple[SystemView, Account, AccountLink]] | None = field(
+        default=None, repr=False
+    )
+    _ids: dict[tuple[object, ...], frozenset[str]] = field(default_factory=dict, repr=False)
 
     def accounts(self) -> Iterator[tuple[SystemView, Account, AccountLink]]:
-        for view in self.systems.values():
-            for account in view.accounts.values():
-                yield view, account, self.links[(view.name, account.native_id)]
+        """Every account of every system, with its link; listed once, walked by every rule."""
+        if self._accounts is None:
+            self._accounts = [
+                (view, account, self.links[(view.name, account.native_id)])
+                for view in self.systems.values()
+                for account in view.accounts.values()
+            ]
+        return iter(self._accounts)
 
     def person_of(self, link: AccountLink) -> Person | None:
         return None if link.person_id is None else self.people.get(link.person_id)
@@ -184,6 +199,42 @@ class EvaluationState:
             self._privileged[key] = privileged
         return privileged
 
+    def privileged_ids(self, view: SystemView) -> frozenset[str]:
+        """Ids of the entitlements in ``view`` that are privileged: rules test each grant
+        against this set instead of working it out per grant."""
+        key = ("privileged", view.name)
+        ids = self._ids.get(key)
+        if ids is None:
+            ids = self._ids[key] = frozenset(
+                e.entitlement_id for e in view.entitlements.values() if self.is_privileged(view, e)
+            )
+        return ids
+
+    def matching_ids(self, view: SystemView, pattern: str) -> frozenset[str]:
+        """Ids of the entitlements in ``view`` that a policy pattern names."""
+        key = ("pattern", view.name, pattern)
+        ids = self._ids.get(key)
+        if ids is None:
+            ids = self._ids[key] = frozenset(
+                e.entitlement_id
+                for e in view.entitlements.values()
+                if self.matches(view.name, pattern, e)
+            )
+        return ids
+
+    def role_explained_ids(self, roles: tuple[str, ...], view: SystemView) -> frozenset[str]:
+        """Ids of the entitlements in ``view`` that these roles bring: a grant of one is
+        explained by a role (``explain`` says so too), whatever else is true of it."""
+        key = ("roles", view.name, roles)
+        ids = self._ids.get(key)
+        if ids is None:
+            ids = self._ids[key] = frozenset(
+                e.entitlement_id
+                for e in view.entitlements.values()
+                if self._role_explanation(roles, view.name, e) is not None
+            )
+        return ids
+
     def privilege_requirements(
         self, view: SystemView, entitlement: Entitlement
     ) -> PrivilegedEntitlement | None:
@@ -194,15 +245,15 @@ class EvaluationState:
         return None
 
     def privileged_grants(self, view: SystemView, account: Account) -> list[Entitlement]:
-        out = []
-        for grant in view.grants.get(account.native_id, ()):
-            entitlement = view.entitlements.get(grant.entitlement_id)
-            if entitlement is not None and self.is_privileged(view, entitlement):
-                out.append(entitlement)
-        return out
+        privileged = self.privileged_ids(view)
+        return [
+            view.entitlements[grant.entitlement_id]
+            for grant in view.grants.get(account.native_id, ())
+            if grant.entitlement_id in privileged
+        ]
 
     def explain(
-        self, view: SystemView, account: Account, link: AccountLink, grant: Grant
+        self, view: SystemView, account: Account, link: AccountLink, grant: GrantRow
     ) -> Explanation:
         """Why a grant is there, in order: the group it comes through, a declaration (service
         accounts), a role, an approved exception, a review decision; a role the person left

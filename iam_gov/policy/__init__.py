@@ -7,6 +7,7 @@ import hashlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
@@ -14,7 +15,7 @@ from pydantic import ValidationError
 
 from iam_gov.errors import PolicyError
 from iam_gov.model import Account, AccountKind, Person
-from iam_gov.policy.match import account_matches, person_matches
+from iam_gov.policy.match import account_matches, person_field, person_matches
 from iam_gov.policy.model import (
     DeclaredAccount,
     Exception_,
@@ -58,9 +59,25 @@ class Policy:
     _exception_index: dict[tuple[str, str, str], list[Located[Exception_]]] = field(
         default_factory=dict, repr=False
     )
+    _roles_by_fields: dict[tuple[str | None, ...], tuple[str, ...]] = field(
+        default_factory=dict, repr=False
+    )
 
     def roles_of(self, person: Person) -> tuple[str, ...]:
         """Names of the roles a person has: matched on HR fields, plus what they include."""
+        # Roles depend only on the HR fields the roles match on: people alike in those (most
+        # of a department) have the same roles, worked out once.
+        key = tuple(person_field(person, name) for name in self._match_fields)
+        roles = self._roles_by_fields.get(key)
+        if roles is None:
+            roles = self._roles_by_fields[key] = self._match_roles(person)
+        return roles
+
+    @cached_property
+    def _match_fields(self) -> tuple[str, ...]:
+        return tuple(sorted({name for r in self.roles.values() for name in r.item.match}))
+
+    def _match_roles(self, person: Person) -> tuple[str, ...]:
         names: list[str] = []
         for name, located in self.roles.items():
             if person_matches(located.item.match, person):

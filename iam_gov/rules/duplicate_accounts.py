@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
+import re
 from collections import defaultdict
 from collections.abc import Iterator
 from datetime import datetime
@@ -72,7 +73,7 @@ def duplicate_accounts(state: EvaluationState, params: Params) -> Iterator[Hit]:
         admin_patterns: ["*-admin", "adm-*", "*.admin", "a-*"]
     ```
     """
-    admin_patterns = tuple(p.casefold() for p in params.admin_patterns)
+    admin = re.compile("|".join(fnmatch.translate(p.casefold()) for p in params.admin_patterns))
     for view in state.systems.values():
         if isinstance(view.settings.get("vpn"), dict) and not params.include_vpn:
             continue
@@ -87,13 +88,13 @@ def duplicate_accounts(state: EvaluationState, params: Params) -> Iterator[Hit]:
             ):
                 continue
             local = account.login.casefold().partition("@")[0]
-            if any(fnmatch.fnmatchcase(local, p) for p in admin_patterns):
+            if params.admin_patterns and admin.match(local):
                 admins[link.person_id].append(account.login)
             else:
                 held[link.person_id].append((account, link))
-        for person_id, accounts in sorted(held.items()):
-            person = state.people[person_id]
-            if len(accounts) < 2 or state.has_left(person, view.as_of.date()):
+        for person_id in sorted(p for p, accounts in held.items() if len(accounts) > 1):
+            person, accounts = state.people[person_id], held[person_id]
+            if state.has_left(person, view.as_of.date()):
                 continue
             listed = [
                 HeldAccount(

@@ -9,7 +9,7 @@ from pydantic import Field
 
 from iam_gov.correlate import AccountLink
 from iam_gov.engine.state import EvaluationState, SystemView
-from iam_gov.model import Account, AccountStatus, Grant, Severity
+from iam_gov.model import Account, AccountStatus, GrantRow, Severity
 from iam_gov.policy import Located, exception_valid
 from iam_gov.policy.model import Exception_
 from iam_gov.rules._common import days
@@ -123,7 +123,7 @@ def expired_exception(state: EvaluationState, params: Params) -> Iterator[Hit]:
             )
 
 
-def _approves(state: EvaluationState, view: SystemView, exc: Exception_, grant: Grant) -> bool:
+def _approves(state: EvaluationState, view: SystemView, exc: Exception_, grant: GrantRow) -> bool:
     entitlement = view.entitlements.get(grant.entitlement_id)
     return entitlement is not None and state.matches(view.name, exc.entitlement, entitlement)
 
@@ -134,7 +134,7 @@ def _approved_otherwise(
     account: Account,
     link: AccountLink,
     located: Located[Exception_],
-    grant: Grant,
+    grant: GrantRow,
 ) -> bool:
     """Whether the grant stays approved without this exception. What comes through a group
     is approved when the membership of that group is."""
@@ -167,7 +167,7 @@ def _approved_otherwise(
     )
 
 
-def _describe(view: SystemView, grant: Grant) -> str:
+def _describe(view: SystemView, grant: GrantRow) -> str:
     entitlement = view.entitlements.get(grant.entitlement_id)
     ref = entitlement.ref if entitlement else grant.entitlement_id
     if grant.via is None:

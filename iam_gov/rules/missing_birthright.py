@@ -51,6 +51,8 @@ def missing_birthright(state: EvaluationState, params: Params) -> Iterator[Hit]:
             and account.status is AccountStatus.ACTIVE
         ):
             accounts_of.setdefault((view.name, link.person_id), []).append(account.native_id)
+    # Many people share a set of roles: what they bring is listed once per set and system.
+    expected_of: dict[tuple[tuple[str, ...], str], list[str]] = {}
     for person in state.people.values():
         if person.status is not EmploymentStatus.ACTIVE:
             continue
@@ -58,34 +60,21 @@ def missing_birthright(state: EvaluationState, params: Params) -> Iterator[Hit]:
         if not roles:
             continue
         for view in state.systems.values():
-            if not view.complete or state.has_left(person, view.as_of.date()):
+            expected = expected_of.get((roles, view.name))
+            if expected is None:
+                expected = expected_of[(roles, view.name)] = _exact_patterns(
+                    state, roles, view.name
+                )
+            if not expected or not view.complete:
                 continue
-            if (
-                person.start_date
-                and (view.as_of.date() - person.start_date).days < params.grace_days
-            ):
+            on = view.as_of.date()
+            if state.has_left(person, on):
                 continue
-            expected = [
-                (pattern, role)
-                for pattern, role in state.policy.expected(roles, view.name)
-                if not _WILDCARDS & set(pattern)
-            ]
-            if not expected:
+            if person.start_date and (on - person.start_date).days < params.grace_days:
                 continue
             mine = accounts_of.get((view.name, person.employee_id), [])
-            held = [
-                view.entitlements[g.entitlement_id]
-                for account_id in mine
-                for g in view.grants.get(account_id, ())
-                if g.entitlement_id in view.entitlements
-            ]
-            missing = sorted(
-                {
-                    pattern
-                    for pattern, _role in expected
-                    if not any(state.matches(view.name, pattern, e) for e in held)
-                }
-            )
+            held = {g.entitlement_id for a in mine for g in view.grants.get(a, ())}
+            missing = sorted({p for p in expected if state.matching_ids(view, p).isdisjoint(held)})
             if not missing:
                 continue
             logins = [view.accounts[a].login for a in mine]
@@ -106,3 +95,8 @@ def missing_birthright(state: EvaluationState, params: Params) -> Iterator[Hit]:
                 message=message + ".",
                 evidence=MissingEvidence(missing=missing, roles=list(roles), accounts=logins),
             )
+
+
+def _exact_patterns(state: EvaluationState, roles: tuple[str, ...], system: str) -> list[str]:
+    """What the roles bring in ``system``, by exact name (a wildcard cannot be missing)."""
+    return [p for p, _role in state.policy.expected(roles, system) if not _WILDCARDS & set(p)]

@@ -78,14 +78,18 @@ def privileged_access(state: EvaluationState, params: Params) -> Iterator[Hit]:
             or state.has_left(person, view.as_of.date())
         ):
             continue
+        privileged = state.privileged_ids(view)
+        grants = [
+            g for g in view.grants.get(account.native_id, ()) if g.entitlement_id in privileged
+        ]
+        if not grants:
+            continue
         signs_in_with_password = any(
             c.kind is CredentialKind.PASSWORD and c.active
             for c in view.credentials.get(account.native_id, ())
         )
-        for grant in view.grants.get(account.native_id, ()):
-            entitlement = view.entitlements.get(grant.entitlement_id)
-            if entitlement is None or not state.is_privileged(view, entitlement):
-                continue
+        for grant in grants:
+            entitlement = view.entitlements[grant.entitlement_id]
             need = _requirements(state.privilege_requirements(view, entitlement), params)
             problems = []
             if need.employees_only and person.employment_type is not EmploymentType.EMPLOYEE:

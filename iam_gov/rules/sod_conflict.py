@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
-from iam_gov.engine.state import EvaluationState
+from iam_gov.engine.state import EvaluationState, SystemView
 from iam_gov.model import AccountStatus, Entitlement, Severity
 from iam_gov.rules.registry import Evidence, Hit, RuleParams, rule
 
@@ -48,30 +48,45 @@ def sod_conflict(state: EvaluationState, params: Params) -> Iterator[Hit]:
     """
     if not state.policy.separation_of_duties:
         return
+    # Each side, worked out once: the entitlement ids it names in each system. Only grants
+    # of one of these matter, and most grants are none of them.
+    sides = {
+        id(side): {
+            system: _named(state, state.systems[system], patterns)
+            for system, patterns in side.items()
+            if system in state.systems
+        }
+        for located in state.policy.separation_of_duties
+        for side in located.item.sides
+    }
+    relevant: dict[str, set[str]] = defaultdict(set)
+    for by_system in sides.values():
+        for system, ids in by_system.items():
+            relevant[system].update(ids)
     held: dict[str, list[tuple[str, Entitlement]]] = defaultdict(list)
     for view, account, link in state.accounts():
         person = state.person_of(link)
         if person is None or account.status is not AccountStatus.ACTIVE:
             continue
-        if state.has_left(person, view.as_of.date()):
+        wanted = relevant.get(view.name)
+        if not wanted or state.has_left(person, view.as_of.date()):
             continue
         for grant in view.grants.get(account.native_id, ()):
-            entitlement = view.entitlements.get(grant.entitlement_id)
-            if entitlement is not None:
-                held[person.employee_id].append((view.name, entitlement))
+            if grant.entitlement_id in wanted:
+                held[person.employee_id].append(
+                    (view.name, view.entitlements[grant.entitlement_id])
+                )
     for located in state.policy.separation_of_duties:
         sod = located.item
         for person_id, grants in sorted(held.items()):
             matched_sides = []
             for side in sod.sides:
+                named = sides[id(side)]
                 matched = sorted(
                     {
                         f"{system}: {entitlement.ref}"
                         for system, entitlement in grants
-                        if any(
-                            state.matches(system, pattern, entitlement)
-                            for pattern in side.get(system, ())
-                        )
+                        if entitlement.entitlement_id in named.get(system, ())
                     }
                 )
                 if matched:
@@ -91,3 +106,7 @@ def sod_conflict(state: EvaluationState, params: Params) -> Iterator[Hit]:
                 ),
                 evidence=SodEvidence(conflict=sod.name, sides=matched_sides, where=located.where),
             )
+
+
+def _named(state: EvaluationState, view: SystemView, patterns: Iterable[str]) -> frozenset[str]:
+    return frozenset().union(*(state.matching_ids(view, p) for p in patterns))

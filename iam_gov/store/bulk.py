@@ -24,3 +24,30 @@ def bulk_insert(conn: Connection, table: Table, rows: Iterable[dict[str, Any]]) 
         conn.execute(table.insert(), chunk)
         count += len(chunk)
     return count
+
+
+def insert_plain(
+    conn: Connection, table: Table, columns: Sequence[str], rows: Iterable[Sequence[Any]]
+) -> int:
+    """Insert rows of plain values (text, numbers, NULL: nothing SQLAlchemy would convert)
+    with the driver's own executemany. At hundreds of thousands of rows, SQLAlchemy's
+    per-row work would be most of the time."""
+    compiled = table.insert().compile(dialect=conn.dialect, column_keys=list(columns))
+    # SQLite's driver takes each row as a tuple in the statement's order, PostgreSQL's as a
+    # mapping of names.
+    order = [columns.index(name) for name in compiled.positiontup or ()]
+
+    def shape(row: Sequence[Any]) -> Any:
+        if compiled.positional:
+            return tuple(row[i] for i in order)
+        return dict(zip(columns, row, strict=True))
+
+    cursor = conn.connection.cursor()
+    count = 0
+    try:
+        for chunk in chunks(rows):
+            cursor.executemany(compiled.string, [shape(row) for row in chunk])
+            count += len(chunk)
+    finally:
+        cursor.close()
+    return count

@@ -11,7 +11,7 @@ from sqlalchemy import Connection, bindparam, select, update
 
 from iam_gov.correlate import AccountLink
 from iam_gov.model import Finding, Severity
-from iam_gov.store.bulk import bulk_insert, chunks
+from iam_gov.store.bulk import bulk_insert, chunks, insert_plain
 from iam_gov.store.schema import account_links, evaluation_findings, evaluations, findings
 
 # Columns an evaluation refreshes on a finding seen again (first_seen and rule_id never change).
@@ -66,19 +66,20 @@ def record_evaluation(
         )
         .returning(evaluations.c.id)
     ).scalar_one()
-    bulk_insert(
+    insert_plain(
         conn,
         account_links,
+        ("evaluation_id", "system", "account_id", "person_id", "kind", "method", "confidence"),
         (
-            {
-                "evaluation_id": evaluation_id,
-                "system": link.system,
-                "account_id": link.account_id,
-                "person_id": link.person_id,
-                "kind": link.kind.value,
-                "method": link.method,
-                "confidence": link.confidence.value,
-            }
+            (
+                evaluation_id,
+                link.system,
+                link.account_id,
+                link.person_id,
+                link.kind.value,
+                link.method,
+                link.confidence.value,
+            )
             for link in links
         ),
     )
@@ -129,10 +130,11 @@ def record_evaluation(
         conn.execute(
             update(findings).where(findings.c.finding_id.in_(chunk)).values(resolved_at=finished_at)
         )
-    bulk_insert(
+    insert_plain(
         conn,
         evaluation_findings,
-        ({"evaluation_id": evaluation_id, "finding_id": fid} for fid in current_ids),
+        ("evaluation_id", "finding_id"),
+        ((evaluation_id, fid) for fid in current_ids),
     )
     return Recorded(
         evaluation_id=evaluation_id,

@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
-from sqlalchemy import JSON, Column, Connection, MetaData, String, Table, func, select
+from sqlalchemy import Connection, Select, Table, func, select
 
 from iam_gov.model import (
     Account,
@@ -21,6 +21,7 @@ from iam_gov.model import (
     EmploymentType,
     Entitlement,
     Grant,
+    GrantRow,
     Person,
     PolicyDocument,
     SnapshotError,
@@ -28,7 +29,6 @@ from iam_gov.model import (
 )
 from iam_gov.store.bulk import CHUNK, bulk_insert
 from iam_gov.store.schema import (
-    UTCDateTime,
     accounts,
     credentials,
     entitlements,
@@ -129,21 +129,19 @@ def _info(row: Any) -> SnapshotInfo:
     )
 
 
-def load_snapshot(conn: Connection, snapshot_id: int, *, documents: bool = True) -> SystemSnapshot:
+def load_snapshot(
+    conn: Connection, snapshot_id: int, *, documents: bool = True, with_grants: bool = True
+) -> SystemSnapshot:
     """Read a stored snapshot back. Rows were validated on the way in, so they are not
-    validated again (``model_construct``): this path carries millions of rows. Evaluation
-    does not read policy documents (``documents=False``)."""
+    validated again: this path carries millions of rows. Evaluation does not read policy
+    documents (``documents=False``) and reads grants as plain rows (``with_grants=False``,
+    then ``load_grants``)."""
     head = conn.execute(select(snapshots).where(snapshots.c.id == snapshot_id)).one()
     system = head.system
+    decode = _Decoder()
 
     def rows(table: Table) -> Iterator[Any]:
-        raw = _RAW[table.name]
-        yield from conn.execute(
-            select(raw)
-            .where(raw.c.snapshot_id == snapshot_id)
-            .order_by(*raw.primary_key.columns)
-            .execution_options(yield_per=CHUNK)
-        )
+        return _rows(conn, table, snapshot_id)
 
     return SystemSnapshot.model_construct(
         system=system,
@@ -153,13 +151,22 @@ def load_snapshot(conn: Connection, snapshot_id: int, *, documents: bool = True)
         complete=head.complete,
         errors=tuple(SnapshotError.model_validate(e) for e in head.errors),
         settings=dict(head.settings),
-        people=tuple(_person(r) for r in rows(people)),
-        accounts=tuple(_account(system, r) for r in rows(accounts)),
-        credentials=tuple(_credential(system, r) for r in rows(credentials)),
-        entitlements=tuple(_entitlement(system, r) for r in rows(entitlements)),
-        grants=tuple(_grant(system, r) for r in rows(grants)),
-        documents=tuple(_document(system, r) for r in rows(documents_table)) if documents else (),
+        people=tuple(_people(rows(people), decode)),
+        accounts=tuple(_accounts(system, rows(accounts), decode)),
+        credentials=tuple(_credentials(system, rows(credentials), decode)),
+        entitlements=tuple(_entitlements(system, rows(entitlements))),
+        grants=tuple(
+            _construct(Grant, row._asdict()) for row in _grants(system, rows(grants), decode)
+        )
+        if with_grants
+        else (),
+        documents=tuple(_documents(system, rows(documents_table), decode)) if documents else (),
     )
+
+
+def load_grants(conn: Connection, snapshot_id: int, system: str) -> Iterator[GrantRow]:
+    """A stored snapshot's grants as plain rows, in key order (grouped by account)."""
+    return _grants(system, _rows(conn, grants, snapshot_id), _Decoder())
 
 
 def seen_history(conn: Connection, system: str) -> tuple[dict[str, datetime], datetime | None]:
@@ -193,27 +200,6 @@ def snapshots_by_id(conn: Connection, ids: Sequence[int]) -> list[SnapshotInfo]:
 
 # --- rows <-> models ----------------------------------------------------------------------
 
-# The row tables again, read with plain column types: SQLAlchemy's per-value processing of
-# timestamps and JSON is most of the cost of loading millions of rows, and the drivers
-# already hand PostgreSQL's values over as datetimes and dicts. ``_time`` and ``_json``
-# finish the job for SQLite's text.
-_raw_metadata = MetaData()
-_RAW = {
-    table.name: Table(
-        table.name,
-        _raw_metadata,
-        *(
-            Column(
-                c.name,
-                String if isinstance(c.type, UTCDateTime | JSON) else c.type,
-                primary_key=c.primary_key,
-            )
-            for c in table.columns
-        ),
-    )
-    for table in (people, accounts, credentials, entitlements, grants, documents_table)
-}
-
 
 def _time(value: Any) -> datetime | None:
     if value is None:
@@ -223,20 +209,80 @@ def _time(value: Any) -> datetime | None:
     return as_utc(value)
 
 
+def _date(value: Any) -> date | None:
+    return date.fromisoformat(value) if isinstance(value, str) else value
+
+
 def _json(value: Any) -> Any:
     return json.loads(value) if isinstance(value, str) else value
 
 
-def _tuple_or_none(value: Any) -> tuple[str, ...] | None:
-    # Written as JSON null (SQLAlchemy's JSON type), not as SQL NULL.
-    return None if value is None else tuple(value)
+def _rows(conn: Connection, table: Table, snapshot_id: int) -> Iterator[tuple[Any, ...]]:
+    """One snapshot's rows of a row table, in key order, as tuples of its columns (in table
+    order, without ``snapshot_id``) as the driver gives them: SQLite's dates, timestamps and
+    JSON as text, its booleans as 0 and 1."""
+    return _driver_rows(
+        conn,
+        select(*(c for c in table.columns if c.name != "snapshot_id"))
+        .where(table.c.snapshot_id == snapshot_id)
+        .order_by(*table.primary_key.columns),
+    )
 
+
+def _driver_rows(conn: Connection, query: Select[Any]) -> Iterator[tuple[Any, ...]]:
+    """A query's rows as the database driver returns them: SQLAlchemy's per-row and
+    per-value work (timestamps, JSON) costs more than the rows themselves when there are
+    millions. ``_Decoder`` finishes the job for SQLite's text."""
+    compiled = query.compile(dialect=conn.dialect)
+    params = compiled.construct_params()
+    arguments: Any = params
+    if compiled.positional and compiled.positiontup is not None:
+        arguments = tuple(params[name] for name in compiled.positiontup)
+    cursor = conn.connection.cursor()
+    try:
+        cursor.execute(compiled.string, arguments)
+        while batch := cursor.fetchmany(CHUNK):
+            yield from batch
+    finally:
+        cursor.close()
+
+
+class _Decoder:
+    """Stored text back to values, once per distinct text: rows share few distinct
+    timestamps, attribute sets and entitlement ids, and decoding (or holding) each again is
+    most of the time and memory of loading millions of rows. Decoded values are shared
+    between the models that hold them, which are read-only."""
+
+    def __init__(self) -> None:
+        self._times: dict[Any, datetime | None] = {}
+        self._json: dict[str, Any] = {}
+        self._text: dict[str, str] = {}
+
+    def time(self, value: Any) -> datetime | None:
+        found = self._times.get(value)
+        if found is None and value is not None:
+            found = self._times[value] = _time(value)
+        return found
+
+    def json(self, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value  # PostgreSQL's driver has decoded it already
+        found = self._json.get(value, _MISSING)
+        if found is _MISSING:
+            found = self._json[value] = json.loads(value)
+        return found
+
+    def text(self, value: str) -> str:
+        return self._text.setdefault(value, value)
+
+
+_MISSING: Any = object()
 
 M = TypeVar("M", bound=BaseModel)
 _FIELDS_SET: dict[type[BaseModel], set[str]] = {}
 
 
-def _construct(cls: type[M], **values: Any) -> M:
+def _construct(cls: type[M], values: dict[str, Any]) -> M:
     """A model instance from values that were validated when they were stored.
 
     This is what ``model_construct`` does, without its per-call bookkeeping, which is most of
@@ -252,6 +298,152 @@ def _construct(cls: type[M], **values: Any) -> M:
     object.__setattr__(obj, "__pydantic_extra__", None)
     object.__setattr__(obj, "__pydantic_private__", None)
     return obj
+
+
+def _people(rows: Iterator[Any], decode: _Decoder) -> Iterator[Person]:
+    for (
+        employee_id,
+        email,
+        name,
+        department,
+        title,
+        manager_id,
+        employment_type,
+        status,
+        start_date,
+        end_date,
+        attributes,
+    ) in rows:
+        yield _construct(
+            Person,
+            {
+                "employee_id": employee_id,
+                "email": email,
+                "name": name,
+                "department": department,
+                "title": title,
+                "manager_id": manager_id,
+                "employment_type": EmploymentType(employment_type),
+                "status": EmploymentStatus(status),
+                "start_date": _date(start_date),
+                "end_date": _date(end_date),
+                "attributes": decode.json(attributes),
+            },
+        )
+
+
+def _accounts(system: str, rows: Iterator[Any], decode: _Decoder) -> Iterator[Account]:
+    for (
+        native_id,
+        login,
+        email,
+        display_name,
+        employee_id,
+        status,
+        kind,
+        created_at,
+        last_login_at,
+        mfa_factors,
+        attributes,
+    ) in rows:
+        factors = decode.json(mfa_factors)
+        yield _construct(
+            Account,
+            {
+                "system": system,
+                "native_id": native_id,
+                "login": login,
+                "email": email,
+                "display_name": display_name,
+                "employee_id": employee_id,
+                "status": _ACCOUNT_STATUS[status],
+                "kind": _ACCOUNT_KIND[kind],
+                "created_at": decode.time(created_at),
+                "last_login_at": decode.time(last_login_at),
+                # Written as JSON null (SQLAlchemy's JSON type), not as SQL NULL.
+                "mfa_factors": None if factors is None else tuple(factors),
+                "person_id": None,
+                "attributes": decode.json(attributes),
+            },
+        )
+
+
+def _credentials(system: str, rows: Iterator[Any], decode: _Decoder) -> Iterator[Credential]:
+    for (
+        credential_id,
+        account_id,
+        kind,
+        active,
+        created_at,
+        last_used_at,
+        expires_at,
+        attributes,
+    ) in rows:
+        yield _construct(
+            Credential,
+            {
+                "system": system,
+                "account_id": account_id,
+                "credential_id": credential_id,
+                "kind": _CREDENTIAL_KIND[kind],
+                "active": bool(active),
+                "created_at": decode.time(created_at),
+                "last_used_at": decode.time(last_used_at),
+                "expires_at": decode.time(expires_at),
+                "attributes": decode.json(attributes),
+            },
+        )
+
+
+def _entitlements(system: str, rows: Iterator[Any]) -> Iterator[Entitlement]:
+    for entitlement_id, name, kind, privileged, owner, description in rows:
+        yield _construct(
+            Entitlement,
+            {
+                "system": system,
+                "entitlement_id": entitlement_id,
+                "name": name,
+                "kind": kind,
+                "privileged": bool(privileged),
+                "owner": owner,
+                "description": description,
+            },
+        )
+
+
+def _grants(system: str, rows: Iterator[tuple[Any, ...]], decode: _Decoder) -> Iterator[GrantRow]:
+    text, time = decode.text, decode.time
+    account = ""
+    for account_id, entitlement_id, via, granted_at, last_used_at in rows:
+        if account_id != account:
+            account = account_id  # rows come by account: one string for all of its grants
+        yield GrantRow(
+            system,
+            account,
+            text(entitlement_id),
+            text(via) if via else None,  # '' for a direct grant: see the table
+            None if granted_at is None else time(granted_at),
+            None if last_used_at is None else time(last_used_at),
+        )
+
+
+def _documents(system: str, rows: Iterator[Any], decode: _Decoder) -> Iterator[PolicyDocument]:
+    for document_id, name, kind, document in rows:
+        yield _construct(
+            PolicyDocument,
+            {
+                "system": system,
+                "document_id": document_id,
+                "name": name,
+                "kind": kind,
+                "document": decode.json(document),
+            },
+        )
+
+
+_ACCOUNT_STATUS = {s.value: s for s in AccountStatus}
+_ACCOUNT_KIND = {k.value: k for k in AccountKind}
+_CREDENTIAL_KIND = {k.value: k for k in CredentialKind}
 
 
 def _person_row(sid: int, p: Person) -> dict[str, Any]:
@@ -271,23 +463,6 @@ def _person_row(sid: int, p: Person) -> dict[str, Any]:
     }
 
 
-def _person(r: Any) -> Person:
-    return _construct(
-        Person,
-        employee_id=r.employee_id,
-        email=r.email,
-        name=r.name,
-        department=r.department,
-        title=r.title,
-        manager_id=r.manager_id,
-        employment_type=EmploymentType(r.employment_type),
-        status=EmploymentStatus(r.status),
-        start_date=r.start_date,
-        end_date=r.end_date,
-        attributes=_json(r.attributes),
-    )
-
-
 def _account_row(sid: int, a: Account) -> dict[str, Any]:
     return {
         "snapshot_id": sid,
@@ -305,25 +480,6 @@ def _account_row(sid: int, a: Account) -> dict[str, Any]:
     }
 
 
-def _account(system: str, r: Any) -> Account:
-    return _construct(
-        Account,
-        system=system,
-        native_id=r.native_id,
-        login=r.login,
-        email=r.email,
-        display_name=r.display_name,
-        employee_id=r.employee_id,
-        status=AccountStatus(r.status),
-        kind=AccountKind(r.kind),
-        created_at=_time(r.created_at),
-        last_login_at=_time(r.last_login_at),
-        mfa_factors=_tuple_or_none(_json(r.mfa_factors)),
-        person_id=None,
-        attributes=_json(r.attributes),
-    )
-
-
 def _credential_row(sid: int, c: Credential) -> dict[str, Any]:
     return {
         "snapshot_id": sid,
@@ -338,21 +494,6 @@ def _credential_row(sid: int, c: Credential) -> dict[str, Any]:
     }
 
 
-def _credential(system: str, r: Any) -> Credential:
-    return _construct(
-        Credential,
-        system=system,
-        account_id=r.account_id,
-        credential_id=r.credential_id,
-        kind=CredentialKind(r.kind),
-        active=r.active,
-        created_at=_time(r.created_at),
-        last_used_at=_time(r.last_used_at),
-        expires_at=_time(r.expires_at),
-        attributes=_json(r.attributes),
-    )
-
-
 def _entitlement_row(sid: int, e: Entitlement) -> dict[str, Any]:
     return {
         "snapshot_id": sid,
@@ -363,19 +504,6 @@ def _entitlement_row(sid: int, e: Entitlement) -> dict[str, Any]:
         "owner": e.owner,
         "description": e.description,
     }
-
-
-def _entitlement(system: str, r: Any) -> Entitlement:
-    return _construct(
-        Entitlement,
-        system=system,
-        entitlement_id=r.entitlement_id,
-        name=r.name,
-        kind=r.kind,
-        privileged=r.privileged,
-        owner=r.owner,
-        description=r.description,
-    )
 
 
 def _grant_row(sid: int, g: Grant) -> dict[str, Any]:
@@ -389,18 +517,6 @@ def _grant_row(sid: int, g: Grant) -> dict[str, Any]:
     }
 
 
-def _grant(system: str, r: Any) -> Grant:
-    return _construct(
-        Grant,
-        system=system,
-        account_id=r.account_id,
-        entitlement_id=r.entitlement_id,
-        via=r.via or None,
-        granted_at=_time(r.granted_at),
-        last_used_at=_time(r.last_used_at),
-    )
-
-
 def _document_row(sid: int, d: PolicyDocument) -> dict[str, Any]:
     return {
         "snapshot_id": sid,
@@ -409,14 +525,3 @@ def _document_row(sid: int, d: PolicyDocument) -> dict[str, Any]:
         "kind": d.kind,
         "document": d.document,
     }
-
-
-def _document(system: str, r: Any) -> PolicyDocument:
-    return _construct(
-        PolicyDocument,
-        system=system,
-        document_id=r.document_id,
-        name=r.name,
-        kind=r.kind,
-        document=_json(r.document),
-    )
