@@ -8,13 +8,21 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from iam_gov.errors import IamGovError
 from iam_gov.samplegen.company import Company, build_company
-from iam_gov.samplegen.directories import DEPARTMENT_GROUPS, TENANT_DOMAIN, build_directories
+from iam_gov.samplegen.directories import (
+    DEPARTMENT_GROUPS,
+    TENANT_DOMAIN,
+    TOOLS,
+    build_directories,
+    tool_groups,
+)
 from iam_gov.samplegen.directory_files import ad_ldif, entra_files, okta_files, write_tree
 from iam_gov.samplegen.files import (
     PASSWORD_POLICY,
     authorization_details,
     credential_report,
+    last_accessed_files,
     write_hr_csv,
     write_json,
 )
@@ -145,6 +153,7 @@ exported_at = "{as_of}"
 type = "okta"
 mode = "export"
 path = "okta"
+password_policies = "okta/policies-password.json"
 exported_at = "{as_of}"
 
 [systems.ad]
@@ -185,19 +194,21 @@ mode = "export"
 authorization_details = "aws/authorization-details.json"
 credential_report = "aws/credential-report.json"
 password_policy = "aws/password-policy.json"
+service_last_accessed = "aws/last-accessed"  # Access Advisor, one file per user and role
 """
 
 
-def _department_roles() -> str:
+def _department_roles(access_density: int) -> str:
     lines = []
     for department, group in DEPARTMENT_GROUPS.items():
+        granted = ", ".join(f'"group:{g}"' for g in [group, *tool_groups(group, access_density)])
         lines += [
             f"  - name: {group.lower().replace(' ', '-')}-department",
             f"    match: {{department: {department}}}",
             "    grants:",
-            f'      okta: ["group:{group}"]',
-            f'      ad: ["group:{group}"]',
-            f'      entra: ["group:{group}"]',
+            f"      okta: [{granted}]",
+            f"      ad: [{granted}]",
+            f"      entra: [{granted}]",
             "",
         ]
     return "\n".join(lines)
@@ -255,10 +266,15 @@ def generate(
     seed: int,
     as_of: datetime | None = None,
     name: str = "Example Corp",
+    access_density: int = 0,
 ) -> list[Path]:
-    """Write the company into ``out_dir``; returns the files written."""
+    """Write the company into ``out_dir``; returns the files written. ``access_density``
+    gives every department that many tool groups (with an app each) in Okta, AD and Entra,
+    about four more grants a person for each."""
+    if not 0 <= access_density <= len(TOOLS):
+        raise IamGovError(f"the access density is between 0 and {len(TOOLS)}")
     company = build_company(people, seed, as_of)
-    directories = build_directories(company, seed)  # plants its own problems too
+    directories = build_directories(company, seed, access_density)  # plants problems too
     for folder in ("hr", "aws", "ad"):
         (out_dir / folder).mkdir(parents=True, exist_ok=True)
     files: dict[str, Callable[[Path], object]] = {
@@ -271,7 +287,7 @@ def generate(
             POLICY.format(
                 name=name,
                 exceptions=_exceptions_yaml(company),
-                department_roles=_department_roles(),
+                department_roles=_department_roles(access_density),
                 tenant=TENANT_DOMAIN,
             ),
             encoding="utf-8",
@@ -299,6 +315,7 @@ def generate(
     written += write_tree(out_dir / "openvpn", openvpn_files(vpn, seed, company.as_of))
     written += write_tree(out_dir / "wireguard", wireguard_files(vpn, seed, company.as_of))
     written += write_tree(out_dir / "entra", entra_files(directories))
+    written += write_tree(out_dir / "aws" / "last-accessed", last_accessed_files(company))
     for relative, write in files.items():
         path = out_dir / relative
         write(path)

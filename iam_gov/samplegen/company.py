@@ -194,6 +194,8 @@ class IamUser:
     mfa: bool = False
     keys: list[AccessKey] = field(default_factory=list)
     boundary: str | None = None
+    last_accessed: dict[str, datetime | None] | None = None
+    """IAM Access Advisor's view: service namespace -> last use (None: never), when exported."""
 
 
 @dataclass
@@ -421,12 +423,16 @@ class _Builder:
             (0.005, None, self._on_leave),
             (0.005, None, self._name_only_match),
             (0.005, None, self._linked_by_hand),
+            (0.005, None, self._keys_for_anyone),
         ]
         for rate, wanted, apply in scenarios:
             for p in take(self._count(rate), wanted):
                 apply(p, by_person[p.employee_id])
         for p in it_admins[: self._count(0.005)]:
             self._dormant_admin(p, by_person[p.employee_id])
+        security = [p for p in aws_people if p.title == "Security Engineer"]
+        for p in security[: self._count(0.005)]:
+            self._unused_services(p, by_person[p.employee_id])
         self.users = list(by_person.values())
         for i in range(self._count(0.01)):
             self._orphan(i)
@@ -480,6 +486,34 @@ class _Builder:
         u.attached.append("AdministratorAccess")
         self.planted.append(
             Planted("excess-access", u.name, "AdministratorAccess attached directly to a developer")
+        )
+
+    def _keys_for_anyone(self, p: Person, u: IamUser) -> None:
+        # Meant as "manage your own keys", written without the ${aws:username} resource.
+        u.inline["self-service-credentials"] = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Action": ["iam:CreateAccessKey", "iam:ListAccessKeys"],
+                    "Resource": "*",
+                }
+            ],
+        }
+        self.planted.append(
+            Planted(
+                "aws-privilege-escalation",
+                u.name,
+                "may create access keys for any user, admins included",
+            )
+        )
+
+    def _unused_services(self, p: Person, u: IamUser) -> None:
+        # ReadOnly lets them read EC2 and S3 (and IAM, which Access Advisor leaves out);
+        # they only ever read S3.
+        u.last_accessed = {"s3": self.ago(2), "ec2": None}
+        self.planted.append(
+            Planted("unused-privilege", u.name, "never used EC2, which it may read")
         )
 
     def _approved_exception(self, p: Person, u: IamUser) -> None:

@@ -35,6 +35,27 @@ OKTA_APPS = {
     "AWS IAM Identity Center": "Engineering",
 }
 
+# Tools every department uses, each through its own group per department (``Sales Jira``) with
+# the tool's Okta app assigned to those groups. A generated company has the first
+# ``access_density`` of them (none in the demo): it is how benchmarks reach 30 grants a person.
+TOOLS = (
+    "Jira",
+    "Confluence",
+    "Zoom",
+    "Notion",
+    "Figma",
+    "Miro",
+    "Datadog",
+    "1Password",
+    "Loom",
+    "Lucidchart",
+)
+
+
+def tool_groups(department_group: str, access_density: int) -> list[str]:
+    """The tool groups everyone in a department is in (and their role brings)."""
+    return [f"{department_group} {tool}" for tool in TOOLS[:access_density]]
+
 
 @dataclass
 class DirectoryUser:
@@ -73,12 +94,17 @@ class Directories:
     ad_groups: dict[str, list[str]]
     """AD group -> groups nested in it."""
     entra_groups: list[str]
+    okta_apps: dict[str, tuple[str, ...]]
+    """Okta app label -> the groups it is assigned to."""
 
 
 class _DirectoryBuilder:
-    def __init__(self, company: Company, seed: int):
+    def __init__(self, company: Company, seed: int, access_density: int = 0):
         self.company = company
         self.rng = random.Random(seed * 7919 + 17)
+        # Its own random stream, so that the company without tools stays exactly the same.
+        self.tools_rng = random.Random(seed * 104_729 + access_density)
+        self.access_density = access_density
         self.as_of = company.as_of
         self.planted: list[Planted] = company.planted
 
@@ -91,7 +117,8 @@ class _DirectoryBuilder:
         return {p.login for p in self.planted if p.rule_id == "leaver-active-access"}
 
     def _base(self, person: Person, login: str, email: str | None) -> DirectoryUser:
-        groups = [ALL_STAFF, DEPARTMENT_GROUPS.get(person.department, person.department)]
+        department = DEPARTMENT_GROUPS.get(person.department, person.department)
+        groups = [ALL_STAFF, department, *tool_groups(department, self.access_density)]
         hired = datetime.combine(person.hire_date, datetime.min.time(), tzinfo=self.as_of.tzinfo)
         return DirectoryUser(
             login=login,
@@ -159,19 +186,56 @@ class _DirectoryBuilder:
             ad.append(a)
             entra.append(e)
         self._plant(okta, ad, entra)
+        self._plant_tool_drift(okta, ad)
+        departments = sorted(set(DEPARTMENT_GROUPS.values()))
+        tools = [g for d in departments for g in tool_groups(d, self.access_density)]
         return Directories(
             okta=sorted(okta, key=lambda u: u.login),
             ad=sorted(ad, key=lambda u: u.login),
             entra=sorted(entra, key=lambda u: u.login),
-            okta_groups=[ALL_STAFF, *sorted(set(DEPARTMENT_GROUPS.values()))],
+            okta_groups=[ALL_STAFF, *departments, *tools],
             ad_groups={
-                ALL_STAFF: sorted(set(DEPARTMENT_GROUPS.values())),
+                ALL_STAFF: departments,
                 **{g: [] for g in DEPARTMENT_GROUPS.values()},
+                **{g: [] for g in tools},
                 "Domain Admins": [],
                 "Backup Operators": [],
             },
-            entra_groups=[ALL_STAFF, *sorted(set(DEPARTMENT_GROUPS.values()))],
+            entra_groups=[ALL_STAFF, *departments, *tools],
+            okta_apps={
+                **{label: (group,) for label, group in OKTA_APPS.items()},
+                **{
+                    tool: tuple(f"{d} {tool}" for d in departments)
+                    for tool in TOOLS[: self.access_density]
+                },
+            },
         )
+
+    def _plant_tool_drift(self, okta: list[DirectoryUser], ad: list[DirectoryUser]) -> None:
+        """What tool groups look like after a while: a few people in another department's
+        (excess), a few missing one of their own in AD (missing birthright)."""
+        if not self.access_density:
+            return
+        rng = self.tools_rng
+        departments = sorted(set(DEPARTMENT_GROUPS.values()))
+        people = {p.employee_id: p for p in self.company.people}
+        count = max(1, round(0.01 * len(people)))
+        for u in rng.sample(okta, min(count, len(okta))):
+            person = people.get(u.employee_id or "")
+            if person is None or person.status != "Active":
+                continue
+            own = DEPARTMENT_GROUPS.get(person.department, person.department)
+            other = rng.choice([d for d in departments if d != own])
+            u.groups.append(rng.choice(tool_groups(other, self.access_density)))
+            self.planted.append(
+                Planted("excess-access", u.login, "in another department's tool group", "okta")
+            )
+        for u in rng.sample(ad, min(count // 2, len(ad))):
+            person = people.get(u.employee_id or "")
+            own_tools = [g for g in u.groups if g.endswith(TOOLS[: self.access_density])]
+            if person is None or person.status != "Active" or not own_tools:
+                continue
+            u.groups.remove(rng.choice(own_tools))
 
     def _candidates(self, users: list[DirectoryUser], department: str | None = None) -> list[int]:
         people = {p.employee_id: p for p in self.company.people}
@@ -269,6 +333,11 @@ class _DirectoryBuilder:
         self.planted.append(
             Planted("weak-password-policy", "", "8 characters, never locks out", "ad")
         )
+        self.planted.append(
+            Planted(
+                "weak-password-policy", "", "Support: 8 characters, no symbols, no history", "okta"
+            )
+        )
         ad.append(
             DirectoryUser(
                 login="svc-backup",
@@ -318,5 +387,5 @@ class _DirectoryBuilder:
         )
 
 
-def build_directories(company: Company, seed: int) -> Directories:
-    return _DirectoryBuilder(company, seed).build()
+def build_directories(company: Company, seed: int, access_density: int = 0) -> Directories:
+    return _DirectoryBuilder(company, seed, access_density).build()

@@ -15,7 +15,6 @@ from typing import Any
 from iam_gov.samplegen.company import DOMAIN
 from iam_gov.samplegen.directories import (
     ALL_STAFF,
-    OKTA_APPS,
     TENANT_DOMAIN,
     Directories,
     DirectoryUser,
@@ -333,7 +332,7 @@ def okta_files(directories: Directories) -> Iterator[tuple[str, Any]]:
         members = [u for u in users if name == "Everyone" or name in u.groups]
         yield f"group-members/{gid}.json", [_okta_user(u) for u in members]
         yield f"group-roles/{gid}.json", []
-    app_ids = {label: _okta_id("0oa", label) for label in OKTA_APPS}
+    app_ids = {label: _okta_id("0oa", label) for label in directories.okta_apps}
     yield (
         "apps.json",
         [
@@ -348,7 +347,7 @@ def okta_files(directories: Directories) -> Iterator[tuple[str, Any]]:
         ],
     )
     for label, aid in app_ids.items():
-        group = OKTA_APPS[label]
+        groups = directories.okta_apps[label]
         assigned = []
         for u in users:
             if label in u.apps:
@@ -360,7 +359,7 @@ def okta_files(directories: Directories) -> Iterator[tuple[str, Any]]:
                         "created": _iso(u.created),
                     }
                 )
-            elif group in u.groups:
+            elif any(group in u.groups for group in groups):
                 assigned.append(
                     {
                         "id": _okta_id("00u", u.login),
@@ -370,7 +369,7 @@ def okta_files(directories: Directories) -> Iterator[tuple[str, Any]]:
                     }
                 )
         yield f"app-users/{aid}.json", assigned
-        yield f"app-groups/{aid}.json", [{"id": group_ids[group], "priority": 0}]
+        yield f"app-groups/{aid}.json", [{"id": group_ids[g], "priority": 0} for g in groups]
     for u in users:
         yield (
             f"factors/{_okta_id('00u', u.login)}.json",
@@ -413,6 +412,63 @@ def okta_files(directories: Directories) -> Iterator[tuple[str, Any]]:
                 for role in u.admin_roles
             ],
         )
+
+    def password_policy(
+        name: str, priority: int, group: str, *, history: int, **complexity: int
+    ) -> dict[str, Any]:
+        policy_id = _okta_id("00p", name)
+        return {
+            "type": "PASSWORD",
+            "id": policy_id,
+            "status": "ACTIVE",
+            "name": name,
+            "priority": priority,
+            "system": name == "Default Policy",
+            "created": "2021-03-01T09:00:00.000Z",
+            "lastUpdated": "2024-05-14T10:30:00.000Z",
+            "conditions": {
+                "people": {"groups": {"include": [group_ids[group]]}},
+                "authProvider": {"provider": "OKTA"},
+            },
+            "settings": {
+                "password": {
+                    "complexity": {
+                        "minLowerCase": 1,
+                        "minUpperCase": 1,
+                        "minNumber": 1,
+                        **complexity,
+                        "excludeUsername": True,
+                        "dictionary": {"common": {"exclude": True}},
+                        "excludeAttributes": [],
+                    },
+                    "age": {
+                        "maxAgeDays": 0,
+                        "expireWarnDays": 0,
+                        "minAgeMinutes": 0,
+                        "historyCount": history,
+                    },
+                    "lockout": {
+                        "maxAttempts": 10,
+                        "autoUnlockMinutes": 0,
+                        "userLockoutNotificationChannels": [],
+                        "showLockoutFailures": False,
+                    },
+                },
+            },
+            "_links": {
+                "self": {"href": f"https://example.okta.com/api/v1/policies/{policy_id}"},
+            },
+        }
+
+    # The Support desk's old policy, kept for a legacy phone system: 8 characters, no symbols,
+    # no history (planted); everyone else gets the strong default.
+    yield (
+        "policies-password.json",
+        [
+            password_policy("Support", 1, "Support", history=0, minLength=8, minSymbol=0),
+            password_policy("Default Policy", 2, "Everyone", history=24, minLength=14, minSymbol=1),
+        ],
+    )
 
 
 # --- writing --------------------------------------------------------------------------------

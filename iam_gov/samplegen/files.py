@@ -387,3 +387,51 @@ def write_json(value: Any, path: Path) -> None:
     with path.open("w", encoding="utf-8") as fh:
         json.dump(value, fh, indent=4, ensure_ascii=False)
         fh.write("\n")
+
+
+# What a principal that works normally has used lately, for Access Advisor's view.
+_EVERYDAY = ("s3", "ec2", "lambda", "sts")
+_SERVICE_NAMES = {
+    "s3": "Amazon S3",
+    "ec2": "Amazon EC2",
+    "lambda": "AWS Lambda",
+    "sts": "AWS Security Token Service",
+}
+
+
+def _last_accessed(company: Company, arn: str, used: dict[str, datetime | None]) -> dict[str, Any]:
+    """What ``aws iam get-service-last-accessed-details --job-id …`` prints."""
+    entries = []
+    for namespace, when in sorted(used.items()):
+        entry: dict[str, Any] = {
+            "ServiceName": _SERVICE_NAMES[namespace],
+            "ServiceNamespace": namespace,
+            "TotalAuthenticatedEntities": 0 if when is None else 1,
+        }
+        if when is not None:
+            entry["LastAuthenticated"] = _ts(when)
+            entry["LastAuthenticatedEntity"] = arn
+            entry["LastAuthenticatedRegion"] = "eu-central-1"
+        entries.append(entry)
+    return {
+        "JobStatus": "COMPLETED",
+        "JobType": "SERVICE_LEVEL",
+        "JobCreationDate": _ts(company.as_of),
+        "ServicesLastAccessed": entries,
+        "JobCompletionDate": _ts(company.as_of),
+        "IsTruncated": False,
+    }
+
+
+def last_accessed_files(company: Company) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Access Advisor's data for every user and role, one file each, as the AWS connector's
+    export mode reads them (``user/<name>.json``, ``role/<name>.json``)."""
+    recently = company.as_of.replace(hour=8)
+    for u in company.users:
+        arn = f"arn:aws:iam::{ACCOUNT_ID}:user/{u.name}"
+        used = u.last_accessed or dict.fromkeys(_EVERYDAY, recently)
+        yield f"user/{u.name}.json", _last_accessed(company, arn, used)
+    for r in company.roles:
+        arn = f"arn:aws:iam::{ACCOUNT_ID}:role/{r.name}"
+        when = recently if r.last_used is not None else None
+        yield f"role/{r.name}.json", _last_accessed(company, arn, dict.fromkeys(_EVERYDAY, when))
