@@ -19,6 +19,8 @@ from rich.text import Text
 from iam_gov.errors import IamGovError
 
 if TYPE_CHECKING:
+    from sqlalchemy import Connection
+
     from iam_gov.config import Config
     from iam_gov.policy import Policy
     from iam_gov.store import Store
@@ -184,7 +186,8 @@ def findings(
     ] = None,
     system: SystemOption = None,
     person: Annotated[
-        str | None, typer.Option("--person", help="Only findings about this employee id.")
+        str | None,
+        typer.Option("--person", help="Only findings about this person (id, e-mail or name)."),
     ] = None,
     include_resolved: Annotated[
         bool, typer.Option("--all", help="Include resolved findings.")
@@ -214,6 +217,8 @@ def findings(
     with _store(config) as store, store.reading() as conn:
         if last_evaluation(conn) is None:
             raise IamGovError("the store has no evaluation yet: run `iam-gov run` first")
+        if person is not None:
+            person = _employee_id(conn, person)
         found = list_findings(
             conn,
             FindingFilter(
@@ -243,6 +248,30 @@ def findings(
         out.print(findings_table(found, title=f"{len(found)} findings"))
 
 
+def _employee_id(conn: Connection, query: str) -> str:
+    """The employee id of the person a --person value names (id, e-mail or unique name), as
+    the newest HR data knows them; an id nobody has any more is taken as given."""
+    from iam_gov.explain import find_person
+    from iam_gov.store.snapshots import latest_snapshots, load_snapshot
+
+    people = {}
+    for info in latest_snapshots(conn).values():
+        if info.connector == "hr":
+            snapshot = load_snapshot(conn, info.id, documents=False, with_grants=False)
+            people.update({p.employee_id: p for p in snapshot.people})
+    if query.strip() in people or not people:
+        return query.strip()
+    try:
+        return find_person(people, query).employee_id
+    except IamGovError as exc:
+        from iam_gov.store.findings import FindingFilter, list_findings
+
+        gone = FindingFilter(person=query.strip(), include_resolved=True)
+        if list_findings(conn, gone):  # someone HR no longer lists at all
+            return query.strip()
+        raise IamGovError(f"--person: {exc}") from None
+
+
 # --- explain ------------------------------------------------------------------------------
 
 
@@ -262,7 +291,7 @@ def explain(
     policy = _policy(config)
     with _store(config) as store:
         loaded = load_state(store, config, policy)
-        who = find_person(loaded.state, person)
+        who = find_person(loaded.state.people, person)
         with store.reading() as conn:
             found = list_findings(conn, FindingFilter(person=who.employee_id))
     out.print(explanation_view(explain_person(loaded.state, who, found)))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -44,18 +45,16 @@ class PersonExplanation:
     """Findings about the person that are not about one of their accounts (e.g. SoD)."""
 
 
-def find_person(state: EvaluationState, query: str) -> Person:
-    """By employee id, e-mail, or a name only one person has."""
+def find_person(people: Mapping[str, Person], query: str) -> Person:
+    """By employee id, e-mail, or a name only one person has (``people`` by employee id)."""
     wanted = query.strip()
-    if wanted in state.people:
-        return state.people[wanted]
-    by_email = [
-        p for p in state.people.values() if p.email and p.email.casefold() == wanted.casefold()
-    ]
+    if wanted in people:
+        return people[wanted]
+    by_email = [p for p in people.values() if p.email and p.email.casefold() == wanted.casefold()]
     if len(by_email) == 1:
         return by_email[0]
     key = normalise_name(wanted)
-    by_name = [p for p in state.people.values() if normalise_name(p.name) == key]
+    by_name = [p for p in people.values() if normalise_name(p.name) == key]
     if len(by_name) == 1:
         return by_name[0]
     if by_name:

@@ -257,3 +257,19 @@ def test_findings_refuses_a_rule_that_does_not_exist(company: Path, db: Path) ->
     typo = iam_gov("--config", config(company), "findings", "--rule", "orphan-acount", db=db)
     assert typo.returncode == 1
     assert "--rule: no rule 'orphan-acount'; did you mean 'orphan-account'?" in typo.stderr
+
+
+def test_findings_about_a_person_named_by_email_or_name(company: Path, db: Path) -> None:
+    assert iam_gov("--config", config(company), "run", db=db).returncode == 0
+    planted = json.loads((company / "planted.json").read_text())
+    leaver = next(p["login"] for p in planted if p["rule_id"] == "leaver-active-access")
+    args = ("--config", config(company), "findings", "--format", "json", "--person")
+    by_email = iam_gov(*args, f"{leaver}@example.com", db=db)
+    assert by_email.returncode == 0, by_email.stderr
+    found = json.loads(by_email.stdout)
+    assert found and len({f["person_id"] for f in found}) == 1
+    by_id = iam_gov(*args, found[0]["person_id"], db=db)
+    assert json.loads(by_id.stdout) == found
+    nobody = iam_gov(*args, "nobody@nowhere", db=db)
+    assert nobody.returncode == 1
+    assert "--person: nobody in HR is 'nobody@nowhere'" in nobody.stderr
