@@ -122,15 +122,21 @@ _UNDECOMPOSABLE = str.maketrans(
 )
 
 
+_WORD = re.compile(r"[a-z0-9]+")
+
+
 def normalise_name(name: str) -> str:
     """Accents, case, punctuation and word order do not matter: 'Doe, Zoë' == 'zoe doe'."""
     if "," in name:
         last, _, first = name.partition(",")
         name = f"{first} {last}"
-    decomposed = unicodedata.normalize("NFKD", name)
-    plain = "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
-    plain = plain.translate(_UNDECOMPOSABLE)
-    return " ".join(sorted(re.findall(r"[a-z0-9]+", plain)))
+    if name.isascii():
+        plain = name.casefold()  # nothing to decompose: the common case, made quick
+    else:
+        decomposed = unicodedata.normalize("NFKD", name)
+        plain = "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+        plain = plain.translate(_UNDECOMPOSABLE)
+    return " ".join(sorted(_WORD.findall(plain)))
 
 
 def _local_part(value: str) -> str:

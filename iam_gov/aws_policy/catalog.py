@@ -79,6 +79,7 @@ class Catalog:
     ``kms:CreateGrant`` …)."""
     _lower: tuple[str, ...] = field(init=False, repr=False)
     _cache: dict[str, int] = field(init=False, repr=False, default_factory=dict)
+    _prefixes: dict[int, frozenset[str]] = field(init=False, repr=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         self._lower = tuple(name.lower() for name in self.names)
@@ -176,8 +177,14 @@ class Catalog:
 
     def service_prefixes(self, mask: int) -> set[str]:
         """The services (lower-case prefixes) with at least one action in ``mask``."""
-        text = bin(mask)[:1:-1]  # bit i is character i
-        return {prefix for prefix, (start, end) in self.services.items() if "1" in text[start:end]}
+        # Principals with the same policies ask with the same mask: each is read once.
+        found = self._prefixes.get(mask)
+        if found is None:
+            text = bin(mask)[:1:-1]  # bit i is character i
+            found = self._prefixes[mask] = frozenset(
+                prefix for prefix, (start, end) in self.services.items() if "1" in text[start:end]
+            )
+        return set(found)
 
     def service_mask(self, prefix: str) -> int:
         return self.mask(f"{prefix}:*")

@@ -389,20 +389,8 @@ def _direct(account: AwsAccount, holder: Principal) -> tuple[EscalationPath, ...
         return tuple(found)
     paths: list[EscalationPath] = []
     if holder.kind in ("user", "role"):
-        policies = account.policy_set(holder)
-        allowed = policies.allowed
-        masks = _requirement_masks(account)
-        for method in METHODS:
-            if method.target is Target.TRUSTING_ROLES or holder.kind not in method.principal_kinds:
-                continue
-            if not all(_possible(policies, *mask) for mask in masks[method.id]):
-                continue
-            pool = _pool(account, method)
-            if pool is not None and not pool & ~allowed:
-                continue
-            ceiling = _ceiling(policies, method)
-            if ceiling is None:
-                continue
+        allowed = account.policy_set(holder).allowed
+        for method, ceiling in _open_methods(account, holder):
             best: EscalationPath | None = None
             tried = 0
             for candidate in _candidates(account, method, holder):
@@ -422,6 +410,33 @@ def _direct(account: AwsAccount, holder: Principal) -> tuple[EscalationPath, ...
                 paths.append(best)
     memo[holder.arn] = paths
     return tuple(paths)
+
+
+def _open_methods(account: AwsAccount, holder: Principal) -> tuple[tuple[Method, Certainty], ...]:
+    """The methods the holder's policies could make work at all, each with its ceiling.
+    That depends only on the policies and the kind of principal, which thousands of
+    principals share: it is worked out once for each."""
+    policies = account.policy_set(holder)
+    memo = _memo(account, "open-methods")
+    key = (policies, holder.kind)
+    found: tuple[tuple[Method, Certainty], ...] | None = memo.get(key)
+    if found is not None:
+        return found
+    masks = _requirement_masks(account)
+    open_methods = []
+    for method in METHODS:
+        if method.target is Target.TRUSTING_ROLES or holder.kind not in method.principal_kinds:
+            continue
+        if not all(_possible(policies, *mask) for mask in masks[method.id]):
+            continue
+        pool = _pool(account, method)
+        if pool is not None and not pool & ~policies.allowed:
+            continue
+        ceiling = _ceiling(policies, method)
+        if ceiling is not None:
+            open_methods.append((method, ceiling))
+    found = memo[key] = tuple(open_methods)
+    return found
 
 
 def _assume_path(

@@ -6,7 +6,8 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any, Literal
+from functools import cached_property
+from typing import Any, Literal, NamedTuple
 
 from iam_gov.correlate import AccountLink
 from iam_gov.model import (
@@ -53,6 +54,11 @@ class SystemView:
         """When the data was true: ages (dormancy, days since leaving) are measured from here."""
         return self.info.collected_at
 
+    @cached_property
+    def on(self) -> date:
+        """The day of ``as_of``: whether someone has left is judged on it."""
+        return self.as_of.date()
+
     @property
     def complete(self) -> bool:
         return self.info.complete
@@ -89,6 +95,18 @@ def build_view(
         documents={d.document_id: d for d in documents},
         observed_since=observed_since,
     )
+
+
+class AccountEntry(NamedTuple):
+    """An account with what nearly every rule asks first, worked out once per evaluation."""
+
+    view: SystemView
+    account: Account
+    link: AccountLink
+    person: Person | None
+    """Whom the account is linked to, when they are in HR."""
+    left: bool
+    """The person has left by the day of this system's data (``has_left``)."""
 
 
 ExplanationKind = Literal[
@@ -131,20 +149,38 @@ class EvaluationState:
     )
     _privileged: dict[tuple[str, str], bool] = field(default_factory=dict, repr=False)
     _pattern_hits: dict[tuple[str, str, str], bool] = field(default_factory=dict, repr=False)
-    _accounts: list[tuple[SystemView, Account, AccountLink]] | None = field(
-        default=None, repr=False
-    )
+    _entries: list[AccountEntry] | None = field(default=None, repr=False)
+    _entries_of: dict[str, list[AccountEntry]] = field(default_factory=dict, repr=False)
     _ids: dict[tuple[object, ...], frozenset[str]] = field(default_factory=dict, repr=False)
 
     def accounts(self) -> Iterator[tuple[SystemView, Account, AccountLink]]:
-        """Every account of every system, with its link; listed once, walked by every rule."""
-        if self._accounts is None:
-            self._accounts = [
-                (view, account, self.links[(view.name, account.native_id)])
-                for view in self.systems.values()
-                for account in view.accounts.values()
-            ]
-        return iter(self._accounts)
+        """Every account of every system, with its link."""
+        for entry in self.entries():
+            yield entry.view, entry.account, entry.link
+
+    def entries(self) -> list[AccountEntry]:
+        """Every account of every system, with its link and person; listed once, walked by
+        every rule."""
+        if self._entries is None:
+            entries = []
+            of_person = self._entries_of
+            for view in self.systems.values():
+                name, on = view.name, view.on
+                for account in view.accounts.values():
+                    link = self.links[(name, account.native_id)]
+                    person = self.person_of(link)
+                    left = person is not None and self.has_left(person, on)
+                    entry = AccountEntry(view, account, link, person, left)
+                    entries.append(entry)
+                    if person is not None:
+                        of_person.setdefault(person.employee_id, []).append(entry)
+            self._entries = entries
+        return self._entries
+
+    def entries_of(self, person: Person) -> list[AccountEntry]:
+        """The accounts linked to a person, in every system (in the order of ``entries``)."""
+        self.entries()
+        return self._entries_of.get(person.employee_id, [])
 
     def person_of(self, link: AccountLink) -> Person | None:
         return None if link.person_id is None else self.people.get(link.person_id)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import difflib
 import hashlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from functools import cached_property
@@ -103,35 +103,44 @@ class Policy:
         ]
 
     def declared(self, account: Account) -> Located[DeclaredAccount] | None:
-        for located in self.accounts:
-            item = located.item
-            if item.system == account.system and account_matches(item.login, account):
+        for located in self._declared_by_system.get(account.system, ()):
+            if account_matches(located.item.login, account):
                 return located
         return None
 
+    @cached_property
+    def _declared_by_system(self) -> dict[str, list[Located[DeclaredAccount]]]:
+        # Asked of every account: each is compared with its own system's declarations only.
+        found: dict[str, list[Located[DeclaredAccount]]] = {}
+        for located in self.accounts:
+            found.setdefault(located.item.system, []).append(located)
+        return found
+
+    @cached_property
+    def exception_systems(self) -> frozenset[str]:
+        """The systems some exception is for."""
+        return frozenset(located.item.system for located in self.exceptions)
+
     def exceptions_for(
         self, system: str, person: Person | None, account: Account
-    ) -> Iterator[Located[Exception_]]:
+    ) -> list[Located[Exception_]]:
         """Exceptions that may approve something for this person or account in ``system``."""
         index = self._exception_index
         if not index:
             index.update(_index_exceptions(self.exceptions))
-        keys = []
+        found: list[Located[Exception_]] = []
         if person is not None:
-            keys.append((system, "person", person.employee_id))
+            found.extend(index.get((system, "person", person.employee_id), ()))
             if person.email:
-                keys.append((system, "person", person.email.casefold()))
-        seen: set[int] = set()
-        for key in keys:
-            for located in index.get(key, ()):
-                if id(located) not in seen:
-                    seen.add(id(located))
-                    yield located
+                found.extend(index.get((system, "person", person.email.casefold()), ()))
         for located in index.get((system, "account", ""), ()):
             assert located.item.account is not None
-            if account_matches(located.item.account, account) and id(located) not in seen:
-                seen.add(id(located))
-                yield located
+            if account_matches(located.item.account, account):
+                found.append(located)
+        if len(found) < 2:
+            return found  # asked of every account: most have none
+        # An exception naming both a person and an account is found twice: listed once.
+        return list({id(located): located for located in found}.values())
 
     def systems(self) -> set[str]:
         """Every system name the policy mentions (to check against the configuration)."""

@@ -10,11 +10,12 @@ from iam_gov.model import Account
 
 def last_activity(view: SystemView, account: Account) -> datetime | None:
     """The latest sign-in or credential use we know of, if any."""
-    seen = [account.last_login_at] if account.last_login_at else []
-    seen.extend(
-        c.last_used_at for c in view.credentials.get(account.native_id, ()) if c.last_used_at
-    )
-    return max(seen, default=None)
+    latest = account.last_login_at
+    for credential in view.credentials.get(account.native_id, ()):
+        used = credential.last_used_at
+        if used is not None and (latest is None or used > latest):
+            latest = used
+    return latest
 
 
 def account_subject(view: SystemView, account: Account) -> str:

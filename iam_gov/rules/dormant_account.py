@@ -56,11 +56,12 @@ def dormant_account(state: EvaluationState, params: Params) -> Iterator[Hit]:
         days_by_system: {aws: 45}
     ```
     """
-    for view, account, link in state.accounts():
-        if account.status is not AccountStatus.ACTIVE or link.kind is AccountKind.BREAK_GLASS:
-            continue
-        person = state.person_of(link)
-        if person is not None and state.has_left(person, view.as_of.date()):
+    for view, account, link, person, left in state.entries():
+        if (
+            account.status is not AccountStatus.ACTIVE
+            or link.kind is AccountKind.BREAK_GLASS
+            or left
+        ):
             continue
         threshold = params.days_by_system.get(view.name, params.days)
         activity = last_activity(view, account)

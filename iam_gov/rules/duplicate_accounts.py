@@ -77,8 +77,7 @@ def duplicate_accounts(state: EvaluationState, params: Params) -> Iterator[Hit]:
     for view in state.systems.values():
         if isinstance(view.settings.get("vpn"), dict) and not params.include_vpn:
             continue
-        held: dict[str, list[tuple[Account, AccountLink]]] = defaultdict(list)
-        admins: dict[str, list[str]] = defaultdict(list)
+        linked: dict[str, list[tuple[Account, AccountLink]]] = defaultdict(list)
         for account in view.accounts.values():
             link = state.links[(view.name, account.native_id)]
             if (
@@ -87,14 +86,20 @@ def duplicate_accounts(state: EvaluationState, params: Params) -> Iterator[Hit]:
                 or link.person_id is None
             ):
                 continue
-            local = account.login.casefold().partition("@")[0]
-            if params.admin_patterns and admin.match(local):
-                admins[link.person_id].append(account.login)
-            else:
-                held[link.person_id].append((account, link))
-        for person_id in sorted(p for p, accounts in held.items() if len(accounts) > 1):
-            person, accounts = state.people[person_id], held[person_id]
-            if state.has_left(person, view.as_of.date()):
+            linked[link.person_id].append((account, link))
+        # Only someone with two accounts or more can hold two that are not admin accounts.
+        for person_id in sorted(p for p, accounts in linked.items() if len(accounts) > 1):
+            accounts, admins = [], []
+            for account, link in linked[person_id]:
+                local = account.login.casefold().partition("@")[0]
+                if params.admin_patterns and admin.match(local):
+                    admins.append(account.login)
+                else:
+                    accounts.append((account, link))
+            if len(accounts) < 2:
+                continue
+            person = state.people[person_id]
+            if state.has_left(person, view.on):
                 continue
             listed = [
                 HeldAccount(
@@ -125,6 +130,6 @@ def duplicate_accounts(state: EvaluationState, params: Params) -> Iterator[Hit]:
                 evidence=DuplicateEvidence(
                     person_name=person.name,
                     accounts=listed,
-                    admin_accounts=sorted(admins.get(person_id, [])),
+                    admin_accounts=sorted(admins),
                 ),
             )

@@ -44,10 +44,9 @@ def excess_access(state: EvaluationState, params: Params) -> Iterator[Hit]:
     declaration lists what it may hold. High severity when the entitlement is privileged.
     Leavers are the leaver rule's business; orphans are the orphan rule's.
     """
-    for view, account, link in state.accounts():
-        person = state.person_of(link)
+    for view, account, link, person, left in state.entries():
         if link.kind is AccountKind.HUMAN:
-            if person is None or state.has_left(person, view.as_of.date()):
+            if person is None or left:
                 continue
         elif link.kind is AccountKind.BREAK_GLASS:
             continue

@@ -65,14 +65,14 @@ def expired_exception(state: EvaluationState, params: Params) -> Iterator[Hit]:
       expired-exception: {warn_days: 30}
     ```
     """
-    for view, account, link in state.accounts():
+    named = state.policy.exception_systems
+    for view, account, link, person, left in state.entries():
+        if view.name not in named or left or account.status is not AccountStatus.ACTIVE:
+            continue
         grants = view.grants.get(account.native_id, ())
-        if account.status is not AccountStatus.ACTIVE or not grants:
+        if not grants:
             continue
-        person = state.person_of(link)
-        on = view.as_of.date()
-        if person is not None and state.has_left(person, on):
-            continue
+        on = view.on
         for located in state.policy.exceptions_for(view.name, person, account):
             exc = located.item
             past = (on - exc.expires).days

@@ -64,23 +64,24 @@ def expiring_certificate(state: EvaluationState, params: Params) -> Iterator[Hit
     ```
     """
     for view in state.systems.values():
-        on = view.as_of
         for account_id, credentials in view.credentials.items():
             account = view.accounts.get(account_id)
             if account is None or account.status is not AccountStatus.ACTIVE:
                 continue
+            judged = [
+                (credential, found)
+                for credential in credentials
+                if credential.active
+                and (found := _judge(view, account, credentials, credential, params)) is not None
+            ]
+            if not judged:
+                continue
             link = state.links[(view.name, account_id)]
             person = state.person_of(link)
-            if person is not None and state.has_left(person, on.date()):
+            if person is not None and state.has_left(person, view.on):
                 continue
             owner = f" ({person.name})" if person is not None else ""
-            for credential in credentials:
-                if not credential.active:
-                    continue
-                found = _judge(view, account, credentials, credential, params)
-                if found is None:
-                    continue
-                what, severity, evidence = found
+            for credential, (what, severity, evidence) in judged:
                 yield Hit(
                     subject=f"{view.name}:{credential.credential_id}",
                     system=view.name,

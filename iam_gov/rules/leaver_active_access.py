@@ -71,13 +71,10 @@ def leaver_active_access(state: EvaluationState, params: Params) -> Iterator[Hit
         # grace_hours: 4  # or in hours, counted from midnight (UTC) after the last day
     ```
     """
-    for view, account, link in state.accounts():
-        person = state.person_of(link)
-        if person is None or account.status is not AccountStatus.ACTIVE:
+    for view, account, _link, person, left in state.entries():
+        if not left or person is None or account.status is not AccountStatus.ACTIVE:
             continue
-        on = view.as_of.date()
-        if not state.has_left(person, on):
-            continue
+        on = view.on
         end = person.end_date
         since = (on - end).days if end else None
         overdue = view.as_of - _access_ended_at(end) if end else None
@@ -93,13 +90,13 @@ def leaver_active_access(state: EvaluationState, params: Params) -> Iterator[Hit
             for c in view.credentials.get(account.native_id, ())
             if c.active
         ]
-        left = (
+        departure = (
             f"left on {end} ({days(since)} before this {view.name} data)"
             if end and since is not None
             else "is marked terminated in HR"
         )
         message = (
-            f"{person.name} ({person.employee_id}) {left}, "
+            f"{person.name} ({person.employee_id}) {departure}, "
             f"but {view.name} account {account.login} is still active"
         )
         if hours is not None and grace_hours:

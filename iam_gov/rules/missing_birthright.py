@@ -44,37 +44,38 @@ def missing_birthright(state: EvaluationState, params: Params) -> Iterator[Hit]:
     ``grace_days`` ago, are not judged. Incomplete data never counts as missing.
     """
     accounts_of: dict[tuple[str, str], list[str]] = {}
-    for view, account, link in state.accounts():
+    for view, account, link, _person, _left in state.entries():
         if (
             link.person_id is not None
             and link.kind is AccountKind.HUMAN
             and account.status is AccountStatus.ACTIVE
         ):
             accounts_of.setdefault((view.name, link.person_id), []).append(account.native_id)
-    # Many people share a set of roles: what they bring is listed once per set and system.
-    expected_of: dict[tuple[tuple[str, ...], str], list[str]] = {}
-    for person in state.people.values():
-        if person.status is not EmploymentStatus.ACTIVE:
+    judged = [
+        (person, roles)
+        for person in state.people.values()
+        if person.status is EmploymentStatus.ACTIVE and (roles := state.roles_of(person))
+    ]
+    for view in state.systems.values():
+        if not view.complete:
             continue
-        roles = state.roles_of(person)
-        if not roles:
-            continue
-        for view in state.systems.values():
-            expected = expected_of.get((roles, view.name))
+        name, on = view.name, view.on
+        # Many people share a set of roles: what they bring is listed once per set, with the
+        # entitlements that would satisfy each.
+        expected_of: dict[tuple[str, ...], list[tuple[str, frozenset[str]]]] = {}
+        for person, roles in judged:
+            expected = expected_of.get(roles)
             if expected is None:
-                expected = expected_of[(roles, view.name)] = _exact_patterns(
-                    state, roles, view.name
-                )
-            if not expected or not view.complete:
-                continue
-            on = view.as_of.date()
-            if state.has_left(person, on):
+                expected = expected_of[roles] = [
+                    (p, state.matching_ids(view, p)) for p in _exact_patterns(state, roles, name)
+                ]
+            if not expected or state.has_left(person, on):
                 continue
             if person.start_date and (on - person.start_date).days < params.grace_days:
                 continue
-            mine = accounts_of.get((view.name, person.employee_id), [])
+            mine = accounts_of.get((name, person.employee_id), [])
             held = {g.entitlement_id for a in mine for g in view.grants.get(a, ())}
-            missing = sorted({p for p in expected if state.matching_ids(view, p).isdisjoint(held)})
+            missing = sorted({p for p, ids in expected if ids.isdisjoint(held)})
             if not missing:
                 continue
             logins = [view.accounts[a].login for a in mine]

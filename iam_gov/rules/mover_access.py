@@ -53,55 +53,55 @@ def mover_access(state: EvaluationState, params: Params) -> Iterator[Hit]:
       mover-access: {grace_days: 14}
     ```
     """
-    for view, account, link in state.accounts():
-        person = state.person_of(link)
-        if (
-            person is None
-            or link.kind is not AccountKind.HUMAN
-            or account.status is not AccountStatus.ACTIVE
-            or person.employee_id not in state.moves
-            or state.has_left(person, view.as_of.date())
-        ):
+    for person_id, move in state.moves.items():
+        person = state.people.get(person_id)
+        if person is None:
             continue
         previous = state.previous_roles(person)
         if not previous:
-            continue
-        move = state.moves[person.employee_id]
-        since = (view.as_of - move.changed_at).days
-        if since <= params.grace_days:
             continue
         changed = ", ".join(
             f"{field.removeprefix('attributes.')} {old or '—'} → {new or '—'}"
             for field, (old, new) in sorted(move.changes.items())
         )
-        for grant in view.grants.get(account.native_id, ()):
-            if grant.via is not None:
+        for view, account, link, _person, left in state.entries_of(person):
+            if (
+                left
+                or link.kind is not AccountKind.HUMAN
+                or account.status is not AccountStatus.ACTIVE
+            ):
                 continue
-            explanation = state.explain(view, account, link, grant)
-            if explanation.kind != "previous-role":
+            since = (view.as_of - move.changed_at).days
+            if since <= params.grace_days:
                 continue
-            entitlement = view.entitlements.get(grant.entitlement_id)
-            ref = entitlement.ref if entitlement else grant.entitlement_id
-            privileged = entitlement is not None and state.is_privileged(view, entitlement)
-            yield Hit(
-                subject=f"{view.name}:{account.native_id}:{grant.entitlement_id}:moved",
-                system=view.name,
-                person_id=person.employee_id,
-                severity=Severity.HIGH if privileged else None,
-                message=(
-                    f"{person.name} changed role on {move.changed_at.date()} ({changed}), "
-                    f"{days(since)} before this {view.name} data, but their {view.name} account "
-                    f"{account.login} still holds {ref}, which came with their "
-                    f"{explanation.detail}."
-                ),
-                evidence=MoverEvidence(
-                    account_login=account.login,
-                    entitlement=ref,
-                    privileged=privileged,
-                    previous_roles=list(previous),
-                    current_roles=list(state.roles_of(person)),
-                    changed_at=move.changed_at,
-                    days_since_change=since,
-                    changes={k: [old, new] for k, (old, new) in move.changes.items()},
-                ),
-            )
+            for grant in view.grants.get(account.native_id, ()):
+                if grant.via is not None:
+                    continue
+                explanation = state.explain(view, account, link, grant)
+                if explanation.kind != "previous-role":
+                    continue
+                entitlement = view.entitlements.get(grant.entitlement_id)
+                ref = entitlement.ref if entitlement else grant.entitlement_id
+                privileged = entitlement is not None and state.is_privileged(view, entitlement)
+                yield Hit(
+                    subject=f"{view.name}:{account.native_id}:{grant.entitlement_id}:moved",
+                    system=view.name,
+                    person_id=person.employee_id,
+                    severity=Severity.HIGH if privileged else None,
+                    message=(
+                        f"{person.name} changed role on {move.changed_at.date()} ({changed}), "
+                        f"{days(since)} before this {view.name} data, but their {view.name} "
+                        f"account {account.login} still holds {ref}, which came with their "
+                        f"{explanation.detail}."
+                    ),
+                    evidence=MoverEvidence(
+                        account_login=account.login,
+                        entitlement=ref,
+                        privileged=privileged,
+                        previous_roles=list(previous),
+                        current_roles=list(state.roles_of(person)),
+                        changed_at=move.changed_at,
+                        days_since_change=since,
+                        changes={k: [old, new] for k, (old, new) in move.changes.items()},
+                    ),
+                )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterator
 
-from iam_gov.engine.state import EvaluationState
+from iam_gov.engine.state import EvaluationState, SystemView
 from iam_gov.model import CredentialKind, Severity
 from iam_gov.rules.registry import Evidence, Hit, RuleParams, rule
 
@@ -39,21 +39,24 @@ def multiple_valid_certificates(state: EvaluationState, params: Params) -> Itera
     """
     for view in state.systems.values():
         held: dict[str, list[tuple[str, str]]] = defaultdict(list)
-        logins: dict[str, str] = {}
         for account_id, creds in view.credentials.items():
             account = view.accounts.get(account_id)
-            if account is None:
+            valid = [c for c in creds if c.kind is CredentialKind.CERTIFICATE and c.active]
+            if account is None or not valid:
                 continue
-            link = state.links[(view.name, account_id)]
-            owner = link.person_id or f"account:{account_id}"
-            logins.setdefault(owner, account.login)
-            for c in creds:
-                if c.kind is CredentialKind.CERTIFICATE and c.active:
-                    serial = str(c.attributes.get("serial") or c.credential_id.rsplit("-", 1)[-1])
-                    held[owner].append((account.login, serial))
-        for owner, certificates in sorted(held.items()):
-            if len(certificates) < 2:
-                continue
+            owner = _owner(state, view, account_id)
+            for c in valid:
+                serial = str(c.attributes.get("serial") or c.credential_id.rsplit("-", 1)[-1])
+                held[owner].append((account.login, serial))
+        several = {owner: certs for owner, certs in held.items() if len(certs) > 1}
+        if not several:
+            continue
+        # Named by the first of their accounts that has credentials of any kind.
+        logins: dict[str, str] = {}
+        for account_id in view.credentials:
+            if account_id in view.accounts:
+                logins.setdefault(_owner(state, view, account_id), view.accounts[account_id].login)
+        for owner, certificates in sorted(several.items()):
             person = state.people.get(owner)
             who = f"{person.name} ({owner})" if person else f"identity {logins[owner]}"
             listed = [f"{login}: {serial}" for login, serial in sorted(certificates)]
@@ -67,3 +70,8 @@ def multiple_valid_certificates(state: EvaluationState, params: Params) -> Itera
                 ),
                 evidence=CertificatesEvidence(account_login=logins[owner], certificates=listed),
             )
+
+
+def _owner(state: EvaluationState, view: SystemView, account_id: str) -> str:
+    """Whose certificates these are: a person's, or the identity's when it is nobody's."""
+    return state.links[(view.name, account_id)].person_id or f"account:{account_id}"

@@ -69,13 +69,12 @@ def privileged_access(state: EvaluationState, params: Params) -> Iterator[Hit]:
       privileged-access: {employees_only: true}
     ```
     """
-    for view, account, link in state.accounts():
-        person = state.person_of(link)
+    for view, account, link, person, left in state.entries():
         if (
             person is None
+            or left
             or link.kind is not AccountKind.HUMAN
             or account.status is not AccountStatus.ACTIVE
-            or state.has_left(person, view.as_of.date())
         ):
             continue
         privileged = state.privileged_ids(view)

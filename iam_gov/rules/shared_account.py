@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from functools import lru_cache
 
@@ -118,16 +118,24 @@ def shared_account(state: EvaluationState, params: Params) -> Iterator[Hit]:
     """
     patterns = tuple(p.casefold() for p in (*params.patterns, *params.extra_patterns))
     teams = _team_names(state)
-    for view, account, link in state.accounts():
+    # A person's accounts in each system mostly share a display name and a login: each is
+    # matched against the patterns once.
+    matches: dict[str, str | None] = {}
+
+    def first_match(text: str) -> str | None:
+        if text not in matches:
+            matches[text] = _first_match(text, patterns)
+        return matches[text]
+
+    for view, account, link, person, _left in state.entries():
         if account.status is not AccountStatus.ACTIVE or link.kind is not AccountKind.HUMAN:
             continue
-        matched = _generic(account, patterns)
+        matched = _generic(account, first_match)
         team = teams.get(_letters(_local_part(account.login))) if link.method == "name" else None
         if team is not None:
             matched.append(f"login {account.login} names the team {team}")
         if not matched:
             continue
-        person = state.person_of(link)
         privileged = sorted(e.ref for e in state.privileged_grants(view, account))
         message = f"{view.name} account {account.login} looks like a shared or generic account "
         if team is not None and person is not None:
@@ -181,13 +189,13 @@ def _first_match(text: str, patterns: tuple[str, ...]) -> str | None:
     return patterns[int(found.lastgroup[1:])]
 
 
-def _generic(account: Account, patterns: tuple[str, ...]) -> list[str]:
+def _generic(account: Account, first_match: Callable[[str], str | None]) -> list[str]:
     found = []
-    hit = _first_match(_local_part(account.login), patterns)
+    hit = first_match(_local_part(account.login))
     if hit is not None:
         found.append(f"login {account.login} matches {hit!r}")
     if account.display_name:
-        hit = _first_match("-".join(account.display_name.casefold().split()), patterns)
+        hit = first_match("-".join(account.display_name.casefold().split()))
         if hit is not None:
             found.append(f"display name {account.display_name} matches {hit!r}")
     return found

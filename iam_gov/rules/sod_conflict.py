@@ -64,12 +64,9 @@ def sod_conflict(state: EvaluationState, params: Params) -> Iterator[Hit]:
         for system, ids in by_system.items():
             relevant[system].update(ids)
     held: dict[str, list[tuple[str, Entitlement]]] = defaultdict(list)
-    for view, account, link in state.accounts():
-        person = state.person_of(link)
-        if person is None or account.status is not AccountStatus.ACTIVE:
-            continue
+    for view, account, _link, person, left in state.entries():
         wanted = relevant.get(view.name)
-        if not wanted or state.has_left(person, view.as_of.date()):
+        if not wanted or person is None or left or account.status is not AccountStatus.ACTIVE:
             continue
         for grant in view.grants.get(account.native_id, ()):
             if grant.entitlement_id in wanted:
