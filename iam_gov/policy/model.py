@@ -51,6 +51,18 @@ class PrivilegedEntitlement(_Strict):
     """Longest time one grant may be held, where the system records when it was granted."""
 
 
+class SodException(_Strict):
+    """One person allowed to hold both sides, for a while, under a compensating control."""
+
+    person: str = Field(min_length=1)
+    """Employee id or e-mail."""
+    approver: str = Field(min_length=1)
+    reason: str = Field(min_length=1)
+    """Why, and the compensating control (e.g. "every deploy is reviewed by a second SRE")."""
+    expires: date
+    ticket: str | None = None
+
+
 class SeparationOfDuties(_Strict):
     """Entitlements that must not come together in one person, across systems."""
 
@@ -59,6 +71,8 @@ class SeparationOfDuties(_Strict):
     severity: Severity = Severity.HIGH
     sides: tuple[dict[str, tuple[Pattern, ...]], ...] = Field(min_length=2)
     """Each side: system name -> entitlements; holding something from two sides conflicts."""
+    exceptions: tuple[SodException, ...] = ()
+    """People approved to hold both sides until the exception expires."""
 
 
 class Exception_(_Strict):

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
+from datetime import date
 
 from iam_gov.engine.state import EvaluationState, SystemView
-from iam_gov.model import AccountStatus, Entitlement, Severity
+from iam_gov.model import AccountStatus, Entitlement, Person, Severity
+from iam_gov.policy import exception_valid
+from iam_gov.policy.model import SodException
 from iam_gov.rules.registry import Evidence, Hit, RuleParams, rule
 
 
@@ -19,6 +22,8 @@ class SodEvidence(Evidence):
     sides: list[list[str]]
     """For each side the person holds: ``system: entitlement`` entries."""
     where: str
+    expired_exception: date | None = None
+    """When an exception for this person covered the conflict until this day."""
 
 
 @rule(
@@ -36,7 +41,8 @@ class SodEvidence(Evidence):
 def sod_conflict(state: EvaluationState, params: Params) -> Iterator[Hit]:
     """For each ``separation_of_duties`` entry of the policy, a current person who holds
     something from two or more of its sides, in any systems, directly or through groups.
-    The entry's severity is the finding's.
+    The entry's severity is the finding's. A person the entry's exceptions approve, until
+    the expiry date, is not reported; after it, the finding says the exception expired.
 
     ```yaml
     separation_of_duties:
@@ -44,6 +50,9 @@ def sod_conflict(state: EvaluationState, params: Params) -> Iterator[Hit]:
         sides:
           - {aws: ["group:Deployers"]}
           - {okta: ["app:Change Approvals"]}
+        exceptions:
+          - {person: E1042, approver: cto@example.com, expires: 2027-03-31,
+             reason: "On-call lead; every approval is reviewed weekly by the CAB chair"}
     ```
     """
     if not state.policy.separation_of_duties:
@@ -91,18 +100,40 @@ def sod_conflict(state: EvaluationState, params: Params) -> Iterator[Hit]:
             if len(matched_sides) < 2:
                 continue
             person = state.people[person_id]
+            on = max(state.systems[system].on for system, _ in grants)
+            approvals = _exceptions_of(sod.exceptions, person)
+            if any(exception_valid(e, on) for e in approvals):
+                continue
+            expired = max((e.expires for e in approvals), default=None)
             listed = " and ".join(", ".join(side) for side in matched_sides)
+            message = (
+                f"{person.name} ({person_id}) holds both sides of separation of duties "
+                f"'{sod.name}': {listed}"
+            )
+            if expired is not None:
+                message += f"; the exception that allowed it expired on {expired}"
             yield Hit(
                 subject=f"sod:{sod.name}:{person_id}",
                 system=None,
                 person_id=person_id,
                 severity=sod.severity,
-                message=(
-                    f"{person.name} ({person_id}) holds both sides of separation of duties "
-                    f"'{sod.name}': {listed}."
+                message=message + ".",
+                evidence=SodEvidence(
+                    conflict=sod.name,
+                    sides=matched_sides,
+                    where=located.where,
+                    expired_exception=expired,
                 ),
-                evidence=SodEvidence(conflict=sod.name, sides=matched_sides, where=located.where),
             )
+
+
+def _exceptions_of(exceptions: Iterable[SodException], person: Person) -> list[SodException]:
+    email = person.email.casefold() if person.email else None
+    return [
+        e
+        for e in exceptions
+        if e.person == person.employee_id or (email is not None and e.person.casefold() == email)
+    ]
 
 
 def _named(state: EvaluationState, view: SystemView, patterns: Iterable[str]) -> frozenset[str]:

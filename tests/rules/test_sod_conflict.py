@@ -64,3 +64,37 @@ def test_two_people_each_holding_one_side_do_not_conflict() -> None:
         grants=[grant(a, deployers), grant(b, app)],
     )
     assert world.findings(RULE) == []
+
+
+def _conflicted(exceptions: str) -> World:
+    aws_account = account("jane.doe", employee_id="E1")
+    okta_account = account("jane.doe@example.com", system="okta", employee_id="E1")
+    deployers, app = group("Deployers"), approvals_app()
+    return World(
+        policy_yaml=POLICY + exceptions,
+        people=[person("E1", "Jane Doe")],
+        accounts=[aws_account, okta_account],
+        entitlements=[deployers, app],
+        grants=[grant(aws_account, deployers), grant(okta_account, app)],
+    )
+
+
+EXCEPTION = """\
+    exceptions:
+      - {{person: {who}, approver: cto@example.com, expires: {expires},
+         reason: "On-call lead; approvals reviewed weekly"}}
+"""
+
+
+def test_an_approved_exception_allows_the_conflict_until_it_expires() -> None:
+    assert _conflicted(EXCEPTION.format(who="E1", expires="2027-01-31")).findings(RULE) == []
+    by_email = EXCEPTION.format(who="Jane.Doe@example.com", expires="2027-01-31")
+    assert _conflicted(by_email).findings(RULE) == []
+    someone_else = EXCEPTION.format(who="E2", expires="2027-01-31")
+    assert len(_conflicted(someone_else).findings(RULE)) == 1
+
+
+def test_an_expired_exception_no_longer_allows_it_and_the_finding_says_so() -> None:
+    [finding] = _conflicted(EXCEPTION.format(who="E1", expires="2026-11-01")).findings(RULE)
+    assert finding.message.endswith("; the exception that allowed it expired on 2026-11-01.")
+    assert finding.evidence["expired_exception"] == "2026-11-01"
