@@ -24,6 +24,7 @@ from iam_gov.policy.model import (
     PrivilegedEntitlement,
     Role,
     SeparationOfDuties,
+    SodException,
 )
 from iam_gov.rules.registry import RuleParams
 from iam_gov.yamlfile import YamlDocument, load_yaml
@@ -309,7 +310,7 @@ def _index_exceptions(
     return index
 
 
-def exception_valid(exc: Exception_, on: date) -> bool:
+def exception_valid(exc: Exception_ | SodException, on: date) -> bool:
     """An exception explains access up to and including its expiry date."""
     return on <= exc.expires
 
