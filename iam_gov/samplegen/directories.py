@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from iam_gov.samplegen.company import DOMAIN, Company, Person, Planted
@@ -354,6 +354,32 @@ class _DirectoryBuilder:
         self.planted.append(
             Planted("orphan-account", "svc-backup", "AD account nobody declared", "ad")
         )
+        # A second account from an old migration, forgotten since.
+        sales = sorted(
+            (u for u in ad if u.enabled and u.employee_id and "Sales" in u.groups),
+            key=lambda u: u.login,
+        )
+        if sales:
+            first = sales[0]
+            ad.append(
+                replace(
+                    first,
+                    login=f"{first.login}.old",
+                    email=None,
+                    # Not from the random stream: the rest of the company stays as it was.
+                    created=self.as_of - timedelta(days=900),
+                    last_login=self.as_of - timedelta(days=400),
+                    groups=["Sales"],
+                )
+            )
+            self.planted.append(
+                Planted(
+                    "duplicate-accounts",
+                    "",
+                    f"second account {first.login}.old, unused for 400 days",
+                    "ad",
+                )
+            )
         guest = f"jordan.lee_partner-agency.com#EXT#@{TENANT_DOMAIN}"
         entra.append(
             DirectoryUser(

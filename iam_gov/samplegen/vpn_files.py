@@ -174,6 +174,14 @@ class _VpnBuilder:
             self.company.planted.append(
                 Planted("dormant-account", cn, "no VPN connection for 100 days", "openvpn")
             )
+        if len(active) > 2:
+            cn = active[2].email.split("@")[0]
+            cert = next(c for c in self.data.certs if c.cn == cn)
+            cert.expires = (self.as_of + timedelta(days=12)).replace(minute=0, second=0)
+            cert.issued = cert.expires - timedelta(days=825)
+            self.company.planted.append(
+                Planted("expiring-certificate", cn, "VPN certificate expires in 12 days", "openvpn")
+            )
         if sales:
             cn = sales[0].email.split("@")[0]
             self._cert(cn, 60)
