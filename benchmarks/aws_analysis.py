@@ -438,31 +438,9 @@ class Generator:
 
 
 def credential_report(details: dict[str, Any]) -> dict[str, Any]:
-    header = [
-        "user",
-        "arn",
-        "user_creation_time",
-        "password_enabled",
-        "password_last_used",
-        "password_last_changed",
-        "password_next_rotation",
-        "mfa_active",
-        *(
-            f"access_key_{n}_{column}"
-            for n in (1, 2)
-            for column in (
-                "active",
-                "last_rotated",
-                "last_used_date",
-                "last_used_region",
-                "last_used_service",
-            )
-        ),
-        "cert_1_active",
-        "cert_1_last_rotated",
-        "cert_2_active",
-        "cert_2_last_rotated",
-    ]
+    from iam_gov.samplegen.files import REPORT_COLUMNS
+
+    header = REPORT_COLUMNS
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(header)
