@@ -479,7 +479,7 @@ def credential_report(details: dict[str, Any]) -> dict[str, Any]:
 def run_ours(folder: Path) -> tuple[float, dict[str, int]]:
     from iam_gov.aws_policy import AwsAccount
     from iam_gov.aws_policy.catalog import default_catalog
-    from iam_gov.connectors.aws import AWSConnector, AWSOptions
+    from iam_gov.connectors.aws.connector import AWSConnector, AWSOptions
     from iam_gov.engine.state import build_view
     from iam_gov.store.snapshots import SnapshotInfo
 

@@ -56,7 +56,7 @@ def main() -> None:
     url = ours.recv()
     generated = time.perf_counter() - started
 
-    from iam_gov.connectors.okta import OktaConnector, OktaOptions
+    from iam_gov.connectors.okta.connector import OktaConnector, OktaOptions
 
     options = OktaOptions.model_validate(
         {

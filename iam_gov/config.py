@@ -14,7 +14,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from iam_gov.configtypes import BASE_DIR_KEY, RelPath, SecretRef, looks_like_secret_key
-from iam_gov.connectors import CONNECTOR_TYPES, ConnectorOptions, options_model
+from iam_gov.connectors import ConnectorOptions, connector_types, options_model
 from iam_gov.errors import ConfigError
 
 CONFIG_ENV = "IAM_GOV_CONFIG"
@@ -233,19 +233,24 @@ def _system_problems(name: str, raw: Any) -> Iterator[str]:
         yield f"systems.{name}: must be a table"
         return
     if "type" not in raw:
-        yield f"systems.{name}.type: required key is missing (one of: {', '.join(CONNECTOR_TYPES)})"
+        yield f"systems.{name}.type: required key is missing (one of: {', '.join(_types())})"
     elif not _known_type(raw["type"]):
-        near = difflib.get_close_matches(str(raw["type"]), list(CONNECTOR_TYPES), n=1)
+        near = difflib.get_close_matches(str(raw["type"]), _types(), n=1)
         hint = f"did you mean {near[0]}? " if near else ""
         yield (
             f"systems.{name}.type: unknown connector type {raw['type']!r} "
-            f"({hint}one of: {', '.join(CONNECTOR_TYPES)})"
+            f"({hint}one of: {', '.join(_types())})"
         )
+
+
+def _types() -> list[str]:
+    """Connector types as a user reads them: HR first (every configuration has one)."""
+    return sorted(connector_types(), key=lambda name: (name != "hr", name))
 
 
 def _known_type(value: Any) -> bool:
     # A list or table here is a mistake to report, not a TypeError (unhashable) to crash on.
-    return isinstance(value, str) and value in CONNECTOR_TYPES
+    return isinstance(value, str) and value in connector_types()
 
 
 def _store_url_problems(url: str) -> Iterator[str]:

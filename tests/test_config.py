@@ -18,8 +18,8 @@ from iam_gov.config import (
     load_config,
 )
 from iam_gov.configtypes import SecretRef, looks_like_secret_key
-from iam_gov.connectors.aws import AWSOptions
-from iam_gov.connectors.hr import HROptions
+from iam_gov.connectors.aws.connector import AWSOptions
+from iam_gov.connectors.hr.connector import HROptions
 from iam_gov.errors import ConfigError
 
 VALID = """\

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from iam_gov.aws_policy import AwsAccount
-from iam_gov.connectors.aws import AWSConnector, AWSOptions
+from iam_gov.connectors.aws.connector import AWSConnector, AWSOptions
 from iam_gov.engine.state import EvaluationState, SystemView
 from iam_gov.model import PolicyDocument, SystemSnapshot
 from tests.support.world import ACCOUNT, AS_OF, World, days_ago

@@ -283,7 +283,7 @@ def live_connector(
 ) -> Any:
     """A live connector for ``server``'s tenant, signing in with the client secret in
     ``SECRET_ENV`` (which the test sets). ``waits`` records the pauses Graph asked for."""
-    from iam_gov.connectors.entra import EntraConnector, EntraOptions
+    from iam_gov.connectors.entra.connector import EntraConnector, EntraOptions
 
     options = EntraOptions.model_validate(
         {
@@ -309,7 +309,7 @@ def export_tenant(server: GraphServer, folder: Path) -> None:
     the accepted shapes: a plain list, one page, a list of pages."""
     import httpx
 
-    from iam_gov.connectors import entra_live as live
+    from iam_gov.connectors.entra import live
 
     token = server.issue_token()
 

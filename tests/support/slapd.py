@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from iam_gov.connectors.ldap import LDAPOptions
+    from iam_gov.connectors.ldap.connector import LDAPOptions
 
 SLAPD = Path("/usr/sbin/slapd")
 MODULES = Path("/usr/lib/ldap")
@@ -664,7 +664,7 @@ def base_of(flavor: str) -> str:
 
 
 def live_options(server: ThrowawaySlapd, flavor: str = "openldap", **extra: Any) -> LDAPOptions:
-    from iam_gov.connectors.ldap import LDAPOptions
+    from iam_gov.connectors.ldap.connector import LDAPOptions
 
     return LDAPOptions.model_validate(
         {

@@ -1,0 +1,525 @@
+"""AWS's own formats (authorization details, credential report, password policy), as the CLI
+writes them to files and as the live API returns them."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import csv
+import json
+import urllib.parse
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
+from pydantic.alias_generators import to_pascal
+
+from iam_gov.connectors.shared.files import read_source_text
+from iam_gov.errors import SourceError, location
+from iam_gov.model import UTCDateTime
+from iam_gov.timeutil import as_utc
+
+# --- authorization details ----------------------------------------------------------------
+
+
+def _decode_document(value: Any) -> Any:
+    # botocore and the CLI hand documents over as objects, but IAM's wire format is URL-encoded
+    # JSON, and files written by other tools sometimes keep it that way.
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    if not text.startswith("{"):
+        text = urllib.parse.unquote(text)
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"not a JSON policy document ({exc.msg})") from None
+
+
+Document = Annotated[dict[str, Any], BeforeValidator(_decode_document)]
+
+
+class _Raw(BaseModel):
+    # Field names are AWS's, in snake case; keys AWS may add later are not our business.
+    model_config = ConfigDict(
+        alias_generator=to_pascal, populate_by_name=True, extra="ignore", frozen=True
+    )
+
+
+class Tag(_Raw):
+    key: str
+    value: str
+
+
+class InlinePolicy(_Raw):
+    policy_name: str
+    policy_document: Document
+
+
+class AttachedPolicy(_Raw):
+    policy_name: str
+    policy_arn: str
+
+
+class Boundary(_Raw):
+    permissions_boundary_arn: str
+
+
+class UserDetail(_Raw):
+    path: str = "/"
+    user_name: str
+    user_id: str = ""
+    arn: str
+    create_date: UTCDateTime | None = None
+    user_policy_list: tuple[InlinePolicy, ...] = ()
+    group_list: tuple[str, ...] = ()
+    attached_managed_policies: tuple[AttachedPolicy, ...] = ()
+    permissions_boundary: Boundary | None = None
+    tags: tuple[Tag, ...] = ()
+
+
+class GroupDetail(_Raw):
+    path: str = "/"
+    group_name: str
+    group_id: str = ""
+    arn: str
+    create_date: UTCDateTime | None = None
+    group_policy_list: tuple[InlinePolicy, ...] = ()
+    attached_managed_policies: tuple[AttachedPolicy, ...] = ()
+
+
+class RoleLastUsed(_Raw):
+    last_used_date: UTCDateTime | None = None
+    region: str | None = None
+
+
+class RoleDetail(_Raw):
+    path: str = "/"
+    role_name: str
+    role_id: str = ""
+    arn: str
+    create_date: UTCDateTime | None = None
+    assume_role_policy_document: Document | None = None
+    role_policy_list: tuple[InlinePolicy, ...] = ()
+    attached_managed_policies: tuple[AttachedPolicy, ...] = ()
+    permissions_boundary: Boundary | None = None
+    tags: tuple[Tag, ...] = ()
+    role_last_used: RoleLastUsed | None = None
+
+
+class PolicyVersion(_Raw):
+    document: Document | None = None
+    version_id: str = ""
+    is_default_version: bool = False
+
+
+class ManagedPolicy(_Raw):
+    policy_name: str | None = None
+    arn: str
+    path: str = "/"
+    default_version_id: str | None = None
+    description: str | None = None
+    policy_version_list: tuple[PolicyVersion, ...] = ()
+
+    @property
+    def name(self) -> str:
+        # Some producers (moto among them) leave PolicyName out; the ARN always ends with it.
+        return self.policy_name or self.arn.rsplit("/", 1)[-1]
+
+    @property
+    def default_document(self) -> dict[str, Any] | None:
+        for version in self.policy_version_list:
+            if version.is_default_version or version.version_id == self.default_version_id:
+                return version.document
+        return None
+
+
+class AuthorizationDetails(_Raw):
+    """``GetAccountAuthorizationDetails``, every page merged into one."""
+
+    user_detail_list: tuple[UserDetail, ...] = ()
+    group_detail_list: tuple[GroupDetail, ...] = ()
+    role_detail_list: tuple[RoleDetail, ...] = ()
+    policies: tuple[ManagedPolicy, ...] = ()
+    is_truncated: bool = False
+    """True when the last page read says more pages follow: the data is cut short."""
+
+
+_DETAIL_LISTS = ("UserDetailList", "GroupDetailList", "RoleDetailList", "Policies")
+
+
+def parse_authorization_details(
+    pages: Sequence[Mapping[str, object]], source: str
+) -> AuthorizationDetails:
+    """Merge the pages (from the API or a file) into one; ``SourceError`` if they are unusable."""
+    merged: dict[str, Any] = {key: [] for key in _DETAIL_LISTS}
+    for page in pages:
+        for key in _DETAIL_LISTS:
+            items = page.get(key) or []
+            if not isinstance(items, list):
+                raise SourceError(f"{source}: {key} is not a list")
+            merged[key].extend(items)
+    merged["IsTruncated"] = bool(pages[-1].get("IsTruncated")) if pages else False
+    try:
+        return AuthorizationDetails.model_validate(merged)
+    except ValidationError as exc:
+        raise SourceError(_validation_problems(source, exc, merged)) from None
+
+
+def _validation_problems(source: str, exc: ValidationError, data: Mapping[str, Any]) -> list[str]:
+    problems = []
+    for error in exc.errors()[:20]:
+        loc = error["loc"]
+        where = "".join(
+            f"[{part}]" if isinstance(part, int) else f".{part}" if i else str(part)
+            for i, part in enumerate(loc)
+        )
+        record = _record_name(data, loc)
+        if record:
+            where += f" ({record})"
+        message = error["msg"].removeprefix("Value error, ")
+        problems.append(f"{source}: {where}: {message}")
+    return problems
+
+
+def _record_name(data: Mapping[str, Any], loc: tuple[int | str, ...]) -> str | None:
+    # Point at the user, group, role or policy by name: an index alone is hard to find.
+    if len(loc) < 2 or not isinstance(loc[1], int):
+        return None
+    try:
+        item = data[str(loc[0])][loc[1]]
+    except (KeyError, IndexError, TypeError):
+        return None
+    if not isinstance(item, Mapping):
+        return None
+    for key in ("UserName", "GroupName", "RoleName", "PolicyName", "Arn"):
+        if isinstance(item.get(key), str):
+            return str(item[key])
+    return None
+
+
+def read_authorization_details(path: Path) -> AuthorizationDetails:
+    """The output of ``aws iam get-account-authorization-details``: one object, a JSON list of
+    pages, or pages written one after the other (``--no-paginate`` in a loop)."""
+    documents = _load_json_documents(_read_text(path), path)
+    pages: list[Mapping[str, object]] = []
+    for document in documents:
+        candidates = document if isinstance(document, list) else [document]
+        for page in candidates:
+            if not isinstance(page, dict) or not any(key in page for key in _DETAIL_LISTS):
+                raise SourceError(
+                    f"{path}: not the output of `aws iam get-account-authorization-details` "
+                    f"(expected an object with {', '.join(_DETAIL_LISTS)})"
+                )
+            pages.append(page)
+    return parse_authorization_details(pages, str(path))
+
+
+GROUP_POLICIES_KIND = "group-policies"
+"""A group's own record of its policies (``AttachedManagedPolicies``: managed policy ARNs;
+``InlinePolicies``: its inline policies' document ids), kept whether or not it has members."""
+
+
+def group_policies_document_id(group_arn: str) -> str:
+    return f"{group_arn}#{GROUP_POLICIES_KIND}"
+
+
+# --- credential report --------------------------------------------------------------------
+
+_NOT_A_VALUE = frozenset({"", "N/A", "no_information", "not_supported"})
+_REQUIRED_COLUMNS = (
+    "user",
+    "arn",
+    "user_creation_time",
+    "password_enabled",
+    "password_last_used",
+    "password_last_changed",
+    "mfa_active",
+    *(
+        f"access_key_{n}_{field}"
+        for n in (1, 2)
+        for field in ("active", "last_rotated", "last_used_date", "last_used_region")
+    ),
+    "access_key_1_last_used_service",
+    "access_key_2_last_used_service",
+)
+ROOT_USER = "<root_account>"
+"""How the credential report names the account's root user."""
+
+
+@dataclass(frozen=True)
+class ReportKey:
+    number: int
+    """1 or 2: the report's own numbering (keys in creation order)."""
+    active: bool
+    created_at: datetime | None
+    last_used_at: datetime | None
+    last_used_region: str | None
+    last_used_service: str | None
+
+
+@dataclass(frozen=True)
+class ReportUser:
+    """One row of the credential report (or the same facts read user by user)."""
+
+    user: str
+    arn: str
+    created_at: datetime | None
+    password_enabled: bool | None
+    """None where AWS says ``not_supported`` (the root user)."""
+    password_last_used: datetime | None
+    password_last_changed: datetime | None
+    mfa_active: bool
+    keys: tuple[ReportKey, ...]
+    """Only the keys that exist."""
+
+
+class _RowError(ValueError):
+    pass
+
+
+def report_value(text: str) -> str | None:
+    """A report (or GetAccessKeyLastUsed) field, None where AWS says there is no value."""
+    return None if text in _NOT_A_VALUE else text
+
+
+def _time(text: str, column: str) -> datetime | None:
+    value = report_value(text)
+    if value is None:
+        return None
+    try:
+        return as_utc(datetime.fromisoformat(value))
+    except ValueError:
+        raise _RowError(f"{column}: {value!r} is not a date and time") from None
+
+
+def _flag(text: str, column: str) -> bool | None:
+    if text == "true":
+        return True
+    if text == "false":
+        return False
+    if text == "not_supported":
+        return None
+    raise _RowError(f"{column}: {text!r} is neither true nor false")
+
+
+def parse_credential_report(text: str, where: Callable[[int], str]) -> dict[str, ReportUser]:
+    """The report's CSV, by user ARN. ``where(line)`` names a line in messages."""
+    lines = text.lstrip("\ufeff").splitlines()
+    if not any(line.strip() for line in lines):
+        raise SourceError(f"{where(1)}: the credential report is empty")
+    reader = csv.reader(lines)
+    header = next(reader)
+    missing = [column for column in _REQUIRED_COLUMNS if column not in header]
+    if missing:
+        raise SourceError(
+            f"{where(1)}: not an IAM credential report header "
+            f"(missing {', '.join(missing[:5])}{', …' if len(missing) > 5 else ''})"
+        )
+    rows: dict[str, ReportUser] = {}
+    for fields in reader:
+        if not any(fields):
+            continue
+        line = reader.line_num
+        if len(fields) != len(header):
+            raise SourceError(
+                f"{where(line)}: {len(fields)} fields where the header has {len(header)}"
+            )
+        row = dict(zip(header, fields, strict=True))
+        try:
+            user = _report_user(row)
+        except _RowError as exc:
+            raise SourceError(f"{where(line)}: {row['user']}: {exc}") from None
+        rows[user.arn] = user
+    return rows
+
+
+def _report_user(row: Mapping[str, str]) -> ReportUser:
+    keys = []
+    for n in (1, 2):
+        created = _time(row[f"access_key_{n}_last_rotated"], f"access_key_{n}_last_rotated")
+        if created is None:
+            continue  # the key does not exist
+        keys.append(
+            ReportKey(
+                number=n,
+                active=bool(_flag(row[f"access_key_{n}_active"], f"access_key_{n}_active")),
+                created_at=created,
+                last_used_at=_time(
+                    row[f"access_key_{n}_last_used_date"], f"access_key_{n}_last_used_date"
+                ),
+                last_used_region=report_value(row[f"access_key_{n}_last_used_region"]),
+                last_used_service=report_value(row[f"access_key_{n}_last_used_service"]),
+            )
+        )
+    if not row["arn"].startswith("arn:"):
+        raise _RowError(f"arn: {row['arn']!r} is not an ARN")
+    return ReportUser(
+        user=row["user"],
+        arn=row["arn"],
+        created_at=_time(row["user_creation_time"], "user_creation_time"),
+        password_enabled=_flag(row["password_enabled"], "password_enabled"),
+        password_last_used=_time(row["password_last_used"], "password_last_used"),
+        password_last_changed=_time(row["password_last_changed"], "password_last_changed"),
+        mfa_active=bool(_flag(row["mfa_active"], "mfa_active")),
+        keys=tuple(keys),
+    )
+
+
+def read_credential_report(path: Path) -> tuple[dict[str, ReportUser], datetime | None]:
+    """The report as decoded CSV, or as ``aws iam get-credential-report`` JSON (base64
+    ``Content``). Also returns when it was generated, when the file says."""
+    text = _read_text(path)
+    if not text.lstrip().startswith("{"):
+        return parse_credential_report(text, lambda line: location(path, line)), None
+    (document,) = _load_json_documents(text, path, single=True)
+    if not isinstance(document, dict) or not isinstance(document.get("Content"), str):
+        raise SourceError(
+            f"{path}: not the output of `aws iam get-credential-report` (no Content string)"
+        )
+    if document.get("ReportFormat", "text/csv") != "text/csv":
+        raise SourceError(f"{path}: ReportFormat is {document['ReportFormat']!r}, not text/csv")
+    try:
+        content = base64.b64decode(document["Content"], validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        raise SourceError(f"{path}: Content is not base64-encoded UTF-8 CSV") from None
+    generated_at = None
+    if document.get("GeneratedTime") is not None:
+        try:
+            generated_at = as_utc(datetime.fromisoformat(str(document["GeneratedTime"])))
+        except ValueError:
+            raise SourceError(
+                f"{path}: GeneratedTime {document['GeneratedTime']!r} is not a date and time"
+            ) from None
+    rows = parse_credential_report(content, lambda line: f"{path}: Content line {line}")
+    return rows, generated_at
+
+
+# --- password policy ----------------------------------------------------------------------
+
+
+def read_password_policy(path: Path) -> dict[str, Any] | None:
+    """``aws iam get-account-password-policy`` output; ``null`` says the account has none."""
+    (document,) = _load_json_documents(_read_text(path), path, single=True)
+    if isinstance(document, dict) and "PasswordPolicy" in document:
+        document = document["PasswordPolicy"]
+    if document is None:
+        return None
+    if not isinstance(document, dict) or not document:
+        raise SourceError(
+            f"{path}: not the output of `aws iam get-account-password-policy` "
+            "(write null to the file if the account has no password policy)"
+        )
+    return document
+
+
+# --- service last accessed (Access Advisor) ------------------------------------------------
+
+LAST_ACCESSED_KIND = "service-last-accessed"
+
+
+def last_accessed_document_id(principal_arn: str) -> str:
+    return f"{principal_arn}#{LAST_ACCESSED_KIND}"
+
+
+def last_accessed_file(folder: Path, principal_arn: str) -> Path:
+    """Where an export keeps one principal's data: ``user/<UserName>.json`` or
+    ``role/<RoleName>.json`` (IAM names are safe file names; users and roles may share one)."""
+    resource = principal_arn.split(":", 5)[-1]
+    kind, _, rest = resource.partition("/")
+    return folder / kind / f"{rest.rsplit('/', 1)[-1]}.json"
+
+
+def normal_last_accessed(entries: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """``ServicesLastAccessed`` with times as ISO 8601 UTC text, sorted by service: the same
+    whether boto3 (datetimes) or the CLI (text) produced it."""
+    out = [{key: _jsonable(value) for key, value in entry.items()} for entry in entries]
+    return sorted(out, key=lambda e: (str(e.get("ServiceNamespace")), str(e.get("ServiceName"))))
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return as_utc(value).isoformat()
+    if isinstance(value, list):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, Mapping):
+        return {k: _jsonable(v) for k, v in value.items()}
+    return value
+
+
+_TIME_KEYS = frozenset({"LastAuthenticated", "LastAuthenticatedTime"})
+
+
+def read_last_accessed(path: Path) -> list[dict[str, Any]]:
+    """One ``aws iam get-service-last-accessed-details --job-id …`` output: its
+    ``ServicesLastAccessed``. ``SourceError`` when the file is not that, or the job did not
+    complete."""
+    (document,) = _load_json_documents(_read_text(path), path, single=True)
+    if not isinstance(document, dict) or not isinstance(document.get("ServicesLastAccessed"), list):
+        raise SourceError(
+            f"{path}: not the output of `aws iam get-service-last-accessed-details` "
+            "(no ServicesLastAccessed list)"
+        )
+    status = document.get("JobStatus", "COMPLETED")
+    if status != "COMPLETED":
+        raise SourceError(f"{path}: the job's status is {status}, not COMPLETED")
+    if document.get("IsTruncated"):
+        raise SourceError(f"{path}: IsTruncated: the CLI output is cut short")
+    entries = []
+    for index, entry in enumerate(document["ServicesLastAccessed"]):
+        if not isinstance(entry, dict) or not isinstance(entry.get("ServiceNamespace"), str):
+            raise SourceError(f"{path}: ServicesLastAccessed[{index}] has no ServiceNamespace")
+        entry = dict(entry)
+        for key in _TIME_KEYS & entry.keys():
+            try:
+                entry[key] = as_utc(datetime.fromisoformat(str(entry[key])))
+            except ValueError:
+                raise SourceError(
+                    f"{path}: ServicesLastAccessed[{index}].{key}: {entry[key]!r} is not a "
+                    "date and time"
+                ) from None
+        entries.append(entry)
+    return normal_last_accessed(entries)
+
+
+# --- files --------------------------------------------------------------------------------
+
+
+def _read_text(path: Path) -> str:
+    text = read_source_text(path, "an AWS CLI export")
+    if not text.strip():
+        raise SourceError(f"{path}: the file is empty")
+    return text
+
+
+def _load_json_documents(text: str, path: Path, *, single: bool = False) -> list[Any]:
+    """Every JSON document in ``text``, one after the other (whitespace between them)."""
+    decoder = json.JSONDecoder()
+    documents: list[Any] = []
+    index = 0
+    while True:
+        while index < len(text) and text[index].isspace():
+            index += 1
+        if index == len(text):
+            return documents
+        if documents and single:
+            line = text.count("\n", 0, index) + 1
+            raise SourceError(f"{location(path, line)}: unexpected data after the JSON document")
+        try:
+            document, index = decoder.raw_decode(text, index)
+        except json.JSONDecodeError as exc:
+            raise SourceError(f"{location(path, exc.lineno)}: not valid JSON ({exc.msg})") from None
+        documents.append(document)
+
+
+def account_ids(arns: Iterable[str]) -> set[str]:
+    """The 12-digit account ids found in ``arns`` (AWS managed policies, ``aws``, excluded)."""
+    found = set()
+    for arn in arns:
+        parts = arn.split(":", 5)
+        if len(parts) == 6 and parts[4].isdigit():
+            found.add(parts[4])
+    return found

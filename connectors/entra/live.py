@@ -1,0 +1,216 @@
+"""Reading a live Entra tenant through Microsoft Graph into the connector's ``TenantData``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from iam_gov.connectors.entra.client import GraphClient, GraphError, segment
+from iam_gov.connectors.entra.export import (
+    AppRoleAssignment,
+    DirectoryObject,
+    Domain,
+    GraphGroup,
+    GraphUser,
+    RegistrationDetails,
+    RoleAssignment,
+    RoleDefinition,
+    ServicePrincipal,
+    TenantData,
+    is_object_id,
+    parse_records,
+)
+from iam_gov.errors import ConnectorError
+
+USER_FIELDS = (
+    "id",
+    "userPrincipalName",
+    "mail",
+    "displayName",
+    "givenName",
+    "surname",
+    "accountEnabled",
+    "userType",
+    "employeeId",
+    "department",
+    "jobTitle",
+    "createdDateTime",
+    "onPremisesSyncEnabled",
+    "lastPasswordChangeDateTime",
+    "creationType",
+    "externalUserState",
+    "passwordPolicies",
+)
+GROUP_FIELDS = (
+    "id",
+    "displayName",
+    "description",
+    "groupTypes",
+    "securityEnabled",
+    "mailEnabled",
+    "isAssignableToRole",
+    "onPremisesSyncEnabled",
+    "membershipRule",
+)
+ROLE_DEFINITION_FIELDS = ("id", "displayName", "description", "isBuiltIn", "templateId")
+ROLE_ASSIGNMENT_FIELDS = ("id", "principalId", "roleDefinitionId", "directoryScopeId")
+SERVICE_PRINCIPAL_FIELDS = ("id", "appId", "displayName", "appRoles", "servicePrincipalType")
+APP_ROLE_ASSIGNMENT_FIELDS = (
+    "id",
+    "principalId",
+    "principalType",
+    "principalDisplayName",
+    "resourceId",
+    "resourceDisplayName",
+    "appRoleId",
+    "createdDateTime",
+)
+TOP = "999"
+TOP_WITH_SIGN_IN = "500"  # Graph's page limit when signInActivity is selected
+
+
+@dataclass
+class LiveReader:
+    """Reads the tenant into ``TenantData``: what fails is reported there, and what it holds
+    is marked unknown; only a tenant that refuses the user list as a whole is an error."""
+
+    graph: GraphClient
+    data: TenantData
+    system: str
+
+    def read(self) -> None:
+        self._users()
+        self._domains()
+        self._groups()
+        self._roles()
+        self._applications()
+        self._registrations()
+
+    def _pages(
+        self, path: str, params: dict[str, str] | None = None
+    ) -> tuple[list[dict[str, Any]], GraphError | None]:
+        """Every record Graph gives before it fails, and the failure."""
+        records: list[dict[str, Any]] = []
+        try:
+            for page in self.graph.pages(path, params):
+                records.extend(page)
+        except GraphError as exc:
+            return records, exc
+        return records, None
+
+    def _problem(self, source: str, exc: GraphError, what: str, record: str | None = None) -> None:
+        self.data.problem(source, f"{exc.describe()}: {what}", record)
+
+    def _users(self) -> None:
+        fields = ",".join((*USER_FIELDS, "signInActivity"))
+        records, error = self._pages("/users", {"$select": fields, "$top": TOP_WITH_SIGN_IN})
+        if error is not None and not records and error.status == 403:
+            # No P1 licence, or no consent to AuditLog.Read.All: the users without it.
+            refused = error
+            records, error = self._pages("/users", {"$select": ",".join(USER_FIELDS), "$top": TOP})
+            if error is None or records:
+                self.data.sign_in_activity = False
+                self.data.note(
+                    "/users",
+                    f"sign-in activity was refused ({refused.code}: it needs Entra ID P1 and "
+                    "AuditLog.Read.All): last sign-in is unknown for every user",
+                )
+        if error is not None and not records:
+            raise ConnectorError(f"{self.system}: cannot list the tenant's users: {error}")
+        if error is not None:
+            self._problem("/users", error, "the users after it are missing")
+        self.data.users = parse_records(records, GraphUser, "/users", self.data)
+
+    def _domains(self) -> None:
+        records, error = self._pages("/domains", {"$select": "id,authenticationType"})
+        if error is None:
+            domains = parse_records(records, Domain, "/domains", self.data)
+            self.data.domains = {d.id.lower(): d.authentication_type or "" for d in domains}
+        elif error.status == 403:
+            self.data.note(
+                "/domains",
+                f"refused ({error.code}: it needs Domain.Read.All): users of federated domains "
+                "are taken to have a password in Entra",
+            )
+        else:
+            self._problem("/domains", error, "federated domains are unknown")
+
+    def _groups(self) -> None:
+        params = {"$select": ",".join(GROUP_FIELDS), "$top": TOP}
+        records, error = self._pages("/groups", params)
+        if error is not None:
+            self._problem("/groups", error, "groups after it, and their members, are missing")
+        self.data.groups = parse_records(records, GraphGroup, "/groups", self.data)
+        for group in self.data.groups:
+            self._members(group)
+
+    def _members(self, group: GraphGroup) -> None:
+        source = "/groups/{id}/members"
+        if not is_object_id(group.id):
+            self.data.problem("/groups", "not a directory object id: members not read", group.id)
+            return
+        path = f"/groups/{segment(group.id)}/members"
+        records, error = self._pages(path, {"$select": "id", "$top": TOP})
+        if error is not None:
+            name = group.display_name or group.id
+            self._problem(source, error, f"the members of group {name} are unknown", group.id)
+            return
+        self.data.members[group.id] = parse_records(records, DirectoryObject, path, self.data)
+
+    def _roles(self) -> None:
+        base = "/roleManagement/directory"
+        records, error = self._pages(
+            f"{base}/roleAssignments", {"$select": ",".join(ROLE_ASSIGNMENT_FIELDS)}
+        )
+        if error is not None:
+            self._problem(f"{base}/roleAssignments", error, "directory role holders are unknown")
+        self.data.role_assignments = parse_records(
+            records, RoleAssignment, f"{base}/roleAssignments", self.data
+        )
+        records, error = self._pages(
+            f"{base}/roleDefinitions", {"$select": ",".join(ROLE_DEFINITION_FIELDS)}
+        )
+        if error is not None:
+            self._problem(f"{base}/roleDefinitions", error, "some roles are named by their ids")
+        definitions = parse_records(records, RoleDefinition, f"{base}/roleDefinitions", self.data)
+        self.data.role_definitions = {d.id: d for d in definitions}
+
+    def _applications(self) -> None:
+        params = {"$select": ",".join(SERVICE_PRINCIPAL_FIELDS), "$top": TOP}
+        records, error = self._pages("/servicePrincipals", params)
+        if error is not None:
+            what = "applications after it, and their assignments, are missing"
+            self._problem("/servicePrincipals", error, what)
+        principals = parse_records(records, ServicePrincipal, "/servicePrincipals", self.data)
+        self.data.service_principals = {sp.id: sp for sp in principals}
+        source = "/servicePrincipals/{id}/appRoleAssignedTo"
+        params = {"$select": ",".join(APP_ROLE_ASSIGNMENT_FIELDS), "$top": TOP}
+        for sp in principals:
+            if not is_object_id(sp.id):
+                self.data.problem("/servicePrincipals", "not a directory object id", sp.id)
+                continue
+            path = f"/servicePrincipals/{segment(sp.id)}/appRoleAssignedTo"
+            records, error = self._pages(path, params)
+            if error is not None:
+                name = sp.display_name or sp.id
+                self._problem(source, error, f"who holds the roles of {name} is unknown", sp.id)
+                continue
+            self.data.app_role_assignments.extend(
+                parse_records(records, AppRoleAssignment, path, self.data)
+            )
+
+    def _registrations(self) -> None:
+        # This report takes only $filter (no $select, no $top), and lists no disabled user.
+        path = "/reports/authenticationMethods/userRegistrationDetails"
+        records, error = self._pages(path)
+        if error is not None and error.status == 403:
+            self.data.note(
+                path,
+                f"refused ({error.code}: it needs Entra ID P1 and AuditLog.Read.All): MFA "
+                "registration is unknown, so no account is taken to lack MFA",
+            )
+            return
+        if error is not None:
+            self._problem(path, error, "MFA registration of the users after it is unknown")
+        details = parse_records(records, RegistrationDetails, path, self.data)
+        self.data.registrations = {d.id: d for d in details}

@@ -1,0 +1,361 @@
+"""Turning what Entra says (``TenantData``, read live or from files) into iam-gov's model."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from iam_gov.connectors.entra.export import (
+    DEFAULT_APP_ROLE,
+    AppRoleAssignment,
+    DirectoryObject,
+    GraphGroup,
+    GraphUser,
+    RegistrationDetails,
+    RoleAssignment,
+    TenantData,
+    app_role_entitlement,
+    group_entitlement,
+    role_entitlement,
+)
+from iam_gov.model import (
+    Account,
+    AccountKind,
+    AccountStatus,
+    Credential,
+    CredentialKind,
+    Entitlement,
+    Grant,
+    SystemSnapshot,
+)
+
+CONNECTOR = "entra"
+
+# Registered methods that are not a second factor: e-mail and security questions serve
+# self-service password reset only, app passwords bypass MFA, a temporary access pass expires.
+NOT_A_SECOND_FACTOR = frozenset({"email", "securityQuestion", "appPassword", "temporaryAccessPass"})
+
+
+def _flag(value: bool | None) -> str | None:
+    return None if value is None else ("true" if value else "false")
+
+
+@dataclass
+class Mapper:
+    """Turns what Graph says into the shared model; the same code for both modes."""
+
+    system: str
+    data: TenantData
+    users: dict[str, GraphUser] = field(default_factory=dict)
+    groups: dict[str, GraphGroup] = field(default_factory=dict)
+    direct_users: dict[str, set[str]] = field(default_factory=dict)
+    """Group id -> ids of its direct user members."""
+    parents: dict[str, set[str]] = field(default_factory=dict)
+    """Group id -> ids of the groups it is a direct member of."""
+    entitlements: dict[str, Entitlement] = field(default_factory=dict)
+    grants: dict[tuple[str, str, str | None], datetime | None] = field(default_factory=dict)
+    role_holding_groups: set[str] = field(default_factory=set)
+
+    def snapshot(self, source: str, collected_at: datetime) -> SystemSnapshot:
+        data = self.data
+        self.users = {u.id: u for u in data.users}
+        self.groups = {g.id: g for g in data.groups}
+        self._memberships()
+        self._directory_roles()
+        self._app_roles()
+        self._group_entitlements()
+        accounts, credentials = self._accounts()
+        grants = [
+            Grant(
+                system=self.system,
+                account_id=account,
+                entitlement_id=entitlement,
+                via=via,
+                granted_at=granted_at,
+            )
+            for (account, entitlement, via), granted_at in self.grants.items()
+        ]
+        settings: dict[str, Any] = {}
+        if data.domains is not None:
+            settings["domains"] = dict(sorted(data.domains.items()))
+        return SystemSnapshot(
+            system=self.system,
+            connector=CONNECTOR,
+            source=source,
+            collected_at=collected_at,
+            complete=data.complete,
+            errors=tuple(data.errors),
+            accounts=tuple(sorted(accounts, key=lambda a: a.native_id)),
+            credentials=tuple(sorted(credentials, key=lambda c: c.credential_id)),
+            entitlements=tuple(self.entitlements[key] for key in sorted(self.entitlements)),
+            grants=tuple(
+                sorted(grants, key=lambda g: (g.account_id, g.entitlement_id, g.via or ""))
+            ),
+            settings=settings,
+        )
+
+    def _grant(
+        self, account: str, entitlement: str, via: str | None = None, at: datetime | None = None
+    ) -> None:
+        key = (account, entitlement, via)
+        known = self.grants.get(key)
+        # The same role assigned twice is one grant, held since the first assignment.
+        self.grants[key] = at if known is None else (min(known, at) if at else known)
+
+    # groups
+
+    def _member_kind(self, member: DirectoryObject) -> str | None:
+        kind = (member.odata_type or "").removeprefix("#microsoft.graph.").lower()
+        if kind:
+            return kind
+        if member.id in self.users:
+            return "user"
+        return "group" if member.id in self.groups else None
+
+    def _memberships(self) -> None:
+        for group_id, members in self.data.members.items():
+            users = self.direct_users.setdefault(group_id, set())
+            for member in members:
+                kind = self._member_kind(member)
+                if kind == "user" and member.id in self.users:
+                    users.add(member.id)
+                elif kind == "group" and member.id in self.groups:
+                    self.parents.setdefault(member.id, set()).add(group_id)
+                elif kind in {"user", "group"}:
+                    self.data.problem(
+                        f"/groups/{group_id}/members",
+                        f"member {member.id} is a {kind} that was not read: its access through "
+                        "this group is unknown",
+                        group_id,
+                    )
+        for group_id, users in self.direct_users.items():
+            ancestors = self._ancestors(group_id)
+            for user_id in users:
+                self._grant(user_id, group_entitlement(group_id))
+                for ancestor in ancestors:
+                    # Held through the group the user is a direct member of: that membership
+                    # is what explains it, and what would be removed.
+                    self._grant(
+                        user_id, group_entitlement(ancestor), via=group_entitlement(group_id)
+                    )
+
+    def _ancestors(self, group_id: str) -> set[str]:
+        found: set[str] = set()
+        todo = list(self.parents.get(group_id, ()))
+        while todo:
+            parent = todo.pop()
+            if parent in found or parent == group_id:
+                continue  # a cycle, which Entra should not allow, ends here
+            found.add(parent)
+            todo.extend(self.parents.get(parent, ()))
+        return found
+
+    def _group_entitlements(self) -> None:
+        names: dict[str, list[str]] = {}
+        for group in self.data.groups:
+            name = group.display_name or group.id
+            names.setdefault(name, []).append(group.id)
+            self.entitlements[group_entitlement(group.id)] = Entitlement(
+                system=self.system,
+                entitlement_id=group_entitlement(group.id),
+                name=name,
+                kind="group",
+                privileged=group.id in self.role_holding_groups,
+                description=group.description or None,
+            )
+        for name, ids in sorted(names.items()):
+            if len(ids) > 1:
+                self.data.note(
+                    "/groups",
+                    f"{len(ids)} groups are named {name!r}: a policy's group:{name} means all "
+                    "of them",
+                )
+
+    def _holders(
+        self, principal_id: str, principal_type: str | None
+    ) -> Iterable[tuple[str, str | None]]:
+        """(user, via) for a principal a role is assigned to. Roles and app roles assigned to a
+        group reach its direct members only: Entra does not pass them on to nested groups."""
+        kind = (principal_type or "").lower()
+        if kind in {"", "user"} and principal_id in self.users:
+            yield principal_id, None
+        elif kind in {"", "group"} and principal_id in self.groups:
+            via = group_entitlement(principal_id)
+            for user_id in sorted(self.direct_users.get(principal_id, ())):
+                yield user_id, via
+
+    # directory roles
+
+    def _directory_roles(self) -> None:
+        for assignment in self.data.role_assignments:
+            principal = assignment.principal_id
+            if principal not in self.users and principal not in self.groups:
+                continue  # a service principal, or a deleted object: not an account here
+            entitlement_id = role_entitlement(
+                assignment.role_definition_id, assignment.directory_scope_id
+            )
+            if entitlement_id not in self.entitlements:
+                self.entitlements[entitlement_id] = self._role(assignment)
+            if principal in self.groups:
+                self.role_holding_groups.add(principal)
+            for user_id, via in self._holders(principal, None):
+                self._grant(user_id, entitlement_id, via)
+
+    def _role(self, assignment: RoleAssignment) -> Entitlement:
+        definition = self.data.role_definitions.get(assignment.role_definition_id)
+        name = (definition.display_name if definition else None) or assignment.role_definition_id
+        if assignment.directory_scope_id != "/":
+            name = f"{name} ({assignment.directory_scope_id})"
+        return Entitlement(
+            system=self.system,
+            entitlement_id=role_entitlement(
+                assignment.role_definition_id, assignment.directory_scope_id
+            ),
+            name=name,
+            kind="directory-role",
+            privileged=True,
+            description=(definition.description if definition else None) or None,
+        )
+
+    # app roles
+
+    def _app_roles(self) -> None:
+        for assignment in self.data.app_role_assignments:
+            holders = list(self._holders(assignment.principal_id, assignment.principal_type))
+            if not holders and assignment.principal_id not in self.groups:
+                continue  # assigned to a service principal (an application permission)
+            entitlement_id = app_role_entitlement(assignment.resource_id, assignment.app_role_id)
+            if entitlement_id not in self.entitlements:
+                self.entitlements[entitlement_id] = self._app_role(assignment)
+            for user_id, via in holders:
+                self._grant(
+                    user_id,
+                    entitlement_id,
+                    via,
+                    assignment.created_date_time if via is None else None,
+                )
+
+    def _app_role(self, assignment: AppRoleAssignment) -> Entitlement:
+        principal = self.data.service_principals.get(assignment.resource_id)
+        application = (
+            (principal.display_name if principal else None)
+            or assignment.resource_display_name
+            or assignment.resource_id
+        )
+        description = None
+        if assignment.app_role_id == DEFAULT_APP_ROLE:
+            role = "default"
+        else:
+            found = next(
+                (
+                    r
+                    for r in (principal.app_roles if principal else ())
+                    if r.id == assignment.app_role_id
+                ),
+                None,
+            )
+            role = (
+                (found.value or found.display_name or found.id) if found else assignment.app_role_id
+            )
+            description = found.description if found else None
+        return Entitlement(
+            system=self.system,
+            entitlement_id=app_role_entitlement(assignment.resource_id, assignment.app_role_id),
+            name=f"{application}/{role}",
+            kind="app-role",
+            privileged=False,
+            description=description or None,
+        )
+
+    # accounts
+
+    def _accounts(self) -> tuple[list[Account], list[Credential]]:
+        accounts, credentials = [], []
+        registrations = self.data.registrations
+        for user in self.data.users:
+            enabled = user.account_enabled is not False  # unknown must not look disabled
+            activity = user.sign_in_activity
+            last_sign_in = None
+            if activity is not None:
+                # A failed attempt is not use; a token refreshed by an app is.
+                last_sign_in = (
+                    activity.last_successful_sign_in_date_time or activity.last_sign_in_date_time
+                )
+            registration = registrations.get(user.id) if registrations is not None else None
+            accounts.append(
+                Account(
+                    system=self.system,
+                    native_id=user.id,
+                    login=user.user_principal_name or user.id,
+                    email=user.mail or None,
+                    display_name=user.display_name or None,
+                    employee_id=user.employee_id or None,
+                    status=AccountStatus.ACTIVE if enabled else AccountStatus.DISABLED,
+                    kind=AccountKind.HUMAN,
+                    created_at=user.created_date_time,
+                    last_login_at=last_sign_in,
+                    mfa_factors=_mfa_factors(registration),
+                    attributes=_attributes(user, registration),
+                )
+            )
+            credentials.append(self._password(user, enabled, last_sign_in))
+        return accounts, credentials
+
+    def _password(
+        self, user: GraphUser, enabled: bool, last_sign_in: datetime | None
+    ) -> Credential:
+        upn = user.user_principal_name or ""
+        domain = upn.rpartition("@")[2].lower()
+        if "#EXT#" in upn.upper() or (user.creation_type or "").lower() == "invitation":
+            checked_by = "home-tenant"  # a guest signs in where their identity lives
+        elif (self.data.domains or {}).get(domain, "").lower() == "federated":
+            checked_by = "federation"  # the password is typed into, and checked by, another IdP
+        else:
+            checked_by = "entra"
+        return Credential(
+            system=self.system,
+            account_id=user.id,
+            credential_id=f"{user.id}#password",
+            kind=CredentialKind.PASSWORD,
+            active=enabled and checked_by == "entra",
+            created_at=user.last_password_change_date_time,
+            last_used_at=last_sign_in,
+            attributes={"checked_by": checked_by},
+        )
+
+
+def _mfa_factors(registration: RegistrationDetails | None) -> tuple[str, ...] | None:
+    if registration is None or registration.is_mfa_registered is None:
+        return None
+    if not registration.is_mfa_registered:
+        return ()
+    factors = sorted(set(registration.methods_registered) - NOT_A_SECOND_FACTOR)
+    # Registered for MFA with a method this list does not know yet: still a second factor.
+    return tuple(factors) or ("mfa",)
+
+
+def _attributes(user: GraphUser, registration: RegistrationDetails | None) -> dict[str, str]:
+    activity = user.sign_in_activity
+    values: dict[str, str | None] = {
+        "userType": user.user_type,
+        "accountEnabled": _flag(user.account_enabled),
+        "onPremisesSyncEnabled": _flag(user.on_premises_sync_enabled),
+        "creationType": user.creation_type,
+        "externalUserState": user.external_user_state,
+        "department": user.department,
+        "jobTitle": user.job_title,
+        "givenName": user.given_name,
+        "surname": user.surname,
+        "passwordPolicies": user.password_policies,
+        "defaultMfaMethod": registration.default_mfa_method if registration else None,
+    }
+    if activity is not None:
+        for key, value in (
+            ("lastSignInDateTime", activity.last_sign_in_date_time),
+            ("lastNonInteractiveSignInDateTime", activity.last_non_interactive_sign_in_date_time),
+            ("lastSuccessfulSignInDateTime", activity.last_successful_sign_in_date_time),
+        ):
+            values[key] = value.isoformat() if value else None
+    return {key: value for key, value in values.items() if value}

@@ -1,0 +1,203 @@
+"""LDIF (RFC 2849) as ``ldapsearch -LLL`` and ``ldifde`` write it: folded lines, comments,
+base64 values, binary ids; read into entries with the line each starts on."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import codecs
+import re
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from iam_gov.connectors.ldap.entry import Entry, decode_text, merge_ranges
+from iam_gov.errors import SourceError, location
+from iam_gov.model import SnapshotError
+
+_NAME = re.compile(rb"^[A-Za-z0-9][A-Za-z0-9.;=*-]*$")  # a descriptor or OID, with options
+
+
+@dataclass
+class Ldif:
+    entries: list[Entry] = field(default_factory=list)
+    errors: list[SnapshotError] = field(default_factory=list)
+    complete: bool = True
+
+
+class _RecordError(ValueError):
+    """A problem confined to one record: skipping the record is safe."""
+
+    def __init__(self, line: int, message: str) -> None:
+        super().__init__(message)
+        self.line = line
+
+
+def read_ldif(path: Path) -> Ldif:
+    """Every entry of an LDIF file. A file that is not LDIF raises ``SourceError`` naming the
+    line; a record that is broken inside is skipped, recorded, and makes the result incomplete."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise SourceError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        data = data.decode("utf-16").encode("utf-8")  # ldifde -u writes UTF-16
+    data = data.removeprefix(codecs.BOM_UTF8)
+    if b"\x00" in data:
+        raise SourceError(f"{path}: is not a text file, so not LDIF")
+    result = Ldif()
+    for index, record in enumerate(_records(path, data.split(b"\n"))):
+        _read_record(path, record, result, first=index == 0)
+    return result
+
+
+def _records(path: Path, lines: list[bytes]) -> list[list[tuple[int, bytes]]]:
+    """Logical lines (unfolded, comments dropped) grouped into records."""
+    records: list[list[tuple[int, bytes]]] = []
+    record: list[tuple[int, bytes]] = []
+    logical: bytearray | None = None
+    start = 0
+    in_comment = False
+
+    def flush() -> None:
+        nonlocal logical
+        if logical is not None:
+            record.append((start, bytes(logical)))
+            logical = None
+
+    for number, line in enumerate(lines, 1):
+        line = line.removesuffix(b"\r")
+        if line.startswith(b" "):
+            if in_comment:
+                continue  # a folded comment
+            if logical is None:
+                raise SourceError(
+                    f"{location(path, number)}: a continued line (it starts with a space) "
+                    "follows nothing it could continue"
+                )
+            logical += line[1:]
+            continue
+        flush()
+        in_comment = line.startswith(b"#")
+        if in_comment:
+            continue
+        if not line.strip():
+            if record:
+                records.append(record)
+                record = []
+            continue
+        logical, start = bytearray(line), number
+    flush()
+    if record:
+        records.append(record)
+    return records
+
+
+def _read_record(path: Path, lines: list[tuple[int, bytes]], result: Ldif, *, first: bool) -> None:
+    if first and lines[0][1].lower().startswith(b"version:"):
+        lines = lines[1:]
+        if not lines:
+            return
+    number, line = lines[0]
+    head = line.split(b":", 1)[0].strip().lower()
+    if head in (b"search", b"result"):
+        _trailer(path, lines, result)
+        return
+    if head == b"ref":
+        return  # a search continuation reference (ldapsearch -L): not an entry
+    if head != b"dn":
+        raise SourceError(
+            f"{location(path, number)}: an entry must start with 'dn:', not "
+            f"{decode_text(line[:40])!r}"
+        )
+    dn = "?"
+    try:
+        dn = decode_text(_value(path, number, line)[1])
+        attributes: dict[str, list[bytes]] = {}
+        for number, line in lines[1:]:
+            name, value = _value(path, number, line)
+            if name.lower() == "changetype":
+                kind = value.decode("ascii", "replace").strip().lower()
+                if kind != "add":
+                    raise SourceError(
+                        f"{location(path, number)}: changetype {kind}: a file of changes is "
+                        "not an export of the directory"
+                    )
+                continue
+            if name.lower() == "control":
+                continue
+            attributes.setdefault(name.lower(), []).append(value)
+    except _RecordError as exc:
+        result.complete = False
+        result.errors.append(
+            SnapshotError(
+                source=str(path),
+                line=exc.line,
+                record=dn,
+                message=f"entry skipped: {exc}",
+            )
+        )
+        return
+    merged, partial = merge_ranges(attributes)
+    entry = Entry(dn=dn, attributes=merged, line=lines[0][0])
+    for name in partial:
+        # ldapsearch shows AD's first 1500 values of a big group as member;range=0-1499 and
+        # stops there; ldifde fetches the rest. The values shown are real, the rest unknown.
+        result.complete = False
+        result.errors.append(
+            SnapshotError(
+                source=str(path),
+                line=entry.line,
+                record=dn,
+                message=f"only part of {name} is in the export (AD ranged retrieval): "
+                "export with ldifde, which fetches every range",
+            )
+        )
+    result.entries.append(entry)
+
+
+def _value(path: Path, number: int, line: bytes) -> tuple[str, bytes]:
+    name, colon, rest = line.partition(b":")
+    if not colon or not _NAME.match(name.strip()):
+        raise _RecordError(number, f"line {number} is not 'attribute: value'")
+    if rest.startswith(b":"):
+        try:
+            return name.strip().decode(), base64.b64decode(rest[1:].strip(), validate=True)
+        except binascii.Error:
+            raise _RecordError(number, f"line {number}: the base64 value is broken") from None
+    if rest.startswith(b"<"):
+        return name.strip().decode(), _url_value(number, rest[1:].strip().decode("utf-8"))
+    return name.strip().decode(), rest.lstrip(b" ")
+
+
+def _url_value(number: int, url: str) -> bytes:
+    # ldapsearch -t writes binary values to files and names them as file:// URLs.
+    parsed = urllib.parse.urlparse(url)
+    if parsed.scheme != "file":
+        raise _RecordError(number, f"line {number}: only file:// URLs can be read, not {url!r}")
+    try:
+        return Path(urllib.request.url2pathname(parsed.path)).read_bytes()
+    except OSError as exc:
+        raise _RecordError(
+            number, f"line {number}: {url} cannot be read ({exc.strerror})"
+        ) from None
+
+
+def _trailer(path: Path, lines: list[tuple[int, bytes]], result: Ldif) -> None:
+    """``ldapsearch -L`` ends with ``search: n`` / ``result: 0 Success``: anything but 0
+    (a size or time limit, a dropped connection) means the export is cut short."""
+    for number, line in lines:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() != b"result":
+            continue
+        text = decode_text(value).strip()
+        if text.split(" ", 1)[0] != "0":
+            result.complete = False
+            result.errors.append(
+                SnapshotError(
+                    source=str(path),
+                    line=number,
+                    message=f"ldapsearch reported {text!r}: the export is cut short",
+                )
+            )

@@ -1,0 +1,367 @@
+"""Live collection from an Okta org: the listings, then the per-object calls in a worker pool.
+
+Cost, for an org of U users, G groups, A apps and R administrators: U/200 pages of users;
+one factor call per user who can sign in (there is no bulk factor API; suspended, staged and
+deactivated users are not asked, their MFA stays unknown); G/200 pages of groups, then per
+group its members (paged) and one role call; A/200 pages of apps, then per app its users and
+its groups (paged); and one role call per user that ``/api/v1/iam/assignees/users`` lists:
+R calls, not U. Roles held through a group come from the group's roles and its members.
+And one call (paged if the org has very many) for the password policies.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from iam_gov.connectors.okta.client import ApiError, OktaApi
+from iam_gov.connectors.okta.export import (
+    OktaData,
+    OktaPasswordPolicy,
+    OktaUser,
+    RecordError,
+    assignee_ids,
+    member_ids,
+    parse_app,
+    parse_app_group,
+    parse_app_user,
+    parse_factor_kinds,
+    parse_group,
+    parse_items,
+    parse_member,
+    parse_password_policy,
+    parse_roles,
+    parse_user,
+)
+
+PAGE = 200
+USERS = "/api/v1/users"
+GROUPS = "/api/v1/groups"
+APPS = "/api/v1/apps"
+ASSIGNEES = "/api/v1/iam/assignees/users"
+POLICIES = "/api/v1/policies"
+PASSWORD_POLICIES = f"{POLICIES}?type=PASSWORD"
+# Rate-limit buckets: Okta counts each endpoint family separately.
+B_USERS = "/api/v1/users"
+B_FACTORS = "/api/v1/users/{id}/factors"
+B_USER_ROLES = "/api/v1/users/{id}/roles"
+B_GROUPS = "/api/v1/groups"
+B_MEMBERS = "/api/v1/groups/{id}/users"
+B_GROUP_ROLES = "/api/v1/groups/{id}/roles"
+B_APPS = "/api/v1/apps"
+B_APP_USERS = "/api/v1/apps/{id}/users"
+B_APP_GROUPS = "/api/v1/apps/{id}/groups"
+B_ASSIGNEES = "/api/v1/iam/assignees/users"
+B_POLICIES = "/api/v1/policies"
+# "Unknown" in messages: what a failed call leaves unknown.
+_UNKNOWN = {
+    B_FACTORS: "MFA factors",
+    B_USER_ROLES: "admin roles",
+    B_MEMBERS: "group members",
+    B_GROUP_ROLES: "admin roles held through groups",
+    B_APP_USERS: "app assignments",
+    B_APP_GROUPS: "app assignments to groups",
+}
+# A call for one object that answers 404: the object was deleted while we were listing.
+_GONE = 404
+_DEPROVISIONED = 'status eq "DEPROVISIONED"'
+# Saves Okta building, and us parsing, the credential-change links of every user.
+_USER_LIST_HEADERS = {"Content-Type": "application/json; okta-response=omitCredentialsLinks"}
+
+
+T = TypeVar("T")
+
+
+class Unreachable(Exception):
+    """The first call failed for good: Okta cannot be reached, refused the credential, or
+    kept failing."""
+
+    def __init__(self, error: ApiError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+@dataclass
+class LiveCollector:
+    """One collection: listings feed a queue of per-object calls that ``workers`` tasks run."""
+
+    api: OktaApi
+    employee_id_attribute: str
+    collect_factors: bool
+    workers: int
+    collect_password_policies: bool = True
+    data: OktaData = field(default_factory=OktaData)
+    _jobs: asyncio.Queue[Callable[[], Awaitable[None]]] = field(init=False)
+    _refused: dict[str, str] = field(default_factory=dict)
+    _crash: BaseException | None = None
+
+    def _user(self, raw: Any) -> OktaUser:
+        return parse_user(raw, self.employee_id_attribute)
+
+    def _member(self, raw: Any) -> OktaUser | str:
+        return parse_member(raw, self.data.users, self.employee_id_attribute)
+
+    async def run(self) -> OktaData:
+        self._jobs = asyncio.Queue(maxsize=self.workers * 4)
+        first_url = self.api.url(USERS, {"limit": PAGE})
+        try:
+            first = await self.api.request(
+                "GET", first_url, bucket=B_USERS, headers=_USER_LIST_HEADERS
+            )
+        except ApiError as exc:
+            # Nothing read yet: no snapshot to mark incomplete, but an org we cannot use.
+            raise Unreachable(exc) from None
+        workers = [asyncio.create_task(self._work()) for _ in range(self.workers)]
+        try:
+            # Users first: members and assignees listed after them are then known users.
+            listed = await asyncio.gather(
+                self._listing(self._users(first.body, first.next_url), USERS),
+                self._listing(self._deprovisioned(), USERS),
+            )
+            self.data.users_complete = self.data.users_complete and all(listed)
+            await asyncio.gather(
+                self._listing(self._groups(), GROUPS),
+                self._listing(self._apps(), APPS),
+                self._listing(self._assignees(), ASSIGNEES),
+                self._password_policies(),
+            )
+            await self._jobs.join()
+            if self._crash is not None:
+                raise self._crash
+        finally:
+            for worker in workers:
+                worker.cancel()
+            await asyncio.gather(*workers, return_exceptions=True)
+        for user_id, user in self.data.member_users.items():
+            if user_id not in self.data.users and self.data.users_complete:
+                self.data.problem(
+                    USERS,
+                    f"user {user.login} is a group member but was not in the user list "
+                    "(created while it was read?)",
+                    record=user_id,
+                    incomplete=False,
+                )
+        return self.data
+
+    # --- the worker pool ----------------------------------------------------------------
+
+    async def _work(self) -> None:
+        while True:
+            job = await self._jobs.get()
+            try:
+                await job()
+            except Exception as exc:  # a bug: keep the pool draining, raise it at the end
+                self._crash = self._crash or exc
+            finally:
+                self._jobs.task_done()
+
+    async def _enqueue(self, job: Callable[[], Awaitable[None]]) -> None:
+        await self._jobs.put(job)
+
+    async def _listing(self, listing: Awaitable[None], source: str) -> bool:
+        """A whole listing; when a page fails for good, what it and later pages held is
+        missing, so the snapshot is incomplete. False then."""
+        try:
+            await listing
+        except ApiError as exc:
+            self.data.problem(source, f"the listing stopped: {exc}")
+            return False
+        return True
+
+    def _per_object(
+        self,
+        bucket: str,
+        record: str,
+        call: Callable[[], Awaitable[None]],
+    ) -> Callable[[], Awaitable[None]]:
+        """A call about one object, whose failure leaves only that object's part unknown."""
+
+        async def job() -> None:
+            if bucket in self._refused:
+                return
+            try:
+                await call()
+            except ApiError as exc:
+                what = _UNKNOWN[bucket]
+                if exc.refused:
+                    # The credential may not read this kind at all: say it once, not per object.
+                    if bucket in self._refused:
+                        return
+                    self._refused[bucket] = str(exc)
+                    self.data.problem(bucket, f"refused, so {what} are unknown: {exc}")
+                elif exc.status == _GONE:
+                    self.data.problem(
+                        bucket, f"deleted while being read: {exc}", record=record, incomplete=False
+                    )
+                else:
+                    self.data.problem(bucket, f"{what} unknown: {exc}", record=record)
+            except RecordError as exc:
+                self.data.problem(bucket, f"{_UNKNOWN[bucket]} unknown: {exc}", record=record)
+
+        return job
+
+    async def _parsed(self, path: str, bucket: str, parse: Callable[[Any], T]) -> list[T]:
+        """Every page of a list, each parsed as it comes: a big group's raw pages are never
+        all held at once."""
+        parsed: list[T] = []
+        async for page in self.api.pages(path, bucket=bucket, params={"limit": PAGE}):
+            if not isinstance(page, list):
+                raise RecordError("a page is not a JSON array")
+            parsed.extend(parse_items(page, parse, self.data, path))
+        return parsed
+
+    async def _one(self, path: str, bucket: str) -> Any:
+        response = await self.api.request("GET", self.api.url(path), bucket=bucket)
+        return response.body
+
+    # --- users --------------------------------------------------------------------------
+
+    async def _users(self, body: Any, next_url: str | None) -> None:
+        await self._user_page(body, USERS)
+        pages = self.api.pages_from(next_url, bucket=B_USERS, headers=_USER_LIST_HEADERS)
+        async for page in pages:
+            await self._user_page(page, USERS)
+
+    async def _deprovisioned(self) -> None:
+        params: dict[str, str | int] = {"filter": _DEPROVISIONED, "limit": PAGE}
+        pages = self.api.pages(USERS, bucket=B_USERS, params=params, headers=_USER_LIST_HEADERS)
+        async for page in pages:
+            await self._user_page(page, f"{USERS}?filter={_DEPROVISIONED}")
+
+    async def _user_page(self, page: Any, source: str) -> None:
+        if not isinstance(page, list):
+            self.data.problem(source, "a page of users is not a JSON array")
+            self.data.users_complete = False
+            return
+        users = parse_items(page, self._user, self.data, source)
+        self.data.add_users(users)
+        self.data.users_complete = self.data.users_complete and len(users) == len(page)
+        if not self.collect_factors:
+            return
+        for user in users:
+            if user.can_sign_in:
+                await self._enqueue(self._per_object(B_FACTORS, user.id, self._factors(user.id)))
+
+    def _factors(self, user_id: str) -> Callable[[], Awaitable[None]]:
+        async def call() -> None:
+            body = await self._one(f"{USERS}/{user_id}/factors", B_FACTORS)
+            self.data.factors[user_id] = parse_factor_kinds(body)
+
+        return call
+
+    # --- groups -------------------------------------------------------------------------
+
+    async def _groups(self) -> None:
+        async for page in self.api.pages(GROUPS, bucket=B_GROUPS, params={"limit": PAGE}):
+            if not isinstance(page, list):
+                raise ApiError("a page of groups is not a JSON array")
+            for group in parse_items(page, parse_group, self.data, GROUPS):
+                self.data.groups[group.id] = group
+                await self._enqueue(self._per_object(B_MEMBERS, group.id, self._members(group.id)))
+                await self._enqueue(
+                    self._per_object(B_GROUP_ROLES, group.id, self._group_roles(group.id))
+                )
+
+    def _members(self, group_id: str) -> Callable[[], Awaitable[None]]:
+        async def call() -> None:
+            path = f"{GROUPS}/{group_id}/users"
+            members = await self._parsed(path, B_MEMBERS, self._member)
+            self.data.members[group_id] = member_ids(members, self.data)
+
+        return call
+
+    def _group_roles(self, group_id: str) -> Callable[[], Awaitable[None]]:
+        async def call() -> None:
+            body = await self._one(f"{GROUPS}/{group_id}/roles", B_GROUP_ROLES)
+            self.data.group_roles[group_id] = parse_roles(body)
+
+        return call
+
+    # --- apps ---------------------------------------------------------------------------
+
+    async def _apps(self) -> None:
+        async for page in self.api.pages(APPS, bucket=B_APPS, params={"limit": PAGE}):
+            if not isinstance(page, list):
+                raise ApiError("a page of apps is not a JSON array")
+            for app in parse_items(page, parse_app, self.data, APPS):
+                self.data.apps[app.id] = app
+                await self._enqueue(self._per_object(B_APP_USERS, app.id, self._app_users(app.id)))
+                await self._enqueue(
+                    self._per_object(B_APP_GROUPS, app.id, self._app_groups(app.id))
+                )
+
+    def _app_users(self, app_id: str) -> Callable[[], Awaitable[None]]:
+        async def call() -> None:
+            path = f"{APPS}/{app_id}/users"
+            self.data.app_users[app_id] = await self._parsed(path, B_APP_USERS, parse_app_user)
+
+        return call
+
+    def _app_groups(self, app_id: str) -> Callable[[], Awaitable[None]]:
+        async def call() -> None:
+            path = f"{APPS}/{app_id}/groups"
+            self.data.app_groups[app_id] = await self._parsed(path, B_APP_GROUPS, parse_app_group)
+
+        return call
+
+    # --- admin roles --------------------------------------------------------------------
+
+    async def _assignees(self) -> None:
+        seen: set[str] = set()
+        params = {"limit": PAGE}
+        async for page in self.api.pages(ASSIGNEES, bucket=B_ASSIGNEES, params=params):
+            try:
+                ids = assignee_ids(page)
+            except RecordError as exc:
+                self.data.problem(ASSIGNEES, f"a page cannot be read: {exc}")
+                continue
+            for user_id in ids:
+                if user_id not in seen:
+                    seen.add(user_id)
+                    await self._enqueue(
+                        self._per_object(B_USER_ROLES, user_id, self._user_roles(user_id))
+                    )
+
+    def _user_roles(self, user_id: str) -> Callable[[], Awaitable[None]]:
+        async def call() -> None:
+            body = await self._one(f"{USERS}/{user_id}/roles", B_USER_ROLES)
+            self.data.user_roles[user_id] = parse_roles(body)
+
+        return call
+
+    # --- password policies --------------------------------------------------------------
+
+    async def _password_policies(self) -> None:
+        """Failing to read them (a token without okta.policies.read: 403) leaves them unknown
+        and not judged, not the access data incomplete: no access is concluded from them."""
+        data = self.data
+        if not self.collect_password_policies:
+            data.problem(
+                PASSWORD_POLICIES,
+                "not read (collect_password_policies = false); they are not judged",
+                incomplete=False,
+            )
+            return
+        policies: list[OktaPasswordPolicy] = []
+        # No limit: Okta documents paging for this list but not its page sizes; the next
+        # links are followed all the same.
+        pages = self.api.pages(POLICIES, bucket=B_POLICIES, params={"type": "PASSWORD"})
+        try:
+            async for page in pages:
+                if not isinstance(page, list):
+                    raise ApiError("a page of policies is not a JSON array")
+                parsed = parse_items(
+                    page, parse_password_policy, data, PASSWORD_POLICIES, incomplete=False
+                )
+                policies.extend(parsed)
+        except ApiError as exc:
+            what = "were refused" if exc.refused else "could not be read"
+            data.problem(
+                PASSWORD_POLICIES,
+                f"the password policies {what} ({exc}); they are not judged",
+                incomplete=False,
+            )
+            return
+        data.password_policies = policies

@@ -1,0 +1,1 @@
+"""What every connector shares: the protocol, the registry, and helpers for reading inputs."""

@@ -1,0 +1,232 @@
+"""The output of ``wg show <interface> dump`` (or ``wg show all dump``), read from a file or
+from the running interface, and the few ``wg`` commands the connector runs.
+
+The dump's first line holds the interface's private key and each peer line its preshared
+key: both are dropped as soon as a line is split and never appear in a message, which names
+the line and the field only.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from iam_gov.connectors.shared.files import read_source
+from iam_gov.connectors.wireguard.conf import is_key
+from iam_gov.errors import SourceError
+from iam_gov.model import SnapshotError
+
+NONE = "(none)"
+_WG_TIMEOUT_SECONDS = 30.0
+# Where wg and the userspace implementations (wireguard-go, boringtun) keep their control
+# sockets; wg looks here first, then asks the kernel.
+USERSPACE_SOCKET_DIR = Path("/var/run/wireguard")
+
+
+@dataclass(frozen=True)
+class DumpPeer:
+    public_key: str
+    line: int
+    endpoint: str | None
+    allowed_ips: tuple[str, ...]
+    latest_handshake: datetime | None
+    """None when 0: no handshake since the interface came up (or the peer was added)."""
+    preshared_key: bool
+
+
+@dataclass(frozen=True)
+class Dump:
+    source: str
+    interface: str | None
+    """The interface's name when the dump covered several (``wg show all dump``)."""
+    public_key: str
+    listen_port: int | None
+    peers: tuple[DumpPeer, ...]
+    problems: tuple[SnapshotError, ...]
+
+
+def parse_dump(text: str, source: str, interface: str | None = None) -> Dump:
+    """``interface`` picks one interface from ``wg show all dump``; with a single interface's
+    dump it is not needed. ``SourceError`` when ``text`` is not such a dump at all."""
+    rows = [(n, line.split("\t")) for n, line in enumerate(text.split("\n"), start=1) if line]
+    if not rows:
+        raise SourceError(f"{source}: empty: not the output of `wg show <interface> dump`")
+    width = len(rows[0][1])
+    if width not in (4, 5) or not _is_interface_row(rows[0][1][-3:]):
+        raise SourceError(
+            f"{source}:{rows[0][0]}: not the output of `wg show <interface> dump` (the first "
+            "line is not an interface: private key, public key, listen port, fwmark)"
+        )
+    every_interface = width == 5
+    if every_interface:
+        names = sorted({fields[0] for _, fields in rows if len(fields) in (5, 9)})
+        if interface is None or interface not in names:
+            if len(names) != 1:
+                wanted = f"no interface {interface}" if interface else "several interfaces"
+                raise SourceError(
+                    f"{source}: has {wanted} (it has {', '.join(names)}): set `interface`"
+                )
+            interface = names[0]
+        rows = [(n, fields[1:]) for n, fields in rows if fields[0] == interface]
+        if len(rows[0][1]) != 4 or not _is_interface_row(rows[0][1][-3:]):
+            raise SourceError(
+                f"{source}:{rows[0][0]}: the first line of interface {interface} does not "
+                "describe the interface"
+            )
+    problems: list[SnapshotError] = []
+    header = rows[0][1]
+    peers: dict[str, DumpPeer] = {}
+    for number, fields in rows[1:]:
+        peer = _peer(source, number, fields, problems)
+        if peer is None:
+            continue
+        if peer.public_key in peers:
+            problems.append(
+                SnapshotError(
+                    source=source,
+                    line=number,
+                    record=peer.public_key,
+                    message=f"the same peer as at line {peers[peer.public_key].line}",
+                )
+            )
+            continue
+        peers[peer.public_key] = peer
+    port = header[2]
+    return Dump(
+        source=source,
+        interface=interface if every_interface else None,
+        public_key=header[1],
+        listen_port=int(port) if port.isdigit() else None,
+        peers=tuple(peers.values()),
+        problems=tuple(problems),
+    )
+
+
+def _is_interface_row(fields: Sequence[str]) -> bool:
+    # fields: public key, listen port, fwmark (the private key before them is not looked at)
+    public_key, port, fwmark = fields
+    return is_key(public_key) and port.isdigit() and (fwmark == "off" or _is_int(fwmark, 16))
+
+
+def _peer(
+    source: str, number: int, fields: Sequence[str], problems: list[SnapshotError]
+) -> DumpPeer | None:
+    def problem(message: str) -> None:
+        problems.append(SnapshotError(source=source, line=number, message=message))
+
+    if len(fields) != 8:
+        problem(f"expected 8 tab-separated fields for a peer, found {len(fields)}")
+        return None
+    public_key, preshared, endpoint, allowed, handshake = fields[:5]
+    if not is_key(public_key):
+        problem("the first field is not a WireGuard public key")
+        return None
+    if not handshake.isdigit():
+        problem("latest-handshake (field 5) is not a number of seconds")
+        return None
+    seconds = int(handshake)
+    try:
+        seen = datetime.fromtimestamp(seconds, UTC) if seconds else None
+    except (OverflowError, OSError, ValueError):
+        problem("latest-handshake (field 5) is not a time")
+        return None
+    return DumpPeer(
+        public_key=public_key,
+        line=number,
+        endpoint=None if endpoint == NONE else endpoint,
+        allowed_ips=() if allowed == NONE else tuple(filter(None, allowed.split(","))),
+        latest_handshake=seen,
+        preshared_key=preshared != NONE,
+    )
+
+
+def _is_int(value: str, base: int) -> bool:
+    try:
+        int(value, base)
+    except ValueError:
+        return False
+    return True
+
+
+def read_dump(path: Path, interface: str | None) -> Dump:
+    data = read_source(path, "the output of `wg show <interface> dump`")
+    return parse_dump(data.decode("utf-8", errors="replace"), str(path), interface)
+
+
+# --- the wg command -------------------------------------------------------------------------
+
+
+class WgError(Exception):
+    """``wg`` failed; the message is one line (wg's own error, never its output)."""
+
+
+class InterfaceAbsent(WgError):
+    """The interface does not exist (it is down, or was never brought up)."""
+
+
+# wg's words when there is no such interface: a kernel without WireGuard answers
+# EPROTONOSUPPORT for every name, a kernel with it ENODEV.
+_ABSENT = ("No such device", "Protocol not supported")
+
+
+def run_wg(command: Sequence[str], *args: str) -> str:
+    argv = [*command, *args]
+    try:
+        done = subprocess.run(
+            argv,
+            capture_output=True,
+            stdin=subprocess.DEVNULL,
+            timeout=_WG_TIMEOUT_SECONDS,
+            env={**os.environ, "LC_ALL": "C"},
+            check=False,
+        )
+    except FileNotFoundError:
+        raise WgError(f"`{command[0]}` is not installed (wireguard-tools)") from None
+    except PermissionError:
+        raise WgError(f"`{command[0]}` cannot be run: permission denied") from None
+    except subprocess.TimeoutExpired:
+        raise WgError(f"`{_shown(args)}` did not finish in {_WG_TIMEOUT_SECONDS:.0f} s") from None
+    if done.returncode != 0:
+        errors = done.stderr.decode("utf-8", errors="replace").strip().splitlines()
+        reason = errors[-1].strip() if errors else f"exit status {done.returncode}"
+        absent = any(word in reason for word in _ABSENT)
+        raise (InterfaceAbsent if absent else WgError)(f"`{_shown(args)}` failed: {reason}")
+    return done.stdout.decode("utf-8", errors="replace")
+
+
+def _shown(args: Sequence[str]) -> str:
+    return " ".join(("wg", *args))
+
+
+def live_dump(command: Sequence[str], interface: str) -> Dump:
+    """Raise ``InterfaceAbsent`` when it is not up, ``WgError`` when wg fails otherwise."""
+    text = run_wg(command, "show", interface, "dump")
+    try:
+        return parse_dump(text, f"wg show {interface} dump")
+    except SourceError as exc:
+        raise WgError(str(exc)) from None
+
+
+def live_peers(command: Sequence[str], interface: str) -> frozenset[str]:
+    """The running interface's peers (``wg show <interface> peers`` prints public keys only)."""
+    text = run_wg(command, "show", interface, "peers")
+    return frozenset(line.strip() for line in text.splitlines() if line.strip())
+
+
+def remove_live_peer(command: Sequence[str], interface: str, public_key: str) -> None:
+    run_wg(command, "set", interface, "peer", public_key, "remove")
+
+
+def userspace_started_at(interface: str) -> datetime | None:
+    """When a userspace interface came up: its control socket is made then. The kernel keeps
+    no such time for its own interfaces."""
+    try:
+        made = (USERSPACE_SOCKET_DIR / f"{interface}.sock").stat().st_mtime
+    except OSError:
+        return None
+    # Whole seconds, as handshakes are counted.
+    return datetime.fromtimestamp(int(made), UTC)

@@ -1,0 +1,344 @@
+"""Who connected when: OpenVPN status files (versions 1, 2, 3, written as OpenVPN writes them)
+and server logs (2.6, 2.4 and syslog time stamps, rotated and compressed)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from iam_gov.connectors.openvpn.connector import OpenVPNConnector, OpenVPNOptions
+from iam_gov.errors import SourceError
+from iam_gov.model import AccountStatus, SystemSnapshot
+
+UTC = dt.UTC
+NOW = dt.datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+STATUS_TIME = dt.datetime(2026, 3, 1, 11, 59, 30, tzinfo=UTC)
+INDEX = (
+    "V\t280101000000Z\t\t01\tunknown\t/CN=alice\n"
+    "V\t280101000000Z\t\t02\tunknown\t/CN=bob\n"
+    "R\t280101000000Z\t260225000000Z,cessationOfOperation\t03\tunknown\t/CN=carol\n"
+    "V\t280101000000Z\t\t04\tunknown\t/CN=dave\n"
+    "V\t280101000000Z\t\t05\tunknown\t/CN=dave\n"
+)
+TITLE = "OpenVPN 2.6.14 x86_64-pc-linux-gnu [SSL (OpenSSL)] [LZO] [LZ4] [EPOLL] [PKCS11] [AEAD]"
+# (common name, real address, virtual address, connected since)
+CLIENTS = [
+    ("alice", "198.51.100.7:50123", "10.8.0.2", dt.datetime(2026, 3, 1, 11, 30, tzinfo=UTC)),
+    ("bob", "203.0.113.9:41000", "10.8.0.3", dt.datetime(2026, 3, 1, 9, 15, tzinfo=UTC)),
+    ("dave", "192.0.2.44:1194", "10.8.0.4", dt.datetime(2026, 2, 28, 22, 0, tzinfo=UTC)),
+]
+
+
+def _local(moment: dt.datetime) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def status_v1(*, ctime: bool = False) -> str:
+    """As OpenVPN 2.4+ writes ``--status-version 1`` (2.3 and older: ctime() times)."""
+
+    def when(moment: dt.datetime) -> str:
+        return moment.strftime("%a %b %d %H:%M:%S %Y") if ctime else _local(moment)
+
+    lines = [
+        "OpenVPN CLIENT LIST",
+        f"Updated,{when(STATUS_TIME)}",
+        "Common Name,Real Address,Bytes Received,Bytes Sent,Connected Since",
+        *(f"{cn},{real},3716,3865,{when(since)}" for cn, real, _, since in CLIENTS),
+        "ROUTING TABLE",
+        "Virtual Address,Common Name,Real Address,Last Ref",
+        *(f"{virtual},{cn},{real},{when(STATUS_TIME)}" for cn, real, virtual, _ in CLIENTS),
+        "GLOBAL STATS",
+        "Max bcast/mcast queue length,1",
+        "END",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def status_v2(separator: str = ",", extra_rows: tuple[str, ...] = ()) -> str:
+    """As OpenVPN 2.6 writes ``--status-version 2`` (3: the same with tabs)."""
+    t = int(STATUS_TIME.timestamp())
+    rows = [
+        ["TITLE", TITLE],
+        ["TIME", _local(STATUS_TIME), str(t)],
+        [
+            "HEADER",
+            "CLIENT_LIST",
+            "Common Name",
+            "Real Address",
+            "Virtual Address",
+            "Virtual IPv6 Address",
+            "Bytes Received",
+            "Bytes Sent",
+            "Connected Since",
+            "Connected Since (time_t)",
+            "Username",
+            "Client ID",
+            "Peer ID",
+            "Data Channel Cipher",
+        ],
+        *(
+            [
+                "CLIENT_LIST",
+                cn,
+                real,
+                virtual,
+                "",
+                "3716",
+                "3865",
+                _local(since),
+                str(int(since.timestamp())),
+                "UNDEF",
+                str(n),
+                str(n),
+                "AES-256-GCM",
+            ]
+            for n, (cn, real, virtual, since) in enumerate(CLIENTS)
+        ),
+        # still in the TLS handshake: no name yet
+        [
+            "CLIENT_LIST",
+            "UNDEF",
+            "192.0.2.99:5000",
+            "",
+            "",
+            "0",
+            "0",
+            _local(STATUS_TIME),
+            str(t),
+            "UNDEF",
+            "7",
+            "7",
+            "none",
+        ],
+        [
+            "HEADER",
+            "ROUTING_TABLE",
+            "Virtual Address",
+            "Common Name",
+            "Real Address",
+            "Last Ref",
+            "Last Ref (time_t)",
+        ],
+        *(
+            ["ROUTING_TABLE", virtual, cn, real, _local(STATUS_TIME), str(t)]
+            for cn, real, virtual, _ in CLIENTS
+        ),
+        ["GLOBAL_STATS", "Max bcast/mcast queue length", "1"],
+        ["GLOBAL_STATS", "dco_enabled", "0"],
+    ]
+    lines = [separator.join(row) for row in rows] + list(extra_rows) + ["END"]
+    return "\r\n".join(lines) + "\r\n"
+
+
+def collect(tmp_path: Path, **options: Any) -> SystemSnapshot:
+    pki = tmp_path / "pki"
+    pki.mkdir(exist_ok=True)
+    (pki / "index.txt").write_text(INDEX)
+    validated = OpenVPNOptions.model_validate(
+        {"type": "openvpn", "pki_dir": pki, "timezone": "UTC", **options}
+    )
+    return OpenVPNConnector("vpn", validated, clock=lambda: NOW).collect()
+
+
+def with_status(tmp_path: Path, text: str, **options: Any) -> SystemSnapshot:
+    path = tmp_path / "openvpn-status.log"
+    path.write_text(text, newline="")
+    return collect(tmp_path, status_file=path, **options)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [status_v1(), status_v2(), status_v2("\t")],
+    ids=["version-1", "version-2", "version-3"],
+)
+def test_a_status_file_shows_who_is_connected(tmp_path: Path, text: str) -> None:
+    snapshot = with_status(tmp_path, text)
+
+    assert snapshot.complete, snapshot.errors
+    assert snapshot.source == "export:index.txt,openvpn-status.log"
+    accounts = {a.native_id: a for a in snapshot.accounts}
+    for cn, _, _, since in CLIENTS:
+        assert accounts[cn].last_login_at == STATUS_TIME
+        assert accounts[cn].attributes["connected"] == "true"
+        assert accounts[cn].attributes["connected_since"] == since.isoformat()
+    assert accounts["carol"].last_login_at is None
+    assert snapshot.settings["observation"] == {"observed_since": STATUS_TIME.isoformat()}
+    credentials = {c.credential_id: c for c in snapshot.credentials}
+    # alice has one certificate, so her connection used it; dave has two: which is unknown.
+    assert credentials["alice#cert-01"].last_used_at == STATUS_TIME
+    assert credentials["dave#cert-04"].last_used_at is None
+    assert credentials["dave#cert-05"].last_used_at is None
+
+
+def test_version_1_from_openvpn_2_3_in_the_servers_time_zone(tmp_path: Path) -> None:
+    snapshot = with_status(tmp_path, status_v1(ctime=True), timezone="Europe/Berlin")
+
+    alice = next(a for a in snapshot.accounts if a.native_id == "alice")
+    # Berlin is an hour ahead of UTC in March: the same wall-clock times, an hour earlier.
+    assert alice.last_login_at == STATUS_TIME - dt.timedelta(hours=1)
+    assert alice.attributes["connected_since"] == "2026-03-01T10:30:00+00:00"
+
+
+def test_malformed_status_lines_are_reported_and_the_rest_is_read(tmp_path: Path) -> None:
+    text = status_v2(
+        extra_rows=(
+            "CLIENT_LIST,erin,192.0.2.5:1000,10.8.0.9",
+            "CLIENT_LIST,frank,192.0.2.6:1000,10.8.0.10,,1,1,yesterday,noon,UNDEF,9,9,none",
+            "SOMETHING_ELSE,1,2",
+        )
+    )
+    path = tmp_path / "openvpn-status.log"
+
+    snapshot = with_status(tmp_path, text)
+
+    assert not snapshot.complete
+    assert [str(e) for e in snapshot.errors if e.source == str(path)] == [
+        f"{path}:14: a client line whose fields do not match its header",
+        f"{path}:15: Connected Since: time 'yesterday' is not in a format OpenVPN writes",
+        f"{path}:16: unknown line type 'SOMETHING_ELSE'",
+    ]
+    alice = next(a for a in snapshot.accounts if a.native_id == "alice")
+    assert alice.last_login_at == STATUS_TIME
+
+
+def test_files_that_are_not_server_status_files(tmp_path: Path) -> None:
+    with pytest.raises(SourceError, match="not an OpenVPN server status file"):
+        with_status(tmp_path, "<html>status</html>\n")
+    with pytest.raises(SourceError, match="the status file of an OpenVPN client"):
+        with_status(tmp_path, "OpenVPN STATISTICS\nUpdated,2026-03-01 12:00:00\nEND\n")
+    with pytest.raises(SourceError, match="no such file"):
+        collect(tmp_path, status_file=tmp_path / "missing.log")
+
+
+def test_a_connected_name_without_a_certificate_is_kept(tmp_path: Path) -> None:
+    text = status_v2(
+        extra_rows=(
+            f"CLIENT_LIST,mallory,192.0.2.66:4000,10.8.0.66,,1,1,{_local(STATUS_TIME)},"
+            f"{int(STATUS_TIME.timestamp())},UNDEF,9,9,AES-256-GCM",
+        )
+    )
+
+    snapshot = with_status(tmp_path, text)
+
+    mallory = next(a for a in snapshot.accounts if a.native_id == "mallory")
+    assert mallory.status is AccountStatus.ACTIVE
+    assert mallory.attributes["certificate_status"] == "unknown"
+    assert "mallory" in {g.account_id for g in snapshot.grants}
+    assert any(e.record == "mallory" and "no certificate" in e.message for e in snapshot.errors)
+
+
+def test_usernames_as_common_names_are_matched_through_the_mapping(tmp_path: Path) -> None:
+    mapping = tmp_path / "map.yaml"
+    mapping.write_text("identities:\n  - cn: alice\n    login: aarcher\n")
+    text = status_v1().replace("\nalice,", "\naarcher,")
+
+    snapshot = with_status(tmp_path, text, mapping=mapping)
+
+    alice = next(a for a in snapshot.accounts if a.native_id == "alice")
+    assert alice.login == "aarcher" and alice.last_login_at == STATUS_TIME
+    assert "aarcher" not in {a.native_id for a in snapshot.accounts}
+
+
+# --- logs ------------------------------------------------------------------------------------
+
+# Real log lines are longer than our source lines: each is written in two pieces.
+CURRENT_LOG = (
+    "2026-02-27 08:00:00 OpenVPN 2.6.14 x86_64-pc-linux-gnu [SSL (OpenSSL)] [LZO] [LZ4]\n"
+    "2026-02-27 08:00:01 Initialization Sequence Completed\n"
+    "2026-02-27 09:00:00 198.51.100.7:50123 TLS: Initial packet from [AF_INET]198.51.100.7:50123\n"
+    "2026-02-27 09:00:00 198.51.100.7:50123 VERIFY OK: depth=0, CN=alice\n"
+    "2026-02-27 09:00:00 198.51.100.7:50123 [alice] Peer Connection Initiated with "
+    "[AF_INET]198.51.100.7:50123\n"
+    "2026-02-27 09:00:00 alice/198.51.100.7:50123 MULTI_sva: pool returned IPv4=10.8.0.2, "
+    "IPv6=(Not enabled)\n"
+    "2026-02-27 09:00:00 alice/198.51.100.7:50123 MULTI: Learn: 10.8.0.2 -> "
+    "alice/198.51.100.7:50123\n"
+    "2026-02-27 09:00:00 alice/198.51.100.7:50123 MULTI: primary virtual IP for "
+    "alice/198.51.100.7:50123: 10.8.0.2\n"
+    "2026-02-28 17:45:12 us=123456 bob/203.0.113.9:41000 MULTI_sva: pool returned "
+    "IPv4=10.8.0.3, IPv6=(Not enabled)\n"
+    "2026-02-28 18:00:00 203.0.113.66:5000 VERIFY ERROR: depth=0, error=certificate revoked: "
+    "CN=carol, serial=3\n"
+    "2026-02-28 18:00:00 203.0.113.66:5000 TLS_ERROR: BIO read tls_read_plaintext error\n"
+)
+ROTATED_LOG = (
+    "Mon Feb 23 10:00:00 2026 carol/192.0.2.30:2000 MULTI_sva: pool returned IPv4=10.8.0.5, "
+    "IPv6=(Not enabled)\n"
+    "Mon Feb 23 10:00:00 2026 carol/192.0.2.30:2000 MULTI: primary virtual IP for "
+    "carol/192.0.2.30:2000: 10.8.0.5\n"
+)
+OLDEST_LOG = (
+    "Fri Feb 20 07:00:00 2026 Initialization Sequence Completed\n"
+    "Fri Feb 20 08:00:00 2026 mallory/192.0.2.1:1111 MULTI_sva: pool returned IPv4=10.8.0.9, "
+    "IPv6=(Not enabled)\n"
+    "Fri Feb 20 09:00:00 2026 alice/198.51.100.7:50000 MULTI_sva: pool returned "
+    "IPv4=10.8.0.2, IPv6=(Not enabled)\n"
+)
+SYSLOG = (
+    "Feb 26 06:30:00 vpn ovpn-server[811]: dave/192.0.2.44:1194 MULTI: primary virtual IP "
+    "for dave/192.0.2.44:1194: 10.8.0.4\n"
+    "2026-02-27T11:00:00+01:00 vpn ovpn-server[811]: 192.0.2.45:1194 [alice] Peer Connection "
+    "Initiated with [AF_INET]192.0.2.45:1194\n"
+)
+
+
+def write_logs(folder: Path) -> None:
+    (folder / "openvpn.log").write_text(CURRENT_LOG)
+    (folder / "openvpn.log.1").write_text(ROTATED_LOG)
+    with gzip.open(folder / "openvpn.log.2.gz", "wt") as stream:
+        stream.write(OLDEST_LOG)
+    (folder / "syslog").write_text(SYSLOG)
+
+
+def test_logs_give_the_latest_connection_of_each_identity(tmp_path: Path) -> None:
+    write_logs(tmp_path)
+
+    snapshot = collect(
+        tmp_path,
+        log_files=[tmp_path / "openvpn.log*", tmp_path / "syslog", tmp_path / "gone-*.log"],
+    )
+
+    seen = {a.native_id: a.last_login_at for a in snapshot.accounts}
+    assert seen == {
+        "alice": dt.datetime(2026, 2, 27, 10, 0, tzinfo=UTC),
+        "bob": dt.datetime(2026, 2, 28, 17, 45, 12, tzinfo=UTC),
+        # refused on the 28th (revoked): that was no connection
+        "carol": dt.datetime(2026, 2, 23, 10, 0, tzinfo=UTC),
+        "dave": dt.datetime(2026, 2, 26, 6, 30, tzinfo=UTC),
+    }
+    assert snapshot.settings["observation"] == {"observed_since": "2026-02-20T07:00:00+00:00"}
+    assert snapshot.source == "export:index.txt,4 log files"
+    assert snapshot.complete
+    assert [str(e) for e in snapshot.errors] == [
+        f"{tmp_path / 'pki' / 'crl.pem'}: the CRL file does not exist",
+        f"{tmp_path / 'gone-*.log'}: no log file matches this pattern",
+        "log_files: 1 names connected in the past have no certificate in index.txt: mallory",
+    ]
+
+
+def test_status_and_logs_together(tmp_path: Path) -> None:
+    write_logs(tmp_path)
+
+    snapshot = with_status(tmp_path, status_v2(), log_files=[tmp_path / "openvpn.log*"])
+
+    accounts = {a.native_id: a for a in snapshot.accounts}
+    assert accounts["alice"].last_login_at == STATUS_TIME  # connected now beats the log
+    assert accounts["carol"].last_login_at == dt.datetime(2026, 2, 23, 10, 0, tzinfo=UTC)
+    assert snapshot.settings["observation"] == {"observed_since": "2026-02-20T07:00:00+00:00"}
+
+
+def test_a_log_without_time_stamps_is_reported(tmp_path: Path) -> None:
+    (tmp_path / "journal.txt").write_text(
+        "alice/198.51.100.7:50123 MULTI_sva: pool returned IPv4=10.8.0.2, IPv6=(Not enabled)\n"
+    )
+
+    snapshot = collect(tmp_path, log_files=[tmp_path / "journal.txt"])
+
+    assert all(a.last_login_at is None for a in snapshot.accounts)
+    assert any("journalctl -o short-iso" in e.message for e in snapshot.errors)
+    # Nothing dated was read: the watched window is empty.
+    assert snapshot.settings["observation"] == {"observed_since": NOW.isoformat()}
