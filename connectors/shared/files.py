@@ -1,22 +1,40 @@
-"""Reading a connector's input files: one way to say that a file is missing or unreadable."""
+"""Reading a connector's input files: one way to say that a file is missing, unreadable or not
+what it should be, as a fatal error or as one problem of an incomplete snapshot."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
-from iam_gov.errors import SourceError
+from iam_gov.errors import SourceError, location
+from iam_gov.model import SnapshotError
+
+
+class BadFile(SourceError):
+    """A file that cannot be read as what it should hold. Raised, it stops the collect (a
+    ``SourceError``); caught, ``as_problem()`` makes it one problem of an incomplete snapshot."""
+
+    def __init__(self, path: Path, message: str, line: int | None = None) -> None:
+        super().__init__(f"{location(path, line)}: {message}")
+        self.path, self.message, self.line = path, message, line
+
+    def as_problem(self, record: str | None = None) -> SnapshotError:
+        return SnapshotError(
+            source=str(self.path), line=self.line, record=record, message=self.message
+        )
 
 
 def read_source(path: Path, what: str) -> bytes:
-    """The file's bytes; ``SourceError`` naming the file (and what it should have been)."""
+    """The file's bytes; ``BadFile`` naming the file (and what it should have been)."""
     try:
         return path.read_bytes()
     except FileNotFoundError:
-        raise SourceError(f"{path}: no such file ({what})") from None
+        raise BadFile(path, f"no such file ({what})") from None
     except IsADirectoryError:
-        raise SourceError(f"{path}: is a folder, not {what}") from None
+        raise BadFile(path, f"is a folder, not {what}") from None
     except OSError as exc:
-        raise SourceError(f"{path}: cannot be read: {exc.strerror}") from None
+        raise BadFile(path, f"cannot be read: {exc.strerror}") from None
 
 
 def read_source_text(path: Path, what: str, encoding: str = "utf-8-sig") -> str:
@@ -25,6 +43,27 @@ def read_source_text(path: Path, what: str, encoding: str = "utf-8-sig") -> str:
     try:
         return data.decode(encoding)
     except UnicodeDecodeError as exc:
-        raise SourceError(
-            f"{path}: not {encoding.split('-sig')[0].upper()} text (byte {exc.start})"
-        ) from None
+        name = encoding.split("-sig")[0].upper()
+        raise BadFile(path, f"not {name} text (byte {exc.start})") from None
+
+
+def json_documents(text: str, path: Path, *, single: bool = False) -> list[Any]:
+    """Every JSON document in ``text``, one after the other with white space between them
+    (what ``>>`` of several API calls, or a script saving page after page, leaves). With
+    ``single``, a second document is a mistake. Bad JSON is named at ``file:line``."""
+    decoder = json.JSONDecoder()
+    documents: list[Any] = []
+    index, end = 0, len(text)
+    while True:
+        while index < end and text[index].isspace():
+            index += 1
+        if index == end:
+            return documents
+        if documents and single:
+            line = text.count("\n", 0, index) + 1
+            raise BadFile(path, "unexpected data after the JSON document", line)
+        try:
+            document, index = decoder.raw_decode(text, index)
+        except json.JSONDecodeError as exc:
+            raise BadFile(path, f"not valid JSON ({exc.msg})", exc.lineno) from None
+        documents.append(document)
