@@ -8,11 +8,11 @@ from __future__ import annotations
 from typing import Any
 
 from iam_gov.connectors.entra.client import GraphClient, GraphError, segment
-from iam_gov.connectors.entra.export import (
+from iam_gov.connectors.entra.records import is_object_id
+from iam_gov.connectors.entra.to_model import (
     DEFAULT_APP_ROLE,
     app_role_entitlement,
     group_entitlement,
-    is_object_id,
 )
 from iam_gov.model import Action, ActionKind, ActionOutcome, ActionResult
 

@@ -9,12 +9,13 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-import httpx
+from iam_gov.errors import ConfigError, ConnectorError
 
-from iam_gov.errors import ConnectorError
+if TYPE_CHECKING:
+    import httpx
 
 RETRY_STATUSES = frozenset({429, 503, 504})
 """What Graph asks callers to retry: throttling, and a service that is busy or timed out."""
@@ -60,6 +61,19 @@ TokenProvider = Callable[[], str]
 Sleep = Callable[[float], None]
 
 
+def http_client(timeout: float) -> httpx.Client:
+    """The HTTP client for signing in and for Graph. httpx's default ``trust_env``: the CA
+    bundle (SSL_CERT_FILE) and proxy of the environment apply, as they do for every other tool
+    on a machine behind a TLS-inspecting proxy."""
+    import httpx  # lazy: only live Entra systems need it
+
+    return httpx.Client(
+        timeout=httpx.Timeout(timeout),
+        headers={"User-Agent": "iam-gov"},
+        follow_redirects=False,
+    )
+
+
 class GraphClient:
     """Graph v1.0 for one tenant: every call retried on throttling, every list followed to its
     last page. The bearer token is only ever sent to ``graph_url``."""
@@ -99,6 +113,8 @@ class GraphClient:
         json: Any = None,
     ) -> httpx.Response:
         """``path`` is relative to ``/v1.0`` (``/users``) or a full URL Graph gave us."""
+        import httpx
+
         url = path if path.startswith("https://") else self._root + path
         shown = _shown_path(url, self._root)
         if not url.startswith(self._root + "/"):
@@ -351,6 +367,8 @@ class MsalTokenProvider:
         return f"{self._system}: Entra tenant {self._tenant} (client {self._client_id})"
 
     def _failure(self, what: str, exc: Exception) -> ConnectorError:
+        import httpx
+
         chain: list[BaseException] = []
         current: BaseException | None = exc
         while current is not None and len(chain) < 5:
@@ -374,6 +392,34 @@ class MsalTokenProvider:
             if secret:
                 text = text.replace(secret, "**********")
         return text
+
+
+# Unencrypted keys only: the keyring or the environment is what protects it.
+_PEM_KEY = re.compile(
+    r"-----BEGIN (?:RSA |EC )?PRIVATE KEY-----.+?-----END (?:RSA |EC )?PRIVATE KEY-----",
+    re.DOTALL,
+)
+_PEM_CERT = re.compile(r"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----", re.DOTALL)
+
+
+def certificate_credential(pem: str, thumbprint: str | None, key: str) -> dict[str, str]:
+    """What MSAL takes for a certificate credential, from the PEM held under option ``key``."""
+    private_key = _PEM_KEY.search(pem)
+    if private_key is None:
+        raise ConfigError(f"{key}: holds no unencrypted PEM private key")
+    credential = {"private_key": private_key.group(0)}
+    certificate = _PEM_CERT.search(pem)
+    if thumbprint is not None:
+        credential["thumbprint"] = thumbprint
+    elif certificate is not None:
+        # MSAL then signs with the certificate's SHA-256 thumbprint (x5t#S256) and sends x5c.
+        credential["public_certificate"] = certificate.group(0)
+    else:
+        raise ConfigError(
+            f"{key}: holds only a private key: add its certificate to the PEM, or give "
+            "certificate_thumbprint"
+        )
+    return credential
 
 
 def _msal_refusal(result: object) -> str:

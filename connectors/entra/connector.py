@@ -3,25 +3,27 @@ MSAL and Microsoft Graph, or from the Graph JSON that `az rest` and Graph Explor
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable
 from datetime import datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, Literal
 
 from pydantic import Field, model_validator
 
 from iam_gov.configtypes import RelPath, SecretRef
-from iam_gov.connectors.entra.export import (
-    DOMAINS,
-    REGISTRATION_DETAILS,
-    USERS,
-    TenantData,
-    newest_mtime,
-    read_export,
+from iam_gov.connectors.entra.actions import apply_action
+from iam_gov.connectors.entra.client import (
+    GraphClient,
+    MsalTokenProvider,
+    certificate_credential,
+    http_client,
 )
-from iam_gov.connectors.entra.to_model import Mapper
+from iam_gov.connectors.entra.export import read_export
+from iam_gov.connectors.entra.live import LiveReader
+from iam_gov.connectors.entra.records import TenantData
+from iam_gov.connectors.entra.to_model import SnapshotBuilder
+from iam_gov.connectors.shared.export_time import ExportTime, export_time
+from iam_gov.connectors.shared.options import LiveOrExportOptions
 from iam_gov.connectors.shared.protocol import Connector, ConnectorOptions, Permissions
 from iam_gov.connectors.shared.registry import connector
 from iam_gov.errors import ConfigError, ConnectorError
@@ -38,18 +40,15 @@ from iam_gov.timeutil import utcnow
 if TYPE_CHECKING:
     import httpx
 
-    from iam_gov.connectors.entra.client import GraphClient
-
 _GUID = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 _HTTPS_ROOT = r"^https://[A-Za-z0-9.\-\[\]:]+/?$"
 
 
-class EntraOptions(ConnectorOptions):
+class EntraOptions(LiveOrExportOptions):
     """One Entra tenant, read through an app registration's own credential (client credentials:
     a client secret, or a certificate), or from a folder of saved Graph answers."""
 
     type: Literal["entra"]
-    mode: Literal["live", "export"]
     # live
     tenant_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9.\-]*$")
     """The directory (tenant) id, or one of its verified domain names."""
@@ -72,13 +71,24 @@ class EntraOptions(ConnectorOptions):
     exported_at: UTCDateTime | None = None
     """When the export was taken. Default: the newest file's modification time."""
 
+    live_only: ClassVar[tuple[str, ...]] = (
+        "tenant_id",
+        "client_id",
+        "client_secret",
+        "certificate_private_key",
+        "certificate_thumbprint",
+        "authority_host",
+        "graph_url",
+        "timeout",
+        "max_retries",
+    )
+    export_only: ClassVar[tuple[str, ...]] = ("path", "exported_at")
+
     @model_validator(mode="after")
     def _fits_mode(self) -> EntraOptions:
         if self.mode == "export":
             if self.path is None:
                 raise ValueError('mode = "export" needs path (the folder of saved Graph JSON)')
-            misplaced = [n for n in _LIVE_ONLY if n in self.model_fields_set]
-            wanted = "live"
         else:
             missing = [n for n in ("tenant_id", "client_id") if getattr(self, n) is None]
             if missing:
@@ -90,25 +100,9 @@ class EntraOptions(ConnectorOptions):
                 )
             if self.certificate_thumbprint is not None and self.certificate_private_key is None:
                 raise ValueError("certificate_thumbprint goes with certificate_private_key")
-            misplaced = [n for n in _EXPORT_ONLY if getattr(self, n) is not None]
-            wanted = "export"
-        if misplaced:
-            raise ValueError(f'{", ".join(misplaced)} only apply to mode = "{wanted}"')
+        self.check_mode()
         return self
 
-
-_LIVE_ONLY = (
-    "tenant_id",
-    "client_id",
-    "client_secret",
-    "certificate_private_key",
-    "certificate_thumbprint",
-    "authority_host",
-    "graph_url",
-    "timeout",
-    "max_retries",
-)
-_EXPORT_ONLY = ("path", "exported_at")
 
 # Microsoft Graph application permissions, the least privileged the documentation names for
 # each call. AuditLog.Read.All is for sign-in activity and MFA registration; Domain.Read.All
@@ -176,42 +170,30 @@ class EntraConnector(Connector[EntraOptions]):
     def collect(self) -> SystemSnapshot:
         if self.options.mode == "export":
             return self._collect_export()
-        return self._collect_live()
-
-    def _collect_export(self) -> SystemSnapshot:
-        folder = self.options.path
-        assert folder is not None
-        data, files = read_export(folder)
-        if not data.sign_in_activity:
-            data.note(
-                str(folder / USERS),
-                "no signInActivity in the export (it needs Entra ID P1 and $select="
-                "signInActivity): last sign-in is unknown for every user",
-            )
-        _note_missing_reports(data, folder)
-        exported_at = self.options.exported_at
-        if exported_at is None:
-            exported_at = newest_mtime(folder, files) or self.clock()
-            data.note(
-                str(folder),
-                f"exported_at not given: taken to be the newest file's modification time, "
-                f"{exported_at:%Y-%m-%d %H:%M} UTC",
-            )
-        return Mapper(self.system, data).snapshot(f"export:{folder.name}", exported_at)
-
-    def _collect_live(self) -> SystemSnapshot:
-        from iam_gov.connectors.entra.live import LiveReader
-
         collected_at = self.clock()
         data = TenantData()
         LiveReader(self._graph(), data, self.system).read()
-        return Mapper(self.system, data).snapshot("live", collected_at)
+        return self._snapshot(data, "live", collected_at)
+
+    def _collect_export(self) -> SystemSnapshot:
+        folder, given = self.options.path, self.options.exported_at
+        assert folder is not None
+        data, files = read_export(folder)
+        if files or given is not None:
+            taken = export_time(given, files)
+        else:  # never so far: users.json is always read
+            taken = ExportTime(self.clock())
+        if taken.guessed:
+            data.note(str(folder), taken.guessed)
+        return self._snapshot(data, f"export:{folder.name}", taken.at)
+
+    def _snapshot(self, data: TenantData, source: str, collected_at: datetime) -> SystemSnapshot:
+        builder = SnapshotBuilder(self.system, self.type_name, data)
+        return builder.snapshot(source, collected_at)
 
     # --- apply --------------------------------------------------------------------------
 
     def apply(self, action: Action) -> ActionResult:
-        from iam_gov.connectors.entra.actions import apply_action
-
         if action.kind not in self.capabilities:
             return super().apply(action)
         if action.system != self.system:
@@ -227,18 +209,8 @@ class EntraConnector(Connector[EntraOptions]):
 
     def _graph(self) -> GraphClient:
         if self._graph_client is None:
-            import httpx
-
-            from iam_gov.connectors.entra.client import GraphClient
-
             options = self.options
-            # trust_env: the CA bundle (SSL_CERT_FILE) and proxy of the environment apply,
-            # as they do for every other tool on a machine behind a TLS-inspecting proxy.
-            self._http = httpx.Client(
-                timeout=httpx.Timeout(options.timeout),
-                headers={"User-Agent": "iam-gov"},
-                follow_redirects=False,
-            )
+            self._http = http_client(options.timeout)
             token = self._token_provider or self._msal_tokens(self._http)
             self._graph_client = GraphClient(
                 self._http,
@@ -250,8 +222,6 @@ class EntraConnector(Connector[EntraOptions]):
         return self._graph_client
 
     def _msal_tokens(self, http: httpx.Client) -> Callable[[], str]:
-        from iam_gov.connectors.entra.client import MsalTokenProvider
-
         options = self.options
         assert options.tenant_id is not None and options.client_id is not None
         secret_key = f"systems.{self.system}.client_secret"
@@ -262,7 +232,7 @@ class EntraConnector(Connector[EntraOptions]):
                 return options.client_secret.resolve(secret_key).get_secret_value()
             assert options.certificate_private_key is not None
             pem = options.certificate_private_key.resolve(key_key).get_secret_value()
-            return _certificate_credential(pem, options.certificate_thumbprint, key_key)
+            return certificate_credential(pem, options.certificate_thumbprint, key_key)
 
         def secret_text() -> list[str]:
             if options.client_secret is None:
@@ -284,45 +254,5 @@ class EntraConnector(Connector[EntraOptions]):
         )
 
 
-# Unencrypted keys only: the keyring or the environment is what protects it.
-_PEM_KEY = re.compile(
-    r"-----BEGIN (?:RSA |EC )?PRIVATE KEY-----.+?-----END (?:RSA |EC )?PRIVATE KEY-----",
-    re.DOTALL,
-)
-_PEM_CERT = re.compile(r"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----", re.DOTALL)
-
-
-def _certificate_credential(pem: str, thumbprint: str | None, key: str) -> dict[str, str]:
-    private_key = _PEM_KEY.search(pem)
-    if private_key is None:
-        raise ConfigError(f"{key}: holds no unencrypted PEM private key")
-    credential = {"private_key": private_key.group(0)}
-    certificate = _PEM_CERT.search(pem)
-    if thumbprint is not None:
-        credential["thumbprint"] = thumbprint
-    elif certificate is not None:
-        # MSAL then signs with the certificate's SHA-256 thumbprint (x5t#S256) and sends x5c.
-        credential["public_certificate"] = certificate.group(0)
-    else:
-        raise ConfigError(
-            f"{key}: holds only a private key: add its certificate to the PEM, or give "
-            "certificate_thumbprint"
-        )
-    return credential
-
-
 def _failed(action: Action, message: str) -> ActionResult:
     return ActionResult(action=action, outcome=ActionOutcome.FAILED, message=message)
-
-
-def _note_missing_reports(data: TenantData, folder: Path) -> None:
-    if data.registrations is None:
-        data.note(
-            str(folder / REGISTRATION_DETAILS),
-            "no such file: MFA registration is unknown, so no account is taken to lack MFA",
-        )
-    if data.domains is None:
-        data.note(
-            str(folder / DOMAINS),
-            "no such file: users of federated domains are taken to have a password in Entra",
-        )

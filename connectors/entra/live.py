@@ -6,12 +6,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from iam_gov.connectors.entra.client import GraphClient, GraphError, segment
-from iam_gov.connectors.entra.export import (
+from iam_gov.connectors.entra.records import (
     AppRoleAssignment,
     DirectoryObject,
     Domain,
     GraphGroup,
     GraphUser,
+    M,
     RegistrationDetails,
     RoleAssignment,
     RoleDefinition,
@@ -101,6 +102,25 @@ class LiveReader:
     def _problem(self, source: str, exc: GraphError, what: str, record: str | None = None) -> None:
         self.data.problem(source, f"{exc.describe()}: {what}", record)
 
+    def _read(self, path: str, params: dict[str, str], model: type[M], missing: str) -> list[M]:
+        """The records of a list; when Graph fails part-way, those read before it, and a
+        problem saying what is ``missing``."""
+        records, error = self._pages(path, params)
+        if error is not None:
+            self._problem(path, error, missing)
+        return parse_records(records, model, path, self.data)
+
+    def _read_all(
+        self, path: str, params: dict[str, str], model: type[M], source: str, record: str, what: str
+    ) -> list[M] | None:
+        """The records of a list about one object (``record``): all of them, or None and a
+        problem saying ``what`` is unknown when Graph fails."""
+        records, error = self._pages(path, params)
+        if error is not None:
+            self._problem(source, error, f"{what} unknown", record)
+            return None
+        return parse_records(records, model, path, self.data)
+
     def _users(self) -> None:
         fields = ",".join((*USER_FIELDS, "signInActivity"))
         records, error = self._pages("/users", {"$select": fields, "$top": TOP_WITH_SIGN_IN})
@@ -137,67 +157,61 @@ class LiveReader:
 
     def _groups(self) -> None:
         params = {"$select": ",".join(GROUP_FIELDS), "$top": TOP}
-        records, error = self._pages("/groups", params)
-        if error is not None:
-            self._problem("/groups", error, "groups after it, and their members, are missing")
-        self.data.groups = parse_records(records, GraphGroup, "/groups", self.data)
+        missing = "groups after it, and their members, are missing"
+        self.data.groups = self._read("/groups", params, GraphGroup, missing)
         for group in self.data.groups:
-            self._members(group)
-
-    def _members(self, group: GraphGroup) -> None:
-        source = "/groups/{id}/members"
-        if not is_object_id(group.id):
-            self.data.problem("/groups", "not a directory object id: members not read", group.id)
-            return
-        path = f"/groups/{segment(group.id)}/members"
-        records, error = self._pages(path, {"$select": "id", "$top": TOP})
-        if error is not None:
-            name = group.display_name or group.id
-            self._problem(source, error, f"the members of group {name} are unknown", group.id)
-            return
-        self.data.members[group.id] = parse_records(records, DirectoryObject, path, self.data)
+            if not is_object_id(group.id):
+                self.data.problem(
+                    "/groups", "not a directory object id: members not read", group.id
+                )
+                continue
+            members = self._read_all(
+                f"/groups/{segment(group.id)}/members",
+                {"$select": "id", "$top": TOP},
+                DirectoryObject,
+                "/groups/{id}/members",
+                group.id,
+                f"the members of group {group.display_name or group.id} are",
+            )
+            if members is not None:
+                self.data.members[group.id] = members
 
     def _roles(self) -> None:
         base = "/roleManagement/directory"
-        records, error = self._pages(
-            f"{base}/roleAssignments", {"$select": ",".join(ROLE_ASSIGNMENT_FIELDS)}
+        self.data.role_assignments = self._read(
+            f"{base}/roleAssignments",
+            {"$select": ",".join(ROLE_ASSIGNMENT_FIELDS)},
+            RoleAssignment,
+            "directory role holders are unknown",
         )
-        if error is not None:
-            self._problem(f"{base}/roleAssignments", error, "directory role holders are unknown")
-        self.data.role_assignments = parse_records(
-            records, RoleAssignment, f"{base}/roleAssignments", self.data
+        definitions = self._read(
+            f"{base}/roleDefinitions",
+            {"$select": ",".join(ROLE_DEFINITION_FIELDS)},
+            RoleDefinition,
+            "some roles are named by their ids",
         )
-        records, error = self._pages(
-            f"{base}/roleDefinitions", {"$select": ",".join(ROLE_DEFINITION_FIELDS)}
-        )
-        if error is not None:
-            self._problem(f"{base}/roleDefinitions", error, "some roles are named by their ids")
-        definitions = parse_records(records, RoleDefinition, f"{base}/roleDefinitions", self.data)
         self.data.role_definitions = {d.id: d for d in definitions}
 
     def _applications(self) -> None:
         params = {"$select": ",".join(SERVICE_PRINCIPAL_FIELDS), "$top": TOP}
-        records, error = self._pages("/servicePrincipals", params)
-        if error is not None:
-            what = "applications after it, and their assignments, are missing"
-            self._problem("/servicePrincipals", error, what)
-        principals = parse_records(records, ServicePrincipal, "/servicePrincipals", self.data)
+        missing = "applications after it, and their assignments, are missing"
+        principals = self._read("/servicePrincipals", params, ServicePrincipal, missing)
         self.data.service_principals = {sp.id: sp for sp in principals}
-        source = "/servicePrincipals/{id}/appRoleAssignedTo"
         params = {"$select": ",".join(APP_ROLE_ASSIGNMENT_FIELDS), "$top": TOP}
         for sp in principals:
             if not is_object_id(sp.id):
                 self.data.problem("/servicePrincipals", "not a directory object id", sp.id)
                 continue
-            path = f"/servicePrincipals/{segment(sp.id)}/appRoleAssignedTo"
-            records, error = self._pages(path, params)
-            if error is not None:
-                name = sp.display_name or sp.id
-                self._problem(source, error, f"who holds the roles of {name} is unknown", sp.id)
-                continue
-            self.data.app_role_assignments.extend(
-                parse_records(records, AppRoleAssignment, path, self.data)
+            assignments = self._read_all(
+                f"/servicePrincipals/{segment(sp.id)}/appRoleAssignedTo",
+                params,
+                AppRoleAssignment,
+                "/servicePrincipals/{id}/appRoleAssignedTo",
+                sp.id,
+                f"who holds the roles of {sp.display_name or sp.id} is",
             )
+            if assignments is not None:
+                self.data.app_role_assignments.extend(assignments)
 
     def _registrations(self) -> None:
         # This report takes only $filter (no $select, no $top), and lists no disabled user.

@@ -7,8 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from iam_gov.connectors.entra.export import (
-    DEFAULT_APP_ROLE,
+from iam_gov.connectors.entra.records import (
     AppRoleAssignment,
     DirectoryObject,
     GraphGroup,
@@ -16,9 +15,6 @@ from iam_gov.connectors.entra.export import (
     RegistrationDetails,
     RoleAssignment,
     TenantData,
-    app_role_entitlement,
-    group_entitlement,
-    role_entitlement,
 )
 from iam_gov.model import (
     Account,
@@ -31,8 +27,6 @@ from iam_gov.model import (
     SystemSnapshot,
 )
 
-CONNECTOR = "entra"
-
 # Registered methods that are not a second factor: e-mail and security questions serve
 # self-service password reset only, app passwords bypass MFA, a temporary access pass expires.
 NOT_A_SECOND_FACTOR = frozenset({"email", "securityQuestion", "appPassword", "temporaryAccessPass"})
@@ -42,11 +36,33 @@ def _flag(value: bool | None) -> str | None:
     return None if value is None else ("true" if value else "false")
 
 
+# --- entitlement ids ------------------------------------------------------------------------
+# Graph-like paths, so that an action can tell from the id alone what it is asked to remove.
+
+DEFAULT_APP_ROLE = "00000000-0000-0000-0000-000000000000"
+"""The app role id of "default access", for applications that define no roles."""
+
+
+def group_entitlement(group_id: str) -> str:
+    return f"groups/{group_id}"
+
+
+def role_entitlement(role_definition_id: str, scope: str = "/") -> str:
+    base = f"roleDefinitions/{role_definition_id}"
+    return base if scope == "/" else f"{base}@{scope}"
+
+
+def app_role_entitlement(resource_id: str, app_role_id: str) -> str:
+    return f"servicePrincipals/{resource_id}/appRoles/{app_role_id}"
+
+
 @dataclass
-class Mapper:
+class SnapshotBuilder:
     """Turns what Graph says into the shared model; the same code for both modes."""
 
     system: str
+    connector: str
+    """The connector's type name, recorded in the snapshot."""
     data: TenantData
     users: dict[str, GraphUser] = field(default_factory=dict)
     groups: dict[str, GraphGroup] = field(default_factory=dict)
@@ -82,7 +98,7 @@ class Mapper:
             settings["domains"] = dict(sorted(data.domains.items()))
         return SystemSnapshot(
             system=self.system,
-            connector=CONNECTOR,
+            connector=self.connector,
             source=source,
             collected_at=collected_at,
             complete=data.complete,

@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from iam_gov.connectors.okta.client import ApiError, OktaApi
-from iam_gov.connectors.okta.export import is_okta_id
+from iam_gov.connectors.okta.records import is_okta_id
 from iam_gov.model import Action, ActionKind, ActionOutcome, ActionResult
 
 B_USER = "/api/v1/users/{id}"
@@ -98,6 +98,14 @@ async def _list(api: OktaApi, path: str, bucket: str) -> list[Mapping[str, Any]]
 # --- suspend and deactivate -------------------------------------------------------------------
 
 
+_LIFECYCLE: dict[ActionKind, tuple[str, dict[str, str | int], str]] = {
+    # Okta suspends ACTIVE users only; any other status is refused with its reason.
+    ActionKind.SUSPEND_ACCOUNT: ("suspend", {}, "SUSPENDED"),
+    ActionKind.DISABLE_ACCOUNT: ("deactivate", {"sendEmail": "false"}, "DEPROVISIONED"),
+}
+"""Action -> (lifecycle operation, its query, the status it leaves the user in)."""
+
+
 async def _lifecycle(api: OktaApi, action: Action, user: Mapping[str, Any]) -> ActionResult:
     login = _name(user, "profile", "login", default=action.account_id)
     status = user.get("status")
@@ -105,41 +113,27 @@ async def _lifecycle(api: OktaApi, action: Action, user: Mapping[str, Any]) -> A
         return _result(
             action, ActionOutcome.NOOP, f"Okta user {login} is already deactivated.", status=status
         )
-    if action.kind is ActionKind.SUSPEND_ACCOUNT:
-        if status == "SUSPENDED":
-            return _result(
-                action,
-                ActionOutcome.NOOP,
-                f"Okta user {login} is already suspended.",
-                status=status,
-            )
-        # Okta suspends ACTIVE users only; any other status is refused with its reason.
-        await _change(
-            api,
-            "POST",
-            api.url(f"/api/v1/users/{action.account_id}/lifecycle/suspend"),
-            B_LIFECYCLE,
-            lambda: _status_is(api, action.account_id, "SUSPENDED"),
-        )
+    suspend = action.kind is ActionKind.SUSPEND_ACCOUNT
+    if suspend and status == "SUSPENDED":
         return _result(
-            action,
-            ActionOutcome.APPLIED,
-            f"Suspended Okta user {login} (was {status}): sign-in is blocked, assignments kept.",
-            previous_status=status,
+            action, ActionOutcome.NOOP, f"Okta user {login} is already suspended.", status=status
         )
+    operation, query, after = _LIFECYCLE[action.kind]
+    user_id = action.account_id
     await _change(
         api,
         "POST",
-        api.url(f"/api/v1/users/{action.account_id}/lifecycle/deactivate", {"sendEmail": "false"}),
+        api.url(f"/api/v1/users/{user_id}/lifecycle/{operation}", query),
         B_LIFECYCLE,
-        lambda: _status_is(api, action.account_id, "DEPROVISIONED"),
+        lambda: _status_is(api, user_id, after),
     )
-    return _result(
-        action,
-        ActionOutcome.APPLIED,
-        f"Deactivated Okta user {login} (was {status}).",
-        previous_status=status,
-    )
+    if suspend:
+        message = (
+            f"Suspended Okta user {login} (was {status}): sign-in is blocked, assignments kept."
+        )
+    else:
+        message = f"Deactivated Okta user {login} (was {status})."
+    return _result(action, ActionOutcome.APPLIED, message, previous_status=status)
 
 
 # --- remove grant ---------------------------------------------------------------------------

@@ -14,8 +14,8 @@ turned off (``maxRetries = 0``):
 * it retries 503/504 at once, without backoff, and never 500/502 or a dropped connection;
   here they are retried with exponential backoff;
 * its typed models reject any enum value they do not know (a factor type Okta adds next
-  month would lose a whole page), so responses are read as plain JSON by ``okta_export``'s
-  parsers, the same ones the export mode uses.
+  month would lose a whole page), so responses are read as plain JSON by the parsers in
+  ``records``, the same ones the export mode uses.
 
 Its response cache stays off: it would serve a user's status from before an action.
 """
@@ -23,6 +23,7 @@ Its response cache stays off: it would serve a user's status from before an acti
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import email.utils
 import json
@@ -31,9 +32,11 @@ import math
 import random
 import time
 import urllib.parse
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
+
+from iam_gov.errors import ConfigError
 
 SDK_LOGGER = "okta-sdk-python"
 _RESERVE = 0.1
@@ -41,6 +44,8 @@ _RESERVE = 0.1
 _MAX_RATE_LIMIT_WAITS = 10
 _BACKOFF_BASE = 0.5
 _BACKOFF_CAP = 30.0
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -110,6 +115,34 @@ def build_executor(auth: Auth, *, request_timeout: float) -> Any:
     # keeps its logger disabled, and so do we.
     logging.getLogger(SDK_LOGGER).disabled = True
     return RequestExecutor(settings, NoOpCache())  # type: ignore[no-untyped-call]
+
+
+def open_api(auth: Auth, *, request_timeout: float, max_retries: int, concurrency: int) -> OktaApi:
+    """The API client for ``auth``; ``ConfigError`` saying what the SDK refused."""
+    try:
+        executor = build_executor(auth, request_timeout=request_timeout)
+    except ValueError as exc:
+        # The SDK lists what it refused, one problem a line, HTML-escaped.
+        lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+        reason = next((line for line in lines if line != "Errors:"), "refused")
+        reason = reason.replace("&#39;", "'").replace("&quot;", '"')
+        raise ConfigError(f"the Okta SDK refused the settings: {reason}") from None
+    return OktaApi(executor, auth.org_url, max_retries=max_retries, concurrency=concurrency)
+
+
+def run_sync(make: Callable[[], Awaitable[T]]) -> T:
+    """Run a coroutine to the end from synchronous code, even when this thread already runs
+    an event loop (the TUI): then in a thread of its own."""
+
+    async def main() -> T:
+        return await make()
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(main())
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, main()).result()
 
 
 @dataclass(frozen=True)

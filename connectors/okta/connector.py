@@ -3,55 +3,40 @@ through the official SDK or from a folder of Okta API responses."""
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, ClassVar, Literal, TypeVar
+from typing import ClassVar, Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
 
 from iam_gov.configtypes import RelPath, SecretRef
 from iam_gov.connectors.okta.actions import apply_action
-from iam_gov.connectors.okta.client import Auth, OktaApi, build_executor
-from iam_gov.connectors.okta.export import (
-    USERS,
-    OktaData,
-    OktaPasswordPolicy,
-    OktaRole,
-    OktaUser,
-    read_export,
-)
-from iam_gov.connectors.okta.live import PASSWORD_POLICIES, LiveCollector, Unreachable
+from iam_gov.connectors.okta.client import Auth, OktaApi, open_api, run_sync
+from iam_gov.connectors.okta.export import USERS, read_export
+from iam_gov.connectors.okta.live import LiveCollector, Unreachable
+from iam_gov.connectors.okta.records import OktaData
+from iam_gov.connectors.okta.to_model import SnapshotBuilder
+from iam_gov.connectors.shared.export_time import export_time
+from iam_gov.connectors.shared.options import LiveOrExportOptions
 from iam_gov.connectors.shared.protocol import Connector, ConnectorOptions, Permissions
 from iam_gov.connectors.shared.registry import connector
 from iam_gov.errors import ConfigError, ConnectorError
 from iam_gov.model import (
-    Account,
-    AccountStatus,
     Action,
     ActionKind,
     ActionOutcome,
     ActionResult,
-    Credential,
-    CredentialKind,
-    Entitlement,
-    Grant,
     SystemSnapshot,
     UTCDateTime,
 )
-from iam_gov.timeutil import as_utc, utcnow
 
 _LOOPBACK = frozenset({"localhost", "127.0.0.1", "::1"})
 
 
-class OktaOptions(ConnectorOptions):
+class OktaOptions(LiveOrExportOptions):
     """One Okta org. Secrets come from the environment or the OS keyring, never the file."""
 
     type: Literal["okta"]
-    mode: Literal["live", "export"]
     # live
     org_url: str | None = None
     """``https://example.okta.com`` (http only for a local test server)."""
@@ -72,7 +57,7 @@ class OktaOptions(ConnectorOptions):
     """Requests under way at once; Okta's concurrency limit for an org is 15 to 75."""
     # export
     path: RelPath | None = None
-    """A folder of Okta API responses (see ``okta_export``)."""
+    """A folder of Okta API responses (see ``okta.export``)."""
     exported_at: UTCDateTime | None = None
     """When the export was taken. Default: the modification time of users.json."""
     password_policies: RelPath | None = None
@@ -87,6 +72,19 @@ class OktaOptions(ConnectorOptions):
     collect_password_policies: bool = True
     """Live: read the password policies (needs okta.policies.read, which an OAuth service app
     must have been granted, or Okta refuses the token). When false they are not judged."""
+
+    live_only: ClassVar[tuple[str, ...]] = (
+        "org_url",
+        "api_token",
+        "client_id",
+        "private_key",
+        "key_id",
+        "request_timeout",
+        "max_retries",
+        "concurrency",
+        "collect_password_policies",
+    )
+    export_only: ClassVar[tuple[str, ...]] = ("path", "exported_at", "password_policies")
 
     @field_validator("org_url")
     @classmethod
@@ -107,8 +105,6 @@ class OktaOptions(ConnectorOptions):
         if self.mode == "export":
             if self.path is None:
                 raise ValueError('mode = "export" needs path (a folder of Okta API responses)')
-            misplaced = [n for n in _LIVE_ONLY if n in self.model_fields_set]
-            wanted = "live"
         else:
             if self.org_url is None:
                 raise ValueError('mode = "live" needs org_url, e.g. "https://example.okta.com"')
@@ -121,25 +117,9 @@ class OktaOptions(ConnectorOptions):
                 raise ValueError("an OAuth 2.0 service app needs both client_id and private_key")
             if self.key_id is not None and not oauth:
                 raise ValueError("key_id only applies with client_id and private_key")
-            misplaced = [n for n in _EXPORT_ONLY if getattr(self, n) is not None]
-            wanted = "export"
-        if misplaced:
-            raise ValueError(f'{", ".join(misplaced)} only apply to mode = "{wanted}"')
+        self.check_mode()
         return self
 
-
-_LIVE_ONLY = (
-    "org_url",
-    "api_token",
-    "client_id",
-    "private_key",
-    "key_id",
-    "request_timeout",
-    "max_retries",
-    "concurrency",
-    "collect_password_policies",
-)
-_EXPORT_ONLY = ("path", "exported_at", "password_policies")
 
 # OAuth 2.0 scopes. An SSWS token carries its admin's rights instead; a read-only
 # administrator can collect, and the actions need an administrator who can manage users,
@@ -163,34 +143,6 @@ APPLY_SCOPES = (
     "okta.apps.manage",
 )
 
-_STATUS = {
-    "ACTIVE": AccountStatus.ACTIVE,
-    "RECOVERY": AccountStatus.ACTIVE,
-    "PASSWORD_EXPIRED": AccountStatus.ACTIVE,
-    "LOCKED_OUT": AccountStatus.ACTIVE,
-    "PROVISIONED": AccountStatus.ACTIVE,
-    "SUSPENDED": AccountStatus.SUSPENDED,
-    "DEPROVISIONED": AccountStatus.DISABLED,
-    "STAGED": AccountStatus.DISABLED,
-}
-
-T = TypeVar("T")
-
-
-def _run(make: Callable[[], Awaitable[T]]) -> T:
-    """Run a coroutine to the end from synchronous code, even when this thread already runs
-    an event loop (the TUI): then in a thread of its own."""
-
-    async def main() -> T:
-        return await make()
-
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(main())
-    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(asyncio.run, main()).result()
-
 
 @connector
 class OktaConnector(Connector[OktaOptions]):
@@ -203,16 +155,8 @@ class OktaConnector(Connector[OktaOptions]):
         {ActionKind.SUSPEND_ACCOUNT, ActionKind.DISABLE_ACCOUNT, ActionKind.REMOVE_GRANT}
     )
 
-    def __init__(
-        self,
-        system: str,
-        options: OktaOptions,
-        *,
-        clock: Callable[[], datetime] = utcnow,
-    ) -> None:
-        super().__init__(system, options, clock=clock)
-        self.requests_made = 0
-        """HTTP requests the last live collect or apply sent (retries included)."""
+    requests_made: int = 0
+    """HTTP requests the last live collect or apply sent (retries included)."""
 
     # --- collect ------------------------------------------------------------------------
 
@@ -226,20 +170,16 @@ class OktaConnector(Connector[OktaOptions]):
                 collect_factors=options.collect_factors,
                 password_policies=options.password_policies,
             )
-            collected_at = options.exported_at
-            if collected_at is None:
-                users = options.path / USERS
-                collected_at = as_utc(datetime.fromtimestamp(users.stat().st_mtime))
-                data.problem(
-                    str(users),
-                    f"exported_at not given: taken to be the file's modification time, "
-                    f"{collected_at:%Y-%m-%d %H:%M} UTC",
-                    incomplete=False,
-                )
-            return _Mapper(self.system).snapshot(data, f"export:{options.path.name}", collected_at)
+            users = options.path / USERS
+            taken = export_time(options.exported_at, [users])
+            if taken.guessed:
+                data.problem(str(users), taken.guessed, incomplete=False)
+            return self._snapshot(data, f"export:{options.path.name}", taken.at)
         collected_at = self.clock()
-        data = _run(self._collect_live)
-        return _Mapper(self.system).snapshot(data, "live", collected_at)
+        return self._snapshot(run_sync(self._collect_live), "live", collected_at)
+
+    def _snapshot(self, data: OktaData, source: str, collected_at: datetime) -> SystemSnapshot:
+        return SnapshotBuilder(self.system, self.type_name).snapshot(data, source, collected_at)
 
     async def _collect_live(self) -> OktaData:
         scopes: tuple[str, ...] = COLLECT_SCOPES
@@ -272,7 +212,7 @@ class OktaConnector(Connector[OktaOptions]):
         if self.options.mode != "live":
             return _failed(action, 'an export cannot be changed: actions need mode = "live"')
         try:
-            return _run(lambda: self._apply(action))
+            return run_sync(lambda: self._apply(action))
         except ConnectorError as exc:
             return _failed(action, str(exc))
 
@@ -282,8 +222,6 @@ class OktaConnector(Connector[OktaOptions]):
                 return await apply_action(api, action)
             finally:
                 self.requests_made = api.requests
-
-    # --- the SDK client -----------------------------------------------------------------
 
     def _api(self, scopes: tuple[str, ...]) -> OktaApi:
         options = self.options
@@ -297,24 +235,14 @@ class OktaConnector(Connector[OktaOptions]):
                 key_id=options.key_id,
                 scopes=scopes,
             )
+            return open_api(
+                auth,
+                request_timeout=options.request_timeout,
+                max_retries=options.max_retries,
+                concurrency=options.concurrency,
+            )
         except ConfigError as exc:
             raise ConnectorError(f"{self.system}: {exc}") from None
-        try:
-            executor = build_executor(auth, request_timeout=options.request_timeout)
-        except ValueError as exc:
-            # The SDK lists what it refused, one problem a line, HTML-escaped.
-            lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-            reason = next((line for line in lines if line != "Errors:"), "refused")
-            reason = reason.replace("&#39;", "'").replace("&quot;", '"')
-            raise ConnectorError(
-                f"{self.system}: the Okta SDK refused the settings: {reason}"
-            ) from None
-        return OktaApi(
-            executor,
-            options.org_url,
-            max_retries=options.max_retries,
-            concurrency=options.concurrency,
-        )
 
 
 def _secret(ref: SecretRef | None, key: str) -> str | None:
@@ -323,270 +251,3 @@ def _secret(ref: SecretRef | None, key: str) -> str | None:
 
 def _failed(action: Action, message: str) -> ActionResult:
     return ActionResult(action=action, outcome=ActionOutcome.FAILED, message=message)
-
-
-# --- mapping to the model -------------------------------------------------------------------
-
-
-@dataclass
-class _Mapper:
-    """Turns what Okta says into the shared model; the same code for both modes."""
-
-    system: str
-    accounts: dict[str, Account] = field(default_factory=dict)
-    credentials: list[Credential] = field(default_factory=list)
-    entitlements: dict[str, Entitlement] = field(default_factory=dict)
-    grants: dict[tuple[str, str, str | None], Grant] = field(default_factory=dict)
-
-    def snapshot(self, data: OktaData, source: str, collected_at: datetime) -> SystemSnapshot:
-        for user in data.users.values():
-            self._account(user, data)
-        for user in data.member_users.values():
-            if user.id not in self.accounts:
-                self._account(user, data)
-        self._groups(data)
-        self._apps(data)
-        self._roles(data)
-        settings: dict[str, Any] = {}
-        if data.password_policies is not None:
-            settings["password_policies"] = self._password_policies(data, data.password_policies)
-        return SystemSnapshot(
-            system=self.system,
-            connector=OktaConnector.type_name,
-            source=source,
-            collected_at=collected_at,
-            complete=data.complete,
-            errors=tuple(sorted(data.errors, key=lambda e: (e.source, e.record or "", e.message))),
-            accounts=tuple(self.accounts[key] for key in sorted(self.accounts)),
-            credentials=tuple(sorted(self.credentials, key=lambda c: c.credential_id)),
-            entitlements=tuple(self.entitlements[key] for key in sorted(self.entitlements)),
-            grants=tuple(
-                self.grants[key]
-                for key in sorted(self.grants, key=lambda k: (k[0], k[1], k[2] or ""))
-            ),
-            settings=settings,
-        )
-
-    def _grant(
-        self,
-        account: str,
-        entitlement: str,
-        via: str | None = None,
-        granted_at: datetime | None = None,
-    ) -> None:
-        self.grants[(account, entitlement, via)] = Grant(
-            system=self.system,
-            account_id=account,
-            entitlement_id=entitlement,
-            via=via,
-            granted_at=granted_at,
-        )
-
-    def _account(self, user: OktaUser, data: OktaData) -> None:
-        status = _STATUS.get(user.status)
-        if status is None:
-            # Unknown must never look like removed: taken as able to sign in.
-            status = AccountStatus.ACTIVE
-            data.problem(
-                USERS,
-                f"user {user.login} has a status iam-gov does not know ({user.status[:40]}): "
-                "taken to be able to sign in",
-                record=user.id,
-                incomplete=False,
-            )
-        attributes = {"okta_status": user.status}
-        if user.provider_type:
-            attributes["credential_provider"] = user.provider_type
-        if user.provider_name:
-            attributes["credential_provider_name"] = user.provider_name
-        self.accounts[user.id] = Account(
-            system=self.system,
-            native_id=user.id,
-            login=user.login,
-            email=user.email,
-            display_name=user.display_name,
-            employee_id=user.employee_id,
-            status=status,
-            created_at=user.created,
-            last_login_at=user.last_login,
-            mfa_factors=data.factors.get(user.id) if user.can_sign_in else None,
-            attributes=attributes,
-        )
-        if user.has_password:
-            self.credentials.append(
-                Credential(
-                    system=self.system,
-                    account_id=user.id,
-                    credential_id=f"{user.id}#password",
-                    kind=CredentialKind.PASSWORD,
-                    active=status is AccountStatus.ACTIVE,
-                    created_at=user.password_changed,
-                    last_used_at=user.last_login,
-                    attributes={"provider": user.provider_type} if user.provider_type else {},
-                )
-            )
-
-    def _groups(self, data: OktaData) -> None:
-        for group in data.groups.values():
-            self.entitlements[group.id] = Entitlement(
-                system=self.system,
-                entitlement_id=group.id,
-                name=group.name,
-                kind="group",
-                # A group that makes its members administrators is privileged by nature.
-                privileged=bool(data.group_roles.get(group.id)),
-                description=group.description,
-            )
-            for user_id in data.members.get(group.id, ()):
-                self._grant(user_id, group.id)
-
-    def _apps(self, data: OktaData) -> None:
-        for app in data.apps.values():
-            description = app.name + ("" if app.status == "ACTIVE" else f" ({app.status.lower()})")
-            self.entitlements[app.id] = Entitlement(
-                system=self.system,
-                entitlement_id=app.id,
-                name=app.label,
-                kind="app",
-                description=description or None,
-            )
-            via_group: set[str] = set()
-            # Where a listing failed, that failure is the problem to report, not what follows.
-            groups_known = app.id in data.app_groups
-            for group_id in data.app_groups.get(app.id, ()):
-                if group_id not in data.groups:
-                    data.problem(
-                        f"/api/v1/apps/{app.id}/groups",
-                        f"app {app.label} is assigned to group {group_id}, which is not in the "
-                        "group list",
-                        record=group_id,
-                    )
-                    groups_known = False
-                    continue
-                groups_known = groups_known and group_id in data.members
-                for user_id in data.members.get(group_id, ()):
-                    self._grant(user_id, app.id, via=group_id)
-                    via_group.add(user_id)
-            for assignment in data.app_users.get(app.id, ()):
-                user_id = assignment.user_id
-                if user_id not in self.accounts:
-                    if not data.users_complete:
-                        continue  # the user list's own failure is the problem reported
-                    data.problem(
-                        f"/api/v1/apps/{app.id}/users",
-                        f"app {app.label} is assigned to user {user_id}, who is not in the "
-                        "user list",
-                        record=user_id,
-                    )
-                elif assignment.scope != "GROUP":
-                    self._grant(user_id, app.id, granted_at=assignment.created)
-                elif user_id not in via_group and groups_known:
-                    data.problem(
-                        f"/api/v1/apps/{app.id}/users",
-                        f"user {self.accounts[user_id].login} has app {app.label} through a group "
-                        "that the app's group assignments and the group members do not show",
-                        record=user_id,
-                    )
-
-    def _role(self, role: OktaRole) -> str:
-        entitlement_id = role.entitlement_id
-        if entitlement_id not in self.entitlements:
-            self.entitlements[entitlement_id] = Entitlement(
-                system=self.system,
-                entitlement_id=entitlement_id,
-                name=role.name,
-                kind="admin-role",
-                privileged=True,
-                description=role.label,
-            )
-        return entitlement_id
-
-    def _roles(self, data: OktaData) -> None:
-        held_via: set[tuple[str, str]] = set()
-        groups_known = all(g in data.members and g in data.group_roles for g in data.groups)
-        for group_id, roles in data.group_roles.items():
-            for role in roles:
-                entitlement_id = self._role(role)
-                for user_id in data.members.get(group_id, ()):
-                    self._grant(user_id, entitlement_id, via=group_id)
-                    held_via.add((user_id, entitlement_id))
-        for user_id, roles in data.user_roles.items():
-            if user_id not in self.accounts:
-                if not data.users_complete:
-                    continue
-                data.problem(
-                    f"/api/v1/users/{user_id}/roles",
-                    "an administrator who is not in the user list",
-                    record=user_id,
-                )
-                continue
-            for role in roles:
-                entitlement_id = self._role(role)
-                if role.assignment_type == "USER":
-                    self._grant(user_id, entitlement_id, granted_at=role.created)
-                elif (user_id, entitlement_id) not in held_via and groups_known:
-                    data.problem(
-                        f"/api/v1/users/{user_id}/roles",
-                        f"user {self.accounts[user_id].login} holds admin role {role.name} "
-                        "through a group, but no group it is in shows that role",
-                        record=user_id,
-                    )
-
-    def _password_policies(
-        self, data: OktaData, policies: list[OktaPasswordPolicy]
-    ) -> list[dict[str, Any]]:
-        """Every ACTIVE policy for passwords Okta keeps, in priority order, in the normalized
-        form the weak-password-policy rule reads: each applies to somebody (its groups, or
-        everyone else for the Default Policy), so each is judged. Inactive ones apply to
-        no one. Policies for AD- or LDAP-sourced users are left out: with delegated
-        authentication that directory enforces its own length and complexity, and is judged
-        through its own connector."""
-        out: list[dict[str, Any]] = []
-        in_order = sorted(policies, key=lambda p: (p.priority is None, p.priority or 0, p.name))
-        for policy in in_order:
-            if policy.status != "ACTIVE":
-                continue
-            if policy.provider != "OKTA":
-                data.problem(
-                    PASSWORD_POLICIES,
-                    f"password policy {policy.name} governs {policy.provider} users, whose "
-                    "directory enforces its own password policy: not judged here",
-                    record=policy.id,
-                    incomplete=False,
-                )
-                continue
-            counts = {
-                "uppercase": policy.min_upper_case,
-                "lowercase": policy.min_lower_case,
-                "numbers": policy.min_number,
-                "symbols": policy.min_symbol,
-            }
-            normalized: dict[str, Any] = {
-                "source": "okta",
-                "id": policy.id,
-                "name": policy.name,
-                "priority": policy.priority,
-                "default": policy.system,
-                "groups": [
-                    data.groups[g].name if g in data.groups else g for g in policy.group_ids
-                ],
-                "min_length": policy.min_length,
-                "history": policy.history_count,
-                "lockout_threshold": policy.max_attempts,  # 0: never locks
-                "complexity": None,
-                # Okta asks for at least N of each kind; 0 (or null) does not require it.
-                "classes": None
-                if all(n is None for n in counts.values())
-                else {kind: (n or 0) >= 1 for kind, n in counts.items()},
-            }
-            # Left out when unknown: a missing key is not judged, None would read as "never".
-            if policy.max_age_days is not None:
-                normalized["max_age_days"] = policy.max_age_days or None
-            out.append(normalized)
-        if not out:
-            data.problem(
-                PASSWORD_POLICIES,
-                "no active password policy for passwords Okta keeps: none is judged",
-                incomplete=False,
-            )
-        return out

@@ -1,8 +1,8 @@
-"""Okta's API JSON: the records iam-gov reads from it, and the export folder that keeps it verbatim.
+"""An Okta export: a folder that keeps Okta's API responses verbatim, read into the same records
+as the live API gives (``records``), so that both give the same model.
 
-The same parsers serve the live API and the export, so both give the same model. An export is a
-folder of files, each holding exactly what an Okta API call returned (every page of it, one
-after the other, as a loop of ``curl`` calls appending to one file writes them)::
+An export is a folder of files, each holding exactly what an Okta API call returned (every page
+of it, one after the other, as a loop of ``curl`` calls appending to one file writes them)::
 
     users.json                  GET /api/v1/users?limit=200
     users-deprovisioned.json    GET /api/v1/users?filter=status eq "DEPROVISIONED"&limit=200
@@ -27,415 +27,30 @@ they are unknown and not judged (the access data stays complete).
 
 from __future__ import annotations
 
-import json
-import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from iam_gov.errors import SourceError, location
-from iam_gov.model import SnapshotError
-from iam_gov.timeutil import as_utc
-
-# Statuses in which a user can sign in now, or will once a reset or lockout runs its course.
-SIGN_IN_STATUSES = frozenset(
-    {"ACTIVE", "RECOVERY", "PASSWORD_EXPIRED", "LOCKED_OUT", "PROVISIONED"}
+from iam_gov.connectors.okta.records import (
+    OktaData,
+    OktaUser,
+    RecordError,
+    assignee_ids,
+    member_ids,
+    parse_app,
+    parse_app_group,
+    parse_app_user,
+    parse_factor_kinds,
+    parse_group,
+    parse_items,
+    parse_member,
+    parse_password_policy,
+    parse_role,
+    parse_user,
 )
-
-# Okta ids are short alphanumeric strings; anything else in an id field is not used to build a
-# URL or a file name (an id such as "../x" must never reach either).
-_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-
-
-def is_okta_id(value: object) -> bool:
-    return isinstance(value, str) and _ID.match(value) is not None
-
-
-T = TypeVar("T")
-
-
-class RecordError(ValueError):
-    """One record (a user, a group …) that cannot be read; the rest still can."""
-
-
-# --- records --------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class OktaUser:
-    id: str
-    status: str
-    login: str
-    email: str | None
-    display_name: str | None
-    employee_id: str | None
-    created: datetime | None
-    last_login: datetime | None
-    password_changed: datetime | None
-    has_password: bool
-    provider_type: str | None
-    provider_name: str | None
-
-    @property
-    def can_sign_in(self) -> bool:
-        return self.status in SIGN_IN_STATUSES
-
-
-@dataclass(frozen=True, slots=True)
-class OktaGroup:
-    id: str
-    name: str
-    type: str
-    description: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class OktaApp:
-    id: str
-    label: str
-    name: str
-    status: str
-
-
-@dataclass(frozen=True, slots=True)
-class AppAssignment:
-    user_id: str
-    scope: str
-    """``USER`` (assigned directly) or ``GROUP`` (through a group assignment)."""
-    created: datetime | None
-
-
-@dataclass(frozen=True, slots=True)
-class OktaRole:
-    """One admin role assignment, to a user or to a group."""
-
-    assignment_id: str
-    type: str
-    label: str
-    assignment_type: str
-    custom_role: str | None
-    resource_set: str | None
-    created: datetime | None
-
-    @property
-    def entitlement_id(self) -> str:
-        if self.custom_role:
-            return f"role:{self.custom_role}:{self.resource_set or '-'}"
-        return f"role:{self.type}"
-
-    @property
-    def name(self) -> str:
-        # Standard roles are named by their type (SUPER_ADMIN …), which policies can rely on;
-        # custom roles only have the label their creator gave them.
-        return self.label if self.custom_role else self.type
-
-
-@dataclass(frozen=True, slots=True)
-class OktaPasswordPolicy:
-    """One password policy as Okta states it; None where a value is not stated."""
-
-    id: str
-    name: str
-    status: str
-    priority: int | None
-    system: bool
-    """The org's Default Policy, which applies to everyone no other policy catches."""
-    provider: str
-    """Whose passwords it governs: ``OKTA`` (passwords Okta keeps), ``ACTIVE_DIRECTORY`` or
-    ``LDAP`` (delegated: that directory enforces its own length and complexity)."""
-    group_ids: tuple[str, ...]
-    min_length: int | None
-    min_lower_case: int | None
-    min_upper_case: int | None
-    min_number: int | None
-    min_symbol: int | None
-    history_count: int | None
-    max_age_days: int | None
-    """0: passwords never expire."""
-    max_attempts: int | None
-    """0: accounts never lock."""
-
-
-@dataclass
-class OktaData:
-    """Everything read from one org, live or from an export, before it becomes the model."""
-
-    users: dict[str, OktaUser] = field(default_factory=dict)
-    member_users: dict[str, OktaUser] = field(default_factory=dict)
-    """Users seen only as group members (created while the users were being listed)."""
-    groups: dict[str, OktaGroup] = field(default_factory=dict)
-    members: dict[str, list[str]] = field(default_factory=dict)
-    group_roles: dict[str, list[OktaRole]] = field(default_factory=dict)
-    apps: dict[str, OktaApp] = field(default_factory=dict)
-    app_users: dict[str, list[AppAssignment]] = field(default_factory=dict)
-    app_groups: dict[str, list[str]] = field(default_factory=dict)
-    factors: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    """User id -> the kinds of their ACTIVE factors; a user missing here is unknown."""
-    user_roles: dict[str, list[OktaRole]] = field(default_factory=dict)
-    password_policies: list[OktaPasswordPolicy] | None = None
-    """None: not read (unknown, so not judged)."""
-    errors: list[SnapshotError] = field(default_factory=list)
-    complete: bool = True
-    users_complete: bool = True
-    """False when a page or record of the user list could not be read: users missing from it
-    are then no surprise, and not reported one by one."""
-
-    def problem(
-        self, source: str, message: str, *, record: str | None = None, incomplete: bool = True
-    ) -> None:
-        """Note a problem; ``incomplete``: something the org holds may be missing."""
-        self.errors.append(SnapshotError(source=source, record=record, message=message))
-        if incomplete:
-            self.complete = False
-
-    def add_users(self, users: Iterable[OktaUser]) -> None:
-        for user in users:
-            self.users[user.id] = user
-
-
-# --- parsing --------------------------------------------------------------------------------
-
-
-def _str(obj: Mapping[str, Any], key: str) -> str | None:
-    value = obj.get(key)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, str | int | float):
-        raise RecordError(f"{key} is not a string")
-    text = str(value).strip()
-    return text or None
-
-
-def _required(obj: Mapping[str, Any], key: str, what: str) -> str:
-    value = _str(obj, key)
-    if value is None:
-        raise RecordError(f"{what} has no {key}")
-    return value
-
-
-def _id(obj: Mapping[str, Any], what: str) -> str:
-    value = obj.get("id")
-    if not is_okta_id(value):
-        shown = "no id" if value is None else f"an id that is not an Okta id: {str(value)[:80]!r}"
-        raise RecordError(f"{what} has {shown}")
-    assert isinstance(value, str)
-    return value
-
-
-def _time(obj: Mapping[str, Any], key: str) -> datetime | None:
-    value = obj.get(key)
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise RecordError(f"{key} is not a date and time")
-    try:
-        return as_utc(datetime.fromisoformat(value))
-    except ValueError:
-        raise RecordError(f"{key}: {value[:40]!r} is not a date and time") from None
-
-
-def _object(value: Any, what: str) -> Mapping[str, Any]:
-    if not isinstance(value, Mapping):
-        raise RecordError(f"{what} is not a JSON object")
-    return value
-
-
-def _sub(obj: Mapping[str, Any], key: str) -> Mapping[str, Any]:
-    value = obj.get(key)
-    if value is None:
-        return {}
-    if not isinstance(value, Mapping):
-        raise RecordError(f"{key} is not a JSON object")
-    return value
-
-
-def parse_user(raw: Any, employee_id_attribute: str) -> OktaUser:
-    obj = _object(raw, "the user")
-    user_id = _id(obj, "the user")
-    profile = _sub(obj, "profile")
-    credentials = _sub(obj, "credentials")
-    provider = _sub(credentials, "provider")
-    display = _str(profile, "displayName")
-    if display is None:
-        display = " ".join(filter(None, (_str(profile, "firstName"), _str(profile, "lastName"))))
-    return OktaUser(
-        id=user_id,
-        status=_required(obj, "status", "the user"),
-        login=_required(profile, "login", "the user's profile"),
-        email=_str(profile, "email"),
-        display_name=display or None,
-        employee_id=_str(profile, employee_id_attribute),
-        created=_time(obj, "created"),
-        last_login=_time(obj, "lastLogin"),
-        password_changed=_time(obj, "passwordChanged"),
-        has_password=isinstance(credentials.get("password"), Mapping),
-        provider_type=_str(provider, "type"),
-        provider_name=_str(provider, "name"),
-    )
-
-
-def parse_member(
-    raw: Any, known: Mapping[str, OktaUser], employee_id_attribute: str
-) -> OktaUser | str:
-    """A group member: the id of a user already listed (the common case, and cheap), or the
-    user, read from the member record (a user created while the users were being listed)."""
-    user_id = raw.get("id") if isinstance(raw, Mapping) else None
-    if isinstance(user_id, str) and user_id in known:
-        return user_id
-    return parse_user(raw, employee_id_attribute)
-
-
-def member_ids(members: Iterable[OktaUser | str], data: OktaData) -> list[str]:
-    """The ids of parsed members; those not listed as users are kept in ``member_users``."""
-    ids = []
-    for member in members:
-        if isinstance(member, OktaUser):
-            if member.id not in data.users:
-                data.member_users[member.id] = member
-            member = member.id
-        ids.append(member)
-    return ids
-
-
-def parse_group(raw: Any) -> OktaGroup:
-    obj = _object(raw, "the group")
-    profile = _sub(obj, "profile")
-    return OktaGroup(
-        id=_id(obj, "the group"),
-        name=_required(profile, "name", "the group's profile"),
-        type=_str(obj, "type") or "OKTA_GROUP",
-        description=_str(profile, "description"),
-    )
-
-
-def parse_app(raw: Any) -> OktaApp:
-    obj = _object(raw, "the app")
-    return OktaApp(
-        id=_id(obj, "the app"),
-        label=_required(obj, "label", "the app"),
-        name=_str(obj, "name") or "",
-        status=_str(obj, "status") or "ACTIVE",
-    )
-
-
-def parse_app_user(raw: Any) -> AppAssignment:
-    obj = _object(raw, "the app user")
-    return AppAssignment(
-        user_id=_id(obj, "the app user"),
-        scope=(_str(obj, "scope") or "USER").upper(),
-        created=_time(obj, "created"),
-    )
-
-
-def parse_app_group(raw: Any) -> str:
-    return _id(_object(raw, "the app group"), "the app group")
-
-
-# Identity Engine orgs list the e-mail authenticator as an ACTIVE factor, and security
-# questions are knowledge factors like the password: neither makes a sign-in multi-factor
-# (the Entra connector leaves out e-mail and security questions the same way).
-NOT_A_SECOND_FACTOR = frozenset({"email", "question"})
-
-
-def parse_factor_kinds(raw: Any) -> tuple[str, ...]:
-    """The kinds (``push``, ``token:software:totp`` …) of the ACTIVE factors in a factor list."""
-    if not isinstance(raw, list):
-        raise RecordError("the factor list is not a JSON array")
-    kinds = set()
-    for item in raw:
-        factor = _object(item, "a factor")
-        if _str(factor, "status") == "ACTIVE":
-            kind = _str(factor, "factorType")
-            if kind and kind not in NOT_A_SECOND_FACTOR:
-                kinds.add(kind)
-    return tuple(sorted(kinds))
-
-
-def parse_role(raw: Any) -> OktaRole:
-    obj = _object(raw, "the role assignment")
-    role_type = _required(obj, "type", "the role assignment")
-    custom = _str(obj, "role") if role_type == "CUSTOM" else None
-    if role_type == "CUSTOM" and custom is None:
-        custom = _link_id(obj, "role")
-    return OktaRole(
-        assignment_id=_id(obj, "the role assignment"),
-        type=role_type,
-        label=_str(obj, "label") or role_type,
-        assignment_type=(_str(obj, "assignmentType") or "USER").upper(),
-        custom_role=custom,
-        resource_set=_str(obj, "resource-set") or _link_id(obj, "resource-set"),
-        created=_time(obj, "created"),
-    )
-
-
-def parse_roles(raw: Any) -> list[OktaRole]:
-    if not isinstance(raw, list):
-        raise RecordError("the role list is not a JSON array")
-    return [parse_role(item) for item in raw]
-
-
-def _link_id(obj: Mapping[str, Any], name: str) -> str | None:
-    links = obj.get("_links")
-    link = links.get(name) if isinstance(links, Mapping) else None
-    href = link.get("href") if isinstance(link, Mapping) else None
-    if not isinstance(href, str):
-        return None
-    last = href.rstrip("/").rsplit("/", 1)[-1]
-    return last if is_okta_id(last) else None
-
-
-def _count(obj: Mapping[str, Any], key: str) -> int | None:
-    value = obj.get(key)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise RecordError(f"{key} is not a number of 0 or more: {str(value)[:40]!r}")
-    return value
-
-
-def parse_password_policy(raw: Any) -> OktaPasswordPolicy:
-    """One item of ``GET /api/v1/policies?type=PASSWORD``."""
-    obj = _object(raw, "the policy")
-    policy_type = _str(obj, "type")
-    if policy_type is not None and policy_type != "PASSWORD":
-        raise RecordError(f"is a {policy_type[:40]} policy, not a password policy")
-    conditions = _sub(obj, "conditions")
-    include = _sub(_sub(conditions, "people"), "groups").get("include") or []
-    if not isinstance(include, list) or not all(is_okta_id(g) for g in include):
-        raise RecordError("conditions.people.groups.include is not a list of group ids")
-    password = _sub(_sub(obj, "settings"), "password")
-    complexity, age = _sub(password, "complexity"), _sub(password, "age")
-    return OktaPasswordPolicy(
-        id=_id(obj, "the policy"),
-        name=_required(obj, "name", "the policy"),
-        status=(_str(obj, "status") or "ACTIVE").upper(),
-        priority=_count(obj, "priority"),
-        system=obj.get("system") is True,
-        provider=(_str(_sub(conditions, "authProvider"), "provider") or "OKTA").upper(),
-        group_ids=tuple(include),
-        min_length=_count(complexity, "minLength"),
-        min_lower_case=_count(complexity, "minLowerCase"),
-        min_upper_case=_count(complexity, "minUpperCase"),
-        min_number=_count(complexity, "minNumber"),
-        min_symbol=_count(complexity, "minSymbol"),
-        history_count=_count(age, "historyCount"),
-        max_age_days=_count(age, "maxAgeDays"),
-        max_attempts=_count(_sub(password, "lockout"), "maxAttempts"),
-    )
-
-
-def assignee_ids(page: Any) -> list[str]:
-    """User ids in one page of ``/api/v1/iam/assignees/users`` (``{"value": [...]}``)."""
-    obj = _object(page, "the page")
-    values = obj.get("value")
-    if not isinstance(values, list):
-        raise RecordError("the page has no value list")
-    return [_id(_object(item, "an assignee"), "an assignee") for item in values]
-
-
-# --- the export folder ------------------------------------------------------------------------
+from iam_gov.connectors.shared.files import BadFile, json_documents, read_source_text
+from iam_gov.errors import SourceError
 
 USERS = "users.json"
 DEPROVISIONED_USERS = "users-deprovisioned.json"
@@ -449,36 +64,7 @@ APP_GROUPS = "app-groups"
 FACTORS = "factors"
 ROLES = "roles"
 
-
-class BadFile(Exception):
-    """A file that cannot be read as what its name says it holds."""
-
-    def __init__(self, path: Path, message: str, line: int | None = None) -> None:
-        super().__init__(f"{location(path, line)}: {message}")
-        self.path, self.message, self.line = path, message, line
-
-    def as_source_error(self) -> SourceError:
-        return SourceError(str(self))
-
-    def as_problem(self, record: str | None = None) -> SnapshotError:
-        return SnapshotError(
-            source=str(self.path), line=self.line, record=record, message=self.message
-        )
-
-
-def _read_text(path: Path) -> str:
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise BadFile(path, "file not found") from None
-    except IsADirectoryError:
-        raise BadFile(path, "is a folder, not a file") from None
-    except OSError as exc:
-        raise BadFile(path, f"cannot be read ({exc.strerror})") from None
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise BadFile(path, f"not UTF-8 text (byte {exc.start})") from None
+T = TypeVar("T")
 
 
 def read_pages(path: Path) -> list[Any]:
@@ -486,20 +72,13 @@ def read_pages(path: Path) -> list[Any]:
 
     A single JSON array whose items are all arrays is taken to be a list of pages too (what
     ``jq -s`` makes of several)."""
-    text = _read_text(path)
-    decoder = json.JSONDecoder()
-    pages: list[Any] = []
-    index = 0
-    while True:
-        while index < len(text) and text[index].isspace():
-            index += 1
-        if index == len(text):
-            break
-        try:
-            document, index = decoder.raw_decode(text, index)
-        except json.JSONDecodeError as exc:
-            raise BadFile(path, f"not valid JSON ({exc.msg})", exc.lineno) from None
-        pages.append(document)
+    try:
+        text = read_source_text(path, "an Okta API response")
+    except BadFile:
+        if path.exists():
+            raise
+        raise BadFile(path, "file not found") from None
+    pages = json_documents(text, path)
     if not pages:
         raise BadFile(path, "the file is empty")
     single = pages[0] if len(pages) == 1 else None
@@ -524,34 +103,6 @@ def list_items(path: Path) -> list[Any]:
 
 def object_file(folder: Path, kind: str, object_id: str) -> Path:
     return folder / kind / f"{object_id}.json"
-
-
-def parse_items(
-    items: Iterable[Any],
-    parse: Callable[[Any], T],
-    data: OktaData,
-    source: str,
-    *,
-    incomplete: bool = True,
-) -> list[T]:
-    """Parse each item; one that cannot be read is a problem, not the end of the list
-    (``incomplete``: nor of the access data, when it is not about access)."""
-    parsed: list[T] = []
-    for number, item in enumerate(items, start=1):
-        try:
-            parsed.append(parse(item))
-        except RecordError as exc:
-            record = item.get("id") if isinstance(item, Mapping) else None
-            data.problem(
-                source,
-                f"{exc}: the record is left out",
-                record=str(record)[:80] if is_okta_id(record) else f"item {number}",
-                incomplete=incomplete,
-            )
-    return parsed
-
-
-# --- reading an export ------------------------------------------------------------------------
 
 
 def read_export(
@@ -603,12 +154,6 @@ class _ExportReader:
     def _member(self, raw: Any) -> OktaUser | str:
         return parse_member(raw, self.data.users, self.employee_id_attribute)
 
-    def _required(self, name: str) -> list[Any]:
-        try:
-            return list_items(self.folder / name)
-        except BadFile as exc:
-            raise exc.as_source_error() from None
-
     def _per_object(self, kind: str, object_id: str, what: str) -> list[Any] | None:
         """The items in ``kind/<object_id>.json``; None (and a problem noted) if unreadable.
         ``what``: what the file says, e.g. "the members of group Sales"."""
@@ -632,12 +177,21 @@ class _ExportReader:
                 self.data.complete = False
             return None
 
+    def _parsed(
+        self, kind: str, object_id: str, what: str, parse: Callable[[Any], T]
+    ) -> list[T] | None:
+        """The records in ``kind/<object_id>.json``, each parsed; None if the file is unreadable."""
+        items = self._per_object(kind, object_id, what)
+        if items is None:
+            return None
+        return parse_items(items, parse, self.data, str(object_file(self.folder, kind, object_id)))
+
     def users(self) -> None:
         data = self.data
         deprovisioned = self.folder / DEPROVISIONED_USERS
         names = [USERS, DEPROVISIONED_USERS] if deprovisioned.exists() else [USERS]
         for name in names:
-            items = self._required(name)
+            items = list_items(self.folder / name)
             users = parse_items(items, self._user, data, str(self.folder / name))
             data.add_users(users)
             data.users_complete = data.users_complete and len(users) == len(items)
@@ -651,34 +205,29 @@ class _ExportReader:
 
     def groups(self) -> None:
         data, source = self.data, str(self.folder / GROUPS)
-        for group in parse_items(self._required(GROUPS), parse_group, data, source):
+        for group in parse_items(list_items(self.folder / GROUPS), parse_group, data, source):
             data.groups[group.id] = group
-            members = self._per_object(
-                GROUP_MEMBERS, group.id, f"the members of group {group.name}"
-            )
+            what = f"group {group.name}"
+            members = self._parsed(GROUP_MEMBERS, group.id, f"the members of {what}", self._member)
             if members is not None:
-                where = str(object_file(self.folder, GROUP_MEMBERS, group.id))
-                parsed = parse_items(members, self._member, data, where)
-                data.members[group.id] = member_ids(parsed, data)
-            roles = self._per_object(
-                GROUP_ROLES, group.id, f"the admin roles of group {group.name}"
-            )
+                data.members[group.id] = member_ids(members, data)
+            roles = self._parsed(GROUP_ROLES, group.id, f"the admin roles of {what}", parse_role)
             if roles is not None:
-                where = str(object_file(self.folder, GROUP_ROLES, group.id))
-                data.group_roles[group.id] = parse_items(roles, parse_role, data, where)
+                data.group_roles[group.id] = roles
 
     def apps(self) -> None:
         data, source = self.data, str(self.folder / APPS)
-        for app in parse_items(self._required(APPS), parse_app, data, source):
+        for app in parse_items(list_items(self.folder / APPS), parse_app, data, source):
             data.apps[app.id] = app
-            users = self._per_object(APP_USERS, app.id, f"the users assigned to app {app.label}")
+            what = f"app {app.label}"
+            users = self._parsed(APP_USERS, app.id, f"the users assigned to {what}", parse_app_user)
             if users is not None:
-                where = str(object_file(self.folder, APP_USERS, app.id))
-                data.app_users[app.id] = parse_items(users, parse_app_user, data, where)
-            groups = self._per_object(APP_GROUPS, app.id, f"the groups assigned to app {app.label}")
+                data.app_users[app.id] = users
+            groups = self._parsed(
+                APP_GROUPS, app.id, f"the groups assigned to {what}", parse_app_group
+            )
             if groups is not None:
-                where = str(object_file(self.folder, APP_GROUPS, app.id))
-                data.app_groups[app.id] = parse_items(groups, parse_app_group, data, where)
+                data.app_groups[app.id] = groups
 
     def factors(self) -> None:
         for user in sorted(self.data.users.values(), key=lambda u: u.id):
@@ -698,21 +247,16 @@ class _ExportReader:
         if not path.exists():
             data.problem(str(path), "not in the export: the users' own admin roles are unknown")
             return
-        try:
-            pages = read_pages(path)
-        except BadFile as exc:
-            raise exc.as_source_error() from None
         assignees: list[str] = []
-        for number, page in enumerate(pages, start=1):
+        for number, page in enumerate(read_pages(path), start=1):
             try:
                 assignees.extend(assignee_ids(page))
             except RecordError as exc:
                 data.problem(str(path), f"page {number}: {exc}")
         for user_id in dict.fromkeys(assignees):
-            items = self._per_object(ROLES, user_id, f"the admin roles of user {user_id}")
-            if items is not None:
-                where = str(object_file(self.folder, ROLES, user_id))
-                data.user_roles[user_id] = parse_items(items, parse_role, data, where)
+            roles = self._parsed(ROLES, user_id, f"the admin roles of user {user_id}", parse_role)
+            if roles is not None:
+                data.user_roles[user_id] = roles
 
     def password_policies(self, path: Path | None) -> None:
         """A policy left unknown is not judged; the access data stays complete."""
@@ -724,10 +268,6 @@ class _ExportReader:
                 incomplete=False,
             )
             return
-        try:
-            items = list_items(path)
-        except BadFile as exc:
-            raise exc.as_source_error() from None
         data.password_policies = parse_items(
-            items, parse_password_policy, data, str(path), incomplete=False
+            list_items(path), parse_password_policy, data, str(path), incomplete=False
         )

@@ -12,12 +12,12 @@ And one call (paged if the org has very many) for the password policies.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from iam_gov.connectors.okta.client import ApiError, OktaApi
-from iam_gov.connectors.okta.export import (
+from iam_gov.connectors.okta.records import (
     OktaData,
     OktaPasswordPolicy,
     OktaUser,
@@ -157,8 +157,11 @@ class LiveCollector:
             finally:
                 self._jobs.task_done()
 
-    async def _enqueue(self, job: Callable[[], Awaitable[None]]) -> None:
-        await self._jobs.put(job)
+    async def _enqueue(
+        self, bucket: str, record: str, call: Callable[[str], Awaitable[None]]
+    ) -> None:
+        """Have a worker run ``call(record)``, once the queue has room."""
+        await self._jobs.put(self._per_object(bucket, record, call))
 
     async def _listing(self, listing: Awaitable[None], source: str) -> bool:
         """A whole listing; when a page fails for good, what it and later pages held is
@@ -171,18 +174,16 @@ class LiveCollector:
         return True
 
     def _per_object(
-        self,
-        bucket: str,
-        record: str,
-        call: Callable[[], Awaitable[None]],
+        self, bucket: str, record: str, call: Callable[[str], Awaitable[None]]
     ) -> Callable[[], Awaitable[None]]:
-        """A call about one object, whose failure leaves only that object's part unknown."""
+        """``call(record)``, a call about one object whose failure leaves only that object's
+        part unknown."""
 
         async def job() -> None:
             if bucket in self._refused:
                 return
             try:
-                await call()
+                await call(record)
             except ApiError as exc:
                 what = _UNKNOWN[bucket]
                 if exc.refused:
@@ -201,6 +202,16 @@ class LiveCollector:
                 self.data.problem(bucket, f"{_UNKNOWN[bucket]} unknown: {exc}", record=record)
 
         return job
+
+    async def _listed(
+        self, path: str, bucket: str, parse: Callable[[Any], T], what: str
+    ) -> AsyncIterator[T]:
+        """Each object of a listing, parsed page by page; a page that is not a list stops it."""
+        async for page in self.api.pages(path, bucket=bucket, params={"limit": PAGE}):
+            if not isinstance(page, list):
+                raise ApiError(f"a page of {what} is not a JSON array")
+            for item in parse_items(page, parse, self.data, path):
+                yield item
 
     async def _parsed(self, path: str, bucket: str, parse: Callable[[Any], T]) -> list[T]:
         """Every page of a list, each parsed as it comes: a big group's raw pages are never
@@ -242,69 +253,43 @@ class LiveCollector:
             return
         for user in users:
             if user.can_sign_in:
-                await self._enqueue(self._per_object(B_FACTORS, user.id, self._factors(user.id)))
+                await self._enqueue(B_FACTORS, user.id, self._factors)
 
-    def _factors(self, user_id: str) -> Callable[[], Awaitable[None]]:
-        async def call() -> None:
-            body = await self._one(f"{USERS}/{user_id}/factors", B_FACTORS)
-            self.data.factors[user_id] = parse_factor_kinds(body)
-
-        return call
+    async def _factors(self, user_id: str) -> None:
+        body = await self._one(f"{USERS}/{user_id}/factors", B_FACTORS)
+        self.data.factors[user_id] = parse_factor_kinds(body)
 
     # --- groups -------------------------------------------------------------------------
 
     async def _groups(self) -> None:
-        async for page in self.api.pages(GROUPS, bucket=B_GROUPS, params={"limit": PAGE}):
-            if not isinstance(page, list):
-                raise ApiError("a page of groups is not a JSON array")
-            for group in parse_items(page, parse_group, self.data, GROUPS):
-                self.data.groups[group.id] = group
-                await self._enqueue(self._per_object(B_MEMBERS, group.id, self._members(group.id)))
-                await self._enqueue(
-                    self._per_object(B_GROUP_ROLES, group.id, self._group_roles(group.id))
-                )
+        async for group in self._listed(GROUPS, B_GROUPS, parse_group, "groups"):
+            self.data.groups[group.id] = group
+            await self._enqueue(B_MEMBERS, group.id, self._members)
+            await self._enqueue(B_GROUP_ROLES, group.id, self._group_roles)
 
-    def _members(self, group_id: str) -> Callable[[], Awaitable[None]]:
-        async def call() -> None:
-            path = f"{GROUPS}/{group_id}/users"
-            members = await self._parsed(path, B_MEMBERS, self._member)
-            self.data.members[group_id] = member_ids(members, self.data)
+    async def _members(self, group_id: str) -> None:
+        members = await self._parsed(f"{GROUPS}/{group_id}/users", B_MEMBERS, self._member)
+        self.data.members[group_id] = member_ids(members, self.data)
 
-        return call
-
-    def _group_roles(self, group_id: str) -> Callable[[], Awaitable[None]]:
-        async def call() -> None:
-            body = await self._one(f"{GROUPS}/{group_id}/roles", B_GROUP_ROLES)
-            self.data.group_roles[group_id] = parse_roles(body)
-
-        return call
+    async def _group_roles(self, group_id: str) -> None:
+        body = await self._one(f"{GROUPS}/{group_id}/roles", B_GROUP_ROLES)
+        self.data.group_roles[group_id] = parse_roles(body)
 
     # --- apps ---------------------------------------------------------------------------
 
     async def _apps(self) -> None:
-        async for page in self.api.pages(APPS, bucket=B_APPS, params={"limit": PAGE}):
-            if not isinstance(page, list):
-                raise ApiError("a page of apps is not a JSON array")
-            for app in parse_items(page, parse_app, self.data, APPS):
-                self.data.apps[app.id] = app
-                await self._enqueue(self._per_object(B_APP_USERS, app.id, self._app_users(app.id)))
-                await self._enqueue(
-                    self._per_object(B_APP_GROUPS, app.id, self._app_groups(app.id))
-                )
+        async for app in self._listed(APPS, B_APPS, parse_app, "apps"):
+            self.data.apps[app.id] = app
+            await self._enqueue(B_APP_USERS, app.id, self._app_users)
+            await self._enqueue(B_APP_GROUPS, app.id, self._app_groups)
 
-    def _app_users(self, app_id: str) -> Callable[[], Awaitable[None]]:
-        async def call() -> None:
-            path = f"{APPS}/{app_id}/users"
-            self.data.app_users[app_id] = await self._parsed(path, B_APP_USERS, parse_app_user)
+    async def _app_users(self, app_id: str) -> None:
+        path = f"{APPS}/{app_id}/users"
+        self.data.app_users[app_id] = await self._parsed(path, B_APP_USERS, parse_app_user)
 
-        return call
-
-    def _app_groups(self, app_id: str) -> Callable[[], Awaitable[None]]:
-        async def call() -> None:
-            path = f"{APPS}/{app_id}/groups"
-            self.data.app_groups[app_id] = await self._parsed(path, B_APP_GROUPS, parse_app_group)
-
-        return call
+    async def _app_groups(self, app_id: str) -> None:
+        path = f"{APPS}/{app_id}/groups"
+        self.data.app_groups[app_id] = await self._parsed(path, B_APP_GROUPS, parse_app_group)
 
     # --- admin roles --------------------------------------------------------------------
 
@@ -320,16 +305,11 @@ class LiveCollector:
             for user_id in ids:
                 if user_id not in seen:
                     seen.add(user_id)
-                    await self._enqueue(
-                        self._per_object(B_USER_ROLES, user_id, self._user_roles(user_id))
-                    )
+                    await self._enqueue(B_USER_ROLES, user_id, self._user_roles)
 
-    def _user_roles(self, user_id: str) -> Callable[[], Awaitable[None]]:
-        async def call() -> None:
-            body = await self._one(f"{USERS}/{user_id}/roles", B_USER_ROLES)
-            self.data.user_roles[user_id] = parse_roles(body)
-
-        return call
+    async def _user_roles(self, user_id: str) -> None:
+        body = await self._one(f"{USERS}/{user_id}/roles", B_USER_ROLES)
+        self.data.user_roles[user_id] = parse_roles(body)
 
     # --- password policies --------------------------------------------------------------
 

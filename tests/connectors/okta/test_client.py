@@ -21,7 +21,7 @@ from tests.support.okta_server import TOKEN, OktaServer, Org, example_org
 
 from .test_connector import account, live, live_options, okta_env
 
-__all__ = ["okta_env"]  # the fixture, shared with test_okta
+__all__ = ["okta_env"]  # the fixture, shared with test_connector
 
 
 @pytest.fixture
