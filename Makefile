@@ -4,10 +4,9 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
-DEMO_DIR ?= .demo
 PYTEST_ARGS ?=
 
-.PHONY: demo test lint typecheck pytest bench install system-deps clean
+.PHONY: demo test lint typecheck pytest bench docs install system-deps clean
 
 $(PY):
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "iam-gov needs Python 3.11 or newer")'
@@ -21,13 +20,13 @@ $(INSTALLED): pyproject.toml | $(PY)
 install: $(INSTALLED)
 
 ## demo: install, then collect, correlate and evaluate the demo company into a fresh SQLite store
+## (samples/demo/iam-gov.toml names it: .demo/iam-gov.db)
 demo: install
-	@rm -rf $(DEMO_DIR) && mkdir -p $(DEMO_DIR)
-	IAM_GOV_DATABASE_URL=sqlite:///$(CURDIR)/$(DEMO_DIR)/iam-gov.db \
-		$(VENV)/bin/iam-gov --config samples/demo/iam-gov.toml run
+	@rm -rf .demo && mkdir -p .demo
+	env -u IAM_GOV_DATABASE_URL -u IAM_GOV_CONFIG $(VENV)/bin/iam-gov --config samples/demo/iam-gov.toml run
 	@echo
-	@echo "Next:  export IAM_GOV_DATABASE_URL=sqlite:///$(CURDIR)/$(DEMO_DIR)/iam-gov.db"
-	@echo "       $(VENV)/bin/iam-gov --config samples/demo/iam-gov.toml findings --severity high"
+	@echo "Next:  $(VENV)/bin/iam-gov --config samples/demo/iam-gov.toml findings --severity high"
+	@echo "       $(VENV)/bin/iam-gov --config samples/demo/iam-gov.toml explain erik.reyes@example.com"
 	@echo "       $(VENV)/bin/iam-gov --config samples/demo/iam-gov.toml findings --format csv > findings.csv"
 	@echo "       $(VENV)/bin/iam-gov --config samples/demo/iam-gov.toml audit verify"
 
@@ -47,6 +46,10 @@ typecheck: install
 pytest: install system-deps
 	$(VENV)/bin/pytest -n 2 -m 'not slow' $(PYTEST_ARGS)
 
+## docs: regenerate the generated parts of README.md (the rule catalogue) from the code
+docs: install
+	$(PY) .ci/docs
+
 ## bench: scale runs on generated companies and local servers; prints the figures
 bench: install system-deps
 	$(PY) -m pip install --quiet -e '.[test,bench]'
@@ -56,4 +59,4 @@ bench: install system-deps
 	$(PY) benchmarks/okta_listing.py
 
 clean:
-	rm -rf $(VENV) $(DEMO_DIR) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .demo build *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -90,8 +90,9 @@ def build(work: Path, parameters: dict[str, int]) -> None:
 
 def measure(work: Path) -> None:
     from iam_gov.config import load_config
-    from iam_gov.engine import evaluate
+    from iam_gov.evaluation import evaluate
     from iam_gov.policy import load_policy
+    from iam_gov.rules import all_rules
     from iam_gov.store import Store
 
     run_db = work / "run.db"
@@ -99,7 +100,7 @@ def measure(work: Path) -> None:
         leftover.unlink()
     shutil.copyfile(work / "base.db", run_db)  # every run is a first evaluation
     config = load_config(work / "company" / "iam-gov.toml")
-    policy = load_policy(config.policy.path)
+    policy = load_policy(config.policy.path, rules=all_rules())
     with Store.open(f"sqlite:///{run_db}") as store:
         started = time.perf_counter()
         report = evaluate(store, config, policy)

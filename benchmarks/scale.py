@@ -52,14 +52,15 @@ def main() -> None:
     from iam_gov import audit
     from iam_gov.collect import build_connector
     from iam_gov.config import load_config
-    from iam_gov.engine import evaluate
+    from iam_gov.evaluation import evaluate
     from iam_gov.policy import load_policy
+    from iam_gov.rules import all_rules
     from iam_gov.store import Store
     from iam_gov.store.snapshots import save_snapshot
     from iam_gov.timeutil import utcnow
 
     config = load_config(company / "iam-gov.toml")
-    policy = load_policy(config.policy.path)
+    policy = load_policy(config.policy.path, rules=all_rules())
     url = args.database_url or f"sqlite:///{work / 'iam-gov.db'}"
     timings: dict[str, float] = {}
     with Store.open(url) as store:

@@ -94,8 +94,9 @@ def _store(config: Config | None) -> Store:
 
 def _policy(config: Config) -> Policy:
     from iam_gov.policy import load_policy
+    from iam_gov.rules import all_rules
 
-    return load_policy(config.policy.path)
+    return load_policy(config.policy.path, rules=all_rules())
 
 
 # --- collect / evaluate / run -------------------------------------------------------------
@@ -128,7 +129,7 @@ def collect(system: SystemOption = None) -> None:
 @app.command()
 def evaluate() -> None:
     """Correlate accounts to people and evaluate the policy on the latest snapshots."""
-    from iam_gov.engine import evaluate as do_evaluate
+    from iam_gov.evaluation import evaluate as do_evaluate
     from iam_gov.reports.summary import run_summary
 
     config = _config()
@@ -143,7 +144,7 @@ def run(system: SystemOption = None) -> None:
     """Collect, then evaluate, then print a summary: the main job."""
     from iam_gov.collect import collect as do_collect
     from iam_gov.correlate import load_overrides
-    from iam_gov.engine import evaluate as do_evaluate
+    from iam_gov.evaluation import evaluate as do_evaluate
     from iam_gov.reports.summary import run_summary
 
     config = _config()
@@ -160,24 +161,17 @@ def run(system: SystemOption = None) -> None:
 # --- findings -----------------------------------------------------------------------------
 
 
-class Format(enum.StrEnum):
-    table = "table"
-    json = "json"
-    csv = "csv"
-    markdown = "markdown"
-    ocsf = "ocsf"
-
-
 @app.command()
 def findings(
     fmt: Annotated[
-        Format,
+        str,
         typer.Option(
             "--format",
             "-f",
-            help="Output format: table, json, csv, markdown (a report), ocsf (JSON Lines).",
+            help="Output format: table, json, csv, markdown (a report), ocsf (JSON Lines), "
+            "or one an installed package adds.",
         ),
-    ] = Format.table,
+    ] = "table",
     rule: Annotated[
         list[str] | None, typer.Option("--rule", "-r", help="Only this rule (repeatable).")
     ] = None,
@@ -195,9 +189,14 @@ def findings(
 ) -> None:
     """The open findings of the latest evaluation."""
     from iam_gov.model import Severity
-    from iam_gov.reports.findings import findings_csv, findings_json, findings_table
+    from iam_gov.reports.formats import FORMATS, FindingsReport
     from iam_gov.store.findings import FindingFilter, last_evaluation, list_findings
+    from iam_gov.timeutil import utcnow
 
+    try:
+        output = FORMATS.get(fmt)
+    except KeyError as exc:
+        raise IamGovError(f"--format: {exc.args[0]}") from None
     min_severity = None
     if severity is not None:
         try:
@@ -229,23 +228,12 @@ def findings(
                 include_resolved=include_resolved,
             ),
         )
-    if fmt is Format.json:
-        sys.stdout.write(findings_json(found) + "\n")
-    elif fmt is Format.csv:
-        sys.stdout.write(findings_csv(found))
-    elif fmt is Format.markdown:
-        from iam_gov.reports.markdown import findings_markdown
-        from iam_gov.timeutil import utcnow
-
-        scope = "findings, resolved included" if include_resolved else "open findings"
-        sys.stdout.write(findings_markdown(found, generated_at=utcnow(), scope=scope))
-    elif fmt is Format.ocsf:
-        from iam_gov.reports.ocsf import findings_ocsf
-        from iam_gov.timeutil import utcnow
-
-        sys.stdout.write(findings_ocsf(found, generated_at=utcnow()))
+    scope = "findings, resolved included" if include_resolved else "open findings"
+    rendered = output.render(FindingsReport(found, generated_at=utcnow(), scope=scope))
+    if isinstance(rendered, str):
+        sys.stdout.write(rendered)
     else:
-        out.print(findings_table(found, title=f"{len(found)} findings"))
+        out.print(rendered)
 
 
 def _employee_id(conn: Connection, query: str) -> str:
@@ -349,13 +337,14 @@ def policy_check(
     """Validate the policy; report every mistake as file:line, and what it contains."""
     from iam_gov.errors import PolicyError
     from iam_gov.policy import exception_valid, load_policy
+    from iam_gov.rules import all_rules
     from iam_gov.timeutil import utcnow
 
     config = _config() if path is None else _config_or_none_quiet()
     if path is None:
         assert config is not None
         path = config.policy.path
-    policy = load_policy(path)
+    policy = load_policy(path, rules=all_rules())
     if config is not None:
         unknown = sorted(policy.systems() - set(config.systems))
         if unknown:
@@ -487,7 +476,8 @@ def config_check() -> None:
     from iam_gov.configtypes import SecretRef
     from iam_gov.errors import ConfigError, InputError
     from iam_gov.policy import load_policy
-    from iam_gov.store.engine import safe_url
+    from iam_gov.rules import all_rules
+    from iam_gov.store.database import safe_url
 
     path = find_config(options.config)
     config = load_config(path)
@@ -495,7 +485,7 @@ def config_check() -> None:
     policy = None
     if config.policy.path.exists():
         try:
-            policy = load_policy(config.policy.path)
+            policy = load_policy(config.policy.path, rules=all_rules())
         except InputError as exc:
             problems.extend(exc.problems)
     if policy is not None:
@@ -538,11 +528,17 @@ def samples_generate(
             min=0,
         ),
     ] = 0,
+    store: Annotated[
+        str,
+        typer.Option(help="The SQLite file the company's configuration names, relative to it."),
+    ] = "iam-gov.db",
 ) -> None:
     """Write a fictional company (HR export, AWS export, policy, config) with planted problems."""
     from iam_gov.samplegen import generate
 
-    written = generate(out_dir, people=people, seed=seed, access_density=access_density)
+    written = generate(
+        out_dir, people=people, seed=seed, access_density=access_density, store=store
+    )
     out.print(
         f"wrote {len(written)} files to {out_dir}; "
         f"try: iam-gov --config {out_dir / 'iam-gov.toml'} run"

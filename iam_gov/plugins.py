@@ -32,7 +32,7 @@ CONNECTORS_GROUP = "iam_gov.connectors"
 REPORTS_GROUP = "iam_gov.reports"
 
 
-class PluginError(IamGovError):
+class PluginError(IamGovError, ValueError):
     """An extension could not be loaded or registered (a broken or clashing plugin)."""
 
 

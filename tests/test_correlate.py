@@ -23,6 +23,7 @@ from iam_gov.correlate import (
 from iam_gov.errors import InputError
 from iam_gov.model import Account, AccountKind, EmploymentStatus, Person
 from iam_gov.policy import Policy, load_policy
+from iam_gov.rules import all_rules
 from tests.support.world import account, arn, person
 
 NO_POLICY = "version: 1\n"
@@ -43,7 +44,7 @@ accounts:
 def policy(folder: Path, text: str = NO_POLICY) -> Policy:
     path = folder / "policy.yaml"
     path.write_text(text, encoding="utf-8")
-    return load_policy(path)
+    return load_policy(path, rules=all_rules())
 
 
 def link_of(

@@ -15,9 +15,10 @@ from sqlalchemy import func, select
 from iam_gov import audit
 from iam_gov.collect import collect
 from iam_gov.config import load_config
-from iam_gov.engine import EvaluationReport, evaluate
 from iam_gov.errors import IamGovError, SourceError
+from iam_gov.evaluation import EvaluationReport, evaluate
 from iam_gov.policy import load_policy
+from iam_gov.rules import all_rules
 from iam_gov.samplegen import generate
 from iam_gov.store import Store
 from iam_gov.store.findings import FindingFilter, list_findings
@@ -37,7 +38,7 @@ def company(tmp_path: Path) -> Path:
 def run(store: Store, company: Path) -> EvaluationReport:
     config = load_config(company / "iam-gov.toml")
     collect(config, store)
-    return evaluate(store, config, load_policy(config.policy.path))
+    return evaluate(store, config, load_policy(config.policy.path, rules=all_rules()))
 
 
 def orphan_findings(report: EvaluationReport) -> list[str]:
@@ -149,7 +150,7 @@ def test_an_unusable_hr_file_stops_the_run_and_changes_nothing(store: Store, com
 def test_evaluating_before_any_collect_is_a_clear_error(store: Store, company: Path) -> None:
     config = load_config(company / "iam-gov.toml")
     with pytest.raises(IamGovError, match="no HR data"):
-        evaluate(store, config, load_policy(config.policy.path))
+        evaluate(store, config, load_policy(config.policy.path, rules=all_rules()))
 
 
 def test_an_export_that_contradicts_itself_is_refused_whole(store: Store, company: Path) -> None:

@@ -19,10 +19,8 @@ then ``effective_permissions(principal)``, ``escalation_paths(principal)`` and
 
 from __future__ import annotations
 
-import weakref
-from typing import TYPE_CHECKING
-
-from iam_gov.aws_policy.account import AwsAccount, Principal, Reach
+from iam_gov.aws_policy.account import AccountModel, Principal, Reach
+from iam_gov.aws_policy.analysis import AwsAccount, analysis_for, is_aws_view
 from iam_gov.aws_policy.catalog import Catalog, CatalogUnavailable, default_catalog
 from iam_gov.aws_policy.document import StatementRef
 from iam_gov.aws_policy.escalation import AdminEquivalence, EscalationPath, Step, short_name
@@ -30,34 +28,10 @@ from iam_gov.aws_policy.evaluate import Certainty, Decision, EffectivePermission
 from iam_gov.aws_policy.methods import METHODS, METHODS_BY_ID, Method
 from iam_gov.aws_policy.trust import Trust
 
-if TYPE_CHECKING:
-    from iam_gov.engine.state import SystemView
-
-_ANALYSES: dict[int, tuple[weakref.ref[SystemView], AwsAccount]] = {}
-
-
-def is_aws_view(view: SystemView) -> bool:
-    """The view holds an AWS snapshot (the kinds of documents only the AWS connector keeps)."""
-    return view.info.connector == "aws" or any(
-        d.kind in ("managed-policy", "inline-policy", "trust-policy")
-        for d in view.documents.values()
-    )
-
-
-def analysis_for(view: SystemView) -> AwsAccount:
-    """The analysis of a view, built once however many rules ask for it."""
-    key = id(view)
-    cached = _ANALYSES.get(key)
-    if cached is not None and cached[0]() is view:
-        return cached[1]
-    account = AwsAccount.from_view(view)
-    _ANALYSES[key] = (weakref.ref(view, lambda _: _ANALYSES.pop(key, None)), account)
-    return account
-
-
 __all__ = [
     "METHODS",
     "METHODS_BY_ID",
+    "AccountModel",
     "AdminEquivalence",
     "AwsAccount",
     "Catalog",

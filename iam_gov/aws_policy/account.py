@@ -1,5 +1,6 @@
 """One AWS account's principals, groups, policies and trust relations, read from a snapshot
-view, with the effective permissions and role-assumption graph computed on demand."""
+view, with the effective permissions and role-assumption graph computed on demand: what the
+escalation analysis (``escalation``, then ``analysis``) builds on."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any, Self
 
 from iam_gov.aws_policy.catalog import Catalog, default_catalog
 from iam_gov.aws_policy.document import (
@@ -19,10 +20,7 @@ from iam_gov.aws_policy.document import (
 )
 from iam_gov.aws_policy.evaluate import Certainty, Decision, EffectivePermissions, PolicySet
 from iam_gov.aws_policy.trust import Trust, account_root
-
-if TYPE_CHECKING:
-    from iam_gov.aws_policy.escalation import AdminEquivalence, EscalationPath
-    from iam_gov.engine.state import SystemView
+from iam_gov.engine.state import SystemView
 
 IDENTITY_KINDS = frozenset({"managed-policy", "inline-policy"})
 TRUST_KIND = "trust-policy"
@@ -92,7 +90,7 @@ def _kind_of(arn: str, attributes: Mapping[str, str]) -> str | None:
 
 
 @dataclass(eq=False)
-class AwsAccount:
+class AccountModel:
     """The analysis of one AWS account. Pure: it reads the snapshot's documents and makes
     no API call.
 
@@ -133,7 +131,7 @@ class AwsAccount:
     # --- building ---------------------------------------------------------------------
 
     @classmethod
-    def from_view(cls, view: SystemView) -> AwsAccount:
+    def from_view(cls, view: SystemView) -> Self:
         """Read an AWS snapshot view: accounts with ``principal_type``, grants of managed and
         inline policies (through groups: ``via``), the kept policy documents, and each
         group's record of its own policies (which an empty group has too)."""
@@ -227,7 +225,7 @@ class AwsAccount:
         trusts: Mapping[str, Mapping[str, Any]],
         group_policies: Mapping[str, tuple[str, ...]] | None = None,
         unknown_policies: Mapping[str, tuple[str, ...]] | None = None,
-    ) -> AwsAccount:
+    ) -> Self:
         """From parts, e.g. a benchmark's or a test's own principals and documents."""
         catalog = default_catalog()
         catalog = catalog.extended(a for doc in documents.values() for a in literal_actions(doc))
@@ -375,20 +373,6 @@ class AwsAccount:
         choosing)? None when not allowed."""
         return self.policy_set(principal).decide(action, resource)
 
-    def escalation_paths(self, principal: str | Principal) -> tuple[EscalationPath, ...]:
-        """The best path for each escalation method open to the principal, through the roles
-        it can assume too. Empty for an admin-equivalent principal: it has nothing to gain."""
-        from iam_gov.aws_policy.escalation import escalation_paths
-
-        return escalation_paths(self, self.principal(principal))
-
-    def is_admin_equivalent(self, principal: str | Principal) -> AdminEquivalence | None:
-        """Why the principal can do anything (or grant itself anything), unconditionally; None
-        when it cannot."""
-        from iam_gov.aws_policy.escalation import admin_equivalence
-
-        return admin_equivalence(self, self.principal(principal))
-
     # --- role assumption ----------------------------------------------------------------
 
     def assumable(self, principal: str | Principal) -> dict[str, Edge]:
@@ -528,4 +512,4 @@ def is_customer_managed(document_id: str) -> bool:
     return ":policy/" in document_id and _AWS_MANAGED not in document_id
 
 
-__all__ = ["AwsAccount", "Edge", "Principal", "Reach", "account_root", "is_customer_managed"]
+__all__ = ["AccountModel", "Edge", "Principal", "Reach", "account_root", "is_customer_managed"]

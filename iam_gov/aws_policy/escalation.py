@@ -8,7 +8,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from iam_gov.aws_policy.account import AwsAccount, Principal, Reach, is_customer_managed
+from iam_gov.aws_policy.account import AccountModel, Principal, Reach, is_customer_managed
 from iam_gov.aws_policy.document import StatementRef
 from iam_gov.aws_policy.evaluate import Certainty, Decision, Facts, PolicySet
 from iam_gov.aws_policy.methods import METHODS, METHODS_BY_ID, Method, Target
@@ -109,15 +109,15 @@ class _Candidate:
     notes: tuple[str, ...] = ()
 
 
-def _memo(account: AwsAccount, name: str) -> dict[Any, Any]:
+def _memo(account: AccountModel, name: str) -> dict[Any, Any]:
     return account.memo.setdefault(name, {})
 
 
-def iam_mask(account: AwsAccount) -> int:
+def iam_mask(account: AccountModel) -> int:
     return account.catalog.iam
 
 
-def privileged_mask(account: AwsAccount) -> int:
+def privileged_mask(account: AccountModel) -> int:
     """Actions that count when judging whether becoming another identity is an escalation:
     those that change who may do what (AWS's Permissions management level: iam:PassRole,
     iam:Attach*, s3:PutBucketPolicy, kms:CreateGrant …). Becoming a role that can merely
@@ -126,14 +126,14 @@ def privileged_mask(account: AwsAccount) -> int:
     return account.catalog.permissions_management
 
 
-def _becomes(account: AwsAccount, who: PolicySet) -> tuple[int, bool]:
+def _becomes(account: AccountModel, who: PolicySet) -> tuple[int, bool]:
     """What taking over an identity yields: its privileged actions, and whether it is
     admin-equivalent on its own (``*`` or ``iam:*`` without conditions)."""
     iam = iam_mask(account)
     return who.allowed & privileged_mask(account), who.unconditional & iam == iam
 
 
-def _grants_itself(account: AwsAccount, who: PolicySet) -> tuple[int, bool]:
+def _grants_itself(account: AccountModel, who: PolicySet) -> tuple[int, bool]:
     """What writing an identity's own permissions yields: anything its boundary lets
     through."""
     iam = iam_mask(account)
@@ -141,7 +141,7 @@ def _grants_itself(account: AwsAccount, who: PolicySet) -> tuple[int, bool]:
 
 
 def _by_power(
-    account: AwsAccount, kind: str, within: frozenset[str] | None = None
+    account: AccountModel, kind: str, within: frozenset[str] | None = None
 ) -> tuple[Principal, ...]:
     """Users or roles, those allowed the most first (ties by ARN); only those ``within``
     when given."""
@@ -162,7 +162,7 @@ def _by_power(
     return found
 
 
-def _union(account: AwsAccount, name: str, principals: Iterable[Principal]) -> int:
+def _union(account: AccountModel, name: str, principals: Iterable[Principal]) -> int:
     memo = _memo(account, "union")
     found = memo.get(name)
     if found is None:
@@ -173,7 +173,7 @@ def _union(account: AwsAccount, name: str, principals: Iterable[Principal]) -> i
     return int(memo[name])
 
 
-def _service_roles(account: AwsAccount, service: str) -> list[tuple[Principal, Certainty, str]]:
+def _service_roles(account: AccountModel, service: str) -> list[tuple[Principal, Certainty, str]]:
     """Roles the service may assume, most powerful first: (role, how surely, a note)."""
     memo = _memo(account, "service-roles")
     found = memo.get(service)
@@ -189,7 +189,7 @@ def _service_roles(account: AwsAccount, service: str) -> list[tuple[Principal, C
 
 
 def _controlled(
-    account: AwsAccount, holder: Principal
+    account: AccountModel, holder: Principal
 ) -> Iterator[tuple[Principal, Certainty, tuple[str, ...]]]:
     """The holder itself, then each role it can assume: (identity, how surely, roles
     assumed to get there)."""
@@ -198,7 +198,7 @@ def _controlled(
         yield account.principals[role], reach.certainty, reach.chain
 
 
-def _candidates(account: AwsAccount, method: Method, holder: Principal) -> Iterator[_Candidate]:
+def _candidates(account: AccountModel, method: Method, holder: Principal) -> Iterator[_Candidate]:
     """The method's targets for this holder, most promising first. Targets outside every
     resource pattern of the statements allowing its key action are left out at once."""
     key = next((r for r in method.requires if r.on_target), None)
@@ -261,7 +261,7 @@ def _candidates(account: AwsAccount, method: Method, holder: Principal) -> Itera
                 yield _Candidate(role.arn, *_becomes(account, sets(role)), level, (), (note,))
 
 
-def _pool(account: AwsAccount, method: Method) -> int | None:
+def _pool(account: AccountModel, method: Method) -> int | None:
     """What any candidate of a large pool could yield at most: when even that adds nothing,
     the pool is not walked."""
     if method.target is Target.OTHER_USERS:
@@ -275,7 +275,7 @@ def _pool(account: AwsAccount, method: Method) -> int | None:
     return None
 
 
-def _requirement_masks(account: AwsAccount) -> dict[str, tuple[tuple[int, bool], ...]]:
+def _requirement_masks(account: AccountModel) -> dict[str, tuple[tuple[int, bool], ...]]:
     """Each method's requirements as action masks, and whether the target grants them."""
     memo = _memo(account, "requirements")
     if not memo:
@@ -294,7 +294,7 @@ def _possible(policies: PolicySet, mask: int, granted: bool) -> bool:
 
 
 def _try(
-    account: AwsAccount, method: Method, holder: Principal, candidate: _Candidate, relative: int
+    account: AccountModel, method: Method, holder: Principal, candidate: _Candidate, relative: int
 ) -> EscalationPath | None:
     policies = account.policy_set(holder)
     level = candidate.certainty
@@ -381,7 +381,7 @@ def _ceiling(policies: PolicySet, method: Method) -> Certainty | None:
     return ceiling
 
 
-def _direct(account: AwsAccount, holder: Principal) -> tuple[EscalationPath, ...]:
+def _direct(account: AccountModel, holder: Principal) -> tuple[EscalationPath, ...]:
     """The holder's own methods (the best target for each), compared with what it has."""
     memo = _memo(account, "direct")
     found = memo.get(holder.arn)
@@ -412,7 +412,7 @@ def _direct(account: AwsAccount, holder: Principal) -> tuple[EscalationPath, ...
     return tuple(paths)
 
 
-def _open_methods(account: AwsAccount, holder: Principal) -> tuple[tuple[Method, Certainty], ...]:
+def _open_methods(account: AccountModel, holder: Principal) -> tuple[tuple[Method, Certainty], ...]:
     """The methods the holder's policies could make work at all, each with its ceiling.
     That depends only on the policies and the kind of principal, which thousands of
     principals share: it is worked out once for each."""
@@ -440,7 +440,7 @@ def _open_methods(account: AwsAccount, holder: Principal) -> tuple[tuple[Method,
 
 
 def _assume_path(
-    account: AwsAccount, principal: Principal, role: str, reach: Reach, allowed: int
+    account: AccountModel, principal: Principal, role: str, reach: Reach, allowed: int
 ) -> EscalationPath:
     method = METHODS_BY_ID["sts-assume-role"]
     gain, admin = _role_yield(account, role)
@@ -468,7 +468,7 @@ def _assume_path(
     )
 
 
-def _role_yield(account: AwsAccount, role: str) -> tuple[int, bool]:
+def _role_yield(account: AccountModel, role: str) -> tuple[int, bool]:
     """What assuming a role yields: its privileged actions, and whether it is admin."""
     memo = _memo(account, "role-yield")
     found: tuple[int, bool] | None = memo.get(role)
@@ -479,7 +479,7 @@ def _role_yield(account: AwsAccount, role: str) -> tuple[int, bool]:
     return found
 
 
-def escalation_paths(account: AwsAccount, principal: Principal) -> tuple[EscalationPath, ...]:
+def escalation_paths(account: AccountModel, principal: Principal) -> tuple[EscalationPath, ...]:
     """The best path for each method: its own, and those of every role it can end up as
     (reported as a chain through those roles)."""
     memo = _memo(account, "paths")
@@ -546,7 +546,7 @@ def escalation_paths(account: AwsAccount, principal: Principal) -> tuple[Escalat
     return tuple(result)
 
 
-def _own_admin(account: AwsAccount, principal: Principal) -> AdminEquivalence | None:
+def _own_admin(account: AccountModel, principal: Principal) -> AdminEquivalence | None:
     memo = _memo(account, "own-admin")
     if principal.arn in memo:
         found: AdminEquivalence | None = memo[principal.arn]
@@ -556,7 +556,7 @@ def _own_admin(account: AwsAccount, principal: Principal) -> AdminEquivalence | 
     return result
 
 
-def _compute_own_admin(account: AwsAccount, principal: Principal) -> AdminEquivalence | None:
+def _compute_own_admin(account: AccountModel, principal: Principal) -> AdminEquivalence | None:
     chain = (principal.arn,)
     if principal.kind == "root":
         return AdminEquivalence(
@@ -587,7 +587,7 @@ def _compute_own_admin(account: AwsAccount, principal: Principal) -> AdminEquiva
     return None
 
 
-def admin_equivalence(account: AwsAccount, principal: Principal) -> AdminEquivalence | None:
+def admin_equivalence(account: AccountModel, principal: Principal) -> AdminEquivalence | None:
     """Admin-equivalent: ``*`` or ``iam:*`` on every resource without conditions and no Deny
     in the way; or a certain way to write its own permissions (within a boundary that lets
     all of IAM through); or a certain chain of role assumptions to a role that is."""

@@ -281,12 +281,15 @@ class EvaluationState:
         return None
 
     def privileged_grants(self, view: SystemView, account: Account) -> list[Entitlement]:
+        """The privileged entitlements the account holds, each once: held directly and
+        through a group too, it is still one entitlement."""
         privileged = self.privileged_ids(view)
-        return [
-            view.entitlements[grant.entitlement_id]
+        held = dict.fromkeys(
+            grant.entitlement_id
             for grant in view.grants.get(account.native_id, ())
             if grant.entitlement_id in privileged
-        ]
+        )
+        return [view.entitlements[entitlement_id] for entitlement_id in held]
 
     def explain(
         self, view: SystemView, account: Account, link: AccountLink, grant: GrantRow

@@ -1,17 +1,21 @@
-"""Policy as code: roles, privileged entitlements, exceptions and declared accounts, in YAML."""
+"""Policy as code: roles, privileged entitlements, exceptions and declared accounts, in YAML.
+
+The policy is plain data. It knows the rules only as the settings models its caller passes in
+(``load_policy(path, rules=all_rules())``), so rules may read the policy but never the other
+way round."""
 
 from __future__ import annotations
 
 import difflib
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from iam_gov.errors import PolicyError
 from iam_gov.model import Account, AccountKind, Person
@@ -26,7 +30,6 @@ from iam_gov.policy.model import (
     SeparationOfDuties,
     SodException,
 )
-from iam_gov.rules.registry import RuleParams
 from iam_gov.yamlfile import YamlDocument, load_yaml
 
 T = TypeVar("T")
@@ -40,10 +43,18 @@ class Located(Generic[T]):
     where: str
 
 
+class KnownRule(Protocol):
+    """What the policy needs to know of a rule: the model of its settings."""
+
+    @property
+    def params_model(self) -> type[BaseModel]: ...
+
+
 @dataclass(frozen=True)
 class RuleSettings:
     enabled: bool
-    params: RuleParams
+    params: BaseModel
+    """An instance of the rule's ``params_model``, checked when the policy was loaded."""
 
 
 @dataclass(frozen=True)
@@ -161,8 +172,10 @@ class Policy:
         return settings is None or settings.enabled
 
 
-def load_policy(path: Path) -> Policy:
-    """Load a policy file or folder; every mistake is reported as ``file:line: message``."""
+def load_policy(path: Path, *, rules: Mapping[str, KnownRule]) -> Policy:
+    """Load a policy file or folder; every mistake is reported as ``file:line: message``.
+
+    ``rules`` are the rules the ``rules:`` section may set, by id (``all_rules()``)."""
     files = _policy_files(path)
     documents = [load_yaml(f, PolicyError) for f in files]
     problems: list[str] = []
@@ -177,7 +190,7 @@ def load_policy(path: Path) -> Policy:
             problems.extend(doc.problems(exc))
     if problems:
         raise PolicyError(problems)
-    policy = _merge(parsed, problems)
+    policy = _merge(parsed, rules, problems)
     if problems:
         raise PolicyError(problems)
     digest = hashlib.sha256()
@@ -197,10 +210,11 @@ def _policy_files(path: Path) -> list[Path]:
     return [path]
 
 
-def _merge(parsed: list[tuple[YamlDocument, PolicyFile]], problems: list[str]) -> dict[str, Any]:
-    from iam_gov.rules import all_rules
-
-    known_rules = all_rules()
+def _merge(
+    parsed: list[tuple[YamlDocument, PolicyFile]],
+    known_rules: Mapping[str, KnownRule],
+    problems: list[str],
+) -> dict[str, Any]:
     roles: dict[str, Located[Role]] = {}
     privileged: dict[str, tuple[PrivilegedEntitlement, ...]] = {}
     exceptions: list[Located[Exception_]] = []
@@ -247,7 +261,7 @@ def _merge(parsed: list[tuple[YamlDocument, PolicyFile]], problems: list[str]) -
                 problems.append(f"{where}: rules.{rule_id}.enabled: must be true or false")
                 continue
             try:
-                params = known_rules[rule_id].params(settings)
+                params = known_rules[rule_id].params_model.model_validate(settings)
             except ValidationError as exc:
                 problems.extend(doc.problems(exc, ("rules", rule_id)))
                 continue
@@ -321,6 +335,7 @@ def declared_kind(policy: Policy, account: Account) -> AccountKind | None:
 
 
 __all__ = [
+    "KnownRule",
     "Located",
     "Policy",
     "RuleSettings",

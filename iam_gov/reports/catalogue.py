@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Iterable
 
 from rich.table import Table
@@ -60,11 +61,6 @@ def _unwrap(doc: str) -> str:
 
 def rule_details(rule: Rule) -> str:
     """Everything about one rule, as plain text: for `iam-gov rules RULE-ID`."""
-    settings = {
-        name: field.get_default(call_default_factory=True)
-        for name, field in rule.params_model.model_fields.items()
-        if not field.is_required()
-    }
     lines = [
         f"{rule.id} — {rule.title} ({rule.severity.value})",
         "",
@@ -74,7 +70,21 @@ def rule_details(rule: Rule) -> str:
         f"Controls:    {_controls(rule)}",
         f"Remediation: {rule.remediation}",
     ]
+    settings = _settings(rule)
     if settings:
-        shown = ", ".join(f"{k}: {v!r}" for k, v in settings.items())
-        lines.append(f"Settings:    {shown}  (policy.yaml → rules: {{{rule.id}: {{…}}}})")
+        lines.append(f"Settings:    {settings[0]}")
+        lines.extend(f"             {line}" for line in settings[1:])
+        lines.append(f"             Set them in the policy: rules: {{{rule.id}: {{…}}}}")
     return "\n".join(lines)
+
+
+def _settings(rule: Rule) -> list[str]:
+    """``name: default``, then what it does on lines of its own, from the settings model."""
+    lines: list[str] = []
+    for name, field in rule.params_model.model_fields.items():
+        if field.is_required():
+            continue
+        lines.append(f"{name}: {field.get_default(call_default_factory=True)!r}")
+        if field.description:
+            lines.extend(f"  {line}" for line in textwrap.wrap(field.description, 62))
+    return lines

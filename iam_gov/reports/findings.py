@@ -12,6 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from iam_gov.model import Finding, Severity
+from iam_gov.reports.formats import FindingsReport, findings_format
 from iam_gov.reports.safe import csv_cell, printable
 
 SEVERITY_STYLE = {
@@ -41,6 +42,11 @@ def severity_text(severity: Severity) -> Text:
     return Text(severity.value.upper(), style=SEVERITY_STYLE[severity])
 
 
+@findings_format("table", "a table for the terminal (the default)")
+def _table(report: FindingsReport) -> Table:
+    return findings_table(report.findings, title=f"{len(report.findings)} findings")
+
+
 def findings_table(findings: Sequence[Finding], *, title: str | None = None) -> Table:
     table = Table(title=title, show_lines=False, expand=True, title_justify="left")
     table.add_column("severity", no_wrap=True)
@@ -61,8 +67,18 @@ def finding_dict(f: Finding) -> dict[str, Any]:
     return f.model_dump(mode="json")
 
 
+@findings_format("json", "a JSON array, each finding with its evidence")
+def _json(report: FindingsReport) -> str:
+    return findings_json(report.findings) + "\n"
+
+
 def findings_json(findings: Sequence[Finding]) -> str:
     return json.dumps([finding_dict(f) for f in findings], indent=2, ensure_ascii=False)
+
+
+@findings_format("csv", "one row per finding, for a spreadsheet (formulas neutralised)")
+def _csv(report: FindingsReport) -> str:
+    return findings_csv(report.findings)
 
 
 def findings_csv(findings: Sequence[Finding]) -> str:

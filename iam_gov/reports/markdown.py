@@ -9,6 +9,7 @@ from datetime import datetime
 
 from iam_gov import __version__
 from iam_gov.model import Finding, Severity
+from iam_gov.reports.formats import FindingsReport, findings_format
 from iam_gov.reports.safe import printable
 from iam_gov.rules import all_rules
 from iam_gov.timeutil import as_utc
@@ -34,6 +35,11 @@ def md(value: object) -> str:
 
 def _when(value: datetime | None) -> str:
     return "—" if value is None else f"{as_utc(value):%Y-%m-%d %H:%M} UTC"
+
+
+@findings_format("markdown", "a report to paste into a ticket or keep for an auditor")
+def _markdown(report: FindingsReport) -> str:
+    return findings_markdown(report.findings, generated_at=report.generated_at, scope=report.scope)
 
 
 def findings_markdown(

@@ -9,6 +9,7 @@ from typing import Any
 
 from iam_gov import __version__
 from iam_gov.model import Finding, Severity
+from iam_gov.reports.formats import FindingsReport, findings_format
 from iam_gov.rules import all_rules
 from iam_gov.timeutil import as_utc
 
@@ -118,6 +119,11 @@ def _resources(finding: Finding) -> list[dict[str, Any]]:
         subject["owner"] = {"uid": finding.person_id, "type": "User", "type_id": 1}
     out.append(subject)
     return out
+
+
+@findings_format("ocsf", "OCSF Detection Finding events as JSON Lines, for a SIEM")
+def _ocsf(report: FindingsReport) -> str:
+    return findings_ocsf(report.findings, generated_at=report.generated_at)
 
 
 def findings_ocsf(findings: Sequence[Finding], *, generated_at: datetime) -> str:

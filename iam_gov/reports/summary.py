@@ -9,7 +9,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from iam_gov.engine import EvaluationReport
+from iam_gov.evaluation import EvaluationReport
 from iam_gov.model import Severity
 from iam_gov.reports.findings import severity_text
 from iam_gov.reports.safe import printable

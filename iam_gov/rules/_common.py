@@ -1,10 +1,11 @@
-"""Small helpers shared by rules: activity dates, plural words, subject keys."""
+"""Small helpers shared by rules: activity dates, privileged access held, words, subject keys."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
-from iam_gov.engine.state import SystemView
+from iam_gov.engine.state import EvaluationState, SystemView
 from iam_gov.model import Account
 
 
@@ -24,3 +25,16 @@ def account_subject(view: SystemView, account: Account) -> str:
 
 def days(n: int) -> str:
     return f"{n} day" if n == 1 else f"{n} days"
+
+
+def privileged_refs(state: EvaluationState, view: SystemView, account: Account) -> list[str]:
+    """The privileged entitlements the account holds, as messages and evidence show them:
+    sorted, each once."""
+    return sorted(e.ref for e in state.privileged_grants(view, account))
+
+
+def with_privileged(message: str, privileged: Sequence[str]) -> str:
+    """A finding's sentence, ending with the privileged access the account holds, if any."""
+    if privileged:
+        message += f"; it holds privileged access ({', '.join(privileged)})"
+    return message + "."

@@ -9,7 +9,13 @@ from pydantic import Field
 
 from iam_gov.engine.state import EvaluationState
 from iam_gov.model import AccountKind, AccountStatus, Severity
-from iam_gov.rules._common import account_subject, days, last_activity
+from iam_gov.rules._common import (
+    account_subject,
+    days,
+    last_activity,
+    privileged_refs,
+    with_privileged,
+)
 from iam_gov.rules.registry import Evidence, Hit, RuleParams, rule
 
 
@@ -71,7 +77,7 @@ def dormant_account(state: EvaluationState, params: Params) -> Iterator[Hit]:
         idle = (view.as_of - since).days
         if idle < threshold:
             continue
-        privileged = sorted(e.ref for e in state.privileged_grants(view, account))
+        privileged = privileged_refs(state, view, account)
         owner = f" ({person.name})" if person is not None else ""
         if activity is None and since != account.created_at:
             message = (
@@ -88,13 +94,11 @@ def dormant_account(state: EvaluationState, params: Params) -> Iterator[Hit]:
                 f"{view.name} account {account.login}{owner} has not been used for "
                 f"{days(idle)} (last on {activity.date()})"
             )
-        if privileged:
-            message += f"; it holds privileged access ({', '.join(privileged)})"
         yield Hit(
             subject=account_subject(view, account),
             system=view.name,
             person_id=link.person_id,
-            message=message + ".",
+            message=with_privileged(message, privileged),
             severity=Severity.HIGH if privileged else None,
             evidence=DormantEvidence(
                 account_login=account.login,

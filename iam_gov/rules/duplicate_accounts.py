@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from iam_gov.correlate import AccountLink
 from iam_gov.engine.state import EvaluationState
 from iam_gov.model import Account, AccountKind, AccountStatus, Severity
-from iam_gov.rules._common import last_activity
+from iam_gov.rules._common import last_activity, privileged_refs
 from iam_gov.rules.registry import Evidence, Hit, RuleParams, rule
 
 
@@ -107,9 +107,7 @@ def duplicate_accounts(state: EvaluationState, params: Params) -> Iterator[Hit]:
                     native_id=account.native_id,
                     linked_by=link.method,
                     last_activity=last_activity(view, account),
-                    privileged_entitlements=sorted(
-                        e.ref for e in state.privileged_grants(view, account)
-                    ),
+                    privileged_entitlements=privileged_refs(state, view, account),
                 )
                 for account, link in sorted(accounts, key=lambda a: a[0].native_id)
             ]

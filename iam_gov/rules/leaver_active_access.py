@@ -9,7 +9,13 @@ from pydantic import Field
 
 from iam_gov.engine.state import EvaluationState
 from iam_gov.model import AccountStatus, Severity
-from iam_gov.rules._common import account_subject, days, last_activity
+from iam_gov.rules._common import (
+    account_subject,
+    days,
+    last_activity,
+    privileged_refs,
+    with_privileged,
+)
 from iam_gov.rules.registry import Evidence, Hit, RuleParams, rule
 
 
@@ -84,7 +90,7 @@ def leaver_active_access(state: EvaluationState, params: Params) -> Iterator[Hit
         grace_hours = int(params.grace.total_seconds() // 3600)
         activity = last_activity(view, account)
         used_after = end is not None and activity is not None and activity.date() > end
-        privileged = [e.ref for e in state.privileged_grants(view, account)]
+        privileged = privileged_refs(state, view, account)
         credentials = [
             c.credential_id.rsplit("#", 1)[-1]
             for c in view.credentials.get(account.native_id, ())
@@ -103,13 +109,11 @@ def leaver_active_access(state: EvaluationState, params: Params) -> Iterator[Hit
             message += f" {hours} hours after their last day, past the {grace_hours}-hour grace"
         if used_after and activity is not None:
             message += f", and was used on {activity.date()} after they left"
-        if privileged:
-            message += f"; it holds privileged access ({', '.join(sorted(privileged))})"
         yield Hit(
             subject=account_subject(view, account),
             system=view.name,
             person_id=person.employee_id,
-            message=message + ".",
+            message=with_privileged(message, privileged),
             severity=Severity.CRITICAL if used_after or privileged else None,
             evidence=LeaverEvidence(
                 person_id=person.employee_id,
@@ -122,6 +126,6 @@ def leaver_active_access(state: EvaluationState, params: Params) -> Iterator[Hit
                 last_activity=activity,
                 used_after_end=used_after,
                 active_credentials=credentials,
-                privileged_entitlements=sorted(privileged),
+                privileged_entitlements=privileged,
             ),
         )

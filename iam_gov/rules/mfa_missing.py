@@ -7,7 +7,7 @@ from datetime import datetime
 
 from iam_gov.engine.state import EvaluationState
 from iam_gov.model import AccountStatus, CredentialKind, Severity
-from iam_gov.rules._common import account_subject
+from iam_gov.rules._common import account_subject, privileged_refs, with_privileged
 from iam_gov.rules.registry import Evidence, Hit, RuleParams, rule
 
 
@@ -52,19 +52,17 @@ def mfa_missing(state: EvaluationState, params: Params) -> Iterator[Hit]:
         )
         if password is None:
             continue
-        privileged = sorted(e.ref for e in state.privileged_grants(view, account))
+        privileged = privileged_refs(state, view, account)
         person = state.person_of(link)
         owner = f" ({person.name})" if person is not None else ""
         message = (
             f"{view.name} account {account.login}{owner} can sign in with a password and has no MFA"
         )
-        if privileged:
-            message += f"; it holds privileged access ({', '.join(privileged)})"
         yield Hit(
             subject=account_subject(view, account),
             system=view.name,
             person_id=link.person_id,
-            message=message + ".",
+            message=with_privileged(message, privileged),
             severity=Severity.CRITICAL if privileged else None,
             evidence=MfaEvidence(
                 account_login=account.login,

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from iam_gov.engine.state import EvaluationState
 from iam_gov.model import AccountKind, AccountStatus, Severity
-from iam_gov.rules._common import account_subject, last_activity
+from iam_gov.rules._common import account_subject, last_activity, privileged_refs, with_privileged
 from iam_gov.rules.registry import Evidence, Hit, RuleParams, rule
 
 
@@ -55,19 +55,17 @@ def orphan_account(state: EvaluationState, params: Params) -> Iterator[Hit]:
             continue
         if account.status is not AccountStatus.ACTIVE and not params.include_disabled:
             continue
-        privileged = sorted(e.ref for e in state.privileged_grants(view, account))
+        privileged = privileged_refs(state, view, account)
         message = (
             f"{view.name} account {account.login} belongs to nobody in HR and is not declared "
             "as a service or break-glass account"
         )
         if link.note:
             message += f" ({link.note})"
-        if privileged:
-            message += f"; it holds privileged access ({', '.join(privileged)})"
         yield Hit(
             subject=account_subject(view, account),
             system=view.name,
-            message=message + ".",
+            message=with_privileged(message, privileged),
             severity=Severity.CRITICAL if privileged else None,
             evidence=OrphanEvidence(
                 account_login=account.login,

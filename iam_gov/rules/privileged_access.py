@@ -18,9 +18,14 @@ class Params(RuleParams):
     set each one per entitlement."""
 
     require_mfa: bool = True
+    """The holding account must have a second factor (even when it only uses keys)."""
     require_justification: bool = False
+    """A role is not enough: an approved, expiring exception must back the grant."""
     employees_only: bool = True
+    """Contractors, interns and others must not hold privileged access."""
     max_days: int | None = Field(default=None, ge=1)
+    """Longest time one grant may be held, where the system records when it was granted;
+    None: no limit."""
 
 
 def _requirements(spec: PrivilegedEntitlement | None, params: Params) -> Params:

@@ -4,24 +4,26 @@ from __future__ import annotations
 
 import inspect
 import re
+import typing
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
+from iam_gov.engine.state import EvaluationState
 from iam_gov.model import Severity
-
-if TYPE_CHECKING:
-    from iam_gov.engine.state import EvaluationState
+from iam_gov.plugins import RULES_GROUP, Registry
 
 RULE_ID = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
 
 
 class RuleParams(BaseModel):
-    """A rule's thresholds. Defaults live here and only here; the policy may override them."""
+    """A rule's thresholds. Defaults live here and only here; the policy may override them.
+    Each says what it does, in ``Field(description=…)`` or a docstring under it: that is what
+    ``iam-gov rules RULE`` shows."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
 
 class Evidence(BaseModel):
@@ -45,7 +47,7 @@ class Hit:
 
 
 ParamsT = TypeVar("ParamsT", bound=RuleParams)
-RuleFunction = Callable[["EvaluationState", Any], Iterable[Hit]]
+RuleFunction = Callable[[EvaluationState, Any], Iterable[Hit]]
 
 
 @dataclass(frozen=True)
@@ -69,7 +71,13 @@ class Rule:
         return self.params_model.model_validate(settings or {})
 
 
-_REGISTRY: dict[str, Rule] = {}
+RULES: Registry[Rule] = Registry(
+    "rule",
+    group=RULES_GROUP,
+    package="iam_gov.rules",
+    skip=lambda name: name.startswith("_") or name == "registry",
+)
+"""Every rule, built in (a module of ``iam_gov.rules`` each) or from an installed package."""
 
 
 def rule(
@@ -88,14 +96,13 @@ def rule(
     def register(fn: Callable[[EvaluationState, ParamsT], Iterable[Hit]]) -> Rule:
         if not RULE_ID.match(id):
             raise ValueError(f"rule id {id!r} is not kebab-case")
-        if id in _REGISTRY:
-            raise ValueError(f"rule id {id!r} registered twice")
         params_name = list(inspect.signature(fn).parameters)[1]
-        annotation = fn.__annotations__[params_name]
-        # Resolve just this annotation: the state type is imported for type checking only.
-        params_model = (
-            eval(annotation, fn.__globals__) if isinstance(annotation, str) else annotation
-        )
+        params_model = typing.get_type_hints(fn)[params_name]
+        if not (isinstance(params_model, type) and issubclass(params_model, RuleParams)):
+            raise TypeError(
+                f"rule {id!r}: the second argument of {fn.__qualname__} must be annotated "
+                "with its RuleParams model"
+            )
         registered = Rule(
             id=id,
             title=title,
@@ -109,11 +116,6 @@ def rule(
             needs_complete_hr=needs_complete_hr,
             doc=inspect.cleandoc(fn.__doc__ or ""),
         )
-        _REGISTRY[id] = registered
-        return registered
+        return RULES.add(id, registered, fn.__module__)
 
     return register
-
-
-def registered_rules() -> dict[str, Rule]:
-    return dict(_REGISTRY)

@@ -13,7 +13,7 @@ from pydantic import Field
 from iam_gov.correlate import AccountLink
 from iam_gov.engine.state import EvaluationState
 from iam_gov.model import Account, AccountKind, AccountStatus, Severity
-from iam_gov.rules._common import account_subject, last_activity
+from iam_gov.rules._common import account_subject, last_activity, privileged_refs, with_privileged
 from iam_gov.rules.registry import Evidence, Hit, RuleParams, rule
 
 # Whole-name patterns, not substrings: "jdoe-admin" is one person's admin account (the
@@ -136,7 +136,7 @@ def shared_account(state: EvaluationState, params: Params) -> Iterator[Hit]:
             matched.append(f"login {account.login} names the team {team}")
         if not matched:
             continue
-        privileged = sorted(e.ref for e in state.privileged_grants(view, account))
+        privileged = privileged_refs(state, view, account)
         message = f"{view.name} account {account.login} looks like a shared or generic account "
         if team is not None and person is not None:
             message += (
@@ -148,13 +148,11 @@ def shared_account(state: EvaluationState, params: Params) -> Iterator[Hit]:
             message += "account"
             if person is not None:
                 message += f"; it is linked to {person.name} ({person.employee_id}) by {_how(link)}"
-        if privileged:
-            message += f"; it holds privileged access ({', '.join(privileged)})"
         yield Hit(
             subject=account_subject(view, account),
             system=view.name,
             person_id=link.person_id,
-            message=message + ".",
+            message=with_privileged(message, privileged),
             severity=Severity.HIGH if privileged else None,
             evidence=SharedEvidence(
                 account_login=account.login,

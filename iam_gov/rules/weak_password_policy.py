@@ -25,9 +25,13 @@ _AWS_CLASSES = {
 class Params(RuleParams):
     min_length: int = Field(14, ge=1, description="Shortest password allowed.")
     require_uppercase: bool = True
+    """Passwords must contain an upper-case letter."""
     require_lowercase: bool = True
+    """Passwords must contain a lower-case letter."""
     require_numbers: bool = True
+    """Passwords must contain a digit."""
     require_symbols: bool = True
+    """Passwords must contain a symbol."""
     max_age_days: int | None = Field(
         None,
         ge=1,

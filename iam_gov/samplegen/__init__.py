@@ -136,6 +136,11 @@ CONFIG = """\
 # iam-gov configuration for {name}. Paths are relative to this file.
 # Secrets never go here: live connectors read them from the environment or the OS keyring.
 
+[store]
+# Where runs are kept: a SQLite file (relative to this file), or a PostgreSQL URL for a store
+# that several machines share. IAM_GOV_DATABASE_URL or --database-url override it.
+url = "sqlite:///{store}"
+
 [policy]
 path = "policy.yaml"
 
@@ -267,10 +272,12 @@ def generate(
     as_of: datetime | None = None,
     name: str = "Example Corp",
     access_density: int = 0,
+    store: str = "iam-gov.db",
 ) -> list[Path]:
     """Write the company into ``out_dir``; returns the files written. ``access_density``
     gives every department that many tool groups (with an app each) in Okta, AD and Entra,
-    about four more grants a person for each."""
+    about four more grants a person for each. ``store`` is the SQLite file its configuration
+    names (relative to the configuration)."""
     if not 0 <= access_density <= len(TOOLS):
         raise IamGovError(f"the access density is between 0 and {len(TOOLS)}")
     company = build_company(people, seed, as_of)
@@ -296,6 +303,7 @@ def generate(
         "iam-gov.toml": lambda p: p.write_text(
             CONFIG.format(
                 name=name,
+                store=store,
                 as_of=company.as_of.strftime("%Y-%m-%dT%H:%M:%SZ"),
                 up_since=(company.as_of - timedelta(days=63)).strftime("%Y-%m-%dT%H:%M:%SZ"),
             ),

@@ -10,7 +10,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 
 from iam_gov.errors import StoreError
 from iam_gov.store import migrate
-from iam_gov.store.engine import WRITE, create_store_engine, parse_url, safe_url
+from iam_gov.store.database import WRITE, create_store_engine, parse_url, safe_url
 
 WRITER_LOCK = 7352002
 """PostgreSQL advisory lock key held by every writing transaction (7352001 guards migrations)."""

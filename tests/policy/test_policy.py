@@ -16,6 +16,7 @@ from iam_gov.errors import PolicyError
 from iam_gov.model import AccountKind
 from iam_gov.policy import load_policy
 from iam_gov.policy.match import wildcard
+from iam_gov.rules import all_rules
 from tests.support.world import account, person
 
 VALID = dedent(
@@ -80,7 +81,7 @@ def line_of(text: str, marker: str, nth: int = 1) -> int:
 
 def problems_of(path: Path) -> tuple[str, ...]:
     with pytest.raises(PolicyError) as raised:
-        load_policy(path)
+        load_policy(path, rules=all_rules())
     return raised.value.problems
 
 
@@ -90,7 +91,7 @@ def problems_of(path: Path) -> tuple[str, ...]:
 def test_valid_policy_loads(tmp_path: Path) -> None:
     path = write(tmp_path, VALID)
 
-    policy = load_policy(path)
+    policy = load_policy(path, rules=all_rules())
 
     assert list(policy.roles) == ["employee", "engineer", "sre"]
     assert policy.roles["engineer"].where == f"{path}:{line_of(VALID, 'name: engineer')}"
@@ -114,7 +115,7 @@ def test_valid_policy_loads(tmp_path: Path) -> None:
 
 
 def test_roles_match_hr_fields_with_wildcards_and_lists(tmp_path: Path) -> None:
-    policy = load_policy(write(tmp_path, VALID))
+    policy = load_policy(write(tmp_path, VALID), rules=all_rules())
 
     sre = person("E1", department="Platform Engineering", title="Site Reliability Engineer")
     engineer = person("E2", department="engineering", title="Developer")
@@ -146,7 +147,7 @@ def test_roles_bring_what_they_include_transitively(tmp_path: Path) -> None:
             includes: [mid]
             grants: {aws: ["group:Ops"]}
         """
-    policy = load_policy(write(tmp_path, text))
+    policy = load_policy(write(tmp_path, text), rules=all_rules())
 
     sre = person("E1", department="Operations", title="Site Reliability Engineer")
 
@@ -160,7 +161,7 @@ def test_roles_bring_what_they_include_transitively(tmp_path: Path) -> None:
 
 def test_declared_accounts_match_by_login_wildcard(tmp_path: Path) -> None:
     path = write(tmp_path, VALID)
-    policy = load_policy(path)
+    policy = load_policy(path, rules=all_rules())
 
     service = policy.declared(account("SVC-Backup"))
     assert service is not None
@@ -173,9 +174,11 @@ def test_declared_accounts_match_by_login_wildcard(tmp_path: Path) -> None:
 
 
 def test_digest_follows_the_content(tmp_path: Path) -> None:
-    one = load_policy(write(tmp_path, VALID)).digest
-    same = load_policy(write(tmp_path, VALID)).digest
-    changed = load_policy(write(tmp_path, VALID.replace("days: 60", "days: 61"))).digest
+    one = load_policy(write(tmp_path, VALID), rules=all_rules()).digest
+    same = load_policy(write(tmp_path, VALID), rules=all_rules()).digest
+    changed = load_policy(
+        write(tmp_path, VALID.replace("days: 60", "days: 61")), rules=all_rules()
+    ).digest
 
     assert one == same
     assert one != changed
@@ -191,7 +194,7 @@ def test_policy_folder_merges_its_files(tmp_path: Path) -> None:
     write(tmp_path, "privileged:\n  aws: [group:Ops]\n", "c.yaml")
     (tmp_path / "notes.txt").write_text("not: [policy", encoding="utf-8")
 
-    policy = load_policy(tmp_path)
+    policy = load_policy(tmp_path, rules=all_rules())
 
     assert set(policy.roles) == {"employee", "engineer"}
     assert policy.roles["engineer"].where == f"{tmp_path / 'b.yml'}:3"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from iam_gov.reports.catalogue import catalogue_markdown
+from iam_gov.reports.catalogue import catalogue_markdown, rule_details
 from iam_gov.rules import all_rules
 
 README = Path(__file__).resolve().parents[2] / "README.md"
@@ -24,5 +24,16 @@ def test_the_readme_shows_the_catalogue_as_the_code_has_it() -> None:
     text = README.read_text()
     shown = text[text.index(BEGIN) + len(BEGIN) : text.index(END)]
     assert shown == catalogue_markdown(all_rules().values()), (
-        "README's rule catalogue is out of date: paste `iam-gov rules --format markdown`"
+        "README's rule catalogue is out of date: run `make docs`"
     )
+
+
+def test_one_rule_in_full_says_what_each_setting_does() -> None:
+    text = rule_details(all_rules()["dormant-account"])
+
+    assert (
+        "Settings:    days: 90\n"
+        "               No sign-in or credential use for this many days.\n"
+        "             days_by_system: {}\n"
+        "               Per-system thresholds, e.g. ``{aws: 45}``.\n"
+    ) in text

@@ -11,7 +11,7 @@ from markdown_it.token import Token
 from typer.testing import CliRunner
 
 from iam_gov.cli import app
-from iam_gov.engine import finding_id
+from iam_gov.evaluation import finding_id
 from iam_gov.model import Finding, Severity
 from iam_gov.reports.markdown import findings_markdown, md
 from iam_gov.samplegen import generate

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from iam_gov import __version__
 from iam_gov.cli import app
-from iam_gov.engine import finding_id
+from iam_gov.evaluation import finding_id
 from iam_gov.model import Finding, Severity
 from iam_gov.reports.ocsf import OCSF_VERSION, findings_ocsf
 from iam_gov.samplegen import generate

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 import iam_gov.rules
-from iam_gov.engine import finding_id
+from iam_gov.evaluation import finding_id
 from iam_gov.model import AccountStatus, Severity
 from iam_gov.rules import Rule, all_rules
 from iam_gov.rules.registry import RULE_ID, Hit, RuleParams, rule
@@ -58,6 +58,14 @@ def test_rule_params_all_have_defaults(rule_id: str) -> None:
     for name, field in r.params_model.model_fields.items():
         assert not field.is_required(), f"{rule_id}: parameter {name} has no default"
     assert isinstance(r.params(), r.params_model)
+
+
+@pytest.mark.parametrize("rule_id", sorted(RULES))
+def test_every_rule_setting_says_what_it_does(rule_id: str) -> None:
+    """A description (``Field(description=…)`` or a docstring under the field) is what
+    ``iam-gov rules RULE`` shows next to the setting."""
+    fields = RULES[rule_id].params_model.model_fields
+    assert [name for name, field in fields.items() if not (field.description or "").strip()] == []
 
 
 def test_rule_params_reject_unknown_settings() -> None:

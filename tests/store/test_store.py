@@ -263,13 +263,14 @@ def test_unsupported_or_unreachable_stores_are_one_clear_error_without_the_passw
 def test_concurrent_evaluations_of_one_store_both_land(store_url: str, tmp_path: Path) -> None:
     from iam_gov.collect import collect
     from iam_gov.config import load_config
-    from iam_gov.engine import evaluate
+    from iam_gov.evaluation import evaluate
     from iam_gov.policy import load_policy
+    from iam_gov.rules import all_rules
     from iam_gov.samplegen import generate
 
     generate(tmp_path / "co", people=60, seed=2, as_of=AS_OF)
     config = load_config(tmp_path / "co" / "iam-gov.toml")
-    policy = load_policy(config.policy.path)
+    policy = load_policy(config.policy.path, rules=all_rules())
     with Store.open(store_url) as store:
         collect(config, store)
     results: list[object] = []

@@ -14,8 +14,8 @@ from typing import Any
 
 from iam_gov.config import CorrelationSettings
 from iam_gov.correlate import Overrides, correlate
-from iam_gov.engine import run_rules
 from iam_gov.engine.state import EvaluationState, build_view
+from iam_gov.evaluation import run_rules
 from iam_gov.model import (
     Account,
     AccountKind,
@@ -213,7 +213,7 @@ class World:
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "policy.yaml"
             path.write_text(self.policy_yaml, encoding="utf-8")
-            return load_policy(path)
+            return load_policy(path, rules=all_rules())
 
     def _info(self, system: str, complete: bool, counts: dict[str, int]) -> SnapshotInfo:
         errors = () if complete else (SnapshotError(source="test", message="a bad record", line=7),)

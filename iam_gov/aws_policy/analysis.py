@@ -1,0 +1,52 @@
+"""The analysis rules ask for: an account with its escalation paths and admin-equivalence,
+built once per snapshot view however many rules ask."""
+
+from __future__ import annotations
+
+import weakref
+
+from iam_gov.aws_policy.account import AccountModel, Principal
+from iam_gov.aws_policy.escalation import (
+    AdminEquivalence,
+    EscalationPath,
+    admin_equivalence,
+    escalation_paths,
+)
+from iam_gov.engine.state import SystemView
+
+
+class AwsAccount(AccountModel):
+    """One AWS account: its effective permissions and role assumption (``AccountModel``),
+    and what a principal can make of them."""
+
+    def escalation_paths(self, principal: str | Principal) -> tuple[EscalationPath, ...]:
+        """The best path for each escalation method open to the principal, through the roles
+        it can assume too. Empty for an admin-equivalent principal: it has nothing to gain."""
+        return escalation_paths(self, self.principal(principal))
+
+    def is_admin_equivalent(self, principal: str | Principal) -> AdminEquivalence | None:
+        """Why the principal can do anything (or grant itself anything), unconditionally; None
+        when it cannot."""
+        return admin_equivalence(self, self.principal(principal))
+
+
+_ANALYSES: dict[int, tuple[weakref.ref[SystemView], AwsAccount]] = {}
+
+
+def is_aws_view(view: SystemView) -> bool:
+    """The view holds an AWS snapshot (the kinds of documents only the AWS connector keeps)."""
+    return view.info.connector == "aws" or any(
+        d.kind in ("managed-policy", "inline-policy", "trust-policy")
+        for d in view.documents.values()
+    )
+
+
+def analysis_for(view: SystemView) -> AwsAccount:
+    """The analysis of a view, built once however many rules ask for it."""
+    key = id(view)
+    cached = _ANALYSES.get(key)
+    if cached is not None and cached[0]() is view:
+        return cached[1]
+    account = AwsAccount.from_view(view)
+    _ANALYSES[key] = (weakref.ref(view, lambda _: _ANALYSES.pop(key, None)), account)
+    return account

@@ -1,0 +1,166 @@
+"""Loading the evaluated state: the latest snapshot of every system, correlated to people."""
+
+from __future__ import annotations
+
+import gc
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import Connection
+
+from iam_gov.config import Config
+from iam_gov.correlate import Overrides, correlate, load_overrides
+from iam_gov.engine.state import EvaluationState, SystemView, build_view
+from iam_gov.errors import IamGovError
+from iam_gov.model import Account
+from iam_gov.policy import Policy
+from iam_gov.store import Store
+from iam_gov.store.people import latest_moves
+from iam_gov.store.snapshots import (
+    SnapshotInfo,
+    latest_snapshots,
+    load_grants,
+    load_snapshot,
+    seen_history,
+)
+from iam_gov.timeutil import utcnow
+
+STALE_AFTER_DAYS = 7
+
+
+@dataclass(frozen=True)
+class LoadedState:
+    """What an evaluation works on, and what was said about the data on the way."""
+
+    state: EvaluationState
+    snapshots: dict[str, SnapshotInfo]
+    warnings: list[str]
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+@contextmanager
+def cycle_collector_paused() -> Iterator[None]:
+    """Evaluation turns millions of rows into objects, none of which form reference cycles:
+    left on, the cycle collector would walk all of them again and again as they pile up,
+    which takes longer than building them. They are freed by reference counting as usual."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def load_state(
+    store: Store,
+    config: Config,
+    policy: Policy,
+    *,
+    overrides: Overrides | None = None,
+    now: datetime | None = None,
+) -> LoadedState:
+    """The latest snapshot of every configured system, correlated to the people in HR."""
+    with cycle_collector_paused():
+        return _load_state(store, config, policy, overrides=overrides, now=now)
+
+
+def _load_state(
+    store: Store,
+    config: Config,
+    policy: Policy,
+    *,
+    overrides: Overrides | None,
+    now: datetime | None,
+) -> LoadedState:
+    started = now or utcnow()
+    if overrides is None:
+        overrides = load_overrides(config.correlation.overrides)
+    hr_name = config.hr_system
+    warnings: list[str] = []
+    clock = time.perf_counter()
+    with store.reading() as conn:
+        latest = latest_snapshots(conn)
+        if hr_name not in latest:
+            raise IamGovError(
+                f"the store has no HR data ({hr_name}) yet: run `iam-gov collect` first"
+            )
+        hr_info = latest[hr_name]
+        hr_snapshot = load_snapshot(conn, hr_info.id, documents=False)
+        people = {p.employee_id: p for p in hr_snapshot.people}
+        moves = latest_moves(conn, hr_name)
+        views: dict[str, SystemView] = {}
+        for name in config.systems:
+            if name == hr_name:
+                continue
+            if name not in latest:
+                warnings.append(f"{name}: no data collected yet; it was not evaluated")
+                continue
+            snapshot_id = latest[name].id
+            snap = load_snapshot(conn, snapshot_id, with_grants=False)
+            accounts, observed_since = snap.accounts, None
+            if "observation" in snap.settings:
+                accounts, observed_since = _with_seen_history(conn, name, accounts)
+            views[name] = build_view(
+                latest[name],
+                accounts,
+                snap.entitlements,
+                load_grants(conn, snapshot_id, name),
+                snap.credentials,
+                snap.settings,
+                observed_since,
+                snap.documents,
+            )
+    used = {hr_name: hr_info, **{name: view.info for name, view in views.items()}}
+    for info in used.values():
+        if not info.complete:
+            warnings.append(
+                f"{info.system}: the latest data is incomplete ({len(info.errors)} problem(s)); "
+                "nothing missing from it is taken to mean access was removed"
+            )
+        age = (started - info.collected_at).days
+        if age > STALE_AFTER_DAYS:
+            warnings.append(
+                f"{info.system}: the data is {age} days old "
+                f"(collected {info.collected_at:%Y-%m-%d})"
+            )
+
+    timings = {"load": time.perf_counter() - clock}
+    clock = time.perf_counter()
+    links = correlate(
+        list(people.values()),
+        (a for view in views.values() for a in view.accounts.values()),
+        config.correlation,
+        policy,
+        overrides,
+    )
+    state = EvaluationState(
+        policy=policy,
+        hr=hr_info,
+        people=people,
+        systems=views,
+        links=links,
+        evaluated_at=started,
+        moves={pid: move for pid, move in moves.items() if pid in people},
+    )
+    timings["correlate"] = time.perf_counter() - clock
+    return LoadedState(state=state, snapshots=used, warnings=warnings, timings=timings)
+
+
+def _with_seen_history(
+    conn: Connection, system: str, accounts: tuple[Account, ...]
+) -> tuple[tuple[Account, ...], datetime | None]:
+    """Sampled sign-in data (who is connected when we look) adds up over the stored
+    snapshots: an account's last sign-in is the latest time any snapshot saw it."""
+    seen, since = seen_history(conn, system)
+    merged = tuple(
+        account.model_copy(update={"last_login_at": seen[account.native_id]})
+        if account.native_id in seen
+        and (account.last_login_at is None or seen[account.native_id] > account.last_login_at)
+        else account
+        for account in accounts
+    )
+    return merged, since

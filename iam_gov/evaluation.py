@@ -1,0 +1,172 @@
+"""Evaluation: the loaded state -> every enabled rule -> findings recorded in the store."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from iam_gov import audit
+from iam_gov.config import Config
+from iam_gov.correlate import Overrides
+from iam_gov.engine import EvaluationState, cycle_collector_paused, load_state
+from iam_gov.model import Finding, Severity
+from iam_gov.policy import Policy
+from iam_gov.rules import Rule, all_rules
+from iam_gov.store import Store
+from iam_gov.store.findings import Recorded, record_evaluation
+from iam_gov.store.snapshots import SnapshotInfo
+from iam_gov.timeutil import utcnow
+
+
+def finding_id(rule_id: str, subject: str) -> str:
+    """Stable across runs: the same rule on the same subject is the same finding."""
+    return hashlib.sha256(f"{rule_id}\n{subject}".encode()).hexdigest()[:32]
+
+
+@dataclass(frozen=True)
+class EvaluationReport:
+    evaluation_id: int
+    evaluated_at: datetime
+    findings: list[Finding]
+    recorded: Recorded
+    snapshots: dict[str, SnapshotInfo]
+    skipped: dict[str, str] = field(default_factory=dict)
+    """Rule id -> why it did not run."""
+    warnings: list[str] = field(default_factory=list)
+    matched: dict[str, int] = field(default_factory=dict)
+    """Accounts linked to a person, by how: method -> count."""
+    unlinked: dict[str, int] = field(default_factory=dict)
+    """Accounts that are no one's, by kind: service, break-glass, human (orphans)."""
+    timings: dict[str, float] = field(default_factory=dict)
+    """Seconds each phase took: load, correlate, rules, store."""
+
+    def by_severity(self) -> Counter[Severity]:
+        return Counter(f.severity for f in self.findings)
+
+
+def evaluate(
+    store: Store,
+    config: Config,
+    policy: Policy,
+    *,
+    overrides: Overrides | None = None,
+    now: datetime | None = None,
+) -> EvaluationReport:
+    with cycle_collector_paused():
+        return _evaluate(store, config, policy, overrides=overrides, now=now)
+
+
+def _evaluate(
+    store: Store,
+    config: Config,
+    policy: Policy,
+    *,
+    overrides: Overrides | None,
+    now: datetime | None,
+) -> EvaluationReport:
+    started = now or utcnow()
+    loaded = load_state(store, config, policy, overrides=overrides, now=started)
+    state, used, warnings = loaded.state, loaded.snapshots, loaded.warnings
+    hr_info = state.hr
+    links = state.links
+    timings = dict(loaded.timings)
+    clock = time.perf_counter()
+    findings, skipped = run_rules(state, all_rules())
+    timings["rules"] = time.perf_counter() - clock
+    finished = utcnow() if now is None else now
+
+    def can_resolve(rule_id: str, system: str | None) -> bool:
+        if rule_id in skipped or not policy.rule_enabled(rule_id):
+            return False
+        if system is not None and system in used:
+            return used[system].complete and hr_info.complete
+        return hr_info.complete and system is None
+
+    summary = {
+        "findings": len(findings),
+        "by_severity": dict(Counter(f.severity.value for f in findings)),
+        "by_rule": dict(Counter(f.rule_id for f in findings)),
+        "skipped_rules": skipped,
+        "warnings": warnings,
+    }
+    clock = time.perf_counter()
+    with store.writing() as conn:
+        recorded = record_evaluation(
+            conn,
+            started_at=started,
+            finished_at=finished,
+            snapshot_ids={name: info.id for name, info in used.items()},
+            policy_digest=policy.digest,
+            summary=summary,
+            links=links.values(),
+            current=findings,
+            can_resolve=can_resolve,
+        )
+        audit.append(
+            conn,
+            "evaluate",
+            "all systems",
+            {
+                "evaluation_id": recorded.evaluation_id,
+                "snapshots": {name: info.id for name, info in used.items()},
+                "policy_digest": policy.digest,
+                "findings": len(findings),
+                "new": recorded.new,
+                "resolved": recorded.resolved,
+            },
+        )
+    timings["store"] = time.perf_counter() - clock
+    return EvaluationReport(
+        evaluation_id=recorded.evaluation_id,
+        evaluated_at=finished,
+        findings=findings,
+        recorded=recorded,
+        snapshots=used,
+        skipped=skipped,
+        warnings=warnings,
+        matched=dict(Counter(x.method for x in links.values() if x.person_id is not None)),
+        unlinked=dict(Counter(x.kind.value for x in links.values() if x.person_id is None)),
+        timings=timings,
+    )
+
+
+def run_rules(
+    state: EvaluationState, rules: dict[str, Rule]
+) -> tuple[list[Finding], dict[str, str]]:
+    """Every enabled rule over the state; returns findings and the rules that did not run."""
+    findings: dict[str, Finding] = {}
+    skipped: dict[str, str] = {}
+    for rule_id, rule in sorted(rules.items()):
+        settings = state.policy.rules.get(rule_id)
+        if settings is not None and not settings.enabled:
+            skipped[rule_id] = "disabled in the policy"
+            continue
+        if rule.needs_complete_hr and not state.hr.complete:
+            skipped[rule_id] = (
+                f"the HR data is incomplete ({len(state.hr.errors)} bad record(s)): "
+                "someone missing from it would look like nobody"
+            )
+            continue
+        params = settings.params if settings is not None else rule.params()
+        for hit in rule.check(state, params):
+            fid = finding_id(rule_id, hit.subject)
+            if fid in findings:
+                continue
+            findings[fid] = Finding(
+                finding_id=fid,
+                rule_id=rule_id,
+                severity=hit.severity or rule.severity,
+                system=hit.system,
+                subject=hit.subject,
+                person_id=hit.person_id,
+                message=hit.message,
+                evidence=hit.evidence.model_dump(mode="json"),
+            )
+    ordered = sorted(findings.values(), key=lambda f: (-f.severity.rank, f.rule_id, f.subject))
+    return ordered, skipped
+
+
+__all__ = ["EvaluationReport", "evaluate", "finding_id", "run_rules"]
