@@ -15,26 +15,28 @@ import shutil
 import stat
 import subprocess
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime, tzinfo
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic import SecretStr
 
+from iam_gov.configtypes import SecretRef
+from iam_gov.connectors.openvpn.client import ManagementClient, ManagementError
+from iam_gov.connectors.openvpn.conf import read_server_conf
+from iam_gov.connectors.openvpn.live import connected_now
 from iam_gov.connectors.openvpn.pki import (
     PKI_CRL,
     IndexEntry,
+    crl_location,
     load_certificate,
     read_crl,
     read_index,
 )
-from iam_gov.connectors.openvpn.status import ManagementClient, ManagementError, parse_status
 from iam_gov.errors import IamGovError
 from iam_gov.model import Action, ActionKind, ActionOutcome, ActionResult
-
-if TYPE_CHECKING:
-    from iam_gov.connectors.openvpn.connector import OpenVPNConnector
 
 DEFAULT_EASYRSA = Path("/usr/share/easy-rsa/easyrsa")
 _EASYRSA_TIMEOUT_SECONDS = 120
@@ -50,14 +52,32 @@ _COMPROMISED = re.compile(r"compromis|lost|stolen", re.IGNORECASE)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
+@dataclass(frozen=True)
+class Server:
+    """The OpenVPN server the actions change, as the connector's options describe it."""
+
+    system: str
+    pki_dir: Path
+    crl_path: Path | None
+    """Where the server reads its CRL, when not server.conf's crl-verify (see crl_location)."""
+    server_conf: Path | None
+    easyrsa: Path | None
+    ca_passphrase: SecretRef | None
+    management: str | None
+    management_password: SecretRef | None
+    zone: tzinfo
+    """The server's time zone, for the times in the management interface's answers."""
+    clock: Callable[[], datetime]
+
+
 class _Failed(Exception):
     """A step failed; the message says which and why (never a secret)."""
 
 
-def apply_action(connector: OpenVPNConnector, action: Action) -> ActionResult:
-    if action.system != connector.system:
+def apply_action(server: Server, action: Action) -> ActionResult:
+    if action.system != server.system:
         return _result(
-            action, ActionOutcome.FAILED, f"this connector serves system {connector.system!r}"
+            action, ActionOutcome.FAILED, f"this connector serves system {server.system!r}"
         )
     if _CONTROL.search(action.account_id):
         # A common name never holds one; on the management interface it would end the command.
@@ -75,9 +95,9 @@ def apply_action(connector: OpenVPNConnector, action: Action) -> ActionResult:
                 f"{action.account_id} (expected {action.account_id}#cert-<serial>).",
             )
         serial = serial.upper()
-    revocation = _Revocation(connector, action, action.account_id, serial)
+    revocation = _Revocation(server, action, action.account_id, serial)
     try:
-        with _locked(connector.options.pki_dir):
+        with _locked(server.pki_dir):
             return revocation.run()
     except (_Failed, IamGovError) as exc:
         return revocation.failed(str(exc))
@@ -103,7 +123,7 @@ def _result(action: Action, outcome: ActionOutcome, message: str, **details: Any
 
 @dataclass
 class _Revocation:
-    connector: OpenVPNConnector
+    server: Server
     action: Action
     name: str
     serial: str | None
@@ -115,7 +135,7 @@ class _Revocation:
 
     @property
     def pki(self) -> Path:
-        return self.connector.options.pki_dir
+        return self.server.pki_dir
 
     def failed(self, message: str) -> ActionResult:
         if self.done:
@@ -126,7 +146,7 @@ class _Revocation:
         mine = self._certificates()
         if not mine:
             return self._not_in_pki()
-        targets = [e for e in mine if e.status == "V" and e.expires_at > self.connector.clock()]
+        targets = [e for e in mine if e.status == "V" and e.expires_at > self.server.clock()]
         for entry in targets:
             self._revoke(entry)
         revoked = self._revoked_serials()
@@ -137,9 +157,7 @@ class _Revocation:
         still_valid = [
             e.serial
             for e in read_index(self.pki).entries
-            if e.common_name == self.name
-            and e.status == "V"
-            and e.expires_at > self.connector.clock()
+            if e.common_name == self.name and e.status == "V" and e.expires_at > self.server.clock()
         ]
         self._end_sessions(still_valid)
         return self._outcome(mine)
@@ -163,7 +181,7 @@ class _Revocation:
 
     def _not_in_pki(self) -> ActionResult:
         what = f"certificate {self.serial}" if self.serial else "certificate"
-        sessions = self._sessions() if self.connector.options.management else 0
+        sessions = self._sessions() if self.server.management else 0
         if sessions:
             return _result(
                 self.action,
@@ -212,12 +230,12 @@ class _Revocation:
         return "superseded"
 
     def _easyrsa(self, *args: str) -> None:
-        options = self.connector.options
-        program = options.easyrsa or _default_easyrsa()
+        server = self.server
+        program = server.easyrsa or _default_easyrsa()
         env = {**os.environ, "EASYRSA_PKI": str(self.pki), "EASYRSA_BATCH": "1"}
         command = [str(program), "--batch"]
-        if options.ca_passphrase is not None:
-            secret: SecretStr = options.ca_passphrase.resolve("ca_passphrase")
+        if server.ca_passphrase is not None:
+            secret: SecretStr = server.ca_passphrase.resolve("ca_passphrase")
             # Through the environment, never the command line, which any user can read.
             env[_PASSIN_VARIABLE] = secret.get_secret_value()
             command.append(f"--passin=env:{_PASSIN_VARIABLE}")
@@ -264,8 +282,9 @@ class _Revocation:
     # step 3: where the server reads it
 
     def _install_crl(self, revoked: set[str]) -> None:
-        conf = self.connector.server_conf()
-        location = self.connector.crl_location(conf)
+        server = self.server
+        conf = read_server_conf(server.server_conf) if server.server_conf is not None else None
+        location = crl_location(server.crl_path, server.pki_dir, conf)
         source = self.pki / PKI_CRL
         if location is None:
             self.crl_unchecked = True
@@ -293,7 +312,7 @@ class _Revocation:
     def _end_sessions(self, still_valid: list[str]) -> None:
         # Revoked first, killed second: a client killed before its certificate is revoked
         # and the CRL installed reconnects at once, and the server lets it back in.
-        if self.connector.options.management is None:
+        if self.server.management is None:
             return
         if still_valid:
             # Which session uses which certificate is not shown by OpenVPN: with another
@@ -306,17 +325,16 @@ class _Revocation:
             self.details["sessions_ended"] = True
 
     def _sessions(self, *, kill: bool = False) -> int:
-        options = self.connector.options
-        assert options.management is not None
+        server = self.server
+        assert server.management is not None
         password = (
-            options.management_password.resolve("management_password")
-            if options.management_password is not None
+            server.management_password.resolve("management_password")
+            if server.management_password is not None
             else None
         )
-        zone = options.zone()
         try:
-            with ManagementClient(options.management, password) as client:
-                report = parse_status(client.status(), f"management {options.management}", zone)
+            with ManagementClient(server.management, password) as client:
+                report = connected_now(client, server.zone)
                 connected = [s for s in report.sessions if s.common_name == self.name]
                 if connected and kill:
                     ended, answer = client.kill(self.name)
@@ -325,27 +343,27 @@ class _Revocation:
         except ManagementError as exc:
             raise _Failed(
                 f"could not check {self.name}'s live sessions on the management interface "
-                f"{options.management}: {exc}; run the action again to finish."
+                f"{server.management}: {exc}; run the action again to finish."
             ) from None
         return len(connected)
 
     # the result
 
     def _outcome(self, mine: list[IndexEntry]) -> ActionResult:
-        options = self.connector.options
+        server = self.server
         if self.crl_unchecked:
             # Revocation is recorded, but this server would not look at it.
             what = f"certificate {self.serial}" if self.serial else f"{self.name}'s certificates"
             done = _sentence(self.done) if self.done else "Nothing was left to revoke"
             return self._result(
                 ActionOutcome.FAILED,
-                f"{done}, but {options.server_conf} has no crl-verify: OpenVPN does not check "
+                f"{done}, but {server.server_conf} has no crl-verify: OpenVPN does not check "
                 f"revocation, so {what} can still connect.",
             )
         if not self.done:
             return self._result(ActionOutcome.NOOP, self._already(mine))
         notes = []
-        if options.management is None:
+        if server.management is None:
             notes.append(
                 "no management interface is configured, so a session already open lasts until "
                 "its next TLS renegotiation (reneg-sec, an hour by default)"
@@ -375,7 +393,7 @@ class _Revocation:
             message = f"{subject} already {state}"
         else:
             message = f"{subject} {' and '.join(parts)}"
-        if self.connector.options.management is not None and not self.kept_sessions:
+        if self.server.management is not None and not self.kept_sessions:
             message += "; no live session"
         return message + "."
 

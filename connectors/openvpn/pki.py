@@ -11,6 +11,7 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from iam_gov.connectors.openvpn.conf import ServerConf
 from iam_gov.connectors.shared.files import read_source
 from iam_gov.errors import SourceError
 from iam_gov.model import SnapshotError
@@ -90,14 +91,18 @@ class Index:
     errors: list[SnapshotError] = field(default_factory=list)
     bad_lines: int = 0
 
-    def by_serial(self) -> dict[str, IndexEntry]:
-        return {entry.serial: entry for entry in self.entries}
+    def bad_line(self, line: int, message: str, serial: str | None = None) -> None:
+        """A line left out: the snapshot cannot show the access it gives."""
+        self.bad_lines += 1
+        self.errors.append(
+            SnapshotError(source=str(self.path), line=line, record=serial, message=message)
+        )
 
 
 def read_index(pki_dir: Path) -> Index:
     """index.txt, line by line; a bad line is an error naming file:line, the rest is read."""
     path = pki_dir / INDEX
-    raw = _read_bytes(path, "the PKI's certificate database")
+    raw = read_source(path, "the PKI's certificate database")
     index = Index(path)
     seen: dict[str, int] = {}
     lines = raw.split(b"\n")
@@ -108,34 +113,24 @@ def read_index(pki_dir: Path) -> Index:
         try:
             entry = parse_index_line(line, number)
         except ValueError as exc:
-            index.bad_lines += 1
-            index.errors.append(SnapshotError(source=str(path), line=number, message=str(exc)))
+            index.bad_line(number, str(exc))
             continue
         if entry.common_name is None:
             # A certificate nobody can be named for: access this snapshot cannot show.
-            index.bad_lines += 1
-            index.errors.append(
-                SnapshotError(
-                    source=str(path),
-                    line=number,
-                    record=entry.serial,
-                    message="the subject has no CN: no identity to give this certificate",
-                )
+            index.bad_line(
+                number,
+                "the subject has no CN: no identity to give this certificate",
+                entry.serial,
             )
-            continue
-        if entry.serial in seen:
-            index.bad_lines += 1
-            index.errors.append(
-                SnapshotError(
-                    source=str(path),
-                    line=number,
-                    record=entry.serial,
-                    message=f"serial {entry.serial} is already on line {seen[entry.serial]}",
-                )
+        elif entry.serial in seen:
+            index.bad_line(
+                number,
+                f"serial {entry.serial} is already on line {seen[entry.serial]}",
+                entry.serial,
             )
-            continue
-        seen[entry.serial] = number
-        index.entries.append(entry)
+        else:
+            seen[entry.serial] = number
+            index.entries.append(entry)
     if index.bad_lines and not index.entries:
         raise SourceError(
             f"{path}: not an OpenSSL CA database (index.txt): no line reads as one "
@@ -334,6 +329,31 @@ def _serial_key(serial: str) -> int:
     return int(serial, 16)
 
 
+def crl_location(
+    crl_path: Path | None, pki_dir: Path, conf: ServerConf | None
+) -> tuple[Path, bool] | None:
+    """Where the server reads its CRL, and whether it is a folder of serials: ``crl_path``
+    when given, else server.conf's ``crl-verify``, else the PKI's own crl.pem. None when
+    server.conf says the server checks none."""
+    if crl_path is not None:
+        return crl_path, crl_path.is_dir()
+    if conf is not None:
+        return conf.crl()
+    return pki_dir / PKI_CRL, False
+
+
+def read_server_crl(
+    crl_path: Path | None, pki_dir: Path, conf: ServerConf | None
+) -> CrlInfo | None:
+    """The CRL the server checks (see ``crl_location``), its signature checked against the
+    PKI's CA certificate; None when it checks none."""
+    location = crl_location(crl_path, pki_dir, conf)
+    if location is None:
+        return None
+    path, is_dir = location
+    return read_crl(path, [pki_dir / CA_CERT], directory=is_dir)
+
+
 def read_crl(path: Path, ca_paths: Iterable[Path], *, directory: bool = False) -> CrlInfo:
     """The CRL at ``path`` (PEM or DER), its signature checked against the CA certificate.
     With ``directory`` (``crl-verify DIR dir``), a folder whose file names are revoked serials
@@ -400,9 +420,6 @@ def _read_crl_dir(path: Path) -> CrlInfo:
         if entry.name.isdigit():
             info.serials.add(serial_hex(int(entry.name)))
     return info
-
-
-_read_bytes = read_source
 
 
 def _decode(raw: bytes) -> str:

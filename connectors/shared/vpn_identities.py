@@ -1,5 +1,7 @@
-"""The VPN identity mapping file, shared by the OpenVPN and WireGuard connectors: which person
-or service a certificate common name (``cn``) or a peer's public key (``public_key``) is.
+"""The VPN identity mapping file, shared by the OpenVPN and WireGuard connectors.
+
+It says which person or service a certificate common name (``cn``) or a peer's public key
+(``public_key``) is.
 
     identities:
       - cn: jdoe-laptop                  # OpenVPN
@@ -50,7 +52,7 @@ class MappingFile(BaseModel):
     identities: list[MappedIdentity] = Field(default_factory=list)
 
 
-def read_mapping(
+def read_identities(
     path: Path,
     key: Literal["cn", "public_key"] = "cn",
     check: Callable[[str], str | None] | None = None,
@@ -59,12 +61,12 @@ def read_mapping(
     ``check(value)`` returns a complaint about a key's form, or None."""
     document = load_yaml(path, SourceError)
     try:
-        mapping = MappingFile.model_validate(document.data)
+        mapping_file = MappingFile.model_validate(document.data)
     except ValidationError as exc:
         raise SourceError(document.problems(exc)) from None
     found: dict[str, MappedIdentity] = {}
     problems = []
-    for position, entry in enumerate(mapping.identities):
+    for position, entry in enumerate(mapping_file.identities):
         value = getattr(entry, key)
         if value is None:
             continue

@@ -1,5 +1,7 @@
-"""The WireGuard connector's one action: remove a peer from the configuration file (every
-other byte kept, the file replaced atomically) and from the running interface.
+"""The WireGuard connector's one action: remove a peer from the file and the interface.
+
+The peer's lines go from the configuration file (every other byte kept, the file replaced
+atomically), and the peer from the running interface.
 
 It reads first, so that a peer already gone is a ``noop``, and a peer already out of the file
 but still in the interface is taken out of the interface."""
@@ -14,13 +16,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from iam_gov.connectors.wireguard.conf import is_key, parse_config
-from iam_gov.connectors.wireguard.dump import (
+from iam_gov.connectors.wireguard.client import (
     InterfaceAbsent,
     WgError,
     live_peers,
     remove_live_peer,
 )
+from iam_gov.connectors.wireguard.conf import is_key, parse_config
 from iam_gov.errors import SourceError
 from iam_gov.model import Action, ActionOutcome, ActionResult
 

@@ -1,5 +1,6 @@
-"""WireGuard configuration files (wg-quick style): read as ``wg`` reads them, and one peer
-removed with every other byte left as it was.
+"""WireGuard configuration files (wg-quick style), read as ``wg`` reads them.
+
+One peer can be removed with every other byte left as it was.
 
 Lines are what ``wg`` and ``wg-quick`` see: split at LF only (a CR before it, or anywhere, is
 whitespace), a ``#`` starts a comment, and all whitespace in the rest is ignored, so that
@@ -70,11 +71,6 @@ def is_key(value: str) -> bool:
         return len(base64.b64decode(value, validate=True)) == 32
     except (binascii.Error, ValueError):
         return False
-
-
-def short_key(public_key: str) -> str:
-    """How a peer is named when nothing else names it."""
-    return f"peer-{public_key[:8]}"
 
 
 @dataclass(frozen=True)

@@ -1,53 +1,36 @@
-"""The WireGuard connector: one account per peer of a wg-quick configuration, with the
-handshakes of the running interface (``wg show <interface> dump``) or of a saved dump."""
+"""The WireGuard connector: one account per peer of a wg-quick configuration.
+
+Handshakes come from the running interface (``wg show <interface> dump``) or a saved dump."""
 
 from __future__ import annotations
 
 import stat
-from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
-from typing import Any, ClassVar, Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field, model_validator
 
 from iam_gov.configtypes import RelPath
+from iam_gov.connectors.shared.export_time import export_time
 from iam_gov.connectors.shared.protocol import Connector, ConnectorOptions, Permissions
 from iam_gov.connectors.shared.registry import connector
+from iam_gov.connectors.shared.vpn import Vpn
 from iam_gov.connectors.wireguard.actions import disable_peer
-from iam_gov.connectors.wireguard.conf import ConfProblem, Peer, WgConfig, read_config, short_key
-from iam_gov.connectors.wireguard.dump import (
-    Dump,
-    DumpPeer,
-    InterfaceAbsent,
-    WgError,
-    live_dump,
-    read_dump,
-    userspace_started_at,
-)
-from iam_gov.connectors.wireguard.identities import (
-    CommentConvention,
-    Identity,
-    comment_identity,
-    load_mapping,
-)
+from iam_gov.connectors.wireguard.client import InterfaceAbsent, WgError
+from iam_gov.connectors.wireguard.conf import read_config
+from iam_gov.connectors.wireguard.dump import Dump, read_dump
+from iam_gov.connectors.wireguard.identities import CommentConvention, load_identities
+from iam_gov.connectors.wireguard.live import live_dump, userspace_started_at
+from iam_gov.connectors.wireguard.to_model import InterfaceRecords, SnapshotBuilder
 from iam_gov.errors import ConnectorError
 from iam_gov.model import (
-    Account,
-    AccountKind,
-    AccountStatus,
     Action,
     ActionKind,
     ActionOutcome,
     ActionResult,
-    Credential,
-    CredentialKind,
-    Entitlement,
-    Grant,
     SnapshotError,
     SystemSnapshot,
     UTCDateTime,
 )
-from iam_gov.timeutil import as_utc, utcnow
 
 # wg-quick's own rule for interface names (and Linux's 15-character limit).
 INTERFACE_NAME = r"^[a-zA-Z0-9_=+.-]{1,15}$"
@@ -122,35 +105,20 @@ class WireGuardConnector(Connector[WireGuardOptions]):
     )
     capabilities: ClassVar[frozenset[ActionKind]] = frozenset({ActionKind.DISABLE_ACCOUNT})
 
-    def __init__(
-        self, system: str, options: WireGuardOptions, *, clock: Callable[[], datetime] = utcnow
-    ) -> None:
-        super().__init__(system, options, clock=clock)
-
-    @property
-    def network_name(self) -> str:
-        return self.options.network_name or self.system
-
-    # --- collect ------------------------------------------------------------------------
-
     def collect(self) -> SystemSnapshot:
         options = self.options
         errors: list[SnapshotError] = []
         if options.dump_file is not None:
             config = read_config(options.config)
             dump: Dump | None = read_dump(options.dump_file, options.interface or _stem(options))
-            collected_at = options.exported_at
-            if collected_at is None:
-                collected_at = datetime.fromtimestamp(options.dump_file.stat().st_mtime, UTC)
-                errors.append(
-                    SnapshotError(
-                        source=str(options.dump_file),
-                        message="exported_at not given: taken to be the file's modification "
-                        f"time, {collected_at:%Y-%m-%d %H:%M} UTC",
-                    )
-                )
+            taken = export_time(options.exported_at, [options.dump_file])
+            collected_at = taken.at
+            if taken.guessed is not None:
+                errors.append(SnapshotError(source=str(options.dump_file), message=taken.guessed))
             source = f"export:{options.config.name},{options.dump_file.name}"
             started = options.interface_up_since
+            # A copy handed to an auditor says nothing about the server's own file's mode.
+            config_mode = None
         else:
             collected_at = self.clock()
             config = read_config(options.config)
@@ -159,23 +127,29 @@ class WireGuardConnector(Connector[WireGuardOptions]):
             started = options.interface_up_since
             if started is None and options.interface is not None:
                 started = userspace_started_at(options.interface)
-        mapping = load_mapping(options.mapping) if options.mapping is not None else {}
-        settings = self._settings(config, dump)
-        if dump is not None:
-            # Only handshakes since the interface came up are known; when that time is not
-            # known, all that is certain is that nobody unseen now was seen since now. The
-            # store adds up what each collection saw.
-            since = collected_at if started is None else min(started, collected_at)
-            settings["observation"] = {"observed_since": as_utc(since).isoformat()}
-        return _Mapper(self.system, self.network_name, options).snapshot(
+            config_mode = stat.S_IMODE(options.config.stat().st_mode)
+        records = InterfaceRecords(
             config=config,
             dump=dump,
-            mapping=mapping,
-            source=source,
-            collected_at=collected_at,
-            settings=settings,
-            errors=errors,
+            identities=load_identities(options.mapping) if options.mapping is not None else {},
+            up_since=started,
+            config_mode=config_mode,
         )
+        vpn = Vpn.named(
+            self.system,
+            self.type_name,
+            options.network_name,
+            f"WireGuard interface {options.interface or _stem(options)}",
+        )
+        builder = SnapshotBuilder(
+            vpn,
+            interface=options.interface,
+            from_dump=options.dump_file is not None,
+            comment_convention=options.comment_convention,
+            second_factor=options.second_factor,
+            relies_on=options.relies_on,
+        )
+        return builder.snapshot(records, source=source, collected_at=collected_at, errors=errors)
 
     def _live_dump(self, errors: list[SnapshotError]) -> Dump | None:
         interface = self.options.interface
@@ -194,38 +168,6 @@ class WireGuardConnector(Connector[WireGuardOptions]):
             return None
         except WgError as exc:
             raise ConnectorError(f"{self.system}: {exc}") from None
-
-    def _settings(self, config: WgConfig, dump: Dump | None) -> dict[str, Any]:
-        options = self.options
-        settings: dict[str, Any] = {
-            "vpn": {
-                "kind": "wireguard",
-                "authentication": {
-                    "certificate": False,
-                    "key": True,
-                    "password": None,
-                    "second_factor": options.second_factor,
-                    "relies_on": options.relies_on,
-                },
-                "crl": None,
-            },
-            "wireguard": {
-                "interface": options.interface or (dump.interface if dump else None),
-                "listen_port": config.listen_port
-                if config.listen_port is not None
-                else (dump.listen_port if dump else None),
-                "save_config": config.save_config,
-                "handshakes": None if dump is None else ("dump" if options.dump_file else "live"),
-            },
-        }
-        if options.dump_file is None:
-            # The file holds the interface's private key: anyone who can read it can pose as
-            # the server. (A copy handed to an auditor says nothing about the server's.)
-            mode = stat.S_IMODE(options.config.stat().st_mode)
-            settings["wireguard"]["config_mode"] = f"{mode:04o}"
-        return settings
-
-    # --- apply --------------------------------------------------------------------------
 
     def apply(self, action: Action) -> ActionResult:
         if action.kind not in self.capabilities:
@@ -249,157 +191,3 @@ def _stem(options: WireGuardOptions) -> str:
 
 def _failed(action: Action, message: str) -> ActionResult:
     return ActionResult(action=action, outcome=ActionOutcome.FAILED, message=message)
-
-
-class _Mapper:
-    """Config blocks, dump lines and identities -> the shared model."""
-
-    def __init__(self, system: str, network: str, options: WireGuardOptions) -> None:
-        self.system, self.options = system, options
-        self.entitlement = Entitlement(
-            system=system,
-            entitlement_id=f"vpn:{network}",
-            name=network,
-            kind="vpn",
-            description=f"WireGuard interface {options.interface or _stem(options)}",
-        )
-
-    def snapshot(
-        self,
-        *,
-        config: WgConfig,
-        dump: Dump | None,
-        mapping: dict[str, Identity],
-        source: str,
-        collected_at: datetime,
-        settings: dict[str, Any],
-        errors: list[SnapshotError],
-    ) -> SystemSnapshot:
-        config_source = str(self.options.config)
-        errors = list(errors)
-        complete = True
-        for problem in config.problems:
-            complete = complete and not problem.incomplete
-            errors.append(
-                SnapshotError(
-                    source=config_source,
-                    line=problem.line,
-                    record=problem.record,
-                    message=problem.message,
-                )
-            )
-        blocks: dict[str, list[Peer]] = {}
-        for peer in (*config.peers, *config.disabled):
-            blocks.setdefault(peer.public_key, []).append(peer)
-        live: dict[str, DumpPeer] = {}
-        if dump is not None:
-            errors.extend(dump.problems)
-            complete = complete and not dump.problems
-            live = {peer.public_key: peer for peer in dump.peers}
-            if config.peers and live and not set(live) & {p.public_key for p in config.peers}:
-                complete = False
-                errors.append(
-                    SnapshotError(
-                        source=dump.source,
-                        message=f"shares no peer with {config_source}: are they of the same "
-                        "interface?",
-                    )
-                )
-        accounts, credentials, grants = [], [], []
-        for key in sorted(set(blocks) | set(live)):
-            identity, problems = self._identity(key, blocks.get(key, []), mapping)
-            errors.extend(
-                SnapshotError(source=config_source, line=p.line, record=key, message=p.message)
-                for p in problems
-            )
-            account, credential = self._peer(key, blocks.get(key, []), live.get(key), identity)
-            accounts.append(account)
-            credentials.append(credential)
-            if account.status is AccountStatus.ACTIVE:
-                grants.append(
-                    Grant(
-                        system=self.system,
-                        account_id=key,
-                        entitlement_id=self.entitlement.entitlement_id,
-                    )
-                )
-        errors.sort(key=lambda e: (e.source, e.line or 0, e.message))
-        return SystemSnapshot(
-            system=self.system,
-            connector=WireGuardConnector.type_name,
-            source=source,
-            collected_at=collected_at,
-            complete=complete,
-            errors=tuple(errors),
-            accounts=tuple(accounts),
-            credentials=tuple(credentials),
-            entitlements=(self.entitlement,),
-            grants=tuple(grants),
-            settings=settings,
-        )
-
-    def _identity(
-        self, key: str, blocks: Sequence[Peer], mapping: dict[str, Identity]
-    ) -> tuple[Identity, list[ConfProblem]]:
-        found, problems = Identity(), []
-        for block in blocks:
-            said, said_problems = comment_identity(block.comments, self.options.comment_convention)
-            found = found.over(said)
-            problems.extend(said_problems)
-        mapped = mapping.get(key)
-        return (mapped.over(found) if mapped is not None else found), problems
-
-    def _peer(
-        self, key: str, blocks: Sequence[Peer], seen: DumpPeer | None, identity: Identity
-    ) -> tuple[Account, Credential]:
-        configured = [block for block in blocks if not block.disabled]
-        # In the configuration, or in the running interface (added there by hand, or removed
-        # from the file but not yet from the interface): either way it can connect.
-        usable = bool(configured) or seen is not None
-        attributes = {
-            "config": "peer" if configured else "disabled" if blocks else "absent",
-            "identity_from": identity.source,
-        }
-        if blocks:
-            attributes["config_line"] = ",".join(str(block.line) for block in blocks)
-        if self.options.interface is not None or self.options.dump_file is not None:
-            attributes["interface"] = "peer" if seen is not None else "absent"
-        allowed = [ip for block in (configured or blocks) for ip in block.allowed_ips]
-        if not allowed and seen is not None:
-            allowed = list(seen.allowed_ips)
-        endpoint = seen.endpoint if seen is not None and seen.endpoint else None
-        endpoint = endpoint or next((b.endpoint for b in configured if b.endpoint), None)
-        key_attributes = {
-            "allowed_ips": ",".join(dict.fromkeys(allowed)),
-            "preshared_key": "yes"
-            if any(b.preshared_key for b in blocks) or (seen is not None and seen.preshared_key)
-            else "no",
-        }
-        if endpoint:
-            key_attributes["endpoint"] = endpoint
-        if identity.note:
-            attributes["note"] = identity.note
-        handshake = seen.latest_handshake if seen is not None else None
-        account = Account(
-            system=self.system,
-            native_id=key,
-            login=identity.login or identity.email or short_key(key),
-            email=identity.email,
-            display_name=identity.display_name,
-            employee_id=identity.employee_id,
-            status=AccountStatus.ACTIVE if usable else AccountStatus.DISABLED,
-            kind=AccountKind.SERVICE if identity.kind == "service" else AccountKind.HUMAN,
-            last_login_at=handshake,
-            mfa_factors=None,
-            attributes={**attributes, **key_attributes},
-        )
-        credential = Credential(
-            system=self.system,
-            account_id=key,
-            credential_id=f"{key}#key",
-            kind=CredentialKind.PUBLIC_KEY,
-            active=usable,
-            last_used_at=handshake,
-            attributes=key_attributes,
-        )
-        return account, credential

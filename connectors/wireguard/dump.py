@@ -1,5 +1,6 @@
-"""The output of ``wg show <interface> dump`` (or ``wg show all dump``), read from a file or
-from the running interface, and the few ``wg`` commands the connector runs.
+"""The output of ``wg show <interface> dump`` (or ``wg show all dump``), saved or live.
+
+Who the interface's peers are and when each last completed a handshake.
 
 The dump's first line holds the interface's private key and each peer line its preshared
 key: both are dropped as soon as a line is split and never appear in a message, which names
@@ -8,8 +9,6 @@ the line and the field only.
 
 from __future__ import annotations
 
-import os
-import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -21,10 +20,6 @@ from iam_gov.errors import SourceError
 from iam_gov.model import SnapshotError
 
 NONE = "(none)"
-_WG_TIMEOUT_SECONDS = 30.0
-# Where wg and the userspace implementations (wireguard-go, boringtun) keep their control
-# sockets; wg looks here first, then asks the kernel.
-USERSPACE_SOCKET_DIR = Path("/var/run/wireguard")
 
 
 @dataclass(frozen=True)
@@ -155,78 +150,3 @@ def _is_int(value: str, base: int) -> bool:
 def read_dump(path: Path, interface: str | None) -> Dump:
     data = read_source(path, "the output of `wg show <interface> dump`")
     return parse_dump(data.decode("utf-8", errors="replace"), str(path), interface)
-
-
-# --- the wg command -------------------------------------------------------------------------
-
-
-class WgError(Exception):
-    """``wg`` failed; the message is one line (wg's own error, never its output)."""
-
-
-class InterfaceAbsent(WgError):
-    """The interface does not exist (it is down, or was never brought up)."""
-
-
-# wg's words when there is no such interface: a kernel without WireGuard answers
-# EPROTONOSUPPORT for every name, a kernel with it ENODEV.
-_ABSENT = ("No such device", "Protocol not supported")
-
-
-def run_wg(command: Sequence[str], *args: str) -> str:
-    argv = [*command, *args]
-    try:
-        done = subprocess.run(
-            argv,
-            capture_output=True,
-            stdin=subprocess.DEVNULL,
-            timeout=_WG_TIMEOUT_SECONDS,
-            env={**os.environ, "LC_ALL": "C"},
-            check=False,
-        )
-    except FileNotFoundError:
-        raise WgError(f"`{command[0]}` is not installed (wireguard-tools)") from None
-    except PermissionError:
-        raise WgError(f"`{command[0]}` cannot be run: permission denied") from None
-    except subprocess.TimeoutExpired:
-        raise WgError(f"`{_shown(args)}` did not finish in {_WG_TIMEOUT_SECONDS:.0f} s") from None
-    if done.returncode != 0:
-        errors = done.stderr.decode("utf-8", errors="replace").strip().splitlines()
-        reason = errors[-1].strip() if errors else f"exit status {done.returncode}"
-        absent = any(word in reason for word in _ABSENT)
-        raise (InterfaceAbsent if absent else WgError)(f"`{_shown(args)}` failed: {reason}")
-    return done.stdout.decode("utf-8", errors="replace")
-
-
-def _shown(args: Sequence[str]) -> str:
-    return " ".join(("wg", *args))
-
-
-def live_dump(command: Sequence[str], interface: str) -> Dump:
-    """Raise ``InterfaceAbsent`` when it is not up, ``WgError`` when wg fails otherwise."""
-    text = run_wg(command, "show", interface, "dump")
-    try:
-        return parse_dump(text, f"wg show {interface} dump")
-    except SourceError as exc:
-        raise WgError(str(exc)) from None
-
-
-def live_peers(command: Sequence[str], interface: str) -> frozenset[str]:
-    """The running interface's peers (``wg show <interface> peers`` prints public keys only)."""
-    text = run_wg(command, "show", interface, "peers")
-    return frozenset(line.strip() for line in text.splitlines() if line.strip())
-
-
-def remove_live_peer(command: Sequence[str], interface: str, public_key: str) -> None:
-    run_wg(command, "set", interface, "peer", public_key, "remove")
-
-
-def userspace_started_at(interface: str) -> datetime | None:
-    """When a userspace interface came up: its control socket is made then. The kernel keeps
-    no such time for its own interfaces."""
-    try:
-        made = (USERSPACE_SOCKET_DIR / f"{interface}.sock").stat().st_mtime
-    except OSError:
-        return None
-    # Whole seconds, as handshakes are counted.
-    return datetime.fromtimestamp(int(made), UTC)

@@ -33,7 +33,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
-from iam_gov.connectors.shared.vpn_identities import read_mapping
+from iam_gov.connectors.shared.vpn_identities import read_identities
 from iam_gov.connectors.wireguard.conf import ConfLine, ConfProblem, is_key
 
 CommentConvention = Literal["auto", "iam-gov", "off"]
@@ -74,7 +74,7 @@ class Identity:
 # --- the mapping file -------------------------------------------------------------------------
 
 
-def load_mapping(path: Path) -> dict[str, Identity]:
+def load_identities(path: Path) -> dict[str, Identity]:
     """Public key -> identity; ``cn`` entries are the OpenVPN connector's and are skipped."""
 
     def check(value: str) -> str | None:
@@ -89,7 +89,7 @@ def load_mapping(path: Path) -> dict[str, Identity]:
             note=entry.note,
             source="mapping",
         )
-        for key, entry in read_mapping(path, "public_key", check).items()
+        for key, entry in read_identities(path, "public_key", check).items()
     }
 
 

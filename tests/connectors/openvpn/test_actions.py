@@ -21,7 +21,6 @@ from tests.support.pki import (
     DemoPki,
     Pki,
     changed,
-    demo_pki,
     iter_serials_in_crl_text,
     openssl,
     tree_state,
@@ -31,11 +30,6 @@ NO_MANAGEMENT = (
     "no management interface is configured, so a session already open lasts until its next "
     "TLS renegotiation (reneg-sec, an hour by default)"
 )
-
-
-@pytest.fixture
-def demo(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> DemoPki:
-    return demo_pki(tmp_path_factory, tmp_path / "easy-rsa")
 
 
 @pytest.fixture

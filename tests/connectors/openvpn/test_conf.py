@@ -12,7 +12,7 @@ from iam_gov.connectors.openvpn.conf import read_server_conf, split_line
 from iam_gov.connectors.openvpn.connector import OpenVPNConnector, OpenVPNOptions
 from iam_gov.errors import SourceError
 from iam_gov.model import AccountKind
-from tests.support.pki import DemoPki, demo_pki
+from tests.support.pki import DemoPki
 
 BASE = """\
 port 1194
@@ -214,11 +214,6 @@ def test_unusable_server_conf(tmp_path: Path) -> None:
 
 
 # --- with the real PKI -----------------------------------------------------------------------
-
-
-@pytest.fixture
-def demo(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> DemoPki:
-    return demo_pki(tmp_path_factory, tmp_path / "easy-rsa")
 
 
 def collect(demo: DemoPki, conf_text: str) -> Any:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -11,6 +12,7 @@ from hypothesis import strategies as st
 
 from iam_gov.connectors.wireguard.conf import is_key, parse_config, split_lines
 from iam_gov.errors import SourceError
+from tests.connectors.wireguard.office import Keys, accounts_of, exported
 
 # --- a generator of configurations that knows which line belongs to which block ---------------
 
@@ -341,3 +343,23 @@ def test_what_is_not_a_configuration_at_all(data: bytes) -> None:
 def test_keys() -> None:
     assert is_key(A) and is_key(PRIVATE)
     assert not is_key(A[:-1]) and not is_key(A[:-2] + "==") and not is_key("x" * 44)
+
+
+# --- as collect reads it ----------------------------------------------------------------------
+
+
+def test_a_malformed_config_line_is_named_and_the_rest_is_read(files: Path, keys: Keys) -> None:
+    config = files / "wg0.conf"
+    lines = config.read_text().splitlines(keepends=True)
+    lines.insert(15, "AllowedIPs 10.8.0.3/32\n")  # in bob's block, without its "="
+    lines.append("\n[Peer]\n# iam-gov: login=nokey\nAllowedIPs = 10.8.0.77/32\n")
+    config.write_text("".join(lines))
+
+    snapshot = exported(files).collect()
+
+    assert not snapshot.complete
+    assert [(e.source, e.line, e.message) for e in snapshot.errors] == [
+        (str(config), 16, "not a [Section] header, a # comment or a Key = Value setting"),
+        (str(config), 38, "a [Peer] without PublicKey: nobody can use it"),
+    ]
+    assert {keys.jane, keys.bob, keys.ci, keys.stranger} <= set(accounts_of(snapshot))
