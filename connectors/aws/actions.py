@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import contextlib
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from iam_gov.connectors.aws.client import access_keys, describe_aws_error
 from iam_gov.connectors.aws.export import parse_credential_report
 from iam_gov.errors import SourceError
 from iam_gov.model import Action, ActionKind, ActionOutcome, ActionResult
@@ -18,22 +20,6 @@ from iam_gov.timeutil import as_utc
 if TYPE_CHECKING:
     from mypy_boto3_iam import IAMClient
     from mypy_boto3_iam.type_defs import AccessKeyMetadataTypeDef
-
-
-def describe_aws_error(exc: Exception, operation: str | None = None) -> str:
-    """One line naming the API call and what AWS said; never the request or credentials."""
-    from botocore.exceptions import ClientError, NoCredentialsError
-
-    if isinstance(exc, ClientError):
-        error = exc.response.get("Error", {})
-        code = error.get("Code") or "error"
-        message = " ".join(str(error.get("Message") or "").split())
-        where = operation or f"iam:{exc.operation_name}"
-        return f"{where}: {code}: {message}" if message else f"{where}: {code}"
-    detail = " ".join(str(exc).split())
-    if isinstance(exc, NoCredentialsError):
-        detail += " (boto3 looks in the environment, the AWS profile and the instance role)"
-    return f"{operation}: {detail}" if operation else detail
 
 
 @dataclass(frozen=True)
@@ -99,7 +85,7 @@ def _disable(iam: IAMClient, action: Action, principal: _Principal) -> ActionRes
     if refused is not None:
         return refused
     user = principal.name
-    active = [key["AccessKeyId"] for key in _access_keys(iam, user) if key["Status"] == "Active"]
+    active = [key["AccessKeyId"] for key in access_keys(iam, user) if key["Status"] == "Active"]
     has_password = _has_login_profile(iam, user)
     if not has_password and not active:
         return _result(
@@ -122,15 +108,6 @@ def _disable(iam: IAMClient, action: Action, principal: _Principal) -> ActionRes
         login_profile_deleted=has_password,
         deactivated_access_keys=active,
     )
-
-
-def _access_keys(iam: IAMClient, user: str) -> list[AccessKeyMetadataTypeDef]:
-    keys = [
-        key
-        for page in iam.get_paginator("list_access_keys").paginate(UserName=user)
-        for key in page["AccessKeyMetadata"]
-    ]
-    return sorted(keys, key=lambda key: key["CreateDate"])
 
 
 def _has_login_profile(iam: IAMClient, user: str) -> bool:
@@ -203,41 +180,37 @@ def _leave_group(
 
 
 def _detach(iam: IAMClient, action: Action, principal: _Principal, policy_arn: str) -> ActionResult:
-    name = principal.name
-    if principal.kind == "role":
-        attached = {
-            policy["PolicyArn"]
-            for page in iam.get_paginator("list_attached_role_policies").paginate(RoleName=name)
-            for policy in page["AttachedPolicies"]
-        }
-        if policy_arn not in attached:
-            return _result(
-                action, ActionOutcome.NOOP, f"{policy_arn} is not attached to IAM role {name}."
-            )
-        iam.detach_role_policy(RoleName=name, PolicyArn=policy_arn)
+    name, kind = principal.name, principal.kind
+    if policy_arn in _attached_policies(iam, kind, name):
+        if kind == "role":
+            iam.detach_role_policy(RoleName=name, PolicyArn=policy_arn)
+        else:
+            iam.detach_user_policy(UserName=name, PolicyArn=policy_arn)
         return _result(
-            action, ActionOutcome.APPLIED, f"Detached {policy_arn} from IAM role {name}."
+            action, ActionOutcome.APPLIED, f"Detached {policy_arn} from IAM {kind} {name}."
         )
-    attached = {
-        policy["PolicyArn"]
-        for page in iam.get_paginator("list_attached_user_policies").paginate(UserName=name)
-        for policy in page["AttachedPolicies"]
-    }
-    if policy_arn in attached:
-        iam.detach_user_policy(UserName=name, PolicyArn=policy_arn)
+    if kind == "role":
         return _result(
-            action, ActionOutcome.APPLIED, f"Detached {policy_arn} from IAM user {name}."
+            action, ActionOutcome.NOOP, f"{policy_arn} is not attached to IAM role {name}."
         )
     granting = [
         group_arn
         for group_arn, group in _user_groups(iam, name).items()
-        if any(
-            policy["PolicyArn"] == policy_arn
-            for page in iam.get_paginator("list_attached_group_policies").paginate(GroupName=group)
-            for policy in page["AttachedPolicies"]
-        )
+        if policy_arn in _attached_policies(iam, "group", group)
     ]
     return _held_via_groups(iam, action, name, granting, checked=True)
+
+
+def _attached_policies(iam: IAMClient, kind: str, name: str) -> set[str]:
+    """The ARNs of the managed policies attached to a user, group or role."""
+    pages: Iterable[Mapping[str, Any]]
+    if kind == "role":
+        pages = iam.get_paginator("list_attached_role_policies").paginate(RoleName=name)
+    elif kind == "group":
+        pages = iam.get_paginator("list_attached_group_policies").paginate(GroupName=name)
+    else:
+        pages = iam.get_paginator("list_attached_user_policies").paginate(UserName=name)
+    return {policy["PolicyArn"] for page in pages for policy in page["AttachedPolicies"]}
 
 
 def _held_via_groups(
@@ -264,25 +237,18 @@ def _delete_inline(
     iam: IAMClient, action: Action, principal: _Principal, policy_name: str
 ) -> ActionResult:
     name = principal.name
+    pages: Iterable[Mapping[str, Any]]
     if principal.kind == "role":
-        names = {
-            policy
-            for page in iam.get_paginator("list_role_policies").paginate(RoleName=name)
-            for policy in page["PolicyNames"]
-        }
-        if policy_name in names:
-            iam.delete_role_policy(RoleName=name, PolicyName=policy_name)
+        pages = iam.get_paginator("list_role_policies").paginate(RoleName=name)
     else:
-        names = {
-            policy
-            for page in iam.get_paginator("list_user_policies").paginate(UserName=name)
-            for policy in page["PolicyNames"]
-        }
-        if policy_name in names:
-            iam.delete_user_policy(UserName=name, PolicyName=policy_name)
+        pages = iam.get_paginator("list_user_policies").paginate(UserName=name)
     who = f"IAM {principal.kind} {name}"
-    if policy_name not in names:
+    if policy_name not in {policy for page in pages for policy in page["PolicyNames"]}:
         return _result(action, ActionOutcome.NOOP, f"{who} has no inline policy {policy_name}.")
+    if principal.kind == "role":
+        iam.delete_role_policy(RoleName=name, PolicyName=policy_name)
+    else:
+        iam.delete_user_policy(UserName=name, PolicyName=policy_name)
     return _result(action, ActionOutcome.APPLIED, f"Deleted inline policy {policy_name} of {who}.")
 
 
@@ -315,7 +281,7 @@ def _deactivate_credential(iam: IAMClient, action: Action, principal: _Principal
     if match is None:
         return _result(action, ActionOutcome.FAILED, f"{credential} is not a known credential.")
     number = int(match.group(1))
-    keys = _access_keys(iam, user)
+    keys = access_keys(iam, user)
     key = _pick_key(keys, number, _reported_creation(iam, action.account_id, number))
     if key is None:
         return _result(

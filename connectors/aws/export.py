@@ -1,5 +1,6 @@
-"""AWS's own formats (authorization details, credential report, password policy), as the CLI
-writes them to files and as the live API returns them."""
+"""AWS's own formats (authorization details, credential report, password policy, services
+last accessed), as the CLI writes them to files and as the live API returns them; and an
+export, the files the CLI wrote, read into the records a collect works on."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import csv
 import json
 import urllib.parse
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -17,9 +18,10 @@ from typing import Annotated, Any
 from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
 from pydantic.alias_generators import to_pascal
 
-from iam_gov.connectors.shared.files import read_source_text
+from iam_gov.connectors.shared.export_time import export_time
+from iam_gov.connectors.shared.files import BadFile, json_documents, read_source_text
 from iam_gov.errors import SourceError, location
-from iam_gov.model import UTCDateTime
+from iam_gov.model import SnapshotError, UTCDateTime
 from iam_gov.timeutil import as_utc
 
 # --- authorization details ----------------------------------------------------------------
@@ -147,6 +149,17 @@ class AuthorizationDetails(_Raw):
     is_truncated: bool = False
     """True when the last page read says more pages follow: the data is cut short."""
 
+    def principal_arns(self) -> list[str]:
+        """Users and roles: what Access Advisor reports on."""
+        return [
+            *(user.arn for user in self.user_detail_list),
+            *(role.arn for role in self.role_detail_list),
+        ]
+
+    def users_missing_from(self, report: Mapping[str, ReportUser]) -> list[UserDetail]:
+        """Users the credential report does not list (created after it was generated)."""
+        return [user for user in self.user_detail_list if user.arn not in report]
+
 
 _DETAIL_LISTS = ("UserDetailList", "GroupDetailList", "RoleDetailList", "Policies")
 
@@ -204,7 +217,7 @@ def _record_name(data: Mapping[str, Any], loc: tuple[int | str, ...]) -> str | N
 def read_authorization_details(path: Path) -> AuthorizationDetails:
     """The output of ``aws iam get-account-authorization-details``: one object, a JSON list of
     pages, or pages written one after the other (``--no-paginate`` in a loop)."""
-    documents = _load_json_documents(_read_text(path), path)
+    documents = json_documents(_read_text(path), path)
     pages: list[Mapping[str, object]] = []
     for document in documents:
         candidates = document if isinstance(document, list) else [document]
@@ -375,7 +388,7 @@ def read_credential_report(path: Path) -> tuple[dict[str, ReportUser], datetime 
     text = _read_text(path)
     if not text.lstrip().startswith("{"):
         return parse_credential_report(text, lambda line: location(path, line)), None
-    (document,) = _load_json_documents(text, path, single=True)
+    (document,) = json_documents(text, path, single=True)
     if not isinstance(document, dict) or not isinstance(document.get("Content"), str):
         raise SourceError(
             f"{path}: not the output of `aws iam get-credential-report` (no Content string)"
@@ -403,7 +416,7 @@ def read_credential_report(path: Path) -> tuple[dict[str, ReportUser], datetime 
 
 def read_password_policy(path: Path) -> dict[str, Any] | None:
     """``aws iam get-account-password-policy`` output; ``null`` says the account has none."""
-    (document,) = _load_json_documents(_read_text(path), path, single=True)
+    (document,) = json_documents(_read_text(path), path, single=True)
     if isinstance(document, dict) and "PasswordPolicy" in document:
         document = document["PasswordPolicy"]
     if document is None:
@@ -457,7 +470,7 @@ def read_last_accessed(path: Path) -> list[dict[str, Any]]:
     """One ``aws iam get-service-last-accessed-details --job-id …`` output: its
     ``ServicesLastAccessed``. ``SourceError`` when the file is not that, or the job did not
     complete."""
-    (document,) = _load_json_documents(_read_text(path), path, single=True)
+    (document,) = json_documents(_read_text(path), path, single=True)
     if not isinstance(document, dict) or not isinstance(document.get("ServicesLastAccessed"), list):
         raise SourceError(
             f"{path}: not the output of `aws iam get-service-last-accessed-details` "
@@ -491,28 +504,8 @@ def read_last_accessed(path: Path) -> list[dict[str, Any]]:
 def _read_text(path: Path) -> str:
     text = read_source_text(path, "an AWS CLI export")
     if not text.strip():
-        raise SourceError(f"{path}: the file is empty")
+        raise BadFile(path, "the file is empty")
     return text
-
-
-def _load_json_documents(text: str, path: Path, *, single: bool = False) -> list[Any]:
-    """Every JSON document in ``text``, one after the other (whitespace between them)."""
-    decoder = json.JSONDecoder()
-    documents: list[Any] = []
-    index = 0
-    while True:
-        while index < len(text) and text[index].isspace():
-            index += 1
-        if index == len(text):
-            return documents
-        if documents and single:
-            line = text.count("\n", 0, index) + 1
-            raise SourceError(f"{location(path, line)}: unexpected data after the JSON document")
-        try:
-            document, index = decoder.raw_decode(text, index)
-        except json.JSONDecodeError as exc:
-            raise SourceError(f"{location(path, exc.lineno)}: not valid JSON ({exc.msg})") from None
-        documents.append(document)
 
 
 def account_ids(arns: Iterable[str]) -> set[str]:
@@ -523,3 +516,149 @@ def account_ids(arns: Iterable[str]) -> set[str]:
         if len(parts) == 6 and parts[4].isdigit():
             found.add(parts[4])
     return found
+
+
+# --- an export: the files, read into what a collect works on -------------------------------
+
+
+@dataclass
+class Collected:
+    """What was read of one account, live or from an export, before it becomes the model."""
+
+    source: str
+    """``live``, or ``export:`` and the names of the files read."""
+    origin: str
+    """Where the authorization details came from, for problems found in them."""
+    collected_at: datetime
+    """When the data was true."""
+    details: AuthorizationDetails
+    report: dict[str, ReportUser] | None
+    """The credential report by user ARN; None when it could not be read (live)."""
+    settings: dict[str, Any]
+    errors: list[SnapshotError]
+    complete: bool
+    last_accessed: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    """``ServicesLastAccessed`` by principal ARN, where Access Advisor was read."""
+
+
+def read_export(
+    authorization_details: Path,
+    credential_report: Path,
+    *,
+    password_policy: Path | None,
+    service_last_accessed: Path | None,
+    exported_at: datetime | None,
+) -> Collected:
+    """The files the AWS CLI wrote. ``SourceError`` when one is unusable as a whole, or they
+    are of different accounts; what is only missing makes the snapshot incomplete."""
+    details = read_authorization_details(authorization_details)
+    report, generated_at = read_credential_report(credential_report)
+    errors: list[SnapshotError] = []
+    account_id = _account_id(details, report, authorization_details, credential_report)
+    settings: dict[str, Any] = {"account_id": account_id}
+    files = [authorization_details.name, credential_report.name]
+    if password_policy is not None:
+        settings["password_policy"] = read_password_policy(password_policy)
+        files.append(password_policy.name)
+    else:
+        errors.append(
+            SnapshotError(
+                source="password_policy",
+                message="no file given: the account's password policy is unknown",
+            )
+        )
+    taken = export_time(exported_at, [authorization_details], recorded=generated_at)
+    if taken.guessed:
+        errors.append(SnapshotError(source=str(authorization_details), message=taken.guessed))
+    complete = not details.is_truncated
+    if details.is_truncated:
+        errors.append(
+            SnapshotError(
+                source=str(authorization_details),
+                message="the last page says more pages follow (IsTruncated): "
+                "the export is cut short",
+            )
+        )
+    for user in details.users_missing_from(report):
+        complete = False
+        errors.append(_missing_from_report(str(credential_report), user))
+    last_accessed: dict[str, list[dict[str, Any]]] = {}
+    if service_last_accessed is not None:
+        folder = service_last_accessed
+        if not folder.is_dir():
+            raise SourceError(f"{folder}: service_last_accessed is not a folder")
+        files.append(folder.name + "/")
+        last_accessed, advisor_errors = _read_last_accessed_folder(folder, details)
+        errors.extend(advisor_errors)
+        complete = complete and not advisor_errors
+    return Collected(
+        source="export:" + ",".join(files),
+        origin=str(authorization_details),
+        collected_at=taken.at,
+        details=details,
+        report=report,
+        settings=settings,
+        errors=errors,
+        complete=complete,
+        last_accessed=last_accessed,
+    )
+
+
+def _account_id(
+    details: AuthorizationDetails,
+    report: Mapping[str, ReportUser],
+    details_path: Path,
+    report_path: Path,
+) -> str | None:
+    detail_arns = [
+        *(u.arn for u in details.user_detail_list),
+        *(g.arn for g in details.group_detail_list),
+        *(r.arn for r in details.role_detail_list),
+        *(p.arn for p in details.policies),
+    ]
+    in_details, in_report = account_ids(detail_arns), account_ids(report)
+    for path, found in ((details_path, in_details), (report_path, in_report)):
+        if len(found) > 1:
+            raise SourceError(f"{path}: holds several AWS accounts ({', '.join(sorted(found))})")
+    if in_details and in_report and in_details != in_report:
+        raise SourceError(
+            f"{report_path}: is for AWS account {in_report.pop()}, but "
+            f"{details_path} is for {in_details.pop()}"
+        )
+    found = in_details | in_report
+    return found.pop() if found else None
+
+
+def _missing_from_report(source: str, user: UserDetail) -> SnapshotError:
+    return SnapshotError(
+        source=source,
+        record=user.arn,
+        message=f"user {user.user_name} is not in the credential report (created after it was "
+        "generated?): its password, access keys and MFA are unknown",
+    )
+
+
+def _read_last_accessed_folder(
+    folder: Path, details: AuthorizationDetails
+) -> tuple[dict[str, list[dict[str, Any]]], list[SnapshotError]]:
+    found: dict[str, list[dict[str, Any]]] = {}
+    errors = []
+    for arn in details.principal_arns():
+        path = last_accessed_file(folder, arn)
+        if not path.is_file():
+            errors.append(
+                SnapshotError(
+                    source=str(folder),
+                    record=arn,
+                    message=f"no {path.relative_to(folder)}: its service last accessed data "
+                    "is unknown",
+                )
+            )
+            continue
+        try:
+            found[arn] = read_last_accessed(path)
+        except SourceError as exc:
+            errors.extend(
+                SnapshotError(source=str(path), record=arn, message=p) for p in exc.problems
+            )
+    return found, errors

@@ -5,7 +5,6 @@ found by their stable id through filters built from escaped values only."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from iam_gov.connectors.ldap.ad import ACCOUNTDISABLE, sid_text, split_sid
@@ -16,7 +15,7 @@ from iam_gov.connectors.ldap.client import (
 )
 from iam_gov.connectors.ldap.entry import (
     Entry,
-    Flavor,
+    Scope,
     all_of,
     any_of,
     decode_text,
@@ -28,29 +27,6 @@ from iam_gov.model import Action, ActionKind, ActionOutcome, ActionResult
 
 _MAX_NESTING_SEARCHES = 500
 OBJECT_CLASS_VIOLATION = 65
-
-
-@dataclass(frozen=True)
-class Scope:
-    """Where users and groups are, as collect() reads them."""
-
-    flavor: Flavor
-    user_base: str
-    group_base: str
-    user_filter: str
-    group_filter: str
-
-    @property
-    def ad(self) -> bool:
-        return self.flavor.name == "ad"
-
-    @property
-    def group_name_attributes(self) -> tuple[str, ...]:
-        return ("sAMAccountName", "cn") if self.ad else ("cn",)
-
-    @property
-    def member_dn_attributes(self) -> tuple[str, ...]:
-        return tuple(a for a in self.flavor.group_member_attributes if a != "memberUid")
 
 
 def apply_action(directory: Directory, scope: Scope, action: Action) -> ActionResult:

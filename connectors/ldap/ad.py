@@ -14,8 +14,9 @@ from iam_gov.connectors.ldap.entry import (
     GroupFacts,
     PasswordFacts,
     UserFacts,
+    Values,
     clean,
-    generalized_time,
+    unique_names,
 )
 from iam_gov.model import AccountKind, AccountStatus
 
@@ -119,20 +120,10 @@ def domain_dn(dn: str) -> str:
 def domain_password_policy(entry: Entry) -> tuple[dict[str, Any] | None, list[str]]:
     """The domain object's password policy in the normalized form the rules read, and the
     values that could not be read. None when the entry carries none of the attributes."""
-    problems: list[str] = []
-
-    def integer(name: str) -> int | None:
-        text = entry.text(name)
-        if text is None:
-            return None
-        try:
-            return int(text)
-        except ValueError:
-            problems.append(f"{name} {text!r} is not a number")
-            return None
-
+    values = Values(entry)
+    integer = values.integer
     if not any(entry.has(name) for name in DOMAIN_POLICY_ATTRIBUTES):
-        return None, problems
+        return None, values.problems
     properties = integer("pwdProperties")
     policy: dict[str, Any] = {
         "source": "ad-domain",
@@ -149,7 +140,7 @@ def domain_password_policy(entry: Entry) -> tuple[dict[str, Any] | None, list[st
         policy["max_age_days"] = (
             None if max_age in _NEVER_INTERVAL else round(abs(max_age) / _TICKS_PER_DAY)
         )
-    return policy, problems
+    return policy, values.problems
 
 
 def split_sid(sid: str) -> tuple[str, int]:
@@ -166,9 +157,10 @@ class ActiveDirectory(Flavor):
     login_attribute = "sAMAccountName"
     employee_id_attribute = "employeeID"
     group_member_attributes = ("member",)
+    policy_class = "domaindns"
 
     def user_attributes(self) -> tuple[str, ...]:
-        return _unique(
+        return unique_names(
             "objectGUID",
             "objectSid",
             self.login_attribute,
@@ -218,32 +210,13 @@ class ActiveDirectory(Flavor):
         return "group" in object_classes
 
     def user(self, entry: Entry, *, has_password: bool, now: datetime) -> UserFacts:
-        problems: list[str] = []
-
-        def integer(name: str) -> int | None:
-            text = entry.text(name)
-            if text is None:
-                return None
-            try:
-                return int(text)
-            except ValueError:
-                problems.append(f"{name} {text!r} is not a number")
-                return None
-
-        facts = UserFacts(
-            native_id=self.native_id(entry),
-            login=self.login_of(entry),
-            status=AccountStatus.ACTIVE,
-            email=entry.text("mail"),
-            display_name=entry.text("displayName") or entry.text("cn"),
-            employee_id=entry.text(self.employee_id_attribute),
-            problems=problems,
-        )
+        values = Values(entry)
+        integer = values.integer
+        facts = self.new_user(entry, values)
         attributes = facts.attributes
-        attributes["dn"] = clean(entry.dn)
         if (upn := entry.text("userPrincipalName")) is not None:
             attributes["user_principal_name"] = upn
-        sid = self._sid(entry, problems)
+        sid = self._sid(entry, values.problems)
         if sid is not None:
             attributes["sid"] = sid
             domain, rid = split_sid(sid)
@@ -254,11 +227,7 @@ class ActiveDirectory(Flavor):
             primary = integer("primaryGroupID")
             if primary is not None:
                 facts.primary_group = (domain, primary)
-        if (created := entry.text("whenCreated")) is not None:
-            try:
-                facts.created_at = generalized_time(created)
-            except ValueError as exc:
-                problems.append(f"whenCreated: {exc}")
+        facts.created_at = values.time("whenCreated")
 
         control = integer("userAccountControl")
         if control is not None:
@@ -348,10 +317,3 @@ class ActiveDirectory(Flavor):
         except ValueError as exc:
             problems.append(f"objectSid: {exc}")
             return None
-
-
-def _unique(*names: str) -> tuple[str, ...]:
-    seen: dict[str, str] = {}
-    for name in names:
-        seen.setdefault(name.lower(), name)
-    return tuple(seen.values())

@@ -20,7 +20,7 @@ from pydantic import SecretStr
 from iam_gov.connectors.ldap.entry import Entry, merge_ranges
 from iam_gov.errors import ConnectorError
 
-log = logging.getLogger("iam_gov.connectors.ldap.connector")
+log = logging.getLogger("iam_gov.connectors.ldap")
 
 PAGED_RESULTS = "1.2.840.113556.1.4.319"
 """The simple paged results control (RFC 2696)."""
@@ -90,6 +90,12 @@ class Directory:
 
     def close(self) -> None:
         _quietly_close(self.connection)
+
+    def __enter__(self) -> Directory:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
     def search(
         self,

@@ -11,33 +11,19 @@ from typing import Annotated, Any, ClassVar, Literal
 from pydantic import BeforeValidator, Field, field_validator, model_validator
 
 from iam_gov.configtypes import RelPath, SecretRef
-from iam_gov.connectors.ldap.actions import Scope, apply_action
-from iam_gov.connectors.ldap.ad import (
-    DOMAIN_FILTER,
-    DOMAIN_POLICY_ATTRIBUTES,
-    ActiveDirectory,
-    domain_dn,
-)
-from iam_gov.connectors.ldap.client import (
-    NO_SUCH_OBJECT,
-    Directory,
-    SearchFailed,
-    Settings,
-    connect,
-)
-from iam_gov.connectors.ldap.entry import Entry, Flavor, all_of, dn_key, is_under
-from iam_gov.connectors.ldap.export import read_ldif
-from iam_gov.connectors.ldap.openldap import OpenLDAP
-from iam_gov.connectors.ldap.to_model import (
-    POLICY_CLASS,
-    PPOLICY_ATTRIBUTES,
-    PPOLICY_FILTER,
-    Collected,
-    build_snapshot,
-)
+from iam_gov.connectors.ldap.actions import apply_action
+from iam_gov.connectors.ldap.ad import DOMAIN_POLICY_ATTRIBUTES, ActiveDirectory
+from iam_gov.connectors.ldap.client import Directory, Settings, connect
+from iam_gov.connectors.ldap.entry import Collected, Flavor, Scope, is_under
+from iam_gov.connectors.ldap.export import read_export
+from iam_gov.connectors.ldap.live import read_directory
+from iam_gov.connectors.ldap.openldap import PPOLICY_ATTRIBUTES, OpenLDAP
+from iam_gov.connectors.ldap.to_model import build_snapshot
+from iam_gov.connectors.shared.export_time import export_time
+from iam_gov.connectors.shared.options import LiveOrExportOptions
 from iam_gov.connectors.shared.protocol import Connector, ConnectorOptions, Permissions
 from iam_gov.connectors.shared.registry import connector
-from iam_gov.errors import ConfigError, ConnectorError, SourceError
+from iam_gov.errors import ConfigError, ConnectorError
 from iam_gov.model import (
     Action,
     ActionKind,
@@ -47,7 +33,7 @@ from iam_gov.model import (
     SystemSnapshot,
     UTCDateTime,
 )
-from iam_gov.timeutil import as_utc, utcnow
+from iam_gov.timeutil import utcnow
 
 _ATTRIBUTE = r"^[A-Za-z][A-Za-z0-9-]*$"
 
@@ -85,12 +71,11 @@ def _check_filter(value: str | None) -> str | None:
     return text
 
 
-class LDAPOptions(ConnectorOptions):
+class LDAPOptions(LiveOrExportOptions):
     """One directory. The bind password comes from the environment or the OS keyring."""
 
     type: Literal["ldap"]
     flavor: Literal["ad", "openldap"]
-    mode: Literal["live", "export"]
     # live
     url: Annotated[tuple[str, ...], BeforeValidator(_one_or_many)] = ()
     """``ldaps://dc1.corp.example.com`` or several, tried in order (failover)."""
@@ -141,13 +126,28 @@ class LDAPOptions(ConnectorOptions):
     def _filters(cls, value: str | None) -> str | None:
         return _check_filter(value)
 
+    live_only: ClassVar[tuple[str, ...]] = (
+        "url",
+        "start_tls",
+        "ca_file",
+        "tls_verify",
+        "bind_dn",
+        "bind_password",
+        "base_dn",
+        "user_base",
+        "group_base",
+        "user_filter",
+        "group_filter",
+        "page_size",
+        "timeout",
+    )
+    export_only: ClassVar[tuple[str, ...]] = ("path", "exported_at")
+
     @model_validator(mode="after")
     def _fits_mode(self) -> LDAPOptions:
         if self.mode == "export":
             if self.path is None:
                 raise ValueError('mode = "export" needs path, an LDIF file of users and groups')
-            misplaced = [n for n in _LIVE_ONLY if n in self.model_fields_set]
-            wanted = "live"
         else:
             missing = [
                 n for n in ("url", "bind_dn", "bind_password", "base_dn") if not getattr(self, n)
@@ -156,29 +156,8 @@ class LDAPOptions(ConnectorOptions):
                 raise ValueError(f'mode = "live" needs {", ".join(missing)}')
             if self.start_tls and any(u.lower().startswith("ldaps:") for u in self.url):
                 raise ValueError("start_tls applies to ldap:// URLs; ldaps:// is TLS already")
-            misplaced = [n for n in _EXPORT_ONLY if getattr(self, n) is not None]
-            wanted = "export"
-        if misplaced:
-            raise ValueError(f'{", ".join(misplaced)} only apply to mode = "{wanted}"')
+        self.check_mode()
         return self
-
-
-_LIVE_ONLY = (
-    "url",
-    "start_tls",
-    "ca_file",
-    "tls_verify",
-    "bind_dn",
-    "bind_password",
-    "base_dn",
-    "user_base",
-    "group_base",
-    "user_filter",
-    "group_filter",
-    "page_size",
-    "timeout",
-)
-_EXPORT_ONLY = ("path", "exported_at")
 
 
 def _ops(flavor: str, operation: str, kind: str, *attributes: str) -> tuple[str, ...]:
@@ -188,79 +167,22 @@ def _ops(flavor: str, operation: str, kind: str, *attributes: str) -> tuple[str,
 # What the bind DN must be allowed, as "<flavor>:<read|search|write>:<user|group>/<attribute>":
 # read = the attribute is returned, search = it is used in a filter, write = it is modified.
 # A test reads slapd's log and checks the code uses exactly these (default attribute names).
+_AD, _OPENLDAP = ActiveDirectory(), OpenLDAP()
 COLLECT_PERMISSIONS = (
     "ldap:bind",
     "ldap:search",
     *_ops("ad", "search", "user", "objectCategory", "objectClass"),
-    *_ops(
-        "ad",
-        "read",
-        "user",
-        "objectGUID",
-        "objectSid",
-        "sAMAccountName",
-        "userPrincipalName",
-        "mail",
-        "displayName",
-        "cn",
-        "employeeID",
-        "userAccountControl",
-        "lockoutTime",
-        "lastLogonTimestamp",
-        "pwdLastSet",
-        "accountExpires",
-        "whenCreated",
-        "adminCount",
-        "primaryGroupID",
-    ),
+    *_ops("ad", "read", "user", *_AD.user_attributes()),
     *_ops("ad", "search", "group", "objectClass"),
-    *_ops(
-        "ad",
-        "read",
-        "group",
-        "objectGUID",
-        "objectSid",
-        "sAMAccountName",
-        "cn",
-        "member",
-        "groupType",
-        "description",
-        "managedBy",
-    ),
+    *_ops("ad", "read", "group", *_AD.group_attributes()),
     # The domain's password policy, from its domain object.
     *_ops("ad", "search", "domain", "objectClass"),
     *_ops("ad", "read", "domain", *DOMAIN_POLICY_ATTRIBUTES),
     # userPassword is only tested for presence, never read.
     *_ops("openldap", "search", "user", "objectClass", "userPassword"),
-    *_ops(
-        "openldap",
-        "read",
-        "user",
-        "entryUUID",
-        "uid",
-        "mail",
-        "displayName",
-        "cn",
-        "employeeNumber",
-        "createTimestamp",
-        "pwdAccountLockedTime",
-        "pwdLastSuccess",
-        "pwdChangedTime",
-        "pwdReset",
-    ),
+    *_ops("openldap", "read", "user", *_OPENLDAP.user_attributes()),
     *_ops("openldap", "search", "group", "objectClass"),
-    *_ops(
-        "openldap",
-        "read",
-        "group",
-        "entryUUID",
-        "cn",
-        "member",
-        "uniqueMember",
-        "memberUid",
-        "description",
-        "owner",
-    ),
+    *_ops("openldap", "read", "group", *_OPENLDAP.group_attributes()),
     # The default password policy (ppolicy overlay), when the credential may read it.
     *_ops("openldap", "search", "policy", "objectClass"),
     *_ops("openldap", "read", "policy", *PPOLICY_ATTRIBUTES),
@@ -328,170 +250,47 @@ class LDAPConnector(Connector[LDAPOptions]):
     def __repr__(self) -> str:
         return f"LDAPConnector(system={self.system!r}, flavor={self.options.flavor!r})"
 
-    # --- collect ------------------------------------------------------------------------
-
     def collect(self) -> SystemSnapshot:
-        if self.options.mode == "export":
-            return self._collect_export()
-        return self._collect_live()
-
-    def _collect_export(self) -> SystemSnapshot:
-        path = self.options.path
-        assert path is not None
-        ldif = read_ldif(path)
-        collected = Collected(
-            errors=ldif.errors,
-            complete=ldif.complete,
-            policy_dn=self.options.password_policy_dn,
-        )
-        for entry in ldif.entries:
-            classes = {c.casefold() for c in entry.texts("objectClass")}
-            if POLICY_CLASS[self.flavor.name] in classes:
-                collected.policy_entries.append(entry)
-            if self.flavor.is_group(classes):
-                collected.groups.append(entry)
-            elif self.flavor.is_user(classes):
-                collected.users.append(entry)
-        if not collected.users and not collected.groups:
-            raise SourceError(
-                f"{path}: holds no {self.options.flavor} users or groups (each entry needs its "
-                "objectClass values)"
-            )
-        exported_at = self.options.exported_at
-        if exported_at is None:
-            exported_at = as_utc(datetime.fromtimestamp(path.stat().st_mtime))
-            collected.errors.append(
-                SnapshotError(
-                    source=str(path),
-                    message=f"exported_at not given: taken to be the file's modification "
-                    f"time, {exported_at:%Y-%m-%d %H:%M} UTC",
-                )
-            )
-        return build_snapshot(
-            system=self.system,
-            flavor=self.flavor,
-            collected=collected,
-            source=f"export:{path.name}",
-            origin=str(path),
-            collected_at=exported_at,
-            settings={"flavor": self.options.flavor},
-        )
-
-    def _collect_live(self) -> SystemSnapshot:
+        options = self.options
+        if options.mode == "export":
+            path = options.path
+            assert path is not None
+            collected = read_export(path, self.flavor, options.password_policy_dn)
+            taken = export_time(options.exported_at, [path])
+            if taken.guessed:
+                collected.errors.append(SnapshotError(source=str(path), message=taken.guessed))
+            return self._snapshot(collected, f"export:{path.name}", str(path), taken.at)
         collected_at = self.clock()
-        scope = self.scope()
-        directory = self._connect(read_only=True)
-        collected = Collected()
-        try:
-            collected.users = self._search(
+        with self._connect(read_only=True) as directory:
+            collected = read_directory(
                 directory,
-                collected,
-                "users",
-                scope.user_base,
-                scope.user_filter,
-                self.flavor.user_attributes(),
+                self.scope(),
+                base_dn=options.base_dn or "",
+                policy_dn=options.password_policy_dn,
+                page_size=options.page_size,
             )
-            collected.groups = self._search(
-                directory,
-                collected,
-                "groups",
-                scope.group_base,
-                scope.group_filter,
-                self.flavor.group_attributes(),
-            )
-            if self.flavor.name == "openldap":
-                # Whether a user has a password, without reading it: a presence filter needs
-                # only search access to userPassword, never read access to the hashes.
-                holders = self._search(
-                    directory,
-                    collected,
-                    "users with a password",
-                    scope.user_base,
-                    all_of(scope.user_filter, "(userPassword=*)"),
-                    (),
-                )
-                collected.password_holders = {dn_key(entry.dn) for entry in holders}
-            self._read_password_policy(directory, collected)
-        finally:
-            directory.close()
-        if not self.options.tls_verify:
+        if not options.tls_verify:
             collected.errors.append(
                 SnapshotError(
                     source=directory.url,
                     message="tls_verify = false: the server's certificate was not verified",
                 )
             )
+        return self._snapshot(collected, "live", directory.url, collected_at)
+
+    def _snapshot(
+        self, collected: Collected, source: str, origin: str, collected_at: datetime
+    ) -> SystemSnapshot:
         return build_snapshot(
+            type_name=self.type_name,
             system=self.system,
             flavor=self.flavor,
             collected=collected,
-            source="live",
-            origin=directory.url,
+            source=source,
+            origin=origin,
             collected_at=collected_at,
             settings={"flavor": self.options.flavor},
         )
-
-    def _search(
-        self,
-        directory: Directory,
-        collected: Collected,
-        what: str,
-        base: str,
-        search_filter: str,
-        attributes: tuple[str, ...],
-    ) -> list[Entry]:
-        entries: list[Entry] = []
-        try:
-            for entry in directory.search(
-                base, search_filter, attributes, page_size=self.options.page_size
-            ):
-                entries.append(entry)
-        except SearchFailed as exc:
-            collected.complete = False
-            collected.errors.append(
-                SnapshotError(
-                    source=directory.url,
-                    record=base,
-                    message=f"the search for {what} under {base} stopped after "
-                    f"{len(entries)} entries: {exc}",
-                )
-            )
-        return entries
-
-    def _read_password_policy(self, directory: Directory, collected: Collected) -> None:
-        """AD: the domain object, read by its DN. OpenLDAP: the pwdPolicy entries under the
-        base (or the one named). Failing to read it leaves the policy unknown, not the data
-        incomplete: no access is concluded from a password policy."""
-        options = self.options
-        base = options.base_dn or ""
-        wanted: str | None
-        attributes: tuple[str, ...]
-        if self.flavor.name == "ad":
-            wanted = options.password_policy_dn or domain_dn(base)
-            where, search_filter, attributes = wanted, DOMAIN_FILTER, DOMAIN_POLICY_ATTRIBUTES
-            scope = "BASE"
-        else:
-            wanted = options.password_policy_dn
-            where, search_filter, attributes = wanted or base, PPOLICY_FILTER, PPOLICY_ATTRIBUTES
-            scope = "BASE" if wanted else "SUBTREE"
-        collected.policy_dn = wanted
-        try:
-            collected.policy_entries = list(
-                directory.search(where, search_filter, attributes, scope=scope)
-            )
-        except SearchFailed as exc:
-            if exc.code == NO_SUCH_OBJECT:
-                return  # nothing there: said by build_snapshot
-            collected.policy_read = False
-            collected.errors.append(
-                SnapshotError(
-                    source=directory.url,
-                    record=where,
-                    message=f"the password policy could not be read ({exc}); it is not judged",
-                )
-            )
-
-    # --- apply --------------------------------------------------------------------------
 
     def apply(self, action: Action) -> ActionResult:
         if action.kind not in self.capabilities:
@@ -508,12 +307,8 @@ class LDAPConnector(Connector[LDAPOptions]):
             directory = self._connect(read_only=False)
         except (ConnectorError, ConfigError) as exc:  # unreachable, refused, no secret
             return failed(str(exc))
-        try:
+        with directory:
             return apply_action(directory, self.scope(), action)
-        finally:
-            directory.close()
-
-    # --- connection ---------------------------------------------------------------------
 
     def scope(self) -> Scope:
         """Where users and groups are searched, with which filters."""

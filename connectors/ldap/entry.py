@@ -1,5 +1,6 @@
 """What the LDAP modules share: a directory entry as read live or from LDIF, DN comparison,
-LDAP time syntaxes, and the per-flavor semantics (AD, OpenLDAP) behind one interface."""
+LDAP time syntaxes, the per-flavor semantics (AD, OpenLDAP) behind one interface, where a
+collect searches and what it read."""
 
 from __future__ import annotations
 
@@ -7,13 +8,16 @@ import fnmatch
 import re
 import unicodedata
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
 from ldap3.utils.conv import escape_filter_chars
 
-from iam_gov.model import AccountKind, AccountStatus
+from iam_gov.model import AccountKind, AccountStatus, SnapshotError
+
+_T = TypeVar("_T")
 
 # --- entries ------------------------------------------------------------------------------
 
@@ -192,6 +196,31 @@ def generalized_time(text: str) -> datetime:
     return value
 
 
+class Values:
+    """Typed values of one entry. A value that cannot be read is left unknown (None) and said
+    in ``problems``, so that the rest of the entry is still used."""
+
+    def __init__(self, entry: Entry) -> None:
+        self.entry = entry
+        self.problems: list[str] = []
+
+    def integer(self, name: str) -> int | None:
+        return self._read(name, int, "{name} {text!r} is not a number")
+
+    def time(self, name: str) -> datetime | None:
+        return self._read(name, generalized_time, "{name}: {error}")
+
+    def _read(self, name: str, parse: Callable[[str], _T], complaint: str) -> _T | None:
+        text = self.entry.text(name)
+        if text is None:
+            return None
+        try:
+            return parse(text)
+        except ValueError as error:
+            self.problems.append(complaint.format(name=name, text=text, error=error))
+            return None
+
+
 # --- flavors ------------------------------------------------------------------------------
 
 
@@ -253,6 +282,8 @@ class Flavor(ABC):
     employee_id_attribute: str
     group_member_attributes: tuple[str, ...]
     """Where a group lists its members; ``memberUid`` holds logins, the others DNs."""
+    policy_class: str
+    """The (lower-cased) object class of the entries holding the password policy."""
 
     def __init__(
         self,
@@ -314,3 +345,72 @@ class Flavor(ABC):
         # A login is required by the model; an entry without one keeps its RDN value, which
         # is what people type when the login attribute is missing.
         return entry.text(self.login_attribute) or clean(first_rdn_value(entry.dn))
+
+    def new_user(self, entry: Entry, values: Values) -> UserFacts:
+        """What every flavor reads the same way from a user entry; the flavor adds the rest."""
+        facts = UserFacts(
+            native_id=self.native_id(entry),
+            login=self.login_of(entry),
+            status=AccountStatus.ACTIVE,
+            email=entry.text("mail"),
+            display_name=entry.text("displayName") or entry.text("cn"),
+            employee_id=entry.text(self.employee_id_attribute),
+            problems=values.problems,
+        )
+        facts.attributes["dn"] = clean(entry.dn)
+        return facts
+
+
+def unique_names(*names: str) -> tuple[str, ...]:
+    """Attribute names without repeats, compared without case as LDAP does: a configured
+    login or employee id attribute may be one that is read anyway."""
+    seen: dict[str, str] = {}
+    for name in names:
+        seen.setdefault(name.lower(), name)
+    return tuple(seen.values())
+
+
+# --- what a collect searches and reads --------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Where users and groups are searched, with which filters: the same for a collect and
+    for the actions, which must find entries where the collect found them."""
+
+    flavor: Flavor
+    user_base: str
+    group_base: str
+    user_filter: str
+    group_filter: str
+
+    @property
+    def ad(self) -> bool:
+        return self.flavor.name == "ad"
+
+    @property
+    def group_name_attributes(self) -> tuple[str, ...]:
+        return ("sAMAccountName", "cn") if self.ad else ("cn",)
+
+    @property
+    def member_dn_attributes(self) -> tuple[str, ...]:
+        return tuple(a for a in self.flavor.group_member_attributes if a != "memberUid")
+
+
+@dataclass
+class Collected:
+    """What was read, live or from an export, before it becomes the model."""
+
+    users: list[Entry] = field(default_factory=list)
+    groups: list[Entry] = field(default_factory=list)
+    password_holders: set[str] | None = None
+    """dn_keys of users that have a password (live: a presence search); None: the entries
+    themselves say, by carrying userPassword (an export)."""
+    errors: list[SnapshotError] = field(default_factory=list)
+    complete: bool = True
+    policy_entries: list[Entry] = field(default_factory=list)
+    """Entries that may hold the password policy (AD domain objects, OpenLDAP ppolicies)."""
+    policy_dn: str | None = None
+    """The one wanted, when known: ``password_policy_dn``, or live AD's domain."""
+    policy_read: bool = True
+    """False when reading it failed (already said in errors): its absence then says nothing."""

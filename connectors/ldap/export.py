@@ -1,5 +1,6 @@
 """LDIF (RFC 2849) as ``ldapsearch -LLL`` and ``ldifde`` write it: folded lines, comments,
-base64 values, binary ids; read into entries with the line each starts on."""
+base64 values, binary ids; read into entries with the line each starts on, and sorted into the
+users, groups and password policy entries of one flavor of directory."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from iam_gov.connectors.ldap.entry import Entry, decode_text, merge_ranges
+from iam_gov.connectors.ldap.entry import Collected, Entry, Flavor, decode_text, merge_ranges
 from iam_gov.errors import SourceError, location
 from iam_gov.model import SnapshotError
 
@@ -24,6 +25,13 @@ class Ldif:
     entries: list[Entry] = field(default_factory=list)
     errors: list[SnapshotError] = field(default_factory=list)
     complete: bool = True
+
+    def missing(self, path: Path, line: int, message: str, record: str | None = None) -> None:
+        """Something of the directory is missing from the export: said, and incomplete."""
+        self.complete = False
+        self.errors.append(
+            SnapshotError(source=str(path), line=line, record=record, message=message)
+        )
 
 
 class _RecordError(ValueError):
@@ -50,6 +58,27 @@ def read_ldif(path: Path) -> Ldif:
     for index, record in enumerate(_records(path, data.split(b"\n"))):
         _read_record(path, record, result, first=index == 0)
     return result
+
+
+def read_export(path: Path, flavor: Flavor, policy_dn: str | None) -> Collected:
+    """The users, groups and password policy entries of an LDIF export, by their object
+    classes. ``SourceError`` when it holds no users or groups of this flavor."""
+    ldif = read_ldif(path)
+    collected = Collected(errors=ldif.errors, complete=ldif.complete, policy_dn=policy_dn)
+    for entry in ldif.entries:
+        classes = {c.casefold() for c in entry.texts("objectClass")}
+        if flavor.policy_class in classes:
+            collected.policy_entries.append(entry)
+        if flavor.is_group(classes):
+            collected.groups.append(entry)
+        elif flavor.is_user(classes):
+            collected.users.append(entry)
+    if not collected.users and not collected.groups:
+        raise SourceError(
+            f"{path}: holds no {flavor.name} users or groups (each entry needs its "
+            "objectClass values)"
+        )
+    return collected
 
 
 def _records(path: Path, lines: list[bytes]) -> list[list[tuple[int, bytes]]]:
@@ -129,30 +158,19 @@ def _read_record(path: Path, lines: list[tuple[int, bytes]], result: Ldif, *, fi
                 continue
             attributes.setdefault(name.lower(), []).append(value)
     except _RecordError as exc:
-        result.complete = False
-        result.errors.append(
-            SnapshotError(
-                source=str(path),
-                line=exc.line,
-                record=dn,
-                message=f"entry skipped: {exc}",
-            )
-        )
+        result.missing(path, exc.line, f"entry skipped: {exc}", record=dn)
         return
     merged, partial = merge_ranges(attributes)
     entry = Entry(dn=dn, attributes=merged, line=lines[0][0])
     for name in partial:
         # ldapsearch shows AD's first 1500 values of a big group as member;range=0-1499 and
         # stops there; ldifde fetches the rest. The values shown are real, the rest unknown.
-        result.complete = False
-        result.errors.append(
-            SnapshotError(
-                source=str(path),
-                line=entry.line,
-                record=dn,
-                message=f"only part of {name} is in the export (AD ranged retrieval): "
-                "export with ldifde, which fetches every range",
-            )
+        result.missing(
+            path,
+            lines[0][0],
+            f"only part of {name} is in the export (AD ranged retrieval): "
+            "export with ldifde, which fetches every range",
+            record=dn,
         )
     result.entries.append(entry)
 
@@ -193,11 +211,4 @@ def _trailer(path: Path, lines: list[tuple[int, bytes]], result: Ldif) -> None:
             continue
         text = decode_text(value).strip()
         if text.split(" ", 1)[0] != "0":
-            result.complete = False
-            result.errors.append(
-                SnapshotError(
-                    source=str(path),
-                    line=number,
-                    message=f"ldapsearch reported {text!r}: the export is cut short",
-                )
-            )
+            result.missing(path, number, f"ldapsearch reported {text!r}: the export is cut short")

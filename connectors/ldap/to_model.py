@@ -3,13 +3,22 @@ through nested groups, the same way for a live directory and an LDIF export."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Container, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
-from iam_gov.connectors.ldap.ad import domain_password_policy
-from iam_gov.connectors.ldap.entry import Entry, Flavor, GroupFacts, UserFacts, clean, dn_key
+from iam_gov.connectors.ldap.ad import DOMAIN_POLICY_ATTRIBUTES, domain_password_policy
+from iam_gov.connectors.ldap.entry import (
+    Collected,
+    Entry,
+    Flavor,
+    GroupFacts,
+    UserFacts,
+    clean,
+    dn_key,
+)
+from iam_gov.connectors.ldap.openldap import PPOLICY_ATTRIBUTES, ppolicy_password_policy
 from iam_gov.model import (
     Account,
     AccountStatus,
@@ -21,46 +30,18 @@ from iam_gov.model import (
     SystemSnapshot,
 )
 
-CONNECTOR_TYPE = "ldap"
 
-# Where each flavor keeps its password policy: AD on the domain object, OpenLDAP in a ppolicy
-# entry (the one slapd's ppolicy_default names applies to everyone without pwdPolicySubentry).
-POLICY_CLASS = {"ad": "domaindns", "openldap": "pwdpolicy"}
-PPOLICY_FILTER = "(objectClass=pwdPolicy)"
-PPOLICY_ATTRIBUTES = (
-    "pwdAttribute",  # required in every ppolicy: seeing it shows the entry is readable
-    "pwdMinLength",
-    "pwdCheckQuality",
-    "pwdInHistory",
-    "pwdMaxAge",
-    "pwdLockout",
-    "pwdMaxFailure",
-    "pwdCheckModule",
-    "pwdUseCheckModule",
-)
+class _Facts(Protocol):
+    native_id: str
+    problems: list[str]
 
 
-@dataclass
-class Collected:
-    """What was read, before mapping."""
-
-    users: list[Entry] = field(default_factory=list)
-    groups: list[Entry] = field(default_factory=list)
-    password_holders: set[str] | None = None
-    """dn_keys of users that have a password (live: a presence search); None: the entries
-    themselves say, by carrying userPassword (an export)."""
-    errors: list[SnapshotError] = field(default_factory=list)
-    complete: bool = True
-    policy_entries: list[Entry] = field(default_factory=list)
-    """Entries that may hold the password policy (AD domain objects, OpenLDAP ppolicies)."""
-    policy_dn: str | None = None
-    """The one wanted, when known: ``password_policy_dn``, or live AD's domain."""
-    policy_read: bool = True
-    """False when reading it failed (already said in errors): its absence then says nothing."""
+_FactsT = TypeVar("_FactsT", bound=_Facts)
 
 
 def build_snapshot(
     *,
+    type_name: str,
     system: str,
     flavor: Flavor,
     collected: Collected,
@@ -70,33 +51,33 @@ def build_snapshot(
     settings: dict[str, Any],
 ) -> SystemSnapshot:
     """``origin`` names where the entries came from in problems (a file, a server)."""
-    mapper = _Mapper(system, flavor, origin, collected_at, list(collected.errors))
-    mapper.complete = collected.complete
-    mapper.users(collected.users, collected.password_holders)
-    mapper.groups(collected.groups)
-    mapper.memberships()
+    builder = _SnapshotBuilder(system, flavor, origin, collected_at, list(collected.errors))
+    builder.complete = collected.complete
+    builder.users(collected.users, collected.password_holders)
+    builder.groups(collected.groups)
+    builder.memberships()
     policy, notes = password_policy(flavor.name, collected, origin)
     if policy is not None:
         settings = {**settings, "password_policy": policy}
     return SystemSnapshot(
         system=system,
-        connector=CONNECTOR_TYPE,
+        connector=type_name,
         source=source,
         collected_at=collected_at,
-        complete=mapper.complete,
-        errors=(*mapper.errors, *notes),
-        accounts=tuple(sorted(mapper.accounts.values(), key=lambda a: a.native_id)),
-        credentials=tuple(sorted(mapper.credentials, key=lambda c: c.credential_id)),
-        entitlements=tuple(mapper.entitlements[key] for key in sorted(mapper.entitlements)),
+        complete=builder.complete,
+        errors=(*builder.errors, *notes),
+        accounts=tuple(sorted(builder.accounts.values(), key=lambda a: a.native_id)),
+        credentials=tuple(sorted(builder.credentials, key=lambda c: c.credential_id)),
+        entitlements=tuple(builder.entitlements[key] for key in sorted(builder.entitlements)),
         grants=tuple(
-            sorted(mapper.grants, key=lambda g: (g.account_id, g.entitlement_id, g.via or ""))
+            sorted(builder.grants, key=lambda g: (g.account_id, g.entitlement_id, g.via or ""))
         ),
         settings=settings,
     )
 
 
 @dataclass
-class _Mapper:
+class _SnapshotBuilder:
     system: str
     flavor: Flavor
     origin: str
@@ -120,6 +101,28 @@ class _Mapper:
             SnapshotError(source=self.origin, line=entry.line, record=entry.dn, message=message)
         )
 
+    def _facts(
+        self,
+        entry: Entry,
+        what: str,
+        read: Callable[..., _FactsT],
+        known: Container[str],
+        **options: Any,
+    ) -> _FactsT | None:
+        """What ``read`` makes of the entry, its unreadable values said; None when the entry
+        is skipped (no usable id, or one already taken)."""
+        try:
+            facts = read(entry, **options)
+        except ValueError as exc:
+            self._problem(entry, f"{what} skipped: {exc}")
+            return None
+        if facts.native_id in known:
+            self._problem(entry, f"{what} skipped: its id {facts.native_id} is another's too")
+            return None
+        for problem in facts.problems:
+            self._problem(entry, f"{problem}: left unknown")
+        return facts
+
     # accounts
 
     def users(self, entries: Iterable[Entry], password_holders: set[str] | None) -> None:
@@ -129,16 +132,16 @@ class _Mapper:
                 has_password = entry.has("userPassword")
             else:
                 has_password = key in password_holders
-            try:
-                facts = self.flavor.user(entry, has_password=has_password, now=self.now)
-            except ValueError as exc:
-                self._problem(entry, f"user skipped: {exc}")
+            facts = self._facts(
+                entry,
+                "user",
+                self.flavor.user,
+                self.accounts,
+                has_password=has_password,
+                now=self.now,
+            )
+            if facts is None:
                 continue
-            if facts.native_id in self.accounts:
-                self._problem(entry, f"user skipped: its id {facts.native_id} is another's too")
-                continue
-            for problem in facts.problems:
-                self._problem(entry, f"{problem}: left unknown")
             self._account(facts)
             self.user_by_dn[key] = facts.native_id
             self.users_by_login.setdefault(facts.login.casefold(), []).append(facts.native_id)
@@ -190,16 +193,9 @@ class _Mapper:
 
     def groups(self, entries: Iterable[Entry]) -> None:
         for entry in entries:
-            try:
-                facts = self.flavor.group(entry)
-            except ValueError as exc:
-                self._problem(entry, f"group skipped: {exc}")
+            facts = self._facts(entry, "group", self.flavor.group, self.group_facts)
+            if facts is None:
                 continue
-            if facts.native_id in self.group_facts:
-                self._problem(entry, f"group skipped: its id {facts.native_id} is another's too")
-                continue
-            for problem in facts.problems:
-                self._problem(entry, f"{problem}: left unknown")
             self.group_facts[facts.native_id] = facts
             self.group_by_dn[dn_key(entry.dn)] = facts.native_id
 
@@ -320,7 +316,7 @@ def password_policy(
     (entry,) = entries
     if flavor == "ad":
         policy, problems = domain_password_policy(entry)
-        attributes = "minPwdLength, pwdHistoryLength, maxPwdAge, lockoutThreshold, pwdProperties"
+        attributes = ", ".join(DOMAIN_POLICY_ATTRIBUTES)
     else:
         policy, problems = ppolicy_password_policy(entry)
         attributes = ", ".join(PPOLICY_ATTRIBUTES[:7])
@@ -336,45 +332,3 @@ def password_policy(
             )
         )
     return policy, notes
-
-
-def ppolicy_password_policy(entry: Entry) -> tuple[dict[str, Any] | None, list[str]]:
-    """An OpenLDAP ppolicy entry normalized. An attribute that is absent has its documented
-    default (slapo-ppolicy(5)): 0, "no limit" or FALSE."""
-    problems: list[str] = []
-
-    def integer(name: str) -> int:
-        text = entry.text(name)
-        if text is None:
-            return 0
-        try:
-            return int(text)
-        except ValueError:
-            problems.append(f"{name} {text!r} is not a number")
-            return 0
-
-    def flag(name: str) -> bool:
-        return (entry.text(name) or "").strip().upper() == "TRUE"
-
-    if not any(entry.has(name) for name in PPOLICY_ATTRIBUTES):
-        return None, problems
-    notes = []
-    quality, min_length = integer("pwdCheckQuality"), integer("pwdMinLength")
-    if min_length and not quality:
-        # slapd checks the length only when asked to check quality at all.
-        notes.append(f"pwdMinLength {min_length} is not enforced: pwdCheckQuality is 0")
-    max_age = integer("pwdMaxAge")  # seconds; 0: never
-    checked = entry.has("pwdCheckModule") or flag("pwdUseCheckModule")
-    policy: dict[str, Any] = {
-        "source": "openldap-ppolicy",
-        "dn": clean(entry.dn),
-        "min_length": min_length if quality else 0,
-        "history": integer("pwdInHistory"),
-        "max_age_days": round(max_age / 86400) if max_age else None,
-        "lockout_threshold": integer("pwdMaxFailure") if flag("pwdLockout") else 0,
-        # Character classes are only checked by a check module, whose rules are its own.
-        "complexity": None if checked else False,
-    }
-    if notes:
-        policy["notes"] = notes
-    return policy, problems

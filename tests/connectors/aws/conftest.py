@@ -1,4 +1,5 @@
-"""A moto server for the AWS connector's tests: real HTTP, and a fresh account for each test."""
+"""A moto server for the AWS connector's tests: real HTTP, and a fresh account for each test,
+with IAM Access Advisor (which moto lacks) answered on the session the connectors share."""
 
 from __future__ import annotations
 
@@ -15,6 +16,9 @@ from typing import TYPE_CHECKING, Any, Literal
 import pytest
 
 from iam_gov.connectors.aws.connector import AWSConnector, AWSOptions
+from iam_gov.model import SystemSnapshot
+
+from .access_advisor import AccessAdvisor
 
 if TYPE_CHECKING:
     import boto3
@@ -314,3 +318,46 @@ def build_account(endpoint: str) -> MotoAccount:
         MinimumPasswordLength=14, RequireSymbols=True, MaxPasswordAge=90
     )
     return account
+
+
+@pytest.fixture(autouse=True)
+def advisor() -> Iterator[AccessAdvisor]:
+    """IAM Access Advisor, which moto lacks, on the session the tests' connectors share."""
+    fake = AccessAdvisor()
+    fake.install(_shared_session())
+    try:
+        yield fake
+    finally:
+        fake.uninstall(_shared_session())
+
+
+# --- a small account, and a user newer than the credential report ----------------------------
+
+DAVE = arn("user", "dave")
+
+
+@pytest.fixture
+def small(aws_endpoint: str) -> MotoAccount:
+    """One user with a password, so that each test builds only what it is about."""
+    iam = iam_client(aws_endpoint)
+    iam.create_user(UserName="erin")
+    iam.create_login_profile(UserName="erin", Password="Corr3ct-Horse-Battery")
+    return MotoAccount(aws_endpoint, iam)
+
+
+def _create_dave(aws: MotoAccount) -> None:
+    aws.iam.create_user(UserName="dave", Tags=[{"Key": "employee_id", "Value": "E004"}])
+    aws.iam.create_login_profile(UserName="dave", Password="Corr3ct-Horse-Battery")
+    aws.iam.create_access_key(UserName="dave")
+
+
+def _dave(snapshot: SystemSnapshot) -> Any:
+    return next(a for a in snapshot.accounts if a.native_id == DAVE)
+
+
+def _credential_names(snapshot: SystemSnapshot, account_id: str) -> dict[str, Any]:
+    return {
+        c.credential_id.rsplit("#", 1)[1]: c
+        for c in snapshot.credentials
+        if c.account_id == account_id
+    }

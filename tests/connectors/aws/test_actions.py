@@ -12,8 +12,8 @@ import pytest
 from iam_gov.connectors.aws.connector import AWSConnector
 from iam_gov.model import Action, ActionKind, ActionOutcome, ActionResult
 
+from .access_advisor import AccessAdvisor
 from .conftest import ADMIN_ALL, S3_READ, TRUST_EC2, MotoAccount, arn, iam_client
-from .test_last_accessed import AccessAdvisor
 
 USER = arn("user", "uma", "/staff/")
 ROLE = arn("role", "builder")

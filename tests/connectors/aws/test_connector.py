@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -9,9 +11,10 @@ from typing import Any, Literal
 
 import boto3
 import pytest
+from pydantic import ValidationError
 
 from iam_gov.connectors import connector_class
-from iam_gov.connectors.aws.connector import AWSConnector
+from iam_gov.connectors.aws.connector import AWSConnector, AWSOptions
 from iam_gov.model import (
     AccountKind,
     AccountStatus,
@@ -20,6 +23,7 @@ from iam_gov.model import (
     SystemSnapshot,
 )
 
+from .access_advisor import AccessAdvisor, Used, export_last_accessed
 from .conftest import (
     ACCOUNT_ID,
     ADMIN_ALL,
@@ -30,7 +34,6 @@ from .conftest import (
     _shared_session,
     arn,
 )
-from .test_last_accessed import AccessAdvisor, Used, export_last_accessed
 
 ALICE = arn("user", "alice", "/staff/")
 BOB = arn("user", "bob", "/staff/")
@@ -242,3 +245,68 @@ def test_snapshot_is_sorted_and_repeatable(aws_shared: MotoAccount) -> None:
     assert [g for g in first.grants] == sorted(
         first.grants, key=lambda g: (g.account_id, g.entitlement_id, g.via or "")
     )
+
+
+def test_no_password_policy_is_a_fact(small: MotoAccount, tmp_path: Path) -> None:
+    live = small.live().collect()
+    exported = small.export(tmp_path).collect()
+
+    assert live.complete and live.settings["password_policy"] is None
+    assert exported.settings["password_policy"] is None
+
+
+# --- options ----------------------------------------------------------------------------------
+
+
+def test_export_mode_needs_both_files() -> None:
+    with pytest.raises(ValidationError, match='mode = "export" needs authorization_details'):
+        AWSOptions.model_validate({"type": "aws", "mode": "export", "credential_report": "r.csv"})
+
+
+def test_export_files_are_refused_in_live_mode() -> None:
+    with pytest.raises(ValidationError, match='credential_report only apply to mode = "export"'):
+        AWSOptions.model_validate({"type": "aws", "mode": "live", "credential_report": "r.csv"})
+
+
+def test_live_settings_are_refused_in_export_mode() -> None:
+    with pytest.raises(ValidationError, match='profile, region only apply to mode = "live"'):
+        AWSOptions.model_validate(
+            {
+                "type": "aws",
+                "mode": "export",
+                "authorization_details": "d.json",
+                "credential_report": "r.csv",
+                "profile": "prod",
+                "region": "eu-west-1",
+            }
+        )
+
+
+def test_secrets_have_no_place_in_options() -> None:
+    with pytest.raises(ValidationError, match="aws_secret_access_key"):
+        AWSOptions.model_validate({"type": "aws", "mode": "live", "aws_secret_access_key": "x"})
+
+
+def test_export_paths_are_relative_to_the_config_file(tmp_path: Path) -> None:
+    options = AWSOptions.model_validate(
+        {
+            "type": "aws",
+            "mode": "export",
+            "authorization_details": "d.json",
+            "credential_report": "r.csv",
+        },
+        context={"base_dir": tmp_path},
+    )
+
+    assert options.authorization_details == tmp_path / "d.json"
+
+
+def test_importing_the_connector_loads_no_aws_sdk() -> None:
+    code = (
+        "import sys, iam_gov.connectors.aws.connector; "
+        "sdk = [m for m in sys.modules if m.split('.')[0] in ('boto3', 'botocore')]; "
+        "print(*sdk); sys.exit(1 if sdk else 0)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+
+    assert done.returncode == 0, done.stdout

@@ -7,8 +7,6 @@ import csv
 import io
 import json
 import string
-import subprocess
-import sys
 import urllib.parse
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,12 +15,13 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from pydantic import ValidationError
 
-from iam_gov.connectors.aws.connector import AWSConnector, AWSOptions, grants_everything
+from iam_gov.connectors.aws.connector import AWSConnector, AWSOptions
 from iam_gov.connectors.aws.export import parse_credential_report
 from iam_gov.errors import SourceError
 from iam_gov.model import AccountKind, AccountStatus, SystemSnapshot
+
+from .conftest import DAVE, MotoAccount, _create_dave, _credential_names, _dave
 
 ACCOUNT = "210987654321"
 ROOT = f"arn:aws:iam::{ACCOUNT}:root"
@@ -346,78 +345,6 @@ def test_password_policy_file_that_is_not_one(tmp_path: Path) -> None:
         _collect(_write(tmp_path), password_policy=policy)
 
 
-# --- options ----------------------------------------------------------------------------------
-
-
-def test_export_mode_needs_both_files() -> None:
-    with pytest.raises(ValidationError, match='mode = "export" needs authorization_details'):
-        AWSOptions.model_validate({"type": "aws", "mode": "export", "credential_report": "r.csv"})
-
-
-def test_export_files_are_refused_in_live_mode() -> None:
-    with pytest.raises(ValidationError, match='credential_report only apply to mode = "export"'):
-        AWSOptions.model_validate({"type": "aws", "mode": "live", "credential_report": "r.csv"})
-
-
-def test_live_settings_are_refused_in_export_mode() -> None:
-    with pytest.raises(ValidationError, match='profile, region only apply to mode = "live"'):
-        AWSOptions.model_validate(
-            {
-                "type": "aws",
-                "mode": "export",
-                "authorization_details": "d.json",
-                "credential_report": "r.csv",
-                "profile": "prod",
-                "region": "eu-west-1",
-            }
-        )
-
-
-def test_secrets_have_no_place_in_options() -> None:
-    with pytest.raises(ValidationError, match="aws_secret_access_key"):
-        AWSOptions.model_validate({"type": "aws", "mode": "live", "aws_secret_access_key": "x"})
-
-
-def test_export_paths_are_relative_to_the_config_file(tmp_path: Path) -> None:
-    options = AWSOptions.model_validate(
-        {
-            "type": "aws",
-            "mode": "export",
-            "authorization_details": "d.json",
-            "credential_report": "r.csv",
-        },
-        context={"base_dir": tmp_path},
-    )
-
-    assert options.authorization_details == tmp_path / "d.json"
-
-
-@pytest.mark.parametrize(
-    ("statement", "expected"),
-    [
-        ({"Effect": "Allow", "Action": "*", "Resource": "*"}, True),
-        ({"Effect": "Allow", "Action": ["s3:*", "iam:*"], "Resource": ["*"]}, True),
-        ({"Effect": "Allow", "Action": "iam:*", "Resource": "arn:aws:iam::1:user/x"}, False),
-        ({"Effect": "Deny", "Action": "*", "Resource": "*"}, False),
-        ({"Effect": "Allow", "Action": "iam:Get*", "Resource": "*"}, False),
-        ({"Effect": "Allow", "NotAction": "iam:*", "Resource": "*"}, False),
-    ],
-)
-def test_what_counts_as_privileged(statement: dict[str, Any], expected: bool) -> None:
-    assert grants_everything({"Version": "2012-10-17", "Statement": [statement]}) is expected
-
-
-def test_importing_the_connector_loads_no_aws_sdk() -> None:
-    code = (
-        "import sys, iam_gov.connectors.aws.connector; "
-        "sdk = [m for m in sys.modules if m.split('.')[0] in ('boto3', 'botocore')]; "
-        "print(*sdk); sys.exit(1 if sdk else 0)"
-    )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-
-    assert done.returncode == 0, done.stdout
-
-
 _times = st.datetimes(
     min_value=datetime(2010, 1, 1), max_value=datetime(2040, 1, 1), timezones=st.just(UTC)
 ).map(lambda t: t.replace(microsecond=0))
@@ -478,3 +405,55 @@ def test_credential_report_rows_read_back_as_written(
     assert [(k.number, k.active, k.created_at, k.last_used_at) for k in user.keys] == [
         (n, active, rotated, used) for n, (active, rotated, used) in enumerate(keys, start=1)
     ]
+
+
+# --- what the export does not say ----------------------------------------------------------
+
+
+def test_export_user_missing_from_report_is_unknown_not_removed(
+    small: MotoAccount, tmp_path: Path
+) -> None:
+    connector = small.export(tmp_path, before_details=lambda: _create_dave(small))
+
+    snapshot = connector.collect()
+
+    assert not snapshot.complete
+    (error,) = snapshot.errors
+    assert error.record == DAVE and "user dave is not in the credential report" in error.message
+    assert error.source.endswith("credential-report.json") and not error.fatal
+    dave = _dave(snapshot)
+    assert dave.status is AccountStatus.ACTIVE  # unknown must never look like removed
+    assert dave.mfa_factors is None
+    assert _credential_names(snapshot, DAVE) == {}
+
+
+def test_export_without_password_policy_file_leaves_it_unknown(
+    small: MotoAccount, tmp_path: Path
+) -> None:
+    connector = small.export(tmp_path)
+    options = connector.options.model_copy(update={"password_policy": None})
+
+    snapshot = AWSConnector("aws-prod", options).collect()
+
+    assert "password_policy" not in snapshot.settings
+    assert snapshot.complete
+    assert any("password policy is unknown" in e.message for e in snapshot.errors)
+
+
+def test_export_time_defaults_to_the_file_time_and_says_so(
+    small: MotoAccount, tmp_path: Path
+) -> None:
+    connector = small.export(tmp_path, report="csv")
+    details = connector.options.authorization_details
+    assert details is not None
+    stamp = 1_767_225_600  # 2026-01-01 00:00 UTC
+    import os
+
+    os.utime(details, (stamp, stamp))
+
+    snapshot = connector.collect()
+
+    assert snapshot.collected_at.isoformat() == "2026-01-01T00:00:00+00:00"
+    assert snapshot.complete
+    (note,) = snapshot.errors
+    assert "exported_at not given" in note.message and "2026-01-01 00:00" in note.message

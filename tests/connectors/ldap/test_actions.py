@@ -4,7 +4,6 @@ refusals as FAILED; the permissions the actions use."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -31,17 +30,10 @@ from tests.support.slapd import (
     group_dn,
     live_options,
     person_dn,
-    seeded_slapd,
     used_permissions,
 )
 
 SHOWN_NASTY = NASTY.replace("\x00", "\ufffd")
-
-
-@pytest.fixture(scope="module")
-def slapd() -> Iterator[ThrowawaySlapd]:
-    with seeded_slapd() as server:
-        yield server
 
 
 def connector(slapd: ThrowawaySlapd, flavor: str = "openldap", **extra: Any) -> LDAPConnector:

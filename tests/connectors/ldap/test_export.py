@@ -16,56 +16,7 @@ from iam_gov.connectors.ldap.connector import LDAPConnector, LDAPOptions
 from iam_gov.connectors.ldap.export import read_ldif
 from iam_gov.errors import SourceError
 
-ALICE_UUID = "3f1c2a4e-8d2b-1041-9a6e-5b9c1d2e3f40"
-STAFF_UUID = "3f1c2a4e-8d2b-1041-9a6e-5b9c1d2e3f41"
-BOB_UUID = "3f1c2a4e-8d2b-1041-9a6e-5b9c1d2e3f42"
-
-
-def alice(**extra: str) -> str:
-    lines = {
-        "dn": "uid=alice,ou=people,dc=example,dc=org",
-        "objectClass": "inetOrgPerson",
-        "uid": "alice",
-        "cn": "Alice Archer",
-        "entryUUID": ALICE_UUID,
-        "userPassword": "{SSHA}c2VjcmV0",
-        **extra,
-    }
-    return "".join(f"{k}: {v}\n" for k, v in lines.items()) + "\n"
-
-
-def staff(*members: str) -> str:
-    text = (
-        "dn: cn=staff,ou=groups,dc=example,dc=org\n"
-        "objectClass: groupOfNames\n"
-        "cn: staff\n"
-        f"entryUUID: {STAFF_UUID}\n"
-    )
-    return text + "".join(f"member: {m}\n" for m in members) + "\n"
-
-
-def bob() -> str:
-    return (
-        "dn: uid=bob,ou=people,dc=example,dc=org\n"
-        "objectClass: inetOrgPerson\nuid: bob\ncn: Bob\n"
-        f"entryUUID: {BOB_UUID}\npwdChangedTime: 20250101000000Z\n\n"
-    )
-
-
-def export(tmp_path: Path, text: str | bytes, **extra: Any) -> LDAPConnector:
-    path = tmp_path / "directory.ldif"
-    path.write_bytes(text.encode() if isinstance(text, str) else text)
-    options = LDAPOptions.model_validate(
-        {
-            "type": "ldap",
-            "flavor": "openldap",
-            "mode": "export",
-            "path": path,
-            "exported_at": "2026-03-01T00:00:00Z",
-            **extra,
-        }
-    )
-    return LDAPConnector("ldap", options)
+from .conftest import ALICE_UUID, BOB_UUID, STAFF_UUID, alice, bob, export, staff
 
 
 def test_folding_comments_version_and_base64(tmp_path: Path) -> None:
@@ -253,6 +204,7 @@ def test_duplicate_ids_are_not_merged(tmp_path: Path) -> None:
 # --- property: whatever ldap3 writes, we read back --------------------------------------------
 
 _names = st.sampled_from(["cn", "description", "objectGUID", "member", "userCertificate"])
+
 _entries = st.lists(
     st.tuples(
         st.text(
@@ -313,95 +265,3 @@ def test_an_unreadable_time_is_left_unknown_and_said(tmp_path: Path) -> None:
     assert snapshot.errors[0].message == (
         "createTimestamp: 'yesterday' is not a generalized time: left unknown"
     )
-
-
-# --- the OpenLDAP password policy ---------------------------------------------------------
-
-
-def ppolicy(name: str, **attributes: str) -> str:
-    text = (
-        f"dn: cn={name},ou=policies,dc=example,dc=org\n"
-        "objectClass: organizationalRole\nobjectClass: pwdPolicy\n"
-        f"cn: {name}\npwdAttribute: userPassword\n"
-    )
-    return text + "".join(f"{k}: {v}\n" for k, v in attributes.items()) + "\n"
-
-
-def test_the_ppolicy_entry_is_normalized(tmp_path: Path) -> None:
-    strict = ppolicy(
-        "default",
-        pwdCheckQuality="2",
-        pwdMinLength="14",
-        pwdInHistory="12",
-        pwdMaxAge="7776000",
-        pwdLockout="TRUE",
-        pwdMaxFailure="5",
-        pwdCheckModule="ppm.so",
-    )
-
-    snapshot = export(tmp_path, alice() + strict).collect()
-
-    assert snapshot.complete and snapshot.errors == ()
-    assert snapshot.settings["password_policy"] == {
-        "source": "openldap-ppolicy",
-        "dn": "cn=default,ou=policies,dc=example,dc=org",
-        "min_length": 14,
-        "history": 12,
-        "max_age_days": 90,
-        "lockout_threshold": 5,
-        "complexity": None,  # a check module decides, by rules of its own
-    }
-
-
-def test_what_slapd_does_not_enforce_is_not_counted(tmp_path: Path) -> None:
-    # No quality checking: pwdMinLength is ignored. No pwdLockout: failures never lock.
-    lax = ppolicy("default", pwdMinLength="12", pwdMaxFailure="3")
-
-    policy = export(tmp_path, alice() + lax).collect().settings["password_policy"]
-
-    assert (policy["min_length"], policy["lockout_threshold"]) == (0, 0)
-    assert policy["complexity"] is False
-    assert policy["notes"] == ["pwdMinLength 12 is not enforced: pwdCheckQuality is 0"]
-
-
-def test_a_ppolicy_with_only_defaults_enforces_nothing(tmp_path: Path) -> None:
-    policy = export(tmp_path, alice() + ppolicy("default")).collect().settings["password_policy"]
-
-    assert (policy["min_length"], policy["history"], policy["lockout_threshold"]) == (0, 0, 0)
-    assert policy["max_age_days"] is None and policy["complexity"] is False
-
-
-def test_a_ppolicy_the_export_shows_nothing_of_is_unknown(tmp_path: Path) -> None:
-    hidden = "dn: cn=default,ou=policies,dc=example,dc=org\nobjectClass: pwdPolicy\n\n"
-
-    snapshot = export(tmp_path, alice() + hidden).collect()
-
-    assert "password_policy" not in snapshot.settings and snapshot.complete
-    (note,) = snapshot.errors
-    assert note.record == "cn=default,ou=policies,dc=example,dc=org"
-    assert note.message.startswith("password policy: it shows none of pwdAttribute, ")
-
-
-def test_several_ppolicies_need_password_policy_dn(tmp_path: Path) -> None:
-    text = alice() + ppolicy("default", pwdInHistory="5") + ppolicy("admins", pwdInHistory="24")
-
-    ambiguous = export(tmp_path, text).collect()
-
-    assert "password_policy" not in ambiguous.settings and ambiguous.complete
-    (note,) = ambiguous.errors
-    assert note.message == (
-        "several password policies (cn=admins,ou=policies,dc=example,dc=org, "
-        "cn=default,ou=policies,dc=example,dc=org): set password_policy_dn to the default "
-        "one; the password policy is not judged"
-    )
-    named = export(
-        tmp_path, text, password_policy_dn="CN=Default, OU=Policies,DC=example,DC=org"
-    ).collect()
-    assert named.settings["password_policy"]["history"] == 5 and named.errors == ()
-
-
-def test_no_ppolicy_is_no_policy_known_and_nothing_said(tmp_path: Path) -> None:
-    # The overlay is optional: without it (or without the entry) nothing is judged.
-    snapshot = export(tmp_path, alice()).collect()
-
-    assert "password_policy" not in snapshot.settings and snapshot.errors == ()

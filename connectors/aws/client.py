@@ -1,0 +1,138 @@
+"""The AWS connector's boto3 clients: a session from the profile (or the one given), a role
+assumed when asked, its temporary credentials renewed before they expire, adaptive retries and
+timeouts; and one line saying what AWS answered when a call fails."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+from iam_gov.errors import ConnectorError
+from iam_gov.timeutil import as_utc, utcnow
+
+if TYPE_CHECKING:
+    from boto3.session import Session
+    from mypy_boto3_iam import IAMClient
+    from mypy_boto3_iam.type_defs import AccessKeyMetadataTypeDef
+    from mypy_boto3_sts import STSClient
+
+_ROLE_SESSION_SECONDS = 3600
+_RENEW_BEFORE_SECONDS = 300
+
+
+def describe_aws_error(exc: Exception, operation: str | None = None) -> str:
+    """One line naming the API call and what AWS said; never the request or credentials."""
+    from botocore.exceptions import ClientError, NoCredentialsError
+
+    if isinstance(exc, ClientError):
+        error = exc.response.get("Error", {})
+        code = error.get("Code") or "error"
+        message = " ".join(str(error.get("Message") or "").split())
+        where = operation or f"iam:{exc.operation_name}"
+        return f"{where}: {code}: {message}" if message else f"{where}: {code}"
+    detail = " ".join(str(exc).split())
+    if isinstance(exc, NoCredentialsError):
+        detail += " (boto3 looks in the environment, the AWS profile and the instance role)"
+    return f"{operation}: {detail}" if operation else detail
+
+
+class AWSClients:
+    """IAM and STS clients for one account, built when first needed. Credentials come only
+    from boto3's own chain (environment, profile, instance role), then from ``role_arn``."""
+
+    def __init__(
+        self,
+        system: str,
+        *,
+        profile: str | None,
+        region: str,
+        endpoint_url: str | None,
+        role_arn: str | None,
+        session: Session | None = None,
+    ) -> None:
+        """``session``: a boto3 session to use instead of one built from ``profile``."""
+        self.system = system
+        self.profile, self.region = profile, region
+        self.endpoint_url, self.role_arn = endpoint_url, role_arn
+        self._session = session
+        self._iam: IAMClient | None = None
+        self._sts: STSClient | None = None
+        self._expire_at = float("inf")
+
+    def get(self) -> tuple[IAMClient, STSClient]:
+        """The clients; ``ConnectorError`` when the profile or the role cannot be used."""
+        if self._iam is None or self._sts is None or time.monotonic() >= self._expire_at:
+            self._build()
+        assert self._iam is not None and self._sts is not None
+        return self._iam, self._sts
+
+    def _build(self) -> None:
+        from botocore.config import Config
+
+        session = self._boto_session()
+        where: dict[str, Any] = {
+            "region_name": self.region,
+            "endpoint_url": self.endpoint_url,
+            "config": Config(
+                retries={"mode": "adaptive", "max_attempts": 10},
+                connect_timeout=10,
+                read_timeout=60,
+                user_agent_extra="iam-gov",
+            ),
+        }
+        expire_at = float("inf")
+        if self.role_arn is not None:
+            keys, expire_at = self._assume_role(session, where)
+            where.update(keys)
+        self._iam = session.client("iam", **where)
+        self._sts = session.client("sts", **where)
+        self._expire_at = expire_at
+
+    def _assume_role(self, session: Session, where: dict[str, Any]) -> tuple[dict[str, str], float]:
+        """The role's temporary keys, and when (on ``time.monotonic``) to renew them."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        assert self.role_arn is not None
+        try:
+            credentials = session.client("sts", **where).assume_role(
+                RoleArn=self.role_arn,
+                RoleSessionName="iam-gov",
+                DurationSeconds=_ROLE_SESSION_SECONDS,
+            )["Credentials"]
+        except (BotoCoreError, ClientError) as exc:
+            raise ConnectorError(
+                f"{self.system}: cannot assume {self.role_arn}: "
+                f"{describe_aws_error(exc, 'sts:AssumeRole')}"
+            ) from None
+        keys = {
+            "aws_access_key_id": credentials["AccessKeyId"],
+            "aws_secret_access_key": credentials["SecretAccessKey"],
+            "aws_session_token": credentials["SessionToken"],
+        }
+        # Renew well before the temporary credentials expire.
+        lifetime = (as_utc(credentials["Expiration"]) - utcnow()).total_seconds()
+        return keys, time.monotonic() + max(lifetime - _RENEW_BEFORE_SECONDS, 0)
+
+    def _boto_session(self) -> Session:
+        if self._session is None:
+            import boto3
+            from botocore.exceptions import ProfileNotFound
+
+            try:
+                self._session = boto3.Session(profile_name=self.profile, region_name=self.region)
+            except ProfileNotFound:
+                raise ConnectorError(
+                    f"{self.system}: AWS profile {self.profile!r} is not in the AWS config files"
+                ) from None
+        return self._session
+
+
+def access_keys(iam: IAMClient, user: str) -> list[AccessKeyMetadataTypeDef]:
+    """The user's access keys, oldest first: the order in which the credential report numbers
+    them (access key 1, access key 2)."""
+    keys = [
+        key
+        for page in iam.get_paginator("list_access_keys").paginate(UserName=user)
+        for key in page["AccessKeyMetadata"]
+    ]
+    return sorted(keys, key=lambda key: key["CreateDate"])
