@@ -18,11 +18,9 @@ from iam_gov.connectors.aws.to_model import build_snapshot
 from iam_gov.connectors.shared.options import LiveOrExportOptions
 from iam_gov.connectors.shared.protocol import Connector, ConnectorOptions, Permissions
 from iam_gov.connectors.shared.registry import connector
-from iam_gov.errors import ConnectorError
 from iam_gov.model import (
     Action,
     ActionKind,
-    ActionOutcome,
     ActionResult,
     SystemSnapshot,
     UTCDateTime,
@@ -194,19 +192,6 @@ class AWSConnector(Connector[AWSOptions]):
             employee_id_tag=options.employee_id_tag,
         )
 
-    def apply(self, action: Action) -> ActionResult:
-        if action.kind not in self.capabilities:
-            return super().apply(action)
-        if action.system != self.system:
-            return _failed(action, f"this connector serves system {self.system!r}")
-        if self.options.mode != "live":
-            return _failed(action, 'an export cannot be changed: actions need mode = "live"')
-        try:
-            iam, _ = self._clients.get()
-        except ConnectorError as exc:
-            return _failed(action, str(exc))
+    def carry_out(self, action: Action) -> ActionResult:
+        iam, _ = self._clients.get()
         return apply_action(iam, action)
-
-
-def _failed(action: Action, message: str) -> ActionResult:
-    return ActionResult(action=action, outcome=ActionOutcome.FAILED, message=message)

@@ -26,11 +26,10 @@ from iam_gov.connectors.shared.export_time import ExportTime, export_time
 from iam_gov.connectors.shared.options import LiveOrExportOptions
 from iam_gov.connectors.shared.protocol import Connector, ConnectorOptions, Permissions
 from iam_gov.connectors.shared.registry import connector
-from iam_gov.errors import ConfigError, ConnectorError
+from iam_gov.errors import ConfigError
 from iam_gov.model import (
     Action,
     ActionKind,
-    ActionOutcome,
     ActionResult,
     SystemSnapshot,
     UTCDateTime,
@@ -193,17 +192,8 @@ class EntraConnector(Connector[EntraOptions]):
 
     # --- apply --------------------------------------------------------------------------
 
-    def apply(self, action: Action) -> ActionResult:
-        if action.kind not in self.capabilities:
-            return super().apply(action)
-        if action.system != self.system:
-            return _failed(action, f"this connector serves system {self.system!r}")
-        if self.options.mode != "live":
-            return _failed(action, 'an export cannot be changed: actions need mode = "live"')
-        try:
-            return apply_action(self._graph(), action)
-        except (ConnectorError, ConfigError) as exc:
-            return _failed(action, str(exc))
+    def carry_out(self, action: Action) -> ActionResult:
+        return apply_action(self._graph(), action)
 
     # --- clients ------------------------------------------------------------------------
 
@@ -252,7 +242,3 @@ class EntraConnector(Connector[EntraOptions]):
             secret_text=secret_text,
             http=http,
         )
-
-
-def _failed(action: Action, message: str) -> ActionResult:
-    return ActionResult(action=action, outcome=ActionOutcome.FAILED, message=message)

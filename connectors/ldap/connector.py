@@ -23,11 +23,9 @@ from iam_gov.connectors.shared.export_time import export_time
 from iam_gov.connectors.shared.options import LiveOrExportOptions
 from iam_gov.connectors.shared.protocol import Connector, ConnectorOptions, Permissions
 from iam_gov.connectors.shared.registry import connector
-from iam_gov.errors import ConfigError, ConnectorError
 from iam_gov.model import (
     Action,
     ActionKind,
-    ActionOutcome,
     ActionResult,
     SnapshotError,
     SystemSnapshot,
@@ -292,22 +290,8 @@ class LDAPConnector(Connector[LDAPOptions]):
             settings={"flavor": self.options.flavor},
         )
 
-    def apply(self, action: Action) -> ActionResult:
-        if action.kind not in self.capabilities:
-            return super().apply(action)
-
-        def failed(message: str) -> ActionResult:
-            return ActionResult(action=action, outcome=ActionOutcome.FAILED, message=message)
-
-        if action.system != self.system:
-            return failed(f"this connector serves system {self.system!r}")
-        if self.options.mode != "live":
-            return failed('an export cannot be changed: actions need mode = "live"')
-        try:
-            directory = self._connect(read_only=False)
-        except (ConnectorError, ConfigError) as exc:  # unreachable, refused, no secret
-            return failed(str(exc))
-        with directory:
+    def carry_out(self, action: Action) -> ActionResult:
+        with self._connect(read_only=False) as directory:
             return apply_action(directory, self.scope(), action)
 
     def scope(self) -> Scope:

@@ -24,7 +24,6 @@ from iam_gov.errors import ConfigError, ConnectorError
 from iam_gov.model import (
     Action,
     ActionKind,
-    ActionOutcome,
     ActionResult,
     SystemSnapshot,
     UTCDateTime,
@@ -204,17 +203,8 @@ class OktaConnector(Connector[OktaOptions]):
 
     # --- apply --------------------------------------------------------------------------
 
-    def apply(self, action: Action) -> ActionResult:
-        if action.kind not in self.capabilities:
-            return super().apply(action)
-        if action.system != self.system:
-            return _failed(action, f"this connector serves system {self.system!r}")
-        if self.options.mode != "live":
-            return _failed(action, 'an export cannot be changed: actions need mode = "live"')
-        try:
-            return run_sync(lambda: self._apply(action))
-        except ConnectorError as exc:
-            return _failed(action, str(exc))
+    def carry_out(self, action: Action) -> ActionResult:
+        return run_sync(lambda: self._apply(action))
 
     async def _apply(self, action: Action) -> ActionResult:
         async with self._api(APPLY_SCOPES) as api:
@@ -247,7 +237,3 @@ class OktaConnector(Connector[OktaOptions]):
 
 def _secret(ref: SecretRef | None, key: str) -> str | None:
     return None if ref is None else ref.resolve(key).get_secret_value()
-
-
-def _failed(action: Action, message: str) -> ActionResult:
-    return ActionResult(action=action, outcome=ActionOutcome.FAILED, message=message)

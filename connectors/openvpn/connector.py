@@ -220,9 +220,7 @@ class OpenVPNConnector(Connector[OpenVPNOptions]):
             files.append(f"{len(history.files)} log files")
         return "export:" + ",".join(files)
 
-    def apply(self, action: Action) -> ActionResult:
-        if action.kind not in self.capabilities:
-            return super().apply(action)
+    def carry_out(self, action: Action) -> ActionResult:
         options = self.options
         server = Server(
             system=self.system,

@@ -29,3 +29,8 @@ class LiveOrExportOptions(ConnectorOptions):
             wanted = "export"
         if misplaced:
             raise ValueError(f'{", ".join(misplaced)} only apply to mode = "{wanted}"')
+
+    def why_read_only(self) -> str | None:
+        if self.mode != "live":
+            return 'an export cannot be changed: actions need mode = "live"'
+        return None

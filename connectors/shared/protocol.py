@@ -9,7 +9,8 @@ from typing import ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
-from iam_gov.model import Action, ActionKind, ActionResult, SystemSnapshot
+from iam_gov.errors import ConfigError, ConnectorError
+from iam_gov.model import Action, ActionKind, ActionOutcome, ActionResult, SystemSnapshot
 from iam_gov.timeutil import utcnow
 
 
@@ -19,6 +20,11 @@ class ConnectorOptions(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     type: str
+
+    def why_read_only(self) -> str | None:
+        """Why a connector with these options cannot change its system (it reads a copy of
+        the data, not the system itself), or None."""
+        return None
 
 
 class Permissions(BaseModel):
@@ -60,5 +66,30 @@ class Connector(ABC, Generic[OptionsT]):
         as a whole; otherwise return a snapshot, marked incomplete with the errors met."""
 
     def apply(self, action: Action) -> ActionResult:
-        """Carry out one action; idempotent: an action already in effect is a ``noop``."""
+        """Carry out one action; idempotent: an action already in effect is a ``noop``.
+
+        A kind of action the connector cannot take raises ``ActionNotSupported``. One it cannot
+        take here and now is a ``failed`` result saying why: an action for another system,
+        options that read a copy of the data (an export), the system unreachable or refusing,
+        a secret that cannot be found."""
+        if action.kind not in self.capabilities:
+            raise ActionNotSupported(f"{self.type_name} connector cannot {action.kind.value}")
+        if action.system != self.system:
+            return failed(action, f"this connector serves system {self.system!r}")
+        read_only = self.options.why_read_only()
+        if read_only is not None:
+            return failed(action, read_only)
+        try:
+            return self.carry_out(action)
+        except (ConnectorError, ConfigError) as exc:
+            return failed(action, str(exc))
+
+    def carry_out(self, action: Action) -> ActionResult:
+        """Take one action of ``capabilities`` on this connector's own system (``apply`` has
+        checked that it may)."""
         raise ActionNotSupported(f"{self.type_name} connector cannot {action.kind.value}")
+
+
+def failed(action: Action, message: str) -> ActionResult:
+    """The result of an action that was not carried out, and why."""
+    return ActionResult(action=action, outcome=ActionOutcome.FAILED, message=message)

@@ -25,7 +25,6 @@ from iam_gov.errors import ConnectorError
 from iam_gov.model import (
     Action,
     ActionKind,
-    ActionOutcome,
     ActionResult,
     SnapshotError,
     SystemSnapshot,
@@ -69,6 +68,14 @@ class WireGuardOptions(ConnectorOptions):
     """How to run wg, e.g. ``["sudo", "-n", "wg"]`` with a sudoers rule (see the README)."""
     exported_at: UTCDateTime | None = None
     """With ``dump_file``: when the dump was taken. Default: the dump file's mtime."""
+
+    def why_read_only(self) -> str | None:
+        if self.dump_file is not None:
+            return (
+                "a saved dump cannot be changed: actions need the server's own configuration "
+                "(no dump_file)"
+            )
+        return None
 
     @model_validator(mode="after")
     def _fits_mode(self) -> WireGuardOptions:
@@ -169,17 +176,7 @@ class WireGuardConnector(Connector[WireGuardOptions]):
         except WgError as exc:
             raise ConnectorError(f"{self.system}: {exc}") from None
 
-    def apply(self, action: Action) -> ActionResult:
-        if action.kind not in self.capabilities:
-            return super().apply(action)
-        if action.system != self.system:
-            return _failed(action, f"this connector serves system {self.system!r}")
-        if self.options.dump_file is not None:
-            return _failed(
-                action,
-                "a saved dump cannot be changed: actions need the server's own configuration "
-                "(no dump_file)",
-            )
+    def carry_out(self, action: Action) -> ActionResult:
         return disable_peer(
             action, self.options.config, self.options.interface, self.options.wg_command
         )
@@ -187,7 +184,3 @@ class WireGuardConnector(Connector[WireGuardOptions]):
 
 def _stem(options: WireGuardOptions) -> str:
     return options.config.name.removesuffix(".conf")
-
-
-def _failed(action: Action, message: str) -> ActionResult:
-    return ActionResult(action=action, outcome=ActionOutcome.FAILED, message=message)
