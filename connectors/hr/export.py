@@ -1,0 +1,222 @@
+"""Reading an HR system's export file, CSV or JSON, into rows of values for the people in it."""
+
+from __future__ import annotations
+
+import gc
+import json
+import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import date
+from functools import partial
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+from iam_gov.connectors.hr.problems import show
+from iam_gov.connectors.hr.to_model import People, PeopleBuilder, PeopleOptions
+from iam_gov.connectors.shared.csv_file import CsvFile, read_text
+from iam_gov.connectors.shared.files import BadFile
+from iam_gov.errors import SourceError
+
+_JSON_WS = re.compile(r"[ \t\n\r]*")
+
+
+class ExportOptions(PeopleOptions, Protocol):
+    """What reading an export reads of the connector's options, besides what turning its rows
+    into people does."""
+
+    @property
+    def path(self) -> Path: ...
+    @property
+    def file_format(self) -> Literal["csv", "json"]: ...
+    @property
+    def encoding(self) -> str: ...
+    @property
+    def delimiter(self) -> str | None: ...
+    @property
+    def json_records(self) -> str | None: ...
+
+
+def read_people(options: ExportOptions, as_of: date) -> People:
+    """The people in the export, as of the day it was taken; ``SourceError`` when the file
+    cannot be trusted as a whole."""
+    path = options.path
+    builder = PeopleBuilder(path, options, as_of)
+    with _no_garbage_collection():
+        if options.file_format == "json":
+            key = options.json_records or builder.preset.json_records
+            record_lines = _read_json(path, options.encoding, key, builder)
+            return builder.finish(record_lines)
+        _read_csv(path, options.encoding, options.delimiter, builder)
+        return builder.finish()
+
+
+@contextmanager
+def _no_garbage_collection() -> Iterator[None]:
+    # Creating 100,000 people would set off full garbage collections over all of them
+    # again and again (a third of the run); nothing built here forms reference cycles.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if collecting:
+            gc.enable()
+
+
+# --- CSV ----------------------------------------------------------------------------------
+
+
+def _read_csv(path: Path, encoding: str, delimiter: str | None, builder: PeopleBuilder) -> None:
+    with CsvFile.open(path, encoding=encoding, delimiter=delimiter) as export:
+        id_index = builder.map_columns(export.header).employee_id
+
+        def bad_row(line: int, fields: list[str] | None, problem: str) -> None:
+            employee_id = ""
+            if fields is not None and id_index < len(fields):
+                employee_id = fields[id_index].strip()
+            builder.bad_row(line, employee_id, problem)
+
+        add = builder.add
+        for row in export.rows(bad_row):
+            row.append("")  # the empty field unmapped fields point at
+            add(export.line, row)
+
+
+# --- JSON ---------------------------------------------------------------------------------
+
+
+def _read_json(
+    path: Path, encoding: str, key: str | None, builder: PeopleBuilder
+) -> Callable[[], list[int]]:
+    """Add each record; returns what finds the line each record starts on, a second and
+    slower parse that is done only if a record needs its line."""
+    text = read_text(path, encoding)
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as exc:
+        # A string that never ends ran into the end of the file.
+        cut = exc.pos >= len(text.rstrip()) or exc.msg.startswith("Unterminated string")
+        raise SourceError(
+            f"{path}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}"
+            + (" (the file ends early: it looks cut off)" if cut else "")
+        ) from None
+    key, records = _json_records(document, key, path)
+    if not records:
+        raise BadFile(path, "has no employee records (the list of records is empty)")
+
+    header: dict[str, int] = {}  # column (key as stripped) -> index
+    index_of: dict[str, int] = {}  # key as written -> index
+    for record in records:
+        if isinstance(record, dict):
+            for key_name in record:
+                if key_name not in index_of:
+                    index_of[key_name] = header.setdefault(key_name.strip(), len(header))
+    builder.map_columns(list(header), json=True)
+    width = len(header)
+    add, reject = builder.add, builder.problems.reject
+    for ordinal, record in enumerate(records, 1):
+        if not isinstance(record, dict):
+            message = f"the record is {_json_kind(record)}, not an object"
+            reject(None, f"record #{ordinal}", message, ordinal)
+            continue
+        row = [""] * (width + 1)
+        nested: list[int] = []
+        for key_name, value in record.items():
+            i = index_of[key_name]
+            if type(value) is str:
+                row[i] = value  # add() strips what it reads
+            else:
+                row[i] = _json_text(value)
+                if isinstance(value, dict | list):
+                    nested.append(i)
+        add(None, row, nested, ordinal)
+    return partial(_json_record_lines, text, key)
+
+
+def _json_records(document: Any, key: str | None, path: Path) -> tuple[str | None, list[Any]]:
+    """The list of records, and the key of the top-level object that holds it (``key``, or
+    the only list in it)."""
+    if isinstance(document, list):
+        return None, document
+    if not isinstance(document, dict):
+        raise BadFile(path, "holds a single JSON value, not a list of employee records")
+    found = ", ".join(show(k) for k in document) or "none"
+    if key is None:
+        lists = [k for k, v in document.items() if isinstance(v, list)]
+        if len(lists) != 1:
+            raise BadFile(
+                path,
+                "cannot tell which key of the JSON object holds the records "
+                f"(its keys: {found}); set json_records",
+            )
+        key = lists[0]
+    records = document.get(key)
+    if not isinstance(records, list):
+        raise BadFile(
+            path,
+            f"no {show(key)} list of records in the JSON object (its keys: {found}); "
+            "set json_records",
+        )
+    return key, records
+
+
+def _skip_json_ws(text: str, pos: int) -> int:
+    match = _JSON_WS.match(text, pos)
+    assert match is not None  # the pattern matches the empty string
+    return match.end()
+
+
+def _json_record_lines(text: str, key: str | None) -> list[int]:
+    """The line each record of a valid document starts on, read with the C scanner one by
+    one; ``key`` names the top-level object's list of records (None: the document is one)."""
+    decoder = json.JSONDecoder()
+    pos = _skip_json_ws(text, 0)
+    if key is not None:
+        start = pos
+        pos = _skip_json_ws(text, pos + 1)
+        while not text.startswith("}", pos):
+            name, pos = decoder.raw_decode(text, pos)
+            pos = _skip_json_ws(text, _skip_json_ws(text, pos) + 1)  # past the colon
+            if name == key:
+                start = pos  # the last one wins, as in json.loads
+            pos = _past_item(decoder, text, pos)
+        pos = start
+    lines: list[int] = []
+    line, counted = 1 + text.count("\n", 0, pos), pos
+    pos = _skip_json_ws(text, pos + 1)
+    while not text.startswith("]", pos):
+        line += text.count("\n", counted, pos)
+        counted = pos
+        lines.append(line)
+        pos = _past_item(decoder, text, pos)
+    return lines
+
+
+def _past_item(decoder: json.JSONDecoder, text: str, pos: int) -> int:
+    """Past the value at ``pos``, and past the comma after it if there is one."""
+    _, pos = decoder.raw_decode(text, pos)
+    pos = _skip_json_ws(text, pos)
+    if text.startswith(",", pos):
+        pos = _skip_json_ws(text, pos + 1)
+    return pos
+
+
+def _json_text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value.strip()
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    # Kept whole (as JSON) in attributes; a mapped field holding one is a bad row.
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _json_kind(value: Any) -> str:
+    kinds: dict[type, str] = {list: "a list", str: "a string", bool: "true or false"}
+    if value is None:
+        return "null"
+    return kinds.get(type(value), "a number")

@@ -1,0 +1,65 @@
+"""The problems met reading one HR export: rows left out, notes, and how file content is quoted."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from iam_gov.model import SnapshotError
+
+_MAX_SHOWN = 60
+"""Longest piece of file content quoted in a message; the rest is cut."""
+
+
+def show(value: str) -> str:
+    """File content quoted in a message: repr keeps it on one line, and long values are cut."""
+    if len(value) > _MAX_SHOWN:
+        value = value[:_MAX_SHOWN] + "…"
+    return repr(value)
+
+
+@dataclass(slots=True)
+class Problem:
+    line: int | None
+    ordinal: int | None
+    """The record's number in a JSON export, whose line is found only when needed."""
+    record: str | None
+    message: str
+
+
+class Problems:
+    """Rows left out (the snapshot is then incomplete) and notes that leave everyone in."""
+
+    def __init__(self) -> None:
+        self.found: list[Problem] = []
+        self.bad_rows = 0
+        self.first_bad: Problem | None = None
+
+    def reject(
+        self, line: int | None, record: str, message: str, ordinal: int | None = None
+    ) -> None:
+        """A row that is left out: the snapshot is then incomplete."""
+        self.bad_rows += 1
+        problem = Problem(line, ordinal, record or None, message)
+        self.first_bad = self.first_bad or problem
+        self.found.append(problem)
+
+    def note(self, line: int | None, record: str, message: str, ordinal: int | None = None) -> None:
+        """A problem that leaves every person in: the snapshot stays complete."""
+        self.found.append(Problem(line, ordinal, record or None, message))
+
+    def place(self, record_lines: Callable[[], Sequence[int]]) -> None:
+        """Give the problems of numbered records their lines; ``record_lines()`` is the line
+        each record starts on, worked out only if a problem needs it."""
+        if not self.found:
+            return
+        lines = record_lines()
+        for problem in self.found:
+            if problem.ordinal is not None:
+                problem.line = lines[problem.ordinal - 1]
+
+    def errors(self, source: str) -> tuple[SnapshotError, ...]:
+        return tuple(
+            SnapshotError(source=source, line=p.line, record=p.record, message=p.message)
+            for p in self.found
+        )
