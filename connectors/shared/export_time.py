@@ -39,8 +39,7 @@ def export_time(
     whose = "the file's" if len(files) == 1 else "the newest file's"
     return ExportTime(
         at,
-        f"exported_at not given: taken to be {whose} modification time, "
-        f"{at:%Y-%m-%d %H:%M} UTC",
+        f"exported_at not given: taken to be {whose} modification time, {at:%Y-%m-%d %H:%M} UTC",
     )
 
 
