@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import csv
 import json
 import urllib.parse
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -18,6 +17,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
 from pydantic.alias_generators import to_pascal
 
+from iam_gov.connectors.shared.csv_file import CsvFile
 from iam_gov.connectors.shared.export_time import export_time
 from iam_gov.connectors.shared.files import BadFile, json_documents, read_source_text
 from iam_gov.errors import SourceError, location
@@ -321,31 +321,30 @@ def _flag(text: str, column: str) -> bool | None:
 
 def parse_credential_report(text: str, where: Callable[[int], str]) -> dict[str, ReportUser]:
     """The report's CSV, by user ARN. ``where(line)`` names a line in messages."""
-    lines = text.lstrip("\ufeff").splitlines()
-    if not any(line.strip() for line in lines):
+    if not text.strip("\ufeff \t\r\n"):
         raise SourceError(f"{where(1)}: the credential report is empty")
-    reader = csv.reader(lines)
-    header = next(reader)
+    report = CsvFile.from_text(text, lambda line: where(line or 1), delimiter=",")
+    header = report.header
     missing = [column for column in _REQUIRED_COLUMNS if column not in header]
     if missing:
-        raise SourceError(
-            f"{where(1)}: not an IAM credential report header "
-            f"(missing {', '.join(missing[:5])}{', …' if len(missing) > 5 else ''})"
+        report.fail(
+            "not an IAM credential report header "
+            f"(missing {', '.join(missing[:5])}{', …' if len(missing) > 5 else ''})",
+            report.line,
         )
+
+    def bad_row(line: int, fields: list[str] | None, problem: str) -> None:
+        if fields is not None:
+            problem = f"{len(fields)} fields where the header has {len(header)}"
+        report.fail(problem, line)
+
     rows: dict[str, ReportUser] = {}
-    for fields in reader:
-        if not any(fields):
-            continue
-        line = reader.line_num
-        if len(fields) != len(header):
-            raise SourceError(
-                f"{where(line)}: {len(fields)} fields where the header has {len(header)}"
-            )
+    for fields in report.rows(bad_row):
         row = dict(zip(header, fields, strict=True))
         try:
             user = _report_user(row)
         except _RowError as exc:
-            raise SourceError(f"{where(line)}: {row['user']}: {exc}") from None
+            report.fail(f"{row['user']}: {exc}", report.line)
         rows[user.arn] = user
     return rows
 
