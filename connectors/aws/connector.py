@@ -16,7 +16,7 @@ from iam_gov.connectors.aws.export import read_export
 from iam_gov.connectors.aws.live import read_account
 from iam_gov.connectors.aws.to_model import build_snapshot
 from iam_gov.connectors.shared.options import LiveOrExportOptions
-from iam_gov.connectors.shared.protocol import Connector, ConnectorOptions, Permissions
+from iam_gov.connectors.shared.protocol import Connector, Permissions
 from iam_gov.connectors.shared.registry import connector
 from iam_gov.model import (
     Action,
@@ -135,11 +135,9 @@ APPLY_PERMISSIONS = (
 class AWSConnector(Connector[AWSOptions]):
     """IAM users and roles as accounts; groups, managed and inline policies as entitlements."""
 
-    options_model: ClassVar[type[ConnectorOptions]] = AWSOptions
-    permissions: ClassVar[Permissions] = Permissions(
-        collect=COLLECT_PERMISSIONS, apply=APPLY_PERMISSIONS
-    )
-    capabilities: ClassVar[frozenset[ActionKind]] = frozenset(
+    options_model = AWSOptions
+    permissions = Permissions(collect=COLLECT_PERMISSIONS, apply=APPLY_PERMISSIONS)
+    capabilities = frozenset(
         {ActionKind.DISABLE_ACCOUNT, ActionKind.REMOVE_GRANT, ActionKind.DEACTIVATE_CREDENTIAL}
     )
 

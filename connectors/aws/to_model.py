@@ -22,6 +22,7 @@ from iam_gov.connectors.aws.export import (
     group_policies_document_id,
     last_accessed_document_id,
 )
+from iam_gov.connectors.shared.snapshot import ordered_snapshot
 from iam_gov.model import (
     Account,
     AccountKind,
@@ -53,20 +54,18 @@ def build_snapshot(
     builder = _SnapshotBuilder(system, email_tag, employee_id_tag, collected.origin)
     builder.errors, builder.complete = list(collected.errors), collected.complete
     builder.add(collected)
-    return SystemSnapshot(
+    return ordered_snapshot(
         system=system,
         connector=type_name,
         source=collected.source,
         collected_at=collected.collected_at,
         complete=builder.complete,
-        errors=tuple(builder.errors),
-        accounts=tuple(sorted(builder.accounts, key=lambda a: a.native_id)),
-        credentials=tuple(sorted(builder.credentials, key=lambda c: c.credential_id)),
-        entitlements=tuple(builder.entitlements[key] for key in sorted(builder.entitlements)),
-        grants=tuple(
-            sorted(builder.grants, key=lambda g: (g.account_id, g.entitlement_id, g.via or ""))
-        ),
-        documents=tuple(sorted(builder.documents, key=lambda d: d.document_id)),
+        errors=builder.errors,
+        accounts=builder.accounts,
+        credentials=builder.credentials,
+        entitlements=builder.entitlements.values(),
+        grants=builder.grants,
+        documents=builder.documents,
         settings=collected.settings,
     )
 

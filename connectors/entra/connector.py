@@ -24,7 +24,7 @@ from iam_gov.connectors.entra.records import TenantData
 from iam_gov.connectors.entra.to_model import SnapshotBuilder
 from iam_gov.connectors.shared.export_time import ExportTime, export_time
 from iam_gov.connectors.shared.options import LiveOrExportOptions
-from iam_gov.connectors.shared.protocol import Connector, ConnectorOptions, Permissions
+from iam_gov.connectors.shared.protocol import Connector, Permissions
 from iam_gov.connectors.shared.registry import connector
 from iam_gov.errors import ConfigError
 from iam_gov.model import (
@@ -130,11 +130,9 @@ APPLY_PERMISSIONS = (
 class EntraConnector(Connector[EntraOptions]):
     """Users as accounts; groups, directory roles and app roles as entitlements."""
 
-    options_model: ClassVar[type[ConnectorOptions]] = EntraOptions
-    permissions: ClassVar[Permissions] = Permissions(
-        collect=COLLECT_PERMISSIONS, apply=APPLY_PERMISSIONS
-    )
-    capabilities: ClassVar[frozenset[ActionKind]] = frozenset(
+    options_model = EntraOptions
+    permissions = Permissions(collect=COLLECT_PERMISSIONS, apply=APPLY_PERMISSIONS)
+    capabilities = frozenset(
         {ActionKind.DISABLE_ACCOUNT, ActionKind.REVOKE_SESSIONS, ActionKind.REMOVE_GRANT}
     )
 

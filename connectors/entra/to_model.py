@@ -16,6 +16,7 @@ from iam_gov.connectors.entra.records import (
     RoleAssignment,
     TenantData,
 )
+from iam_gov.connectors.shared.snapshot import ordered_snapshot
 from iam_gov.model import (
     Account,
     AccountKind,
@@ -96,19 +97,17 @@ class SnapshotBuilder:
         settings: dict[str, Any] = {}
         if data.domains is not None:
             settings["domains"] = dict(sorted(data.domains.items()))
-        return SystemSnapshot(
+        return ordered_snapshot(
             system=self.system,
             connector=self.connector,
             source=source,
             collected_at=collected_at,
             complete=data.complete,
-            errors=tuple(data.errors),
-            accounts=tuple(sorted(accounts, key=lambda a: a.native_id)),
-            credentials=tuple(sorted(credentials, key=lambda c: c.credential_id)),
-            entitlements=tuple(self.entitlements[key] for key in sorted(self.entitlements)),
-            grants=tuple(
-                sorted(grants, key=lambda g: (g.account_id, g.entitlement_id, g.via or ""))
-            ),
+            errors=data.errors,
+            accounts=accounts,
+            credentials=credentials,
+            entitlements=self.entitlements.values(),
+            grants=grants,
             settings=settings,
         )
 

@@ -28,7 +28,7 @@ match on any HR field. Example (``iam-gov.toml``)::
 from __future__ import annotations
 
 import codecs
-from typing import ClassVar, Literal
+from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -118,8 +118,8 @@ class HROptions(ConnectorOptions):
 class HRConnector(Connector[HROptions]):
     """Reads the HR export; people only, and no actions: HR is read, never written."""
 
-    options_model: ClassVar[type[ConnectorOptions]] = HROptions
-    permissions: ClassVar[Permissions] = Permissions(collect=("read access to the HR export file",))
+    options_model = HROptions
+    permissions = Permissions(collect=("read access to the HR export file",))
 
     def collect(self) -> SystemSnapshot:
         options = self.options

@@ -21,7 +21,7 @@ from iam_gov.connectors.ldap.openldap import PPOLICY_ATTRIBUTES, OpenLDAP
 from iam_gov.connectors.ldap.to_model import build_snapshot
 from iam_gov.connectors.shared.export_time import export_time
 from iam_gov.connectors.shared.options import LiveOrExportOptions
-from iam_gov.connectors.shared.protocol import Connector, ConnectorOptions, Permissions
+from iam_gov.connectors.shared.protocol import Connector, Permissions
 from iam_gov.connectors.shared.registry import connector
 from iam_gov.model import (
     Action,
@@ -231,13 +231,9 @@ class LDAPConnector(Connector[LDAPOptions]):
     """Users as accounts with a password credential; groups, nested ones resolved, as
     entitlements. Active Directory or OpenLDAP semantics by ``flavor``."""
 
-    options_model: ClassVar[type[ConnectorOptions]] = LDAPOptions
-    permissions: ClassVar[Permissions] = Permissions(
-        collect=COLLECT_PERMISSIONS, apply=APPLY_PERMISSIONS
-    )
-    capabilities: ClassVar[frozenset[ActionKind]] = frozenset(
-        {ActionKind.DISABLE_ACCOUNT, ActionKind.REMOVE_GRANT}
-    )
+    options_model = LDAPOptions
+    permissions = Permissions(collect=COLLECT_PERMISSIONS, apply=APPLY_PERMISSIONS)
+    capabilities = frozenset({ActionKind.DISABLE_ACCOUNT, ActionKind.REMOVE_GRANT})
 
     def __init__(
         self, system: str, options: LDAPOptions, *, clock: Callable[[], datetime] = utcnow

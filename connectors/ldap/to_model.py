@@ -19,6 +19,7 @@ from iam_gov.connectors.ldap.entry import (
     dn_key,
 )
 from iam_gov.connectors.ldap.openldap import PPOLICY_ATTRIBUTES, ppolicy_password_policy
+from iam_gov.connectors.shared.snapshot import ordered_snapshot
 from iam_gov.model import (
     Account,
     AccountStatus,
@@ -59,19 +60,17 @@ def build_snapshot(
     policy, notes = password_policy(flavor.name, collected, origin)
     if policy is not None:
         settings = {**settings, "password_policy": policy}
-    return SystemSnapshot(
+    return ordered_snapshot(
         system=system,
         connector=type_name,
         source=source,
         collected_at=collected_at,
         complete=builder.complete,
         errors=(*builder.errors, *notes),
-        accounts=tuple(sorted(builder.accounts.values(), key=lambda a: a.native_id)),
-        credentials=tuple(sorted(builder.credentials, key=lambda c: c.credential_id)),
-        entitlements=tuple(builder.entitlements[key] for key in sorted(builder.entitlements)),
-        grants=tuple(
-            sorted(builder.grants, key=lambda g: (g.account_id, g.entitlement_id, g.via or ""))
-        ),
+        accounts=builder.accounts.values(),
+        credentials=builder.credentials,
+        entitlements=builder.entitlements.values(),
+        grants=builder.grants,
         settings=settings,
     )
 

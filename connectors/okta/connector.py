@@ -18,7 +18,7 @@ from iam_gov.connectors.okta.records import OktaData
 from iam_gov.connectors.okta.to_model import SnapshotBuilder
 from iam_gov.connectors.shared.export_time import export_time
 from iam_gov.connectors.shared.options import LiveOrExportOptions
-from iam_gov.connectors.shared.protocol import Connector, ConnectorOptions, Permissions
+from iam_gov.connectors.shared.protocol import Connector, Permissions
 from iam_gov.connectors.shared.registry import connector
 from iam_gov.errors import ConfigError, ConnectorError
 from iam_gov.model import (
@@ -148,9 +148,9 @@ class OktaConnector(Connector[OktaOptions]):
     """Okta users as accounts; groups, apps and admin roles as entitlements; the active
     password policies as settings."""
 
-    options_model: ClassVar[type[ConnectorOptions]] = OktaOptions
-    permissions: ClassVar[Permissions] = Permissions(collect=COLLECT_SCOPES, apply=APPLY_SCOPES)
-    capabilities: ClassVar[frozenset[ActionKind]] = frozenset(
+    options_model = OktaOptions
+    permissions = Permissions(collect=COLLECT_SCOPES, apply=APPLY_SCOPES)
+    capabilities = frozenset(
         {ActionKind.SUSPEND_ACCOUNT, ActionKind.DISABLE_ACCOUNT, ActionKind.REMOVE_GRANT}
     )
 

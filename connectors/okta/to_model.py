@@ -9,6 +9,7 @@ from typing import Any
 from iam_gov.connectors.okta.export import USERS
 from iam_gov.connectors.okta.live import PASSWORD_POLICIES
 from iam_gov.connectors.okta.records import OktaData, OktaPasswordPolicy, OktaRole, OktaUser
+from iam_gov.connectors.shared.snapshot import ordered_snapshot
 from iam_gov.model import (
     Account,
     AccountStatus,
@@ -55,20 +56,18 @@ class SnapshotBuilder:
         settings: dict[str, Any] = {}
         if data.password_policies is not None:
             settings["password_policies"] = self._password_policies(data, data.password_policies)
-        return SystemSnapshot(
+        return ordered_snapshot(
             system=self.system,
             connector=self.connector,
             source=source,
             collected_at=collected_at,
             complete=data.complete,
-            errors=tuple(sorted(data.errors, key=lambda e: (e.source, e.record or "", e.message))),
-            accounts=tuple(self.accounts[key] for key in sorted(self.accounts)),
-            credentials=tuple(sorted(self.credentials, key=lambda c: c.credential_id)),
-            entitlements=tuple(self.entitlements[key] for key in sorted(self.entitlements)),
-            grants=tuple(
-                self.grants[key]
-                for key in sorted(self.grants, key=lambda k: (k[0], k[1], k[2] or ""))
-            ),
+            # Live collection meets problems in whatever order its workers finish.
+            errors=sorted(data.errors, key=lambda e: (e.source, e.record or "", e.message)),
+            accounts=self.accounts.values(),
+            credentials=self.credentials,
+            entitlements=self.entitlements.values(),
+            grants=self.grants.values(),
             settings=settings,
         )
 

@@ -6,7 +6,7 @@ interface and logs, how clients authenticate from server.conf."""
 from __future__ import annotations
 
 from datetime import datetime, tzinfo
-from typing import ClassVar, Literal
+from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator, model_validator
@@ -151,13 +151,9 @@ APPLY_PERMISSIONS = (
 class OpenVPNConnector(Connector[OpenVPNOptions]):
     """Certificate common names as accounts; the VPN itself as one entitlement."""
 
-    options_model: ClassVar[type[ConnectorOptions]] = OpenVPNOptions
-    permissions: ClassVar[Permissions] = Permissions(
-        collect=COLLECT_PERMISSIONS, apply=APPLY_PERMISSIONS
-    )
-    capabilities: ClassVar[frozenset[ActionKind]] = frozenset(
-        {ActionKind.DISABLE_ACCOUNT, ActionKind.DEACTIVATE_CREDENTIAL}
-    )
+    options_model = OpenVPNOptions
+    permissions = Permissions(collect=COLLECT_PERMISSIONS, apply=APPLY_PERMISSIONS)
+    capabilities = frozenset({ActionKind.DISABLE_ACCOUNT, ActionKind.DEACTIVATE_CREDENTIAL})
 
     def __repr__(self) -> str:
         return f"OpenVPNConnector(system={self.system!r}, pki_dir={str(self.options.pki_dir)!r})"

@@ -5,7 +5,7 @@ Handshakes come from the running interface (``wg show <interface> dump``) or a s
 from __future__ import annotations
 
 import stat
-from typing import ClassVar, Literal
+from typing import Literal
 
 from pydantic import Field, model_validator
 
@@ -106,11 +106,9 @@ APPLY_PERMISSIONS = (
 class WireGuardConnector(Connector[WireGuardOptions]):
     """Peers as accounts, each holding the one VPN entitlement; keys as credentials."""
 
-    options_model: ClassVar[type[ConnectorOptions]] = WireGuardOptions
-    permissions: ClassVar[Permissions] = Permissions(
-        collect=COLLECT_PERMISSIONS, apply=APPLY_PERMISSIONS
-    )
-    capabilities: ClassVar[frozenset[ActionKind]] = frozenset({ActionKind.DISABLE_ACCOUNT})
+    options_model = WireGuardOptions
+    permissions = Permissions(collect=COLLECT_PERMISSIONS, apply=APPLY_PERMISSIONS)
+    capabilities = frozenset({ActionKind.DISABLE_ACCOUNT})
 
     def collect(self) -> SystemSnapshot:
         options = self.options
