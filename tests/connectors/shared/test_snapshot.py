@@ -6,12 +6,12 @@ import random
 from datetime import UTC, datetime
 
 from iam_gov.connectors.shared.snapshot import ordered_snapshot
-from iam_gov.model import Account, AccountStatus, Entitlement, Grant, SnapshotError
+from iam_gov.model import Account, AccountStatus, Entitlement, Grant, SnapshotError, SystemSnapshot
 
 NOW = datetime(2026, 11, 27, tzinfo=UTC)
 
 
-def snapshot(seed: int) -> object:
+def snapshot(seed: int) -> SystemSnapshot:
     accounts = [
         Account(system="s", native_id=f"u{i}", login=f"u{i}", status=AccountStatus.ACTIVE)
         for i in range(5)
