@@ -278,7 +278,8 @@ def _resolve_sqlite_path(url: str, base_dir: Path) -> str:
     if parsed.get_backend_name() == "sqlite" and parsed.database and parsed.database != ":memory:":
         db_path = Path(parsed.database).expanduser()
         if not db_path.is_absolute():
-            parsed = parsed.set(database=str(base_dir / db_path))
+            # Lexically: `../store/iam-gov.db` is shown and opened as the folder it names.
+            parsed = parsed.set(database=os.path.normpath(base_dir / db_path))
     return parsed.render_as_string(hide_password=False)
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from iam_gov.collect import collect
-from iam_gov.config import load_config
+from iam_gov.config import DATABASE_URL_ENV, database_url, load_config
 from iam_gov.evaluation import evaluate
 from iam_gov.policy import load_policy
 from iam_gov.rules import all_rules
@@ -28,6 +28,16 @@ def files(root: Path) -> dict[str, bytes]:
     return {
         str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()
     }
+
+
+def test_the_demo_names_its_store_where_make_demo_keeps_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """So that the commands `make demo` prints next work as printed, with nothing exported."""
+    monkeypatch.delenv(DATABASE_URL_ENV, raising=False)
+    config = load_config(DEMO / "iam-gov.toml")
+
+    assert database_url(config) == f"sqlite:///{DEMO.parent.parent / '.demo' / 'iam-gov.db'}"
 
 
 def test_the_bundled_demo_is_exactly_what_the_generator_writes(tmp_path: Path) -> None:
