@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import cached_property
@@ -238,36 +238,33 @@ class EvaluationState:
     def privileged_ids(self, view: SystemView) -> frozenset[str]:
         """Ids of the entitlements in ``view`` that are privileged: rules test each grant
         against this set instead of working it out per grant."""
-        key = ("privileged", view.name)
-        ids = self._ids.get(key)
-        if ids is None:
-            ids = self._ids[key] = frozenset(
-                e.entitlement_id for e in view.entitlements.values() if self.is_privileged(view, e)
-            )
-        return ids
+        return self._entitlement_ids(("privileged",), view, lambda e: self.is_privileged(view, e))
 
     def matching_ids(self, view: SystemView, pattern: str) -> frozenset[str]:
         """Ids of the entitlements in ``view`` that a policy pattern names."""
-        key = ("pattern", view.name, pattern)
-        ids = self._ids.get(key)
-        if ids is None:
-            ids = self._ids[key] = frozenset(
-                e.entitlement_id
-                for e in view.entitlements.values()
-                if self.matches(view.name, pattern, e)
-            )
-        return ids
+        return self._entitlement_ids(
+            ("pattern", pattern), view, lambda e: self.matches(view.name, pattern, e)
+        )
 
     def role_explained_ids(self, roles: tuple[str, ...], view: SystemView) -> frozenset[str]:
         """Ids of the entitlements in ``view`` that these roles bring: a grant of one is
         explained by a role (``explain`` says so too), whatever else is true of it."""
-        key = ("roles", view.name, roles)
+        return self._entitlement_ids(
+            ("roles", roles),
+            view,
+            lambda e: self._role_explanation(roles, view.name, e) is not None,
+        )
+
+    def _entitlement_ids(
+        self, question: tuple[object, ...], view: SystemView, test: Callable[[Entitlement], bool]
+    ) -> frozenset[str]:
+        """The ids of the entitlements in ``view`` that pass ``test``, worked out once per
+        question: rules ask the same of every account."""
+        key = (*question, view.name)
         ids = self._ids.get(key)
         if ids is None:
             ids = self._ids[key] = frozenset(
-                e.entitlement_id
-                for e in view.entitlements.values()
-                if self._role_explanation(roles, view.name, e) is not None
+                e.entitlement_id for e in view.entitlements.values() if test(e)
             )
         return ids
 
