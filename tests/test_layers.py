@@ -134,13 +134,19 @@ def within(module: str, prefix: str) -> bool:
     return module == prefix or module.startswith(prefix + ".")
 
 
-def layer_of(module: str) -> int:
-    best, best_length = -1, -1
+def placed(module: str) -> tuple[int, str]:
+    """The layer of a module and the entry of LAYERS that puts it there (the longest
+    prefix); (-1, "") for a module no entry names."""
+    best, owner = -1, ""
     for index, (_, prefixes) in enumerate(LAYERS):
         for prefix in prefixes:
-            if within(module, prefix) and len(prefix) > best_length:
-                best, best_length = index, len(prefix)
-    return best
+            if within(module, prefix) and len(prefix) > len(owner):
+                best, owner = index, prefix
+    return best, owner
+
+
+def layer_of(module: str) -> int:
+    return placed(module)[0]
 
 
 def system_of(module: str) -> str | None:
@@ -185,7 +191,7 @@ def test_every_module_has_a_layer() -> None:
 
 @pytest.mark.parametrize("part", [prefix for _, prefixes in LAYERS for prefix in prefixes])
 def test_imports_follow_the_layers(part: str) -> None:
-    inside = {m: p for m, p in MODULES.items() if layer_of(m) >= 0 and within(m, part)}
+    inside = {m: p for m, p in MODULES.items() if placed(m)[1] == part}
     found = problems(imp for m, p in inside.items() for imp in imports_of(m, p))
     assert found == []
 
