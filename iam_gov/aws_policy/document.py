@@ -107,20 +107,7 @@ class Resources:
                     for p in self.patterns
                 )
             return Match.YES if self._compiled[i].fullmatch(arn) else Match.NO
-        unknown = False
-
-        def fill(found: re.Match[str]) -> str:
-            nonlocal unknown
-            name = found.group(1)
-            if name in _LITERAL_VARIABLES:
-                return _LITERAL_VARIABLES[name]
-            value = context.get(name.lower())
-            if value is None:
-                unknown = True
-                return "*"
-            return value.replace("*", "\x00").replace("?", "\x01")
-
-        filled = _VARIABLE.sub(fill, pattern)
+        filled, unknown = _fill_variables(pattern, context)
         if not resource_regex(filled).fullmatch(arn):
             return Match.NO
         return Match.MAYBE if unknown else Match.YES
@@ -134,20 +121,7 @@ class Resources:
             return self.patterns
         out = []
         for pattern in self.patterns:
-            unknown = False
-
-            def fill(found: re.Match[str]) -> str:
-                nonlocal unknown
-                name = found.group(1)
-                if name in _LITERAL_VARIABLES:
-                    return _LITERAL_VARIABLES[name]
-                value = (context or {}).get(name.lower())
-                if value is None:
-                    unknown = True
-                    return ""
-                return value.replace("*", "\x00").replace("?", "\x01")
-
-            filled = _VARIABLE.sub(fill, pattern)
+            filled, unknown = _fill_variables(pattern, context or {})
             if unknown:
                 return None
             out.append(filled)
@@ -363,3 +337,23 @@ def _resources(statement: Mapping[str, Any], where: str, problems: list[str]) ->
     # IAM would reject it; reading it as every resource over-states access rather than
     # hiding it.
     return Resources(("*",))
+
+
+def _fill_variables(pattern: str, context: Mapping[str, str]) -> tuple[str, bool]:
+    """The pattern with its policy variables (``${aws:username}``) filled in from ``context``,
+    the values taken literally (their wildcards kept apart); and whether some variable was
+    unknown, in which case it matches anything (``*``)."""
+    unknown = False
+
+    def fill(found: re.Match[str]) -> str:
+        nonlocal unknown
+        name = found.group(1)
+        if name in _LITERAL_VARIABLES:
+            return _LITERAL_VARIABLES[name]
+        value = context.get(name.lower())
+        if value is None:
+            unknown = True
+            return "*"
+        return value.replace("*", "\x00").replace("?", "\x01")
+
+    return _VARIABLE.sub(fill, pattern), unknown

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 
 from iam_gov.engine.state import EvaluationState, SystemView
-from iam_gov.model import Account
+from iam_gov.model import Account, AccountStatus, Credential
 
 
 def last_activity(view: SystemView, account: Account) -> datetime | None:
@@ -38,3 +38,15 @@ def with_privileged(message: str, privileged: Sequence[str]) -> str:
     if privileged:
         message += f"; it holds privileged access ({', '.join(privileged)})"
     return message + "."
+
+
+def active_accounts_credentials(
+    state: EvaluationState,
+) -> Iterator[tuple[SystemView, Account, list[Credential]]]:
+    """Every active account with its credentials, system by system: those of a disabled
+    account cannot be used, so they are not judged."""
+    for view in state.systems.values():
+        for account_id, credentials in view.credentials.items():
+            account = view.accounts.get(account_id)
+            if account is not None and account.status is AccountStatus.ACTIVE:
+                yield view, account, credentials

@@ -8,8 +8,8 @@ from datetime import datetime
 from pydantic import Field
 
 from iam_gov.engine.state import EvaluationState, SystemView
-from iam_gov.model import Account, AccountStatus, Credential, CredentialKind, Severity
-from iam_gov.rules._common import days
+from iam_gov.model import Account, Credential, CredentialKind, Severity
+from iam_gov.rules._common import active_accounts_credentials, days
 from iam_gov.rules.registry import Evidence, Hit, RuleParams, rule
 
 KEY_KINDS = (CredentialKind.PUBLIC_KEY, CredentialKind.SSH_KEY)
@@ -63,33 +63,29 @@ def expiring_certificate(state: EvaluationState, params: Params) -> Iterator[Hit
       expiring-certificate: {warn_days: 14, max_age_days: 730}
     ```
     """
-    for view in state.systems.values():
-        for account_id, credentials in view.credentials.items():
-            account = view.accounts.get(account_id)
-            if account is None or account.status is not AccountStatus.ACTIVE:
-                continue
-            judged = [
-                (credential, found)
-                for credential in credentials
-                if credential.active
-                and (found := _judge(view, account, credentials, credential, params)) is not None
-            ]
-            if not judged:
-                continue
-            link = state.links[(view.name, account_id)]
-            person = state.person_of(link)
-            if person is not None and state.has_left(person, view.on):
-                continue
-            owner = f" ({person.name})" if person is not None else ""
-            for credential, (what, severity, evidence) in judged:
-                yield Hit(
-                    subject=f"{view.name}:{credential.credential_id}",
-                    system=view.name,
-                    person_id=link.person_id,
-                    message=f"{view.name} account {account.login}{owner}: {what}.",
-                    severity=severity,
-                    evidence=evidence,
-                )
+    for view, account, credentials in active_accounts_credentials(state):
+        judged = [
+            (credential, found)
+            for credential in credentials
+            if credential.active
+            and (found := _judge(view, account, credentials, credential, params)) is not None
+        ]
+        if not judged:
+            continue
+        link = state.links[(view.name, account.native_id)]
+        person = state.person_of(link)
+        if person is not None and state.has_left(person, view.on):
+            continue
+        owner = f" ({person.name})" if person is not None else ""
+        for credential, (what, severity, evidence) in judged:
+            yield Hit(
+                subject=f"{view.name}:{credential.credential_id}",
+                system=view.name,
+                person_id=link.person_id,
+                message=f"{view.name} account {account.login}{owner}: {what}.",
+                severity=severity,
+                evidence=evidence,
+            )
 
 
 def _judge(

@@ -8,8 +8,8 @@ from datetime import datetime
 from pydantic import Field
 
 from iam_gov.engine.state import EvaluationState
-from iam_gov.model import AccountStatus, CredentialKind, Severity
-from iam_gov.rules._common import days
+from iam_gov.model import CredentialKind, Severity
+from iam_gov.rules._common import active_accounts_credentials, days
 from iam_gov.rules.registry import Evidence, Hit, RuleParams, rule
 
 
@@ -49,42 +49,38 @@ def stale_access_key(state: EvaluationState, params: Params) -> Iterator[Hit]:
       stale-access-key: {max_age_days: 90, unused_days: 60}
     ```
     """
-    for view in state.systems.values():
-        for account_id, credentials in view.credentials.items():
-            account = view.accounts.get(account_id)
-            if account is None or account.status is not AccountStatus.ACTIVE:
+    for view, account, credentials in active_accounts_credentials(state):
+        for key in credentials:
+            if key.kind is not CredentialKind.ACCESS_KEY or not key.active:
                 continue
-            for key in credentials:
-                if key.kind is not CredentialKind.ACCESS_KEY or not key.active:
-                    continue
-                age = (view.as_of - key.created_at).days if key.created_at else None
-                idle_since = key.last_used_at or key.created_at
-                unused = (view.as_of - idle_since).days if idle_since else None
-                reasons = []
-                if age is not None and age > params.max_age_days:
-                    reasons.append(f"is {days(age)} old (rotate every {days(params.max_age_days)})")
-                if unused is not None and unused > params.unused_days:
-                    if key.last_used_at is None:
-                        reasons.append(f"was never used in {days(unused)}")
-                    else:
-                        reasons.append(f"has not been used for {days(unused)}")
-                if not reasons:
-                    continue
-                name = key.credential_id.rsplit("#", 1)[-1].replace("_", " ")
-                yield Hit(
-                    subject=f"{view.name}:{key.credential_id}",
-                    system=view.name,
-                    person_id=state.links[(view.name, account_id)].person_id,
-                    message=f"{view.name} account {account.login}'s {name} "
-                    + " and ".join(reasons)
-                    + ".",
-                    evidence=StaleKeyEvidence(
-                        account_login=account.login,
-                        credential_id=key.credential_id,
-                        created_at=key.created_at,
-                        last_used_at=key.last_used_at,
-                        age_days=age,
-                        unused_days=unused,
-                        reasons=reasons,
-                    ),
-                )
+            age = (view.as_of - key.created_at).days if key.created_at else None
+            idle_since = key.last_used_at or key.created_at
+            unused = (view.as_of - idle_since).days if idle_since else None
+            reasons = []
+            if age is not None and age > params.max_age_days:
+                reasons.append(f"is {days(age)} old (rotate every {days(params.max_age_days)})")
+            if unused is not None and unused > params.unused_days:
+                if key.last_used_at is None:
+                    reasons.append(f"was never used in {days(unused)}")
+                else:
+                    reasons.append(f"has not been used for {days(unused)}")
+            if not reasons:
+                continue
+            name = key.credential_id.rsplit("#", 1)[-1].replace("_", " ")
+            yield Hit(
+                subject=f"{view.name}:{key.credential_id}",
+                system=view.name,
+                person_id=state.links[(view.name, account.native_id)].person_id,
+                message=f"{view.name} account {account.login}'s {name} "
+                + " and ".join(reasons)
+                + ".",
+                evidence=StaleKeyEvidence(
+                    account_login=account.login,
+                    credential_id=key.credential_id,
+                    created_at=key.created_at,
+                    last_used_at=key.last_used_at,
+                    age_days=age,
+                    unused_days=unused,
+                    reasons=reasons,
+                ),
+            )
