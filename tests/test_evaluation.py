@@ -1,4 +1,4 @@
-"""Collect -> correlate -> evaluate -> findings, on a generated company, through the store."""
+"""Evaluation end to end: a generated company collected, evaluated, findings recorded.
 
 from __future__ import annotations
 
