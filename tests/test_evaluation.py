@@ -1,4 +1,4 @@
-"""Evaluation end to end: a generated company collected, evaluated, findings recorded.
+"""Collect -> correlate -> evaluate -> findings, on a generated company, through the store."""
 
 from __future__ import annotations
 
