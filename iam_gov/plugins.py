@@ -19,7 +19,7 @@ import difflib
 import importlib
 import pkgutil
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from importlib.metadata import EntryPoint, entry_points
 from typing import Generic, TypeVar
 
@@ -87,9 +87,6 @@ class Registry(Generic[T]):
     def __contains__(self, name: object) -> bool:
         self.load()
         return name in self._items
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self.all())
 
     def all(self) -> dict[str, T]:
         """Every registered extension, by name, in name order."""

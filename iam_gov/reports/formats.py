@@ -52,7 +52,3 @@ def findings_format(name: str, description: str) -> Callable[[Render], Render]:
         return render
 
     return register
-
-
-def format_help() -> str:
-    return "; ".join(f"{f.name}: {f.description}" for f in FORMATS.all().values())
