@@ -7,23 +7,21 @@ import os
 import sys
 import traceback
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import click
 import typer
-from rich.console import Console
 from rich.text import Text
 
+from iam_gov.cli_campaign import campaign_app, review
+from iam_gov.cli_common import config_from_options, err, open_store, options, out, policy_of
 from iam_gov.errors import IamGovError
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection
 
     from iam_gov.config import Config
-    from iam_gov.policy import Policy
-    from iam_gov.store import Store
 
 app = typer.Typer(
     help="Identity and access governance: who has what access, should they, and who said so?",
@@ -39,19 +37,6 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(config_app, name="config")
 app.add_typer(samples_app, name="samples")
 app.add_typer(policy_app, name="policy")
-
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
-
-
-@dataclass
-class Options:
-    config: Path | None = None
-    database_url: str | None = None
-    debug: bool = False
-
-
-options = Options()
 
 
 @app.callback()
@@ -79,24 +64,7 @@ def _global(
     options.debug = debug
 
 
-def _config() -> Config:
-    from iam_gov.config import find_config, load_config
-
-    return load_config(find_config(options.config))
-
-
-def _store(config: Config | None) -> Store:
-    from iam_gov.config import database_url
-    from iam_gov.store import Store
-
-    return Store.open(database_url(config, options.database_url))
-
-
-def _policy(config: Config) -> Policy:
-    from iam_gov.policy import load_policy
-    from iam_gov.rules import all_rules
-
-    return load_policy(config.policy.path, rules=all_rules())
+app.add_typer(campaign_app, name="campaign")
 
 
 # --- collect / evaluate / run -------------------------------------------------------------
@@ -114,9 +82,9 @@ def collect(system: SystemOption = None) -> None:
     from iam_gov.reports.summary import problems_text, snapshots_table
     from iam_gov.store.snapshots import snapshots_by_id
 
-    config = _config()
-    _policy(config)  # a broken policy stops the run before anything is collected
-    with _store(config) as store:
+    config = config_from_options()
+    policy_of(config)  # a broken policy stops the run before anything is collected
+    with open_store(config) as store:
         collected = do_collect(config, store, system)
         with store.reading() as conn:
             infos = snapshots_by_id(conn, [c.snapshot_id for c in collected])
@@ -132,9 +100,9 @@ def evaluate() -> None:
     from iam_gov.evaluation import evaluate as do_evaluate
     from iam_gov.reports.summary import run_summary
 
-    config = _config()
-    policy = _policy(config)
-    with _store(config) as store:
+    config = config_from_options()
+    policy = policy_of(config)
+    with open_store(config) as store:
         report = do_evaluate(store, config, policy)
     out.print(run_summary(report))
 
@@ -147,10 +115,10 @@ def run(system: SystemOption = None) -> None:
     from iam_gov.evaluation import evaluate as do_evaluate
     from iam_gov.reports.summary import run_summary
 
-    config = _config()
-    policy = _policy(config)
+    config = config_from_options()
+    policy = policy_of(config)
     overrides = load_overrides(config.correlation.overrides)
-    with _store(config) as store:
+    with open_store(config) as store:
         do_collect(config, store, system)
         report = do_evaluate(store, config, policy, overrides=overrides)
         where = store.display_url
@@ -212,8 +180,8 @@ def findings(
         for rule_id in rule:
             if rule_id not in known:
                 raise IamGovError(f"--rule: {_unknown_rule(rule_id, known)}")
-    config = _config()
-    with _store(config) as store, store.reading() as conn:
+    config = config_from_options()
+    with open_store(config) as store, store.reading() as conn:
         if last_evaluation(conn) is None:
             raise IamGovError("the store has no evaluation yet: run `iam-gov run` first")
         if person is not None:
@@ -275,9 +243,9 @@ def explain(
     from iam_gov.reports.explain import explanation_view
     from iam_gov.store.findings import FindingFilter, list_findings
 
-    config = _config()
-    policy = _policy(config)
-    with _store(config) as store:
+    config = config_from_options()
+    policy = policy_of(config)
+    with open_store(config) as store:
         loaded = load_state(store, config, policy)
         who = find_person(loaded.state.people, person)
         with store.reading() as conn:
@@ -340,7 +308,7 @@ def policy_check(
     from iam_gov.rules import all_rules
     from iam_gov.timeutil import utcnow
 
-    config = _config() if path is None else _config_or_none_quiet()
+    config = config_from_options() if path is None else _config_or_none_quiet()
     if path is None:
         assert config is not None
         path = config.policy.path
@@ -390,7 +358,7 @@ def _config_or_none_quiet() -> Config | None:
     from iam_gov.config import find_config
 
     path = find_config(options.config)
-    return _config() if path.exists() else None
+    return config_from_options() if path.exists() else None
 
 
 # --- audit --------------------------------------------------------------------------------
@@ -412,7 +380,7 @@ def audit_verify(
     from iam_gov import audit
 
     config = _config_or_none()
-    with _store(config) as store, store.reading() as conn:
+    with open_store(config) as store, store.reading() as conn:
         result = audit.verify(conn, expect_head=expect_head)
     if not result.ok:
         raise AuditBroken(f"audit log BROKEN: {result.problem}")
@@ -439,7 +407,7 @@ def audit_log(
     from iam_gov.reports.safe import printable
 
     config = _config_or_none()
-    with _store(config) as store, store.reading() as conn:
+    with open_store(config) as store, store.reading() as conn:
         records = audit.records(conn, limit=limit)
     table = Table(title="Audit log (newest first)", title_justify="left")
     for column in ("#", "when (UTC)", "actor", "action", "target", "details"):
@@ -463,7 +431,7 @@ def _config_or_none() -> Config | None:
 
     if options.database_url or os.environ.get(DATABASE_URL_ENV):
         return None
-    return _config()
+    return config_from_options()
 
 
 # --- config -------------------------------------------------------------------------------
@@ -543,6 +511,9 @@ def samples_generate(
         f"wrote {len(written)} files to {out_dir}; "
         f"try: iam-gov --config {out_dir / 'iam-gov.toml'} run"
     )
+
+
+app.command(name="review")(review)
 
 
 # --- entry point --------------------------------------------------------------------------

@@ -9,7 +9,7 @@ import tomllib
 from collections.abc import Iterator, Mapping, Sequence
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -60,10 +60,41 @@ class CorrelationSettings(_Section):
     """Domains treated as equivalent when comparing e-mail addresses (e.g. an old domain)."""
 
 
+class SmtpSettings(_Section):
+    """The mail server that review reminders go through."""
+
+    host: str = Field(min_length=1)
+    port: int = Field(587, ge=1, le=65535)
+    security: Literal["starttls", "tls", "none"] = "starttls"
+    """``starttls`` (port 587), ``tls`` (implicit TLS, port 465), or ``none`` (a local relay)."""
+    sender: str = Field(min_length=3)
+    """The From: address."""
+    username: str | None = None
+    password: SecretRef | None = None
+    timeout_seconds: float = Field(30, gt=0)
+
+
+class ReviewSettings(_Section):
+    """Access reviews: who the person at the keyboard is, who may act for others, reminders."""
+
+    reviewers: dict[str, str] = Field(default_factory=dict)
+    """OS account name -> the reviewer's e-mail address in HR."""
+    admins: tuple[str, ...] = ()
+    """E-mail addresses allowed to act for another reviewer (recorded as acting for them)."""
+    fallback_reviewer: str | None = None
+    """Reviews items nobody else can: no manager, no owner, or the reviewer's own access."""
+    reminders_folder: RelPath | None = None
+    """Write reminder e-mails here (one .eml per reviewer) instead of sending them."""
+    smtp: SmtpSettings | None = None
+    review_command: str = "iam-gov review"
+    """How a reviewer opens the review, as reminders tell them."""
+
+
 class _ConfigFile(_Section):
     store: StoreSettings = Field(default_factory=StoreSettings)
     policy: PolicySettings
     correlation: CorrelationSettings = Field(default_factory=CorrelationSettings)
+    review: ReviewSettings = Field(default_factory=ReviewSettings)
     systems: dict[str, dict[str, Any]] = Field(min_length=1)
 
 
@@ -77,6 +108,7 @@ class Config(BaseModel):
     policy: PolicySettings
     correlation: CorrelationSettings
     systems: dict[str, ConnectorOptions]
+    review: ReviewSettings = ReviewSettings()
 
     @property
     def base_dir(self) -> Path:
@@ -156,6 +188,7 @@ def load_config(path: Path) -> Config:
         policy=top.policy,
         correlation=top.correlation,
         systems=systems,
+        review=top.review,
     )
 
 

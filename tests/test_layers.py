@@ -51,7 +51,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
         ("iam_gov.campaigns", "iam_gov.deprovision", "iam_gov.drift"),
     ),
     ("reports", ("iam_gov.reports",)),
-    ("command line", ("iam_gov.cli", "iam_gov.__main__")),
+    ("command line", ("iam_gov.cli", "iam_gov.cli_common", "iam_gov.cli_campaign", "iam_gov.__main__")),
     ("reviewer TUI", ("iam_gov.tui",)),
 )
 

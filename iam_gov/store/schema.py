@@ -254,3 +254,131 @@ audit_head = Table(
     Column("seq", Integer, nullable=False),
     Column("hash", String(64), nullable=False),
 )
+
+# --- access-review campaigns (iam_gov.campaigns) -----------------------------------------
+
+campaigns = Table(
+    "campaigns",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", Text, nullable=False),
+    # ``periodic`` (from a definition) or ``event`` (opened by a trigger).
+    Column("kind", String(16), nullable=False),
+    Column("trigger", String(32)),
+    # ``draft`` → ``open`` (launched) → ``closed``.
+    Column("status", String(16), nullable=False),
+    Column("definition", JSONType, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("created_by", Text, nullable=False),
+    Column("launched_at", UTCDateTime),
+    Column("due_on", Date),
+    Column("closed_at", UTCDateTime),
+    Column("closed_by", Text),
+    # The snapshots the population was frozen from, by system.
+    Column("snapshot_ids", JSONType),
+    Column("evaluation_id", Integer),
+    Column("population_hash", String(64)),
+    Column("item_count", Integer, nullable=False),
+    Column("close_summary", JSONType),
+    Index(None, "status"),
+)
+
+# One row per (account, entitlement) under review, numbered 1..n in review order (leavers and
+# high risk first), so that a page of the review is a range of item ids.
+campaign_items = Table(
+    "campaign_items",
+    metadata,
+    Column(
+        "campaign_id",
+        Integer,
+        ForeignKey("campaigns.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("item_id", Integer, primary_key=True, autoincrement=False),
+    Column("system", String(64), nullable=False),
+    Column("account_id", String(512), nullable=False),
+    Column("account_login", Text, nullable=False),
+    Column("account_kind", String(16), nullable=False),
+    Column("account_status", String(16), nullable=False),
+    Column("person_id", String(128)),
+    Column("person_name", Text),
+    Column("person_email", String(320)),
+    Column("department", Text),
+    Column("title", Text),
+    Column("entitlement_id", String(512), nullable=False),
+    Column("entitlement_name", Text, nullable=False),
+    Column("entitlement_kind", String(32), nullable=False),
+    # The groups it comes through, comma-separated; '' when only held directly.
+    Column("via", Text, nullable=False),
+    Column("direct", Boolean, nullable=False),
+    Column("privileged", Boolean, nullable=False),
+    Column("leaver", Boolean, nullable=False),
+    Column("mover", Boolean, nullable=False),
+    Column("in_role", Boolean, nullable=False),
+    # Why the grant exists (the ``explain`` chain), in words.
+    Column("explanation", Text, nullable=False),
+    Column("last_used_at", UTCDateTime),
+    Column("peers_holding", Integer, nullable=False),
+    Column("peers_total", Integer, nullable=False),
+    # The open findings about this grant or account, rule ids comma-separated.
+    Column("finding_rules", Text, nullable=False),
+    Column("finding_severity", String(16)),
+    Column("risk", Integer, nullable=False),
+    Column("recommendation", String(8), nullable=False),
+    Column("reviewer", String(320), nullable=False),
+    Column("reviewer_rule", String(32), nullable=False),
+    Column("decision", String(16)),
+    Column("comment", Text),
+    Column("decided_by", Text),
+    Column("decided_at", UTCDateTime),
+    Column("acting_for", String(320)),
+    # The rule that pre-certified the item, when one did.
+    Column("precertified", Text),
+    # Optimistic locking: a decision names the version it saw.
+    Column("version", Integer, nullable=False),
+    Index(None, "campaign_id", "reviewer", "item_id"),
+)
+
+# Everything that happened to a campaign's items, in order: decisions, undos, delegations,
+# comments, pre-certification, no-response, sign-off. The evidence of who decided what, when.
+campaign_history = Table(
+    "campaign_history",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("campaign_id", Integer, ForeignKey("campaigns.id", ondelete="CASCADE"), nullable=False),
+    Column("item_id", Integer),
+    Column("action", String(16), nullable=False),
+    Column("actor", Text, nullable=False),
+    Column("acting_for", String(320)),
+    Column("os_user", Text),
+    Column("at", UTCDateTime, nullable=False),
+    Column("decision", String(16)),
+    Column("comment", Text),
+    Column("details", JSONType, nullable=False),
+    Index(None, "campaign_id", "item_id"),
+)
+
+campaign_signoffs = Table(
+    "campaign_signoffs",
+    metadata,
+    Column(
+        "campaign_id",
+        Integer,
+        ForeignKey("campaigns.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("reviewer", String(320), primary_key=True),
+    Column("signed_at", UTCDateTime, nullable=False),
+    Column("signed_by", Text, nullable=False),
+    Column("acting_for", String(320)),
+)
+
+# What event triggers have already opened a review for, so that an event opens one review once.
+review_triggers = Table(
+    "review_triggers",
+    metadata,
+    Column("trigger", String(32), primary_key=True),
+    Column("event_key", String(1024), primary_key=True),
+    Column("campaign_id", Integer, ForeignKey("campaigns.id", ondelete="CASCADE")),
+    Column("opened_at", UTCDateTime, nullable=False),
+)

@@ -1,0 +1,48 @@
+"""What every `iam-gov` command shares: the global options, the consoles, opening the
+configuration, the store and the policy."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from rich.console import Console
+
+if TYPE_CHECKING:
+    from iam_gov.config import Config
+    from iam_gov.policy import Policy
+    from iam_gov.store import Store
+
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+
+@dataclass
+class Options:
+    config: Path | None = None
+    database_url: str | None = None
+    debug: bool = False
+
+
+options = Options()
+
+
+def config_from_options() -> Config:
+    from iam_gov.config import find_config, load_config
+
+    return load_config(find_config(options.config))
+
+
+def open_store(config: Config | None) -> Store:
+    from iam_gov.config import database_url
+    from iam_gov.store import Store
+
+    return Store.open(database_url(config, options.database_url))
+
+
+def policy_of(config: Config) -> Policy:
+    from iam_gov.policy import load_policy
+    from iam_gov.rules import all_rules
+
+    return load_policy(config.policy.path, rules=all_rules())
