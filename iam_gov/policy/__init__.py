@@ -22,6 +22,7 @@ from iam_gov.model import Account, AccountKind, Person
 from iam_gov.policy.match import account_matches, person_field, person_matches
 from iam_gov.policy.model import (
     DeclaredAccount,
+    EntitlementOwner,
     Exception_,
     Pattern,
     PolicyFile,
@@ -67,6 +68,8 @@ class Policy:
     separation_of_duties: tuple[Located[SeparationOfDuties], ...]
     digest: str
     sources: tuple[Path, ...]
+    owners: dict[str, tuple[EntitlementOwner, ...]] = field(default_factory=dict)
+    """System name -> who owns which entitlements (for owner reviews)."""
     _closure: dict[str, tuple[str, ...]] = field(default_factory=dict, repr=False)
     _exception_index: dict[tuple[str, str, str], list[Located[Exception_]]] = field(
         default_factory=dict, repr=False
@@ -165,6 +168,7 @@ class Policy:
                 names.update(side)
         names.update(e.item.system for e in self.exceptions)
         names.update(a.item.system for a in self.accounts)
+        names.update(self.owners)
         return names
 
     def rule_enabled(self, rule_id: str) -> bool:
@@ -222,7 +226,10 @@ def _merge(
     accounts: list[Located[DeclaredAccount]] = []
     rules: dict[str, RuleSettings] = {}
     rule_where: dict[str, str] = {}
+    owners: dict[str, tuple[EntitlementOwner, ...]] = {}
     for doc, pf in parsed:
+        for system, owned in pf.owners.items():
+            owners[system] = owners.get(system, ()) + owned
         for i, role in enumerate(pf.roles):
             where = doc.where(("roles", i))
             if role.name in roles:
@@ -274,6 +281,7 @@ def _merge(
         "accounts": tuple(accounts),
         "rules": rules,
         "separation_of_duties": tuple(separation),
+        "owners": owners,
         "_closure": closure,
     }
 

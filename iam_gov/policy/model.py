@@ -118,6 +118,14 @@ class DeclaredAccount(_Strict):
         return value
 
 
+class EntitlementOwner(_Strict):
+    """Who answers for an entitlement: reviews it in campaigns with ``reviewers: owner``."""
+
+    entitlement: Pattern
+    owner: str = Field(min_length=3)
+    """The owner's e-mail address."""
+
+
 class PolicyFile(_Strict):
     """One YAML file of the policy (a policy may be one file or a folder of them)."""
 
@@ -129,5 +137,7 @@ class PolicyFile(_Strict):
     separation_of_duties: tuple[SeparationOfDuties, ...] = ()
     exceptions: tuple[Exception_, ...] = ()
     accounts: tuple[DeclaredAccount, ...] = ()
+    owners: dict[str, tuple[EntitlementOwner, ...]] = Field(default_factory=dict)
+    """System name -> entitlement owners (the first matching entry wins)."""
     rules: dict[str, dict[str, Any]] = Field(default_factory=dict)
     """Rule id -> settings: ``enabled`` and the rule's thresholds."""
