@@ -60,7 +60,7 @@ from iam_gov.store.schema import (
     entitlements,
     findings,
 )
-from iam_gov.store.snapshots import SnapshotInfo, latest_snapshots, load_snapshot
+from iam_gov.store.snapshots import SnapshotInfo, driver_rows, latest_snapshots, load_snapshot
 from iam_gov.timeutil import utcnow
 
 MOVER_WINDOW_DAYS = 90
@@ -136,6 +136,10 @@ def launch_campaign(
         if row.status != "draft":
             raise CampaignError(f"campaign {campaign_id} ({row.name}) is already {row.status}")
         definition = definition_from_json(row.definition)
+        if conn.dialect.name == "sqlite":
+            # Joins and sorts over a million rows: a page cache of 2 MB (the default) would
+            # read the same pages from disk again and again.
+            conn.exec_driver_sql("PRAGMA cache_size = -262144")
         builder = _Population(conn, config, policy, definition, at)
         builder.check_inputs()
         builder.fill_temporary_tables()
@@ -145,7 +149,7 @@ def launch_campaign(
                 f"campaign {campaign_id} ({definition.name}): nothing in the latest snapshots "
                 "matches its scope; nothing to review"
             )
-        precertified = builder.precertify(campaign_id)
+        precertified = builder.precertified(campaign_id)
         digest = population_hash(conn, campaign_id)
         reviewers = conn.execute(
             select(func.count(func.distinct(campaign_items.c.reviewer))).where(
@@ -182,6 +186,9 @@ def launch_campaign(
             actor=actor,
             at=at,
         )
+        _temp.drop_all(conn)
+        if conn.dialect.name == "sqlite":
+            conn.exec_driver_sql("PRAGMA cache_size = -2000")
     return LaunchResult(
         campaign_id=campaign_id,
         items=count,
@@ -210,8 +217,7 @@ def population_hash(conn: Connection, campaign_id: int) -> str:
         .where(campaign_items.c.campaign_id == campaign_id)
         .order_by(campaign_items.c.item_id)
     )
-    result = conn.execute(query.execution_options(yield_per=20_000))
-    for item_id, system, account_id, entitlement_id, direct, via in result:
+    for item_id, system, account_id, entitlement_id, direct, via in driver_rows(conn, query):
         line = f"{item_id}\t{system}\t{account_id}\t{entitlement_id}\t{int(bool(direct))}\t{via}\n"
         digest.update(line.encode("utf-8"))
     return digest.hexdigest()
@@ -289,6 +295,7 @@ _tmp_grants = Table(
 _tmp_items = Table(
     "tmp_review_items",
     _temp,
+    Column("row_id", Integer, primary_key=True, autoincrement=True),
     Column("system", String(64), nullable=False),
     Column("account_id", String(512), nullable=False),
     Column("account_login", Text, nullable=False),
@@ -318,6 +325,23 @@ _tmp_items = Table(
     Column("reviewer", String(320)),
     Column("reviewer_rule", String(32), nullable=False),
     Column("manager_email", String(320)),
+    Column("risk", Integer, nullable=False),
+    prefixes=["TEMPORARY"],
+)
+_tmp_order = Table(
+    "tmp_review_order",
+    _temp,
+    Column("n", Integer, primary_key=True, autoincrement=False),
+    Column("row_id", Integer, nullable=False),
+    prefixes=["TEMPORARY"],
+)
+_tmp_peers = Table(
+    "tmp_review_peers",
+    _temp,
+    Column("roles_key", Integer, primary_key=True),
+    Column("system", String(64), primary_key=True),
+    Column("entitlement_id", String(512), primary_key=True),
+    Column("holding", Integer, nullable=False),
     prefixes=["TEMPORARY"],
 )
 # Severity ranks are stored plus one: 0 means no finding.
@@ -557,56 +581,60 @@ class _Population:
 
     def _fill_explained(self) -> None:
         """Grants approved by a valid exception, and declared (service, break-glass) accounts
-        with their owner, worked out from the policy's few entries."""
+        with their owner, worked out from the policy's entries: each looks up the accounts
+        it names (by person through the evaluation's links, or by login) and the entitlements
+        its pattern matches, once per pattern."""
         rows: dict[tuple[str, str, str], dict[str, Any]] = {}
         on = self.at.date()
         people_by_email = {p.email.lower(): p.employee_id for p in self.people.values() if p.email}
         for name, info in self._systems():
-            ents = self.entitlements[name]
             declared = [d for d in self.policy.accounts if d.item.system == name]
-            excepted = [e for e in self.policy.exceptions if e.item.system == name]
+            excepted = [
+                e
+                for e in self.policy.exceptions
+                if e.item.system == name and exception_valid(e.item, on)
+            ]
             if not declared and not excepted:
                 continue
-            account_rows = self.conn.execute(
-                select(accounts.c.native_id, accounts.c.login, accounts.c.employee_id).where(
-                    accounts.c.snapshot_id == info.id
-                )
-            ).all()
-            links = self._links_of(name)
+            finder = _AccountFinder(
+                self.conn.execute(
+                    select(accounts.c.native_id, accounts.c.login).where(
+                        accounts.c.snapshot_id == info.id
+                    )
+                ).all(),
+                self._links_of(name),
+            )
             for located in declared:
                 d = located.item
-                matched = [a for a in account_rows if _account_hit(d.login, a)]
-                for a in matched:
-                    rows[(name, a.native_id, "*")] = {
+                for account_id in finder.by_pattern(d.login):
+                    rows[(name, account_id, "*")] = {
                         "system": name,
-                        "account_id": a.native_id,
+                        "account_id": account_id,
                         "entitlement_id": "*",
                         "explanation": f"declared {d.kind.value} account at {located.where}",
                         "owner": d.owner.strip().lower() if "@" in d.owner else None,
                     }
+            matching = _PatternCache(list(self.entitlements[name].values()))
             for approved in excepted:
                 exc = approved.item
-                if not exception_valid(exc, on):
-                    continue
-                who = exc.person.strip() if exc.person else None
-                person_id = people_by_email.get(who.lower(), who) if who else None
-                for a in account_rows:
-                    if person_id is not None and links.get(a.native_id) != person_id:
-                        continue
-                    if exc.account is not None and not _account_hit(exc.account, a):
-                        continue
-                    for e in ents.values():
-                        if entitlement_matches(exc.entitlement, e):
-                            rows[(name, a.native_id, e.entitlement_id)] = {
-                                "system": name,
-                                "account_id": a.native_id,
-                                "entitlement_id": e.entitlement_id,
-                                "explanation": (
-                                    f"exception approved by {exc.approver} until {exc.expires} "
-                                    f"({approved.where})"
-                                ),
-                                "owner": None,
-                            }
+                named = exc.person.strip() if exc.person else None
+                person_id = people_by_email.get(named.lower(), named) if named else None
+                held = finder.of_person(person_id) if person_id is not None else None
+                if exc.account is not None:
+                    by_login = finder.by_pattern(exc.account)
+                    held = by_login if held is None else held & by_login
+                explanation = (
+                    f"exception approved by {exc.approver} until {exc.expires} ({approved.where})"
+                )
+                for account_id in held or ():
+                    for entitlement_id in matching.ids(exc.entitlement):
+                        rows[(name, account_id, entitlement_id)] = {
+                            "system": name,
+                            "account_id": account_id,
+                            "entitlement_id": entitlement_id,
+                            "explanation": explanation,
+                            "owner": None,
+                        }
         _insert(self.conn, _tmp_explained, list(rows.values()))
 
     def _links_of(self, system: str) -> dict[str, str]:
@@ -703,9 +731,7 @@ class _Population:
             self.conn.execute(statement, self._staging_params(name, info))
         self._lap("staging")
         self.check_reviewers()
-        count = self.conn.execute(
-            text(self._numbering_sql()), {"campaign_id": campaign_id, "fallback": self.fallback}
-        ).rowcount
+        count = self._numbering(campaign_id)
         self._lap("items")
         return int(count)
 
@@ -762,22 +788,40 @@ class _Population:
         else:
             reviewer = "COALESCE(tp.manager_email, xa.owner)"
             rule = "CASE WHEN tp.manager_email IS NOT NULL THEN 'manager' ELSE 'owner' END"
+        leaver = f"CASE WHEN p.employee_id IS NULL THEN {false} ELSE ({_LEAVER}) END"
+        mover = f"COALESCE(tp.mover, {false})"
+        in_role = (
+            f"(rg.role IS NOT NULL OR gg.direct = {false} OR xg.explanation IS NOT NULL "
+            "OR xa.explanation IS NOT NULL)"
+        )
+        unused = (
+            "(COALESCE(gg.used, a.last_login_at) IS NOT NULL "
+            "AND COALESCE(gg.used, a.last_login_at) < :unused_before)"
+        )
+        rank = (
+            "CASE WHEN COALESCE(fg.severity_rank, 0) > COALESCE(fa.severity_rank, 0) "
+            "THEN fg.severity_rank ELSE COALESCE(fa.severity_rank, 0) END"
+        )
+        risk = (
+            f"(CASE WHEN {leaver} THEN 100 ELSE 0 END + CASE WHEN te.privileged THEN 30 ELSE 0 END"
+            f" + CASE WHEN {in_role} THEN 0 ELSE 20 END + CASE WHEN {mover} THEN 10 ELSE 0 END"
+            f" + CASE WHEN {unused} THEN 15 ELSE 0 END + ({rank}) * 10)"
+        )
         return f"""
 INSERT INTO tmp_review_items (
     system, account_id, account_login, account_kind, account_status, person_id, person_name,
     person_email, department, title, entitlement_id, entitlement_name, entitlement_kind, via,
     direct, privileged, leaver, mover, in_role, role_only, explanation, last_used_at, unused,
-    roles_key, finding_rules, finding_rank, reviewer, reviewer_rule, manager_email)
+    roles_key, finding_rules, finding_rank, reviewer, reviewer_rule, manager_email, risk)
 SELECT
     :system, a.native_id, a.login, COALESCE(l.kind, 'human'), a.status, p.employee_id, p.name,
     lower(p.email), p.department, p.title, gg.entitlement_id, e.name, e.kind,
     COALESCE(gg.groups, ''),
     gg.direct,
     te.privileged,
-    CASE WHEN p.employee_id IS NULL THEN {false} ELSE ({_LEAVER}) END,
-    COALESCE(tp.mover, {false}),
-    (rg.role IS NOT NULL OR gg.direct = {false} OR xg.explanation IS NOT NULL
-        OR xa.explanation IS NOT NULL),
+    {leaver},
+    {mover},
+    {in_role},
     (rg.role IS NOT NULL),
     CASE
         WHEN rg.role IS NOT NULL THEN rg.role
@@ -787,15 +831,14 @@ SELECT
         ELSE 'no role, exception or declaration explains it'
     END,
     COALESCE(gg.used, a.last_login_at),
-    (COALESCE(gg.used, a.last_login_at) IS NOT NULL
-        AND COALESCE(gg.used, a.last_login_at) < :unused_before),
+    {unused},
     tp.roles_key,
     COALESCE(fg.rules || ',' || fa.rules, fg.rules, fa.rules, ''),
-    CASE WHEN COALESCE(fg.severity_rank, 0) > COALESCE(fa.severity_rank, 0)
-        THEN fg.severity_rank ELSE COALESCE(fa.severity_rank, 0) END,
+    {rank},
     {reviewer},
     {rule},
-    tp.manager_email
+    tp.manager_email,
+    {risk}
 FROM (
     SELECT g.account_id, g.entitlement_id, {groups} AS groups, {direct} AS direct,
            max(g.last_used_at) AS used
@@ -804,7 +847,7 @@ FROM (
         FROM grants g
         LEFT JOIN entitlements ve ON ve.snapshot_id = g.snapshot_id AND ve.entitlement_id = g.via
         WHERE g.snapshot_id = :sid
-        ORDER BY g.account_id, g.entitlement_id, ve.name, g.via
+        ORDER BY g.account_id, g.entitlement_id, g.via
     ) g
     GROUP BY g.account_id, g.entitlement_id
 ) gg
@@ -831,19 +874,48 @@ LEFT JOIN tmp_review_findings fa
 WHERE {" AND ".join(where)}
 """
 
-    def _numbering_sql(self) -> str:
+    def _numbering(self, campaign_id: int) -> int:
+        """Items numbered in review order. Sorting narrow rows (the sort keys and a row id)
+        and then copying the wide rows in that order is several times faster than a window
+        over the wide rows themselves."""
+        conn = self.conn
+        conn.execute(
+            text(
+                "INSERT INTO tmp_review_order (n, row_id) SELECT ROW_NUMBER() OVER (ORDER BY "
+                "i.leaver DESC, i.risk DESC, i.person_name, i.account_login, i.system, "
+                "i.entitlement_name, i.row_id), i.row_id FROM tmp_review_items i"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO tmp_review_peers (roles_key, system, entitlement_id, holding) "
+                "SELECT roles_key, system, entitlement_id, count(*) FROM tmp_review_items "
+                "WHERE roles_key IS NOT NULL GROUP BY roles_key, system, entitlement_id"
+            )
+        )
+        self._lap("order")
+        statement = text(self._items_sql()).bindparams(bindparam("at", type_=UTCDateTime))
+        count = conn.execute(
+            statement,
+            {
+                "campaign_id": campaign_id,
+                "fallback": self.fallback,
+                "by": PRECERTIFIER,
+                "at": self.at,
+                "rule": Precertify.ROLE_EXPLAINED.value,
+            },
+        ).rowcount
+        return int(count)
+
+    def _items_sql(self) -> str:
         dialect = self.conn.dialect.name
-        as_int = (lambda c: f"CAST({c} AS INTEGER)") if dialect == "postgresql" else (lambda c: c)
-        risk = (
-            f"({as_int('i.leaver')} * 100 + {as_int('i.privileged')} * 30"
-            f" + (1 - {as_int('i.in_role')}) * 20 + {as_int('i.mover')} * 10"
-            f" + {as_int('i.unused')} * 15 + i.finding_rank * 10)"
-        )
-        revoke = (
-            f"(i.leaver OR NOT i.in_role OR i.unused OR i.finding_rank >= {_HIGH})"
-            if dialect == "postgresql"
-            else f"(i.leaver OR NOT i.in_role OR i.unused OR i.finding_rank >= {_HIGH})"
-        )
+        revoke = f"(i.leaver OR NOT i.in_role OR i.unused OR i.finding_rank >= {_HIGH})"
+        precertified = "FALSE" if dialect == "postgresql" else "0"
+        if self.definition.precertify is Precertify.ROLE_EXPLAINED:
+            precertified = (
+                f"(i.role_only AND NOT i.privileged AND NOT i.leaver AND NOT i.mover "
+                f"AND i.finding_rank = 0 AND NOT {revoke})"
+            )
         severity = " ".join(
             f"WHEN {rank} THEN '{name}'" for rank, name in _SEVERITY_BY_RANK.items()
         )
@@ -853,21 +925,19 @@ INSERT INTO campaign_items (
     person_id, person_name, person_email, department, title, entitlement_id, entitlement_name,
     entitlement_kind, via, direct, privileged, leaver, mover, in_role, explanation,
     last_used_at, peers_holding, peers_total, finding_rules, finding_severity, risk,
-    recommendation, reviewer, reviewer_rule, version)
+    recommendation, reviewer, reviewer_rule, decision, decided_by, decided_at, precertified,
+    version)
 SELECT
-    :campaign_id,
-    ROW_NUMBER() OVER (ORDER BY i.leaver DESC, {risk} DESC, i.person_name, i.account_login,
-                       i.system, i.entitlement_name, i.account_id, i.entitlement_id),
+    :campaign_id, o.n,
     i.system, i.account_id, i.account_login, i.account_kind, i.account_status, i.person_id,
     i.person_name, i.person_email, i.department, i.title, i.entitlement_id,
     i.entitlement_name, i.entitlement_kind, i.via, i.direct, i.privileged, i.leaver, i.mover,
     i.in_role, i.explanation, i.last_used_at,
-    CASE WHEN i.roles_key IS NULL THEN 0
-         ELSE COUNT(*) OVER (PARTITION BY i.roles_key, i.system, i.entitlement_id) END,
+    COALESCE(pc.holding, 0),
     COALESCE(rs.people, 0),
     i.finding_rules,
     CASE i.finding_rank {severity} ELSE NULL END,
-    {risk},
+    i.risk,
     CASE WHEN {revoke} THEN 'revoke' ELSE 'approve' END,
     {_REVIEWER},
     CASE WHEN {_NOT_SELF.format(who="i.reviewer")} THEN i.reviewer_rule
@@ -875,9 +945,18 @@ SELECT
              THEN 'self-review: manager'
          WHEN i.reviewer IS NOT NULL THEN 'self-review: fallback'
          ELSE 'fallback' END,
+    CASE WHEN {precertified} THEN 'approve' END,
+    CASE WHEN {precertified} THEN :by END,
+    CASE WHEN {precertified} THEN :at END,
+    CASE WHEN {precertified} THEN :rule || ': ' || i.explanation END,
     0
-FROM tmp_review_items i
+FROM tmp_review_order o
+JOIN tmp_review_items i ON i.row_id = o.row_id
 LEFT JOIN tmp_review_role_sizes rs ON rs.roles_key = i.roles_key
+LEFT JOIN tmp_review_peers pc
+    ON pc.roles_key = i.roles_key AND pc.system = i.system
+    AND pc.entitlement_id = i.entitlement_id
+ORDER BY o.n
 """
 
     def check_reviewers(self) -> None:
@@ -897,46 +976,28 @@ LEFT JOIN tmp_review_role_sizes rs ON rs.roles_key = i.roles_key
                 "the definition or `[review] fallback_reviewer` in the configuration"
             )
 
-    def precertify(self, campaign_id: int) -> int:
+    def precertified(self, campaign_id: int) -> int:
+        """How many items launch pre-certified; the campaign's history says so once, with
+        the rule (each item says it too, in ``precertified``)."""
         if self.definition.precertify is not Precertify.ROLE_EXPLAINED:
             return 0
-        conn = self.conn
-        true, false = ("TRUE", "FALSE") if conn.dialect.name == "postgresql" else ("1", "0")
-        condition = (
-            f"campaign_id = :c AND in_role = {true} AND privileged = {false} "
-            f"AND leaver = {false} AND mover = {false} AND finding_rules = '' "
-            "AND explanation LIKE 'role %' AND recommendation = 'approve'"
+        count = self.conn.execute(
+            select(func.count())
+            .select_from(campaign_items)
+            .where(campaign_items.c.campaign_id == campaign_id)
+            .where(campaign_items.c.precertified.is_not(None))
+        ).scalar_one()
+        self.conn.execute(
+            insert(campaign_history).values(
+                campaign_id=campaign_id,
+                item_id=None,
+                action="precertify",
+                actor=PRECERTIFIER,
+                at=self.at,
+                decision="approve",
+                details={"rule": Precertify.ROLE_EXPLAINED.value, "items": count},
+            )
         )
-        count = conn.execute(
-            text(
-                "UPDATE campaign_items SET decision = 'approve', decided_by = :by, "
-                "decided_at = :at, precertified = :rule || ': ' || explanation "
-                f"WHERE {condition}"
-            ).bindparams(bindparam("at", type_=UTCDateTime)),
-            {
-                "c": campaign_id,
-                "by": PRECERTIFIER,
-                "at": self.at,
-                "rule": Precertify.ROLE_EXPLAINED.value,
-            },
-        ).rowcount
-        conn.execute(
-            text(
-                "INSERT INTO campaign_history (campaign_id, item_id, action, actor, at, decision, "
-                "details) SELECT campaign_id, item_id, 'precertify', :by, :at, 'approve', :details "
-                "FROM campaign_items WHERE campaign_id = :c AND precertified IS NOT NULL"
-            ).bindparams(
-                bindparam("at", type_=UTCDateTime),
-                bindparam("details", type_=campaign_history.c.details.type),
-            ),
-            {
-                "c": campaign_id,
-                "by": PRECERTIFIER,
-                "at": self.at,
-                "details": {"rule": Precertify.ROLE_EXPLAINED.value},
-            },
-        )
-        self._lap("precertify")
         return int(count)
 
 
@@ -957,8 +1018,46 @@ _LEAVER = (
 )
 
 
-def _account_hit(pattern: str, row: Any) -> bool:
-    return wildcard(pattern, row.login) or wildcard(pattern, row.native_id)
+class _AccountFinder:
+    """One system's accounts, found by the person they are linked to or by login pattern."""
+
+    def __init__(self, rows: Sequence[Any], links: dict[str, str]):
+        self.rows = rows
+        self.by_person: dict[str, set[str]] = {}
+        for account_id, person_id in links.items():
+            self.by_person.setdefault(person_id, set()).add(account_id)
+        self.exact: dict[str, set[str]] = {}
+        for row in rows:
+            for key in (row.login.casefold(), row.native_id.casefold()):
+                self.exact.setdefault(key, set()).add(row.native_id)
+
+    def of_person(self, person_id: str) -> set[str]:
+        return self.by_person.get(person_id, set())
+
+    def by_pattern(self, pattern: str) -> set[str]:
+        if "*" not in pattern and "?" not in pattern and "[" not in pattern:
+            return self.exact.get(pattern.casefold(), set())
+        return {
+            r.native_id
+            for r in self.rows
+            if wildcard(pattern, r.login) or wildcard(pattern, r.native_id)
+        }
+
+
+class _PatternCache:
+    """The entitlements a policy pattern matches, worked out once per pattern."""
+
+    def __init__(self, entitlements: list[Entitlement]):
+        self.entitlements = entitlements
+        self.hits: dict[str, list[str]] = {}
+
+    def ids(self, pattern: str) -> list[str]:
+        found = self.hits.get(pattern)
+        if found is None:
+            found = self.hits[pattern] = [
+                e.entitlement_id for e in self.entitlements if entitlement_matches(pattern, e)
+            ]
+        return found
 
 
 def _cuts(value: str) -> Iterator[str]:

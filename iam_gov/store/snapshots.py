@@ -221,7 +221,7 @@ def _rows(conn: Connection, table: Table, snapshot_id: int) -> Iterator[tuple[An
     """One snapshot's rows of a row table, in key order, as tuples of its columns (in table
     order, without ``snapshot_id``) as the driver gives them: SQLite's dates, timestamps and
     JSON as text, its booleans as 0 and 1."""
-    return _driver_rows(
+    return driver_rows(
         conn,
         select(*(c for c in table.columns if c.name != "snapshot_id"))
         .where(table.c.snapshot_id == snapshot_id)
@@ -229,7 +229,7 @@ def _rows(conn: Connection, table: Table, snapshot_id: int) -> Iterator[tuple[An
     )
 
 
-def _driver_rows(conn: Connection, query: Select[Any]) -> Iterator[tuple[Any, ...]]:
+def driver_rows(conn: Connection, query: Select[Any]) -> Iterator[tuple[Any, ...]]:
     """A query's rows as the database driver returns them: SQLAlchemy's per-row and
     per-value work (timestamps, JSON) costs more than the rows themselves when there are
     millions. ``_Decoder`` finishes the job for SQLite's text."""
