@@ -1,0 +1,587 @@
+"""Working out a launch's population: what is read, the temporary tables, running the SQL.
+
+``Population`` checks that the latest snapshots are complete and evaluated, fills the
+temporary tables (``population_tables``) with what needs the policy, and runs the statements
+(``population_sql``) that make the items.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import (
+    Connection,
+    Date,
+    bindparam,
+    func,
+    insert,
+    select,
+    text,
+)
+
+from iam_gov.campaigns.definition import (
+    CampaignDefinition,
+    CampaignError,
+    Precertify,
+)
+from iam_gov.campaigns.population_sql import REVIEWER, items_sql, staging_sql
+from iam_gov.campaigns.population_tables import (
+    TEMP,
+    TMP_ENTITLEMENTS,
+    TMP_EXPLAINED,
+    TMP_FINDINGS,
+    TMP_GRANTS,
+    TMP_PEOPLE,
+    TMP_ROLE_GRANTS,
+    TMP_ROLE_SIZES,
+    insert_rows,
+)
+from iam_gov.config import Config
+from iam_gov.engine.state import EvaluationState
+from iam_gov.model import Entitlement, Person, Severity
+from iam_gov.policy import Policy, exception_valid
+from iam_gov.policy.match import entitlement_matches, wildcard
+from iam_gov.store.findings import last_evaluation
+from iam_gov.store.people import latest_moves
+from iam_gov.store.schema import (
+    UTCDateTime,
+    accounts,
+    campaign_history,
+    campaign_items,
+    entitlements,
+    findings,
+)
+from iam_gov.store.snapshots import SnapshotInfo, latest_snapshots, load_snapshot
+
+MOVER_WINDOW_DAYS = 90
+"""Someone whose HR record changed this recently is flagged as a mover."""
+PRECERTIFIER = "iam-gov pre-certification"
+
+
+class Population:
+    """Works out one launch: what is read, the temporary tables, the SQL that fills items."""
+
+    def __init__(
+        self,
+        conn: Connection,
+        config: Config,
+        policy: Policy,
+        definition: CampaignDefinition,
+        at: datetime,
+    ):
+        self.conn = conn
+        self.config = config
+        self.policy = policy
+        self.definition = definition
+        self.scope = definition.scope
+        self.at = at
+        self.snapshots: dict[str, SnapshotInfo] = {}
+        self.evaluation_id: int | None = None
+        self.people: dict[str, Person] = {}
+        self.role_sets: dict[int, tuple[str, ...]] = {}
+        self.entitlements: dict[str, dict[str, Entitlement]] = {}
+        self.timings: dict[str, float] = {}
+        self._clock = time.perf_counter()
+        fallback = definition.reviewers.fallback or config.review.fallback_reviewer or ""
+        self.fallback = fallback.strip().lower() or None
+
+    def _lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.timings[name] = round(now - self._clock, 3)
+        self._clock = now
+
+    # --- what the launch reads ---------------------------------------------------------
+
+    def check_inputs(self) -> None:
+        latest = latest_snapshots(self.conn)
+        hr = self.config.hr_system
+        systems = [name for name in self.config.systems if name != hr]
+        unknown = [s for s in self.scope.systems if s not in systems]
+        if unknown:
+            raise CampaignError(
+                f"the scope names systems that are not configured: {', '.join(unknown)} "
+                f"(configured: {', '.join(systems)})"
+            )
+        wanted = [s for s in systems if not self.scope.systems or s in self.scope.systems]
+        problems = []
+        for name in [hr, *wanted]:
+            info = latest.get(name)
+            if info is None:
+                problems.append(f"{name}: never collected (run `iam-gov collect`)")
+            elif not info.complete:
+                first = info.errors[0].message if info.errors else "marked incomplete"
+                problems.append(
+                    f"{name}: the latest snapshot ({info.collected_at:%Y-%m-%d %H:%M} UTC) is "
+                    f"incomplete ({len(info.errors)} problem(s), first: {first}); a review of it "
+                    "would certify what nobody saw — collect it again"
+                )
+            else:
+                self.snapshots[name] = info
+        if problems:
+            raise CampaignError(["cannot launch the campaign:", *problems])
+        evaluation = last_evaluation(self.conn)
+        used = (
+            {int(v) for v in (evaluation or {}).get("snapshot_ids", {}).values()}
+            if evaluation
+            else set()
+        )
+        stale = [name for name, info in self.snapshots.items() if info.id not in used]
+        if evaluation is None or stale:
+            raise CampaignError(
+                "cannot launch the campaign: the latest snapshots of "
+                f"{', '.join(stale) or 'every system'} have not been evaluated yet "
+                "(run `iam-gov evaluate`)"
+            )
+        self.evaluation_id = int(evaluation["id"])
+        self._lap("check")
+
+    # --- Python's share: people, roles, entitlements, explanations, findings ------------
+
+    def fill_temporary_tables(self) -> None:
+        conn = self.conn
+        TEMP.drop_all(conn, checkfirst=True)
+        TEMP.create_all(conn)
+        hr = self.snapshots[self.config.hr_system]
+        snapshot = load_snapshot(conn, hr.id, documents=False, with_grants=False)
+        self.people = {p.employee_id: p for p in snapshot.people}
+        self._lap("people")
+        self._fill_people()
+        self._lap("roles")
+        self._fill_entitlements()
+        self._lap("entitlements")
+        self._fill_explained()
+        self._fill_findings()
+        self._fill_grants()
+        self._lap("findings")
+
+    def _fill_people(self) -> None:
+        people = self.people
+        by_email = {p.email.lower(): p for p in people.values() if p.email}
+        wanted = {w.strip().lower() for w in self.scope.people}
+        moves = latest_moves(self.conn, self.config.hr_system)
+        window = self.at - timedelta(days=MOVER_WINDOW_DAYS)
+        role_keys: dict[tuple[str, ...], int] = {}
+        sizes: dict[int, int] = {}
+        rows = []
+        for person in people.values():
+            roles = self.policy.roles_of(person)
+            key = role_keys.get(roles)
+            if key is None:
+                key = role_keys[roles] = len(role_keys) + 1
+                self.role_sets[key] = roles
+            sizes[key] = sizes.get(key, 0) + 1
+            manager = self._active_manager(person)
+            move = moves.get(person.employee_id)
+            in_scope = (
+                not wanted
+                or person.employee_id.lower() in wanted
+                or (person.email or "").lower() in wanted
+            ) and (
+                not self.scope.departments
+                or any(wildcard(d, person.department) for d in self.scope.departments)
+            )
+            rows.append(
+                {
+                    "person_id": person.employee_id,
+                    "roles_key": key,
+                    "mover": move is not None and move.changed_at >= window,
+                    "manager_email": manager.email.lower() if manager and manager.email else None,
+                    "in_scope": in_scope,
+                }
+            )
+        unknown = [w for w in wanted if w not in by_email and w not in {p.lower() for p in people}]
+        if unknown:
+            raise CampaignError(
+                f"the scope names people HR does not know: {', '.join(sorted(unknown))}"
+            )
+        insert_rows(self.conn, TMP_PEOPLE, rows)
+        insert_rows(
+            self.conn,
+            TMP_ROLE_SIZES,
+            [{"roles_key": k, "people": n} for k, n in sizes.items()],
+        )
+
+    def _active_manager(self, person: Person) -> Person | None:
+        """The person's manager, or the first manager up the chain who has not left: a leaver
+        cannot review."""
+        seen = {person.employee_id}
+        manager_id = person.manager_id
+        while manager_id and manager_id not in seen:
+            seen.add(manager_id)
+            manager = self.people.get(manager_id)
+            if manager is None:
+                return None
+            if manager.email and not EvaluationState.has_left(manager, self.at.date()):
+                return manager
+            manager_id = manager.manager_id
+        return None
+
+    def _entitlements_of(self, info: SnapshotInfo) -> list[Entitlement]:
+        rows = self.conn.execute(
+            select(
+                entitlements.c.entitlement_id,
+                entitlements.c.name,
+                entitlements.c.kind,
+                entitlements.c.privileged,
+                entitlements.c.owner,
+            ).where(entitlements.c.snapshot_id == info.id)
+        )
+        return [
+            Entitlement(
+                system=info.system,
+                entitlement_id=r.entitlement_id,
+                name=r.name,
+                kind=r.kind,
+                privileged=bool(r.privileged),
+                owner=r.owner,
+            )
+            for r in rows
+        ]
+
+    def _fill_entitlements(self) -> None:
+        ent_rows: list[dict[str, Any]] = []
+        role_rows: list[dict[str, Any]] = []
+        for name, info in self._systems():
+            ents = self._entitlements_of(info)
+            self.entitlements[name] = {e.entitlement_id: e for e in ents}
+            privileged_patterns = [p.entitlement for p in self.policy.privileged.get(name, ())]
+            for e in ents:
+                ent_rows.append(
+                    {
+                        "system": name,
+                        "entitlement_id": e.entitlement_id,
+                        "privileged": e.privileged
+                        or any(entitlement_matches(p, e) for p in privileged_patterns),
+                        "in_scope": not self.scope.entitlements
+                        or any(entitlement_matches(p, e) for p in self.scope.entitlements),
+                        "owner": self._owner_of(name, e),
+                    }
+                )
+            hits: dict[str, list[Entitlement]] = {}
+            for key, roles in self.role_sets.items():
+                seen: set[str] = set()
+                for pattern, role in self.policy.expected(roles, name):
+                    matched = hits.get(pattern)
+                    if matched is None:
+                        matched = hits[pattern] = [
+                            e for e in ents if entitlement_matches(pattern, e)
+                        ]
+                    for e in matched:
+                        if e.entitlement_id not in seen:
+                            seen.add(e.entitlement_id)
+                            where = self.policy.roles[role].where
+                            role_rows.append(
+                                {
+                                    "roles_key": key,
+                                    "system": name,
+                                    "entitlement_id": e.entitlement_id,
+                                    "role": f"role {role} ({where})",
+                                }
+                            )
+        insert_rows(self.conn, TMP_ENTITLEMENTS, ent_rows)
+        insert_rows(self.conn, TMP_ROLE_GRANTS, role_rows)
+
+    def _owner_of(self, system: str, entitlement: Entitlement) -> str | None:
+        for spec in self.policy.owners.get(system, ()):
+            if entitlement_matches(spec.entitlement, entitlement):
+                return spec.owner.strip().lower()
+        owner = (entitlement.owner or "").strip().lower()
+        return owner if "@" in owner else None
+
+    def _fill_explained(self) -> None:
+        """Grants approved by a valid exception, and declared (service, break-glass) accounts
+        with their owner, worked out from the policy's entries: each looks up the accounts
+        it names (by person through the evaluation's links, or by login) and the entitlements
+        its pattern matches, once per pattern."""
+        rows: dict[tuple[str, str, str], dict[str, Any]] = {}
+        on = self.at.date()
+        people_by_email = {p.email.lower(): p.employee_id for p in self.people.values() if p.email}
+        for name, info in self._systems():
+            declared = [d for d in self.policy.accounts if d.item.system == name]
+            excepted = [
+                e
+                for e in self.policy.exceptions
+                if e.item.system == name and exception_valid(e.item, on)
+            ]
+            if not declared and not excepted:
+                continue
+            finder = _AccountFinder(
+                self.conn.execute(
+                    select(accounts.c.native_id, accounts.c.login).where(
+                        accounts.c.snapshot_id == info.id
+                    )
+                ).all(),
+                self._links_of(name),
+            )
+            for located in declared:
+                d = located.item
+                for account_id in finder.by_pattern(d.login):
+                    rows[(name, account_id, "*")] = {
+                        "system": name,
+                        "account_id": account_id,
+                        "entitlement_id": "*",
+                        "explanation": f"declared {d.kind.value} account at {located.where}",
+                        "owner": d.owner.strip().lower() if "@" in d.owner else None,
+                    }
+            matching = _PatternCache(list(self.entitlements[name].values()))
+            for approved in excepted:
+                exc = approved.item
+                named = exc.person.strip() if exc.person else None
+                person_id = people_by_email.get(named.lower(), named) if named else None
+                held = finder.of_person(person_id) if person_id is not None else None
+                if exc.account is not None:
+                    by_login = finder.by_pattern(exc.account)
+                    held = by_login if held is None else held & by_login
+                explanation = (
+                    f"exception approved by {exc.approver} until {exc.expires} ({approved.where})"
+                )
+                for account_id in held or ():
+                    for entitlement_id in matching.ids(exc.entitlement):
+                        rows[(name, account_id, entitlement_id)] = {
+                            "system": name,
+                            "account_id": account_id,
+                            "entitlement_id": entitlement_id,
+                            "explanation": explanation,
+                            "owner": None,
+                        }
+        insert_rows(self.conn, TMP_EXPLAINED, list(rows.values()))
+
+    def _links_of(self, system: str) -> dict[str, str]:
+        result = self.conn.execute(
+            text(
+                "SELECT account_id, person_id FROM account_links "
+                "WHERE evaluation_id = :e AND system = :s AND person_id IS NOT NULL"
+            ),
+            {"e": self.evaluation_id, "s": system},
+        )
+        return {r.account_id: r.person_id for r in result}
+
+    def _fill_findings(self) -> None:
+        """Open findings, attached to the grant they are about, or to the whole account."""
+        open_findings = self.conn.execute(
+            select(findings.c.system, findings.c.subject, findings.c.rule_id, findings.c.severity)
+            .where(findings.c.resolved_at.is_(None))
+            .where(findings.c.system.is_not(None))
+        ).all()
+        by_key: dict[tuple[str, str, str], tuple[set[str], int]] = {}
+        wanted = dict(self._systems())
+        per_system: dict[str, list[tuple[str, str, int]]] = {}
+        for system, subject, rule_id, severity in open_findings:
+            if system in wanted and subject.startswith(f"{system}:"):
+                rank = Severity(severity).rank + 1
+                per_system.setdefault(system, []).append(
+                    (subject[len(system) + 1 :], rule_id, rank)
+                )
+        for system, items in per_system.items():
+            candidates = {cut for rest, _, _ in items for cut in _cuts(rest)}
+            known = self._existing_accounts(wanted[system], candidates)
+            ents = self.entitlements[system]
+            for rest, rule_id, rank in items:
+                account_id = next((c for c in _cuts(rest) if c in known), None)
+                if account_id is None:
+                    continue
+                tail = rest[len(account_id) + 1 :]
+                entitlement_id = next((c for c in _cuts(tail) if c in ents), "") if tail else ""
+                key = (system, account_id, entitlement_id)
+                rules, worst = by_key.get(key, (set(), 0))
+                rules.add(rule_id)
+                by_key[key] = (rules, max(worst, rank))
+        insert_rows(
+            self.conn,
+            TMP_FINDINGS,
+            [
+                {
+                    "system": s,
+                    "account_id": a,
+                    "entitlement_id": e,
+                    "rules": ",".join(sorted(rules)),
+                    "severity_rank": rank,
+                }
+                for (s, a, e), (rules, rank) in by_key.items()
+            ],
+        )
+
+    def _existing_accounts(self, info: SnapshotInfo, candidates: set[str]) -> set[str]:
+        found: set[str] = set()
+        ordered = sorted(candidates)
+        for start in range(0, len(ordered), 500):
+            chunk = ordered[start : start + 500]
+            found.update(
+                self.conn.execute(
+                    select(accounts.c.native_id)
+                    .where(accounts.c.snapshot_id == info.id)
+                    .where(accounts.c.native_id.in_(chunk))
+                ).scalars()
+            )
+        return found
+
+    def _fill_grants(self) -> None:
+        insert_rows(
+            self.conn,
+            TMP_GRANTS,
+            [
+                {"system": g.system, "account_id": g.account_id, "entitlement_id": g.entitlement_id}
+                for g in self.scope.grants
+            ],
+        )
+
+    def _systems(self) -> Iterator[tuple[str, SnapshotInfo]]:
+        for name, info in self.snapshots.items():
+            if name != self.config.hr_system:
+                yield name, info
+
+    # --- SQL's share: the items ------------------------------------------------------
+
+    def insert_items(self, campaign_id: int) -> int:
+        for name, info in self._systems():
+            statement = text(staging_sql(self.conn.dialect.name, self.definition)).bindparams(
+                bindparam("on", type_=Date), bindparam("unused_before", type_=UTCDateTime)
+            )
+            self.conn.execute(statement, self._staging_params(name, info))
+        self._lap("staging")
+        self.check_reviewers()
+        count = self._numbering(campaign_id)
+        self._lap("items")
+        return int(count)
+
+    def _staging_params(self, name: str, info: SnapshotInfo) -> dict[str, Any]:
+        on = info.collected_at.date()
+        return {
+            "sid": info.id,
+            "hr": self.snapshots[self.config.hr_system].id,
+            "evaluation": self.evaluation_id,
+            "system": name,
+            "prefix": f"{name}:",
+            "on": on,
+            "unused_before": info.collected_at - timedelta(days=self.definition.unused_after_days),
+            "named": (self.definition.reviewers.named or "").strip().lower() or None,
+        }
+
+    def _numbering(self, campaign_id: int) -> int:
+        """Items numbered in review order. Sorting narrow rows (the sort keys and a row id)
+        and then copying the wide rows in that order is several times faster than a window
+        over the wide rows themselves."""
+        conn = self.conn
+        conn.execute(
+            text(
+                "INSERT INTO tmp_review_order (n, row_id) SELECT ROW_NUMBER() OVER (ORDER BY "
+                "i.leaver DESC, i.risk DESC, i.person_name, i.account_login, i.system, "
+                "i.entitlement_name, i.row_id), i.row_id FROM tmp_review_items i"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO tmp_review_peers (roles_key, system, entitlement_id, holding) "
+                "SELECT roles_key, system, entitlement_id, count(*) FROM tmp_review_items "
+                "WHERE roles_key IS NOT NULL GROUP BY roles_key, system, entitlement_id"
+            )
+        )
+        self._lap("order")
+        statement = text(items_sql(self.conn.dialect.name, self.definition.precertify)).bindparams(
+            bindparam("at", type_=UTCDateTime)
+        )
+        count = conn.execute(
+            statement,
+            {
+                "campaign_id": campaign_id,
+                "fallback": self.fallback,
+                "by": PRECERTIFIER,
+                "at": self.at,
+                "rule": Precertify.ROLE_EXPLAINED.value,
+            },
+        ).rowcount
+        return int(count)
+
+    def check_reviewers(self) -> None:
+        """Every item must have a reviewer who is not its own person: refuse the launch
+        otherwise, naming an example and the setting that fixes it."""
+        query = text(
+            f"SELECT count(*) AS n, min(i.system || ': ' || i.account_login || ' -> ' "
+            f"|| i.entitlement_name) AS example FROM tmp_review_items i "
+            f"WHERE ({REVIEWER}) IS NULL"
+        )
+        row = self.conn.execute(query, {"fallback": self.fallback}).one()
+        if row.n:
+            raise CampaignError(
+                f"{row.n} item(s) have no reviewer (e.g. {row.example}): the rule "
+                f"'{self.definition.reviewers.rule.value}' finds nobody, or only the person "
+                "themself, and there is no other fallback reviewer; set `reviewers.fallback` in "
+                "the definition or `[review] fallback_reviewer` in the configuration"
+            )
+
+    def precertified(self, campaign_id: int) -> int:
+        """How many items launch pre-certified; the campaign's history says so once, with
+        the rule (each item says it too, in ``precertified``)."""
+        if self.definition.precertify is not Precertify.ROLE_EXPLAINED:
+            return 0
+        count = self.conn.execute(
+            select(func.count())
+            .select_from(campaign_items)
+            .where(campaign_items.c.campaign_id == campaign_id)
+            .where(campaign_items.c.precertified.is_not(None))
+        ).scalar_one()
+        self.conn.execute(
+            insert(campaign_history).values(
+                campaign_id=campaign_id,
+                item_id=None,
+                action="precertify",
+                actor=PRECERTIFIER,
+                at=self.at,
+                decision="approve",
+                details={"rule": Precertify.ROLE_EXPLAINED.value, "items": count},
+            )
+        )
+        return int(count)
+
+
+class _AccountFinder:
+    """One system's accounts, found by the person they are linked to or by login pattern."""
+
+    def __init__(self, rows: Sequence[Any], links: dict[str, str]):
+        self.rows = rows
+        self.by_person: dict[str, set[str]] = {}
+        for account_id, person_id in links.items():
+            self.by_person.setdefault(person_id, set()).add(account_id)
+        self.exact: dict[str, set[str]] = {}
+        for row in rows:
+            for key in (row.login.casefold(), row.native_id.casefold()):
+                self.exact.setdefault(key, set()).add(row.native_id)
+
+    def of_person(self, person_id: str) -> set[str]:
+        return self.by_person.get(person_id, set())
+
+    def by_pattern(self, pattern: str) -> set[str]:
+        if "*" not in pattern and "?" not in pattern and "[" not in pattern:
+            return self.exact.get(pattern.casefold(), set())
+        return {
+            r.native_id
+            for r in self.rows
+            if wildcard(pattern, r.login) or wildcard(pattern, r.native_id)
+        }
+
+
+class _PatternCache:
+    """The entitlements a policy pattern matches, worked out once per pattern."""
+
+    def __init__(self, entitlements: list[Entitlement]):
+        self.entitlements = entitlements
+        self.hits: dict[str, list[str]] = {}
+
+    def ids(self, pattern: str) -> list[str]:
+        found = self.hits.get(pattern)
+        if found is None:
+            found = self.hits[pattern] = [
+                e.entitlement_id for e in self.entitlements if entitlement_matches(pattern, e)
+            ]
+        return found
+
+
+def _cuts(value: str) -> Iterator[str]:
+    """``a:b:c``, ``a:b``, ``a`` — longest first."""
+    yield value
+    while ":" in value:
+        value = value.rsplit(":", 1)[0]
+        yield value

@@ -1,0 +1,206 @@
+"""The SQL of a launch: staging each system's items, numbering them in review order.
+
+Written for SQLite and PostgreSQL alike; where they differ (aggregating strings, booleans) the
+dialect picks the spelling. Every value from the data is a bound parameter or a column, never
+text pasted into the statement."""
+
+from __future__ import annotations
+
+from iam_gov.campaigns.definition import CampaignDefinition, Precertify, ReviewerRule
+from iam_gov.campaigns.population_tables import HIGH, SEVERITY_BY_RANK
+
+NOT_SELF = "({who} IS NOT NULL AND {who} <> COALESCE(i.person_email, ''))"
+FALLBACK = "CAST(:fallback AS VARCHAR(320))"
+REVIEWER = f"""CASE
+        WHEN {NOT_SELF.format(who="i.reviewer")} THEN i.reviewer
+        WHEN i.reviewer IS NOT NULL AND {NOT_SELF.format(who="i.manager_email")}
+            THEN i.manager_email
+        WHEN {NOT_SELF.format(who=FALLBACK)} THEN {FALLBACK}
+    END"""
+"""Who reviews an item: the rule's reviewer; for the reviewer's own access their manager;
+the fallback reviewer when neither; never the person themself."""
+
+LEAVER = (
+    "(p.status = 'terminated' AND (p.end_date IS NULL OR p.end_date < :on))"
+    " OR (p.end_date IS NOT NULL AND p.end_date < :on)"
+)
+
+
+def staging_sql(dialect: str, definition: CampaignDefinition) -> str:
+    """One system's items into the staging table: every fact the review needs, per
+    (account, entitlement), from the snapshot, the evaluation and the temporary tables."""
+    groups = (
+        "string_agg(CASE WHEN g.via <> '' THEN COALESCE(g.name, g.via) END, "
+        "', ' ORDER BY COALESCE(g.name, g.via))"
+        if dialect == "postgresql"
+        else "group_concat(CASE WHEN g.via <> '' THEN COALESCE(g.name, g.via) END, ', ')"
+    )
+    direct = "bool_or(g.via = '')" if dialect == "postgresql" else "max(g.via = '')"
+    true, false = ("TRUE", "FALSE") if dialect == "postgresql" else ("1", "0")
+    scope = definition.scope
+    where = [f"te.in_scope = {true}"]
+    if scope.people or scope.departments:
+        where.append(f"tp.in_scope = {true}")
+    if scope.account_kinds:
+        kinds = ", ".join(f"'{k.value}'" for k in scope.account_kinds)
+        where.append(f"l.kind IN ({kinds})")
+    if scope.privileged_only:
+        where.append(f"te.privileged = {true}")
+    if scope.findings_only:
+        where.append("(fg.rules IS NOT NULL OR fa.rules IS NOT NULL)")
+    if scope.leavers_only:
+        where.append(f"({LEAVER}) = {true}" if dialect == "postgresql" else f"({LEAVER})")
+    if scope.movers_only:
+        where.append(f"tp.mover = {true}")
+    if scope.grants:
+        where.append(
+            "EXISTS (SELECT 1 FROM tmp_review_grants tg WHERE tg.system = :system "
+            "AND tg.account_id = gg.account_id AND tg.entitlement_id = gg.entitlement_id)"
+        )
+    owner_rule = definition.reviewers.rule
+    if owner_rule is ReviewerRule.NAMED:
+        reviewer = ":named"
+        rule = "'named'"
+    elif owner_rule is ReviewerRule.OWNER:
+        reviewer = "te.owner"
+        rule = "'owner'"
+    else:
+        reviewer = "COALESCE(tp.manager_email, xa.owner)"
+        rule = "CASE WHEN tp.manager_email IS NOT NULL THEN 'manager' ELSE 'owner' END"
+    leaver = f"CASE WHEN p.employee_id IS NULL THEN {false} ELSE ({LEAVER}) END"
+    mover = f"COALESCE(tp.mover, {false})"
+    in_role = (
+        f"(rg.role IS NOT NULL OR gg.direct = {false} OR xg.explanation IS NOT NULL "
+        "OR xa.explanation IS NOT NULL)"
+    )
+    unused = (
+        "(COALESCE(gg.used, a.last_login_at) IS NOT NULL "
+        "AND COALESCE(gg.used, a.last_login_at) < :unused_before)"
+    )
+    rank = (
+        "CASE WHEN COALESCE(fg.severity_rank, 0) > COALESCE(fa.severity_rank, 0) "
+        "THEN fg.severity_rank ELSE COALESCE(fa.severity_rank, 0) END"
+    )
+    risk = (
+        f"(CASE WHEN {leaver} THEN 100 ELSE 0 END + CASE WHEN te.privileged THEN 30 ELSE 0 END"
+        f" + CASE WHEN {in_role} THEN 0 ELSE 20 END + CASE WHEN {mover} THEN 10 ELSE 0 END"
+        f" + CASE WHEN {unused} THEN 15 ELSE 0 END + ({rank}) * 10)"
+    )
+    return f"""
+INSERT INTO tmp_review_items (
+system, account_id, account_login, account_kind, account_status, person_id, person_name,
+person_email, department, title, entitlement_id, entitlement_name, entitlement_kind, via,
+direct, privileged, leaver, mover, in_role, role_only, explanation, last_used_at, unused,
+roles_key, finding_rules, finding_rank, reviewer, reviewer_rule, manager_email, risk)
+SELECT
+:system, a.native_id, a.login, COALESCE(l.kind, 'human'), a.status, p.employee_id, p.name,
+lower(p.email), p.department, p.title, gg.entitlement_id, e.name, e.kind,
+COALESCE(gg.groups, ''),
+gg.direct,
+te.privileged,
+{leaver},
+{mover},
+{in_role},
+(rg.role IS NOT NULL),
+CASE
+    WHEN rg.role IS NOT NULL THEN rg.role
+    WHEN gg.direct = {false} THEN 'through ' || gg.groups
+    WHEN xg.explanation IS NOT NULL THEN xg.explanation
+    WHEN xa.explanation IS NOT NULL THEN xa.explanation
+    ELSE 'no role, exception or declaration explains it'
+END,
+COALESCE(gg.used, a.last_login_at),
+{unused},
+tp.roles_key,
+COALESCE(fg.rules || ',' || fa.rules, fg.rules, fa.rules, ''),
+{rank},
+{reviewer},
+{rule},
+tp.manager_email,
+{risk}
+FROM (
+SELECT g.account_id, g.entitlement_id, {groups} AS groups, {direct} AS direct,
+       max(g.last_used_at) AS used
+FROM (
+    SELECT g.account_id, g.entitlement_id, g.via, g.last_used_at, ve.name
+    FROM grants g
+    LEFT JOIN entitlements ve ON ve.snapshot_id = g.snapshot_id AND ve.entitlement_id = g.via
+    WHERE g.snapshot_id = :sid
+    ORDER BY g.account_id, g.entitlement_id, g.via
+) g
+GROUP BY g.account_id, g.entitlement_id
+) gg
+JOIN accounts a ON a.snapshot_id = :sid AND a.native_id = gg.account_id
+JOIN entitlements e ON e.snapshot_id = :sid AND e.entitlement_id = gg.entitlement_id
+JOIN tmp_review_entitlements te ON te.system = :system AND te.entitlement_id = gg.entitlement_id
+LEFT JOIN account_links l
+ON l.evaluation_id = :evaluation AND l.system = :system AND l.account_id = gg.account_id
+LEFT JOIN people p ON p.snapshot_id = :hr AND p.employee_id = l.person_id
+LEFT JOIN tmp_review_people tp ON tp.person_id = l.person_id
+LEFT JOIN tmp_review_role_grants rg
+ON rg.roles_key = tp.roles_key AND rg.system = :system
+AND rg.entitlement_id = gg.entitlement_id
+LEFT JOIN tmp_review_explained xg
+ON xg.system = :system AND xg.account_id = gg.account_id
+AND xg.entitlement_id = gg.entitlement_id
+LEFT JOIN tmp_review_explained xa
+ON xa.system = :system AND xa.account_id = gg.account_id AND xa.entitlement_id = '*'
+LEFT JOIN tmp_review_findings fg
+ON fg.system = :system AND fg.account_id = gg.account_id
+AND fg.entitlement_id = gg.entitlement_id
+LEFT JOIN tmp_review_findings fa
+ON fa.system = :system AND fa.account_id = gg.account_id AND fa.entitlement_id = ''
+WHERE {" AND ".join(where)}
+"""
+
+
+def items_sql(dialect: str, precertify: Precertify) -> str:
+    """The staged items into ``campaign_items``, numbered in review order, with their
+    recommendation, reviewer and (when the definition allows) pre-certification."""
+    revoke = f"(i.leaver OR NOT i.in_role OR i.unused OR i.finding_rank >= {HIGH})"
+    precertified = "FALSE" if dialect == "postgresql" else "0"
+    if precertify is Precertify.ROLE_EXPLAINED:
+        precertified = (
+            f"(i.role_only AND NOT i.privileged AND NOT i.leaver AND NOT i.mover "
+            f"AND i.finding_rank = 0 AND NOT {revoke})"
+        )
+    severity = " ".join(f"WHEN {rank} THEN '{name}'" for rank, name in SEVERITY_BY_RANK.items())
+    return f"""
+INSERT INTO campaign_items (
+campaign_id, item_id, system, account_id, account_login, account_kind, account_status,
+person_id, person_name, person_email, department, title, entitlement_id, entitlement_name,
+entitlement_kind, via, direct, privileged, leaver, mover, in_role, explanation,
+last_used_at, peers_holding, peers_total, finding_rules, finding_severity, risk,
+recommendation, reviewer, reviewer_rule, decision, decided_by, decided_at, precertified,
+version)
+SELECT
+:campaign_id, o.n,
+i.system, i.account_id, i.account_login, i.account_kind, i.account_status, i.person_id,
+i.person_name, i.person_email, i.department, i.title, i.entitlement_id,
+i.entitlement_name, i.entitlement_kind, i.via, i.direct, i.privileged, i.leaver, i.mover,
+i.in_role, i.explanation, i.last_used_at,
+COALESCE(pc.holding, 0),
+COALESCE(rs.people, 0),
+i.finding_rules,
+CASE i.finding_rank {severity} ELSE NULL END,
+i.risk,
+CASE WHEN {revoke} THEN 'revoke' ELSE 'approve' END,
+{REVIEWER},
+CASE WHEN {NOT_SELF.format(who="i.reviewer")} THEN i.reviewer_rule
+     WHEN i.reviewer IS NOT NULL AND {NOT_SELF.format(who="i.manager_email")}
+         THEN 'self-review: manager'
+     WHEN i.reviewer IS NOT NULL THEN 'self-review: fallback'
+     ELSE 'fallback' END,
+CASE WHEN {precertified} THEN 'approve' END,
+CASE WHEN {precertified} THEN :by END,
+CASE WHEN {precertified} THEN :at END,
+CASE WHEN {precertified} THEN :rule || ': ' || i.explanation END,
+0
+FROM tmp_review_order o
+JOIN tmp_review_items i ON i.row_id = o.row_id
+LEFT JOIN tmp_review_role_sizes rs ON rs.roles_key = i.roles_key
+LEFT JOIN tmp_review_peers pc
+ON pc.roles_key = i.roles_key AND pc.system = i.system
+AND pc.entitlement_id = i.entitlement_id
+ORDER BY o.n
+"""

@@ -1,0 +1,140 @@
+"""The temporary tables a launch fills: what needs the policy, worked out in Python once per
+person, role set, entitlement or finding, for the SQL that makes the items to join."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Boolean, Column, Connection, Integer, MetaData, String, Table, Text, insert
+
+from iam_gov.model import Severity
+from iam_gov.store.schema import UTCDateTime
+
+TEMP = MetaData()
+TMP_PEOPLE = Table(
+    "tmp_review_people",
+    TEMP,
+    Column("person_id", String(128), primary_key=True),
+    Column("roles_key", Integer, nullable=False),
+    Column("mover", Boolean, nullable=False),
+    Column("manager_email", String(320)),
+    Column("in_scope", Boolean, nullable=False),
+    prefixes=["TEMPORARY"],
+)
+TMP_ROLE_SIZES = Table(
+    "tmp_review_role_sizes",
+    TEMP,
+    Column("roles_key", Integer, primary_key=True),
+    Column("people", Integer, nullable=False),
+    prefixes=["TEMPORARY"],
+)
+TMP_ENTITLEMENTS = Table(
+    "tmp_review_entitlements",
+    TEMP,
+    Column("system", String(64), primary_key=True),
+    Column("entitlement_id", String(512), primary_key=True),
+    Column("privileged", Boolean, nullable=False),
+    Column("in_scope", Boolean, nullable=False),
+    Column("owner", String(320)),
+    prefixes=["TEMPORARY"],
+)
+TMP_ROLE_GRANTS = Table(
+    "tmp_review_role_grants",
+    TEMP,
+    Column("roles_key", Integer, primary_key=True),
+    Column("system", String(64), primary_key=True),
+    Column("entitlement_id", String(512), primary_key=True),
+    Column("role", Text, nullable=False),
+    prefixes=["TEMPORARY"],
+)
+TMP_EXPLAINED = Table(
+    "tmp_review_explained",
+    TEMP,
+    Column("system", String(64), primary_key=True),
+    Column("account_id", String(512), primary_key=True),
+    # '*': every entitlement of the account (a declared account's owner only)
+    Column("entitlement_id", String(512), primary_key=True),
+    Column("explanation", Text),
+    Column("owner", String(320)),
+    prefixes=["TEMPORARY"],
+)
+TMP_FINDINGS = Table(
+    "tmp_review_findings",
+    TEMP,
+    Column("system", String(64), primary_key=True),
+    Column("account_id", String(512), primary_key=True),
+    # '' for a finding about the whole account
+    Column("entitlement_id", String(512), primary_key=True),
+    Column("rules", Text, nullable=False),
+    Column("severity_rank", Integer, nullable=False),
+    prefixes=["TEMPORARY"],
+)
+TMP_GRANTS = Table(
+    "tmp_review_grants",
+    TEMP,
+    Column("system", String(64), primary_key=True),
+    Column("account_id", String(512), primary_key=True),
+    Column("entitlement_id", String(512), primary_key=True),
+    prefixes=["TEMPORARY"],
+)
+TMP_ITEMS = Table(
+    "tmp_review_items",
+    TEMP,
+    Column("row_id", Integer, primary_key=True, autoincrement=True),
+    Column("system", String(64), nullable=False),
+    Column("account_id", String(512), nullable=False),
+    Column("account_login", Text, nullable=False),
+    Column("account_kind", String(16), nullable=False),
+    Column("account_status", String(16), nullable=False),
+    Column("person_id", String(128)),
+    Column("person_name", Text),
+    Column("person_email", String(320)),
+    Column("department", Text),
+    Column("title", Text),
+    Column("entitlement_id", String(512), nullable=False),
+    Column("entitlement_name", Text, nullable=False),
+    Column("entitlement_kind", String(32), nullable=False),
+    Column("via", Text, nullable=False),
+    Column("direct", Boolean, nullable=False),
+    Column("privileged", Boolean, nullable=False),
+    Column("leaver", Boolean, nullable=False),
+    Column("mover", Boolean, nullable=False),
+    Column("in_role", Boolean, nullable=False),
+    Column("role_only", Boolean, nullable=False),
+    Column("explanation", Text, nullable=False),
+    Column("last_used_at", UTCDateTime),
+    Column("unused", Boolean, nullable=False),
+    Column("roles_key", Integer),
+    Column("finding_rules", Text, nullable=False),
+    Column("finding_rank", Integer, nullable=False),
+    Column("reviewer", String(320)),
+    Column("reviewer_rule", String(32), nullable=False),
+    Column("manager_email", String(320)),
+    Column("risk", Integer, nullable=False),
+    prefixes=["TEMPORARY"],
+)
+TMP_ORDER = Table(
+    "tmp_review_order",
+    TEMP,
+    Column("n", Integer, primary_key=True, autoincrement=False),
+    Column("row_id", Integer, nullable=False),
+    prefixes=["TEMPORARY"],
+)
+TMP_PEERS = Table(
+    "tmp_review_peers",
+    TEMP,
+    Column("roles_key", Integer, primary_key=True),
+    Column("system", String(64), primary_key=True),
+    Column("entitlement_id", String(512), primary_key=True),
+    Column("holding", Integer, nullable=False),
+    prefixes=["TEMPORARY"],
+)
+# Severity ranks are stored plus one: 0 means no finding.
+SEVERITY_BY_RANK = {s.rank + 1: s.value for s in Severity}
+HIGH = Severity.HIGH.rank + 1
+
+
+def insert_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+    for start in range(0, len(rows), 10_000):
+        conn.execute(insert(table), list(rows[start : start + 10_000]))
