@@ -20,10 +20,15 @@ $(INSTALLED): pyproject.toml | $(PY)
 install: $(INSTALLED)
 
 ## demo: install, then collect, correlate and evaluate the demo company into a fresh SQLite store
-## (samples/demo/iam-gov.toml names it: .demo/iam-gov.db)
+## (samples/demo/iam-gov.toml names it: .demo/iam-gov.db), and launch a quarterly access review
 demo: install
 	@rm -rf .demo && mkdir -p .demo
 	env -u IAM_GOV_DATABASE_URL -u IAM_GOV_CONFIG $(VENV)/bin/iam-gov --config samples/demo/iam-gov.toml run
+	@echo
+	env -u IAM_GOV_DATABASE_URL -u IAM_GOV_CONFIG $(VENV)/bin/iam-gov --config samples/demo/iam-gov.toml campaign create --file samples/demo/campaign-q4.yaml --launch
+	@echo
+	@echo "Review it as Mira Bauer, Sales Director (a manager with her team's access to certify):"
+	@echo "       IAM_GOV_REVIEWER=mira.bauer@example.com $(VENV)/bin/iam-gov --config samples/demo/iam-gov.toml review 1"
 	@echo
 	@echo "Next:  $(VENV)/bin/iam-gov --config samples/demo/iam-gov.toml findings --severity high"
 	@echo "       $(VENV)/bin/iam-gov --config samples/demo/iam-gov.toml explain erik.reyes@example.com"

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from iam_gov.campaigns.reviewer import Reviewer
     from iam_gov.campaigns.triggers import Opened
     from iam_gov.config import Config
+    from iam_gov.store import Store
 
 campaign_app = typer.Typer(
     help="Access-review campaigns: create, launch, remind, close, export, verify.",
@@ -51,6 +52,126 @@ def review(
         from iam_gov.tui.app import ReviewApp
 
         ReviewApp(store, reviewer, campaign_id=campaign).run()
+
+
+# --- create and launch (iam_gov.campaigns.launch) -------------------------------------------
+
+
+@campaign_app.command("create")
+def create_command(
+    definition_file: Annotated[
+        Path | None,
+        typer.Option("--file", "-f", help="A campaign definition in YAML (see the README)."),
+    ] = None,
+    name: Annotated[str | None, typer.Option("--name", help="The campaign's name.")] = None,
+    system: Annotated[
+        list[str] | None, typer.Option("--system", help="Only this system (repeatable).")
+    ] = None,
+    entitlement: Annotated[
+        list[str] | None,
+        typer.Option("--entitlement", help="Only entitlements matching (repeatable)."),
+    ] = None,
+    department: Annotated[
+        list[str] | None, typer.Option("--department", help="Only this department (repeatable).")
+    ] = None,
+    privileged_only: Annotated[
+        bool, typer.Option("--privileged-only", help="Only privileged access.")
+    ] = False,
+    findings_only: Annotated[
+        bool, typer.Option("--findings-only", help="Only access with an open finding.")
+    ] = False,
+    reviewer_rule: Annotated[
+        str, typer.Option("--reviewers", help="manager, owner or named.")
+    ] = "manager",
+    named: Annotated[
+        str | None, typer.Option("--reviewer", help="The reviewer, for --reviewers named.")
+    ] = None,
+    fallback: Annotated[
+        str | None, typer.Option("--fallback", help="Reviews what nobody else can.")
+    ] = None,
+    due_in_days: Annotated[int, typer.Option("--due-in-days", min=1)] = 14,
+    no_response: Annotated[
+        str, typer.Option("--no-response", help="keep, revoke or recommendation.")
+    ] = "keep",
+    precertify: Annotated[
+        bool,
+        typer.Option("--precertify", help="Approve at launch what a role fully explains."),
+    ] = False,
+    launch: Annotated[
+        bool, typer.Option("--launch", help="Launch it at once (freeze the population).")
+    ] = False,
+) -> None:
+    """Create a campaign from a definition file or from these options (a draft until
+    launched)."""
+    from pydantic import ValidationError
+    from rich.text import Text
+
+    from iam_gov.audit import current_actor
+    from iam_gov.campaigns.definition import (
+        CampaignDefinition,
+        DefinitionError,
+        load_definition,
+    )
+    from iam_gov.campaigns.launch import create_campaign
+    from iam_gov.config import format_validation_errors
+
+    if definition_file is not None:
+        definition = load_definition(definition_file)
+    else:
+        if not name:
+            raise DefinitionError("give --file DEFINITION.yaml, or at least --name")
+        raw = {
+            "name": name,
+            "scope": {
+                "systems": system or [],
+                "entitlements": entitlement or [],
+                "departments": department or [],
+                "privileged_only": privileged_only,
+                "findings_only": findings_only,
+            },
+            "reviewers": {"rule": reviewer_rule, "named": named, "fallback": fallback},
+            "due_in_days": due_in_days,
+            "no_response": no_response,
+            "precertify": "role-explained" if precertify else "none",
+        }
+        try:
+            definition = CampaignDefinition.model_validate(raw)
+        except ValidationError as exc:
+            raise DefinitionError(
+                [f"campaign options: {p}" for p in format_validation_errors(exc)]
+            ) from None
+    config = config_from_options()
+    with open_store(config) as store:
+        campaign_id = create_campaign(store, definition, actor=current_actor())
+        out.print(Text(f"created campaign #{campaign_id}: {definition.name}"))
+        if launch:
+            _launch(store, config, campaign_id)
+        else:
+            out.print(f"launch it with: iam-gov campaign launch {campaign_id}")
+
+
+@campaign_app.command("launch")
+def launch_command(
+    campaign: Annotated[int, typer.Argument(help="The campaign's number.")],
+) -> None:
+    """Freeze the population of a draft campaign from the latest complete snapshots and open
+    it to its reviewers."""
+    config = config_from_options()
+    with open_store(config) as store:
+        _launch(store, config, campaign)
+
+
+def _launch(store: Store, config: Config, campaign_id: int) -> None:
+    from iam_gov.audit import current_actor
+    from iam_gov.campaigns.launch import launch_campaign
+    from iam_gov.cli_common import policy_of
+
+    result = launch_campaign(store, config, policy_of(config), campaign_id, actor=current_actor())
+    out.print(
+        f"launched campaign #{campaign_id}: {result.items:,} items for {result.reviewers:,} "
+        f"reviewer(s), {result.precertified:,} pre-certified "
+        f"({result.seconds:.1f} s); population sha256 {result.population_hash}"
+    )
 
 
 # --- decisions (iam_gov.campaigns.decisions) ------------------------------------------------
@@ -520,7 +641,7 @@ def _print_opened(results: list[Opened]) -> None:
         number = f"#{r.campaign_id} " if r.campaign_id else ""
         if r.status == "opened":
             out.print(Text(f"opened {number}{name}: {_count(r.items)} to review"))
-        elif r.status == "already-open":
+        elif r.status == "already-opened":
             out.print(Text(f"already opened: {number}{name}"))
         elif r.status == "would-open":
             out.print(Text(f"would open {name}: {printable(r.message)}"))

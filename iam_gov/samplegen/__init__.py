@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from iam_gov.errors import IamGovError
@@ -132,6 +132,26 @@ rules:
   leaver-active-access: {{grace_days: 0}}
 """
 
+CAMPAIGN = """\
+# A quarterly access review: `iam-gov campaign create --file campaign-q4.yaml --launch`
+name: Q4 access review
+description: Everyone's access in every system, reviewed by their manager.
+scope:
+  systems: []              # empty: every configured system
+  account_kinds: [human, service, break-glass]
+  # privileged_only: true  # findings_only, leavers_only, movers_only, departments, people,
+  #                        # entitlements (policy patterns) narrow it further
+reviewers:
+  rule: manager            # manager (from HR) | owner (policy `owners:`) | named
+  fallback: {it_head}   # no manager, or the manager's own access
+due_in_days: 14
+recurrence: quarterly      # monthly | quarterly | yearly | a cron expression
+no_response: recommendation   # keep | revoke | recommendation, for items nobody decided
+comment_required: [approve-flagged, revoke]
+precertify: role-explained # approve at launch what a role fully explains, and say so
+unused_after_days: 90
+"""
+
 CONFIG = """\
 # iam-gov configuration for {name}. Paths are relative to this file.
 # Secrets never go here: live connectors read them from the environment or the OS keyring.
@@ -147,6 +167,14 @@ path = "policy.yaml"
 [correlation]
 match = ["employee_id", "email", "login", "name"]
 overrides = "overrides.yaml"
+
+[review]
+# Access reviews: who is at the keyboard (OS account -> e-mail in HR; or IAM_GOV_REVIEWER),
+# who may act for another reviewer, who reviews what nobody else can, where reminders go.
+reviewers = {{}}
+admins = ["{it_head}"]
+fallback_reviewer = "{it_head}"
+reminders_folder = "{reminders}"
 
 [systems.hr]
 type = "hr"
@@ -300,10 +328,15 @@ def generate(
             encoding="utf-8",
         ),
         "overrides.yaml": lambda p: p.write_text(_overrides_yaml(company), encoding="utf-8"),
+        "campaign-q4.yaml": lambda p: p.write_text(
+            CAMPAIGN.format(it_head=_it_head(company)), encoding="utf-8"
+        ),
         "iam-gov.toml": lambda p: p.write_text(
             CONFIG.format(
                 name=name,
                 store=store,
+                it_head=_it_head(company),
+                reminders=(PurePosixPath(store).parent / "reminders").as_posix(),
                 as_of=company.as_of.strftime("%Y-%m-%dT%H:%M:%SZ"),
                 up_since=(company.as_of - timedelta(days=63)).strftime("%Y-%m-%dT%H:%M:%SZ"),
             ),
@@ -332,3 +365,9 @@ def generate(
 
 
 __all__ = ["build_company", "generate"]
+
+
+def _it_head(company: Company) -> str:
+    """Who reviews what nobody else can in the sample company: the head of IT."""
+    heads = [p for p in company.people if p.title == "Head of IT"] or company.people[:1]
+    return heads[0].email
