@@ -121,7 +121,7 @@ class Population:
             else:
                 self.snapshots[name] = info
         if problems:
-            raise CampaignError(["cannot launch the campaign:", *problems])
+            raise CampaignError("\n".join(["cannot launch the campaign:", *problems]))
         evaluation = last_evaluation(self.conn)
         used = (
             {int(v) for v in (evaluation or {}).get("snapshot_ids", {}).values()}

@@ -30,10 +30,10 @@ def staging_sql(dialect: str, definition: CampaignDefinition) -> str:
     """One system's items into the staging table: every fact the review needs, per
     (account, entitlement), from the snapshot, the evaluation and the temporary tables."""
     groups = (
-        "string_agg(CASE WHEN g.via <> '' THEN COALESCE(g.name, g.via) END, "
-        "', ' ORDER BY COALESCE(g.name, g.via))"
+        "string_agg(CASE WHEN g.via <> '' THEN COALESCE(ve.name, g.via) END, "
+        "', ' ORDER BY COALESCE(ve.name, g.via))"
         if dialect == "postgresql"
-        else "group_concat(CASE WHEN g.via <> '' THEN COALESCE(g.name, g.via) END, ', ')"
+        else "group_concat(CASE WHEN g.via <> '' THEN COALESCE(ve.name, g.via) END, ', ')"
     )
     direct = "bool_or(g.via = '')" if dialect == "postgresql" else "max(g.via = '')"
     true, false = ("TRUE", "FALSE") if dialect == "postgresql" else ("1", "0")
@@ -119,16 +119,12 @@ COALESCE(fg.rules || ',' || fa.rules, fg.rules, fa.rules, ''),
 tp.manager_email,
 {risk}
 FROM (
-SELECT g.account_id, g.entitlement_id, {groups} AS groups, {direct} AS direct,
-       max(g.last_used_at) AS used
-FROM (
-    SELECT g.account_id, g.entitlement_id, g.via, g.last_used_at, ve.name
+    SELECT g.account_id, g.entitlement_id, {groups} AS groups, {direct} AS direct,
+           max(g.last_used_at) AS used
     FROM grants g
     LEFT JOIN entitlements ve ON ve.snapshot_id = g.snapshot_id AND ve.entitlement_id = g.via
     WHERE g.snapshot_id = :sid
-    ORDER BY g.account_id, g.entitlement_id, g.via
-) g
-GROUP BY g.account_id, g.entitlement_id
+    GROUP BY g.account_id, g.entitlement_id
 ) gg
 JOIN accounts a ON a.snapshot_id = :sid AND a.native_id = gg.account_id
 JOIN entitlements e ON e.snapshot_id = :sid AND e.entitlement_id = gg.entitlement_id

@@ -19,6 +19,7 @@ from iam_gov.model import Account
 from iam_gov.policy import Policy
 from iam_gov.store import Store
 from iam_gov.store.people import latest_moves
+from iam_gov.store.reviews import review_outcomes
 from iam_gov.store.snapshots import (
     SnapshotInfo,
     latest_snapshots,
@@ -114,6 +115,7 @@ def _load_state(
                 observed_since,
                 snap.documents,
             )
+        reviews = review_outcomes(conn, list(views))
     used = {hr_name: hr_info, **{name: view.info for name, view in views.items()}}
     for info in used.values():
         if not info.complete:
@@ -145,6 +147,12 @@ def _load_state(
         links=links,
         evaluated_at=started,
         moves={pid: move for pid, move in moves.items() if pid in people},
+        decisions=reviews.approvals,
+        review_revocations={
+            key: revocation
+            for key, revocation in reviews.revocations.items()
+            if revocation.closed_at < views[key[0]].as_of
+        },
     )
     timings["correlate"] = time.perf_counter() - clock
     return LoadedState(state=state, snapshots=used, warnings=warnings, timings=timings)

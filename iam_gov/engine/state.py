@@ -25,6 +25,7 @@ from iam_gov.policy import Policy, exception_valid
 from iam_gov.policy.match import entitlement_matches
 from iam_gov.policy.model import PrivilegedEntitlement
 from iam_gov.store.people import Move
+from iam_gov.store.reviews import ReviewRevocation
 from iam_gov.store.snapshots import SnapshotInfo
 
 
@@ -140,8 +141,13 @@ class EvaluationState:
     moves: dict[str, Move] = field(default_factory=dict)
     """Each person's latest change in HR (department, title …), for movers."""
     decisions: dict[tuple[str, str, str], str] = field(default_factory=dict)
-    """(system, account id, entitlement id) -> a reviewer's decision that keeps the grant.
-    Filled by access-review campaigns (a later part of iam-gov); empty until then."""
+    """(system, account id, entitlement id) -> a reviewer's decision that keeps the grant, in
+    words: the latest decision about it in a closed access review was to approve it (kept
+    only for grants that were not in role when reviewed)."""
+    review_revocations: dict[tuple[str, str, str], ReviewRevocation] = field(default_factory=dict)
+    """(system, account id, entitlement id) -> the revocation a closed access review decided
+    (its latest decision about the grant), for reviews closed before the system's data was
+    collected: the grant should be gone from it."""
     _roles: dict[str, tuple[str, ...]] = field(default_factory=dict, repr=False)
     _previous_roles: dict[str, tuple[str, ...]] = field(default_factory=dict, repr=False)
     _role_explanations: dict[tuple[tuple[str, ...], str, str], Explanation | None] = field(

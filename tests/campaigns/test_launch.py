@@ -13,6 +13,7 @@ from sqlalchemy import select, text, update
 from iam_gov.campaigns.definition import CampaignDefinition, CampaignError
 from iam_gov.campaigns.launch import create_campaign, launch_campaign, population_hash
 from iam_gov.collect import collect
+from iam_gov.config import ReviewSettings
 from iam_gov.policy import load_policy
 from iam_gov.rules import all_rules
 from iam_gov.store.schema import campaign_history, campaign_items, campaigns, snapshots
@@ -100,8 +101,9 @@ def test_the_ceo_reviewing_everything_without_a_fallback_is_refused(demo: Demo) 
     campaign_id = create_campaign(
         demo.store, CampaignDefinition(name="q4", reviewers=reviewers), actor="grc"
     )
+    without_fallback = demo.config.model_copy(update={"review": ReviewSettings()})
     with pytest.raises(CampaignError, match=r"item\(s\) have no reviewer \(e.g. .*diego"):
-        launch_campaign(demo.store, demo.config, demo.policy, campaign_id, actor="grc")
+        launch_campaign(demo.store, without_fallback, demo.policy, campaign_id, actor="grc")
 
 
 def test_without_anybody_to_review_some_items_the_launch_is_refused_and_nothing_written(
