@@ -404,7 +404,7 @@ def audit_log(
     from rich.table import Table
 
     from iam_gov import audit
-    from iam_gov.reports.safe import printable
+    from iam_gov.textsafe import printable
 
     config = _config_or_none()
     with open_store(config) as store, store.reading() as conn:
@@ -549,7 +549,7 @@ def main() -> None:
 
 
 def _print_error(exc: IamGovError) -> None:
-    from iam_gov.reports.safe import printable
+    from iam_gov.textsafe import printable
 
     if options.debug:
         traceback.print_exc()

@@ -298,7 +298,7 @@ def list_command(
 
     from iam_gov.campaigns.progress import list_campaigns
     from iam_gov.cli_common import config_from_options, open_store, out
-    from iam_gov.reports.safe import printable
+    from iam_gov.textsafe import printable
     from iam_gov.timeutil import utcnow
 
     if status is not None and status not in _STATUSES:
@@ -353,7 +353,7 @@ def status_command(
 
     from iam_gov.campaigns.progress import campaign_status
     from iam_gov.cli_common import config_from_options, open_store, out
-    from iam_gov.reports.safe import printable
+    from iam_gov.textsafe import printable
     from iam_gov.timeutil import utcnow
 
     config = config_from_options()
@@ -409,7 +409,7 @@ def remind_command(
     from iam_gov.campaigns.definition import CampaignError
     from iam_gov.campaigns.remind import remind
     from iam_gov.cli_common import config_from_options, err, open_store, out
-    from iam_gov.reports.safe import printable
+    from iam_gov.textsafe import printable
 
     config = config_from_options()
     with open_store(config) as store:
@@ -541,7 +541,7 @@ def verify_bundle_command(
 
     from iam_gov.campaigns.bundle import BundleError, manifest_sha256, verify_bundle
     from iam_gov.cli_common import out
-    from iam_gov.reports.safe import printable
+    from iam_gov.textsafe import printable
 
     problems = verify_bundle(directory)
     if problems:
@@ -581,7 +581,7 @@ def triggers_command(
     from iam_gov import audit
     from iam_gov.campaigns.triggers import load_triggers, run_triggers
     from iam_gov.cli_common import config_from_options, err, open_store, out, policy_of
-    from iam_gov.reports.safe import printable
+    from iam_gov.textsafe import printable
 
     triggers = load_triggers(file)
     config = config_from_options()
@@ -609,7 +609,7 @@ def schedule_command(
     from iam_gov import audit
     from iam_gov.campaigns.schedule import run_schedule
     from iam_gov.cli_common import config_from_options, open_store, out, policy_of
-    from iam_gov.reports.safe import printable
+    from iam_gov.textsafe import printable
 
     config = config_from_options()
     policy = policy_of(config)
@@ -633,7 +633,7 @@ def _print_opened(results: list[Opened]) -> None:
 
     from iam_gov.campaigns.definition import CampaignError
     from iam_gov.cli_common import err, out
-    from iam_gov.reports.safe import printable
+    from iam_gov.textsafe import printable
 
     failed = 0
     for r in results:

@@ -32,6 +32,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "iam_gov.configtypes",
             "iam_gov.yamlfile",
             "iam_gov.plugins",
+            "iam_gov.textsafe",
         ),
     ),
     ("connectors", ("iam_gov.connectors",)),

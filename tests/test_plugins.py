@@ -202,7 +202,7 @@ TICKETS = '''\
 """Findings as lines for the ticket system's import."""
 
 from iam_gov.reports.formats import FindingsReport, findings_format
-from iam_gov.reports.safe import printable
+from iam_gov.textsafe import printable
 
 
 @findings_format("tickets", "one line per finding for the ticket import")

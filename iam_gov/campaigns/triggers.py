@@ -43,7 +43,6 @@ from iam_gov.campaigns.definition import (
     Scope,
 )
 from iam_gov.campaigns.launch import create_campaign, launch_campaign
-from iam_gov.campaigns.safe import printable
 from iam_gov.config import Config
 from iam_gov.engine import load_state
 from iam_gov.engine.state import EvaluationState
@@ -62,6 +61,7 @@ from iam_gov.store.schema import (
     review_triggers,
     snapshots,
 )
+from iam_gov.textsafe import printable
 from iam_gov.timeutil import utcnow
 from iam_gov.yamlfile import load_yaml
 

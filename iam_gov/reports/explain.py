@@ -9,7 +9,7 @@ from rich.tree import Tree
 from iam_gov.explain import AccountLine, GrantLine, PersonExplanation
 from iam_gov.model import Finding
 from iam_gov.reports.findings import severity_text
-from iam_gov.reports.safe import printable
+from iam_gov.textsafe import printable
 
 MARKS = {
     "role": ("✓", "green"),

@@ -13,7 +13,7 @@ from rich.text import Text
 
 from iam_gov.model import Finding, Severity
 from iam_gov.reports.formats import FindingsReport, findings_format
-from iam_gov.reports.safe import csv_cell, printable
+from iam_gov.textsafe import csv_cell, printable
 
 SEVERITY_STYLE = {
     Severity.CRITICAL: "bold white on red",

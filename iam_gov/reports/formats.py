@@ -25,7 +25,7 @@ class FindingsReport:
 
 Render = Callable[[FindingsReport], "str | ConsoleRenderable"]
 """Text written to standard output as it is, or a Rich renderable for the terminal. Every
-string from a directory or an HR file must be neutralised (``reports.safe``)."""
+string from a directory or an HR file must be neutralised (``iam_gov.textsafe``)."""
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,8 @@ from datetime import datetime
 from iam_gov import __version__
 from iam_gov.model import Finding, Severity
 from iam_gov.reports.formats import FindingsReport, findings_format
-from iam_gov.reports.safe import printable
 from iam_gov.rules import all_rules
+from iam_gov.textsafe import printable
 from iam_gov.timeutil import as_utc
 
 # Characters that start emphasis, code, links, images, HTML, tables or entity references

@@ -12,9 +12,9 @@ from rich.text import Text
 from iam_gov.evaluation import EvaluationReport
 from iam_gov.model import Severity
 from iam_gov.reports.findings import severity_text
-from iam_gov.reports.safe import printable
 from iam_gov.rules import all_rules
 from iam_gov.store.snapshots import SnapshotInfo
+from iam_gov.textsafe import printable
 
 WORST_SHOWN = 12
 
