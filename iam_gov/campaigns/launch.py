@@ -176,7 +176,7 @@ def launch_campaign(
 
 
 def population_hash(conn: Connection, campaign_id: int) -> str:
-    """SHA-256 over every item's (system, account, entitlement, direct, groups) in review
+    """SHA-256 over every item's (system, account, entitlement, direct, group ids) in review
     order: the same population always hashes the same, and any change shows."""
     digest = hashlib.sha256()
     query = (
@@ -186,13 +186,15 @@ def population_hash(conn: Connection, campaign_id: int) -> str:
             campaign_items.c.account_id,
             campaign_items.c.entitlement_id,
             campaign_items.c.direct,
-            campaign_items.c.via,
+            campaign_items.c.via_ids,
         )
         .where(campaign_items.c.campaign_id == campaign_id)
         .order_by(campaign_items.c.item_id)
     )
-    for item_id, system, account_id, entitlement_id, direct, via in driver_rows(conn, query):
-        line = f"{item_id}\t{system}\t{account_id}\t{entitlement_id}\t{int(bool(direct))}\t{via}\n"
+    for item_id, system, account_id, entitlement_id, direct, via_ids in driver_rows(conn, query):
+        line = (
+            f"{item_id}\t{system}\t{account_id}\t{entitlement_id}\t{int(bool(direct))}\t{via_ids}\n"
+        )
         digest.update(line.encode("utf-8"))
     return digest.hexdigest()
 

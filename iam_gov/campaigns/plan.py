@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
-from sqlalchemy import Connection, or_, select
+from sqlalchemy import Connection, select
 
 from iam_gov.campaigns.definition import CampaignError
 from iam_gov.errors import InputError
@@ -96,7 +96,7 @@ def build_plan(conn: Connection, campaign_id: int, *, generated_at: datetime) ->
             c.person_name,
             c.entitlement_id,
             c.entitlement_name,
-            c.via,
+            c.via_ids,
             c.direct,
             c.reviewer,
             c.decided_by,
@@ -115,7 +115,7 @@ def build_plan(conn: Connection, campaign_id: int, *, generated_at: datetime) ->
             + (f" for {printable(item.acting_for)}" if item.acting_for else "")
             + f", reviewer {printable(item.reviewer)}"
         )
-        tokens = _via(item.via)
+        tokens = _via(item.via_ids)
         if item.direct:
             key = (item.system, item.account_id, item.entitlement_id)
             planned.setdefault(key, _Pending(*key, group=None)).items.append(what)
@@ -123,7 +123,7 @@ def build_plan(conn: Connection, campaign_id: int, *, generated_at: datetime) ->
             found = groups.get((item.system, token))
             if found is None:
                 notes.append(
-                    f"{what}: it comes through group '{printable(token)}', which is not in the "
+                    f"{what}: it comes through group id '{printable(token)}', which is not in the "
                     f"{printable(item.system)} snapshot the campaign was launched from; "
                     "remove it by hand"
                 )
@@ -170,7 +170,8 @@ def _reason(title: str, pending: _Pending) -> str:
 
 
 def _via(value: str) -> list[str]:
-    return [token.strip() for token in (value or "").split(",") if token.strip()]
+    """The group ids an item comes through (``via_ids``: one per line)."""
+    return [token for token in (value or "").split("\n") if token]
 
 
 def _snapshot_ids(value: Any) -> dict[str, int]:
@@ -182,11 +183,11 @@ def _snapshot_ids(value: Any) -> dict[str, int]:
 def _resolve_groups(
     conn: Connection, snapshot_ids: dict[str, int], items: Iterable[Any]
 ) -> dict[tuple[str, str], tuple[str, str]]:
-    """(system, token in ``via``) -> (the group's entitlement id, its name). ``via`` may hold
-    the groups' entitlement ids or their names: ids are matched first, then unique names."""
+    """(system, group id in ``via_ids``) -> (the group's entitlement id, its name), from the
+    snapshot the campaign was launched from."""
     wanted: dict[str, set[str]] = {}
     for item in items:
-        via = _via(item.via)
+        via = _via(item.via_ids)
         if via:
             wanted.setdefault(item.system, set()).update(via)
     found: dict[tuple[str, str], tuple[str, str]] = {}
@@ -196,18 +197,11 @@ def _resolve_groups(
         if snapshot_id is None:
             continue
         ordered = sorted(tokens)
-        by_name: dict[str, list[tuple[str, str]]] = {}
         for start in range(0, len(ordered), 400):
             chunk = ordered[start : start + 400]
             query = select(e.entitlement_id, e.name).where(
-                e.snapshot_id == snapshot_id, or_(e.entitlement_id.in_(chunk), e.name.in_(chunk))
+                e.snapshot_id == snapshot_id, e.entitlement_id.in_(chunk)
             )
             for entitlement_id, name in conn.execute(query):
-                if entitlement_id in tokens:
-                    found[(system, entitlement_id)] = (entitlement_id, name)
-                if name in tokens:
-                    by_name.setdefault(name, []).append((entitlement_id, name))
-        for name, matches in by_name.items():
-            if (system, name) not in found and len(matches) == 1:
-                found[(system, name)] = matches[0]
+                found[(system, entitlement_id)] = (entitlement_id, name)
     return found

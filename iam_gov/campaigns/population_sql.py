@@ -29,11 +29,18 @@ LEAVER = (
 def staging_sql(dialect: str, definition: CampaignDefinition) -> str:
     """One system's items into the staging table: every fact the review needs, per
     (account, entitlement), from the snapshot, the evaluation and the temporary tables."""
-    groups = (
-        "string_agg(CASE WHEN g.via <> '' THEN COALESCE(ve.name, g.via) END, "
-        "', ' ORDER BY COALESCE(ve.name, g.via))"
+    order = "COALESCE(ve.name, g.via), g.via"
+    groups, group_ids = (
+        (
+            f"string_agg(CASE WHEN g.via <> '' THEN COALESCE(ve.name, g.via) END, ', ' "
+            f"ORDER BY {order})",
+            f"string_agg(CASE WHEN g.via <> '' THEN g.via END, chr(10) ORDER BY {order})",
+        )
         if dialect == "postgresql"
-        else "group_concat(CASE WHEN g.via <> '' THEN COALESCE(ve.name, g.via) END, ', ')"
+        else (
+            "group_concat(CASE WHEN g.via <> '' THEN COALESCE(ve.name, g.via) END, ', ')",
+            "group_concat(CASE WHEN g.via <> '' THEN g.via END, char(10))",
+        )
     )
     direct = "bool_or(g.via = '')" if dialect == "postgresql" else "max(g.via = '')"
     true, false = ("TRUE", "FALSE") if dialect == "postgresql" else ("1", "0")
@@ -89,13 +96,14 @@ def staging_sql(dialect: str, definition: CampaignDefinition) -> str:
     return f"""
 INSERT INTO tmp_review_items (
 system, account_id, account_login, account_kind, account_status, person_id, person_name,
-person_email, department, title, entitlement_id, entitlement_name, entitlement_kind, via,
+person_email, department, title, entitlement_id, entitlement_name, entitlement_kind, via, via_ids,
 direct, privileged, leaver, mover, in_role, role_only, explanation, last_used_at, unused,
 roles_key, finding_rules, finding_rank, reviewer, reviewer_rule, manager_email, risk)
 SELECT
 :system, a.native_id, a.login, COALESCE(l.kind, 'human'), a.status, p.employee_id, p.name,
 lower(p.email), p.department, p.title, gg.entitlement_id, e.name, e.kind,
 COALESCE(gg.groups, ''),
+COALESCE(gg.group_ids, ''),
 gg.direct,
 te.privileged,
 {leaver},
@@ -119,8 +127,8 @@ COALESCE(fg.rules || ',' || fa.rules, fg.rules, fa.rules, ''),
 tp.manager_email,
 {risk}
 FROM (
-    SELECT g.account_id, g.entitlement_id, {groups} AS groups, {direct} AS direct,
-           max(g.last_used_at) AS used
+    SELECT g.account_id, g.entitlement_id, {groups} AS groups, {group_ids} AS group_ids,
+           {direct} AS direct, max(g.last_used_at) AS used
     FROM grants g
     LEFT JOIN entitlements ve ON ve.snapshot_id = g.snapshot_id AND ve.entitlement_id = g.via
     WHERE g.snapshot_id = :sid
@@ -165,7 +173,7 @@ def items_sql(dialect: str, precertify: Precertify) -> str:
 INSERT INTO campaign_items (
 campaign_id, item_id, system, account_id, account_login, account_kind, account_status,
 person_id, person_name, person_email, department, title, entitlement_id, entitlement_name,
-entitlement_kind, via, direct, privileged, leaver, mover, in_role, explanation,
+entitlement_kind, via, via_ids, direct, privileged, leaver, mover, in_role, explanation,
 last_used_at, peers_holding, peers_total, finding_rules, finding_severity, risk,
 recommendation, reviewer, reviewer_rule, decision, decided_by, decided_at, precertified,
 version)
@@ -173,7 +181,7 @@ SELECT
 :campaign_id, o.n,
 i.system, i.account_id, i.account_login, i.account_kind, i.account_status, i.person_id,
 i.person_name, i.person_email, i.department, i.title, i.entitlement_id,
-i.entitlement_name, i.entitlement_kind, i.via, i.direct, i.privileged, i.leaver, i.mover,
+i.entitlement_name, i.entitlement_kind, i.via, i.via_ids, i.direct, i.privileged, i.leaver, i.mover,
 i.in_role, i.explanation, i.last_used_at,
 COALESCE(pc.holding, 0),
 COALESCE(rs.people, 0),

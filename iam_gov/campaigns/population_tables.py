@@ -96,6 +96,7 @@ TMP_ITEMS = Table(
     Column("entitlement_name", Text, nullable=False),
     Column("entitlement_kind", String(32), nullable=False),
     Column("via", Text, nullable=False),
+    Column("via_ids", Text, nullable=False),
     Column("direct", Boolean, nullable=False),
     Column("privileged", Boolean, nullable=False),
     Column("leaver", Boolean, nullable=False),

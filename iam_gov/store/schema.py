@@ -310,6 +310,9 @@ campaign_items = Table(
     Column("entitlement_kind", String(32), nullable=False),
     # The groups it comes through, comma-separated; '' when only held directly.
     Column("via", Text, nullable=False),
+    # The same groups' entitlement ids, one per line, in the same order (names may repeat or
+    # hold commas; ids say exactly which membership to remove).
+    Column("via_ids", Text, nullable=False),
     Column("direct", Boolean, nullable=False),
     Column("privileged", Boolean, nullable=False),
     Column("leaver", Boolean, nullable=False),

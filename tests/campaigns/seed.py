@@ -36,6 +36,7 @@ def item_defaults(n: int) -> dict[str, Any]:
         "entitlement_name": f"app-{n}",
         "entitlement_kind": "group",
         "via": "",
+        "via_ids": "",
         "direct": True,
         "privileged": False,
         "leaver": False,

@@ -47,6 +47,7 @@ HOSTILE_NAME = (
 )
 HOSTILE_COMMENT = "+cmd|' /C calc'!A0\r\nsecond line\x07\u2066"
 HOSTILE_GROUP = "-2+3,@SUM(A1)"
+HOSTILE_GROUP_ID = "-2+3\n@SUM(A1)"
 UNSAFE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
@@ -60,13 +61,19 @@ def closed_campaign(store: Store, tmp_path: Path) -> tuple[int, Path]:
         store,
         [
             {"person_name": HOSTILE_NAME, "title": "@SUM(1)", "department": "\tTAB"},
-            {"comment": HOSTILE_COMMENT, "via": HOSTILE_GROUP, "direct": False},
+            {
+                "comment": HOSTILE_COMMENT,
+                "via": HOSTILE_GROUP,
+                "via_ids": HOSTILE_GROUP_ID,
+                "direct": False,
+            },
             {
                 "recommendation": "revoke",
                 "leaver": True,
                 "privileged": True,
                 "person_name": HOSTILE_NAME,
                 "via": HOSTILE_GROUP,
+                "via_ids": HOSTILE_GROUP_ID,
             },
             {
                 "decision": "approve",

@@ -222,14 +222,16 @@ def test_the_plan_removes_direct_grants_and_group_memberships_once(
         [
             # held directly
             {**revoked, "account_id": "00u1", "entitlement_id": "0oaGitHub"},
-            # held only through two groups (launch stores their names, ', '-separated)
+            # held only through two groups (launch stores their names, ', '-separated, and
+            # their ids one per line)
             {
                 **revoked,
                 "account_id": "00u2",
                 "entitlement_id": "0oaJira",
                 "entitlement_name": "Jira",
                 "direct": False,
-                "via": "Engineering, Contractors",
+                "via": "Contractors, Engineering",
+                "via_ids": "00gCon\n00gEng",
             },
             # through one of the same groups: one removal serves both items
             {
@@ -239,9 +241,16 @@ def test_the_plan_removes_direct_grants_and_group_memberships_once(
                 "entitlement_name": "Wiki",
                 "direct": False,
                 "via": "Engineering",
+                "via_ids": "00gEng",
             },
-            # directly and through a group (by its id): both go
-            {**revoked, "account_id": "00u3", "entitlement_id": "0oaAWS", "via": "00gOps"},
+            # directly and through a group : both go
+            {
+                **revoked,
+                "account_id": "00u3",
+                "entitlement_id": "0oaAWS",
+                "via": "Ops",
+                "via_ids": "00gOps",
+            },
             # through a group the snapshot does not have: a note, not a guess
             {
                 **revoked,
@@ -249,6 +258,7 @@ def test_the_plan_removes_direct_grants_and_group_memberships_once(
                 "entitlement_id": "0oaX",
                 "direct": False,
                 "via": "Gone",
+                "via_ids": "00gGone",
             },
             # approved: nothing to do
             {"decision": "approve", "decided_by": REVIEWER, "account_id": "00u5"},
@@ -278,7 +288,7 @@ def test_the_plan_removes_direct_grants_and_group_memberships_once(
     assert "everything else the group gives" in engineering.reason
     direct = next(a for a in plan.actions if a.entitlement_id == "0oaGitHub")
     assert "group" not in direct.reason and f"(campaign {cid})" in direct.reason
-    assert len(plan.notes) == 1 and "item 5 " in plan.notes[0] and "'Gone'" in plan.notes[0]
+    assert len(plan.notes) == 1 and "item 5 " in plan.notes[0] and "'00gGone'" in plan.notes[0]
 
     # The file the executor reads loads back into the same plan.
     loaded = load_plan(tmp_path / "ev" / "remediation-plan.json")

@@ -65,6 +65,7 @@ def add_campaign(
                 "entitlement_name": f"Ent{n}",
                 "entitlement_kind": "group",
                 "via": "",
+                "via_ids": "",
                 "direct": True,
                 "privileged": False,
                 "leaver": False,

@@ -107,6 +107,7 @@ def upgrade() -> None:
         sa.Column("entitlement_name", sa.Text(), nullable=False),
         sa.Column("entitlement_kind", sa.String(length=32), nullable=False),
         sa.Column("via", sa.Text(), nullable=False),
+        sa.Column("via_ids", sa.Text(), nullable=False),
         sa.Column("direct", sa.Boolean(), nullable=False),
         sa.Column("privileged", sa.Boolean(), nullable=False),
         sa.Column("leaver", sa.Boolean(), nullable=False),
