@@ -60,6 +60,8 @@ bench: install system-deps
 	$(PY) -m pip install --quiet -e '.[test,bench]'
 	$(PY) benchmarks/scale.py --people 100000
 	$(PY) benchmarks/evaluation.py --work .bench/evaluation
+	$(PY) benchmarks/campaign_launch.py --work .bench/evaluation
+	$(PY) benchmarks/tui_review.py
 	$(PY) benchmarks/aws_analysis.py
 	$(PY) benchmarks/okta_listing.py
 

@@ -58,12 +58,16 @@ def main() -> None:
         result = launch_campaign(store, config, policy, campaign_id, actor="benchmark")
         seconds = time.perf_counter() - started
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"launch: {result.items:,} items, {result.precertified:,} pre-certified, "
-          f"{result.reviewers:,} reviewers")
+    print(
+        f"launch: {result.items:,} items, {result.precertified:,} pre-certified, "
+        f"{result.reviewers:,} reviewers"
+    )
     print("phases (s): " + ", ".join(f"{k} {v:.2f}" for k, v in result.timings.items()))
     verdict = "OK" if seconds <= TARGET_SECONDS or result.items < 1_000_000 else "SLOW"
-    print(f"total {seconds:.1f} s (target {TARGET_SECONDS:.0f} s for 1,000,000 items: "
-          f"{verdict}), peak RSS {peak_mb:,.0f} MB")
+    print(
+        f"total {seconds:.1f} s (target {TARGET_SECONDS:.0f} s for 1,000,000 items: "
+        f"{verdict}), peak RSS {peak_mb:,.0f} MB"
+    )
 
 
 if __name__ == "__main__":

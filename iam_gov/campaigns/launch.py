@@ -17,7 +17,6 @@ from datetime import datetime
 
 from sqlalchemy import (
     Connection,
-    func,
     insert,
     select,
     update,
@@ -123,13 +122,10 @@ def launch_campaign(
                 f"campaign {campaign_id} ({definition.name}): nothing in the latest snapshots "
                 "matches its scope; nothing to review"
             )
-        precertified = builder.precertified(campaign_id)
-        digest = population_hash(conn, campaign_id)
-        reviewers = conn.execute(
-            select(func.count(func.distinct(campaign_items.c.reviewer))).where(
-                campaign_items.c.campaign_id == campaign_id
-            )
-        ).scalar_one()
+        scan = _scan(conn, campaign_id)
+        digest, reviewers, precertified = scan.population_hash, scan.reviewers, scan.precertified
+        builder.record_precertification(campaign_id, precertified)
+        builder.lap("scan")
         snapshot_ids = {name: info.id for name, info in builder.snapshots.items()}
         conn.execute(
             update(campaigns)
@@ -163,6 +159,7 @@ def launch_campaign(
         TEMP.drop_all(conn)
         if conn.dialect.name == "sqlite":
             conn.exec_driver_sql("PRAGMA cache_size = -2000")
+        builder.lap("finish")
     return LaunchResult(
         campaign_id=campaign_id,
         items=count,
@@ -178,25 +175,48 @@ def launch_campaign(
 def population_hash(conn: Connection, campaign_id: int) -> str:
     """SHA-256 over every item's (system, account, entitlement, direct, group ids) in review
     order: the same population always hashes the same, and any change shows."""
+    return _scan(conn, campaign_id).population_hash
+
+
+@dataclass(frozen=True)
+class _Scan:
+    population_hash: str
+    reviewers: int
+    precertified: int
+
+
+def _scan(conn: Connection, campaign_id: int) -> _Scan:
+    """One pass over the launched items: their hash, how many reviewers, how many
+    pre-certified."""
     digest = hashlib.sha256()
+    c = campaign_items.c
     query = (
         select(
-            campaign_items.c.item_id,
-            campaign_items.c.system,
-            campaign_items.c.account_id,
-            campaign_items.c.entitlement_id,
-            campaign_items.c.direct,
-            campaign_items.c.via_ids,
+            c.item_id,
+            c.system,
+            c.account_id,
+            c.entitlement_id,
+            c.direct,
+            c.via_ids,
+            c.reviewer,
+            c.precertified.is_not(None),
         )
-        .where(campaign_items.c.campaign_id == campaign_id)
-        .order_by(campaign_items.c.item_id)
+        .where(c.campaign_id == campaign_id)
+        .order_by(c.item_id)
     )
-    for item_id, system, account_id, entitlement_id, direct, via_ids in driver_rows(conn, query):
-        line = (
+    reviewers: set[str] = set()
+    precertified = 0
+    lines: list[str] = []
+    for item_id, system, account_id, entitlement_id, direct, via_ids, reviewer, pre in driver_rows(
+        conn, query
+    ):
+        lines.append(
             f"{item_id}\t{system}\t{account_id}\t{entitlement_id}\t{int(bool(direct))}\t{via_ids}\n"
         )
-        digest.update(line.encode("utf-8"))
-    return digest.hexdigest()
-
-
-# --- the temporary tables ------------------------------------------------------------------
+        reviewers.add(reviewer)
+        precertified += bool(pre)
+        if len(lines) >= 10_000:
+            digest.update("".join(lines).encode("utf-8"))
+            lines.clear()
+    digest.update("".join(lines).encode("utf-8"))
+    return _Scan(digest.hexdigest(), len(reviewers), precertified)

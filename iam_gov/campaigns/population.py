@@ -16,7 +16,6 @@ from sqlalchemy import (
     Connection,
     Date,
     bindparam,
-    func,
     insert,
     select,
     text,
@@ -27,7 +26,7 @@ from iam_gov.campaigns.definition import (
     CampaignError,
     Precertify,
 )
-from iam_gov.campaigns.population_sql import REVIEWER, items_sql, staging_sql
+from iam_gov.campaigns.population_sql import REVIEWER, items_sql, risk_sql, staging_sql
 from iam_gov.campaigns.population_tables import (
     TEMP,
     TMP_ENTITLEMENTS,
@@ -50,7 +49,6 @@ from iam_gov.store.schema import (
     UTCDateTime,
     accounts,
     campaign_history,
-    campaign_items,
     entitlements,
     findings,
 )
@@ -88,7 +86,7 @@ class Population:
         fallback = definition.reviewers.fallback or config.review.fallback_reviewer or ""
         self.fallback = fallback.strip().lower() or None
 
-    def _lap(self, name: str) -> None:
+    def lap(self, name: str) -> None:
         now = time.perf_counter()
         self.timings[name] = round(now - self._clock, 3)
         self._clock = now
@@ -136,7 +134,7 @@ class Population:
                 "(run `iam-gov evaluate`)"
             )
         self.evaluation_id = int(evaluation["id"])
-        self._lap("check")
+        self.lap("check")
 
     # --- Python's share: people, roles, entitlements, explanations, findings ------------
 
@@ -147,15 +145,15 @@ class Population:
         hr = self.snapshots[self.config.hr_system]
         snapshot = load_snapshot(conn, hr.id, documents=False, with_grants=False)
         self.people = {p.employee_id: p for p in snapshot.people}
-        self._lap("people")
+        self.lap("people")
         self._fill_people()
-        self._lap("roles")
+        self.lap("roles")
         self._fill_entitlements()
-        self._lap("entitlements")
+        self.lap("entitlements")
         self._fill_explained()
         self._fill_findings()
         self._fill_grants()
-        self._lap("findings")
+        self.lap("findings")
 
     def _fill_people(self) -> None:
         people = self.people
@@ -166,6 +164,8 @@ class Population:
         role_keys: dict[tuple[str, ...], int] = {}
         sizes: dict[int, int] = {}
         rows = []
+        ranked = sorted(people.values(), key=lambda p: (p.name.casefold(), p.employee_id))
+        rank_of = {p.employee_id: n for n, p in enumerate(ranked)}
         for person in people.values():
             roles = self.policy.roles_of(person)
             key = role_keys.get(roles)
@@ -190,6 +190,7 @@ class Population:
                     "mover": move is not None and move.changed_at >= window,
                     "manager_email": manager.email.lower() if manager and manager.email else None,
                     "in_scope": in_scope,
+                    "person_rank": rank_of[person.employee_id],
                 }
             )
         unknown = [w for w in wanted if w not in by_email and w not in {p.lower() for p in people}]
@@ -258,6 +259,9 @@ class Population:
                         "in_scope": not self.scope.entitlements
                         or any(entitlement_matches(p, e) for p in self.scope.entitlements),
                         "owner": self._owner_of(name, e),
+                        "ent_key": len(ent_rows),
+                        "name": e.name,
+                        "kind": e.kind,
                     }
                 )
             hits: dict[str, list[Entitlement]] = {}
@@ -441,10 +445,10 @@ class Population:
                 bindparam("on", type_=Date), bindparam("unused_before", type_=UTCDateTime)
             )
             self.conn.execute(statement, self._staging_params(name, info))
-        self._lap("staging")
+        self.lap("staging")
         self.check_reviewers()
         count = self._numbering(campaign_id)
-        self._lap("items")
+        self.lap("items")
         return int(count)
 
     def _staging_params(self, name: str, info: SnapshotInfo) -> dict[str, Any]:
@@ -468,18 +472,19 @@ class Population:
         conn.execute(
             text(
                 "INSERT INTO tmp_review_order (n, row_id) SELECT ROW_NUMBER() OVER (ORDER BY "
-                "i.leaver DESC, i.risk DESC, i.person_name, i.account_login, i.system, "
-                "i.entitlement_name, i.row_id), i.row_id FROM tmp_review_items i"
+                f"i.leaver DESC, {risk_sql(conn.dialect.name)} DESC, "
+                "COALESCE(i.person_rank, 2147483647), i.row_id), i.row_id "
+                "FROM tmp_review_items i"
             )
         )
         conn.execute(
             text(
-                "INSERT INTO tmp_review_peers (roles_key, system, entitlement_id, holding) "
-                "SELECT roles_key, system, entitlement_id, count(*) FROM tmp_review_items "
-                "WHERE roles_key IS NOT NULL GROUP BY roles_key, system, entitlement_id"
+                "INSERT INTO tmp_review_peers (roles_key, ent_key, holding) "
+                "SELECT roles_key, ent_key, count(*) FROM tmp_review_items "
+                "WHERE roles_key IS NOT NULL GROUP BY roles_key, ent_key"
             )
         )
-        self._lap("order")
+        self.lap("order")
         statement = text(items_sql(self.conn.dialect.name, self.definition.precertify)).bindparams(
             bindparam("at", type_=UTCDateTime)
         )
@@ -487,6 +492,7 @@ class Population:
             statement,
             {
                 "campaign_id": campaign_id,
+                "hr": self.snapshots[self.config.hr_system].id,
                 "fallback": self.fallback,
                 "by": PRECERTIFIER,
                 "at": self.at,
@@ -498,31 +504,34 @@ class Population:
     def check_reviewers(self) -> None:
         """Every item must have a reviewer who is not its own person: refuse the launch
         otherwise, naming an example and the setting that fixes it."""
-        query = text(
-            f"SELECT count(*) AS n, min(i.system || ': ' || i.account_login || ' -> ' "
-            f"|| i.entitlement_name) AS example FROM tmp_review_items i "
-            f"WHERE ({REVIEWER}) IS NULL"
-        )
-        row = self.conn.execute(query, {"fallback": self.fallback}).one()
-        if row.n:
+        nobody = f"FROM tmp_review_items i WHERE ({REVIEWER}) IS NULL"
+        count = self.conn.execute(
+            text(f"SELECT count(*) {nobody}"), {"fallback": self.fallback}
+        ).scalar_one()
+        if count:
+            example = self.conn.execute(
+                text(
+                    "SELECT i.system || ': ' || a.login || ' -> ' || e.name "
+                    "FROM (SELECT i.sid, i.system, i.account_id, i.entitlement_id "
+                    f"{nobody} ORDER BY i.row_id LIMIT 1) i "
+                    "JOIN accounts a ON a.snapshot_id = i.sid AND a.native_id = i.account_id "
+                    "JOIN entitlements e ON e.snapshot_id = i.sid "
+                    "AND e.entitlement_id = i.entitlement_id"
+                ),
+                {"fallback": self.fallback},
+            ).scalar_one()
             raise CampaignError(
-                f"{row.n} item(s) have no reviewer (e.g. {row.example}): the rule "
+                f"{count} item(s) have no reviewer (e.g. {example}): the rule "
                 f"'{self.definition.reviewers.rule.value}' finds nobody, or only the person "
                 "themself, and there is no other fallback reviewer; set `reviewers.fallback` in "
                 "the definition or `[review] fallback_reviewer` in the configuration"
             )
 
-    def precertified(self, campaign_id: int) -> int:
-        """How many items launch pre-certified; the campaign's history says so once, with
-        the rule (each item says it too, in ``precertified``)."""
+    def record_precertification(self, campaign_id: int, count: int) -> None:
+        """The campaign's history says once how many items launch pre-certified, and by
+        which rule (each item says it too, in ``precertified``)."""
         if self.definition.precertify is not Precertify.ROLE_EXPLAINED:
-            return 0
-        count = self.conn.execute(
-            select(func.count())
-            .select_from(campaign_items)
-            .where(campaign_items.c.campaign_id == campaign_id)
-            .where(campaign_items.c.precertified.is_not(None))
-        ).scalar_one()
+            return
         self.conn.execute(
             insert(campaign_history).values(
                 campaign_id=campaign_id,
@@ -534,7 +543,6 @@ class Population:
                 details={"rule": Precertify.ROLE_EXPLAINED.value, "items": count},
             )
         )
-        return int(count)
 
 
 class _AccountFinder:

@@ -88,20 +88,17 @@ def staging_sql(dialect: str, definition: CampaignDefinition) -> str:
         "CASE WHEN COALESCE(fg.severity_rank, 0) > COALESCE(fa.severity_rank, 0) "
         "THEN fg.severity_rank ELSE COALESCE(fa.severity_rank, 0) END"
     )
-    risk = (
-        f"(CASE WHEN {leaver} THEN 100 ELSE 0 END + CASE WHEN te.privileged THEN 30 ELSE 0 END"
-        f" + CASE WHEN {in_role} THEN 0 ELSE 20 END + CASE WHEN {mover} THEN 10 ELSE 0 END"
-        f" + CASE WHEN {unused} THEN 15 ELSE 0 END + ({rank}) * 10)"
-    )
     return f"""
 INSERT INTO tmp_review_items (
-system, account_id, account_login, account_kind, account_status, person_id, person_name,
-person_email, department, title, entitlement_id, entitlement_name, entitlement_kind, via, via_ids,
-direct, privileged, leaver, mover, in_role, role_only, explanation, last_used_at, unused,
-roles_key, finding_rules, finding_rank, reviewer, reviewer_rule, manager_email, risk)
+sid, system, account_id, account_login, account_kind, account_status, person_id, person_rank,
+person_name, person_email, department, title, entitlement_id, ent_key, entitlement_name,
+entitlement_kind, via, via_ids, direct, privileged, leaver, mover, in_role, role_only,
+explanation, last_used_at, unused, roles_key, finding_rules, finding_rank, reviewer,
+reviewer_rule, manager_email)
 SELECT
-:system, a.native_id, a.login, COALESCE(l.kind, 'human'), a.status, p.employee_id, p.name,
-lower(p.email), p.department, p.title, gg.entitlement_id, e.name, e.kind,
+:sid, :system, gg.account_id, a.login, COALESCE(l.kind, 'human'), a.status, p.employee_id,
+tp.person_rank, p.name, lower(p.email), p.department, p.title, gg.entitlement_id, te.ent_key,
+te.name, te.kind,
 COALESCE(gg.groups, ''),
 COALESCE(gg.group_ids, ''),
 gg.direct,
@@ -124,8 +121,7 @@ COALESCE(fg.rules || ',' || fa.rules, fg.rules, fa.rules, ''),
 {rank},
 {reviewer},
 {rule},
-tp.manager_email,
-{risk}
+tp.manager_email
 FROM (
     SELECT g.account_id, g.entitlement_id, {groups} AS groups, {group_ids} AS group_ids,
            {direct} AS direct, max(g.last_used_at) AS used
@@ -135,7 +131,6 @@ FROM (
     GROUP BY g.account_id, g.entitlement_id
 ) gg
 JOIN accounts a ON a.snapshot_id = :sid AND a.native_id = gg.account_id
-JOIN entitlements e ON e.snapshot_id = :sid AND e.entitlement_id = gg.entitlement_id
 JOIN tmp_review_entitlements te ON te.system = :system AND te.entitlement_id = gg.entitlement_id
 LEFT JOIN account_links l
 ON l.evaluation_id = :evaluation AND l.system = :system AND l.account_id = gg.account_id
@@ -187,7 +182,7 @@ COALESCE(pc.holding, 0),
 COALESCE(rs.people, 0),
 i.finding_rules,
 CASE i.finding_rank {severity} ELSE NULL END,
-i.risk,
+{risk_sql(dialect)},
 CASE WHEN {revoke} THEN 'revoke' ELSE 'approve' END,
 {REVIEWER},
 CASE WHEN {NOT_SELF.format(who="i.reviewer")} THEN i.reviewer_rule
@@ -203,8 +198,20 @@ CASE WHEN {precertified} THEN :rule || ': ' || i.explanation END,
 FROM tmp_review_order o
 JOIN tmp_review_items i ON i.row_id = o.row_id
 LEFT JOIN tmp_review_role_sizes rs ON rs.roles_key = i.roles_key
-LEFT JOIN tmp_review_peers pc
-ON pc.roles_key = i.roles_key AND pc.system = i.system
-AND pc.entitlement_id = i.entitlement_id
+LEFT JOIN tmp_review_peers pc ON pc.roles_key = i.roles_key AND pc.ent_key = i.ent_key
 ORDER BY o.n
 """
+
+
+def risk_sql(dialect: str) -> str:
+    """An item's risk from its staged flags: leavers first, then privileged, unexplained,
+    unused, movers, and the worst open finding."""
+
+    def number(flag: str) -> str:
+        return f"CAST(i.{flag} AS INTEGER)" if dialect == "postgresql" else f"i.{flag}"
+
+    return (
+        f"({number('leaver')} * 100 + {number('privileged')} * 30"
+        f" + (1 - {number('in_role')}) * 20 + {number('unused')} * 15"
+        f" + {number('mover')} * 10 + i.finding_rank * 10)"
+    )

@@ -20,6 +20,8 @@ TMP_PEOPLE = Table(
     Column("mover", Boolean, nullable=False),
     Column("manager_email", String(320)),
     Column("in_scope", Boolean, nullable=False),
+    # the person's place in review order (by name), so that sorting compares numbers
+    Column("person_rank", Integer, nullable=False),
     prefixes=["TEMPORARY"],
 )
 TMP_ROLE_SIZES = Table(
@@ -37,6 +39,9 @@ TMP_ENTITLEMENTS = Table(
     Column("privileged", Boolean, nullable=False),
     Column("in_scope", Boolean, nullable=False),
     Column("owner", String(320)),
+    Column("ent_key", Integer, nullable=False),
+    Column("name", Text, nullable=False),
+    Column("kind", String(32), nullable=False),
     prefixes=["TEMPORARY"],
 )
 TMP_ROLE_GRANTS = Table(
@@ -81,18 +86,23 @@ TMP_GRANTS = Table(
 TMP_ITEMS = Table(
     "tmp_review_items",
     TEMP,
+    # Everything an item holds, per system; sorted by the numbers (person_rank, ent_key), not
+    # by the text.
     Column("row_id", Integer, primary_key=True, autoincrement=True),
+    Column("sid", Integer, nullable=False),
     Column("system", String(64), nullable=False),
     Column("account_id", String(512), nullable=False),
     Column("account_login", Text, nullable=False),
     Column("account_kind", String(16), nullable=False),
     Column("account_status", String(16), nullable=False),
     Column("person_id", String(128)),
+    Column("person_rank", Integer),
     Column("person_name", Text),
     Column("person_email", String(320)),
     Column("department", Text),
     Column("title", Text),
     Column("entitlement_id", String(512), nullable=False),
+    Column("ent_key", Integer, nullable=False),
     Column("entitlement_name", Text, nullable=False),
     Column("entitlement_kind", String(32), nullable=False),
     Column("via", Text, nullable=False),
@@ -112,7 +122,6 @@ TMP_ITEMS = Table(
     Column("reviewer", String(320)),
     Column("reviewer_rule", String(32), nullable=False),
     Column("manager_email", String(320)),
-    Column("risk", Integer, nullable=False),
     prefixes=["TEMPORARY"],
 )
 TMP_ORDER = Table(
@@ -126,8 +135,7 @@ TMP_PEERS = Table(
     "tmp_review_peers",
     TEMP,
     Column("roles_key", Integer, primary_key=True),
-    Column("system", String(64), primary_key=True),
-    Column("entitlement_id", String(512), primary_key=True),
+    Column("ent_key", Integer, primary_key=True),
     Column("holding", Integer, nullable=False),
     prefixes=["TEMPORARY"],
 )

@@ -57,11 +57,12 @@ def resolve_reviewer(
 
 
 def checked_email(value: str, what: str) -> str:
-    """``value`` stripped, if it looks like one e-mail address; else a CampaignError."""
+    """``value`` stripped and in lower case (as launch stores reviewers), if it looks like one
+    e-mail address; else a CampaignError."""
     email = value.strip()
     if not _EMAIL.match(email) or not email.isprintable():
         raise CampaignError(f"{what}: {email!r} is not an e-mail address")
-    return email
+    return email.lower()
 
 
 def _actor_email(config: Config, user: str) -> str:

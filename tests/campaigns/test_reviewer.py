@@ -103,7 +103,10 @@ def test_an_admin_acts_for_someone_else_and_it_shows() -> None:
     config = config_with({"boss": "Boss@Example.com"}, admins=("boss@example.com",))
     reviewer = resolve_reviewer(config, os_user="boss", as_email="m@example.com")
     assert reviewer.admin
-    assert (reviewer.email, reviewer.actor) == ("m@example.com", "Boss@Example.com")
+    assert (reviewer.email, reviewer.actor) == (
+        "m@example.com",
+        "boss@example.com",
+    )  # lower case, as stored
     assert reviewer.acting_for == "m@example.com"
 
 

@@ -1,0 +1,1 @@
+"""The reviewer TUI's screens, one per module."""

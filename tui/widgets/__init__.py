@@ -1,0 +1,1 @@
+"""The reviewer TUI's own widgets."""
