@@ -169,9 +169,9 @@ def _launch(store: Store, config: Config, campaign_id: int) -> None:
     result = launch_campaign(store, config, policy_of(config), campaign_id, actor=current_actor())
     out.print(
         f"launched campaign #{campaign_id}: {result.items:,} items for {result.reviewers:,} "
-        f"reviewer(s), {result.precertified:,} pre-certified "
-        f"({result.seconds:.1f} s); population sha256 {result.population_hash}"
+        f"reviewer(s), {result.precertified:,} pre-certified ({result.seconds:.1f} s)"
     )
+    out.print(f"population sha256: {result.population_hash}", soft_wrap=True)
 
 
 # --- decisions (iam_gov.campaigns.decisions) ------------------------------------------------

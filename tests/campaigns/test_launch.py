@@ -220,3 +220,17 @@ def test_scope_narrows_the_population(demo: Demo) -> None:
     assert [(r["system"], r["account_id"], r["entitlement_id"]) for r in exact] == [
         tuple(grant.values())
     ]
+
+
+def test_peers_are_people_with_the_same_roles_not_their_accounts(demo: Demo) -> None:
+    rows = items(demo, launch(demo))
+    assert all(r["peers_holding"] <= r["peers_total"] for r in rows)
+    # Aarav holds All Staff in AD through two accounts: he is one of the peers, once.
+    aarav = [
+        r
+        for r in rows
+        if r["person_email"] == "aarav.petrov@example.com"
+        and r["system"] == "ad"
+        and r["entitlement_name"] == "All Staff"
+    ]
+    assert len(aarav) == 2 and aarav[0]["peers_holding"] == aarav[0]["peers_total"]
