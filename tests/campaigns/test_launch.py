@@ -168,9 +168,7 @@ def test_snapshots_not_yet_evaluated_are_refused(demo: Demo) -> None:
 def test_the_population_hash_is_recorded_repeatable_and_shows_any_change(demo: Demo) -> None:
     first, second = launch(demo), launch(demo)
     with demo.store.writing() as conn:
-        recorded = dict(
-            conn.execute(select(campaigns.c.id, campaigns.c.population_hash)).tuples().all()
-        )
+        recorded = dict(conn.execute(select(campaigns.c.id, campaigns.c.population_hash)).all())
         assert recorded[first] == recorded[second] == population_hash(conn, first)
         conn.execute(
             update(campaign_items)
