@@ -101,8 +101,7 @@ def create_command(
         bool, typer.Option("--launch", help="Launch it at once (freeze the population).")
     ] = False,
 ) -> None:
-    """Create a campaign from a definition file or from these options (a draft until
-    launched)."""
+    """Create a campaign from a definition file or from options; a draft until launched."""
     from pydantic import ValidationError
     from rich.text import Text
 
@@ -154,8 +153,7 @@ def create_command(
 def launch_command(
     campaign: Annotated[int, typer.Argument(help="The campaign's number.")],
 ) -> None:
-    """Freeze the population of a draft campaign from the latest complete snapshots and open
-    it to its reviewers."""
+    """Freeze a draft's population from the latest complete snapshots; open it to reviewers."""
     config = config_from_options()
     with open_store(config) as store:
         _launch(store, config, campaign)

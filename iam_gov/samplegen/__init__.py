@@ -152,6 +152,22 @@ precertify: role-explained # approve at launch what a role fully explains, and s
 unused_after_days: 90
 """
 
+TRIGGERS = """\
+# Reviews opened when access changes, not only once a quarter:
+# `iam-gov campaign triggers --file triggers.yaml` after each run (cron does it).
+triggers:
+  - kind: new-privileged-grant      # a privileged grant that was not there at the last run
+    reviewers: {{rule: owner, fallback: {it_head}}}
+    due_in_days: 5
+  - kind: mover                     # someone changed department, title or manager
+    reviewers: {{rule: manager, fallback: {it_head}}}
+    due_in_days: 10
+  - kind: exception-expiring        # an approved exception ends soon: renew or remove
+    days_before: 14
+    reviewers: {{rule: manager, fallback: {it_head}}}
+    comment_required: [always]
+"""
+
 CONFIG = """\
 # iam-gov configuration for {name}. Paths are relative to this file.
 # Secrets never go here: live connectors read them from the environment or the OS keyring.
@@ -330,6 +346,9 @@ def generate(
         "overrides.yaml": lambda p: p.write_text(_overrides_yaml(company), encoding="utf-8"),
         "campaign-q4.yaml": lambda p: p.write_text(
             CAMPAIGN.format(it_head=_it_head(company)), encoding="utf-8"
+        ),
+        "triggers.yaml": lambda p: p.write_text(
+            TRIGGERS.format(it_head=_it_head(company)), encoding="utf-8"
         ),
         "iam-gov.toml": lambda p: p.write_text(
             CONFIG.format(
