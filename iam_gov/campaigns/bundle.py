@@ -421,21 +421,9 @@ def _campaign_document(row: Any, counts: Counts, plan_sha: str) -> dict[str, Any
         "snapshot_ids": row.snapshot_ids,
         "population_hash": row.population_hash,
         "audit_head_at_close": close_summary.get("audit"),
-        "counts": _counts_document(counts),
+        "counts": counts.as_document(),
         "close_summary": close_summary,
         "remediation_plan_sha256": plan_sha,
-    }
-
-
-def _counts_document(counts: Counts) -> dict[str, int]:
-    return {
-        "total": counts.total,
-        "decided": counts.decided,
-        "approved": counts.approved,
-        "revoked": counts.revoked,
-        "abstained": counts.abstained,
-        "precertified": counts.precertified,
-        "no_response": counts.no_response,
     }
 
 

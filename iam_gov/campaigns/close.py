@@ -98,15 +98,7 @@ def close_campaign(
             plan_sha = hashlib.sha256(plan.to_json().encode()).hexdigest()
             counts = counts_by_campaign(conn, [campaign_id])[campaign_id]
             summary: dict[str, Any] = {
-                "counts": {
-                    "total": counts.total,
-                    "decided": counts.decided,
-                    "approved": counts.approved,
-                    "revoked": counts.revoked,
-                    "abstained": counts.abstained,
-                    "precertified": counts.precertified,
-                    "no_response": counts.no_response,
-                },
+                "counts": counts.as_document(),
                 "no_response": applied,
                 "remediation": {
                     "actions": len(plan.actions),

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Boolean, Column, Connection, Integer, MetaData, String, Table, Text, insert
 
 from iam_gov.model import Severity
-from iam_gov.store.schema import UTCDateTime
+from iam_gov.store.schema import campaign_items
 
 TEMP = MetaData()
 TMP_PEOPLE = Table(
@@ -83,44 +83,53 @@ TMP_GRANTS = Table(
     Column("entitlement_id", String(512), primary_key=True),
     prefixes=["TEMPORARY"],
 )
+STAGED_FROM_ITEMS = (
+    "system",
+    "account_id",
+    "account_login",
+    "account_kind",
+    "account_status",
+    "person_id",
+    "person_name",
+    "person_email",
+    "department",
+    "title",
+    "entitlement_id",
+    "entitlement_name",
+    "entitlement_kind",
+    "via",
+    "via_ids",
+    "direct",
+    "privileged",
+    "leaver",
+    "mover",
+    "in_role",
+    "explanation",
+    "last_used_at",
+    "finding_rules",
+    "reviewer_rule",
+)
+"""The columns an item has in the staging table as in ``campaign_items``."""
+
 TMP_ITEMS = Table(
     "tmp_review_items",
     TEMP,
-    # Everything an item holds, per system; sorted by the numbers (person_rank, ent_key), not
-    # by the text.
+    # Everything an item holds, per system, before it is numbered; sorted by numbers
+    # (person_rank, the risk), not by text.
     Column("row_id", Integer, primary_key=True, autoincrement=True),
     Column("sid", Integer, nullable=False),
-    Column("system", String(64), nullable=False),
-    Column("account_id", String(512), nullable=False),
-    Column("account_login", Text, nullable=False),
-    Column("account_kind", String(16), nullable=False),
-    Column("account_status", String(16), nullable=False),
-    Column("person_id", String(128)),
+    *(
+        Column(name, campaign_items.c[name].type, nullable=campaign_items.c[name].nullable)
+        for name in STAGED_FROM_ITEMS
+    ),
     Column("person_rank", Integer),
-    Column("person_name", Text),
-    Column("person_email", String(320)),
-    Column("department", Text),
-    Column("title", Text),
-    Column("entitlement_id", String(512), nullable=False),
     Column("ent_key", Integer, nullable=False),
-    Column("entitlement_name", Text, nullable=False),
-    Column("entitlement_kind", String(32), nullable=False),
-    Column("via", Text, nullable=False),
-    Column("via_ids", Text, nullable=False),
-    Column("direct", Boolean, nullable=False),
-    Column("privileged", Boolean, nullable=False),
-    Column("leaver", Boolean, nullable=False),
-    Column("mover", Boolean, nullable=False),
-    Column("in_role", Boolean, nullable=False),
     Column("role_only", Boolean, nullable=False),
-    Column("explanation", Text, nullable=False),
-    Column("last_used_at", UTCDateTime),
     Column("unused", Boolean, nullable=False),
     Column("roles_key", Integer),
-    Column("finding_rules", Text, nullable=False),
     Column("finding_rank", Integer, nullable=False),
+    # NULL until the rule's reviewer is checked against the person and the fallback
     Column("reviewer", String(320)),
-    Column("reviewer_rule", String(32), nullable=False),
     Column("manager_email", String(320)),
     prefixes=["TEMPORARY"],
 )

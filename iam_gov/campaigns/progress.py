@@ -34,6 +34,18 @@ class Counts:
     precertified: int = 0
     no_response: int = 0
 
+    def as_document(self) -> dict[str, int]:
+        """The counts as evidence documents hold them."""
+        return {
+            "total": self.total,
+            "decided": self.decided,
+            "approved": self.approved,
+            "revoked": self.revoked,
+            "abstained": self.abstained,
+            "precertified": self.precertified,
+            "no_response": self.no_response,
+        }
+
     @property
     def pending(self) -> int:
         return self.total - self.decided
