@@ -8,7 +8,7 @@ temporary tables (``population_tables``) with what needs the policy, and runs th
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -52,7 +52,7 @@ from iam_gov.store.schema import (
     entitlements,
     findings,
 )
-from iam_gov.store.snapshots import SnapshotInfo, latest_snapshots, load_snapshot
+from iam_gov.store.snapshots import SnapshotInfo, driver_rows, latest_snapshots, load_snapshot
 
 MOVER_WINDOW_DAYS = 90
 """Someone whose HR record changed this recently is flagged as a mover."""
@@ -312,13 +312,14 @@ class Population:
             ]
             if not declared and not excepted:
                 continue
+            person_ids = {
+                people_by_email.get(who.lower(), who)
+                for who in (e.item.person.strip() for e in excepted if e.item.person)
+            }
+            patterns = [d.item.login for d in declared]
+            patterns += [e.item.account for e in excepted if e.item.account is not None]
             finder = _AccountFinder(
-                self.conn.execute(
-                    select(accounts.c.native_id, accounts.c.login).where(
-                        accounts.c.snapshot_id == info.id
-                    )
-                ).all(),
-                self._links_of(name),
+                self._accounts_matching(info, patterns), self._links_of(name, person_ids)
             )
             for located in declared:
                 d = located.item
@@ -353,15 +354,41 @@ class Population:
                         }
         insert_rows(self.conn, TMP_EXPLAINED, list(rows.values()))
 
-    def _links_of(self, system: str) -> dict[str, str]:
-        result = self.conn.execute(
-            text(
-                "SELECT account_id, person_id FROM account_links "
-                "WHERE evaluation_id = :e AND system = :s AND person_id IS NOT NULL"
-            ),
-            {"e": self.evaluation_id, "s": system},
+    def _links_of(self, system: str, person_ids: set[str]) -> dict[str, str]:
+        """Account -> person, for the accounts of these people only."""
+        found: dict[str, str] = {}
+        ordered = sorted(person_ids)
+        for start in range(0, len(ordered), 500):
+            result = self.conn.execute(
+                text(
+                    "SELECT account_id, person_id FROM account_links "
+                    "WHERE evaluation_id = :e AND system = :s AND person_id IN :people"
+                ).bindparams(bindparam("people", expanding=True)),
+                {"e": self.evaluation_id, "s": system, "people": ordered[start : start + 500]},
+            )
+            found.update((r.account_id, r.person_id) for r in result)
+        return found
+
+    def _accounts_matching(self, info: SnapshotInfo, patterns: list[str]) -> dict[str, set[str]]:
+        """Pattern -> the native ids of the accounts whose login or id it matches: one pass
+        over the system's accounts, whatever the number of patterns."""
+        if not patterns:
+            return {}
+        exact = {p.casefold(): p for p in patterns if not any(c in p for c in "*?[")}
+        wild = [p for p in patterns if p.casefold() not in exact]
+        found: dict[str, set[str]] = {p: set() for p in patterns}
+        query = select(accounts.c.native_id, accounts.c.login).where(
+            accounts.c.snapshot_id == info.id
         )
-        return {r.account_id: r.person_id for r in result}
+        for native_id, login in driver_rows(self.conn, query):
+            for key in (login.casefold(), native_id.casefold()):
+                pattern = exact.get(key)
+                if pattern is not None:
+                    found[pattern].add(native_id)
+            for pattern in wild:
+                if wildcard(pattern, login) or wildcard(pattern, native_id):
+                    found[pattern].add(native_id)
+        return found
 
     def _fill_findings(self) -> None:
         """Open findings, attached to the grant they are about, or to the whole account."""
@@ -546,29 +573,19 @@ class Population:
 
 
 class _AccountFinder:
-    """One system's accounts, found by the person they are linked to or by login pattern."""
+    """Accounts found by the person they are linked to, or by a policy login pattern."""
 
-    def __init__(self, rows: Sequence[Any], links: dict[str, str]):
-        self.rows = rows
+    def __init__(self, by_pattern: dict[str, set[str]], links: dict[str, str]):
+        self.matching = by_pattern
         self.by_person: dict[str, set[str]] = {}
         for account_id, person_id in links.items():
             self.by_person.setdefault(person_id, set()).add(account_id)
-        self.exact: dict[str, set[str]] = {}
-        for row in rows:
-            for key in (row.login.casefold(), row.native_id.casefold()):
-                self.exact.setdefault(key, set()).add(row.native_id)
 
     def of_person(self, person_id: str) -> set[str]:
         return self.by_person.get(person_id, set())
 
     def by_pattern(self, pattern: str) -> set[str]:
-        if "*" not in pattern and "?" not in pattern and "[" not in pattern:
-            return self.exact.get(pattern.casefold(), set())
-        return {
-            r.native_id
-            for r in self.rows
-            if wildcard(pattern, r.login) or wildcard(pattern, r.native_id)
-        }
+        return self.matching.get(pattern, set())
 
 
 class _PatternCache:

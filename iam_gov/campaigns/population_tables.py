@@ -6,9 +6,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Boolean, Column, Connection, Integer, MetaData, String, Table, Text, insert
+from sqlalchemy import Boolean, Column, Connection, Integer, MetaData, String, Table, Text
 
 from iam_gov.model import Severity
+from iam_gov.store.bulk import insert_plain
 from iam_gov.store.schema import campaign_items
 
 TEMP = MetaData()
@@ -154,5 +155,7 @@ HIGH = Severity.HIGH.rank + 1
 
 
 def insert_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
-    for start in range(0, len(rows), 10_000):
-        conn.execute(insert(table), list(rows[start : start + 10_000]))
+    """Plain values (text, numbers, booleans, NULL) through the driver's executemany."""
+    if rows:
+        columns = list(rows[0])
+        insert_plain(conn, table, columns, (tuple(r[c] for c in columns) for r in rows))

@@ -232,3 +232,23 @@ def test_peers_are_people_with_the_same_roles_not_their_accounts(demo: Demo) -> 
         and r["entitlement_name"] == "All Staff"
     ]
     assert len(aarav) == 2 and aarav[0]["peers_holding"] == aarav[0]["peers_total"]
+
+
+def test_exceptions_and_declared_accounts_explain_items_and_name_owners(demo: Demo) -> None:
+    rows = items(demo, launch(demo))
+
+    by_id = [r for r in rows if r["person_id"] == "E1042" and r["system"] == "aws"]
+    analysts = [r for r in by_id if r["entitlement_name"] == "Data-Analysts"]
+    assert len(analysts) == 1 and analysts[0]["in_role"]
+    assert analysts[0]["explanation"].startswith("exception approved by head.of.data@")
+    expired = [
+        r
+        for r in rows
+        if r["person_email"] == "lucas.dubois@example.com"
+        and r["entitlement_name"] == "Data-Analysts"
+    ]
+    assert expired and not expired[0]["explanation"].startswith("exception")  # it ended
+
+    ci = [r for r in rows if r["system"] == "aws" and r["account_login"] == "ci-deployer"]
+    assert ci and {r["reviewer"] for r in ci} == {"platform@example.com"}
+    assert all(r["explanation"].startswith("declared service account") for r in ci if r["direct"])
