@@ -26,7 +26,7 @@ from iam_gov.campaigns.definition import (
     CampaignError,
     Precertify,
 )
-from iam_gov.campaigns.population_sql import REVIEWER, items_sql, risk_sql, staging_sql
+from iam_gov.campaigns.population_sql import REVIEWER, items_sql, order_sql, staging_sql
 from iam_gov.campaigns.population_tables import (
     TEMP,
     TMP_ENTITLEMENTS,
@@ -496,14 +496,7 @@ class Population:
         and then copying the wide rows in that order is several times faster than a window
         over the wide rows themselves."""
         conn = self.conn
-        conn.execute(
-            text(
-                "INSERT INTO tmp_review_order (n, row_id) SELECT ROW_NUMBER() OVER (ORDER BY "
-                f"i.leaver DESC, {risk_sql(conn.dialect.name)} DESC, "
-                "COALESCE(i.person_rank, 2147483647), i.row_id), i.row_id "
-                "FROM tmp_review_items i"
-            )
-        )
+        conn.execute(text(order_sql(conn.dialect.name, self.definition.precertify)))
         conn.execute(
             text(
                 "INSERT INTO tmp_review_peers (roles_key, ent_key, holding) "
@@ -512,9 +505,7 @@ class Population:
             )
         )
         self.lap("order")
-        statement = text(items_sql(self.conn.dialect.name, self.definition.precertify)).bindparams(
-            bindparam("at", type_=UTCDateTime)
-        )
+        statement = text(items_sql()).bindparams(bindparam("at", type_=UTCDateTime))
         count = conn.execute(
             statement,
             {

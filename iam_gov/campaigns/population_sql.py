@@ -153,9 +153,10 @@ WHERE {" AND ".join(where)}
 """
 
 
-def items_sql(dialect: str, precertify: Precertify) -> str:
-    """The staged items into ``campaign_items``, numbered in review order, with their
-    recommendation, reviewer and (when the definition allows) pre-certification."""
+def order_sql(dialect: str, precertify: Precertify) -> str:
+    """The staged items numbered in review order (leavers, then risk, then by person), with
+    what each needs worked out once: its risk, whether to recommend revoking it, whether it
+    launches pre-certified."""
     revoke = f"(i.leaver OR NOT i.in_role OR i.unused OR i.finding_rank >= {HIGH})"
     precertified = "FALSE" if dialect == "postgresql" else "0"
     if precertify is Precertify.ROLE_EXPLAINED:
@@ -163,6 +164,22 @@ def items_sql(dialect: str, precertify: Precertify) -> str:
             f"(i.role_only AND NOT i.privileged AND NOT i.leaver AND NOT i.mover "
             f"AND i.finding_rank = 0 AND NOT {revoke})"
         )
+    return f"""
+INSERT INTO tmp_review_order (n, row_id, risk, revoke, pre)
+SELECT ROW_NUMBER() OVER (ORDER BY x.leaver DESC, x.risk DESC, x.person_rank, x.row_id),
+       x.row_id, x.risk, x.revoke, x.pre
+FROM (
+    SELECT i.row_id, i.leaver, {risk_sql(dialect)} AS risk,
+           COALESCE(i.person_rank, 2147483647) AS person_rank,
+           {revoke} AS revoke, {precertified} AS pre
+    FROM tmp_review_items i
+) x
+"""
+
+
+def items_sql() -> str:
+    """The staged items into ``campaign_items`` in review order, with their recommendation,
+    reviewer and pre-certification."""
     severity = " ".join(f"WHEN {rank} THEN '{name}'" for rank, name in SEVERITY_BY_RANK.items())
     return f"""
 INSERT INTO campaign_items (
@@ -182,18 +199,18 @@ COALESCE(pc.holding, 0),
 COALESCE(rs.people, 0),
 i.finding_rules,
 CASE i.finding_rank {severity} ELSE NULL END,
-{risk_sql(dialect)},
-CASE WHEN {revoke} THEN 'revoke' ELSE 'approve' END,
+o.risk,
+CASE WHEN o.revoke THEN 'revoke' ELSE 'approve' END,
 {REVIEWER},
 CASE WHEN {NOT_SELF.format(who="i.reviewer")} THEN i.reviewer_rule
      WHEN i.reviewer IS NOT NULL AND {NOT_SELF.format(who="i.manager_email")}
          THEN 'self-review: manager'
      WHEN i.reviewer IS NOT NULL THEN 'self-review: fallback'
      ELSE 'fallback' END,
-CASE WHEN {precertified} THEN 'approve' END,
-CASE WHEN {precertified} THEN :by END,
-CASE WHEN {precertified} THEN :at END,
-CASE WHEN {precertified} THEN :rule || ': ' || i.explanation END,
+CASE WHEN o.pre THEN 'approve' END,
+CASE WHEN o.pre THEN :by END,
+CASE WHEN o.pre THEN :at END,
+CASE WHEN o.pre THEN :rule || ': ' || i.explanation END,
 0
 FROM tmp_review_order o
 JOIN tmp_review_items i ON i.row_id = o.row_id

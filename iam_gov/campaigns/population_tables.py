@@ -139,6 +139,10 @@ TMP_ORDER = Table(
     TEMP,
     Column("n", Integer, primary_key=True, autoincrement=False),
     Column("row_id", Integer, nullable=False),
+    # worked out once per item here, not in each expression of the final copy that needs it
+    Column("risk", Integer, nullable=False),
+    Column("revoke", Boolean, nullable=False),
+    Column("pre", Boolean, nullable=False),
     prefixes=["TEMPORARY"],
 )
 TMP_PEERS = Table(
