@@ -19,6 +19,7 @@ from sqlalchemy import (
     Connection,
     insert,
     select,
+    text,
     update,
 )
 
@@ -34,10 +35,8 @@ from iam_gov.config import Config
 from iam_gov.policy import Policy
 from iam_gov.store import Store
 from iam_gov.store.schema import (
-    campaign_items,
     campaigns,
 )
-from iam_gov.store.snapshots import driver_rows
 from iam_gov.timeutil import utcnow
 
 
@@ -122,8 +121,8 @@ def launch_campaign(
                 f"campaign {campaign_id} ({definition.name}): nothing in the latest snapshots "
                 "matches its scope; nothing to review"
             )
-        scan = _scan(conn, campaign_id)
-        digest, reviewers, precertified = scan.population_hash, scan.reviewers, scan.precertified
+        digest = population_hash(conn, campaign_id)
+        reviewers, precertified = builder.reviewers_and_precertified(campaign_id)
         builder.record_precertification(campaign_id, precertified)
         builder.lap("scan")
         snapshot_ids = {name: info.id for name, info in builder.snapshots.items()}
@@ -172,51 +171,47 @@ def launch_campaign(
     )
 
 
+HASH_CHUNK = 50_000
+"""Items whose lines the database joins into one string for each update of the hash."""
+
+
 def population_hash(conn: Connection, campaign_id: int) -> str:
-    """SHA-256 over every item's (system, account, entitlement, direct, group ids) in review
-    order: the same population always hashes the same, and any change shows."""
-    return _scan(conn, campaign_id).population_hash
-
-
-@dataclass(frozen=True)
-class _Scan:
-    population_hash: str
-    reviewers: int
-    precertified: int
-
-
-def _scan(conn: Connection, campaign_id: int) -> _Scan:
-    """One pass over the launched items: their hash, how many reviewers, how many
-    pre-certified."""
-    digest = hashlib.sha256()
-    c = campaign_items.c
-    query = (
-        select(
-            c.item_id,
-            c.system,
-            c.account_id,
-            c.entitlement_id,
-            c.direct,
-            c.via_ids,
-            c.reviewer,
-            c.precertified.is_not(None),
+    """SHA-256 over one line per item, in review order:
+    ``item_id TAB system TAB account_id TAB entitlement_id TAB direct (0/1) TAB group ids``.
+    The same population always hashes the same, and any change shows. The database writes
+    the lines, a chunk of items at a time: Python only feeds the hash."""
+    dialect = conn.dialect.name
+    tab, newline = ("chr(9)", "chr(10)") if dialect == "postgresql" else ("char(9)", "char(10)")
+    line = (
+        f" || {tab} || ".join(
+            (
+                "CAST(item_id AS TEXT)",
+                "system",
+                "account_id",
+                "entitlement_id",
+                "CAST(CAST(direct AS INTEGER) AS TEXT)",
+                "via_ids",
+            )
         )
-        .where(c.campaign_id == campaign_id)
-        .order_by(c.item_id)
+        + f" || {newline}"
     )
-    reviewers: set[str] = set()
-    precertified = 0
-    lines: list[str] = []
-    for item_id, system, account_id, entitlement_id, direct, via_ids, reviewer, pre in driver_rows(
-        conn, query
-    ):
-        lines.append(
-            f"{item_id}\t{system}\t{account_id}\t{entitlement_id}\t{int(bool(direct))}\t{via_ids}\n"
+    if dialect == "postgresql":
+        chunk_sql = (
+            f"SELECT string_agg({line}, '' ORDER BY item_id) FROM campaign_items "
+            "WHERE campaign_id = :c AND item_id > :low AND item_id <= :high"
         )
-        reviewers.add(reviewer)
-        precertified += bool(pre)
-        if len(lines) >= 10_000:
-            digest.update("".join(lines).encode("utf-8"))
-            lines.clear()
-    digest.update("".join(lines).encode("utf-8"))
-    return _Scan(digest.hexdigest(), len(reviewers), precertified)
+    else:  # an ordered subquery: SQLite 3.40 has no ORDER BY inside an aggregate
+        chunk_sql = (
+            f"SELECT group_concat(line, '') FROM (SELECT {line} AS line FROM campaign_items "
+            "WHERE campaign_id = :c AND item_id > :low AND item_id <= :high ORDER BY item_id)"
+        )
+    last = conn.execute(
+        text("SELECT max(item_id) FROM campaign_items WHERE campaign_id = :c"), {"c": campaign_id}
+    ).scalar_one()
+    digest = hashlib.sha256()
+    for low in range(0, last or 0, HASH_CHUNK):
+        lines = conn.execute(
+            text(chunk_sql), {"c": campaign_id, "low": low, "high": low + HASH_CHUNK}
+        ).scalar_one()
+        digest.update((lines or "").encode("utf-8"))
+    return digest.hexdigest()

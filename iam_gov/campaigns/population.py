@@ -545,6 +545,19 @@ class Population:
                 "the definition or `[review] fallback_reviewer` in the configuration"
             )
 
+    def reviewers_and_precertified(self, campaign_id: int) -> tuple[int, int]:
+        """How many reviewers the items went to (from the reviewer index), how many items
+        launch pre-certified (from the narrow numbering table)."""
+        reviewers = self.conn.execute(
+            text("SELECT count(DISTINCT reviewer) FROM campaign_items WHERE campaign_id = :c"),
+            {"c": campaign_id},
+        ).scalar_one()
+        one = "CAST(pre AS INTEGER)" if self.conn.dialect.name == "postgresql" else "pre"
+        precertified = self.conn.execute(
+            text(f"SELECT COALESCE(sum({one}), 0) FROM tmp_review_order")
+        ).scalar_one()
+        return int(reviewers), int(precertified)
+
     def record_precertification(self, campaign_id: int, count: int) -> None:
         """The campaign's history says once how many items launch pre-certified, and by
         which rule (each item says it too, in ``precertified``)."""

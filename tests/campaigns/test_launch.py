@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -10,6 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select, text, update
 
+from iam_gov.campaigns import launch as launch_module
 from iam_gov.campaigns.definition import CampaignDefinition, CampaignError
 from iam_gov.campaigns.launch import create_campaign, launch_campaign, population_hash
 from iam_gov.collect import collect
@@ -179,6 +181,24 @@ def test_the_population_hash_is_recorded_repeatable_and_shows_any_change(demo: D
         log = conn.execute(text("SELECT details FROM audit_log WHERE action = 'campaign.launch'"))
         details = [json.loads(d) if isinstance(d, str) else d for (d,) in log]
         assert [d["population_hash"] for d in details] == [recorded[first], recorded[second]]
+
+
+def test_the_population_hash_is_the_documented_lines(
+    demo: Demo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Anyone can recompute it from the evidence: one line per item in review order (the
+    database writes the lines 100 items at a time here, to go through several chunks)."""
+    monkeypatch.setattr(launch_module, "HASH_CHUNK", 100)
+    rows = items(demo, launch(demo))
+    lines = "".join(
+        f"{r['item_id']}\t{r['system']}\t{r['account_id']}\t{r['entitlement_id']}\t"
+        f"{int(bool(r['direct']))}\t{r['via_ids']}\n"
+        for r in rows
+    )
+    assert len(rows) > 300 and any(r["via_ids"] for r in rows)
+    with demo.store.reading() as conn:
+        recorded = conn.execute(select(campaigns.c.population_hash)).scalar_one()
+    assert recorded == hashlib.sha256(lines.encode()).hexdigest()
 
 
 def test_items_a_role_fully_explains_are_precertified_and_the_evidence_says_so(
