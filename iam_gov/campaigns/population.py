@@ -8,13 +8,14 @@ temporary tables (``population_tables``) with what needs the policy, and runs th
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
     Connection,
     Date,
+    Table,
     bindparam,
     insert,
     select,
@@ -33,6 +34,7 @@ from iam_gov.campaigns.population_tables import (
     TMP_EXPLAINED,
     TMP_FINDINGS,
     TMP_GRANTS,
+    TMP_ITEMS,
     TMP_PEOPLE,
     TMP_ROLE_GRANTS,
     TMP_ROLE_SIZES,
@@ -153,7 +155,15 @@ class Population:
         self._fill_explained()
         self._fill_findings()
         self._fill_grants()
+        self._analyze(TEMP.sorted_tables)
         self.lap("findings")
+
+    def _analyze(self, tables: Sequence[Table]) -> None:
+        """PostgreSQL plans joins on a temporary table from its statistics, and has none
+        until asked: without them it guesses a handful of rows and loops over millions."""
+        if self.conn.dialect.name == "postgresql":
+            for table in tables:
+                self.conn.exec_driver_sql(f"ANALYZE {table.name}")
 
     def _fill_people(self) -> None:
         people = self.people
@@ -472,6 +482,7 @@ class Population:
                 bindparam("on", type_=Date), bindparam("unused_before", type_=UTCDateTime)
             )
             self.conn.execute(statement, self._staging_params(name, info))
+        self._analyze([TMP_ITEMS])
         self.lap("staging")
         self.check_reviewers()
         count = self._numbering(campaign_id)
