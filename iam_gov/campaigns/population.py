@@ -286,7 +286,7 @@ class Population:
                     for e in matched:
                         if e.entitlement_id not in seen:
                             seen.add(e.entitlement_id)
-                            where = self.policy.roles[role].where
+                            where = _short(self.policy.roles[role].where)
                             role_rows.append(
                                 {
                                     "roles_key": key,
@@ -338,7 +338,7 @@ class Population:
                         "system": name,
                         "account_id": account_id,
                         "entitlement_id": "*",
-                        "explanation": f"declared {d.kind.value} account at {located.where}",
+                        "explanation": f"declared {d.kind.value} account at {_short(located.where)}",
                         "owner": d.owner.strip().lower() if "@" in d.owner else None,
                     }
             matching = _PatternCache(list(self.entitlements[name].values()))
@@ -351,7 +351,7 @@ class Population:
                     by_login = finder.by_pattern(exc.account)
                     held = by_login if held is None else held & by_login
                 explanation = (
-                    f"exception approved by {exc.approver} until {exc.expires} ({approved.where})"
+                    f"exception approved by {exc.approver} until {exc.expires} ({_short(approved.where)})"
                 )
                 for account_id in held or ():
                     for entitlement_id in matching.ids(exc.entitlement):
@@ -585,6 +585,12 @@ class Population:
                 details={"rule": Precertify.ROLE_EXPLAINED.value, "items": count},
             )
         )
+
+
+def _short(where: str) -> str:
+    """``/etc/iam-gov/policy/roles.yaml:12`` as ``roles.yaml:12``: what a reviewer reads, a
+    million times shorter in the store."""
+    return where.rsplit("/", 1)[-1]
 
 
 class _AccountFinder:
