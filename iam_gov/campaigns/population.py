@@ -338,7 +338,9 @@ class Population:
                         "system": name,
                         "account_id": account_id,
                         "entitlement_id": "*",
-                        "explanation": f"declared {d.kind.value} account at {_short(located.where)}",
+                        "explanation": (
+                            f"declared {d.kind.value} account at {_short(located.where)}"
+                        ),
                         "owner": d.owner.strip().lower() if "@" in d.owner else None,
                     }
             matching = _PatternCache(list(self.entitlements[name].values()))
@@ -351,7 +353,8 @@ class Population:
                     by_login = finder.by_pattern(exc.account)
                     held = by_login if held is None else held & by_login
                 explanation = (
-                    f"exception approved by {exc.approver} until {exc.expires} ({_short(approved.where)})"
+                    f"exception approved by {exc.approver} until {exc.expires} "
+                    f"({_short(approved.where)})"
                 )
                 for account_id in held or ():
                     for entitlement_id in matching.ids(exc.entitlement):
