@@ -31,8 +31,7 @@ from iam_gov.campaigns.population_sql import REVIEWER, items_sql, order_sql, sta
 from iam_gov.campaigns.population_tables import (
     TEMP,
     TMP_ENTITLEMENTS,
-    TMP_EXPLAINED,
-    TMP_FINDINGS,
+    TMP_FACTS,
     TMP_GRANTS,
     TMP_ITEMS,
     TMP_PEOPLE,
@@ -83,6 +82,7 @@ class Population:
         self.people: dict[str, Person] = {}
         self.role_sets: dict[int, tuple[str, ...]] = {}
         self.entitlements: dict[str, dict[str, Entitlement]] = {}
+        self.facts: dict[tuple[str, str, str], dict[str, Any]] = {}
         self.timings: dict[str, float] = {}
         self._clock = time.perf_counter()
         fallback = definition.reviewers.fallback or config.review.fallback_reviewer or ""
@@ -154,6 +154,7 @@ class Population:
         self.lap("entitlements")
         self._fill_explained()
         self._fill_findings()
+        insert_rows(self.conn, TMP_FACTS, list(self.facts.values()))
         self._fill_grants()
         self._analyze(TEMP.sorted_tables)
         self.lap("findings")
@@ -201,6 +202,12 @@ class Population:
                     "manager_email": manager.email.lower() if manager and manager.email else None,
                     "in_scope": in_scope,
                     "person_rank": rank_of[person.employee_id],
+                    "name": person.name,
+                    "email": person.email.lower() if person.email else None,
+                    "department": person.department,
+                    "title": person.title,
+                    "status": person.status.value,
+                    "end_date": person.end_date.isoformat() if person.end_date else None,
                 }
             )
         unknown = [w for w in wanted if w not in by_email and w not in {p.lower() for p in people}]
@@ -310,7 +317,6 @@ class Population:
         with their owner, worked out from the policy's entries: each looks up the accounts
         it names (by person through the evaluation's links, or by login) and the entitlements
         its pattern matches, once per pattern."""
-        rows: dict[tuple[str, str, str], dict[str, Any]] = {}
         on = self.at.date()
         people_by_email = {p.email.lower(): p.employee_id for p in self.people.values() if p.email}
         for name, info in self._systems():
@@ -334,15 +340,11 @@ class Population:
             for located in declared:
                 d = located.item
                 for account_id in finder.by_pattern(d.login):
-                    rows[(name, account_id, "*")] = {
-                        "system": name,
-                        "account_id": account_id,
-                        "entitlement_id": "*",
-                        "explanation": (
-                            f"declared {d.kind.value} account at {_short(located.where)}"
-                        ),
-                        "owner": d.owner.strip().lower() if "@" in d.owner else None,
-                    }
+                    fact = self._fact(name, account_id, "")
+                    fact["explanation"] = (
+                        f"declared {d.kind.value} account at {_short(located.where)}"
+                    )
+                    fact["owner"] = d.owner.strip().lower() if "@" in d.owner else None
             matching = _PatternCache(list(self.entitlements[name].values()))
             for approved in excepted:
                 exc = approved.item
@@ -358,14 +360,23 @@ class Population:
                 )
                 for account_id in held or ():
                     for entitlement_id in matching.ids(exc.entitlement):
-                        rows[(name, account_id, entitlement_id)] = {
-                            "system": name,
-                            "account_id": account_id,
-                            "entitlement_id": entitlement_id,
-                            "explanation": explanation,
-                            "owner": None,
-                        }
-        insert_rows(self.conn, TMP_EXPLAINED, list(rows.values()))
+                        self._fact(name, account_id, entitlement_id)["explanation"] = explanation
+
+    def _fact(self, system: str, account_id: str, entitlement_id: str) -> dict[str, Any]:
+        """The row of ``tmp_review_facts`` for a grant ('' entitlement: the whole account)."""
+        key = (system, account_id, entitlement_id)
+        fact = self.facts.get(key)
+        if fact is None:
+            fact = self.facts[key] = {
+                "system": system,
+                "account_id": account_id,
+                "entitlement_id": entitlement_id,
+                "explanation": None,
+                "owner": None,
+                "rules": None,
+                "severity_rank": None,
+            }
+        return fact
 
     def _links_of(self, system: str, person_ids: set[str]) -> dict[str, str]:
         """Account -> person, for the accounts of these people only."""
@@ -433,20 +444,10 @@ class Population:
                 rules, worst = by_key.get(key, (set(), 0))
                 rules.add(rule_id)
                 by_key[key] = (rules, max(worst, rank))
-        insert_rows(
-            self.conn,
-            TMP_FINDINGS,
-            [
-                {
-                    "system": s,
-                    "account_id": a,
-                    "entitlement_id": e,
-                    "rules": ",".join(sorted(rules)),
-                    "severity_rank": rank,
-                }
-                for (s, a, e), (rules, rank) in by_key.items()
-            ],
-        )
+        for (system, account_id, entitlement_id), (rules, rank) in by_key.items():
+            fact = self._fact(system, account_id, entitlement_id)
+            fact["rules"] = ",".join(sorted(rules))
+            fact["severity_rank"] = rank
 
     def _existing_accounts(self, info: SnapshotInfo, candidates: set[str]) -> set[str]:
         found: set[str] = set()
@@ -511,6 +512,7 @@ class Population:
         over the wide rows themselves."""
         conn = self.conn
         conn.execute(text(order_sql(conn.dialect.name, self.definition.precertify)))
+        self.lap("numbering")
         conn.execute(
             text(
                 "INSERT INTO tmp_review_peers (roles_key, ent_key, holding) "

@@ -21,8 +21,8 @@ REVIEWER = f"""CASE
 the fallback reviewer when neither; never the person themself."""
 
 LEAVER = (
-    "(p.status = 'terminated' AND (p.end_date IS NULL OR p.end_date < :on))"
-    " OR (p.end_date IS NOT NULL AND p.end_date < :on)"
+    "(tp.status = 'terminated' AND (tp.end_date IS NULL OR tp.end_date < :on))"
+    " OR (tp.end_date IS NOT NULL AND tp.end_date < :on)"
 )
 
 
@@ -54,7 +54,7 @@ def staging_sql(dialect: str, definition: CampaignDefinition) -> str:
     if scope.privileged_only:
         where.append(f"te.privileged = {true}")
     if scope.findings_only:
-        where.append("(fg.rules IS NOT NULL OR fa.rules IS NOT NULL)")
+        where.append("(xg.rules IS NOT NULL OR xa.rules IS NOT NULL)")
     if scope.leavers_only:
         where.append(f"({LEAVER}) = {true}" if dialect == "postgresql" else f"({LEAVER})")
     if scope.movers_only:
@@ -74,7 +74,7 @@ def staging_sql(dialect: str, definition: CampaignDefinition) -> str:
     else:
         reviewer = "COALESCE(tp.manager_email, xa.owner)"
         rule = "CASE WHEN tp.manager_email IS NOT NULL THEN 'manager' ELSE 'owner' END"
-    leaver = f"CASE WHEN p.employee_id IS NULL THEN {false} ELSE ({LEAVER}) END"
+    leaver = f"CASE WHEN tp.person_id IS NULL THEN {false} ELSE ({LEAVER}) END"
     mover = f"COALESCE(tp.mover, {false})"
     in_role = (
         f"(rg.role IS NOT NULL OR gg.direct = {false} OR xg.explanation IS NOT NULL "
@@ -85,8 +85,8 @@ def staging_sql(dialect: str, definition: CampaignDefinition) -> str:
         "AND COALESCE(gg.used, a.last_login_at) < :unused_before)"
     )
     rank = (
-        "CASE WHEN COALESCE(fg.severity_rank, 0) > COALESCE(fa.severity_rank, 0) "
-        "THEN fg.severity_rank ELSE COALESCE(fa.severity_rank, 0) END"
+        "CASE WHEN COALESCE(xg.severity_rank, 0) > COALESCE(xa.severity_rank, 0) "
+        "THEN xg.severity_rank ELSE COALESCE(xa.severity_rank, 0) END"
     )
     return f"""
 INSERT INTO tmp_review_items (
@@ -96,8 +96,8 @@ entitlement_kind, via, via_ids, direct, privileged, leaver, mover, in_role, role
 explanation, last_used_at, unused, roles_key, finding_rules, finding_rank, reviewer,
 reviewer_rule, manager_email)
 SELECT
-:sid, :system, gg.account_id, a.login, COALESCE(l.kind, 'human'), a.status, p.employee_id,
-tp.person_rank, p.name, lower(p.email), p.department, p.title, gg.entitlement_id, te.ent_key,
+:sid, :system, gg.account_id, a.login, COALESCE(l.kind, 'human'), a.status, tp.person_id,
+tp.person_rank, tp.name, tp.email, tp.department, tp.title, gg.entitlement_id, te.ent_key,
 te.name, te.kind,
 COALESCE(gg.groups, ''),
 COALESCE(gg.group_ids, ''),
@@ -117,7 +117,7 @@ END,
 COALESCE(gg.used, a.last_login_at),
 {unused},
 tp.roles_key,
-COALESCE(fg.rules || ',' || fa.rules, fg.rules, fa.rules, ''),
+COALESCE(xg.rules || ',' || xa.rules, xg.rules, xa.rules, ''),
 {rank},
 {reviewer},
 {rule},
@@ -134,21 +134,15 @@ JOIN accounts a ON a.snapshot_id = :sid AND a.native_id = gg.account_id
 JOIN tmp_review_entitlements te ON te.system = :system AND te.entitlement_id = gg.entitlement_id
 LEFT JOIN account_links l
 ON l.evaluation_id = :evaluation AND l.system = :system AND l.account_id = gg.account_id
-LEFT JOIN people p ON p.snapshot_id = :hr AND p.employee_id = l.person_id
 LEFT JOIN tmp_review_people tp ON tp.person_id = l.person_id
 LEFT JOIN tmp_review_role_grants rg
 ON rg.roles_key = tp.roles_key AND rg.system = :system
 AND rg.entitlement_id = gg.entitlement_id
-LEFT JOIN tmp_review_explained xg
+LEFT JOIN tmp_review_facts xg
 ON xg.system = :system AND xg.account_id = gg.account_id
 AND xg.entitlement_id = gg.entitlement_id
-LEFT JOIN tmp_review_explained xa
-ON xa.system = :system AND xa.account_id = gg.account_id AND xa.entitlement_id = '*'
-LEFT JOIN tmp_review_findings fg
-ON fg.system = :system AND fg.account_id = gg.account_id
-AND fg.entitlement_id = gg.entitlement_id
-LEFT JOIN tmp_review_findings fa
-ON fa.system = :system AND fa.account_id = gg.account_id AND fa.entitlement_id = ''
+LEFT JOIN tmp_review_facts xa
+ON xa.system = :system AND xa.account_id = gg.account_id AND xa.entitlement_id = ''
 WHERE {" AND ".join(where)}
 """
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Boolean, Column, Connection, Integer, MetaData, String, Table, Text
+from sqlalchemy import Boolean, Column, Connection, Date, Integer, MetaData, String, Table, Text
 
 from iam_gov.model import Severity
 from iam_gov.store.bulk import insert_plain
@@ -23,6 +23,14 @@ TMP_PEOPLE = Table(
     Column("in_scope", Boolean, nullable=False),
     # the person's place in review order (by name), so that sorting compares numbers
     Column("person_rank", Integer, nullable=False),
+    # what items show and judge of the person, copied here once per person rather than
+    # looked up in the HR snapshot once per item
+    Column("name", Text, nullable=False),
+    Column("email", String(320)),
+    Column("department", Text),
+    Column("title", Text),
+    Column("status", String(16), nullable=False),
+    Column("end_date", Date),
     prefixes=["TEMPORARY"],
 )
 TMP_ROLE_SIZES = Table(
@@ -54,26 +62,19 @@ TMP_ROLE_GRANTS = Table(
     Column("role", Text, nullable=False),
     prefixes=["TEMPORARY"],
 )
-TMP_EXPLAINED = Table(
-    "tmp_review_explained",
+TMP_FACTS = Table(
+    "tmp_review_facts",
     TEMP,
+    # What the policy and the findings say of a grant, or ('' entitlement) of a whole account:
+    # an exception or a declaration that explains it, a declared account's owner, the open
+    # findings and the worst of their severities (rank plus one).
     Column("system", String(64), primary_key=True),
     Column("account_id", String(512), primary_key=True),
-    # '*': every entitlement of the account (a declared account's owner only)
     Column("entitlement_id", String(512), primary_key=True),
     Column("explanation", Text),
     Column("owner", String(320)),
-    prefixes=["TEMPORARY"],
-)
-TMP_FINDINGS = Table(
-    "tmp_review_findings",
-    TEMP,
-    Column("system", String(64), primary_key=True),
-    Column("account_id", String(512), primary_key=True),
-    # '' for a finding about the whole account
-    Column("entitlement_id", String(512), primary_key=True),
-    Column("rules", Text, nullable=False),
-    Column("severity_rank", Integer, nullable=False),
+    Column("rules", Text),
+    Column("severity_rank", Integer),
     prefixes=["TEMPORARY"],
 )
 TMP_GRANTS = Table(
