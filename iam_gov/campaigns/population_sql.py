@@ -158,16 +158,25 @@ def order_sql(dialect: str, precertify: Precertify) -> str:
             f"(i.role_only AND NOT i.privileged AND NOT i.leaver AND NOT i.mover "
             f"AND i.finding_rank = 0 AND NOT {revoke})"
         )
-    return f"""
-INSERT INTO tmp_review_order (n, row_id, risk, revoke, pre)
-SELECT ROW_NUMBER() OVER (ORDER BY x.leaver DESC, x.risk DESC, x.person_rank, x.row_id),
-       x.row_id, x.risk, x.revoke, x.pre
+    rows = f"""
 FROM (
     SELECT i.row_id, i.leaver, {risk_sql(dialect)} AS risk,
            COALESCE(i.person_rank, 2147483647) AS person_rank,
            {revoke} AS revoke, {precertified} AS pre
     FROM tmp_review_items i
-) x
+) x"""
+    order = "x.leaver DESC, x.risk DESC, x.person_rank, x.row_id"
+    if dialect == "sqlite":
+        # ``n`` is the table's rowid: SQLite numbers rows 1, 2, 3 … in the order they are
+        # inserted, which is the ORDER BY's (cheaper than a window function over them all).
+        return f"""
+INSERT INTO tmp_review_order (row_id, risk, revoke, pre)
+SELECT x.row_id, x.risk, x.revoke, x.pre {rows}
+ORDER BY {order}
+"""
+    return f"""
+INSERT INTO tmp_review_order (n, row_id, risk, revoke, pre)
+SELECT ROW_NUMBER() OVER (ORDER BY {order}), x.row_id, x.risk, x.revoke, x.pre {rows}
 """
 
 

@@ -138,6 +138,7 @@ TMP_ITEMS = Table(
 TMP_ORDER = Table(
     "tmp_review_order",
     TEMP,
+    # SQLite: the rowid, numbered in insertion order; PostgreSQL: ROW_NUMBER()
     Column("n", Integer, primary_key=True, autoincrement=False),
     Column("row_id", Integer, nullable=False),
     # worked out once per item here, not in each expression of the final copy that needs it
