@@ -516,7 +516,7 @@ class Population:
         conn.execute(
             text(
                 "INSERT INTO tmp_review_peers (roles_key, ent_key, holding) "
-                "SELECT roles_key, ent_key, count(DISTINCT person_id) FROM tmp_review_items "
+                "SELECT roles_key, ent_key, count(DISTINCT person_rank) FROM tmp_review_items "
                 "WHERE roles_key IS NOT NULL GROUP BY roles_key, ent_key"
             )
         )
