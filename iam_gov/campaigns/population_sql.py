@@ -213,7 +213,7 @@ CASE WHEN {NOT_SELF.format(who="i.reviewer")} THEN i.reviewer_rule
 CASE WHEN o.pre THEN 'approve' END,
 CASE WHEN o.pre THEN :by END,
 CASE WHEN o.pre THEN :at END,
-CASE WHEN o.pre THEN :rule || ': ' || i.explanation END,
+CASE WHEN o.pre THEN :rule END,
 0
 FROM tmp_review_order o
 JOIN tmp_review_items i ON i.row_id = o.row_id

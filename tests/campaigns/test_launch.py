@@ -210,7 +210,7 @@ def test_items_a_role_fully_explains_are_precertified_and_the_evidence_says_so(
     for r in pre:
         assert r["decision"] == "approve" and r["in_role"] and not r["privileged"]
         assert not r["leaver"] and not r["finding_rules"]
-        assert r["precertified"].startswith("role-explained: role ")
+        assert r["precertified"] == "role-explained" and r["explanation"].startswith("role ")
     with demo.store.reading() as conn:
         history = conn.execute(
             select(campaign_history.c.details).where(campaign_history.c.action == "precertify")
