@@ -179,7 +179,7 @@ def population_hash(conn: Connection, campaign_id: int) -> str:
     """SHA-256 over one line per item, in review order:
     ``item_id TAB system TAB account_id TAB entitlement_id TAB direct (0/1) TAB group ids``.
     The same population always hashes the same, and any change shows. The database writes
-    the lines, a chunk of items at a time: Python only feeds the hash."""
+    the lines as UTF-8 bytes, a chunk of items at a time: Python only feeds the hash."""
     dialect = conn.dialect.name
     tab, newline = ("chr(9)", "chr(10)") if dialect == "postgresql" else ("char(9)", "char(10)")
     line = (
@@ -197,12 +197,14 @@ def population_hash(conn: Connection, campaign_id: int) -> str:
     )
     if dialect == "postgresql":
         chunk_sql = (
-            f"SELECT string_agg({line}, '' ORDER BY item_id) FROM campaign_items "
+            f"SELECT convert_to(string_agg({line}, '' ORDER BY item_id), 'UTF8') "
+            "FROM campaign_items "
             "WHERE campaign_id = :c AND item_id > :low AND item_id <= :high"
         )
     else:  # an ordered subquery: SQLite 3.40 has no ORDER BY inside an aggregate
         chunk_sql = (
-            f"SELECT group_concat(line, '') FROM (SELECT {line} AS line FROM campaign_items "
+            f"SELECT CAST(group_concat(line, '') AS BLOB) FROM (SELECT {line} AS line "
+            "FROM campaign_items "
             "WHERE campaign_id = :c AND item_id > :low AND item_id <= :high ORDER BY item_id)"
         )
     last = conn.execute(
@@ -213,5 +215,5 @@ def population_hash(conn: Connection, campaign_id: int) -> str:
         lines = conn.execute(
             text(chunk_sql), {"c": campaign_id, "low": low, "high": low + HASH_CHUNK}
         ).scalar_one()
-        digest.update((lines or "").encode("utf-8"))
+        digest.update(lines or b"")  # UTF-8 bytes, as the database holds the text
     return digest.hexdigest()

@@ -44,6 +44,7 @@ from iam_gov.engine.state import EvaluationState
 from iam_gov.model import Entitlement, Person, Severity
 from iam_gov.policy import Policy, exception_valid
 from iam_gov.policy.match import entitlement_matches, wildcard
+from iam_gov.store.bulk import insert_plain
 from iam_gov.store.findings import last_evaluation
 from iam_gov.store.people import latest_moves
 from iam_gov.store.schema import (
@@ -54,6 +55,22 @@ from iam_gov.store.schema import (
     findings,
 )
 from iam_gov.store.snapshots import SnapshotInfo, driver_rows, latest_snapshots, load_snapshot
+
+PEOPLE_COLUMNS = (
+    "person_id",
+    "roles_key",
+    "mover",
+    "manager_email",
+    "in_scope",
+    "person_rank",
+    "name",
+    "email",
+    "department",
+    "title",
+    "status",
+    "end_date",
+)
+"""The columns of ``tmp_review_people``, in the order ``_fill_people`` writes them."""
 
 MOVER_WINDOW_DAYS = 90
 """Someone whose HR record changed this recently is flagged as a mover."""
@@ -174,9 +191,11 @@ class Population:
         window = self.at - timedelta(days=MOVER_WINDOW_DAYS)
         role_keys: dict[tuple[str, ...], int] = {}
         sizes: dict[int, int] = {}
-        rows = []
+        rows: list[tuple[Any, ...]] = []
         ranked = sorted(people.values(), key=lambda p: (p.name.casefold(), p.employee_id))
         rank_of = {p.employee_id: n for n, p in enumerate(ranked)}
+        departments = self.scope.departments
+        department_in_scope: dict[str | None, bool] = {}
         for person in people.values():
             roles = self.policy.roles_of(person)
             key = role_keys.get(roles)
@@ -186,36 +205,38 @@ class Population:
             sizes[key] = sizes.get(key, 0) + 1
             manager = self._active_manager(person)
             move = moves.get(person.employee_id)
-            in_scope = (
-                not wanted
-                or person.employee_id.lower() in wanted
-                or (person.email or "").lower() in wanted
-            ) and (
-                not self.scope.departments
-                or any(wildcard(d, person.department) for d in self.scope.departments)
+            email = person.email.lower() if person.email else None
+            department = person.department
+            in_department = department_in_scope.get(department)
+            if in_department is None:  # once per department, not once per person
+                in_department = department_in_scope[department] = not departments or any(
+                    wildcard(d, department) for d in departments
+                )
+            in_scope = in_department and (
+                not wanted or person.employee_id.lower() in wanted or (email or "") in wanted
             )
             rows.append(
-                {
-                    "person_id": person.employee_id,
-                    "roles_key": key,
-                    "mover": move is not None and move.changed_at >= window,
-                    "manager_email": manager.email.lower() if manager and manager.email else None,
-                    "in_scope": in_scope,
-                    "person_rank": rank_of[person.employee_id],
-                    "name": person.name,
-                    "email": person.email.lower() if person.email else None,
-                    "department": person.department,
-                    "title": person.title,
-                    "status": person.status.value,
-                    "end_date": person.end_date.isoformat() if person.end_date else None,
-                }
+                (
+                    person.employee_id,
+                    key,
+                    move is not None and move.changed_at >= window,
+                    manager.email.lower() if manager and manager.email else None,
+                    in_scope,
+                    rank_of[person.employee_id],
+                    person.name,
+                    email,
+                    department,
+                    person.title,
+                    person.status.value,
+                    person.end_date.isoformat() if person.end_date else None,
+                )
             )
         unknown = [w for w in wanted if w not in by_email and w not in {p.lower() for p in people}]
         if unknown:
             raise CampaignError(
                 f"the scope names people HR does not know: {', '.join(sorted(unknown))}"
             )
-        insert_rows(self.conn, TMP_PEOPLE, rows)
+        insert_plain(self.conn, TMP_PEOPLE, PEOPLE_COLUMNS, rows)
         insert_rows(
             self.conn,
             TMP_ROLE_SIZES,
@@ -489,6 +510,7 @@ class Population:
         self._analyze([TMP_ITEMS])
         self.lap("staging")
         self.check_reviewers()
+        self.lap("reviewers")
         count = self._numbering(campaign_id)
         self.lap("items")
         return int(count)

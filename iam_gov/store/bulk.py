@@ -37,7 +37,11 @@ def insert_plain(
     # mapping of names.
     order = [columns.index(name) for name in compiled.positiontup or ()]
 
+    in_order = compiled.positional and order == list(range(len(columns)))
+
     def shape(row: Sequence[Any]) -> Any:
+        if in_order:
+            return row
         if compiled.positional:
             return tuple(row[i] for i in order)
         return dict(zip(columns, row, strict=True))
