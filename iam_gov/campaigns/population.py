@@ -27,9 +27,16 @@ from iam_gov.campaigns.definition import (
     CampaignError,
     Precertify,
 )
-from iam_gov.campaigns.population_sql import REVIEWER, items_sql, order_sql, staging_sql
+from iam_gov.campaigns.population_sql import (
+    REVIEWER,
+    accounts_sql,
+    items_sql,
+    order_sql,
+    staging_sql,
+)
 from iam_gov.campaigns.population_tables import (
     TEMP,
+    TMP_ACCOUNTS,
     TMP_ENTITLEMENTS,
     TMP_FACTS,
     TMP_GRANTS,
@@ -503,8 +510,18 @@ class Population:
 
     def insert_items(self, campaign_id: int) -> int:
         for name, info in self._systems():
+            statement = text(accounts_sql(self.conn.dialect.name)).bindparams(
+                bindparam("on", type_=Date)
+            )
+            params = self._staging_params(name, info)
+            self.conn.execute(
+                statement, {k: params[k] for k in ("sid", "evaluation", "system", "on")}
+            )
+        self._analyze([TMP_ACCOUNTS])
+        self.lap("accounts")
+        for name, info in self._systems():
             statement = text(staging_sql(self.conn.dialect.name, self.definition)).bindparams(
-                bindparam("on", type_=Date), bindparam("unused_before", type_=UTCDateTime)
+                bindparam("unused_before", type_=UTCDateTime)
             )
             self.conn.execute(statement, self._staging_params(name, info))
         self._analyze([TMP_ITEMS])

@@ -26,6 +26,33 @@ LEAVER = (
 )
 
 
+def accounts_sql(dialect: str) -> str:
+    """One system's accounts with what every item of theirs shares: the person (their HR
+    fields, roles, manager, whether they left by this system's day) and what the policy and
+    the findings say of the whole account. Looked up once per account here, not once per
+    grant in ``staging_sql``."""
+    false = "FALSE" if dialect == "postgresql" else "0"
+    return f"""
+INSERT INTO tmp_review_accounts (
+system, account_id, login, status, last_login_at, kind, person_id, person_rank, name, email,
+department, title, roles_key, mover, manager_email, in_scope, leaver, a_explanation, a_owner,
+a_rules, a_rank)
+SELECT
+:system, a.native_id, a.login, a.status, a.last_login_at, COALESCE(l.kind, 'human'),
+tp.person_id, tp.person_rank, tp.name, tp.email, tp.department, tp.title, tp.roles_key,
+COALESCE(tp.mover, {false}), tp.manager_email, COALESCE(tp.in_scope, {false}),
+CASE WHEN tp.person_id IS NULL THEN {false} ELSE ({LEAVER}) END,
+xa.explanation, xa.owner, xa.rules, COALESCE(xa.severity_rank, 0)
+FROM accounts a
+LEFT JOIN account_links l
+ON l.evaluation_id = :evaluation AND l.system = :system AND l.account_id = a.native_id
+LEFT JOIN tmp_review_people tp ON tp.person_id = l.person_id
+LEFT JOIN tmp_review_facts xa
+ON xa.system = :system AND xa.account_id = a.native_id AND xa.entitlement_id = ''
+WHERE a.snapshot_id = :sid
+"""
+
+
 def staging_sql(dialect: str, definition: CampaignDefinition) -> str:
     """One system's items into the staging table: every fact the review needs, per
     (account, entitlement), from the snapshot, the evaluation and the temporary tables."""
@@ -47,18 +74,18 @@ def staging_sql(dialect: str, definition: CampaignDefinition) -> str:
     scope = definition.scope
     where = [f"te.in_scope = {true}"]
     if scope.people or scope.departments:
-        where.append(f"tp.in_scope = {true}")
+        where.append(f"ta.in_scope = {true}")
     if scope.account_kinds:
         kinds = ", ".join(f"'{k.value}'" for k in scope.account_kinds)
-        where.append(f"l.kind IN ({kinds})")
+        where.append(f"ta.kind IN ({kinds})")
     if scope.privileged_only:
         where.append(f"te.privileged = {true}")
     if scope.findings_only:
-        where.append("(xg.rules IS NOT NULL OR xa.rules IS NOT NULL)")
+        where.append("(xg.rules IS NOT NULL OR ta.a_rules IS NOT NULL)")
     if scope.leavers_only:
-        where.append(f"({LEAVER}) = {true}" if dialect == "postgresql" else f"({LEAVER})")
+        where.append(f"ta.leaver = {true}")
     if scope.movers_only:
-        where.append(f"tp.mover = {true}")
+        where.append(f"ta.mover = {true}")
     if scope.grants:
         where.append(
             "EXISTS (SELECT 1 FROM tmp_review_grants tg WHERE tg.system = :system "
@@ -72,21 +99,19 @@ def staging_sql(dialect: str, definition: CampaignDefinition) -> str:
         reviewer = "te.owner"
         rule = "'owner'"
     else:
-        reviewer = "COALESCE(tp.manager_email, xa.owner)"
-        rule = "CASE WHEN tp.manager_email IS NOT NULL THEN 'manager' ELSE 'owner' END"
-    leaver = f"CASE WHEN tp.person_id IS NULL THEN {false} ELSE ({LEAVER}) END"
-    mover = f"COALESCE(tp.mover, {false})"
+        reviewer = "COALESCE(ta.manager_email, ta.a_owner)"
+        rule = "CASE WHEN ta.manager_email IS NOT NULL THEN 'manager' ELSE 'owner' END"
     in_role = (
         f"(rg.role IS NOT NULL OR gg.direct = {false} OR xg.explanation IS NOT NULL "
-        "OR xa.explanation IS NOT NULL)"
+        "OR ta.a_explanation IS NOT NULL)"
     )
     unused = (
-        "(COALESCE(gg.used, a.last_login_at) IS NOT NULL "
-        "AND COALESCE(gg.used, a.last_login_at) < :unused_before)"
+        "(COALESCE(gg.used, ta.last_login_at) IS NOT NULL "
+        "AND COALESCE(gg.used, ta.last_login_at) < :unused_before)"
     )
     rank = (
-        "CASE WHEN COALESCE(xg.severity_rank, 0) > COALESCE(xa.severity_rank, 0) "
-        "THEN xg.severity_rank ELSE COALESCE(xa.severity_rank, 0) END"
+        "CASE WHEN COALESCE(xg.severity_rank, 0) > ta.a_rank "
+        "THEN xg.severity_rank ELSE ta.a_rank END"
     )
     return f"""
 INSERT INTO tmp_review_items (
@@ -96,32 +121,32 @@ entitlement_kind, via, via_ids, direct, privileged, leaver, mover, in_role, role
 explanation, last_used_at, unused, roles_key, finding_rules, finding_rank, reviewer,
 reviewer_rule, manager_email)
 SELECT
-:sid, :system, gg.account_id, a.login, COALESCE(l.kind, 'human'), a.status, tp.person_id,
-tp.person_rank, tp.name, tp.email, tp.department, tp.title, gg.entitlement_id, te.ent_key,
+:sid, :system, gg.account_id, ta.login, ta.kind, ta.status, ta.person_id,
+ta.person_rank, ta.name, ta.email, ta.department, ta.title, gg.entitlement_id, te.ent_key,
 te.name, te.kind,
 COALESCE(gg.groups, ''),
 COALESCE(gg.group_ids, ''),
 gg.direct,
 te.privileged,
-{leaver},
-{mover},
+ta.leaver,
+ta.mover,
 {in_role},
 (rg.role IS NOT NULL),
 CASE
     WHEN rg.role IS NOT NULL THEN rg.role
     WHEN gg.direct = {false} THEN 'through ' || gg.groups
     WHEN xg.explanation IS NOT NULL THEN xg.explanation
-    WHEN xa.explanation IS NOT NULL THEN xa.explanation
+    WHEN ta.a_explanation IS NOT NULL THEN ta.a_explanation
     ELSE 'no role, exception or declaration explains it'
 END,
-COALESCE(gg.used, a.last_login_at),
+COALESCE(gg.used, ta.last_login_at),
 {unused},
-tp.roles_key,
-COALESCE(xg.rules || ',' || xa.rules, xg.rules, xa.rules, ''),
+ta.roles_key,
+COALESCE(xg.rules || ',' || ta.a_rules, xg.rules, ta.a_rules, ''),
 {rank},
 {reviewer},
 {rule},
-tp.manager_email
+ta.manager_email
 FROM (
     SELECT g.account_id, g.entitlement_id, {groups} AS groups, {group_ids} AS group_ids,
            {direct} AS direct, max(g.last_used_at) AS used
@@ -130,19 +155,14 @@ FROM (
     WHERE g.snapshot_id = :sid
     GROUP BY g.account_id, g.entitlement_id
 ) gg
-JOIN accounts a ON a.snapshot_id = :sid AND a.native_id = gg.account_id
+JOIN tmp_review_accounts ta ON ta.system = :system AND ta.account_id = gg.account_id
 JOIN tmp_review_entitlements te ON te.system = :system AND te.entitlement_id = gg.entitlement_id
-LEFT JOIN account_links l
-ON l.evaluation_id = :evaluation AND l.system = :system AND l.account_id = gg.account_id
-LEFT JOIN tmp_review_people tp ON tp.person_id = l.person_id
 LEFT JOIN tmp_review_role_grants rg
-ON rg.roles_key = tp.roles_key AND rg.system = :system
+ON rg.roles_key = ta.roles_key AND rg.system = :system
 AND rg.entitlement_id = gg.entitlement_id
 LEFT JOIN tmp_review_facts xg
 ON xg.system = :system AND xg.account_id = gg.account_id
 AND xg.entitlement_id = gg.entitlement_id
-LEFT JOIN tmp_review_facts xa
-ON xa.system = :system AND xa.account_id = gg.account_id AND xa.entitlement_id = ''
 WHERE {" AND ".join(where)}
 """
 
