@@ -4,9 +4,9 @@
     .venv/bin/python benchmarks/campaign_launch.py --work .bench/evaluation
 
 Uses the evaluated store that ``benchmarks/evaluation.py`` leaves in its work folder
-(``run.db``), copies it, and launches one campaign scoped to the systems and departments that
-together hold about a million (account, entitlement) pairs. Prints the phases, the items and the peak memory.
-The target: 1,000,000 items in 15 seconds or less.
+(``run.db``), copies it, and launches one campaign scoped to the systems and departments
+that together hold about a million (account, entitlement) pairs. Prints the phases, the
+items and the peak memory. The target: 1,000,000 items in 15 seconds or less.
 """
 
 from __future__ import annotations
