@@ -14,6 +14,8 @@ from iam_gov.campaigns.definition import CampaignDefinition
 from iam_gov.campaigns.reviewer import Reviewer
 from iam_gov.store import Store
 from iam_gov.tui.app import ReviewApp
+from iam_gov.tui.screens.campaign import CampaignScreen
+from iam_gov.tui.widgets.item_list import ItemList
 from tests.campaigns.seed import REVIEWER, SEEDED_AT, seed_campaign
 
 NOW = datetime(2025, 1, 10, 9, 0, tzinfo=UTC)
@@ -130,3 +132,15 @@ def screen_text(app: App[Any]) -> str:
     """What the terminal shows now, line by line (what a screenshot would show)."""
     strips = app.screen._compositor.render_strips()
     return "\n".join("".join(segment.text for segment in strip) for strip in strips)
+
+
+def items_of(app: ReviewApp) -> ItemList:
+    screen = app.screen
+    assert isinstance(screen, CampaignScreen)
+    return screen.items
+
+
+def cursor_item(app: ReviewApp) -> int:
+    current = items_of(app).current
+    assert current is not None
+    return current.item_id

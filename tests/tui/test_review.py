@@ -32,6 +32,8 @@ from tests.tui.conftest import (
     OTHER,
     RITA,
     SIZE,
+    cursor_item,
+    items_of,
     make_app,
     review_items,
     screen_text,
@@ -50,18 +52,6 @@ def decisions(store: Store, campaign_id: int) -> dict[int, tuple[Any, ...]]:
             .order_by(c.item_id)
         )
         return {row.item_id: tuple(row)[1:] for row in rows}
-
-
-def items_of(app: ReviewApp) -> ItemList:
-    screen = app.screen
-    assert isinstance(screen, CampaignScreen)
-    return screen.items
-
-
-def cursor_item(app: ReviewApp) -> int:
-    current = items_of(app).current
-    assert current is not None
-    return current.item_id
 
 
 def footer_keys(app: ReviewApp) -> dict[str, FooterKey]:
