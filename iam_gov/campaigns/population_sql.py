@@ -180,12 +180,16 @@ def order_sql(dialect: str, precertify: Precertify) -> str:
         )
     rows = f"""
 FROM (
-    SELECT i.row_id, i.leaver, {risk_sql(dialect)} AS risk,
+    SELECT i.row_id, i.system, i.account_id, i.entitlement_id, i.leaver,
+           {risk_sql(dialect)} AS risk,
            COALESCE(i.person_rank, 2147483647) AS person_rank,
            {revoke} AS revoke, {precertified} AS pre
     FROM tmp_review_items i
 ) x"""
-    order = "x.leaver DESC, x.risk DESC, x.person_rank, x.row_id"
+    # Ties go by the staging row: SQLite stages each system's grants in key order, so the row
+    # id is that order; PostgreSQL's join may stage them in any order, so the keys decide.
+    tie = "x.row_id" if dialect == "sqlite" else "x.system, x.account_id, x.entitlement_id"
+    order = f"x.leaver DESC, x.risk DESC, x.person_rank, {tie}"
     if dialect == "sqlite":
         # ``n`` is the table's rowid: SQLite numbers rows 1, 2, 3 … in the order they are
         # inserted, which is the ORDER BY's (cheaper than a window function over them all).

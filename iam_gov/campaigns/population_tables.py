@@ -32,6 +32,7 @@ TMP_PEOPLE = Table(
     Column("status", String(16), nullable=False),
     Column("end_date", Date),
     prefixes=["TEMPORARY"],
+    postgresql_on_commit="DROP",
 )
 TMP_ROLE_SIZES = Table(
     "tmp_review_role_sizes",
@@ -39,6 +40,7 @@ TMP_ROLE_SIZES = Table(
     Column("roles_key", Integer, primary_key=True),
     Column("people", Integer, nullable=False),
     prefixes=["TEMPORARY"],
+    postgresql_on_commit="DROP",
 )
 TMP_ENTITLEMENTS = Table(
     "tmp_review_entitlements",
@@ -52,6 +54,7 @@ TMP_ENTITLEMENTS = Table(
     Column("name", Text, nullable=False),
     Column("kind", String(32), nullable=False),
     prefixes=["TEMPORARY"],
+    postgresql_on_commit="DROP",
 )
 TMP_ROLE_GRANTS = Table(
     "tmp_review_role_grants",
@@ -61,6 +64,7 @@ TMP_ROLE_GRANTS = Table(
     Column("entitlement_id", String(512), primary_key=True),
     Column("role", Text, nullable=False),
     prefixes=["TEMPORARY"],
+    postgresql_on_commit="DROP",
 )
 TMP_FACTS = Table(
     "tmp_review_facts",
@@ -76,6 +80,7 @@ TMP_FACTS = Table(
     Column("rules", Text),
     Column("severity_rank", Integer),
     prefixes=["TEMPORARY"],
+    postgresql_on_commit="DROP",
 )
 TMP_ACCOUNTS = Table(
     "tmp_review_accounts",
@@ -102,6 +107,7 @@ TMP_ACCOUNTS = Table(
     Column("a_rules", Text),
     Column("a_rank", Integer, nullable=False),
     prefixes=["TEMPORARY"],
+    postgresql_on_commit="DROP",
 )
 TMP_GRANTS = Table(
     "tmp_review_grants",
@@ -110,6 +116,7 @@ TMP_GRANTS = Table(
     Column("account_id", String(512), primary_key=True),
     Column("entitlement_id", String(512), primary_key=True),
     prefixes=["TEMPORARY"],
+    postgresql_on_commit="DROP",
 )
 STAGED_FROM_ITEMS = (
     "system",
@@ -160,6 +167,7 @@ TMP_ITEMS = Table(
     Column("reviewer", String(320)),
     Column("manager_email", String(320)),
     prefixes=["TEMPORARY"],
+    postgresql_on_commit="DROP",
 )
 TMP_ORDER = Table(
     "tmp_review_order",
@@ -172,6 +180,7 @@ TMP_ORDER = Table(
     Column("revoke", Boolean, nullable=False),
     Column("pre", Boolean, nullable=False),
     prefixes=["TEMPORARY"],
+    postgresql_on_commit="DROP",
 )
 TMP_PEERS = Table(
     "tmp_review_peers",
@@ -180,6 +189,7 @@ TMP_PEERS = Table(
     Column("ent_key", Integer, primary_key=True),
     Column("holding", Integer, nullable=False),
     prefixes=["TEMPORARY"],
+    postgresql_on_commit="DROP",
 )
 # Severity ranks are stored plus one: 0 means no finding.
 SEVERITY_BY_RANK = {s.rank + 1: s.value for s in Severity}
