@@ -70,6 +70,13 @@ def staging_sql(dialect: str, definition: CampaignDefinition) -> str:
         )
     )
     direct = "bool_or(g.via = '')" if dialect == "postgresql" else "max(g.via = '')"
+    # held through exactly one group (its id has no line break): a role that brings the group
+    # explains the grant
+    one_group = (
+        "strpos(gg.group_ids, chr(10)) = 0"
+        if dialect == "postgresql"
+        else "instr(gg.group_ids, char(10)) = 0"
+    )
     true, false = ("TRUE", "FALSE") if dialect == "postgresql" else ("1", "0")
     scope = definition.scope
     where = [f"te.in_scope = {true}"]
@@ -131,10 +138,11 @@ te.privileged,
 ta.leaver,
 ta.mover,
 {in_role},
-(rg.role IS NOT NULL),
+(rg.role IS NOT NULL OR rv.role IS NOT NULL),
 CASE
     WHEN rg.role IS NOT NULL THEN rg.role
     WHEN gg.direct = {false} THEN 'through ' || gg.groups
+        || COALESCE(', which ' || rv.role || ' brings', '')
     WHEN xg.explanation IS NOT NULL THEN xg.explanation
     WHEN ta.a_explanation IS NOT NULL THEN ta.a_explanation
     ELSE 'no role, exception or declaration explains it'
@@ -160,6 +168,9 @@ JOIN tmp_review_entitlements te ON te.system = :system AND te.entitlement_id = g
 LEFT JOIN tmp_review_role_grants rg
 ON rg.roles_key = ta.roles_key AND rg.system = :system
 AND rg.entitlement_id = gg.entitlement_id
+LEFT JOIN tmp_review_role_grants rv
+ON gg.direct = {false} AND {one_group}
+AND rv.roles_key = ta.roles_key AND rv.system = :system AND rv.entitlement_id = gg.group_ids
 LEFT JOIN tmp_review_facts xg
 ON xg.system = :system AND xg.account_id = gg.account_id
 AND xg.entitlement_id = gg.entitlement_id

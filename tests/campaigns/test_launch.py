@@ -210,7 +210,10 @@ def test_items_a_role_fully_explains_are_precertified_and_the_evidence_says_so(
     for r in pre:
         assert r["decision"] == "approve" and r["in_role"] and not r["privileged"]
         assert not r["leaver"] and not r["finding_rules"]
-        assert r["precertified"] == "role-explained" and r["explanation"].startswith("role ")
+        assert r["precertified"] == "role-explained"
+        assert r["explanation"].startswith("role ") or ", which role " in r["explanation"]
+    # held through a group a role brings: explained by that role too
+    assert any(not r["direct"] and ", which role " in r["explanation"] for r in pre)
     with demo.store.reading() as conn:
         history = conn.execute(
             select(campaign_history.c.details).where(campaign_history.c.action == "precertify")
