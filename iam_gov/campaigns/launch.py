@@ -108,9 +108,10 @@ def launch_campaign(
             raise CampaignError(f"campaign {campaign_id} ({row.name}) is already {row.status}")
         definition = definition_from_json(row.definition)
         if conn.dialect.name == "sqlite":
-            # Joins and sorts over a million rows: a page cache of 2 MB (the default) would
-            # read the same pages from disk again and again.
-            conn.exec_driver_sql("PRAGMA cache_size = -262144")
+            # Joins and sorts over a million rows, and the new items' pages: with the default
+            # 2 MB page cache they would be read and written again and again. Up to 512 MB
+            # for the launch; set back afterwards.
+            conn.exec_driver_sql("PRAGMA cache_size = -524288")
         builder = Population(conn, config, policy, definition, at)
         builder.check_inputs()
         builder.fill_temporary_tables()
