@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from iam_gov.cli_common import config_from_options, open_store, out
+from iam_gov.cli_common import config_from_options, err, open_store, out
+from iam_gov.errors import IamGovError
 
 if TYPE_CHECKING:
     from iam_gov.campaigns.bundle import BundleResult
@@ -144,7 +145,15 @@ def create_command(
         campaign_id = create_campaign(store, definition, actor=current_actor())
         out.print(Text(f"created campaign #{campaign_id}: {definition.name}"))
         if launch:
-            _launch(store, config, campaign_id)
+            try:
+                _launch(store, config, campaign_id)
+            except IamGovError:
+                err.print(
+                    f"campaign #{campaign_id} stays a draft: once fixed, launch it with "
+                    f"`iam-gov campaign launch {campaign_id}`",
+                    soft_wrap=True,
+                )
+                raise
         else:
             out.print(f"launch it with: iam-gov campaign launch {campaign_id}")
 

@@ -64,3 +64,12 @@ def test_a_wrong_definition_names_the_file_line_and_key(demo_store: str, tmp_pat
     assert "Traceback" not in created.stderr
     bad_option = iam_gov(demo_store, "campaign", "create", "--name", "x", "--no-response", "no")
     assert bad_option.returncode == 2 and "no_response" in bad_option.stderr
+
+
+def test_a_launch_that_cannot_happen_leaves_a_draft_and_says_so(tmp_path: Path) -> None:
+    empty = f"sqlite:///{tmp_path / 'empty.db'}"
+    created = iam_gov(empty, "campaign", "create", "--name", "q4", "--launch")
+    assert created.returncode == 1
+    assert "hr: never collected (run `iam-gov collect`)" in created.stderr
+    assert "campaign #1 stays a draft" in created.stderr
+    assert "Traceback" not in created.stderr
