@@ -318,34 +318,24 @@ def list_command(
         return
     today = utcnow().date()
     table = Table(title="Campaigns (newest first)", title_justify="left")
-    for column in (
-        "#",
-        "name",
-        "kind",
-        "status",
-        "due",
-        "items",
-        "decided",
-        "approved",
-        "revoked",
-        "abstained",
-        "pre-certified",
-    ):
-        table.add_column(column, justify="right" if column in ("#", "items") else "left")
+    # Few columns, so that it reads in 80: `campaign status N` has the rest.
+    table.add_column("#", justify="right")
+    table.add_column("name", ratio=1, min_width=10)
+    table.add_column("status", min_width=6)
+    table.add_column("due", min_width=10)
+    for column in ("items", "decided", "revoked"):
+        table.add_column(column, justify="right")
     for c in found:
         due = c.due_on.isoformat() if c.due_on else "—"
+        kind = f"event: {c.trigger}" if c.trigger else c.kind
         table.add_row(
             str(c.id),
             Text(printable(c.name)),
-            c.kind + (f" ({c.trigger})" if c.trigger else ""),
-            c.status,
+            f"{c.status} ({kind})",
             Text.assemble(due, (" OVERDUE", "bold red") if c.overdue(today) else ""),
-            str(c.counts.total),
-            f"{c.counts.decided} ({c.counts.percent}%)",
-            str(c.counts.approved),
-            str(c.counts.revoked),
-            str(c.counts.abstained),
-            str(c.counts.precertified),
+            f"{c.counts.total:,}",
+            f"{c.counts.decided:,} ({c.counts.percent}%)",
+            f"{c.counts.revoked:,}",
         )
     out.print(table)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -20,8 +21,8 @@ def demo_store(tmp_path: Path) -> str:
     return url
 
 
-def iam_gov(url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "IAM_GOV_DATABASE_URL": url, "COLUMNS": "200"}
+def iam_gov(url: str, *args: str, columns: int = 200) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "IAM_GOV_DATABASE_URL": url, "COLUMNS": str(columns)}
     return subprocess.run(
         [sys.executable, "-m", "iam_gov", "--config", str(DEMO / "iam-gov.toml"), *args],
         capture_output=True,
@@ -39,6 +40,10 @@ def test_the_demo_definition_creates_and_launches_a_campaign(demo_store: str) ->
     assert "created campaign #1: Q4 access review" in created.stdout
     assert "launched campaign #1: 626 items for 9 reviewer(s), 524 pre-certified" in created.stdout
     assert "population sha256: " in created.stdout
+    listed = iam_gov(demo_store, "campaign", "list", columns=80)
+    assert listed.returncode == 0, listed.stderr
+    # in an 80-column terminal the due date and the counts are whole
+    assert re.search(r"│ 1 │ .*│ 20\d\d-\d\d-\d\d │ +626 │ 524 \(83%\) │ +0 │", listed.stdout)
 
 
 def test_a_campaign_from_options_is_a_draft_until_launched(demo_store: str) -> None:
