@@ -14,7 +14,7 @@ import click
 import typer
 from rich.text import Text
 
-from iam_gov.cli_campaign import campaign_app, review
+from iam_gov.cli_campaign import campaign_app
 from iam_gov.cli_common import config_from_options, err, open_store, options, out, policy_of
 from iam_gov.errors import IamGovError
 
@@ -513,14 +513,22 @@ def samples_generate(
     )
 
 
-app.command(name="review")(review)
-
-
 # --- entry point --------------------------------------------------------------------------
+
+
+def add_plugin_commands() -> None:
+    """The commands other packages add (``iam_gov.commands`` entry points: `iam-gov review`)."""
+    from iam_gov.cli_common import COMMANDS
+
+    known = {command.name for command in app.registered_commands}
+    for name, function in COMMANDS.all().items():
+        if name not in known:
+            app.command(name=name)(function)
 
 
 def main() -> None:
     try:
+        add_plugin_commands()
         code = app(standalone_mode=False)
     except IamGovError as exc:
         _print_error(exc)

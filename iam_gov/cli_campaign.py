@@ -1,4 +1,5 @@
-"""`iam-gov campaign …` and `iam-gov review`: access-review campaigns from the command line.
+"""`iam-gov campaign …`: access-review campaigns from the command line (`iam-gov review`, the
+TUI, comes from ``iam_gov.tui.command``).
 
 Every command is a thin layer over ``iam_gov.campaigns``; imports sit inside the commands to
 keep start-up fast, as in ``iam_gov.cli``.
@@ -27,32 +28,6 @@ campaign_app = typer.Typer(
     help="Access-review campaigns: create, launch, remind, close, export, verify.",
     no_args_is_help=True,
 )
-
-
-def review(
-    campaign: Annotated[
-        int | None, typer.Argument(help="Open this campaign directly (its number).")
-    ] = None,
-    as_reviewer: Annotated[
-        str | None,
-        typer.Option("--as", help="Review for this reviewer (e-mail); needs an admin role."),
-    ] = None,
-) -> None:
-    """Open the reviewer's terminal UI: your open campaigns, then their items."""
-    from iam_gov.campaigns.definition import CampaignError
-    from iam_gov.campaigns.items import get_campaign
-
-    config = config_from_options()
-    reviewer = _reviewer(config, as_reviewer)
-    with open_store(config) as store:
-        if campaign is not None:
-            with store.reading() as conn:
-                info = get_campaign(conn, campaign)
-            if info is None:
-                raise CampaignError(f"there is no campaign #{campaign} (iam-gov campaign list)")
-        from iam_gov.tui.app import ReviewApp
-
-        ReviewApp(store, reviewer, campaign_id=campaign).run()
 
 
 # --- create and launch (iam_gov.campaigns.launch) -------------------------------------------
@@ -213,7 +188,7 @@ def decide_command(
     if len(chosen) != 1:
         raise CampaignError("give exactly one of --approve, --revoke, --abstain")
     config = config_from_options()
-    reviewer = _reviewer(config, as_reviewer)
+    reviewer = reviewer_of(config, as_reviewer)
     with open_store(config) as store:
         count = decide(store, campaign, _item_ids(items), chosen[0], reviewer, comment=comment)
     done = {"approve": "approved", "revoke": "revoked", "abstain": "abstained on"}[chosen[0]]
@@ -232,7 +207,7 @@ def delegate_command(
     from iam_gov.campaigns.decisions import delegate
 
     config = config_from_options()
-    reviewer = _reviewer(config, as_reviewer)
+    reviewer = reviewer_of(config, as_reviewer)
     with open_store(config) as store:
         count = delegate(store, campaign, _item_ids(items), to, reviewer, comment=comment)
     _tell(f"campaign #{campaign}: {_count(count)} delegated to {to.strip()}", reviewer)
@@ -247,13 +222,13 @@ def sign_off_command(
     from iam_gov.campaigns.decisions import sign_off
 
     config = config_from_options()
-    reviewer = _reviewer(config, as_reviewer)
+    reviewer = reviewer_of(config, as_reviewer)
     with open_store(config) as store:
         sign_off(store, campaign, reviewer)
     _tell(f"campaign #{campaign}: signed off", reviewer)
 
 
-def _reviewer(config: Config, as_email: str | None) -> Reviewer:
+def reviewer_of(config: Config, as_email: str | None) -> Reviewer:
     from iam_gov.campaigns.reviewer import resolve_reviewer
 
     return resolve_reviewer(config, as_email=as_email)

@@ -3,16 +3,37 @@ configuration, the store and the policy."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from rich.console import Console
+
+from iam_gov.plugins import COMMANDS_GROUP, Registry, module_of
 
 if TYPE_CHECKING:
     from iam_gov.config import Config
     from iam_gov.policy import Policy
     from iam_gov.store import Store
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+COMMANDS: Registry[Callable[..., Any]] = Registry("command", group=COMMANDS_GROUP, package=None)
+"""Commands that other packages add to `iam-gov` through the ``iam_gov.commands`` entry
+point: the reviewer TUI adds `iam-gov review`, so that the core never imports it."""
+
+
+def cli_command(name: str) -> Callable[[F], F]:
+    """Register a Typer command function as `iam-gov NAME` (in a module an entry point of
+    ``iam_gov.commands`` names)."""
+
+    def register(function: F) -> F:
+        COMMANDS.add(name, function, module_of(function))
+        return function
+
+    return register
+
 
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)

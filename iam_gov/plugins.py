@@ -3,7 +3,8 @@
 One mechanism for every kind. An extension registers itself when its module is imported (a
 rule with ``@rule``, a connector with ``@connector``), under the name it declares once. A
 registry finds the modules to import in two places: every module of its own package in
-iam-gov, and every entry point of its group that an installed distribution declares::
+iam-gov (if it has one), and every entry point of its group that an installed distribution
+declares::
 
     # the pyproject.toml of a company's own package
     [project.entry-points."iam_gov.rules"]
@@ -30,6 +31,7 @@ T = TypeVar("T")
 RULES_GROUP = "iam_gov.rules"
 CONNECTORS_GROUP = "iam_gov.connectors"
 REPORTS_GROUP = "iam_gov.reports"
+COMMANDS_GROUP = "iam_gov.commands"
 
 
 class PluginError(IamGovError, ValueError):
@@ -44,7 +46,7 @@ class Registry(Generic[T]):
         kind: str,
         *,
         group: str,
-        package: str,
+        package: str | None,
         skip: Callable[[str], bool] = lambda name: name.startswith("_"),
     ) -> None:
         self.kind = kind
@@ -107,10 +109,11 @@ class Registry(Generic[T]):
                 return
             self._loading_now = True
             try:
-                package = importlib.import_module(self.package)
-                for module in pkgutil.iter_modules(package.__path__):
-                    if not self._skip(module.name):
-                        importlib.import_module(f"{self.package}.{module.name}")
+                if self.package is not None:
+                    package = importlib.import_module(self.package)
+                    for module in pkgutil.iter_modules(package.__path__):
+                        if not self._skip(module.name):
+                            importlib.import_module(f"{self.package}.{module.name}")
                 for point in entry_points(group=self.group):
                     self._load_entry_point(point)
                 self._loaded = True
@@ -133,6 +136,7 @@ def module_of(obj: object) -> str:
 
 
 __all__ = [
+    "COMMANDS_GROUP",
     "CONNECTORS_GROUP",
     "REPORTS_GROUP",
     "RULES_GROUP",

@@ -130,3 +130,19 @@ def test_review_needs_to_know_who_is_reviewing(seeded: tuple[str, int]) -> None:
     done = run(url, str(campaign), "--as", "someone@example.com")
     assert done.returncode == 1
     assert "acting for another reviewer needs an admin role" in done.stderr
+
+
+def test_the_review_command_comes_from_the_tuis_entry_point() -> None:
+    """The core never imports the TUI: `iam-gov review` is added through the
+    ``iam_gov.commands`` entry point that iam-gov's own package declares."""
+    from iam_gov.cli_common import COMMANDS
+
+    assert COMMANDS.origin("review") == "iam_gov.tui.command"
+    helped = subprocess.run(
+        [sys.executable, "-m", "iam_gov", "--help"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "COLUMNS": "120"},
+        timeout=60,
+    )
+    assert helped.returncode == 0 and "review" in helped.stdout
