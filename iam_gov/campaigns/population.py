@@ -536,10 +536,8 @@ class Population:
         on = info.collected_at.date()
         return {
             "sid": info.id,
-            "hr": self.snapshots[self.config.hr_system].id,
             "evaluation": self.evaluation_id,
             "system": name,
-            "prefix": f"{name}:",
             "on": on,
             "unused_before": info.collected_at - timedelta(days=self.definition.unused_after_days),
             "named": (self.definition.reviewers.named or "").strip().lower() or None,
@@ -565,7 +563,6 @@ class Population:
             statement,
             {
                 "campaign_id": campaign_id,
-                "hr": self.snapshots[self.config.hr_system].id,
                 "fallback": self.fallback,
                 "by": PRECERTIFIER,
                 "at": self.at,
