@@ -17,6 +17,7 @@ from typing import Any, Literal
 from sqlalchemy import ColumnElement, Connection, false, func, or_, select, true
 
 from iam_gov.campaigns.definition import CampaignDefinition, definition_from_json
+from iam_gov.campaigns.progress import Counts
 from iam_gov.campaigns.reasons import flags_of, reasons_of
 from iam_gov.store.schema import (
     campaign_history,
@@ -333,28 +334,14 @@ def systems_of(conn: Connection, campaign_id: int, *, reviewer: str | None) -> l
     return [str(system) for system in conn.execute(query).scalars()]
 
 
-@dataclass(frozen=True, slots=True)
-class Progress:
-    total: int
-    decided: int
-
-    @property
-    def pending(self) -> int:
-        return self.total - self.decided
-
-    @property
-    def percent(self) -> int:
-        return 100 if self.total == 0 else self.decided * 100 // self.total
-
-
-def progress_of(conn: Connection, campaign_id: int, *, reviewer: str | None) -> Progress:
+def progress_of(conn: Connection, campaign_id: int, *, reviewer: str | None) -> Counts:
     """How many of the reviewer's items there are and how many are decided."""
     c = campaign_items.c
     query = select(func.count(), func.count(c.decision)).where(
         *_where(conn, campaign_id, reviewer, ALL)
     )
     total, decided = conn.execute(query).one()
-    return Progress(int(total), int(decided))
+    return Counts(int(total), int(decided))
 
 
 @dataclass(frozen=True, slots=True)
@@ -377,7 +364,7 @@ class ReviewerCampaign:
     """One campaign in a reviewer's list: their part of it."""
 
     campaign: CampaignInfo
-    progress: Progress
+    progress: Counts
     signed_off_at: datetime | None
 
     @property

@@ -26,13 +26,13 @@ from iam_gov.campaigns.items import (
     CampaignInfo,
     Item,
     ItemFilter,
-    Progress,
     get_campaign,
     item_history,
     progress_of,
     signed_off_at,
     systems_of,
 )
+from iam_gov.campaigns.progress import Counts
 from iam_gov.campaigns.reasons import FLAG_LABELS
 from iam_gov.tui.context import ReviewContext
 from iam_gov.tui.screens.comment import CommentScreen
@@ -89,7 +89,7 @@ class CampaignScreen(Screen[None]):
         self.ctx = ctx
         self.campaign_id = campaign_id
         self.info: CampaignInfo | None = None
-        self.progress: Progress | None = None
+        self.progress: Counts | None = None
         self.signed_off: datetime | None = None
         self._changes = 0
         """Bumped by every change made here: a progress counted before it is out of date."""
@@ -142,7 +142,7 @@ class CampaignScreen(Screen[None]):
         if not get_current_worker().is_cancelled:
             self.app.call_from_thread(self._counted, changes, progress)
 
-    def _counted(self, changes: int, progress: Progress) -> None:
+    def _counted(self, changes: int, progress: Counts) -> None:
         if not self.is_attached:
             return  # the reviewer has left the campaign meanwhile
         if changes != self._changes:
@@ -358,7 +358,7 @@ class CampaignScreen(Screen[None]):
 
         total_before, decided_before = tally(before)
         total_after, decided_after = tally(after)
-        self.progress = Progress(
+        self.progress = Counts(
             self.progress.total + total_after - total_before,
             self.progress.decided + decided_after - decided_before,
         )
