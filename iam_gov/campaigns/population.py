@@ -58,10 +58,15 @@ from iam_gov.store.schema import (
     UTCDateTime,
     accounts,
     campaign_history,
-    entitlements,
     findings,
 )
-from iam_gov.store.snapshots import SnapshotInfo, driver_rows, latest_snapshots, load_snapshot
+from iam_gov.store.snapshots import (
+    SnapshotInfo,
+    driver_rows,
+    latest_snapshots,
+    load_entitlements,
+    load_snapshot,
+)
 
 PEOPLE_COLUMNS = (
     "person_id",
@@ -265,33 +270,11 @@ class Population:
             manager_id = manager.manager_id
         return None
 
-    def _entitlements_of(self, info: SnapshotInfo) -> list[Entitlement]:
-        rows = self.conn.execute(
-            select(
-                entitlements.c.entitlement_id,
-                entitlements.c.name,
-                entitlements.c.kind,
-                entitlements.c.privileged,
-                entitlements.c.owner,
-            ).where(entitlements.c.snapshot_id == info.id)
-        )
-        return [
-            Entitlement(
-                system=info.system,
-                entitlement_id=r.entitlement_id,
-                name=r.name,
-                kind=r.kind,
-                privileged=bool(r.privileged),
-                owner=r.owner,
-            )
-            for r in rows
-        ]
-
     def _fill_entitlements(self) -> None:
         ent_rows: list[dict[str, Any]] = []
         role_rows: list[dict[str, Any]] = []
         for name, info in self._systems():
-            ents = self._entitlements_of(info)
+            ents = load_entitlements(self.conn, info.id, info.system)
             self.entitlements[name] = {e.entitlement_id: e for e in ents}
             privileged_patterns = [p.entitlement for p in self.policy.privileged.get(name, ())]
             for e in ents:

@@ -169,6 +169,11 @@ def load_grants(conn: Connection, snapshot_id: int, system: str) -> Iterator[Gra
     return _grants(system, _rows(conn, grants, snapshot_id), _Decoder())
 
 
+def load_entitlements(conn: Connection, snapshot_id: int, system: str) -> list[Entitlement]:
+    """A stored snapshot's entitlements (without its accounts, grants or documents)."""
+    return list(_entitlements(system, _rows(conn, entitlements, snapshot_id)))
+
+
 def seen_history(conn: Connection, system: str) -> tuple[dict[str, datetime], datetime | None]:
     """For a system whose sign-in data is sampled (a VPN status file shows who is connected
     now): the latest time each account was seen in any stored snapshot, and since when the
