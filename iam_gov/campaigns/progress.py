@@ -272,6 +272,33 @@ def campaign_status(conn: Connection, campaign_id: int) -> CampaignStatus:
 def pending_reviews(conn: Connection, campaign_id: int | None = None) -> list[Pending]:
     """Undecided items per reviewer and open campaign (or only ``campaign_id``), one
     ``GROUP BY``; by reviewer, then soonest due."""
+    found = _pending(conn, campaign_id=campaign_id)
+    found.sort(key=lambda p: (p.reviewer, p.due_on or date.max, p.campaign_id))
+    return found
+
+
+def overdue_reviewers(conn: Connection, today: date) -> list[OverdueReviewer]:
+    """Reviewers with undecided items in open campaigns past their due date, most overdue
+    first."""
+    found = [
+        OverdueReviewer(
+            reviewer=p.reviewer,
+            campaign_id=p.campaign_id,
+            campaign_name=p.campaign_name,
+            due_on=p.due_on,
+            pending=p.pending,
+            days_overdue=(today - p.due_on).days,
+        )
+        for p in _pending(conn, due_before=today)
+        if p.due_on is not None
+    ]
+    found.sort(key=lambda o: (-o.days_overdue, -o.pending, o.reviewer, o.campaign_id))
+    return found
+
+
+def _pending(
+    conn: Connection, *, campaign_id: int | None = None, due_before: date | None = None
+) -> list[Pending]:
     c = campaign_items.c
     key = _reviewer_key()
     query = (
@@ -288,7 +315,9 @@ def pending_reviews(conn: Connection, campaign_id: int | None = None) -> list[Pe
     )
     if campaign_id is not None:
         query = query.where(c.campaign_id == campaign_id)
-    found = [
+    if due_before is not None:
+        query = query.where(campaigns.c.due_on < due_before)
+    return [
         Pending(
             reviewer=row.reviewer,
             campaign_id=row.id,
@@ -298,37 +327,3 @@ def pending_reviews(conn: Connection, campaign_id: int | None = None) -> list[Pe
         )
         for row in conn.execute(query)
     ]
-    found.sort(key=lambda p: (p.reviewer, p.due_on or date.max, p.campaign_id))
-    return found
-
-
-def overdue_reviewers(conn: Connection, today: date) -> list[OverdueReviewer]:
-    """Reviewers with undecided items in open campaigns past their due date, most overdue
-    first."""
-    c = campaign_items.c
-    key = _reviewer_key()
-    query = (
-        select(
-            key.label("reviewer"),
-            campaigns.c.id,
-            campaigns.c.name,
-            campaigns.c.due_on,
-            func.count().label("pending"),
-        )
-        .select_from(campaign_items.join(campaigns, campaigns.c.id == c.campaign_id))
-        .where(campaigns.c.status == "open", campaigns.c.due_on < today, c.decision.is_(None))
-        .group_by(key, campaigns.c.id, campaigns.c.name, campaigns.c.due_on)
-    )
-    found = [
-        OverdueReviewer(
-            reviewer=row.reviewer,
-            campaign_id=row.id,
-            campaign_name=row.name,
-            due_on=row.due_on,
-            pending=int(row.pending),
-            days_overdue=(today - row.due_on).days,
-        )
-        for row in conn.execute(query)
-    ]
-    found.sort(key=lambda o: (-o.days_overdue, -o.pending, o.reviewer, o.campaign_id))
-    return found
