@@ -28,7 +28,6 @@ from iam_gov.campaigns.definition import (
     Precertify,
 )
 from iam_gov.campaigns.population_sql import (
-    REVIEWER,
     accounts_sql,
     items_sql,
     order_sql,
@@ -524,6 +523,7 @@ class Population:
             "on": on,
             "unused_before": info.collected_at - timedelta(days=self.definition.unused_after_days),
             "named": (self.definition.reviewers.named or "").strip().lower() or None,
+            "fallback": self.fallback,
         }
 
     def _numbering(self, campaign_id: int) -> int:
@@ -546,7 +546,6 @@ class Population:
             statement,
             {
                 "campaign_id": campaign_id,
-                "fallback": self.fallback,
                 "by": PRECERTIFIER,
                 "at": self.at,
                 "rule": Precertify.ROLE_EXPLAINED.value,
@@ -557,10 +556,8 @@ class Population:
     def check_reviewers(self) -> None:
         """Every item must have a reviewer who is not its own person: refuse the launch
         otherwise, naming an example and the setting that fixes it."""
-        nobody = f"FROM tmp_review_items i WHERE ({REVIEWER}) IS NULL"
-        count = self.conn.execute(
-            text(f"SELECT count(*) {nobody}"), {"fallback": self.fallback}
-        ).scalar_one()
+        nobody = "FROM tmp_review_items i WHERE i.reviewer IS NULL"
+        count = self.conn.execute(text(f"SELECT count(*) {nobody}")).scalar_one()
         if count:
             example = self.conn.execute(
                 text(
@@ -570,8 +567,7 @@ class Population:
                     "JOIN accounts a ON a.snapshot_id = i.sid AND a.native_id = i.account_id "
                     "JOIN entitlements e ON e.snapshot_id = i.sid "
                     "AND e.entitlement_id = i.entitlement_id"
-                ),
-                {"fallback": self.fallback},
+                )
             ).scalar_one()
             raise CampaignError(
                 f"{count} item(s) have no reviewer (e.g. {example}): the rule "

@@ -19,6 +19,14 @@ REVIEWER = f"""CASE
     END"""
 """Who reviews an item: the rule's reviewer; for the reviewer's own access their manager;
 the fallback reviewer when neither; never the person themself."""
+REVIEWER_RULE = f"""CASE
+        WHEN {NOT_SELF.format(who="i.reviewer")} THEN i.reviewer_rule
+        WHEN i.reviewer IS NOT NULL AND {NOT_SELF.format(who="i.manager_email")}
+            THEN 'self-review: manager'
+        WHEN i.reviewer IS NOT NULL THEN 'self-review: fallback'
+        ELSE 'fallback'
+    END"""
+"""Which rule chose the reviewer, as ``REVIEWER`` decides."""
 
 LEAVER = (
     "(tp.status = 'terminated' AND (tp.end_date IS NULL OR tp.end_date < :on))"
@@ -120,25 +128,27 @@ def staging_sql(dialect: str, definition: CampaignDefinition) -> str:
         "CASE WHEN COALESCE(xg.severity_rank, 0) > ta.a_rank "
         "THEN xg.severity_rank ELSE ta.a_rank END"
     )
+    columns = (
+        "sid, system, account_id, acct, person_rank, entitlement_id, ent_key, via, via_ids, "
+        "direct, privileged, leaver, mover, in_role, role_only, explanation, last_used_at, "
+        "unused, roles_key, finding_rules, finding_rank"
+    )
+    # the inner SELECT finds the rule's reviewer; the outer one never lets it be the person
     return f"""
-INSERT INTO tmp_review_items (
-sid, system, account_id, account_login, account_kind, account_status, person_id, person_rank,
-person_name, person_email, department, title, entitlement_id, ent_key, entitlement_name,
-entitlement_kind, via, via_ids, direct, privileged, leaver, mover, in_role, role_only,
-explanation, last_used_at, unused, roles_key, finding_rules, finding_rank, reviewer,
-reviewer_rule, manager_email)
+INSERT INTO tmp_review_items ({columns}, reviewer, reviewer_rule)
+SELECT {", ".join(f"i.{c.strip()}" for c in columns.split(","))}, {REVIEWER}, {REVIEWER_RULE}
+FROM (
 SELECT
-:sid, :system, gg.account_id, ta.login, ta.kind, ta.status, ta.person_id,
-ta.person_rank, ta.name, ta.email, ta.department, ta.title, gg.entitlement_id, te.ent_key,
-te.name, te.kind,
-COALESCE(gg.groups, ''),
-COALESCE(gg.group_ids, ''),
-gg.direct,
-te.privileged,
-ta.leaver,
-ta.mover,
-{in_role},
-(rg.role IS NOT NULL OR rv.role IS NOT NULL),
+:sid AS sid, :system AS system, gg.account_id AS account_id, ta.acct AS acct,
+ta.person_rank AS person_rank, gg.entitlement_id AS entitlement_id, te.ent_key AS ent_key,
+COALESCE(gg.groups, '') AS via,
+COALESCE(gg.group_ids, '') AS via_ids,
+gg.direct AS direct,
+te.privileged AS privileged,
+ta.leaver AS leaver,
+ta.mover AS mover,
+{in_role} AS in_role,
+(rg.role IS NOT NULL OR rv.role IS NOT NULL) AS role_only,
 CASE
     WHEN rg.role IS NOT NULL THEN rg.role
     WHEN gg.direct = {false} THEN 'through ' || gg.groups
@@ -146,15 +156,16 @@ CASE
     WHEN xg.explanation IS NOT NULL THEN xg.explanation
     WHEN ta.a_explanation IS NOT NULL THEN ta.a_explanation
     ELSE 'no role, exception or declaration explains it'
-END,
-COALESCE(gg.used, ta.last_login_at),
-{unused},
-ta.roles_key,
-COALESCE(xg.rules || ',' || ta.a_rules, xg.rules, ta.a_rules, ''),
-{rank},
-{reviewer},
-{rule},
-ta.manager_email
+END AS explanation,
+COALESCE(gg.used, ta.last_login_at) AS last_used_at,
+{unused} AS unused,
+ta.roles_key AS roles_key,
+COALESCE(xg.rules || ',' || ta.a_rules, xg.rules, ta.a_rules, '') AS finding_rules,
+{rank} AS finding_rank,
+{reviewer} AS reviewer,
+{rule} AS reviewer_rule,
+ta.email AS person_email,
+ta.manager_email AS manager_email
 FROM (
     SELECT g.account_id, g.entitlement_id, {groups} AS groups, {group_ids} AS group_ids,
            {direct} AS direct, max(g.last_used_at) AS used
@@ -175,6 +186,7 @@ LEFT JOIN tmp_review_facts xg
 ON xg.system = :system AND xg.account_id = gg.account_id
 AND xg.entitlement_id = gg.entitlement_id
 WHERE {" AND ".join(where)}
+) i
 """
 
 
@@ -229,9 +241,9 @@ recommendation, reviewer, reviewer_rule, decision, decided_by, decided_at, prece
 version)
 SELECT
 :campaign_id, o.n,
-i.system, i.account_id, i.account_login, i.account_kind, i.account_status, i.person_id,
-i.person_name, i.person_email, i.department, i.title, i.entitlement_id,
-i.entitlement_name, i.entitlement_kind, i.via, i.via_ids, i.direct, i.privileged, i.leaver, i.mover,
+i.system, i.account_id, ta.login, ta.kind, ta.status, ta.person_id,
+ta.name, ta.email, ta.department, ta.title, i.entitlement_id,
+te.name, te.kind, i.via, i.via_ids, i.direct, i.privileged, i.leaver, i.mover,
 i.in_role, i.explanation, i.last_used_at,
 COALESCE(pc.holding, 0),
 COALESCE(rs.people, 0),
@@ -239,12 +251,8 @@ i.finding_rules,
 CASE i.finding_rank {severity} ELSE NULL END,
 o.risk,
 CASE WHEN o.revoke THEN 'revoke' ELSE 'approve' END,
-{REVIEWER},
-CASE WHEN {NOT_SELF.format(who="i.reviewer")} THEN i.reviewer_rule
-     WHEN i.reviewer IS NOT NULL AND {NOT_SELF.format(who="i.manager_email")}
-         THEN 'self-review: manager'
-     WHEN i.reviewer IS NOT NULL THEN 'self-review: fallback'
-     ELSE 'fallback' END,
+i.reviewer,
+i.reviewer_rule,
 CASE WHEN o.pre THEN 'approve' END,
 CASE WHEN o.pre THEN :by END,
 CASE WHEN o.pre THEN :at END,
@@ -252,6 +260,8 @@ CASE WHEN o.pre THEN :rule END,
 0
 FROM tmp_review_order o
 JOIN tmp_review_items i ON i.row_id = o.row_id
+JOIN tmp_review_accounts ta ON ta.acct = i.acct
+JOIN tmp_review_entitlements te ON te.ent_key = i.ent_key
 LEFT JOIN tmp_review_role_sizes rs ON rs.roles_key = i.roles_key
 LEFT JOIN tmp_review_peers pc ON pc.roles_key = i.roles_key AND pc.ent_key = i.ent_key
 ORDER BY o.n

@@ -6,7 +6,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Boolean, Column, Connection, Date, Integer, MetaData, String, Table, Text
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Connection,
+    Date,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
 
 from iam_gov.model import Severity
 from iam_gov.store.bulk import insert_plain
@@ -45,14 +56,16 @@ TMP_ROLE_SIZES = Table(
 TMP_ENTITLEMENTS = Table(
     "tmp_review_entitlements",
     TEMP,
-    Column("system", String(64), primary_key=True),
-    Column("entitlement_id", String(512), primary_key=True),
+    # the staged items refer to their entitlement by this number
+    Column("ent_key", Integer, primary_key=True, autoincrement=False),
+    Column("system", String(64), nullable=False),
+    Column("entitlement_id", String(512), nullable=False),
     Column("privileged", Boolean, nullable=False),
     Column("in_scope", Boolean, nullable=False),
     Column("owner", String(320)),
-    Column("ent_key", Integer, nullable=False),
     Column("name", Text, nullable=False),
     Column("kind", String(32), nullable=False),
+    UniqueConstraint("system", "entitlement_id"),
     prefixes=["TEMPORARY"],
     postgresql_on_commit="DROP",
 )
@@ -85,8 +98,11 @@ TMP_FACTS = Table(
 TMP_ACCOUNTS = Table(
     "tmp_review_accounts",
     TEMP,
-    Column("system", String(64), primary_key=True),
-    Column("account_id", String(512), primary_key=True),
+    # the staged items refer to their account by this number: the account's and its
+    # person's text is copied once per item, into ``campaign_items``, not twice
+    Column("acct", Integer, primary_key=True, autoincrement=True),
+    Column("system", String(64), nullable=False),
+    Column("account_id", String(512), nullable=False),
     Column("login", Text, nullable=False),
     Column("status", String(16), nullable=False),
     Column("last_login_at", campaign_items.c.last_used_at.type),
@@ -106,6 +122,7 @@ TMP_ACCOUNTS = Table(
     Column("a_owner", String(320)),
     Column("a_rules", Text),
     Column("a_rank", Integer, nullable=False),
+    UniqueConstraint("system", "account_id"),
     prefixes=["TEMPORARY"],
     postgresql_on_commit="DROP",
 )
@@ -121,17 +138,7 @@ TMP_GRANTS = Table(
 STAGED_FROM_ITEMS = (
     "system",
     "account_id",
-    "account_login",
-    "account_kind",
-    "account_status",
-    "person_id",
-    "person_name",
-    "person_email",
-    "department",
-    "title",
     "entitlement_id",
-    "entitlement_name",
-    "entitlement_kind",
     "via",
     "via_ids",
     "direct",
@@ -149,10 +156,12 @@ STAGED_FROM_ITEMS = (
 TMP_ITEMS = Table(
     "tmp_review_items",
     TEMP,
-    # Everything an item holds, per system, before it is numbered; sorted by numbers
-    # (person_rank, the risk), not by text.
+    # What an item holds of its own, per system, before it is numbered; what it shares with
+    # its account and entitlement stays in their tables (``acct``, ``ent_key``). Sorted by
+    # numbers (person_rank, the risk), not by text.
     Column("row_id", Integer, primary_key=True, autoincrement=True),
     Column("sid", Integer, nullable=False),
+    Column("acct", Integer, nullable=False),
     *(
         Column(name, campaign_items.c[name].type, nullable=campaign_items.c[name].nullable)
         for name in STAGED_FROM_ITEMS
@@ -163,9 +172,8 @@ TMP_ITEMS = Table(
     Column("unused", Boolean, nullable=False),
     Column("roles_key", Integer),
     Column("finding_rank", Integer, nullable=False),
-    # NULL until the rule's reviewer is checked against the person and the fallback
+    # who reviews it (never the person themself; NULL: nobody, and the launch is refused)
     Column("reviewer", String(320)),
-    Column("manager_email", String(320)),
     prefixes=["TEMPORARY"],
     postgresql_on_commit="DROP",
 )
