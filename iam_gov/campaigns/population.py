@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -29,6 +30,7 @@ from iam_gov.campaigns.definition import (
 )
 from iam_gov.campaigns.population_sql import (
     accounts_sql,
+    grouped_sql,
     items_sql,
     order_sql,
     staging_sql,
@@ -43,7 +45,6 @@ from iam_gov.campaigns.population_tables import (
     TMP_PEOPLE,
     TMP_ROLE_GRANTS,
     TMP_ROLE_SIZES,
-    insert_rows,
 )
 from iam_gov.config import Config
 from iam_gov.engine.state import EvaluationState
@@ -51,6 +52,7 @@ from iam_gov.model import Entitlement, Person, Severity
 from iam_gov.policy import Policy, exception_valid
 from iam_gov.policy.match import entitlement_matches, wildcard
 from iam_gov.store.bulk import insert_plain
+from iam_gov.store.database import WRITE
 from iam_gov.store.findings import last_evaluation
 from iam_gov.store.people import latest_moves
 from iam_gov.store.schema import (
@@ -112,6 +114,11 @@ class Population:
         self.entitlements: dict[str, dict[str, Entitlement]] = {}
         self.facts: dict[tuple[str, str, str], dict[str, Any]] = {}
         self.timings: dict[str, float] = {}
+        # what the policy's share reads through (a second connection when it can) and the
+        # rows it leaves for the launch's connection to write
+        self.reader = conn
+        self._writes: list[tuple[Table, Sequence[str], Sequence[Sequence[Any]]]] = []
+        self.grouped_rows: dict[str, tuple[int, int]] = {}
         self._clock = time.perf_counter()
         fallback = definition.reviewers.fallback or config.review.fallback_reviewer or ""
         self.fallback = fallback.strip().lower() or None
@@ -169,23 +176,82 @@ class Population:
     # --- Python's share: people, roles, entitlements, explanations, findings ------------
 
     def fill_temporary_tables(self) -> None:
+        """The database groups each system's grants while Python works out what needs the
+        policy, reading on a second connection: on two cores the two overlap. What Python
+        worked out is written afterwards, on the launch's own connection."""
         conn = self.conn
         TEMP.drop_all(conn, checkfirst=True)
         TEMP.create_all(conn)
+        if self._can_read_alongside():
+            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="launch") as pool:
+                share = pool.submit(self._policy_share_apart)
+                self._group_grants()
+                share.result()  # raises what the policy's share raised
+        else:
+            self._policy_share(conn)
+            self._group_grants()
+        self.lap("grants and policy")
+        for table, columns, rows in self._writes:
+            insert_plain(conn, table, columns, rows)
+        self._writes.clear()
+        self._analyze(TEMP.sorted_tables)
+        self.lap("written")
+
+    def _can_read_alongside(self) -> bool:
+        """A second connection sees the same data: PostgreSQL, or an SQLite file (an
+        in-memory database, or a ``file:`` URI that may be one, is the connection's own)."""
+        url = self.conn.engine.url
+        if url.get_backend_name() != "sqlite":
+            return True
+        database = url.database or ""
+        return bool(database) and database != ":memory:" and not database.startswith("file:")
+
+    def _policy_share_apart(self) -> None:
+        # the launch's own engine writes (SQLite: BEGIN IMMEDIATE); this connection only reads
+        engine = self.conn.engine.execution_options(**{WRITE: False})
+        with engine.connect() as reader:
+            try:
+                self._policy_share(reader)
+            finally:
+                reader.rollback()
+
+    def _policy_share(self, reader: Connection) -> None:
+        """People, roles, entitlements, explanations, findings: read through ``reader``
+        (nothing written, only read, while the launch's transaction holds the write lock),
+        the rows for the temporary tables kept for ``fill_temporary_tables`` to write."""
+        self.reader = reader
+        clock = time.perf_counter()
         hr = self.snapshots[self.config.hr_system]
-        snapshot = load_snapshot(conn, hr.id, documents=False, with_grants=False)
+        snapshot = load_snapshot(reader, hr.id, documents=False, with_grants=False)
         self.people = {p.employee_id: p for p in snapshot.people}
-        self.lap("people")
         self._fill_people()
-        self.lap("roles")
         self._fill_entitlements()
-        self.lap("entitlements")
         self._fill_explained()
         self._fill_findings()
-        insert_rows(self.conn, TMP_FACTS, list(self.facts.values()))
+        self._write_dicts(TMP_FACTS, list(self.facts.values()))
         self._fill_grants()
-        self._analyze(TEMP.sorted_tables)
-        self.lap("findings")
+        self.timings["policy (alongside)"] = round(time.perf_counter() - clock, 3)
+
+    def _write(self, table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        self._writes.append((table, columns, rows))
+
+    def _write_dicts(self, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+        if rows:
+            columns = list(rows[0])
+            self._write(table, columns, [tuple(r[c] for c in columns) for r in rows])
+
+    def _group_grants(self) -> None:
+        statement = text(grouped_sql(self.conn.dialect.name))
+        last = 0
+        for name, info in self._systems():
+            self.conn.execute(statement, {"sid": info.id})
+            first, last = (
+                last + 1,
+                self.conn.execute(
+                    text("SELECT COALESCE(max(row_id), 0) FROM tmp_review_grouped")
+                ).scalar_one(),
+            )
+            self.grouped_rows[name] = (first, int(last))
 
     def _analyze(self, tables: Sequence[Table]) -> None:
         """PostgreSQL plans joins on a temporary table from its statistics, and has none
@@ -198,7 +264,7 @@ class Population:
         people = self.people
         by_email = {p.email.lower(): p for p in people.values() if p.email}
         wanted = {w.strip().lower() for w in self.scope.people}
-        moves = latest_moves(self.conn, self.config.hr_system)
+        moves = latest_moves(self.reader, self.config.hr_system)
         window = self.at - timedelta(days=MOVER_WINDOW_DAYS)
         role_keys: dict[tuple[str, ...], int] = {}
         sizes: dict[int, int] = {}
@@ -247,12 +313,8 @@ class Population:
             raise CampaignError(
                 f"the scope names people HR does not know: {', '.join(sorted(unknown))}"
             )
-        insert_plain(self.conn, TMP_PEOPLE, PEOPLE_COLUMNS, rows)
-        insert_rows(
-            self.conn,
-            TMP_ROLE_SIZES,
-            [{"roles_key": k, "people": n} for k, n in sizes.items()],
-        )
+        self._write(TMP_PEOPLE, PEOPLE_COLUMNS, rows)
+        self._write(TMP_ROLE_SIZES, ("roles_key", "people"), list(sizes.items()))
 
     def _active_manager(self, person: Person) -> Person | None:
         """The person's manager, or the first manager up the chain who has not left: a leaver
@@ -273,7 +335,7 @@ class Population:
         ent_rows: list[dict[str, Any]] = []
         role_rows: list[dict[str, Any]] = []
         for name, info in self._systems():
-            ents = load_entitlements(self.conn, info.id, info.system)
+            ents = load_entitlements(self.reader, info.id, info.system)
             self.entitlements[name] = {e.entitlement_id: e for e in ents}
             privileged_patterns = [p.entitlement for p in self.policy.privileged.get(name, ())]
             for e in ents:
@@ -312,8 +374,8 @@ class Population:
                                     "role": f"role {role} ({where})",
                                 }
                             )
-        insert_rows(self.conn, TMP_ENTITLEMENTS, ent_rows)
-        insert_rows(self.conn, TMP_ROLE_GRANTS, role_rows)
+        self._write_dicts(TMP_ENTITLEMENTS, ent_rows)
+        self._write_dicts(TMP_ROLE_GRANTS, role_rows)
 
     def _owner_of(self, system: str, entitlement: Entitlement) -> str | None:
         for spec in self.policy.owners.get(system, ()):
@@ -393,7 +455,7 @@ class Population:
         found: dict[str, str] = {}
         ordered = sorted(person_ids)
         for start in range(0, len(ordered), 500):
-            result = self.conn.execute(
+            result = self.reader.execute(
                 text(
                     "SELECT account_id, person_id FROM account_links "
                     "WHERE evaluation_id = :e AND system = :s AND person_id IN :people"
@@ -414,7 +476,7 @@ class Population:
         query = select(accounts.c.native_id, accounts.c.login).where(
             accounts.c.snapshot_id == info.id
         )
-        for native_id, login in driver_rows(self.conn, query):
+        for native_id, login in driver_rows(self.reader, query):
             for key in (login.casefold(), native_id.casefold()):
                 pattern = exact.get(key)
                 if pattern is not None:
@@ -426,7 +488,7 @@ class Population:
 
     def _fill_findings(self) -> None:
         """Open findings, attached to the grant they are about, or to the whole account."""
-        open_findings = self.conn.execute(
+        open_findings = self.reader.execute(
             select(findings.c.system, findings.c.subject, findings.c.rule_id, findings.c.severity)
             .where(findings.c.resolved_at.is_(None))
             .where(findings.c.system.is_not(None))
@@ -465,7 +527,7 @@ class Population:
         for start in range(0, len(ordered), 500):
             chunk = ordered[start : start + 500]
             found.update(
-                self.conn.execute(
+                self.reader.execute(
                     select(accounts.c.native_id)
                     .where(accounts.c.snapshot_id == info.id)
                     .where(accounts.c.native_id.in_(chunk))
@@ -474,8 +536,7 @@ class Population:
         return found
 
     def _fill_grants(self) -> None:
-        insert_rows(
-            self.conn,
+        self._write_dicts(
             TMP_GRANTS,
             [
                 {"system": g.system, "account_id": g.account_id, "entitlement_id": g.entitlement_id}
@@ -492,7 +553,7 @@ class Population:
 
     def insert_items(self, campaign_id: int) -> int:
         for name, info in self._systems():
-            statement = text(accounts_sql(self.conn.dialect.name)).bindparams(
+            statement = text(accounts_sql(self.conn.dialect.name, self.definition)).bindparams(
                 bindparam("on", type_=Date)
             )
             params = self._staging_params(name, info)
@@ -524,6 +585,8 @@ class Population:
             "unused_before": info.collected_at - timedelta(days=self.definition.unused_after_days),
             "named": (self.definition.reviewers.named or "").strip().lower() or None,
             "fallback": self.fallback,
+            "first_row": self.grouped_rows.get(name, (0, 0))[0],
+            "last_row": self.grouped_rows.get(name, (0, 0))[1],
         }
 
     def _numbering(self, campaign_id: int) -> int:

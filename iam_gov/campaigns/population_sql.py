@@ -34,12 +34,17 @@ LEAVER = (
 )
 
 
-def accounts_sql(dialect: str) -> str:
+def accounts_sql(dialect: str, definition: CampaignDefinition) -> str:
     """One system's accounts with what every item of theirs shares: the person (their HR
     fields, roles, manager, whether they left by this system's day) and what the policy and
     the findings say of the whole account. Looked up once per account here, not once per
-    grant in ``staging_sql``."""
-    false = "FALSE" if dialect == "postgresql" else "0"
+    grant in ``staging_sql``. A scope of people or departments keeps only their accounts."""
+    false, true = ("FALSE", "TRUE") if dialect == "postgresql" else ("0", "1")
+    people_only = (
+        f" AND tp.in_scope = {true}"
+        if definition.scope.people or definition.scope.departments
+        else ""
+    )
     return f"""
 INSERT INTO tmp_review_accounts (
 system, account_id, login, status, last_login_at, kind, person_id, person_rank, name, email,
@@ -57,13 +62,14 @@ ON l.evaluation_id = :evaluation AND l.system = :system AND l.account_id = a.nat
 LEFT JOIN tmp_review_people tp ON tp.person_id = l.person_id
 LEFT JOIN tmp_review_facts xa
 ON xa.system = :system AND xa.account_id = a.native_id AND xa.entitlement_id = ''
-WHERE a.snapshot_id = :sid
+WHERE a.snapshot_id = :sid{people_only}
 """
 
 
-def staging_sql(dialect: str, definition: CampaignDefinition) -> str:
-    """One system's items into the staging table: every fact the review needs, per
-    (account, entitlement), from the snapshot, the evaluation and the temporary tables."""
+def grouped_sql(dialect: str) -> str:
+    """One system's grants grouped by (account, entitlement): the groups it comes through
+    (names and ids), whether it is also held directly, when it was last used. Needs nothing
+    from Python, so the database does it while Python works out the policy's share."""
     order = "COALESCE(ve.name, g.via), g.via"
     groups, group_ids = (
         (
@@ -78,6 +84,19 @@ def staging_sql(dialect: str, definition: CampaignDefinition) -> str:
         )
     )
     direct = "bool_or(g.via = '')" if dialect == "postgresql" else "max(g.via = '')"
+    return f"""
+INSERT INTO tmp_review_grouped (account_id, entitlement_id, groups, group_ids, direct, used)
+SELECT g.account_id, g.entitlement_id, {groups}, {group_ids}, {direct}, max(g.last_used_at)
+FROM grants g
+LEFT JOIN entitlements ve ON ve.snapshot_id = g.snapshot_id AND ve.entitlement_id = g.via
+WHERE g.snapshot_id = :sid
+GROUP BY g.account_id, g.entitlement_id
+"""
+
+
+def staging_sql(dialect: str, definition: CampaignDefinition) -> str:
+    """One system's items into the staging table: every fact the review needs, per
+    (account, entitlement), from the snapshot, the evaluation and the temporary tables."""
     # held through exactly one group (its id has no line break): a role that brings the group
     # explains the grant
     one_group = (
@@ -166,14 +185,7 @@ COALESCE(xg.rules || ',' || ta.a_rules, xg.rules, ta.a_rules, '') AS finding_rul
 {rule} AS reviewer_rule,
 ta.email AS person_email,
 ta.manager_email AS manager_email
-FROM (
-    SELECT g.account_id, g.entitlement_id, {groups} AS groups, {group_ids} AS group_ids,
-           {direct} AS direct, max(g.last_used_at) AS used
-    FROM grants g
-    LEFT JOIN entitlements ve ON ve.snapshot_id = g.snapshot_id AND ve.entitlement_id = g.via
-    WHERE g.snapshot_id = :sid
-    GROUP BY g.account_id, g.entitlement_id
-) gg
+FROM tmp_review_grouped gg
 JOIN tmp_review_accounts ta ON ta.system = :system AND ta.account_id = gg.account_id
 JOIN tmp_review_entitlements te ON te.system = :system AND te.entitlement_id = gg.entitlement_id
 LEFT JOIN tmp_review_role_grants rg
@@ -185,7 +197,7 @@ AND rv.roles_key = ta.roles_key AND rv.system = :system AND rv.entitlement_id = 
 LEFT JOIN tmp_review_facts xg
 ON xg.system = :system AND xg.account_id = gg.account_id
 AND xg.entitlement_id = gg.entitlement_id
-WHERE {" AND ".join(where)}
+WHERE gg.row_id BETWEEN :first_row AND :last_row AND {" AND ".join(where)}
 ) i
 """
 

@@ -135,6 +135,21 @@ TMP_GRANTS = Table(
     prefixes=["TEMPORARY"],
     postgresql_on_commit="DROP",
 )
+TMP_GROUPED = Table(
+    "tmp_review_grouped",
+    TEMP,
+    # Each system's grants grouped by (account, entitlement), in key order; a system's rows
+    # are one range of row ids
+    Column("row_id", Integer, primary_key=True, autoincrement=True),
+    Column("account_id", String(512), nullable=False),
+    Column("entitlement_id", String(512), nullable=False),
+    Column("groups", Text),
+    Column("group_ids", Text),
+    Column("direct", Boolean, nullable=False),
+    Column("used", campaign_items.c.last_used_at.type),
+    prefixes=["TEMPORARY"],
+    postgresql_on_commit="DROP",
+)
 STAGED_FROM_ITEMS = (
     "system",
     "account_id",
