@@ -1,7 +1,9 @@
-"""Okta actions: suspend, deactivate, and remove a group membership or an app assignment.
+"""Okta actions: suspend, deactivate, end the sessions, and remove a group membership or an app
+assignment.
 
-Each reads the current state first, so that an action already in effect is a no-op, and an
-API refusal is a FAILED result with Okta's reason, never an exception.
+Each reads the current state first, so that an action already in effect is a no-op (sessions
+excepted: Okta cannot tell whether a user has any), and an API refusal is a FAILED result with
+Okta's reason, never an exception.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from iam_gov.model import Action, ActionKind, ActionOutcome, ActionResult
 B_USER = "/api/v1/users/{id}"
 B_USER_GROUPS = "/api/v1/users/{id}/groups"
 B_LIFECYCLE = "/api/v1/users/{id}/lifecycle"
+B_SESSIONS = "/api/v1/users/{id}/sessions"
 B_GROUP = "/api/v1/groups/{id}"
 B_MEMBER = "/api/v1/groups/{id}/users/{id}"
 B_APP = "/api/v1/apps/{id}"
@@ -49,6 +52,8 @@ async def apply_action(api: OktaApi, action: Action) -> ActionResult:
             )
         if action.kind is ActionKind.REMOVE_GRANT:
             return await _remove_grant(api, action, user)
+        if action.kind is ActionKind.REVOKE_SESSIONS:
+            return await _revoke_sessions(api, action, user)
         return await _lifecycle(api, action, user)
     except ApiError as exc:
         why = "Okta refused" if exc.status is not None else "Okta could not be reached"
@@ -134,6 +139,30 @@ async def _lifecycle(api: OktaApi, action: Action, user: Mapping[str, Any]) -> A
     else:
         message = f"Deactivated Okta user {login} (was {status})."
     return _result(action, ActionOutcome.APPLIED, message, previous_status=status)
+
+
+# --- revoke sessions ------------------------------------------------------------------------
+
+
+async def _revoke_sessions(api: OktaApi, action: Action, user: Mapping[str, Any]) -> ActionResult:
+    """End every Okta session of the user and revoke the OAuth 2.0 / OIDC refresh and access
+    tokens issued to it (``DELETE /api/v1/users/{id}/sessions?oauthTokens=true``): the next
+    request of any of its devices must sign in again, which a deactivated or suspended user
+    cannot. Sessions that apps keep of their own are not Okta's to end.
+
+    Okta has no call that tells whether a user has sessions or tokens, so there is no state to
+    read first: the action is APPLIED each time it runs for a user Okta has. Clearing again is
+    harmless (the effect is the same), and "applied" is honest, since the call was made and
+    Okta took it. For the same reason an error answer is not checked against the state, as
+    ``_change`` does: the error is the result."""
+    login = _name(user, "profile", "login", default=action.account_id)
+    url = api.url(f"/api/v1/users/{action.account_id}/sessions", {"oauthTokens": "true"})
+    await api.request("DELETE", url, bucket=B_SESSIONS)
+    return _result(
+        action,
+        ActionOutcome.APPLIED,
+        f"Ended every Okta session of {login} and revoked its OAuth tokens.",
+    )
 
 
 # --- remove grant ---------------------------------------------------------------------------

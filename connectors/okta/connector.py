@@ -151,7 +151,12 @@ class OktaConnector(Connector[OktaOptions]):
     options_model = OktaOptions
     permissions = Permissions(collect=COLLECT_SCOPES, apply=APPLY_SCOPES)
     capabilities = frozenset(
-        {ActionKind.SUSPEND_ACCOUNT, ActionKind.DISABLE_ACCOUNT, ActionKind.REMOVE_GRANT}
+        {
+            ActionKind.SUSPEND_ACCOUNT,
+            ActionKind.DISABLE_ACCOUNT,
+            ActionKind.REVOKE_SESSIONS,
+            ActionKind.REMOVE_GRANT,
+        }
     )
 
     requests_made: int = 0

@@ -3,8 +3,8 @@
 JSON shapes as the API returns them, cursor paging with ``Link`` headers (and ``_links.next``
 where Okta puts it in the body), ``X-Rate-Limit-*`` headers per endpoint with 429s past the
 limit, SSWS tokens and OAuth 2.0 client credentials (private key JWT) with scopes enforced,
-lifecycle and assignment changes, and faults on demand. Every request is recorded, with the
-OAuth scope Okta requires for it.
+lifecycle and assignment changes, session revocations, and faults on demand. Every request is
+recorded, with the OAuth scope Okta requires for it.
 """
 
 from __future__ import annotations
@@ -58,6 +58,9 @@ class User:
     """(factorType, status)."""
     roles: list[dict[str, Any]] = field(default_factory=list)
     profile_extra: dict[str, Any] = field(default_factory=dict)
+    sessions_revoked: list[bool] = field(default_factory=list)
+    """One entry per ``DELETE /api/v1/users/{id}/sessions`` Okta took: whether the OAuth tokens
+    went too (``oauthTokens=true``). Okta itself shows no sessions a client could read back."""
 
 
 @dataclass(slots=True)
@@ -449,6 +452,7 @@ ROUTES = [
     _route("GET", "/api/v1/users/{user}/groups", "okta.users.read", "user_groups"),
     _route("GET", "/api/v1/users/{user}/roles", "okta.roles.read", "user_roles"),
     _route("POST", "/api/v1/users/{user}/lifecycle/{op}", "okta.users.manage", "lifecycle"),
+    _route("DELETE", "/api/v1/users/{user}/sessions", "okta.users.manage", "revoke_sessions"),
     _route("GET", "/api/v1/groups", "okta.groups.read", "list_groups"),
     _route("GET", "/api/v1/groups/{group}", "okta.groups.read", "get_group"),
     _route("GET", "/api/v1/groups/{group}/users", "okta.groups.read", "members"),
@@ -930,6 +934,14 @@ class OktaServer:
             raise _not_found(op)
         self.org.touch()
         return 200, {}, None
+
+    def _revoke_sessions(self, params: dict[str, str], query: dict[str, str], headers: Any) -> Any:
+        user = self._user(params)
+        oauth_tokens = query.get("oauthTokens", "false").lower()  # false unless asked
+        if oauth_tokens not in ("true", "false"):
+            raise HttpError(400, "E0000001", "Api validation failed: oauthTokens")
+        user.sessions_revoked.append(oauth_tokens == "true")
+        return 204, None, None
 
     def _list_groups(self, params: dict[str, str], query: dict[str, str], headers: Any) -> Any:
         listing = self._cached("groups", lambda: [(g.id, g) for g in self.org.groups.values()])

@@ -122,6 +122,67 @@ def test_suspending_a_deactivated_user_is_a_noop(okta: OktaConnector, org: Org) 
     assert dave.status == "DEPROVISIONED"
 
 
+def test_revoke_sessions_is_applied_every_time(
+    okta: OktaConnector, server: OktaServer, org: Org
+) -> None:
+    alice = org.user("alice@example.com")
+
+    first, again = twice(okta, action(ActionKind.REVOKE_SESSIONS, alice.id))
+
+    # Okta cannot say whether she has sessions: clearing them again is the safe answer.
+    assert (first.outcome, again.outcome) == (ActionOutcome.APPLIED, ActionOutcome.APPLIED)
+    assert first.message == (
+        "Ended every Okta session of alice@example.com and revoked its OAuth tokens."
+    )
+    assert alice.sessions_revoked == [True, True]
+    assert alice.status == "ACTIVE"
+    assert changes(server) == [f"DELETE /api/v1/users/{alice.id}/sessions"] * 2
+    assert [s.query for s in server.seen if s.method == "DELETE"] == [{"oauthTokens": "true"}] * 2
+
+
+def test_revoking_the_sessions_of_a_deleted_user_is_a_noop(
+    okta: OktaConnector, server: OktaServer
+) -> None:
+    result = okta.apply(action(ActionKind.REVOKE_SESSIONS, "00uDeletedLongAgo"))
+
+    assert result.outcome is ActionOutcome.NOOP
+    assert result.message == "Okta has no user 00uDeletedLongAgo (deleted?): nothing to change."
+    assert changes(server) == []
+
+
+def test_revoke_sessions_refused_by_okta_is_a_failed_result(
+    okta: OktaConnector, server: OktaServer, org: Org
+) -> None:
+    alice = org.user("alice@example.com")
+    server.fail("DELETE", "/sessions", status=403, times=None)
+
+    result = okta.apply(action(ActionKind.REVOKE_SESSIONS, alice.id))
+
+    assert result.outcome is ActionOutcome.FAILED
+    assert result.message == (
+        "Okta refused: HTTP 403 E0000006 You do not have permission to perform the requested action"
+    )
+    assert result.details == {"status": 403}
+    assert alice.sessions_revoked == []
+
+
+def test_revoke_sessions_is_retried_after_a_server_error(
+    okta: OktaConnector, server: OktaServer, org: Org
+) -> None:
+    alice = org.user("alice@example.com")
+    server.fail("DELETE", "/sessions", status=503, times=1)
+
+    result = okta.apply(action(ActionKind.REVOKE_SESSIONS, alice.id))
+
+    assert result.outcome is ActionOutcome.APPLIED, result.message
+    assert [s.status for s in server.seen if s.method == "DELETE"] == [503, 204]
+    assert alice.sessions_revoked == [True]
+
+
+def test_revoke_sessions_is_a_capability() -> None:
+    assert ActionKind.REVOKE_SESSIONS in OktaConnector.capabilities
+
+
 def test_leave_group_then_noop(okta: OktaConnector, server: OktaServer, org: Org) -> None:
     bob, admins = org.user("bob@example.com"), org.group("Okta Admins")
 
@@ -277,6 +338,7 @@ def test_declared_permissions_are_exactly_the_ones_used(
     actions = [
         action(ActionKind.SUSPEND_ACCOUNT, alice.id),
         action(ActionKind.DISABLE_ACCOUNT, alice.id),
+        action(ActionKind.REVOKE_SESSIONS, alice.id),
         action(ActionKind.REMOVE_GRANT, bob.id, entitlement_id=org.group("Okta Admins").id),
         action(ActionKind.REMOVE_GRANT, bob.id, entitlement_id=org.app("Legacy CRM").id),
         action(ActionKind.REMOVE_GRANT, bob.id, entitlement_id=org.app("GitHub").id),
