@@ -16,6 +16,7 @@ from rich.text import Text
 
 from iam_gov.cli_campaign import campaign_app
 from iam_gov.cli_common import config_from_options, err, open_store, options, out, policy_of
+from iam_gov.cli_deprovision import deprovision_command
 from iam_gov.errors import IamGovError
 
 if TYPE_CHECKING:
@@ -65,6 +66,7 @@ def _global(
 
 
 app.add_typer(campaign_app, name="campaign")
+app.command("deprovision")(deprovision_command)
 
 
 # --- collect / evaluate / run -------------------------------------------------------------

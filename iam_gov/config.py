@@ -90,11 +90,55 @@ class ReviewSettings(_Section):
     """How a reviewer opens the review, as reminders tell them."""
 
 
+class DeprovisionSettings(_Section):
+    """Deprovisioning: when a leaver is acted on, the guards, the proof."""
+
+    grace_days: int = Field(0, ge=0, le=365)
+    """``--from-hr`` acts on a termination this many days after its date (0: on the day)."""
+    max_accounts: int = Field(25, ge=1)
+    """Mass guard: a run that would disable more accounts than this stops before any change
+    (``--allow-mass`` overrides it, and is audited)."""
+    max_share: float = Field(0.05, gt=0, le=1)
+    """Mass guard: likewise, more than this share of a system's active accounts."""
+    max_snapshot_age_hours: float = Field(24, gt=0)
+    """No action on a system whose latest snapshot is older than this (collect it first)."""
+    sla_hours: float = Field(24, gt=0)
+    """``leavers report`` flags a leaver whose last account went off later than this after
+    the termination."""
+    remove_memberships: bool = True
+    """Also remove the leaver's direct group memberships (after disabling the account)."""
+    action_timeout_seconds: float = Field(120, gt=0)
+    """One action that takes longer is reported failed (and can be resumed)."""
+    verify: bool = True
+    """After applying, collect the systems acted on again and report access still present."""
+
+
+class WebhookSettings(_Section):
+    """``iam-gov hr-webhook``: the HTTP receiver for HR systems that push events."""
+
+    listen: str = "127.0.0.1"
+    port: int = Field(8787, ge=1, le=65535)
+    secret: SecretRef
+    """The shared secret of the HMAC-SHA256 signature every request carries."""
+    tolerance_seconds: int = Field(300, ge=10, le=3600)
+    """A request whose signed timestamp is further from now than this is refused."""
+    mode: Literal["hold", "apply"] = "hold"
+    """``apply``: each event's plan is applied at once; ``hold``: the plan is saved in
+    ``held_folder`` for a human to apply, with a notice."""
+    held_folder: RelPath | None = None
+    """Where held plans (and, without ``[review.smtp]``, the notices) are written."""
+    notify: tuple[str, ...] = ()
+    """Who gets the notice of a held plan or a failed run (through ``[review.smtp]``)."""
+    max_body_bytes: int = Field(65536, ge=1024, le=10_485_760)
+
+
 class _ConfigFile(_Section):
     store: StoreSettings = Field(default_factory=StoreSettings)
     policy: PolicySettings
     correlation: CorrelationSettings = Field(default_factory=CorrelationSettings)
     review: ReviewSettings = Field(default_factory=ReviewSettings)
+    deprovision: DeprovisionSettings = Field(default_factory=DeprovisionSettings)
+    hr_webhook: WebhookSettings | None = None
     systems: dict[str, dict[str, Any]] = Field(min_length=1)
 
 
@@ -109,6 +153,8 @@ class Config(BaseModel):
     correlation: CorrelationSettings
     systems: dict[str, ConnectorOptions]
     review: ReviewSettings = ReviewSettings()
+    deprovision: DeprovisionSettings = DeprovisionSettings()
+    hr_webhook: WebhookSettings | None = None
 
     @property
     def base_dir(self) -> Path:
@@ -189,6 +235,8 @@ def load_config(path: Path) -> Config:
         correlation=top.correlation,
         systems=systems,
         review=top.review,
+        deprovision=top.deprovision,
+        hr_webhook=top.hr_webhook,
     )
 
 

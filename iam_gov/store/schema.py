@@ -385,3 +385,65 @@ review_triggers = Table(
     Column("campaign_id", Integer, ForeignKey("campaigns.id", ondelete="CASCADE")),
     Column("opened_at", UTCDateTime, nullable=False),
 )
+
+# Deprovisioning: each applied plan is a run; each of its steps says what happened to one
+# action (done, noop, failed, skipped) and when: the proof of when access ended.
+deprovision_runs = Table(
+    "deprovision_runs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    # SHA-256 of the plan's canonical JSON: a resumed run names the plan it finishes
+    Column("plan_id", String(64), nullable=False, index=True),
+    Column("kind", String(16), nullable=False),
+    Column("trigger", String(32), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("actor", Text, nullable=False),
+    Column("os_user", Text),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("finished_at", UTCDateTime),
+    # running, done (every step done or noop), partial (some failed or skipped), refused
+    Column("status", String(16), nullable=False),
+    Column("allow_mass", Boolean, nullable=False),
+    Column("resumes", Integer, ForeignKey("deprovision_runs.id")),
+    Column("plan", JSONType, nullable=False),
+)
+deprovision_steps = Table(
+    "deprovision_steps",
+    metadata,
+    Column(
+        "run_id",
+        Integer,
+        ForeignKey("deprovision_runs.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("step_id", String(64), primary_key=True),
+    Column("seq", Integer, nullable=False),
+    Column("person_id", String(128)),
+    Column("system", String(64), nullable=False),
+    Column("account_id", String(512), nullable=False),
+    Column("account_login", Text),
+    Column("kind", String(32), nullable=False),
+    Column("entitlement_id", String(512)),
+    Column("credential_id", String(512)),
+    # done, noop, failed, skipped
+    Column("outcome", String(16), nullable=False),
+    Column("message", Text, nullable=False),
+    Column("details", JSONType, nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Index(None, "person_id", "system", "account_id"),
+)
+# HR events received (``deprovision --event``, ``hr-webhook``): each event id is acted on once.
+hr_events = Table(
+    "hr_events",
+    metadata,
+    Column("event_id", String(256), primary_key=True),
+    Column("source", String(32), nullable=False),
+    Column("received_at", UTCDateTime, nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("employee", Text, nullable=False),
+    Column("effective_at", UTCDateTime),
+    # planned, applied, partial, held, ignored, refused
+    Column("status", String(16), nullable=False),
+    Column("run_id", Integer, ForeignKey("deprovision_runs.id")),
+    Column("body_sha256", String(64), nullable=False),
+)

@@ -1,0 +1,185 @@
+"""Applying a plan on the demo company, whose WireGuard server is read from its own file:
+the peer goes, every step is recorded and audited, the systems are read again; a stale plan
+and a mass change are refused before anything changes; a failure is finished by --resume; a
+system that does not answer in time is a failure, not a hang."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from iam_gov import audit
+from iam_gov.collect import collect
+from iam_gov.deprovision.executor import Executor, Refused
+from iam_gov.deprovision.plan import Plan
+from iam_gov.deprovision.planner import Request, make_plan
+from iam_gov.store import Store
+from iam_gov.store.schema import audit_log, deprovision_runs, deprovision_steps
+from tests.deprovision.conftest import DEMO_NOW, LEAVER, Company, company_in
+
+ERIK_PEER = "# iam-gov: login=erik.reyes email=erik.reyes@example.com"
+
+
+def plan_for(company: Company, *who: str) -> Plan:
+    return make_plan(
+        company.store,
+        company.config,
+        company.policy,
+        Request(who=list(who or [LEAVER]), reason="left", trigger="cli", actor="it@example.com"),
+        now=DEMO_NOW,
+    )
+
+
+def executor(company: Company) -> Executor:
+    return Executor(company.store, company.config, actor="it@example.com", os_user="it")
+
+
+def outcomes(run_results: list, system: str) -> list[str]:  # type: ignore[type-arg]
+    return [r.outcome for r in run_results if r.step.action.system == system]
+
+
+def test_apply_removes_the_peer_records_and_audits_each_step(company: Company) -> None:
+    plan = plan_for(company)
+    assert ERIK_PEER in company.wg_conf.read_text()
+
+    run = executor(company).apply(plan)
+
+    assert ERIK_PEER not in company.wg_conf.read_text()
+    assert outcomes(run.results, "wireguard") == ["done"]
+    assert set(outcomes(run.results, "okta")) == {"skipped"}  # an export: by hand
+    # the demo's PKI copy has no easy-rsa configuration: OpenVPN fails, the rest goes on
+    assert outcomes(run.results, "openvpn") == ["failed"]
+    assert run.status == "partial"
+    # read again: the peer is gone from the new snapshot, nothing still present there
+    assert not [s for s in run.still_present if s.startswith("wireguard")]
+    with company.store.reading() as conn:
+        steps = conn.execute(
+            select(deprovision_steps).where(deprovision_steps.c.run_id == run.run_id)
+        ).all()
+        assert len(steps) == len(plan.steps)
+        wg = next(s for s in steps if s.system == "wireguard")
+        assert (wg.outcome, wg.person_id, wg.kind) == ("done", LEAVER, "disable-account")
+        runs = conn.execute(select(deprovision_runs)).all()
+        assert [(r.status, r.actor, r.os_user, r.plan_id) for r in runs] == [
+            ("partial", "it@example.com", "it", plan.plan_id)
+        ]
+        records = conn.execute(
+            select(audit_log.c.action, audit_log.c.target, audit_log.c.details).where(
+                audit_log.c.action.like("deprovision.%")
+            )
+        ).all()
+        assert [r.action for r in records][0] == "deprovision.start"
+        assert [r.action for r in records][-1] == "deprovision.finish"
+        actions = [r for r in records if r.action == "deprovision.action"]
+        assert len(actions) == len(plan.steps)
+        peer = next(r for r in actions if r.target.startswith("wireguard:"))
+        assert peer.details["outcome"] == "done" and peer.details["reason"].endswith("left")
+        assert audit.verify(conn).ok
+
+
+def test_a_stale_saved_plan_is_refused_and_changes_nothing(company: Company) -> None:
+    plan = plan_for(company)
+    # someone takes his peer out by hand meanwhile: the plan no longer describes wg0.conf
+    lines = company.wg_conf.read_text().splitlines(keepends=True)
+    at = next(i for i, line in enumerate(lines) if line.startswith(ERIK_PEER))
+    end = next(i for i in range(at + 2, len(lines)) if not lines[i].strip())
+    company.wg_conf.write_text("".join(lines[:at] + lines[end:]))
+    collect(company.config, company.store, ["wireguard"])
+    before = company.wg_conf.read_bytes()
+
+    with pytest.raises(Refused, match="wireguard: the plan was made from the snapshot"):
+        executor(company).apply(plan)
+
+    assert company.wg_conf.read_bytes() == before
+    with company.store.reading() as conn:
+        assert conn.execute(select(deprovision_runs)).all() == []
+        refused = conn.execute(
+            select(audit_log.c.details).where(audit_log.c.action == "deprovision.refused")
+        ).scalar_one()
+    assert "changed since the plan was made" in refused["why"]
+
+
+def test_a_mass_change_needs_allow_mass_and_is_audited(store: Store, tmp_path: Path) -> None:
+    company = company_in(
+        tmp_path / "demo",
+        store,
+        "[deprovision]\nmax_snapshot_age_hours = 1000000\nmax_accounts = 1\n",
+    )
+    plan = plan_for(company)  # disables his OpenVPN and WireGuard accounts: two
+    before = company.wg_conf.read_bytes()
+
+    with pytest.raises(Refused, match="would disable 2 accounts, more than max_accounts = 1"):
+        executor(company).apply(plan)
+    assert company.wg_conf.read_bytes() == before
+
+    run = executor(company).apply(plan, allow_mass=True)
+    assert outcomes(run.results, "wireguard") == ["done"]
+    with company.store.reading() as conn:
+        start = conn.execute(
+            select(audit_log.c.details).where(audit_log.c.action == "deprovision.start")
+        ).scalar_one()
+        assert conn.execute(select(deprovision_runs.c.allow_mass)).scalar_one() is True
+    assert "more than max_accounts = 1" in start["allow_mass"]
+
+
+def test_resume_finishes_only_what_is_left(company: Company) -> None:
+    plan = plan_for(company)
+    saved = company.wg_conf.read_bytes()
+    company.wg_conf.unlink()
+    company.wg_conf.symlink_to(company.root / "nowhere.conf")  # the file cannot be read
+
+    first = executor(company).apply(plan, verify=False)
+    assert outcomes(first.results, "wireguard") == ["failed"]
+    assert "cannot be read" in next(
+        r.message for r in first.results if r.step.action.system == "wireguard"
+    )
+    assert first.status == "partial"
+
+    company.wg_conf.unlink()
+    company.wg_conf.write_bytes(saved)
+    second = executor(company).apply(plan, resume=True, verify=False)
+
+    assert outcomes(second.results, "wireguard") == ["done"]
+    assert ERIK_PEER not in company.wg_conf.read_text()
+    with company.store.reading() as conn:
+        resumes = conn.execute(
+            select(deprovision_runs.c.resumes).where(deprovision_runs.c.id == second.run_id)
+        ).scalar_one()
+    # nothing settled in the first run (the rest was skipped or failed): resumes names none
+    assert resumes is None
+    third = executor(company).apply(plan, resume=True, verify=False)
+    wg = next(r for r in third.results if r.step.action.system == "wireguard")
+    assert (wg.outcome, wg.message) == ("noop", f"done in run #{second.run_id} (resumed)")
+
+
+def test_a_system_that_does_not_answer_is_a_failure_not_a_hang(
+    store: Store, tmp_path: Path
+) -> None:
+    """WireGuard with a running interface whose `wg` never answers: the action is reported
+    failed after action_timeout_seconds, and the run goes on."""
+    wg = tmp_path / "slow-wg"
+    wg.write_text("#!/bin/sh\nsleep 30\n")
+    wg.chmod(wg.stat().st_mode | stat.S_IXUSR)
+    company = company_in(
+        tmp_path / "demo",
+        store,
+        "[deprovision]\nmax_snapshot_age_hours = 1000000\naction_timeout_seconds = 1\n",
+    )
+    options = company.config.systems["wireguard"].model_copy(
+        update={"interface": "wg0", "wg_command": (os.fspath(wg),)}
+    )
+    config = company.config.model_copy(
+        update={"systems": {**company.config.systems, "wireguard": options}}
+    )
+    plan = plan_for(company)
+
+    run = Executor(store, config, actor="it@example.com").apply(plan, verify=False)
+
+    wg_result = next(r for r in run.results if r.step.action.system == "wireguard")
+    assert wg_result.outcome == "failed"
+    assert "no answer from wireguard within 1 s" in wg_result.message
+    assert run.results[-1].step.seq == len(plan.steps)  # the steps after it still ran
