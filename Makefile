@@ -20,10 +20,15 @@ $(INSTALLED): pyproject.toml | $(PY)
 install: $(INSTALLED)
 
 ## demo: install, then collect, correlate and evaluate the demo company into a fresh SQLite store
-## (samples/demo/iam-gov.toml names it: .demo/iam-gov.db), and launch a quarterly access review
+## (samples/demo/iam-gov.toml names it: .demo/iam-gov.db), show the dry-run deprovisioning plan
+## of the demo's leaver, and launch a quarterly access review
 demo: install
 	@rm -rf .demo && mkdir -p .demo
 	env -u IAM_GOV_DATABASE_URL -u IAM_GOV_CONFIG $(VENV)/bin/iam-gov --config samples/demo/iam-gov.toml run
+	@echo
+	@echo "Erik Reyes left on 2026-09-29 and still has access: the dry-run plan that removes it"
+	@echo "(exit 1: the demo's exports cannot be changed, so those steps are listed to do by hand)"
+	env -u IAM_GOV_DATABASE_URL -u IAM_GOV_CONFIG $(VENV)/bin/iam-gov --config samples/demo/iam-gov.toml deprovision erik.reyes@example.com --reason "left on 2026-09-29" || test $$? -eq 1
 	@echo
 	env -u IAM_GOV_DATABASE_URL -u IAM_GOV_CONFIG $(VENV)/bin/iam-gov --config samples/demo/iam-gov.toml campaign create --file samples/demo/campaign-q4.yaml --launch
 	@echo

@@ -67,6 +67,8 @@ def _still_there(
         account = accounts.get(action.account_id)
         if account is not None and account.status is AccountStatus.ACTIVE:
             return "the account is still active"
+        if account is not None and account.attributes.get("connected") == "true":
+            return "a session is still connected"
     elif kind is ActionKind.DEACTIVATE_CREDENTIAL:
         credential = credentials.get(action.credential_id or "")
         if credential is not None and credential.active:

@@ -192,6 +192,13 @@ admins = ["{it_head}"]
 fallback_reviewer = "{it_head}"
 reminders_folder = "{reminders}"
 
+[deprovision]
+# Leavers: the guards of `iam-gov deprovision`. The demo's exports are of one fixed day; a real
+# deployment keeps the default (24 hours): no action on data older than a collect a day.
+max_snapshot_age_hours = 100000
+max_accounts = 25
+sla_hours = 24
+
 [systems.hr]
 type = "hr"
 path = "hr/workers.csv"

@@ -21,7 +21,8 @@ from iam_gov.store import Store
 DEMO = Path(__file__).resolve().parent.parent.parent / "samples" / "demo"
 DEMO_NOW = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
 LEAVER = "E1019"
-"""Erik Reyes: left on 2026-09-29; Okta, Entra, AWS (console and a key) and a WireGuard peer still on."""
+"""Erik Reyes: left on 2026-09-29; Okta, Entra, AWS (console and a key) and a WireGuard peer
+still on."""
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,9 @@ def copy_demo(root: Path, extra: str = "", without: tuple[str, ...] = ()) -> Pat
     shutil.copytree(DEMO, root)
     toml = root / "iam-gov.toml"
     text = toml.read_text(encoding="utf-8")
+    start = text.index("[deprovision]")  # the demo's own, replaced by the test's
+    end = text.index("\n[", start) + 1
+    text = text[:start] + text[end:]
     for name in without:
         start = text.index(f"[systems.{name}]")
         end = text.find("[systems.", start + 1)
