@@ -150,7 +150,7 @@ def plan_from_actions(
             )
             continue
         entry = AccountEntry(view, account, link, person, False) if link else None
-        builder.add_action(entry, view, account, action)
+        builder.add_action(entry, view, account, _as_the_system_can(config, view, action))
     return Plan(
         kind="remediation",
         made_at=at,
@@ -162,6 +162,28 @@ def plan_from_actions(
         steps=builder.ordered_steps(),
         problems=builder.problems,
     )
+
+
+def _as_the_system_can(config: Config, view: SystemView, action: Action) -> Action:
+    """A revoked VPN grant where the VPN is the whole account (a WireGuard peer, an OpenVPN
+    certificate holder) is carried out by disabling the account: there is nothing else."""
+    caps = connector_class(config.systems[view.name].type).capabilities
+    entitlement = view.entitlements.get(action.entitlement_id or "")
+    if (
+        action.kind is ActionKind.REMOVE_GRANT
+        and ActionKind.REMOVE_GRANT not in caps
+        and ActionKind.DISABLE_ACCOUNT in caps
+        and entitlement is not None
+        and entitlement.kind == "vpn"
+    ):
+        return action.model_copy(
+            update={
+                "kind": ActionKind.DISABLE_ACCOUNT,
+                "entitlement_id": None,
+                "reason": f"{action.reason} (the VPN is all this account gives: it is removed)",
+            }
+        )
+    return action
 
 
 def leavers_of_file(config: Config, path: Path, now: datetime | None = None) -> dict[str, Person]:
