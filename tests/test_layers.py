@@ -54,7 +54,15 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("reports", ("iam_gov.reports",)),
     (
         "command line",
-        ("iam_gov.cli", "iam_gov.cli_common", "iam_gov.cli_campaign", "iam_gov.__main__"),
+        (
+            "iam_gov.cli",
+            "iam_gov.cli_common",
+            "iam_gov.cli_campaign",
+            "iam_gov.cli_deprovision",
+            "iam_gov.cli_webhook",
+            "iam_gov.cli_leavers",
+            "iam_gov.__main__",
+        ),
     ),
     ("reviewer TUI", ("iam_gov.tui",)),
 )
