@@ -17,7 +17,8 @@ from iam_gov.textsafe import printable
 
 if TYPE_CHECKING:
     from iam_gov.config import Config
-    from iam_gov.deprovision.executor import RunResult, StepResult
+    from iam_gov.deprovision.executor import RunResult
+    from iam_gov.deprovision.outcome import StepResult
     from iam_gov.deprovision.plan import Plan, Step
     from iam_gov.policy import Policy
     from iam_gov.store import Store

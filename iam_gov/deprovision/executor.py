@@ -29,10 +29,9 @@ from iam_gov.textsafe import printable
 from iam_gov.timeutil import utcnow
 
 from .guards import mass_change, stale_basis, unfit_systems
+from .outcome import ConnectorFactory, StepResult
 from .plan import Plan, Step
 from .planner import PlanError
-
-ConnectorFactory = Callable[[str, Any], Connector[Any]]
 
 OUTCOME_WORD = {
     ActionOutcome.APPLIED: "done",
@@ -44,16 +43,6 @@ SETTLED = frozenset({"done", "noop"})
 
 class Refused(PlanError):
     """The run was refused before any change; nothing was touched."""
-
-
-@dataclass(frozen=True)
-class StepResult:
-    step: Step
-    outcome: str
-    """done, noop, failed, skipped."""
-    message: str
-    at: datetime
-    details: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass

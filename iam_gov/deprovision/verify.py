@@ -4,7 +4,7 @@ snapshot) and report any access the run meant to end that is still there."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from iam_gov.config import Config
 from iam_gov.errors import IamGovError
@@ -12,10 +12,8 @@ from iam_gov.model import AccountStatus, ActionKind
 from iam_gov.store import Store
 from iam_gov.textsafe import printable
 
+from .outcome import ConnectorFactory, StepResult
 from .plan import Plan
-
-if TYPE_CHECKING:
-    from .executor import ConnectorFactory, StepResult
 
 
 def verify_run(
