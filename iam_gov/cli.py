@@ -17,6 +17,8 @@ from rich.text import Text
 from iam_gov.cli_campaign import campaign_app
 from iam_gov.cli_common import config_from_options, err, open_store, options, out, policy_of
 from iam_gov.cli_deprovision import deprovision_command
+from iam_gov.cli_leavers import leavers_app
+from iam_gov.cli_webhook import hr_webhook_command
 from iam_gov.errors import IamGovError
 
 if TYPE_CHECKING:
@@ -67,6 +69,8 @@ def _global(
 
 app.add_typer(campaign_app, name="campaign")
 app.command("deprovision")(deprovision_command)
+app.command("hr-webhook")(hr_webhook_command)
+app.add_typer(leavers_app, name="leavers")
 
 
 # --- collect / evaluate / run -------------------------------------------------------------

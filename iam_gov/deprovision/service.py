@@ -98,7 +98,20 @@ def handle_event(
             f"{event.describe()} was received before ({earlier.received_at:%Y-%m-%d %H:%M} "
             f"UTC, {earlier.status}): nothing done again",
         )
-    outcome = _act(store, config, policy, event, actor=actor, mode=mode, folder=held_folder, at=at)
+    try:
+        outcome = _act(
+            store, config, policy, event, actor=actor, mode=mode, folder=held_folder, at=at
+        )
+    except Exception:
+        # recorded as failed (not left "received"): a retry of the same id stays a duplicate,
+        # and whoever looks sees that this event was not acted on
+        with store.writing() as conn:
+            conn.execute(
+                update(hr_events)
+                .where(hr_events.c.event_id == event.event_id)
+                .values(status="failed")
+            )
+        raise
     with store.writing() as conn:
         conn.execute(
             update(hr_events)
