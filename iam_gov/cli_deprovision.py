@@ -269,16 +269,22 @@ def _last_unfinished(store: Store, plan_file: Path | None) -> Plan:
     from iam_gov.deprovision.plan import Plan, load_plan_file
     from iam_gov.store.schema import deprovision_runs
 
-    query = select(deprovision_runs.c.id, deprovision_runs.c.plan).where(
-        deprovision_runs.c.status.in_(("partial", "running"))
-    )
+    runs = deprovision_runs.c
+    query = select(runs.id, runs.plan_id, runs.status, runs.plan).order_by(runs.id.desc())
     if plan_file is not None:
-        query = query.where(deprovision_runs.c.plan_id == load_plan_file(plan_file).plan_id)
+        query = query.where(runs.plan_id == load_plan_file(plan_file).plan_id)
+    seen: set[str] = set()
     with store.reading() as conn:
-        row = conn.execute(query.order_by(deprovision_runs.c.id.desc()).limit(1)).one_or_none()
-    if row is None:
-        raise UsageProblem("no unfinished deprovisioning run to resume")
-    return Plan.model_validate(row.plan)
+        for row in conn.execute(query):
+            # the newest run of a plan says whether it is finished
+            if row.plan_id in seen:
+                continue
+            seen.add(row.plan_id)
+            if row.status in {"partial", "running"}:
+                return Plan.model_validate(row.plan)
+    raise UsageProblem(
+        "no unfinished deprovisioning run to resume: the last run of each plan ended done"
+    )
 
 
 def _apply(

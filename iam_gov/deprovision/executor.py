@@ -84,7 +84,9 @@ class Executor:
         started = self.now()
         plan_id = plan.plan_id
         with self.store.writing() as conn:
-            refusal = self._refusal(conn, plan, allow_mass, started)
+            acted_on = self._acted_on_before(conn, plan_id) if resume else set()
+            settled = self._settled_before(conn, plan_id) if resume else {}
+            refusal = self._refusal(conn, plan, allow_mass, started, acted_on, settled)
             if refusal is not None:  # recorded (this transaction commits), then raised
                 audit.append(
                     conn,
@@ -97,9 +99,7 @@ class Executor:
             raise Refused("\n".join([f"refused: {refusal[0]}; nothing was changed", *refusal[1]]))
         with self.store.writing() as conn:
             unfit = unfit_systems(conn, self.config, plan, started)
-            active = [s for s in plan.steps if s.skip is None and s.action.system not in unfit]
-            mass = mass_change(conn, self.config, active)
-            settled = self._settled_before(conn, plan_id) if resume else {}
+            mass = mass_change(conn, self.config, _to_do(plan, unfit, settled))
             run_id = conn.execute(
                 insert(deprovision_runs)
                 .values(
@@ -142,7 +142,7 @@ class Executor:
             )
         result.status = (
             "done"
-            if all(r.outcome in SETTLED for r in result.results)
+            if all(r.outcome in SETTLED or r.details.get("protected") for r in result.results)
             and not result.still_present
             and not result.unverified
             else "partial"
@@ -181,6 +181,8 @@ class Executor:
         details: dict[str, Any] = {}
         if step.skip is not None:
             outcome, message = "skipped", step.skip
+            # a protected account left alone is what the plan means, not work left to do
+            details["protected"] = step.skip.startswith("protected")
         elif action.system in unfit:
             outcome, message = "skipped", unfit[action.system]
         elif step.step_id in settled:
@@ -274,21 +276,42 @@ class Executor:
     # --- refusals and resumption ----------------------------------------------------------
 
     def _refusal(
-        self, conn: Any, plan: Plan, allow_mass: bool, now: datetime
+        self,
+        conn: Any,
+        plan: Plan,
+        allow_mass: bool,
+        now: datetime,
+        acted_on: set[str],
+        settled: dict[str, tuple[int, str]],
     ) -> tuple[str, list[str]] | None:
-        """Why the plan may not run at all (what, and the details), or None."""
-        stale = stale_basis(conn, plan)
+        """Why the plan may not run at all (what, and the details), or None.
+
+        Resuming, the systems an earlier run of this plan acted on have changed since it was
+        made — by that run (and its verification's collect): they are not held against it.
+        Each action reads the state first, so what is done is a noop."""
+        stale = stale_basis(conn, plan, skip=acted_on)
         if stale:
             return "the systems changed since the plan was made", [
                 *stale,
                 "make a new plan (without --plan) and check it",
             ]
         unfit = unfit_systems(conn, self.config, plan, now)
-        active = [s for s in plan.steps if s.skip is None and s.action.system not in unfit]
-        mass = mass_change(conn, self.config, active)
+        mass = mass_change(conn, self.config, _to_do(plan, unfit, settled))
         if mass and not allow_mass:
             return "a mass change", [mass, "check the plan, then add --allow-mass to go ahead"]
         return None
+
+    @staticmethod
+    def _acted_on_before(conn: Any, plan_id: str) -> set[str]:
+        """The systems on which an earlier run of this plan took (or tried) an action."""
+        rows = conn.execute(
+            select(deprovision_steps.c.system)
+            .join(deprovision_runs, deprovision_runs.c.id == deprovision_steps.c.run_id)
+            .where(deprovision_runs.c.plan_id == plan_id)
+            .where(deprovision_steps.c.outcome.in_(("done", "noop", "failed")))
+            .distinct()
+        ).scalars()
+        return set(rows)
 
     @staticmethod
     def _settled_before(conn: Any, plan_id: str) -> dict[str, tuple[int, str]]:
@@ -306,6 +329,15 @@ class Executor:
         for row in rows:
             settled.setdefault(row.step_id, (int(row.run_id), str(row.outcome)))
         return settled
+
+
+def _to_do(plan: Plan, unfit: dict[str, str], settled: dict[str, tuple[int, str]]) -> list[Step]:
+    """The steps this run will carry out: not skipped, on a fit system, not settled before."""
+    return [
+        s
+        for s in plan.steps
+        if s.skip is None and s.action.system not in unfit and s.step_id not in settled
+    ]
 
 
 def _failed(step: Step, message: str) -> ActionResult:

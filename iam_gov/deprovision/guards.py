@@ -4,6 +4,7 @@ away from, disable accounts en masse, act on data too old or incomplete to trust
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Set
 from datetime import datetime, timedelta
 
 from sqlalchemy import Connection
@@ -21,14 +22,17 @@ in a three-peer WireGuard server is a third of it, and no mass change."""
 DISABLING = frozenset({ActionKind.DISABLE_ACCOUNT, ActionKind.SUSPEND_ACCOUNT})
 
 
-def stale_basis(conn: Connection, plan: Plan) -> list[str]:
+def stale_basis(conn: Connection, plan: Plan, skip: Set[str] = frozenset()) -> list[str]:
     """How the systems have changed, for the accounts the plan touches, since it was made:
-    each a sentence. Empty: the plan still describes the world."""
+    each a sentence. Empty: the plan still describes the world. The systems in ``skip`` are
+    not checked."""
     from .planner import digest_of_snapshot
 
     latest = latest_snapshots(conn)
     problems = []
     for basis in plan.basis:
+        if basis.system in skip:
+            continue
         info = latest.get(basis.system)
         if info is None:
             problems.append(f"{basis.system}: the store no longer has any snapshot of it")
