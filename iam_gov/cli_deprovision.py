@@ -82,6 +82,14 @@ def deprovision_command(
             "--allow-mass", help="Go ahead with a change larger than the mass guard (audited)."
         ),
     ] = False,
+    even_if_active: Annotated[
+        bool,
+        typer.Option(
+            "--even-if-active",
+            help="Deprovision PERSON even though HR does not (yet) show them gone, e.g. an "
+            "immediate dismissal. Without it, such a person is left out of the plan.",
+        ),
+    ] = False,
 ) -> None:
     """Deprovision leavers: plan, then apply. Without --apply, prints the plan and changes
     nothing."""
@@ -107,13 +115,26 @@ def deprovision_command(
             plan = _last_unfinished(store, plan_file)
         else:
             plan = _make(
-                store, config, policy, who, reason, from_hr, event, campaign, plan_file, actor
+                store,
+                config,
+                policy,
+                who,
+                reason,
+                from_hr,
+                event,
+                campaign,
+                plan_file,
+                actor,
+                even_if_active=even_if_active,
             )
         if plan_out is not None:
             from iam_gov.deprovision.plan import save_plan
 
             save_plan(plan, plan_out)
         if not apply:
+            from iam_gov.deprovision.executor import record_plan
+
+            record_plan(store, plan, actor, held_at=str(plan_out) if plan_out else None)
             print_plan(plan, config)
             if plan_out is not None:
                 out.print(Text(f"plan saved to {plan_out}"))
@@ -133,6 +154,8 @@ def _make(
     campaign: int | None,
     plan_file: Path | None,
     actor: str,
+    *,
+    even_if_active: bool = False,
 ) -> Plan:
     from iam_gov.deprovision.planner import (
         Request,
@@ -147,7 +170,9 @@ def _make(
                 "give --reason: it is recorded with every action (e.g. --reason "
                 '"left on 2026-12-04, ticket HR-1234")'
             )
-        return make_plan(store, config, policy, Request(who, reason.strip(), "cli", actor))
+        # a mistyped employee id must not take an active colleague's access away
+        request = Request(who, reason.strip(), "cli", actor, only_leavers=not even_if_active)
+        return make_plan(store, config, policy, request)
     if from_hr is not None:
         from iam_gov.timeutil import utcnow
 
@@ -293,8 +318,7 @@ def _apply(
     from iam_gov.deprovision.executor import Executor
 
     if not plan.active_steps():
-        print_plan(plan, config)
-        out.print(Text("nothing to carry out"))
+        print_plan(plan, config, title="nothing to carry out; nothing was changed")
         return 1 if plan.problems else 0
     try:
         os_user: str | None = getpass.getuser()

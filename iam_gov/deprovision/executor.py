@@ -23,12 +23,13 @@ from iam_gov import audit
 from iam_gov.config import Config
 from iam_gov.connectors import Connector
 from iam_gov.model import ActionOutcome, ActionResult
+from iam_gov.policy import Policy
 from iam_gov.store import Store
 from iam_gov.store.schema import deprovision_runs, deprovision_steps
 from iam_gov.textsafe import printable
 from iam_gov.timeutil import utcnow
 
-from .guards import mass_change, stale_basis, unfit_systems
+from .guards import mass_change, protected_now, stale_basis, unfit_systems
 from .outcome import ConnectorFactory, StepResult
 from .plan import Plan, Step
 from .planner import PlanError
@@ -69,6 +70,9 @@ class Executor:
     factory: ConnectorFactory | None = None
     now: Callable[[], datetime] = utcnow
     progress: Callable[[StepResult], None] | None = None
+    policy: Policy | None = None
+    """The policy whose break-glass and service accounts are protected (default: the
+    configuration's)."""
     _connectors: dict[str, Connector[Any]] = field(default_factory=dict)
 
     def apply(
@@ -99,6 +103,8 @@ class Executor:
             raise Refused("\n".join([f"refused: {refusal[0]}; nothing was changed", *refusal[1]]))
         with self.store.writing() as conn:
             unfit = unfit_systems(conn, self.config, plan, started)
+            given = plan  # recorded as given: a resumption finds its runs by its id
+            plan = _with_protection(plan, protected_now(conn, self._policy(), plan))
             mass = mass_change(conn, self.config, _to_do(plan, unfit, settled))
             run_id = conn.execute(
                 insert(deprovision_runs)
@@ -113,7 +119,7 @@ class Executor:
                     status="running",
                     allow_mass=allow_mass and mass is not None,
                     resumes=max((r for r, _ in settled.values()), default=None),
-                    plan=plan.model_dump(mode="json"),
+                    plan=given.model_dump(mode="json"),
                 )
                 .returning(deprovision_runs.c.id)
             ).scalar_one()
@@ -266,6 +272,14 @@ class Executor:
             self._connectors[system] = connector
         return connector
 
+    def _policy(self) -> Policy:
+        if self.policy is None:
+            from iam_gov.policy import load_policy
+            from iam_gov.rules import all_rules
+
+            self.policy = load_policy(self.config.policy.path, rules=all_rules())
+        return self.policy
+
     def _factory(self) -> ConnectorFactory:
         if self.factory is not None:
             return self.factory
@@ -329,6 +343,50 @@ class Executor:
         for row in rows:
             settled.setdefault(row.step_id, (int(row.run_id), str(row.outcome)))
         return settled
+
+
+def record_plan(store: Store, plan: Plan, actor: str, *, held_at: str | None = None) -> None:
+    """A plan made (a dry run, a saved or held plan) goes to the audit log with its steps:
+    what would have been done, for whom, why, by whom asked."""
+    with store.writing() as conn:
+        audit.append(
+            conn,
+            "deprovision.plan",
+            f"plan:{plan.plan_id[:16]}",
+            {
+                "plan_id": plan.plan_id,
+                "kind": plan.kind,
+                "trigger": plan.trigger,
+                "reason": plan.reason,
+                "people": [p.employee_id for p in plan.people],
+                "campaign_id": plan.campaign_id,
+                "held_at": held_at,
+                "steps": [
+                    {
+                        "seq": s.seq,
+                        "system": s.action.system,
+                        "account_id": s.action.account_id,
+                        "action": s.action.kind.value,
+                        "entitlement_id": s.action.entitlement_id,
+                        "credential_id": s.action.credential_id,
+                        "skip": s.skip,
+                    }
+                    for s in plan.steps[:500]
+                ],
+                "problems": plan.problems[:50],
+            },
+            actor=actor,
+        )
+
+
+def _with_protection(plan: Plan, protected: dict[str, str]) -> Plan:
+    if not protected:
+        return plan
+    steps = [
+        s.model_copy(update={"skip": protected[s.step_id]}) if s.step_id in protected else s
+        for s in plan.steps
+    ]
+    return plan.model_copy(update={"steps": steps})
 
 
 def _to_do(plan: Plan, unfit: dict[str, str], settled: dict[str, tuple[int, str]]) -> list[Step]:

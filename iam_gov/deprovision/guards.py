@@ -10,7 +10,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import Connection
 
 from iam_gov.config import Config
-from iam_gov.model import ActionKind
+from iam_gov.model import AccountKind, ActionKind
+from iam_gov.policy import Policy
 from iam_gov.store.snapshots import SnapshotInfo, latest_snapshots, load_snapshot
 
 from .plan import Plan, Step
@@ -37,18 +38,56 @@ def stale_basis(conn: Connection, plan: Plan, skip: Set[str] = frozenset()) -> l
         if info is None:
             problems.append(f"{basis.system}: the store no longer has any snapshot of it")
             continue
-        if info.id == basis.snapshot_id:
-            continue
+        # Worked out even from the same snapshot: a plan file edited to touch other accounts
+        # than it was made for no longer matches its own basis.
         ids = {s.action.account_id for s in plan.steps if s.action.system == basis.system}
         snapshot = load_snapshot(conn, info.id, documents=False)
-        if digest_of_snapshot(snapshot, ids) != basis.state:
+        if digest_of_snapshot(snapshot, ids) != basis.state and info.id == basis.snapshot_id:
+            problems.append(
+                f"{basis.system}: the plan's steps do not match the state it says it was made "
+                "from (was the plan file edited?)"
+            )
+        elif digest_of_snapshot(snapshot, ids) != basis.state:
             problems.append(
                 f"{basis.system}: the plan was made from the snapshot of "
                 f"{basis.collected_at:%Y-%m-%d %H:%M} UTC; the one of "
                 f"{info.collected_at:%Y-%m-%d %H:%M} UTC shows a different state of the "
                 "accounts it touches"
             )
+    planned = {b.system for b in plan.basis}
+    for system in sorted({s.action.system for s in plan.steps} - planned):
+        problems.append(f"{system}: the plan acts on it but says nothing of its state")
     return problems
+
+
+def protected_now(conn: Connection, policy: Policy, plan: Plan) -> dict[str, str]:
+    """Step id -> why its account is protected today (break-glass or service, declared in
+    the policy or so marked by its system), whatever the plan file says: a saved plan is an
+    input, and a step's ``skip`` could have been taken out of it."""
+    latest = latest_snapshots(conn)
+    out: dict[str, str] = {}
+    by_system: dict[str, list[Step]] = {}
+    for step in plan.steps:
+        if step.skip is None:
+            by_system.setdefault(step.action.system, []).append(step)
+    for system, steps in by_system.items():
+        info = latest.get(system)
+        if info is None:
+            continue
+        wanted = {s.action.account_id for s in steps}
+        snapshot = load_snapshot(conn, info.id, documents=False, with_grants=False)
+        accounts = {a.native_id: a for a in snapshot.accounts if a.native_id in wanted}
+        for step in steps:
+            account = accounts.get(step.action.account_id)
+            if account is None:
+                continue
+            declared = policy.declared(account)
+            kind = declared.item.kind if declared is not None else account.kind
+            if kind in {AccountKind.BREAK_GLASS, AccountKind.SERVICE}:
+                out[step.step_id] = (
+                    f"protected: a {kind.value} account is never touched by deprovisioning"
+                )
+    return out
 
 
 def unfit_systems(conn: Connection, config: Config, plan: Plan, now: datetime) -> dict[str, str]:

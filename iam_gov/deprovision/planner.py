@@ -87,6 +87,7 @@ def make_plan(
                 f"{_who(person)}: HR does not show them gone yet (status {record.status.value}"
                 + (f", last day {record.end_date}" if record.end_date else "")
                 + "): not planned"
+                + (" (--even-if-active plans them anyway)" if request.trigger == "cli" else "")
             )
             continue
         planned.append((person, left))

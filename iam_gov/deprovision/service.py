@@ -146,6 +146,10 @@ def _act(
     reason = f"HR event {event.event_id}" + (f": {event.reason}" if event.reason else "")
     request = Request(who=[event.employee], reason=reason, trigger="hr-event", actor=actor)
     plan = make_plan(store, config, policy, request, now=at)
+    if mode in ("plan", "hold"):
+        from .executor import record_plan
+
+        record_plan(store, plan, actor)
     if mode == "plan":
         return EventOutcome(event, "planned", "planned (dry run): nothing changed", plan=plan)
     if mode == "hold":

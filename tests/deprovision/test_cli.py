@@ -135,6 +135,7 @@ def test_an_empty_or_broken_hr_export_deprovisions_nobody(demo: Path, content: o
         (("E1019", "--reason", "x", "--from-hr", "hr.csv"), "in exactly one way"),
         (("--resume",), "add --apply"),
         (("nobody@example.com", "--reason", "x"), "does not know nobody@example.com"),
+        (("E1019", "--reason", "x", "--even-if-active", "--campaign", "1"), "in exactly one way"),
         (("--plan", "missing.json"), "missing.json: cannot read the plan"),
     ],
 )
@@ -142,3 +143,35 @@ def test_mistakes_are_clear_errors(demo: Path, args: tuple[str, ...], message: s
     done = run(demo, "deprovision", *args)
     assert done.returncode == 2
     assert message in done.stderr and "Traceback" not in done.stderr
+
+
+def test_someone_hr_shows_active_needs_even_if_active(demo: Path) -> None:
+    """A mistyped employee id must not take an active colleague's access away."""
+    wg = demo.parent / "wireguard" / "wg0.conf"
+    hana = "# iam-gov: login=hana.sato email=hana.sato@example.com employee_id=E1027"
+
+    refused = run(demo, "deprovision", "E1027", "--reason", "typo for E1019", "--apply")
+    assert hana in wg.read_text()
+    assert "HR does not show them gone yet" in refused.stdout
+    assert "--even-if-active plans them anyway" in refused.stdout
+    assert refused.returncode == 1
+
+    done = run(
+        demo, "deprovision", "E1027", "--reason", "dismissed today", "--even-if-active", "--apply"
+    )
+    assert hana not in wg.read_text(), done.stdout
+
+
+def test_a_dry_run_plan_is_in_the_audit_log(demo: Path) -> None:
+    run(demo, "deprovision", "E1019", "--reason", "left on 2026-09-29")
+
+    import sqlite3
+
+    with sqlite3.connect(demo.parent / "store.db") as db:
+        action, details = db.execute(
+            "SELECT action, details FROM audit_log ORDER BY seq DESC LIMIT 1"
+        ).fetchone()
+    assert action == "deprovision.plan"
+    recorded = json.loads(details)
+    assert recorded["people"] == ["E1019"] and recorded["reason"] == "left on 2026-09-29"
+    assert {s["system"] for s in recorded["steps"]} >= {"wireguard", "okta"}

@@ -183,3 +183,78 @@ def test_a_system_that_does_not_answer_is_a_failure_not_a_hang(
     assert wg_result.outcome == "failed"
     assert "no answer from wireguard within 1 s" in wg_result.message
     assert run.results[-1].step.seq == len(plan.steps)  # the steps after it still ran
+
+
+def test_a_plan_file_edited_to_touch_another_account_is_refused(
+    company: Company, tmp_path: Path
+) -> None:
+    plan = plan_for(company)
+    hana = "WZLkS/+PjiBrXNVzzNMjkbVZWkmJYXLVVD9VO1CFiGs="  # a colleague's peer, not his
+    steps = [
+        s.model_copy(update={"action": s.action.model_copy(update={"account_id": hana})})
+        if s.action.system == "wireguard"
+        else s
+        for s in plan.steps
+    ]
+    edited = plan.model_copy(update={"steps": steps})
+    before = company.wg_conf.read_bytes()
+
+    with pytest.raises(Refused, match="was the plan file edited"):
+        executor(company).apply(edited)
+    assert company.wg_conf.read_bytes() == before
+
+
+def test_a_protected_account_stays_protected_whatever_the_plan_file_says(
+    store: Store, tmp_path: Path
+) -> None:
+    """His WireGuard peer is declared break-glass in the policy and linked to him by hand: a
+    plan file with that step's ``skip`` taken out still leaves it alone."""
+    from iam_gov.config import load_config
+    from iam_gov.evaluation import evaluate
+    from iam_gov.policy import load_policy
+    from iam_gov.rules import all_rules
+    from tests.deprovision.conftest import copy_demo
+
+    root = tmp_path / "demo"
+    config = load_config(copy_demo(root))
+    policy_file = root / "policy.yaml"
+    policy_file.write_text(
+        policy_file.read_text(encoding="utf-8").replace(
+            "accounts:\n",
+            "accounts:\n  - system: wireguard\n    login: erik.reyes\n    kind: break-glass\n"
+            "    owner: security@example.com\n    reason: The on-call laptop's tunnel.\n",
+            1,
+        ),
+        encoding="utf-8",
+    )
+    (root / "overrides.yaml").write_text(
+        (root / "overrides.yaml").read_text(encoding="utf-8")
+        + '  - system: wireguard\n    account: "erik.reyes"\n    person: E1019\n'
+        '    reason: "His on-call tunnel"\n',
+        encoding="utf-8",
+    )
+    policy = load_policy(policy_file, rules=all_rules())
+    collect(config, store)
+    evaluate(store, config, policy, now=DEMO_NOW)
+    plan = make_plan(
+        store,
+        config,
+        policy,
+        Request(who=[LEAVER], reason="left", trigger="cli", actor="it@example.com"),
+        now=DEMO_NOW,
+    )
+    unskipped = plan.model_copy(
+        update={
+            "steps": [
+                s.model_copy(update={"skip": None}) if s.action.system == "wireguard" else s
+                for s in plan.steps
+            ]
+        }
+    )
+    before = (root / "wireguard" / "wg0.conf").read_bytes()
+
+    run = Executor(store, config, actor="it@example.com").apply(unskipped, verify=False)
+
+    [wg] = [r for r in run.results if r.step.action.system == "wireguard"]
+    assert wg.outcome == "skipped" and wg.message.startswith("protected: a break-glass account")
+    assert (root / "wireguard" / "wg0.conf").read_bytes() == before
