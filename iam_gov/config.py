@@ -107,6 +107,9 @@ class DeprovisionSettings(_Section):
     the termination."""
     remove_memberships: bool = True
     """Also remove the leaver's direct group memberships (after disabling the account)."""
+    suspend_where_possible: bool = False
+    """Suspend (reversible, assignments kept) instead of deactivating where the system can
+    (Okta); for companies that deactivate only after a waiting period."""
     action_timeout_seconds: float = Field(120, gt=0)
     """One action that takes longer is reported failed (and can be resumed)."""
     verify: bool = True

@@ -353,7 +353,9 @@ class _Builder:
         why = f"{_who(person)} leaves: {reason}"
         base = {"system": system, "account_id": account.native_id, "reason": why}
         out: list[Action] = []
-        if ActionKind.DISABLE_ACCOUNT in caps:
+        if self.config.deprovision.suspend_where_possible and ActionKind.SUSPEND_ACCOUNT in caps:
+            out.append(Action(kind=ActionKind.SUSPEND_ACCOUNT, **base))
+        elif ActionKind.DISABLE_ACCOUNT in caps:
             out.append(Action(kind=ActionKind.DISABLE_ACCOUNT, **base))
         # an account already off whose sessions an earlier run ended has none to end (a
         # system cannot say whether there are any: asking again would "apply" every time)

@@ -169,3 +169,17 @@ def test_a_damaged_plan_file_names_the_field(tmp_path: Path) -> None:
     with pytest.raises(InputError) as caught:
         load_plan_file(path)
     assert f"{path}: made_at" in str(caught.value)
+
+
+def test_suspend_instead_of_deactivating_where_the_system_can(store: Store, tmp_path: Path) -> None:
+    company = company_in(
+        tmp_path / "demo",
+        store,
+        "[deprovision]\nmax_snapshot_age_hours = 1000000\nsuspend_where_possible = true\n",
+    )
+    plan = make_plan(company.store, company.config, company.policy, request(LEAVER), now=DEMO_NOW)
+
+    kinds = {(s.action.system, s.action.kind) for s in plan.steps}
+    assert ("okta", ActionKind.SUSPEND_ACCOUNT) in kinds
+    assert ("okta", ActionKind.DISABLE_ACCOUNT) not in kinds
+    assert ("entra", ActionKind.DISABLE_ACCOUNT) in kinds  # Entra has no suspension
