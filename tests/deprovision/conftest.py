@@ -76,3 +76,31 @@ def company_in(root: Path, store: Store, extra: str = "") -> Company:
 @pytest.fixture
 def company(store: Store, tmp_path: Path) -> Company:
     return company_in(tmp_path / "demo", store)
+
+
+def break_glass_tunnel(root: Path, store: Store) -> Company:
+    """The demo under ``root`` with the leaver's WireGuard peer declared break-glass in the
+    policy (the on-call laptop's tunnel) and linked to him by hand in the overrides, collected
+    and evaluated: a protected account a leaver's plan finds."""
+    config = load_config(copy_demo(root))
+    policy_file = root / "policy.yaml"
+    policy_file.write_text(
+        policy_file.read_text(encoding="utf-8").replace(
+            "accounts:\n",
+            "accounts:\n  - system: wireguard\n    login: erik.reyes\n    kind: break-glass\n"
+            "    owner: security@example.com\n    reason: The on-call laptop's tunnel.\n",
+            1,
+        ),
+        encoding="utf-8",
+    )
+    overrides = root / "overrides.yaml"
+    overrides.write_text(
+        overrides.read_text(encoding="utf-8")
+        + f'  - system: wireguard\n    account: "erik.reyes"\n    person: {LEAVER}\n'
+        '    reason: "His on-call tunnel"\n',
+        encoding="utf-8",
+    )
+    policy = load_policy(policy_file, rules=all_rules())
+    collect(config, store)
+    evaluate(store, config, policy, now=DEMO_NOW)
+    return Company(root, config, policy, store)

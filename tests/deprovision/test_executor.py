@@ -19,7 +19,13 @@ from iam_gov.deprovision.plan import Plan
 from iam_gov.deprovision.planner import Request, make_plan
 from iam_gov.store import Store
 from iam_gov.store.schema import audit_log, deprovision_runs, deprovision_steps
-from tests.deprovision.conftest import DEMO_NOW, LEAVER, Company, company_in
+from tests.deprovision.conftest import (
+    DEMO_NOW,
+    LEAVER,
+    Company,
+    break_glass_tunnel,
+    company_in,
+)
 
 ERIK_PEER = "# iam-gov: login=erik.reyes email=erik.reyes@example.com"
 
@@ -209,33 +215,8 @@ def test_a_protected_account_stays_protected_whatever_the_plan_file_says(
 ) -> None:
     """His WireGuard peer is declared break-glass in the policy and linked to him by hand: a
     plan file with that step's ``skip`` taken out still leaves it alone."""
-    from iam_gov.config import load_config
-    from iam_gov.evaluation import evaluate
-    from iam_gov.policy import load_policy
-    from iam_gov.rules import all_rules
-    from tests.deprovision.conftest import copy_demo
-
-    root = tmp_path / "demo"
-    config = load_config(copy_demo(root))
-    policy_file = root / "policy.yaml"
-    policy_file.write_text(
-        policy_file.read_text(encoding="utf-8").replace(
-            "accounts:\n",
-            "accounts:\n  - system: wireguard\n    login: erik.reyes\n    kind: break-glass\n"
-            "    owner: security@example.com\n    reason: The on-call laptop's tunnel.\n",
-            1,
-        ),
-        encoding="utf-8",
-    )
-    (root / "overrides.yaml").write_text(
-        (root / "overrides.yaml").read_text(encoding="utf-8")
-        + '  - system: wireguard\n    account: "erik.reyes"\n    person: E1019\n'
-        '    reason: "His on-call tunnel"\n',
-        encoding="utf-8",
-    )
-    policy = load_policy(policy_file, rules=all_rules())
-    collect(config, store)
-    evaluate(store, config, policy, now=DEMO_NOW)
+    company = break_glass_tunnel(tmp_path / "demo", store)
+    root, config, policy = company.root, company.config, company.policy
     plan = make_plan(
         store,
         config,

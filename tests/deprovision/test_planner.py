@@ -11,7 +11,13 @@ from iam_gov.deprovision.plan import PHASES, load_plan_file, save_plan
 from iam_gov.deprovision.planner import PlanError, Request, make_plan
 from iam_gov.model import ActionKind
 from iam_gov.store import Store
-from tests.deprovision.conftest import DEMO_NOW, LEAVER, Company, company_in
+from tests.deprovision.conftest import (
+    DEMO_NOW,
+    LEAVER,
+    Company,
+    break_glass_tunnel,
+    company_in,
+)
 
 
 def request(*who: str, **extra: object) -> Request:
@@ -69,37 +75,10 @@ def test_a_break_glass_account_is_skipped_even_when_linked_to_the_leaver(
 ) -> None:
     """His WireGuard tunnel declared break-glass (the on-call laptop) and linked to him by
     hand: the plan lists it, skipped as protected, and applying it leaves it alone."""
-    from iam_gov.config import load_config
-    from iam_gov.policy import load_policy
-    from iam_gov.rules import all_rules
-    from tests.deprovision.conftest import copy_demo
-
-    root = tmp_path / "demo"
-    config = load_config(copy_demo(root))
-    policy_file = root / "policy.yaml"
-    policy_file.write_text(
-        policy_file.read_text(encoding="utf-8").replace(
-            "accounts:\n",
-            "accounts:\n  - system: wireguard\n    login: erik.reyes\n    kind: break-glass\n"
-            "    owner: security@example.com\n    reason: The on-call laptop's tunnel.\n",
-            1,
-        ),
-        encoding="utf-8",
-    )
-    overrides = root / "overrides.yaml"
-    overrides.write_text(
-        overrides.read_text(encoding="utf-8")
-        + '  - system: wireguard\n    account: "erik.reyes"\n    person: E1019\n'
-        '    reason: "His on-call tunnel"\n',
-        encoding="utf-8",
-    )
-    from iam_gov.collect import collect
     from iam_gov.deprovision.executor import Executor
-    from iam_gov.evaluation import evaluate
 
-    policy = load_policy(policy_file, rules=all_rules())
-    collect(config, store)
-    evaluate(store, config, policy, now=DEMO_NOW)
+    company = break_glass_tunnel(tmp_path / "demo", store)
+    root, config, policy = company.root, company.config, company.policy
     plan = make_plan(store, config, policy, request(LEAVER), now=DEMO_NOW)
 
     wireguard = [s for s in plan.steps if s.action.system == "wireguard"]
