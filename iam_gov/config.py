@@ -135,6 +135,47 @@ class WebhookSettings(_Section):
     max_body_bytes: int = Field(65536, ge=1024, le=10_485_760)
 
 
+class DriftWebhook(_Section):
+    """Where `iam-gov run` / `drift --deliver` POSTs the report."""
+
+    url: SecretRef
+    """The webhook's URL: Slack's and Teams' carry their token, so it is a secret."""
+    format: Literal["json", "slack", "teams"] = "json"
+    """``json``: the report itself; ``slack`` / ``teams``: a message those accept."""
+    timeout_seconds: float = Field(10, gt=0, le=300)
+    retries: int = Field(3, ge=0, le=10)
+
+
+class DriftEmail(_Section):
+    """E-mail the HTML report through ``[review.smtp]``."""
+
+    to: tuple[str, ...] = Field(min_length=1)
+    subject_prefix: str = "[iam-gov]"
+
+
+class RetentionSettings(_Section):
+    """What `iam-gov run` prunes: snapshots and reports older than ``keep_days`` beyond the
+    newest ``keep_runs``; never what a kept report, a pinned baseline, a campaign or a
+    deprovisioning run refers to; never the audit log."""
+
+    keep_days: int = Field(90, ge=1)
+    keep_runs: int = Field(30, ge=1)
+
+
+class DriftSettings(_Section):
+    """Scheduled runs and their drift reports."""
+
+    reports_folder: RelPath | None = None
+    """Where each run's report folder goes (default: ``reports`` beside the configuration)."""
+    fail_on: Literal["critical", "high", "medium", "low", "info"] = "high"
+    """A new finding at or above this severity makes the exit code 1."""
+    expiring_within_days: int = Field(30, ge=0, le=365)
+    """Exceptions that expire within this many days are listed."""
+    webhook: DriftWebhook | None = None
+    email: DriftEmail | None = None
+    retention: RetentionSettings = Field(default_factory=RetentionSettings)
+
+
 class _ConfigFile(_Section):
     store: StoreSettings = Field(default_factory=StoreSettings)
     policy: PolicySettings
@@ -142,6 +183,7 @@ class _ConfigFile(_Section):
     review: ReviewSettings = Field(default_factory=ReviewSettings)
     deprovision: DeprovisionSettings = Field(default_factory=DeprovisionSettings)
     hr_webhook: WebhookSettings | None = None
+    drift: DriftSettings = Field(default_factory=DriftSettings)
     systems: dict[str, dict[str, Any]] = Field(min_length=1)
 
 
@@ -158,6 +200,7 @@ class Config(BaseModel):
     review: ReviewSettings = ReviewSettings()
     deprovision: DeprovisionSettings = DeprovisionSettings()
     hr_webhook: WebhookSettings | None = None
+    drift: DriftSettings = DriftSettings()
 
     @property
     def base_dir(self) -> Path:
@@ -240,6 +283,7 @@ def load_config(path: Path) -> Config:
         review=top.review,
         deprovision=top.deprovision,
         hr_webhook=top.hr_webhook,
+        drift=top.drift,
     )
 
 

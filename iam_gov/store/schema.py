@@ -447,3 +447,40 @@ hr_events = Table(
     Column("run_id", Integer, ForeignKey("deprovision_runs.id")),
     Column("body_sha256", String(64), nullable=False),
 )
+
+# A system that could not be collected: its previous snapshot stays the latest, stale since
+# the first failure after it, for the reason given.
+collect_failures = Table(
+    "collect_failures",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("system", String(64), nullable=False),
+    Column("failed_at", UTCDateTime, nullable=False),
+    Column("reason", Text, nullable=False),
+    Index(None, "system", "failed_at"),
+)
+# Named baselines (`iam-gov baseline pin NAME`): a set of snapshots a drift report compares
+# with, kept by retention as long as the name is pinned.
+baselines = Table(
+    "baselines",
+    metadata,
+    Column("name", String(128), primary_key=True),
+    Column("pinned_at", UTCDateTime, nullable=False),
+    Column("pinned_by", Text, nullable=False),
+    Column("snapshot_ids", JSONType, nullable=False),
+    Column("evaluation_id", Integer),
+    Column("note", Text),
+)
+# Drift reports written: where, compared with what; retention keeps the snapshots of the
+# reports it keeps.
+drift_reports = Table(
+    "drift_reports",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("made_at", UTCDateTime, nullable=False),
+    Column("folder", Text),
+    Column("baseline", JSONType, nullable=False),
+    Column("snapshot_ids", JSONType, nullable=False),
+    Column("exit_code", Integer, nullable=False),
+    Column("summary", JSONType, nullable=False),
+)
