@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import json
 from datetime import date
-from typing import Literal
+from typing import Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from iam_gov.model import UTCDateTime
 
-REPORT_VERSION = 1
+REPORT_VERSION: Final = 1
 
 EXIT_OK = 0
 """Nothing new at or above ``--fail-on``."""
