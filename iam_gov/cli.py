@@ -24,7 +24,9 @@ from iam_gov.errors import IamGovError
 if TYPE_CHECKING:
     from sqlalchemy import Connection
 
+    from iam_gov.collect import CollectResult
     from iam_gov.config import Config
+    from iam_gov.store.snapshots import StaleInfo
 
 app = typer.Typer(
     help="Identity and access governance: who has what access, should they, and who said so?",
@@ -83,21 +85,33 @@ SystemOption = Annotated[
 
 @app.command()
 def collect(system: SystemOption = None) -> None:
-    """Collect every configured system (or those named) into the store."""
-    from iam_gov.collect import collect as do_collect
+    """Collect every configured system (or those named) into the store.
+
+    Each system is stored as it is read. One that cannot be read keeps its previous snapshot
+    as the latest (marked stale); the others are stored all the same, and the exit code is 2.
+    """
+    from iam_gov.collect import collect_each
     from iam_gov.reports.summary import problems_text, snapshots_table
-    from iam_gov.store.snapshots import snapshots_by_id
+    from iam_gov.store.snapshots import snapshots_by_id, stale_systems
 
     config = config_from_options()
     policy_of(config)  # a broken policy stops the run before anything is collected
     with open_store(config) as store:
-        collected = do_collect(config, store, system)
+        result = collect_each(config, store, system)
         with store.reading() as conn:
-            infos = snapshots_by_id(conn, [c.snapshot_id for c in collected])
-    out.print(snapshots_table(infos))
+            by_id = {
+                i.id: i for i in snapshots_by_id(conn, [c.snapshot_id for c in result.collected])
+            }
+            stale = stale_systems(conn) if result.failed else {}
+    _report_collect_failures(result, stale, config)
+    infos = [by_id[c.snapshot_id] for c in result.collected]
+    if infos:
+        out.print(snapshots_table(infos))
     problems = problems_text(infos)
     if problems is not None:
         out.print(problems)
+    if result.failed:
+        sys.exit(2)
 
 
 @app.command()
@@ -115,21 +129,66 @@ def evaluate() -> None:
 
 @app.command()
 def run(system: SystemOption = None) -> None:
-    """Collect, then evaluate, then print a summary: the main job."""
-    from iam_gov.collect import collect as do_collect
+    """Collect, then evaluate, then print a summary: the main job.
+
+    A system that cannot be read does not stop the run: the others are stored, the evaluation
+    uses its previous snapshot (and says so), the summary starts with the failure and the
+    exit code is 2.
+    """
+    from iam_gov.collect import collect_each
     from iam_gov.correlate import load_overrides
+    from iam_gov.evaluation import EvaluationReport
     from iam_gov.evaluation import evaluate as do_evaluate
     from iam_gov.reports.summary import run_summary
+    from iam_gov.store.snapshots import stale_systems
 
     config = config_from_options()
     policy = policy_of(config)
     overrides = load_overrides(config.correlation.overrides)
+    report: EvaluationReport | None = None
     with open_store(config) as store:
-        do_collect(config, store, system)
-        report = do_evaluate(store, config, policy, overrides=overrides)
+        result = collect_each(config, store, system)
+        with store.reading() as conn:
+            stale = stale_systems(conn)
+        hr = stale.get(config.hr_system)
+        if config.hr_system not in result.failed or hr is None or hr.snapshot is not None:
+            report = do_evaluate(store, config, policy, overrides=overrides)
         where = store.display_url
-    out.print(run_summary(report))
+    _report_collect_failures(result, stale, config)
+    if report is not None:
+        out.print(run_summary(report, stale=[name for name in stale if name in config.systems]))
+    else:
+        out.print(Text("Not evaluated: the store has no HR data yet.", style="bold red"))
     out.print(Text(f"Store: {where}", style="dim"))
+    if result.failed:
+        sys.exit(2)
+
+
+def _report_collect_failures(
+    result: CollectResult, stale: dict[str, StaleInfo], config: Config
+) -> None:
+    """The systems a collect could not read: first on standard output, loudly, with the data
+    used instead; one error line each on standard error (tracebacks with ``--debug``)."""
+    from iam_gov.reports.summary import collect_failures_text
+    from iam_gov.textsafe import printable
+
+    if not result.failed:
+        return
+    reasons = {name: failed.reason for name, failed in result.failed.items()}
+    tried = len(result.collected) + len(result.failed)
+    out.print(
+        collect_failures_text(reasons, stale, tried=tried, hr_system=config.hr_system),
+        soft_wrap=True,  # one line per reason, whatever its length: a log is grepped
+    )
+    for name, failed in result.failed.items():
+        if options.debug:
+            traceback.print_exception(failed.error)
+        err.print(
+            Text.assemble(
+                ("error: ", "bold red"), printable(f"{name}: not collected: {failed.reason}")
+            ),
+            soft_wrap=True,
+        )
 
 
 # --- findings -----------------------------------------------------------------------------

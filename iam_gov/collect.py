@@ -1,22 +1,43 @@
-"""Collection: run connectors, then store every snapshot in one transaction, or none."""
+"""Collection: run each system's connector and store its snapshot as soon as it is read.
+
+A system that cannot be read (unreachable, refused, an unusable export, a snapshot that
+contradicts itself) is not stored: its failure is recorded and its previous snapshot stays the
+latest, stale (``iam_gov.store.snapshots.stale_systems``). The others are stored all the same.
+"""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from iam_gov import audit
 from iam_gov.config import Config
 from iam_gov.connectors import Connector, connector_class
-from iam_gov.errors import InputError, SourceError
+from iam_gov.errors import ConfigError, ConnectorError, IamGovError, InputError, SourceError
 from iam_gov.model import SystemSnapshot
 from iam_gov.store import Store
 from iam_gov.store.people import record_changes
-from iam_gov.store.snapshots import counts_of, save_snapshot
+from iam_gov.store.snapshots import (
+    counts_of,
+    latest_snapshot,
+    record_collect_failure,
+    save_snapshot,
+)
+from iam_gov.textsafe import printable
 from iam_gov.timeutil import utcnow
 
 ConnectorFactory = Callable[[str, Any], Connector[Any]]
+
+REASON_LINES = 3
+"""How many of a failure's problem lines its recorded reason keeps."""
+REASON_CHARS = 1000
+
+# The errors that mean "this system could not be read this time", not a bug: one system's
+# failure, recorded, while the others go on.
+COLLECT_FAILURES: tuple[type[IamGovError], ...] = (SourceError, ConfigError, ConnectorError)
 
 
 def build_connector(system: str, options: Any) -> Connector[Any]:
@@ -28,6 +49,36 @@ class Collected:
     system: str
     snapshot_id: int
     snapshot: SystemSnapshot
+
+
+@dataclass(frozen=True)
+class Failed:
+    """A system that could not be collected: nothing of it was stored."""
+
+    system: str
+    problems: tuple[str, ...]
+    """What went wrong, printable, without the system's name in front."""
+    reason: str
+    """The first problems on one line, as recorded in ``collect_failures``."""
+    failed_at: datetime
+    error: IamGovError
+    """The error itself (its traceback is shown with ``--debug``)."""
+
+
+@dataclass
+class CollectResult:
+    """What one collect stored, and what it could not read."""
+
+    collected: list[Collected] = field(default_factory=list)
+    failed: dict[str, Failed] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+    def problem_lines(self) -> list[str]:
+        """``system: problem`` for every problem of every failed system."""
+        return [f"{name}: {p}" for name, failed in self.failed.items() for p in failed.problems]
 
 
 def select_systems(config: Config, only: Sequence[str] | None) -> list[str]:
@@ -42,6 +93,39 @@ def select_systems(config: Config, only: Sequence[str] | None) -> list[str]:
     return list(dict.fromkeys(only))
 
 
+def collect_each(
+    config: Config,
+    store: Store,
+    only: Sequence[str] | None = None,
+    *,
+    factory: ConnectorFactory = build_connector,
+) -> CollectResult:
+    """Collect the chosen systems (all by default), storing each snapshot, with its audit
+    record, in its own transaction as soon as it is read: a later failure loses nothing.
+
+    A system whose connector cannot read it (``SourceError``: its input is unusable as a
+    whole; ``ConnectorError``: unreachable or refused; ``ConfigError``: a secret missing) or
+    whose snapshot contradicts itself is not stored: a ``collect_failures`` row and a
+    ``collect.failed`` audit record say so, and its previous snapshot stays the latest.
+    Problems a connector could work around are kept in its snapshot, marked incomplete.
+    Any other error (a bug, the store going away) stops the collect; what was stored stays.
+    """
+    result = CollectResult()
+    for name in select_systems(config, only):
+        try:
+            snapshot = factory(name, config.systems[name]).collect()
+        except COLLECT_FAILURES as exc:
+            result.failed[name] = _record_failure(store, name, _problems_of(name, exc), exc)
+            continue
+        inconsistent = integrity_problems(snapshot)
+        if inconsistent:
+            error = SourceError([f"{name}: {p}" for p in inconsistent])
+            result.failed[name] = _record_failure(store, name, inconsistent, error)
+            continue
+        result.collected.append(_store_snapshot(store, name, snapshot))
+    return result
+
+
 def collect(
     config: Config,
     store: Store,
@@ -49,39 +133,70 @@ def collect(
     *,
     factory: ConnectorFactory = build_connector,
 ) -> list[Collected]:
-    """Collect the chosen systems (all by default).
+    """``collect_each``, for callers that need every system: the systems read are stored
+    (each as it succeeds), then a ``SourceError`` lists the systems that failed, if any."""
+    result = collect_each(config, store, only, factory=factory)
+    if result.failed:
+        lines = result.problem_lines()
+        failed = ", ".join(result.failed)
+        if result.collected:
+            lines.append(
+                f"stored: {', '.join(c.system for c in result.collected)}; "
+                f"not stored: {failed} (the previous snapshot stays the latest)"
+            )
+        else:
+            lines.append("nothing was stored; fix the input and run again")
+        raise SourceError(lines)
+    return result.collected
 
-    A connector whose input is unusable as a whole (an empty or truncated HR file, a broken
-    export) stops the run before anything is written: a store never holds half a collection.
-    Problems a connector could work around are kept in its snapshot, marked incomplete.
-    """
-    names = select_systems(config, only)
-    snapshots: dict[str, SystemSnapshot] = {}
-    problems: list[str] = []
-    for name in names:
-        connector = factory(name, config.systems[name])
-        try:
-            snapshot = connector.collect()
-        except SourceError as exc:
-            problems.extend(f"{name}: {p}" for p in exc.problems)
-            continue
-        inconsistent = integrity_problems(snapshot)
-        problems.extend(f"{name}: {p}" for p in inconsistent)
-        snapshots[name] = snapshot
-    if problems:
-        problems.append("nothing was stored; fix the input and run again")
-        raise SourceError(problems)
-    stored_at = utcnow()
-    collected = []
+
+def _store_snapshot(store: Store, name: str, snapshot: SystemSnapshot) -> Collected:
     with store.writing() as conn:
-        for name, snapshot in snapshots.items():
-            sid = save_snapshot(conn, snapshot, stored_at)
-            details = dict(_audit_details(sid, snapshot))
-            if snapshot.people:
-                details["people_changed"] = record_changes(conn, sid, snapshot)
-            audit.append(conn, "collect", name, details)
-            collected.append(Collected(name, sid, snapshot))
-    return collected
+        sid = save_snapshot(conn, snapshot, utcnow())
+        details = dict(_audit_details(sid, snapshot))
+        if snapshot.people:
+            details["people_changed"] = record_changes(conn, sid, snapshot)
+        audit.append(conn, "collect", name, details)
+    return Collected(name, sid, snapshot)
+
+
+def _record_failure(store: Store, name: str, problems: Sequence[str], error: IamGovError) -> Failed:
+    shown = tuple(_safe(p) for p in problems if p.strip()) or (type(error).__name__,)
+    reason = "; ".join(shown[:REASON_LINES])
+    if len(shown) > REASON_LINES:
+        reason += f" (and {len(shown) - REASON_LINES} more)"
+    if len(reason) > REASON_CHARS:
+        reason = reason[: REASON_CHARS - 1] + "…"
+    failed_at = utcnow()
+    with store.writing() as conn:
+        previous = latest_snapshot(conn, name)
+        record_collect_failure(conn, name, failed_at, reason)
+        audit.append(
+            conn,
+            "collect.failed",
+            name,
+            {
+                "reason": reason,
+                "error": type(error).__name__,
+                "previous_snapshot_id": None if previous is None else previous.id,
+            },
+            at=failed_at,
+        )
+    return Failed(name, shown, reason, failed_at, error)
+
+
+def _problems_of(name: str, error: IamGovError) -> list[str]:
+    lines = list(error.problems) if isinstance(error, InputError) else str(error).splitlines()
+    prefix = f"{name}: "
+    return [line.removeprefix(prefix) for line in lines]
+
+
+# ``scheme://user:password@host``: a password in a URL is not repeated in a recorded reason.
+_URL_PASSWORD = re.compile(r"(?P<head>[a-z][a-z0-9+.-]*://[^/\s:@]+:)[^/\s@]+@", re.IGNORECASE)
+
+
+def _safe(problem: str) -> str:
+    return printable(_URL_PASSWORD.sub(r"\g<head>***@", problem.strip()))
 
 
 def integrity_problems(snapshot: SystemSnapshot, limit: int = 5) -> list[str]:

@@ -123,20 +123,29 @@ def test_untrusted_names_are_data_in_csv_and_on_the_terminal(company: Path, db: 
     assert leaver["message"].startswith("'=HYPERLINK(")
 
 
-def test_a_malformed_hr_file_is_one_line_with_its_location_and_changes_nothing(
+def test_a_malformed_hr_file_is_one_line_with_its_location_and_keeps_its_previous_snapshot(
     company: Path, db: Path
 ) -> None:
     assert iam_gov("--config", config(company), "run", db=db).returncode == 0
-    before = store_state(db)
+    before = latest_ids(db)
     hr = company / "hr" / "workers.csv"
     hr.write_text(hr.read_text(encoding="utf-8") + 'E9999,"Cut Off', encoding="utf-8")
     result = iam_gov("--config", config(company), "run", db=db)
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert lines[0].startswith("error: hr: ") and "workers.csv" in lines[0]
-    assert lines[-1] == "error: nothing was stored; fix the input and run again"
-    assert store_state(db) == before
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith("error: hr: not collected: ") and "workers.csv" in line
+    assert result.stdout.startswith("COLLECT FAILED: 1 of 7 system(s) could not be read")
+    after = latest_ids(db)
+    assert after["hr"] == before["hr"]  # HR keeps its previous snapshot; the others are new
+    assert all(after[name] > before[name] for name in after if name != "hr")
+
+
+def latest_ids(db: Path) -> dict[str, int]:
+    import sqlite3
+
+    with sqlite3.connect(db) as conn:
+        return dict(conn.execute("SELECT system, max(id) FROM snapshots GROUP BY system"))
 
 
 def test_a_malformed_policy_names_file_and_line_and_changes_nothing(

@@ -23,6 +23,7 @@ from iam_gov.samplegen import generate
 from iam_gov.store import Store
 from iam_gov.store.findings import FindingFilter, list_findings
 from iam_gov.store.schema import audit_log, snapshots
+from iam_gov.store.snapshots import latest_snapshots, stale_systems
 from tests.support.world import AS_OF
 
 ORPHAN = "temp-contractor-2024"
@@ -134,17 +135,28 @@ def test_orphans_are_not_judged_when_hr_is_incomplete(store: Store, company: Pat
         assert orphan in {f.finding_id for f in list_findings(conn)}  # still open, not resolved
 
 
-def test_an_unusable_hr_file_stops_the_run_and_changes_nothing(store: Store, company: Path) -> None:
+def test_an_unusable_hr_file_is_not_stored_and_the_others_are(store: Store, company: Path) -> None:
     run(store, company)
     before = counts(store)
+    with store.reading() as conn:
+        hr_before = latest_snapshots(conn)["hr"].id
     hr = company / "hr" / "workers.csv"
     hr.write_text(hr.read_text(encoding="utf-8").splitlines()[0] + "\n", encoding="utf-8")
     config = load_config(company / "iam-gov.toml")
     with pytest.raises(SourceError) as caught:
         collect(config, store)
     assert "workers.csv" in str(caught.value)
-    assert "nothing was stored" in str(caught.value)
-    assert counts(store) == before
+    assert (
+        str(caught.value)
+        .splitlines()[-1]
+        .endswith("not stored: hr (the previous snapshot stays the latest)")
+    )
+    others = len(config.systems) - 1
+    # Each other system stored with its audit record; HR's failure recorded and audited.
+    assert counts(store) == (before[0] + others, before[1] + others + 1)
+    with store.reading() as conn:
+        assert latest_snapshots(conn)["hr"].id == hr_before
+        assert set(stale_systems(conn)) == {"hr"}
 
 
 def test_evaluating_before_any_collect_is_a_clear_error(store: Store, company: Path) -> None:
@@ -156,13 +168,21 @@ def test_evaluating_before_any_collect_is_a_clear_error(store: Store, company: P
 def test_an_export_that_contradicts_itself_is_refused_whole(store: Store, company: Path) -> None:
     run(store, company)
     before = counts(store)
+    with store.reading() as conn:
+        aws_before = latest_snapshots(conn)["aws"].id
     path = company / "aws" / "authorization-details.json"
     details = json.loads(path.read_text())
     details["UserDetailList"].append(details["UserDetailList"][0])  # the same user twice
     path.write_text(json.dumps(details))
+    config = load_config(company / "iam-gov.toml")
     with pytest.raises(SourceError, match="aws: the same account with native id .* appears twice"):
-        collect(load_config(company / "iam-gov.toml"), store)
-    assert counts(store) == before
+        collect(config, store)
+    others = len(config.systems) - 1
+    assert counts(store) == (before[0] + others, before[1] + others + 1)
+    with store.reading() as conn:
+        assert latest_snapshots(conn)["aws"].id == aws_before
+        [stale] = stale_systems(conn).values()
+    assert stale.system == "aws" and "appears twice" in stale.reason
 
 
 def test_a_move_in_hr_makes_the_old_role_s_access_a_finding(store: Store, company: Path) -> None:

@@ -22,10 +22,12 @@ from iam_gov.store.people import latest_moves
 from iam_gov.store.reviews import review_outcomes
 from iam_gov.store.snapshots import (
     SnapshotInfo,
+    StaleInfo,
     latest_snapshots,
     load_grants,
     load_snapshot,
     seen_history,
+    stale_systems,
 )
 from iam_gov.timeutil import utcnow
 
@@ -40,6 +42,8 @@ class LoadedState:
     snapshots: dict[str, SnapshotInfo]
     warnings: list[str]
     timings: dict[str, float] = field(default_factory=dict)
+    stale: dict[str, StaleInfo] = field(default_factory=dict)
+    """Configured systems whose last collect failed: the snapshot used is an older one."""
 
 
 @contextmanager
@@ -85,10 +89,19 @@ def _load_state(
     clock = time.perf_counter()
     with store.reading() as conn:
         latest = latest_snapshots(conn)
+        stale = {
+            name: info
+            for name, info in stale_systems(conn, now=started).items()
+            if name in config.systems
+        }
         if hr_name not in latest:
-            raise IamGovError(
-                f"the store has no HR data ({hr_name}) yet: run `iam-gov collect` first"
+            failed = (
+                f" (the last collect failed: {stale[hr_name].reason})" if hr_name in stale else ""
             )
+            raise IamGovError(
+                f"the store has no HR data ({hr_name}) yet{failed}: run `iam-gov collect` first"
+            )
+        warnings.extend(stale_warning(info) for info in stale.values())
         hr_info = latest[hr_name]
         hr_snapshot = load_snapshot(conn, hr_info.id, documents=False)
         people = {p.employee_id: p for p in hr_snapshot.people}
@@ -98,7 +111,8 @@ def _load_state(
             if name == hr_name:
                 continue
             if name not in latest:
-                warnings.append(f"{name}: no data collected yet; it was not evaluated")
+                if name not in stale:  # said above, with the reason
+                    warnings.append(f"{name}: no data collected yet; it was not evaluated")
                 continue
             snapshot_id = latest[name].id
             snap = load_snapshot(conn, snapshot_id, with_grants=False)
@@ -124,7 +138,7 @@ def _load_state(
                 "nothing missing from it is taken to mean access was removed"
             )
         age = (started - info.collected_at).days
-        if age > STALE_AFTER_DAYS:
+        if age > STALE_AFTER_DAYS and info.system not in stale:  # its age is said above
             warnings.append(
                 f"{info.system}: the data is {age} days old "
                 f"(collected {info.collected_at:%Y-%m-%d})"
@@ -155,7 +169,22 @@ def _load_state(
         },
     )
     timings["correlate"] = time.perf_counter() - clock
-    return LoadedState(state=state, snapshots=used, warnings=warnings, timings=timings)
+    return LoadedState(state=state, snapshots=used, warnings=warnings, timings=timings, stale=stale)
+
+
+def stale_warning(info: StaleInfo) -> str:
+    """What an evaluation says about a system whose last collect failed: why, when, and which
+    data it used instead."""
+    when = f"{info.last_failed_at:%Y-%m-%d %H:%M} UTC"
+    if info.failures > 1:
+        when += f" ({info.failures} failed collects since {info.failed_at:%Y-%m-%d %H:%M} UTC)"
+    said = f"{info.system}: the last collect failed ({info.reason}) at {when}; "
+    if info.snapshot is None:
+        return said + "there is no earlier snapshot, so it was not evaluated"
+    return (
+        said + f"the data used is the snapshot of {info.snapshot.collected_at:%Y-%m-%d %H:%M} "
+        f"UTC, {info.age_words()} old"
+    )
 
 
 def _with_seen_history(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 
 from rich.console import Group, RenderableType
 from rich.table import Table
@@ -13,13 +13,14 @@ from iam_gov.evaluation import EvaluationReport
 from iam_gov.model import Severity
 from iam_gov.reports.findings import severity_text
 from iam_gov.rules import all_rules
-from iam_gov.store.snapshots import SnapshotInfo
+from iam_gov.store.snapshots import SnapshotInfo, StaleInfo
 from iam_gov.textsafe import printable
 
 WORST_SHOWN = 12
 
 
-def snapshots_table(snapshots: Sequence[SnapshotInfo]) -> Table:
+def snapshots_table(snapshots: Sequence[SnapshotInfo], stale: Collection[str] = ()) -> Table:
+    """The snapshots used; those of ``stale`` systems (their last collect failed) say so."""
     table = Table(title="Collected", title_justify="left", expand=False)
     table.add_column("system", style="bold", no_wrap=True)
     table.add_column("data as of", no_wrap=True)
@@ -31,6 +32,10 @@ def snapshots_table(snapshots: Sequence[SnapshotInfo]) -> Table:
             if info.complete
             else Text(f"INCOMPLETE ({len(info.errors)})", style="bold yellow")
         )
+        if info.system in stale:
+            status = Text("STALE: its last collect failed", style="bold red")
+            if not info.complete:
+                status.append(f", INCOMPLETE ({len(info.errors)})", style="bold yellow")
         table.add_row(
             info.system,
             info.collected_at.strftime("%Y-%m-%d"),
@@ -55,6 +60,43 @@ def problems_text(snapshots: Sequence[SnapshotInfo], limit: int = 10) -> Text | 
         text.append(f"  {printable(line)}\n")
     if len(lines) > limit:
         text.append(f"  … and {len(lines) - limit} more\n", style="dim")
+    return text
+
+
+def collect_failures_text(
+    failed: Mapping[str, str],
+    stale: Mapping[str, StaleInfo],
+    *,
+    tried: int,
+    hr_system: str | None = None,
+) -> Text:
+    """The systems a collect could not read (system -> reason), loudly, each with the data
+    used instead: what a run's report starts with."""
+    text = Text(
+        f"COLLECT FAILED: {len(failed)} of {tried} system(s) could not be read\n",
+        style="bold red",
+    )
+    for system, reason in failed.items():
+        text.append("  ")
+        text.append(printable(system), style="bold red")
+        text.append(f": {printable(reason)}\n")
+        info = stale.get(system)
+        text.append("    ")
+        if info is None or info.snapshot is None:
+            text.append(
+                "no earlier snapshot: no HR data to evaluate with\n"
+                if system == hr_system
+                else "no earlier snapshot: it is not evaluated\n",
+                style="yellow",
+            )
+            continue
+        said = (
+            f"its previous snapshot of {info.snapshot.collected_at:%Y-%m-%d %H:%M} UTC "
+            f"stays the latest ({info.age_words()} old)"
+        )
+        if info.failures > 1:
+            said += f"; failing since {info.failed_at:%Y-%m-%d %H:%M} UTC ({info.failures} tries)"
+        text.append(said + "\n", style="yellow")
     return text
 
 
@@ -137,8 +179,9 @@ def notes_text(report: EvaluationReport) -> Text | None:
     return text
 
 
-def run_summary(report: EvaluationReport) -> Group:
-    parts: list[RenderableType] = [snapshots_table(list(report.snapshots.values()))]
+def run_summary(report: EvaluationReport, stale: Collection[str] = ()) -> Group:
+    """The summary of an evaluation; ``stale`` names the systems whose last collect failed."""
+    parts: list[RenderableType] = [snapshots_table(list(report.snapshots.values()), stale)]
     problems = problems_text(list(report.snapshots.values()))
     if problems is not None:
         parts.append(problems)

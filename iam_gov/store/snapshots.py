@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
@@ -30,6 +30,7 @@ from iam_gov.model import (
 from iam_gov.store.bulk import CHUNK, bulk_insert
 from iam_gov.store.schema import (
     accounts,
+    collect_failures,
     credentials,
     entitlements,
     grants,
@@ -37,7 +38,7 @@ from iam_gov.store.schema import (
     snapshots,
 )
 from iam_gov.store.schema import documents as documents_table
-from iam_gov.timeutil import as_utc
+from iam_gov.timeutil import as_utc, utcnow
 
 
 @dataclass(frozen=True)
@@ -201,6 +202,109 @@ def seen_history(conn: Connection, system: str) -> tuple[dict[str, datetime], da
 
 def snapshots_by_id(conn: Connection, ids: Sequence[int]) -> list[SnapshotInfo]:
     return [_info(r) for r in conn.execute(select(snapshots).where(snapshots.c.id.in_(ids)))]
+
+
+def latest_snapshot(conn: Connection, system: str) -> SnapshotInfo | None:
+    """The newest snapshot of one system (as ``latest_snapshots`` orders them), or None."""
+    row = conn.execute(
+        select(snapshots)
+        .where(snapshots.c.system == system)
+        .order_by(snapshots.c.collected_at.desc(), snapshots.c.id.desc())
+        .limit(1)
+    ).one_or_none()
+    return None if row is None else _info(row)
+
+
+def record_collect_failure(conn: Connection, system: str, failed_at: datetime, reason: str) -> int:
+    """Note that a system could not be collected, in the caller's transaction: its latest
+    snapshot stays the latest, stale from now on (``stale_systems``)."""
+    result = conn.execute(
+        collect_failures.insert()
+        .values(system=system, failed_at=failed_at, reason=reason)
+        .returning(collect_failures.c.id)
+    )
+    failure_id: int = result.scalar_one()
+    return failure_id
+
+
+@dataclass(frozen=True)
+class StaleInfo:
+    """A system whose last collect failed: what is used instead, since when and why."""
+
+    system: str
+    reason: str
+    """Why the newest failed collect failed (printable, one line)."""
+    failed_at: datetime
+    """The first failure since the system's last stored snapshot."""
+    last_failed_at: datetime
+    failures: int
+    """How many collects have failed since the last stored snapshot."""
+    snapshot: SnapshotInfo | None
+    """The latest snapshot, still the one used; None when the system was never collected."""
+    age: timedelta | None
+    """How old the data of that snapshot is (now - its ``collected_at``)."""
+
+    @property
+    def collected_at(self) -> datetime | None:
+        return None if self.snapshot is None else self.snapshot.collected_at
+
+    def age_words(self) -> str:
+        """``"5 hours"``, ``"12 days"``: the age of the data used (empty if there is none)."""
+        return "" if self.age is None else age_words(self.age)
+
+
+def age_words(age: timedelta) -> str:
+    """An age in hours (under two days) or days, never negative."""
+    hours = max(0, int(age.total_seconds() // 3600))
+    if hours < 48:
+        return "1 hour" if hours == 1 else f"{hours} hours"
+    return f"{hours // 24} days"
+
+
+def stale_systems(conn: Connection, now: datetime | None = None) -> dict[str, StaleInfo]:
+    """Every system whose newest failed collect (``collect_failures``) is newer than its last
+    stored snapshot: it keeps that snapshot as its latest. A later successful collect clears
+    it. A system that failed and was never collected is listed with ``snapshot=None``."""
+    moment = now or utcnow()
+    last_stored = (
+        select(
+            snapshots.c.system.label("system"),
+            func.max(snapshots.c.stored_at).label("stored_at"),
+        )
+        .group_by(snapshots.c.system)
+        .subquery()
+    )
+    rows = conn.execute(
+        select(collect_failures.c.system, collect_failures.c.failed_at, collect_failures.c.reason)
+        .select_from(
+            collect_failures.outerjoin(
+                last_stored, last_stored.c.system == collect_failures.c.system
+            )
+        )
+        .where(
+            (last_stored.c.stored_at.is_(None))
+            | (collect_failures.c.failed_at > last_stored.c.stored_at)
+        )
+        .order_by(collect_failures.c.system, collect_failures.c.failed_at, collect_failures.c.id)
+    ).all()
+    if not rows:
+        return {}
+    latest = latest_snapshots(conn)
+    stale: dict[str, StaleInfo] = {}
+    for row in rows:
+        failed_at = as_utc(row.failed_at)
+        known = stale.get(row.system)
+        snapshot = latest.get(row.system)
+        stale[row.system] = StaleInfo(
+            system=row.system,
+            reason=row.reason,
+            failed_at=failed_at if known is None else known.failed_at,
+            last_failed_at=failed_at,
+            failures=1 if known is None else known.failures + 1,
+            snapshot=snapshot,
+            age=None if snapshot is None else moment - snapshot.collected_at,
+        )
+    return stale
 
 
 # --- rows <-> models ----------------------------------------------------------------------
