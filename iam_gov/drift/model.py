@@ -54,6 +54,9 @@ class SystemState(_Model):
     compared: bool = True
     """False when this system's changes are not reported (stale, incomplete or no baseline):
     what it did not show is not called removed."""
+    not_compared_reason: str | None = None
+    """Why its changes are not reported, in words (its collect failed, its latest or the
+    baseline's snapshot is incomplete, no baseline…); None when ``compared``."""
 
 
 class AccountChange(_Model):
