@@ -20,11 +20,14 @@ $(INSTALLED): pyproject.toml | $(PY)
 install: $(INSTALLED)
 
 ## demo: install, then collect, correlate and evaluate the demo company into a fresh SQLite store
-## (samples/demo/iam-gov.toml names it: .demo/iam-gov.db), show the dry-run deprovisioning plan
+## (samples/demo/iam-gov.toml names it: .demo/iam-gov.db) with its drift report in
+## .demo/reports, show the dry-run deprovisioning plan
 ## of the demo's leaver, and launch a quarterly access review
 demo: install
 	@rm -rf .demo && mkdir -p .demo
-	env -u IAM_GOV_DATABASE_URL -u IAM_GOV_CONFIG $(VENV)/bin/iam-gov --config samples/demo/iam-gov.toml run
+	@echo "The main job: collect, evaluate, write the drift report (exit 1: the first run has no"
+	@echo "baseline, so every open high finding is new and a scheduler would alert)"
+	env -u IAM_GOV_DATABASE_URL -u IAM_GOV_CONFIG $(VENV)/bin/iam-gov --config samples/demo/iam-gov.toml run || test $$? -eq 1
 	@echo
 	@echo "Erik Reyes left on 2026-09-29 and still has access: the dry-run plan that removes it"
 	@echo "(exit 1: the demo's exports cannot be changed, so those steps are listed to do by hand)"
@@ -34,6 +37,8 @@ demo: install
 	@echo
 	@echo "Review it as Mira Bauer, Sales Director (a manager with her team's access to certify):"
 	@echo "       IAM_GOV_REVIEWER=mira.bauer@example.com $(VENV)/bin/iam-gov --config samples/demo/iam-gov.toml review 1"
+	@echo
+	@echo "The drift report (open it in a browser): .demo/reports/latest/drift.html"
 	@echo
 	@echo "Next:  $(VENV)/bin/iam-gov --config samples/demo/iam-gov.toml findings --severity high"
 	@echo "       $(VENV)/bin/iam-gov --config samples/demo/iam-gov.toml explain erik.reyes@example.com"

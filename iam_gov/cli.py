@@ -17,6 +17,7 @@ from rich.text import Text
 from iam_gov.cli_campaign import campaign_app
 from iam_gov.cli_common import config_from_options, err, open_store, options, out, policy_of
 from iam_gov.cli_deprovision import deprovision_command
+from iam_gov.cli_drift import baseline_app, drift_command
 from iam_gov.cli_leavers import leavers_app
 from iam_gov.cli_webhook import hr_webhook_command
 from iam_gov.errors import IamGovError
@@ -73,6 +74,8 @@ app.add_typer(campaign_app, name="campaign")
 app.command("deprovision")(deprovision_command)
 app.command("hr-webhook")(hr_webhook_command)
 app.add_typer(leavers_app, name="leavers")
+app.command("drift")(drift_command)
+app.add_typer(baseline_app, name="baseline")
 
 
 # --- collect / evaluate / run -------------------------------------------------------------
@@ -128,15 +131,30 @@ def evaluate() -> None:
 
 
 @app.command()
-def run(system: SystemOption = None) -> None:
-    """Collect, then evaluate, then print a summary: the main job.
+def run(
+    system: SystemOption = None,
+    report: Annotated[
+        bool,
+        typer.Option(
+            "--report/--no-report",
+            help="Write the drift report (and send it, prune by retention) after evaluating.",
+        ),
+    ] = True,
+) -> None:
+    """Collect, evaluate, then write the drift report and prune: the one command a scheduler
+    calls.
 
     A system that cannot be read does not stop the run: the others are stored, the evaluation
-    uses its previous snapshot (and says so), the summary starts with the failure and the
-    exit code is 2.
+    uses its previous snapshot (and says so), the report leads with the failure and the exit
+    code is 2. Exit codes: 0 nothing new at or above [drift] fail_on; 1 new findings at or
+    above it; 2 a system could not be collected or is stale; 3 a delivery failed.
     """
+    from iam_gov import audit
+    from iam_gov.cli_drift import print_published
     from iam_gov.collect import collect_each
     from iam_gov.correlate import load_overrides
+    from iam_gov.drift.compute import compute_drift
+    from iam_gov.drift.publish import Published, publish
     from iam_gov.evaluation import EvaluationReport
     from iam_gov.evaluation import evaluate as do_evaluate
     from iam_gov.reports.summary import run_summary
@@ -145,23 +163,36 @@ def run(system: SystemOption = None) -> None:
     config = config_from_options()
     policy = policy_of(config)
     overrides = load_overrides(config.correlation.overrides)
-    report: EvaluationReport | None = None
+    evaluated: EvaluationReport | None = None
+    published: Published | None = None
     with open_store(config) as store:
         result = collect_each(config, store, system)
         with store.reading() as conn:
             stale = stale_systems(conn)
         hr = stale.get(config.hr_system)
         if config.hr_system not in result.failed or hr is None or hr.snapshot is not None:
-            report = do_evaluate(store, config, policy, overrides=overrides)
+            evaluated = do_evaluate(store, config, policy, overrides=overrides)
+        if evaluated is not None and report:
+            drift = compute_drift(
+                store,
+                config,
+                policy,
+                failures=[f"{name}: {f.reason}" for name, f in result.failed.items()],
+            )
+            published = publish(store, config, drift, actor=audit.current_actor())
         where = store.display_url
     _report_collect_failures(result, stale, config)
-    if report is not None:
-        out.print(run_summary(report, stale=[name for name in stale if name in config.systems]))
+    if evaluated is not None:
+        out.print(run_summary(evaluated, stale=[name for name in stale if name in config.systems]))
     else:
         out.print(Text("Not evaluated: the store has no HR data yet.", style="bold red"))
+    if published is not None:
+        print_published(published)
     out.print(Text(f"Store: {where}", style="dim"))
     if result.failed:
         sys.exit(2)
+    if published is not None and published.exit_code:
+        sys.exit(published.exit_code)
 
 
 def _report_collect_failures(

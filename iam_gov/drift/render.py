@@ -30,6 +30,8 @@ SUFFIXES: Final[dict[str, str]] = {"markdown": "md", "html": "html", "json": "js
 class UnknownFormat(IamGovError):
     """A drift report format that does not exist."""
 
+    exit_code = 2
+
 
 def render(report: DriftReport, fmt: str) -> str:
     """The report in the format ``fmt`` (one of ``FORMATS``), as text ending with a newline."""

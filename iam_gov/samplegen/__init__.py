@@ -199,6 +199,13 @@ max_snapshot_age_hours = 100000
 max_accounts = 25
 sla_hours = 24
 
+[drift]
+# `iam-gov run` writes each run's drift report to a dated folder here (beside the store) and
+# prunes old snapshots and reports by [drift.retention]; exit 1 when a new finding is at or
+# above fail_on.
+reports_folder = "{reports}"
+fail_on = "high"
+
 [systems.hr]
 type = "hr"
 path = "hr/workers.csv"
@@ -363,6 +370,7 @@ def generate(
                 store=store,
                 it_head=_it_head(company),
                 reminders=(PurePosixPath(store).parent / "reminders").as_posix(),
+                reports=(PurePosixPath(store).parent / "reports").as_posix(),
                 as_of=company.as_of.strftime("%Y-%m-%dT%H:%M:%SZ"),
                 up_since=(company.as_of - timedelta(days=63)).strftime("%Y-%m-%dT%H:%M:%SZ"),
             ),

@@ -44,6 +44,8 @@ def copy_demo(root: Path, extra: str = "", without: tuple[str, ...] = ()) -> Pat
     shutil.copytree(DEMO, root)
     toml = root / "iam-gov.toml"
     text = toml.read_text(encoding="utf-8")
+    # reports beside the copy, not beside the repository's demo store
+    text = text.replace('reports_folder = "../../.demo/reports"', 'reports_folder = "reports"')
     start = text.index("[deprovision]")  # the demo's own, replaced by the test's
     end = text.index("\n[", start) + 1
     text = text[:start] + text[end:]
