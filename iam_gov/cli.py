@@ -178,6 +178,7 @@ def run(
                 config,
                 policy,
                 failures=[f"{name}: {f.reason}" for name, f in result.failed.items()],
+                evaluated=evaluated.state,
             )
             published = publish(store, config, drift, actor=audit.current_actor())
         where = store.display_url

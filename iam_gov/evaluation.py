@@ -42,6 +42,9 @@ class EvaluationReport:
     """Accounts that are no one's, by kind: service, break-glass, human (orphans)."""
     timings: dict[str, float] = field(default_factory=dict)
     """Seconds each phase took: load, correlate, rules, store."""
+    state: EvaluationState | None = field(default=None, repr=False, compare=False)
+    """The state evaluated, for what comes next in the same run (the drift report's leaver
+    chart) to use rather than load it again."""
 
     def by_severity(self) -> Counter[Severity]:
         return Counter(f.severity for f in self.findings)
@@ -130,6 +133,7 @@ def _evaluate(
         matched=dict(Counter(x.method for x in links.values() if x.person_id is not None)),
         unlinked=dict(Counter(x.kind.value for x in links.values() if x.person_id is None)),
         timings=timings,
+        state=state,
     )
 
 

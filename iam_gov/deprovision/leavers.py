@@ -221,6 +221,7 @@ def leavers_report(
     since: date,
     until: date | None = None,
     now: datetime | None = None,
+    state: EvaluationState | None = None,
 ) -> LeaversReport:
     """Every termination from ``since`` to ``until`` (both included; default: today): people
     whose last day in the latest HR data falls in it (terminated, or the day has passed),
@@ -233,7 +234,8 @@ def leavers_report(
             "on or after the start"
         )
     sla = config.deprovision.sla_hours
-    state = load_state(store, config, policy, now=at).state
+    if state is None:  # a run that has just evaluated passes its own
+        state = load_state(store, config, policy, now=at).state
     notes: list[str] = []
     with store.reading() as conn:
         terminations = _terminations(conn, config, state, since, last, at)

@@ -18,6 +18,7 @@ from sqlalchemy import Connection, func, select
 from iam_gov.config import Config
 from iam_gov.deprovision.leavers import LeaversReport, leavers_report
 from iam_gov.drift.model import Charts, Point
+from iam_gov.engine.state import EvaluationState
 from iam_gov.errors import IamGovError
 from iam_gov.model import Severity
 from iam_gov.policy import Policy
@@ -43,6 +44,7 @@ def compute_charts(
     now: datetime,
     evaluations_shown: int = EVALUATIONS,
     leaver_months: int = LEAVER_MONTHS,
+    state: EvaluationState | None = None,
 ) -> Charts:
     with store.reading() as conn:
         chosen = _last_evaluations(conn, evaluations_shown)
@@ -52,7 +54,9 @@ def compute_charts(
         findings_by_severity=by_severity,
         findings_by_system=by_system,
         accounts_per_system=accounts,
-        leaver_sla=leaver_sla_series(store, config, policy, now=now, months=leaver_months),
+        leaver_sla=leaver_sla_series(
+            store, config, policy, now=now, months=leaver_months, state=state
+        ),
     )
 
 
@@ -149,7 +153,13 @@ def _month_starts(today: date, months: int) -> list[date]:
 
 
 def leaver_sla_series(
-    store: Store, config: Config, policy: Policy, *, now: datetime, months: int = LEAVER_MONTHS
+    store: Store,
+    config: Config,
+    policy: Policy,
+    *,
+    now: datetime,
+    months: int = LEAVER_MONTHS,
+    state: EvaluationState | None = None,
 ) -> list[Point]:
     """Leavers by the month their termination took effect (this month and the ones before):
     ``within`` the SLA, ``over`` it (or without evidence that access ended), ``still
@@ -159,7 +169,9 @@ def leaver_sla_series(
     starts = _month_starts(as_utc(now).date(), months)
     try:
         at = as_utc(now)
-        report = leavers_report(store, config, policy, since=starts[0], until=at.date(), now=at)
+        report = leavers_report(
+            store, config, policy, since=starts[0], until=at.date(), now=at, state=state
+        )
     except IamGovError:
         return []
     return leaver_points(report, starts)

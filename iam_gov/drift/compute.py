@@ -98,13 +98,15 @@ def compute_drift(
     now: datetime | None = None,
     failures: Sequence[str] = (),
     with_charts: bool = True,
+    evaluated: EvaluationState | None = None,
 ) -> DriftReport:
     """The drift report of the configured systems' latest snapshots against ``baseline``
     (default: the previous run). ``fail_on`` defaults to ``[drift] fail_on``; ``failures``
     are what went wrong in the run itself (they make the exit code 2, as a stale system does).
     ``with_charts=False`` leaves the chart series out: the leaver SLA chart is the leavers
     report's, which loads the engine's state (about 30 of the 40 seconds a report takes for
-    100,000 people; the rest of the report is a few seconds of SQL)."""
+    100,000 people; the rest of the report is a few seconds of SQL) unless ``evaluated``, the
+    state a run has just evaluated, is given."""
     at = as_utc(now) if now is not None else utcnow()
     threshold = fail_on_severity(fail_on or config.drift.fail_on)
     names = list(config.systems)
@@ -163,7 +165,9 @@ def compute_drift(
         leavers = _leavers_still_active(conn, latest, hr, last_evaluation, order, at)
         campaigns_overdue = _campaigns_overdue(conn, at.date())
     expiring = _exceptions_expiring(policy, at.date(), config.drift.expiring_within_days)
-    charts = compute_charts(store, config, policy, now=at) if with_charts else Charts()
+    charts = (
+        compute_charts(store, config, policy, now=at, state=evaluated) if with_charts else Charts()
+    )
 
     new_findings = [f for f in finding_changes if f.change == "new"]
     at_or_above = sum(1 for f in new_findings if _rank(f.severity) >= threshold.rank)

@@ -319,3 +319,17 @@ def test_hostile_names_are_neutralised_and_json_reads_back() -> None:
     assert written.isascii()
     assert json.loads(written)["leavers"][0]["name"] == HOSTILE  # the data, exactly
     assert leavers_from_json(written) == report
+
+
+def test_a_state_already_loaded_gives_the_same_report(company: Company) -> None:
+    """`iam-gov run` hands the state it has just evaluated to the drift report's leaver chart
+    rather than load it again: the report must not differ."""
+    from iam_gov.engine.load import load_state
+
+    at = DEMO_NOW + timedelta(days=1)
+    state = load_state(company.store, company.config, company.policy, now=at).state
+    fresh = leavers_report(company.store, company.config, company.policy, since=SINCE, now=at)
+    reused = leavers_report(
+        company.store, company.config, company.policy, since=SINCE, now=at, state=state
+    )
+    assert reused == fresh and [x.employee_id for x in fresh.leavers] == [LEAVER, SOREN]
