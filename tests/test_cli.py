@@ -17,6 +17,9 @@ from iam_gov.samplegen import generate
 from tests.support.world import AS_OF
 
 IAM_GOV = [sys.executable, "-m", "iam_gov"]
+FIRST_RUN = 1
+"""A first `run` has no baseline to compare with: every open finding is new, and the generated
+company's high ones make the exit code 1 (new findings at or above [drift] fail_on)."""
 
 
 def iam_gov(*args: str, db: Path, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -57,7 +60,8 @@ def store_state(db: Path) -> tuple[bytes, ...]:
 
 def test_run_prints_a_summary_with_the_planted_problems(company: Path, db: Path) -> None:
     result = iam_gov("--config", config(company), "run", db=db)
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == FIRST_RUN, result.stderr
+    assert "Drift report: " in result.stdout
     assert "Collected" in result.stdout and "Findings:" in result.stdout
     assert "are no one's:" in result.stdout and "5 no owner" in result.stdout
     for rule in ("leaver-active-access", "orphan-account", "mfa-missing", "stale-access-key"):
@@ -68,7 +72,7 @@ def test_run_prints_a_summary_with_the_planted_problems(company: Path, db: Path)
 def test_findings_as_json_and_csv(company: Path, db: Path) -> None:
     before = iam_gov("--config", config(company), "findings", db=db)
     assert before.returncode == 1 and "no evaluation yet" in before.stderr
-    assert iam_gov("--config", config(company), "run", db=db).returncode == 0
+    assert iam_gov("--config", config(company), "run", db=db).returncode == FIRST_RUN
     as_json = json.loads(
         iam_gov("--config", config(company), "findings", "-f", "json", db=db).stdout
     )
@@ -114,7 +118,7 @@ def _rename_leaver(company: Path, new_name: str) -> None:
 def test_untrusted_names_are_data_in_csv_and_on_the_terminal(company: Path, db: Path) -> None:
     _rename_leaver(company, '=HYPERLINK("http://evil","x")\x1b[31m')
     result = iam_gov("--config", config(company), "run", db=db)
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == FIRST_RUN, result.stderr
     assert "\x1b[31m" not in result.stdout
     assert "\\x1b[31m" in result.stdout  # shown literally, escaped
     exported = iam_gov("--config", config(company), "findings", "--format", "csv", db=db).stdout
@@ -126,7 +130,7 @@ def test_untrusted_names_are_data_in_csv_and_on_the_terminal(company: Path, db: 
 def test_a_malformed_hr_file_is_one_line_with_its_location_and_keeps_its_previous_snapshot(
     company: Path, db: Path
 ) -> None:
-    assert iam_gov("--config", config(company), "run", db=db).returncode == 0
+    assert iam_gov("--config", config(company), "run", db=db).returncode == FIRST_RUN
     before = latest_ids(db)
     hr = company / "hr" / "workers.csv"
     hr.write_text(hr.read_text(encoding="utf-8") + 'E9999,"Cut Off', encoding="utf-8")
@@ -151,7 +155,7 @@ def latest_ids(db: Path) -> dict[str, int]:
 def test_a_malformed_policy_names_file_and_line_and_changes_nothing(
     company: Path, db: Path
 ) -> None:
-    assert iam_gov("--config", config(company), "run", db=db).returncode == 0
+    assert iam_gov("--config", config(company), "run", db=db).returncode == FIRST_RUN
     before = store_state(db)
     policy = company / "policy.yaml"
     text = policy.read_text().replace(
@@ -169,7 +173,7 @@ def test_a_malformed_policy_names_file_and_line_and_changes_nothing(
 
 
 def test_a_malformed_config_names_file_and_key_and_changes_nothing(company: Path, db: Path) -> None:
-    assert iam_gov("--config", config(company), "run", db=db).returncode == 0
+    assert iam_gov("--config", config(company), "run", db=db).returncode == FIRST_RUN
     before = store_state(db)
     cfg = company / "iam-gov.toml"
     text = cfg.read_text()
@@ -196,9 +200,10 @@ def test_debug_shows_the_traceback(company: Path, db: Path) -> None:
 
 
 def test_audit_verify_passes_then_names_a_tampered_record(company: Path, db: Path) -> None:
-    assert iam_gov("--config", config(company), "run", db=db).returncode == 0
+    assert iam_gov("--config", config(company), "run", db=db).returncode == FIRST_RUN
     ok = iam_gov("audit", "verify", db=db)  # an auditor needs only the store
-    assert ok.returncode == 0 and "audit log OK: 8 records" in ok.stdout  # 7 collects, 1 evaluation
+    # 7 collects, 1 evaluation, the drift report, the retention prune
+    assert ok.returncode == 0 and "audit log OK: 10 records" in ok.stdout
     import sqlite3
 
     with sqlite3.connect(db) as conn:
@@ -223,7 +228,7 @@ def test_config_check_reports_ok_and_every_problem(company: Path, db: Path) -> N
 
 
 def test_explain_shows_each_grant_and_why(company: Path, db: Path) -> None:
-    assert iam_gov("--config", config(company), "run", db=db).returncode == 0
+    assert iam_gov("--config", config(company), "run", db=db).returncode == FIRST_RUN
     planted = json.loads((company / "planted.json").read_text())
     leaver = next(p["login"] for p in planted if p["rule_id"] == "leaver-active-access")
     result = iam_gov("--config", config(company), "explain", f"{leaver}@example.com", db=db)
@@ -262,14 +267,14 @@ def test_rules_lists_the_catalogue_and_shows_one_rule_in_full(tmp_path: Path) ->
 
 
 def test_findings_refuses_a_rule_that_does_not_exist(company: Path, db: Path) -> None:
-    assert iam_gov("--config", config(company), "run", db=db).returncode == 0
+    assert iam_gov("--config", config(company), "run", db=db).returncode == FIRST_RUN
     typo = iam_gov("--config", config(company), "findings", "--rule", "orphan-acount", db=db)
     assert typo.returncode == 1
     assert "--rule: no rule 'orphan-acount'; did you mean 'orphan-account'?" in typo.stderr
 
 
 def test_findings_about_a_person_named_by_email_or_name(company: Path, db: Path) -> None:
-    assert iam_gov("--config", config(company), "run", db=db).returncode == 0
+    assert iam_gov("--config", config(company), "run", db=db).returncode == FIRST_RUN
     planted = json.loads((company / "planted.json").read_text())
     leaver = next(p["login"] for p in planted if p["rule_id"] == "leaver-active-access")
     args = ("--config", config(company), "findings", "--format", "json", "--person")

@@ -311,7 +311,7 @@ def test_run_leads_with_the_failure_evaluates_what_there_is_and_exits_2(
 ) -> None:
     db = tmp_path / "store" / "iam-gov.db"
     cfg = str(company / "iam-gov.toml")
-    assert iam_gov("--config", cfg, "run", db=db).returncode == 0
+    assert iam_gov("--config", cfg, "run", db=db).returncode == 1  # first run: all is new
     before = snapshot_ids(db)
     # Okta's export folder is now one whose name is markup: shown as it is, never styled.
     write_config(company, OKTA_EXPORT.format(folder="okta-[bold]x[/bold]"))
