@@ -11,6 +11,7 @@ import typer
 from rich.text import Text
 
 from iam_gov.cli_common import config_from_options, err, open_store, out, policy_of
+from iam_gov.files import write_atomically
 from iam_gov.textsafe import printable
 
 if TYPE_CHECKING:
@@ -84,7 +85,7 @@ def drift_command(
             sys.exit(published.exit_code)
     text = render(report, fmt)
     if out_file is not None:
-        _write(out_file, text)
+        write_atomically(out_file, text, "drift report")
         err.print(Text(f"drift report written to {out_file} (exit code {report.exit_code})"))
     else:
         sys.stdout.write(text)
@@ -93,18 +94,6 @@ def drift_command(
 
 
 drift_command.__doc__ = f"{drift_command.__doc__}\n\n{EXIT_CODES}"
-
-
-def _write(path: Path, text: str) -> None:
-    from iam_gov.errors import InputError
-
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise InputError(f"{path}: cannot write the report: {exc.strerror}") from None
 
 
 def print_published(published: Published) -> None:

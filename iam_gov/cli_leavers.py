@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from iam_gov.cli_common import config_from_options, err, open_store, out
-from iam_gov.errors import IamGovError
+from iam_gov.files import write_atomically
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -75,7 +75,7 @@ def report_command(
         report = leavers_report(store, config, policy, since=first, until=last)
     if out_file is not None:
         rendered = {"table": leavers_text, "csv": leavers_csv, "json": leavers_json}[fmt]
-        _write(out_file, rendered(report))
+        write_atomically(out_file, rendered(report), "leavers report")
         out.print(Text(f"wrote {len(report.leavers)} leaver(s) to {out_file}"), soft_wrap=True)
     elif fmt == "table":
         _print_table(report)
@@ -99,18 +99,6 @@ def _day(value: str, option: str) -> date:
         raise typer.BadParameter(
             f"{value!r} is not a date: give it as YYYY-MM-DD (2026-09-01)", param_hint=option
         ) from None
-
-
-def _write(path: Path, text: str) -> None:
-    """Written whole or not at all (a temporary file beside it, then renamed): a scheduler
-    never picks up half a report."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise IamGovError(f"{path}: cannot write the report: {exc.strerror}") from None
 
 
 def _print_table(report: LeaversReport) -> None:

@@ -37,3 +37,30 @@ def csv_cell(value: object) -> str:
     if text and text[0] in _FORMULA_START:
         return "'" + text
     return text
+
+
+# Markdown that would come alive in untrusted text: inline markup and HTML, ...
+_MD_INLINE = re.compile(r"([\\`*_\[\]<>|~&#!])")
+# ... what starts a block (heading, quote, list, setext underline) at the start of a line,
+_MD_BLOCK_START = re.compile(r"^([-+=>])|^(\d+)([.)])")
+# ... a URL or www. host, which autolinking renderers (GFM, linkify) make a link of,
+_MD_URL = re.compile(r"(?i)\b(?:[a-z][a-z0-9+.-]*://|www\.)\S*")
+# ... an e-mail address (GFM, linkify) and a bare host name (linkify's fuzzy links: a known
+# top-level domain or any two letters): the @ and the dot before such a name are escaped.
+_MD_AT = re.compile(r"(?<=[\w.+-])@(?=[\w-])")
+_MD_HOST_DOT = re.compile(
+    r"(?i)(?<=[\w-])\.(?=(?:[a-z]{2}|biz|com|edu|gov|net|org|pro|web|xxx|aero|asia|coop|info"
+    r"|museum|name|shop)(?![\w-]))"
+)
+
+
+def markdown_literal(value: object) -> str:
+    """Untrusted text as literal Markdown: on one line, no markup, no link, no HTML, and
+    safe in a table cell. Control and bidi characters are shown as escapes first."""
+    text = _MD_INLINE.sub(r"\\\1", printable(value))
+    text = _MD_BLOCK_START.sub(lambda m: f"\\{m[1]}" if m[1] else f"{m[2]}\\{m[3]}", text)
+    # Escaping the punctuation of a URL, an address or a host name splits it for the
+    # autolinkers, which look at the raw text (cmark-gfm) or at single text tokens
+    # (markdown-it's linkify).
+    text = _MD_URL.sub(lambda m: re.sub(r"([:/.])", r"\\\1", m[0]), text)
+    return _MD_HOST_DOT.sub(r"\\.", _MD_AT.sub(r"\\@", text))

@@ -33,6 +33,8 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "iam_gov.yamlfile",
             "iam_gov.plugins",
             "iam_gov.textsafe",
+            "iam_gov.files",
+            "iam_gov.retrying",
         ),
     ),
     ("connectors", ("iam_gov.connectors",)),

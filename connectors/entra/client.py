@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import email.utils
-import random
 import re
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+from iam_gov import retrying
 from iam_gov.errors import ConfigError, ConnectorError
 
 if TYPE_CHECKING:
@@ -196,28 +194,11 @@ class GraphClient:
 
 
 def backoff(attempt: int) -> float:
-    """Exponential with jitter, so that many clients throttled together do not return together:
-    between half and all of ``base * 2**attempt``, capped."""
-    ceiling: float = min(BACKOFF_MAX_SECONDS, BACKOFF_BASE_SECONDS * 2.0**attempt)
-    return ceiling * random.uniform(0.5, 1.0)
+    return retrying.backoff(attempt, base=BACKOFF_BASE_SECONDS, ceiling=BACKOFF_MAX_SECONDS)
 
 
 def retry_after(value: str | None) -> float | None:
-    """``Retry-After`` in seconds (a number or an HTTP date); None when absent or unreadable."""
-    if value is None:
-        return None
-    value = value.strip()
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=UTC)
-        seconds = (when - datetime.now(UTC)).total_seconds()
-    return min(max(seconds, 0.0), RETRY_AFTER_MAX_SECONDS)
+    return retrying.retry_after(value, cap=RETRY_AFTER_MAX_SECONDS)
 
 
 def _error(method: str, path: str, response: httpx.Response) -> GraphError:

@@ -16,6 +16,7 @@ from typing import Final, Literal
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from iam_gov.errors import InputError
+from iam_gov.files import write_atomically
 from iam_gov.model import Action, ActionKind, UTCDateTime
 
 PLAN_VERSION: Final = 1
@@ -124,13 +125,7 @@ def phase_of(kind: ActionKind, connector_type: str) -> Phase:
 
 def save_plan(plan: Plan, path: Path) -> None:
     """Written whole or not at all (a temporary file beside it, then renamed)."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        tmp.write_text(plan.to_json(), encoding="ascii")
-        tmp.replace(path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise InputError(f"{path}: cannot write the plan: {exc.strerror}") from None
+    write_atomically(path, plan.to_json(), "plan")
 
 
 def load_plan_file(path: Path) -> Plan:

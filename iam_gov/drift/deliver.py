@@ -22,7 +22,6 @@ import errno
 import json
 import logging
 import os
-import random
 import re
 import secrets
 import shutil
@@ -35,12 +34,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid, parsedate_to_datetime
+from email.utils import format_datetime, make_msgid
 from pathlib import Path
 from typing import Any, Literal
 
 import httpx
 
+from iam_gov import retrying
 from iam_gov.campaigns.remind import ReminderError, _connect, _quietly_close, _why, check_address
 from iam_gov.config import Config, DriftEmail, DriftWebhook
 from iam_gov.drift.model import EXIT_DELIVERY, EXIT_FINDINGS, EXIT_OK, EXIT_STALE, DriftReport
@@ -544,27 +544,11 @@ def _redacted_logs(secrets_: list[str], shown: str) -> Iterator[None]:
 
 
 def backoff(attempt: int) -> float:
-    """Exponential with jitter: between half and all of ``base * 2**attempt``, capped."""
-    ceiling = min(BACKOFF_MAX_SECONDS, BACKOFF_BASE_SECONDS * 2.0**attempt)
-    return ceiling * random.uniform(0.5, 1.0)
+    return retrying.backoff(attempt, base=BACKOFF_BASE_SECONDS, ceiling=BACKOFF_MAX_SECONDS)
 
 
 def retry_after(value: str | None) -> float | None:
-    """``Retry-After`` in seconds (a number or an HTTP date), capped; None when absent."""
-    if value is None:
-        return None
-    value = value.strip()
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = parsedate_to_datetime(value)
-        except (TypeError, ValueError, IndexError):
-            return None
-        seconds = (as_utc(when) - utcnow()).total_seconds()
-    if seconds != seconds:  # NaN
-        return None
-    return min(max(seconds, 0.0), RETRY_AFTER_MAX_SECONDS)
+    return retrying.retry_after(value, cap=RETRY_AFTER_MAX_SECONDS)
 
 
 def post_webhook(

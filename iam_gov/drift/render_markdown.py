@@ -7,7 +7,6 @@ same as the Markdown."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime
 from typing import Final, TypeVar
@@ -26,7 +25,7 @@ from iam_gov.drift.model import (
     SystemState,
 )
 from iam_gov.model import Severity
-from iam_gov.textsafe import printable
+from iam_gov.textsafe import markdown_literal
 from iam_gov.timeutil import as_utc
 
 T = TypeVar("T")
@@ -196,35 +195,8 @@ def title_of(report: DriftReport) -> str:
 
 # --- Markdown ------------------------------------------------------------------------------
 
-# Characters that start emphasis, code, links, images, HTML, tables or entity references
-# anywhere in a line. Backslash escapes work for every ASCII punctuation (CommonMark 2.4).
-_INLINE = re.compile(r"([\\`*_\[\]<>|~&#!])")
-# What starts a block (heading, quote, list, setext underline) at the start of a line.
-_BLOCK_START = re.compile(r"^([-+=>])|^(\d+)([.)])")
-# A URL or www. host: renderers with autolinking (GFM, linkify) would make a link of it.
-_URL = re.compile(r"(?i)\b(?:[a-z][a-z0-9+.-]*://|www\.)\S*")
-# An e-mail address (GFM, linkify) and a bare host name (linkify's fuzzy links: a known
-# top-level domain or any two letters): the @ and the dot before such a name are escaped.
-_AT = re.compile(r"(?<=[\w.+-])@(?=[\w-])")
-_HOST_DOT = re.compile(
-    r"(?i)(?<=[\w-])\.(?=(?:[a-z]{2}|biz|com|edu|gov|net|org|pro|web|xxx|aero|asia|coop|info"
-    r"|museum|name|shop)(?![\w-]))"
-)
-
-
-def md(value: object) -> str:
-    """Untrusted text as literal Markdown: on one line, no markup, no link, no HTML, and
-    safe in a table cell. Control and bidi characters are shown as escapes first.
-
-    The rules of ``iam_gov.reports.markdown.md`` (which the drift layer may not import), and
-    e-mail addresses and bare host names kept from becoming links too."""
-    text = _INLINE.sub(r"\\\1", printable(value))
-    text = _BLOCK_START.sub(lambda m: f"\\{m[1]}" if m[1] else f"{m[2]}\\{m[3]}", text)
-    # Escaping the punctuation of a URL, an address or a host name splits it for the
-    # autolinkers, which look at the raw text (cmark-gfm) or at single text tokens
-    # (markdown-it's linkify).
-    text = _URL.sub(lambda m: re.sub(r"([:/.])", r"\\\1", m[0]), text)
-    return _HOST_DOT.sub(r"\\.", _AT.sub(r"\\@", text))
+md = markdown_literal
+"""Untrusted text as literal Markdown (``iam_gov.textsafe.markdown_literal``)."""
 
 
 def _table(

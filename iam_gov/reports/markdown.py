@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime
@@ -11,26 +10,11 @@ from iam_gov import __version__
 from iam_gov.model import Finding, Severity
 from iam_gov.reports.formats import FindingsReport, findings_format
 from iam_gov.rules import all_rules
-from iam_gov.textsafe import printable
+from iam_gov.textsafe import markdown_literal
 from iam_gov.timeutil import as_utc
 
-# Characters that start emphasis, code, links, images, HTML, tables or entity references
-# anywhere in a line. Backslash escapes work for every ASCII punctuation (CommonMark 2.4).
-_INLINE = re.compile(r"([\\`*_\[\]<>|~&#!])")
-# What starts a block (heading, quote, list, setext underline) at the start of a line.
-_BLOCK_START = re.compile(r"^([-+=>])|^(\d+)([.)])")
-# A URL or www. host: renderers with autolinking (GFM, linkify) would make a link of it.
-_URL = re.compile(r"(?i)\b(?:[a-z][a-z0-9+.-]*://|www\.)\S*")
-
-
-def md(value: object) -> str:
-    """Untrusted text as literal Markdown: on one line, no markup, no link, no HTML, and
-    safe in a table cell. Control characters are shown as escapes first."""
-    text = _INLINE.sub(r"\\\1", printable(value))
-    text = _BLOCK_START.sub(lambda m: f"\\{m[1]}" if m[1] else f"{m[2]}\\{m[3]}", text)
-    # Escaping the punctuation of a URL splits it for the autolinkers, which look at the
-    # raw text (cmark-gfm) or at single text tokens (markdown-it's linkify).
-    return _URL.sub(lambda m: re.sub(r"([:/.])", r"\\\1", m[0]), text)
+md = markdown_literal
+"""Untrusted text as literal Markdown (``iam_gov.textsafe.markdown_literal``)."""
 
 
 def _when(value: datetime | None) -> str:
