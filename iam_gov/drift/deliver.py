@@ -727,7 +727,8 @@ def _why_text(value: bytes | str) -> str:
 def reports_root(config: Config) -> Path:
     """Where report folders go: ``[drift] reports_folder``, else ``reports`` beside the
     configuration file."""
-    return config.drift.reports_folder or config.base_dir / "reports"
+    # normalised (``samples/demo/../../.demo/reports`` is ``.demo/reports``), links kept
+    return Path(os.path.normpath(config.drift.reports_folder or config.base_dir / "reports"))
 
 
 def deliver(
