@@ -84,10 +84,18 @@ SystemOption = Annotated[
     list[str] | None,
     typer.Option("--system", "-s", help="Only this system (repeatable). Default: all configured."),
 ]
+AcceptHrDrop = Annotated[
+    bool,
+    typer.Option(
+        "--accept-hr-drop",
+        help="Store an HR export with far fewer people than the last (max_drop): the drop "
+        "is real, not a file cut short.",
+    ),
+]
 
 
 @app.command()
-def collect(system: SystemOption = None) -> None:
+def collect(system: SystemOption = None, accept_hr_drop: AcceptHrDrop = False) -> None:
     """Collect every configured system (or those named) into the store.
 
     Each system is stored as it is read. One that cannot be read keeps its previous snapshot
@@ -100,7 +108,7 @@ def collect(system: SystemOption = None) -> None:
     config = config_from_options()
     policy_of(config)  # a broken policy stops the run before anything is collected
     with open_store(config) as store:
-        result = collect_each(config, store, system)
+        result = collect_each(config, store, system, accept_hr_drop=accept_hr_drop)
         with store.reading() as conn:
             by_id = {
                 i.id: i for i in snapshots_by_id(conn, [c.snapshot_id for c in result.collected])
@@ -133,6 +141,7 @@ def evaluate() -> None:
 @app.command()
 def run(
     system: SystemOption = None,
+    accept_hr_drop: AcceptHrDrop = False,
     report: Annotated[
         bool,
         typer.Option(
@@ -166,7 +175,7 @@ def run(
     evaluated: EvaluationReport | None = None
     published: Published | None = None
     with open_store(config) as store:
-        result = collect_each(config, store, system)
+        result = collect_each(config, store, system, accept_hr_drop=accept_hr_drop)
         with store.reading() as conn:
             stale = stale_systems(conn)
         hr = stale.get(config.hr_system)

@@ -99,6 +99,7 @@ def collect_each(
     only: Sequence[str] | None = None,
     *,
     factory: ConnectorFactory = build_connector,
+    accept_hr_drop: bool = False,
 ) -> CollectResult:
     """Collect the chosen systems (all by default), storing each snapshot, with its audit
     record, in its own transaction as soon as it is read: a later failure loses nothing.
@@ -118,12 +119,37 @@ def collect_each(
             result.failed[name] = _record_failure(store, name, _problems_of(name, exc), exc)
             continue
         inconsistent = integrity_problems(snapshot)
+        if not inconsistent and not accept_hr_drop:
+            inconsistent = _people_drop(store, name, config.systems[name], snapshot)
         if inconsistent:
             error = SourceError([f"{name}: {p}" for p in inconsistent])
             result.failed[name] = _record_failure(store, name, inconsistent, error)
             continue
         result.collected.append(_store_snapshot(store, name, snapshot))
     return result
+
+
+def _people_drop(store: Store, name: str, options: Any, snapshot: SystemSnapshot) -> list[str]:
+    """An HR export with far fewer people than the last one stored (``max_drop``), as a
+    problem: refused unless confirmed, since a file cut at a line boundary reads cleanly."""
+    max_drop = getattr(options, "max_drop", None)
+    if max_drop is None or not snapshot.people:
+        return []
+    with store.reading() as conn:
+        previous = latest_snapshot(conn, name)
+    if previous is None:
+        return []
+    before = previous.counts.get("people", 0)
+    now = len(snapshot.people)
+    if not before or now >= before * (1 - max_drop):
+        return []
+    return [
+        f"the export has {now} people, {1 - now / before:.0%} fewer than the {before} of the "
+        f"last snapshot ({previous.collected_at:%Y-%m-%d %H:%M} UTC), more than max_drop = "
+        f"{max_drop:.0%}: refused, since a file cut short would make every leaver's finding "
+        "look resolved and everyone else's accounts orphans; if the drop is real, collect "
+        "again with --accept-hr-drop"
+    ]
 
 
 def collect(

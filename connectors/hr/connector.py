@@ -76,6 +76,10 @@ class HROptions(ConnectorOptions):
     """When the export was taken; default: the file's modification time."""
     min_people: int = Field(default=1, ge=0)
     """Fewer valid people than this is an error: it guards against a half-empty export."""
+    max_drop: float = Field(default=0.2, ge=0, le=1)
+    """An export with this share fewer people than the last one stored is refused unless
+    confirmed (``--accept-hr-drop``): a file cut at a line boundary reads cleanly, and would
+    make every leaver's finding look resolved and everyone else's accounts orphans."""
 
     @field_validator("encoding")
     @classmethod
