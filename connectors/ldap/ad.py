@@ -16,6 +16,7 @@ from iam_gov.connectors.ldap.entry import (
     UserFacts,
     Values,
     clean,
+    dn_id,
     unique_names,
 )
 from iam_gov.model import AccountKind, AccountStatus
@@ -192,6 +193,8 @@ class ActiveDirectory(Flavor):
         )
 
     def native_id(self, entry: Entry) -> str:
+        if entry.by_dn:
+            return dn_id(entry)
         raw = entry.raw("objectGUID")
         if raw is None:
             raise ValueError("it has no objectGUID")

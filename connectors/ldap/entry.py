@@ -30,6 +30,9 @@ class Entry:
     attributes: Mapping[str, tuple[bytes, ...]]
     line: int | None = None
     """Where the entry starts in an LDIF file."""
+    by_dn: bool = False
+    """An exported entry without its flavor's id attribute (``ldapsearch`` without ``+``, an
+    ``ldifde`` that left objectGUID out): identified by its DN, see ``dn_id``."""
 
     def values(self, name: str) -> tuple[bytes, ...]:
         return self.attributes.get(name.lower(), ())
@@ -132,6 +135,12 @@ def dn_key(dn: str) -> str:
             )
         rdns.append("+".join(sorted(avas)))
     return ",".join(rdns)
+
+
+def dn_id(entry: Entry) -> str:
+    """The native id of an entry identified by its DN: the DN as ``dn_key`` spells it, so
+    that it is one id however a tool spells the DN. Never a UUID: the two cannot collide."""
+    return dn_key(entry.dn)
 
 
 def first_rdn_value(dn: str) -> str:

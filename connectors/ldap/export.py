@@ -10,7 +10,7 @@ import codecs
 import re
 import urllib.parse
 import urllib.request
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from iam_gov.connectors.ldap.entry import Collected, Entry, Flavor, decode_text, merge_ranges
@@ -62,23 +62,49 @@ def read_ldif(path: Path) -> Ldif:
 
 def read_export(path: Path, flavor: Flavor, policy_dn: str | None) -> Collected:
     """The users, groups and password policy entries of an LDIF export, by their object
-    classes. ``SourceError`` when it holds no users or groups of this flavor."""
+    classes. ``SourceError`` when it holds no users or groups of this flavor. A user or group
+    without the flavor's id attribute is read all the same, identified by its DN, and said
+    once for the file: a warning, as nothing of the directory is missing."""
     ldif = read_ldif(path)
     collected = Collected(errors=ldif.errors, complete=ldif.complete, policy_dn=policy_dn)
+    by_dn = 0
     for entry in ldif.entries:
         classes = {c.casefold() for c in entry.texts("objectClass")}
         if flavor.policy_class in classes:
             collected.policy_entries.append(entry)
-        if flavor.is_group(classes):
+        group, user = flavor.is_group(classes), flavor.is_user(classes)
+        if (group or user) and not entry.has(flavor.id_attribute):
+            entry = replace(entry, by_dn=True)
+            by_dn += 1
+        if group:
             collected.groups.append(entry)
-        elif flavor.is_user(classes):
+        elif user:
             collected.users.append(entry)
     if not collected.users and not collected.groups:
         raise SourceError(
             f"{path}: holds no {flavor.name} users or groups (each entry needs its "
             "objectClass values)"
         )
+    if by_dn:
+        # Every entry is read: the export is as complete as it was, only its ids are weaker.
+        collected.errors.append(SnapshotError(source=str(path), message=_by_dn(flavor, by_dn)))
     return collected
+
+
+_KEEP_IDS = {
+    "openldap": "export with ldapsearch ... '*' '+' (or name entryUUID) to keep them",
+    "ad": "export with ldifde or ldapsearch without leaving objectGUID out to keep them",
+}
+
+
+def _by_dn(flavor: Flavor, count: int) -> str:
+    entries, are = ("1 entry has", "it is") if count == 1 else (f"{count} entries have", "they are")
+    why = " (an export without operational attributes)" if flavor.name == "openldap" else ""
+    how = _KEEP_IDS.get(flavor.name, f"export {flavor.id_attribute} to keep them")
+    return (
+        f"{entries} no {flavor.id_attribute}{why}: {are} identified by DN, so a renamed "
+        f"or moved account will look like a new one; {how}"
+    )
 
 
 def _records(path: Path, lines: list[bytes]) -> list[list[tuple[int, bytes]]]:

@@ -17,6 +17,7 @@ from iam_gov.connectors.ldap.entry import (
     UserFacts,
     Values,
     clean,
+    dn_id,
     unique_names,
 )
 from iam_gov.model import AccountStatus
@@ -78,6 +79,8 @@ class OpenLDAP(Flavor):
         return ("entryUUID", "cn", "member", "uniqueMember", "memberUid", "description", "owner")
 
     def native_id(self, entry: Entry) -> str:
+        if entry.by_dn:
+            return dn_id(entry)
         value = entry.text("entryUUID")
         if value is None:
             raise ValueError("it has no entryUUID (an operational attribute: name it to get it)")

@@ -462,16 +462,32 @@ def test_an_unreadable_value_is_left_unknown_and_said(tmp_path: Path) -> None:
     assert error.message == "userAccountControl 'lots' is not a number: left unknown"
 
 
-def test_an_entry_without_object_guid_is_skipped_and_said(tmp_path: Path) -> None:
+def test_an_entry_without_object_guid_is_identified_by_dn_and_said(tmp_path: Path) -> None:
     lines = _ldifde().split("\r\n")
     text = "\r\n".join(
         line for line in lines if not line.startswith("objectGUID:: " + _b64(ALICE_GUID.bytes_le))
     )
     snapshot = _export(tmp_path, text, exported_at=AD_NOW).collect()
 
+    (alice,) = snapshot.accounts
+    assert alice.native_id == dn_key("CN=Alice Archer,OU=Staff,DC=corp,DC=example,DC=com")
+    assert snapshot.complete  # all of it was read; only the id is weaker
+    (warning,) = snapshot.errors
+    assert not warning.fatal
+    assert warning.message.startswith("1 entry has no objectGUID: it is identified by DN")
+    # The group still lists her by DN, and keeps its GUID: mixed ids resolve.
+    assert [g.account_id for g in snapshot.grants] == [alice.native_id]
+
+
+def test_a_malformed_object_guid_is_still_skipped(tmp_path: Path) -> None:
+    text = _ldifde().replace(
+        "objectGUID:: " + _b64(ALICE_GUID.bytes_le), "objectGUID:: " + _b64(b"short")
+    )
+    snapshot = _export(tmp_path, text, exported_at=AD_NOW).collect()
+
     assert snapshot.accounts == () and not snapshot.complete
     (error,) = snapshot.errors
-    assert error.message == "user skipped: it has no objectGUID"
+    assert error.message == "user skipped: its objectGUID is 5 bytes long, not 16"
 
 
 def test_an_export_without_the_domain_object_says_the_policy_is_unknown(tmp_path: Path) -> None:
