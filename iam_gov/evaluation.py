@@ -12,8 +12,10 @@ from iam_gov import audit
 from iam_gov.config import Config
 from iam_gov.correlate import Overrides
 from iam_gov.engine import EvaluationState, cycle_collector_paused, load_state
+from iam_gov.errors import PolicyError
 from iam_gov.model import Finding, Severity
 from iam_gov.policy import Policy
+from iam_gov.policy.match import unfilled_match_fields
 from iam_gov.rules import Rule, all_rules
 from iam_gov.store import Store
 from iam_gov.store.findings import Recorded, record_evaluation
@@ -73,6 +75,12 @@ def _evaluate(
     started = now or utcnow()
     loaded = load_state(store, config, policy, overrides=overrides, now=started)
     state, used, warnings = loaded.state, loaded.snapshots, loaded.warnings
+    unfilled = unfilled_match_fields(
+        [(r.where, name, r.item.match) for name, r in policy.roles.items()],
+        state.people.values(),
+    )
+    if unfilled:  # a role that matches nobody would make its members' access all "excess"
+        raise PolicyError(unfilled)
     hr_info = state.hr
     links = state.links
     timings = dict(loaded.timings)

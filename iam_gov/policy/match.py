@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from functools import lru_cache
 
 from iam_gov.model import Account, Entitlement, Person
@@ -49,3 +49,31 @@ def person_matches(match: Mapping[str, str | list[str]], person: Person) -> bool
         if not any(wildcard(option, value) for option in options):
             return False
     return True
+
+
+def unfilled_match_fields(
+    matches: Iterable[tuple[str, str, Mapping[str, str | list[str]]]], people: Iterable[Person]
+) -> list[str]:
+    """``where: roles.NAME.match.FIELD: …`` for every field a role matches on that no person
+    in the HR data has a value for: a misspelt key, or one the HR mapping never fills, would
+    otherwise match nobody, silently. ``matches`` are (where, role name, match) triples."""
+    wanted = {field for _, _, match in matches for field in match}
+    if not wanted:
+        return []
+    filled: set[str] = set()
+    seen_fields: set[str] = set()
+    for person in people:
+        for field in wanted - filled:
+            if person_field(person, field):
+                filled.add(field)
+        seen_fields.update(person.attributes)
+        if filled == wanted:
+            return []
+    known = sorted(set(PERSON_FIELDS) | seen_fields)
+    return [
+        f"{where}: roles.{name}.match.{field}: no person in the HR data has a {field!r}, so "
+        f"the role matches nobody (fields the HR data fills: {', '.join(known)})"
+        for where, name, match in matches
+        for field in match
+        if field not in filled
+    ]
