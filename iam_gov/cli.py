@@ -19,6 +19,7 @@ from iam_gov.cli_common import config_from_options, err, open_store, options, ou
 from iam_gov.cli_deprovision import deprovision_command
 from iam_gov.cli_drift import baseline_app, drift_command
 from iam_gov.cli_leavers import leavers_app
+from iam_gov.cli_problems import problems_command
 from iam_gov.cli_webhook import hr_webhook_command
 from iam_gov.errors import IamGovError
 
@@ -76,6 +77,7 @@ app.command("hr-webhook")(hr_webhook_command)
 app.add_typer(leavers_app, name="leavers")
 app.command("drift")(drift_command)
 app.add_typer(baseline_app, name="baseline")
+app.command("problems")(problems_command)
 
 
 # --- collect / evaluate / run -------------------------------------------------------------
@@ -645,6 +647,19 @@ def main() -> None:
     except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)
+    except typer.Abort:
+        err.print("aborted")
+        sys.exit(130)
+    except typer.TyperException as exc:
+        # Typer's own copy of click's usage errors (a bad value for an option with choices):
+        # a user's mistake, shown as click shows it, not an internal error
+        show = getattr(exc, "show", None)
+        if callable(show):
+            show()
+        else:
+            err.print(Text(f"error: {exc}"))
+        code = getattr(exc, "exit_code", 2)
+        sys.exit(code if isinstance(code, int) else 2)
     except KeyboardInterrupt:
         err.print("interrupted")
         sys.exit(130)

@@ -287,3 +287,11 @@ def test_findings_about_a_person_named_by_email_or_name(company: Path, db: Path)
     nobody = iam_gov(*args, "nobody@nowhere", db=db)
     assert nobody.returncode == 1
     assert "--person: nobody in HR is 'nobody@nowhere'" in nobody.stderr
+
+
+def test_a_bad_choice_for_an_option_is_a_usage_error(tmp_path: Path) -> None:
+    """Typer's own copy of click's errors: shown as a usage error, exit 2, not an internal
+    error with exit 70."""
+    done = iam_gov("rules", "--format", "xml", db=tmp_path / "unused.db")
+    assert done.returncode == 2
+    assert "Invalid value for '--format'" in done.stderr and "internal error" not in done.stderr

@@ -64,6 +64,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "iam_gov.cli_webhook",
             "iam_gov.cli_leavers",
             "iam_gov.cli_drift",
+            "iam_gov.cli_problems",
             "iam_gov.__main__",
         ),
     ),
