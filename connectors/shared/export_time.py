@@ -5,10 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from iam_gov.connectors.shared.files import BadFile
+from iam_gov.timeutil import utcnow
+
+FUTURE_SLACK = timedelta(minutes=5)
+"""A modification time this far ahead of the clock is not clock skew between machines."""
 
 
 @dataclass(frozen=True)
@@ -37,10 +41,15 @@ def export_time(
         raise ValueError("export_time needs at least one file to fall back on")
     at = max(modified_at(path) for path in files)
     whose = "the file's" if len(files) == 1 else "the newest file's"
-    return ExportTime(
-        at,
-        f"exported_at not given: taken to be {whose} modification time, {at:%Y-%m-%d %H:%M} UTC",
-    )
+    said = f"exported_at not given: taken to be {whose} modification time, {at:%Y-%m-%d %H:%M} UTC"
+    now = utcnow()
+    if at - now > FUTURE_SLACK:
+        said += (
+            f", which is later than this machine's clock ({now:%Y-%m-%d %H:%M} UTC): the "
+            "file's time or the clock is wrong, and every age measured from it (dormancy, "
+            "days since leaving) with it; set exported_at"
+        )
+    return ExportTime(at, said)
 
 
 def modified_at(path: Path) -> datetime:

@@ -68,3 +68,19 @@ def test_the_modification_time_is_utc_whatever_the_local_zone(
 def test_a_missing_file_is_named(tmp_path: Path) -> None:
     with pytest.raises(BadFile, match=r"users.json: no such file"):
         export_time(None, [tmp_path / "users.json"])
+
+
+def test_a_modification_time_later_than_the_clock_is_said(tmp_path: Path) -> None:
+    from datetime import timedelta
+
+    from iam_gov.timeutil import utcnow
+
+    ahead = utcnow() + timedelta(days=3)
+    file = touched(tmp_path / "users.json", ahead)
+
+    taken = export_time(None, [file])
+
+    assert taken.guessed is not None
+    assert "later than this machine's clock" in taken.guessed and "set exported_at" in taken.guessed
+    within = export_time(None, [touched(tmp_path / "groups.json", utcnow())])
+    assert within.guessed is not None and "later than" not in within.guessed
