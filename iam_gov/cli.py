@@ -28,6 +28,8 @@ if TYPE_CHECKING:
 
     from iam_gov.collect import CollectResult
     from iam_gov.config import Config
+    from iam_gov.policy import Policy
+    from iam_gov.policy_lint import LintProblem
     from iam_gov.store.snapshots import StaleInfo
 
 app = typer.Typer(
@@ -168,6 +170,7 @@ def run(
     from iam_gov.drift.publish import Published, publish
     from iam_gov.evaluation import EvaluationReport
     from iam_gov.evaluation import evaluate as do_evaluate
+    from iam_gov.policy_lint import lint_policy
     from iam_gov.reports.summary import run_summary
     from iam_gov.store.snapshots import stale_systems
 
@@ -183,6 +186,7 @@ def run(
         hr = stale.get(config.hr_system)
         if config.hr_system not in result.failed or hr is None or hr.snapshot is not None:
             evaluated = do_evaluate(store, config, policy, overrides=overrides)
+        lint = lint_policy(store, config, policy) if evaluated is not None else []
         if evaluated is not None and report:
             drift = compute_drift(
                 store,
@@ -196,6 +200,7 @@ def run(
     _report_collect_failures(result, stale, config)
     if evaluated is not None:
         out.print(run_summary(evaluated, stale=[name for name in stale if name in config.systems]))
+        _print_lint(lint)
     else:
         out.print(Text("Not evaluated: the store has no HR data yet.", style="bold red"))
     if published is not None:
@@ -431,6 +436,7 @@ def policy_check(
                     for name in unknown
                 ]
             )
+    lint = _lint(config, policy) if config is not None else []
     today = utcnow().date()
     expired = [e for e in policy.exceptions if not exception_valid(e.item, today)]
     soon = [
@@ -459,6 +465,31 @@ def policy_check(
                 f"  warning: exception at {located.where} expired on {exc.expires}", style="yellow"
             )
         )
+    _print_lint(lint)
+
+
+def _lint(config: Config, policy: Policy) -> list[LintProblem]:
+    """What the policy names that the latest snapshots do not have: an unconfigured system
+    is an error; a pattern that matches nothing, a warning (none before anything is stored)."""
+    from iam_gov.cli_common import store_exists
+    from iam_gov.errors import PolicyError
+    from iam_gov.policy_lint import lint_policy
+
+    if not store_exists(config):
+        return []
+    with open_store(config) as store:
+        lint = lint_policy(store, config, policy)
+    errors = [str(p) for p in lint if p.severity == "error"]
+    if errors:
+        raise PolicyError(errors)
+    return lint
+
+
+def _print_lint(lint: list[LintProblem]) -> None:
+    from iam_gov.textsafe import printable
+
+    for problem in lint:
+        out.print(Text(f"  warning: {printable(problem)}", style="yellow"), soft_wrap=True)
 
 
 def _config_or_none_quiet() -> Config | None:

@@ -62,6 +62,21 @@ def open_store(config: Config | None) -> Store:
     return Store.open(database_url(config, options.database_url))
 
 
+def store_exists(config: Config) -> bool:
+    """Whether the store has been created: opening a SQLite store creates its file, so a
+    read-only command asks first. A server database (PostgreSQL) is taken to exist."""
+    from iam_gov.config import database_url
+    from iam_gov.store.database import parse_url
+
+    url = parse_url(database_url(config, options.database_url))
+    if url.get_backend_name() != "sqlite":
+        return True
+    database = url.database or ""
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return True
+    return Path(database).exists()
+
+
 def policy_of(config: Config) -> Policy:
     from iam_gov.policy import load_policy
     from iam_gov.rules import all_rules

@@ -4,7 +4,6 @@ first ten), and every system whose last collect failed. Read-only: it never crea
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -81,16 +80,12 @@ problems_command.__doc__ = f"{problems_command.__doc__}\n\n{DETAILS}"
 
 def _refuse_a_missing_store(config: Config) -> None:
     """Opening a SQLite store creates its file: a read-only command refuses first."""
-    from iam_gov.config import database_url
-    from iam_gov.store.database import parse_url
+    from iam_gov.cli_common import store_exists
 
-    url = parse_url(database_url(config, options.database_url))
-    if url.get_backend_name() != "sqlite":
-        return
-    database = url.database or ""
-    if not database or database == ":memory:" or database.startswith("file:"):
-        return
-    if not Path(database).exists():
+    if not store_exists(config):
+        from iam_gov.config import database_url
+
+        database = database_url(config, options.database_url).removeprefix("sqlite:///")
         raise UsageError(
             f"no store at {database}: nothing has been collected yet: run `iam-gov run` first"
         )

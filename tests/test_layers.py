@@ -47,7 +47,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("rules", ("iam_gov.rules",)),
     (
         "evaluation, collection, explanation",
-        ("iam_gov.evaluation", "iam_gov.collect", "iam_gov.explain"),
+        ("iam_gov.evaluation", "iam_gov.collect", "iam_gov.explain", "iam_gov.policy_lint"),
     ),
     (
         "campaigns, deprovisioning, drift",
