@@ -295,3 +295,31 @@ def test_a_bad_choice_for_an_option_is_a_usage_error(tmp_path: Path) -> None:
     done = iam_gov("rules", "--format", "xml", db=tmp_path / "unused.db")
     assert done.returncode == 2
     assert "Invalid value for '--format'" in done.stderr and "internal error" not in done.stderr
+
+
+def test_policy_check_and_run_say_what_the_policy_names_that_nobody_has(
+    company: Path, db: Path
+) -> None:
+    policy = company / "policy.yaml"
+    text = policy.read_text(encoding="utf-8")
+    marker = "  - name: everyone\n"
+    assert marker in text
+    policy.write_text(
+        text.replace(
+            marker,
+            '  - name: jira-users\n    match: {}\n    grants:\n      okta: ["app:Jiraa*"]\n'
+            + marker,
+            1,
+        ),
+        encoding="utf-8",
+    )
+    before = iam_gov("--config", config(company), "policy", "check", db=db)
+    assert before.returncode == 0 and "app:Jiraa" not in before.stdout  # no store yet: no lint
+    assert not db.exists()  # and none created by a read-only command
+
+    ran = iam_gov("--config", config(company), "run", db=db)
+    assert "'app:Jiraa*' matches no entitlement in okta's latest snapshot" in ran.stdout
+
+    checked = iam_gov("--config", config(company), "policy", "check", db=db)
+    assert checked.returncode == 0
+    assert f"{policy}:" in checked.stdout and "roles.jira-users.grants.okta" in checked.stdout
