@@ -78,7 +78,20 @@ def store_exists(config: Config) -> bool:
 
 
 def policy_of(config: Config) -> Policy:
+    """The configuration's policy, refused when it names a system that is not configured:
+    what it says of that system would be checked against nothing, silently."""
+    from iam_gov.errors import PolicyError
     from iam_gov.policy import load_policy
     from iam_gov.rules import all_rules
 
-    return load_policy(config.policy.path, rules=all_rules())
+    policy = load_policy(config.policy.path, rules=all_rules())
+    unknown = sorted(policy.systems() - set(config.systems))
+    if unknown:
+        raise PolicyError(
+            [
+                f"{policy.sources[0]}: the policy names system {name!r}, which is not "
+                f"configured in {config.path} (configured: {', '.join(config.systems)})"
+                for name in unknown
+            ]
+        )
+    return policy

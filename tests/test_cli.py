@@ -323,3 +323,22 @@ def test_policy_check_and_run_say_what_the_policy_names_that_nobody_has(
     checked = iam_gov("--config", config(company), "policy", "check", db=db)
     assert checked.returncode == 0
     assert f"{policy}:" in checked.stdout and "roles.jira-users.grants.okta" in checked.stdout
+
+
+def test_run_refuses_a_policy_naming_a_system_that_is_not_configured(
+    company: Path, db: Path
+) -> None:
+    policy = company / "policy.yaml"
+    text = policy.read_text(encoding="utf-8")
+    marker = "  - name: everyone\n"
+    policy.write_text(
+        text.replace(
+            marker,
+            '  - name: typo\n    match: {}\n    grants:\n      oktaa: ["group:X"]\n' + marker,
+            1,
+        ),
+        encoding="utf-8",
+    )
+    ran = iam_gov("--config", config(company), "run", db=db)
+    assert ran.returncode == 2 and "the policy names system 'oktaa'" in ran.stderr
+    assert not db.exists()  # refused before anything is collected
