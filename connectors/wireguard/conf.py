@@ -17,6 +17,11 @@ Which lines belong to a ``[Peer]`` (what removing it removes):
 Anything else (a comment after a blank line that is not directly above the next header, a
 commented-out block) belongs to no peer and stays. PiVPN's ``### begin x ###`` … ``### end x
 ###`` blocks are therefore removed whole, as PiVPN itself removes them.
+
+Which comments may *name* a peer by free text (``Peer.naming``; see ``identities``) is
+narrower: the trailing comments of its ``[Peer]`` and ``PublicKey`` lines, the comments at the
+top of its block (before its first setting), and its lead. A comment after a blank line, in
+the middle or at the end of a block, or in the interface's, names nobody.
 """
 
 from __future__ import annotations
@@ -84,22 +89,26 @@ class ConfLine:
     value: str = ""
     """A setting's value as wg reads it (whitespace removed). Never shown in messages."""
     comment: str = ""
-    """A comment line's text, stripped (it starts with ``#``)."""
+    """A comment line's text, stripped (it starts with ``#``); for a header or a setting, its
+    trailing comment (``PublicKey = … # jdoe``), if any, which wg ignores."""
 
 
 def classify(number: int, raw: bytes) -> ConfLine:
-    before, hash_sign, _ = raw.partition(b"#")
+    before, hash_sign, after = raw.partition(b"#")
     squeezed = _WHITESPACE.sub(b"", before).decode("utf-8", errors="replace")
     if not squeezed:
         if hash_sign:
             text = raw.decode("utf-8", errors="replace").strip()
             return ConfLine(number, raw, "comment", comment=text)
         return ConfLine(number, raw, "blank")
+    trailing = ""
+    if hash_sign:
+        trailing = ("#" + after.decode("utf-8", errors="replace")).strip()
     if squeezed.startswith("[") and squeezed.endswith("]"):
-        return ConfLine(number, raw, "header", name=squeezed[1:-1].lower())
+        return ConfLine(number, raw, "header", name=squeezed[1:-1].lower(), comment=trailing)
     key, equals, value = squeezed.partition("=")
     if equals and key:
-        return ConfLine(number, raw, "setting", name=key.lower(), value=value)
+        return ConfLine(number, raw, "setting", name=key.lower(), value=value, comment=trailing)
     return ConfLine(number, raw, "bad")
 
 
@@ -137,6 +146,10 @@ class Peer:
     span: tuple[int, int]
     """Its lines, as indexes into ``WgConfig.lines`` (end exclusive)."""
     disabled: bool = False
+    naming: tuple[ConfLine, ...] = ()
+    """The lines whose comment may name it by free text (see the module docstring), nearest
+    first: the trailing comments of its header and ``PublicKey`` lines, the comment lines at
+    the top of its block, then its lead from the header upwards."""
 
 
 @dataclass(frozen=True)
@@ -338,8 +351,19 @@ class _Reader:
                 preshared_key=preshared,
                 comments=tuple(line for line in owned if line.kind == "comment"),
                 span=(section.start, section.end),
+                naming=self._naming(section, (header, key_line)),
             )
         )
+
+    def _naming(self, section: _Section, inline: Sequence[ConfLine]) -> tuple[ConfLine, ...]:
+        top: list[ConfLine] = []
+        for line in self.lines[section.header + 1 : section.body_end]:
+            if line.kind in ("setting", "bad"):
+                break
+            if line.kind == "comment":
+                top.append(line)
+        lead = reversed(self.lines[section.start : section.header])
+        return (*(line for line in inline if line.comment), *top, *lead)
 
 
 def _is_network(entry: str) -> bool:
@@ -358,7 +382,7 @@ def _disabled_peers(lines: Sequence[ConfLine]) -> Iterator[Peer]:
         if inner is None or inner.kind != "header" or inner.name != "peer":
             index += 1
             continue
-        start, header = index, lines[index].number
+        start, header, header_index = index, lines[index].number, index
         while start > 0 and _leads(lines[start - 1]) and _disabled_inner(lines[start - 1]) is None:
             start -= 1
         comments = list(lines[start:index])
@@ -391,6 +415,7 @@ def _disabled_peers(lines: Sequence[ConfLine]) -> Iterator[Peer]:
                 comments=tuple(comments),
                 span=(start, end),
                 disabled=True,
+                naming=tuple(reversed(lines[start:header_index])),
             )
 
 

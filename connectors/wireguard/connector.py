@@ -54,8 +54,10 @@ class WireGuardOptions(ConnectorOptions):
     mapping: RelPath | None = None
     """YAML identities file: public key -> login, email, employee_id, kind."""
     comment_convention: CommentConvention = "auto"
-    """Which comments name a peer: ``auto`` (``# iam-gov: …``, ``# Name = …``, ``# e-mail``,
-    PiVPN's ``### begin name ###``), ``iam-gov`` (only ``# iam-gov: …``) or ``off``."""
+    """Which comments name a peer: ``auto`` (``# iam-gov: …``; ``# Name = …`` / ``Name:`` /
+    ``user:`` / ``Email:`` as hand-written files and WireGuard UI write them; a name or an
+    e-mail in a comment just above ``[Peer]`` or at the top of its block; PiVPN's
+    ``### begin name ###``), ``iam-gov`` (only ``# iam-gov: …``) or ``off``."""
     second_factor: str | None = Field(default=None, min_length=1)
     """Declared only: what else the VPN demands (WireGuard itself checks the key alone)."""
     relies_on: str | None = Field(default=None, min_length=1)

@@ -8,9 +8,28 @@ after it):
   name="Jane Doe"`` — explicit; any of the keys; quote values with spaces. Its values win
   over the other conventions. (``comment_convention = "iam-gov"`` reads only this one.)
 * ``# Name = jdoe`` (also ``# friendly_name = jdoe``, as prometheus_wireguard_exporter reads
-  it): a login, an e-mail address, or, with spaces, a display name.
+  it; ``#Name: jdoe``, ``# name=jdoe``, ``# user: jdoe``, ``# username``, ``# login``,
+  wg-portal's ``# Display name: …``, optionally after its ``-WGP-`` marker): a login, an
+  e-mail address, or, with spaces, a display name.
+* ``# Email: jane.doe@example.com`` (also ``e-mail``, ``mail``), as WireGuard UI
+  (ngoduykhanh/wireguard-ui) writes above each ``[Peer]`` with ``# Name: …``; a value that
+  is not an e-mail address (empty, ``n/a``) is ignored.
 * ``# jdoe@example.com``: a comment that is one e-mail address.
 * ``### begin jdoe ###``: PiVPN's marker; the client name is the login.
+
+and, in hand-written files, free text — read only from the comments that can only be this
+peer's (``Peer.naming``: the trailing comment of its ``[Peer]`` or ``PublicKey`` line, the
+comments at the top of its block, and the comments directly above its ``[Peer]`` with no
+blank line between), nearest to the header first, and below all of the above:
+
+* ``# jdoe``: one word that can be a login (not a word like ``clients`` or ``laptop``);
+* ``# Jane Doe``: two to four capitalised words, a display name;
+* ``# jane.doe@example.com phone``: an e-mail address, then a note;
+* any of these followed by ``(laptop)`` or `` - laptop``: the note.
+
+A comment after a blank line, in the middle or at the end of a block, or of the interface,
+names nobody: ``# build runner`` two lines above a ``[Peer]`` (blank between), or a ``# ---``
+separator, leave the peer named by its key.
 
 The mapping file (YAML, shared with the OpenVPN connector, which reads the ``cn`` entries)
 wins over all comments, field by field::
@@ -39,8 +58,24 @@ from iam_gov.connectors.wireguard.conf import ConfLine, ConfProblem, is_key
 CommentConvention = Literal["auto", "iam-gov", "off"]
 
 _IAM_GOV = re.compile(r"^#+\s*iam-gov\s*:(.*)$", re.IGNORECASE)
-_NAME = re.compile(r"^#+\s*(?:name|friendly_name)\s*[=:]\s*(\S.*?)\s*$", re.IGNORECASE)
+_NAME = re.compile(
+    r"^#+\s*(?:-WGP-\s*)?(?:name|friendly_name|display[ _]?name|user|username|login)"
+    r"\s*[=:]\s*(\S.*?)\s*$",
+    re.IGNORECASE,
+)
+_EMAIL_KEY = re.compile(r"^#+\s*(?:-WGP-\s*)?(?:e-?mail|mail)\s*[=:]\s*(\S+)\s*$", re.IGNORECASE)
 _EMAIL = re.compile(r"^[^\s@]+@[^\s@]+\.[^\s@]+$")
+_LOGIN = re.compile(r"^[A-Za-z][A-Za-z0-9._-]{0,63}$")
+_NOTE_IN_PARENS = re.compile(r"^(.*?)\s*\(([^()]*)\)$")
+_NOTE_AFTER_DASH = re.compile(r"^(.*?)\s+[-\u2013\u2014]+\s+(.*)$")
+_NOT_A_LOGIN = frozenset(
+    {
+        *("peer", "peers", "client", "clients", "user", "users", "device", "devices"),
+        *("server", "servers", "interface", "vpn", "wireguard", "wg", "disabled", "enabled"),
+        *("old", "new", "unused", "removed", "revoked", "deprecated", "todo", "fixme", "tbd"),
+        *("laptop", "phone", "mobile", "desktop", "tablet", "router", "iphone", "android"),
+    }
+)
 _EMAIL_COMMENT = re.compile(r"^#+\s*([^\s@]+@[^\s@]+\.[^\s@]+)\s*$")
 _PIVPN_BEGIN = re.compile(r"^###\s*begin\s+(\S+)\s*###$", re.IGNORECASE)
 _COMMENT_KEYS = {"login", "email", "employee_id", "kind", "name"}
@@ -97,13 +132,23 @@ def load_identities(path: Path) -> dict[str, Identity]:
 
 
 def comment_identity(
-    comments: Iterable[ConfLine], convention: CommentConvention
+    comments: Iterable[ConfLine],
+    convention: CommentConvention,
+    naming: Iterable[ConfLine] = (),
 ) -> tuple[Identity, list[ConfProblem]]:
-    """What the comment lines of one peer say about who it is."""
-    explicit, implicit, problems = Identity(), Identity(), []
+    """What the comment lines of one peer say about who it is.
+
+    ``comments``: all its comment lines; ``naming``: those that may name it by free text,
+    nearest first (``Peer.naming``), read for every convention."""
+    explicit, implicit, free, problems = Identity(), Identity(), Identity(), []
     if convention == "off":
         return Identity(), []
-    for line in comments:
+    naming = tuple(naming)
+    read: set[int] = set()
+    for line in (*comments, *naming):
+        if line.number in read or not line.comment:
+            continue
+        read.add(line.number)
         text = line.comment
         match = _IAM_GOV.match(text)
         if match is not None:
@@ -114,7 +159,10 @@ def comment_identity(
         if convention != "auto":
             continue
         implicit = implicit.over(_implicit(text))
-    found = explicit.over(implicit)
+    if convention == "auto":
+        for line in naming:
+            free = free.over(_free_text(line.comment))
+    found = explicit.over(implicit).over(free)
     if found != Identity():
         found = replace(found, source="comment")
     return found, problems
@@ -166,6 +214,9 @@ def _implicit(text: str) -> Identity:
     match = _NAME.match(text)
     if match is not None:
         return _named(match.group(1))
+    match = _EMAIL_KEY.match(text)
+    if match is not None:
+        return Identity(email=match.group(1)) if _EMAIL.match(match.group(1)) else Identity()
     match = _EMAIL_COMMENT.match(text)
     if match is not None:
         return Identity(email=match.group(1))
@@ -181,3 +232,33 @@ def _named(value: str) -> Identity:
     if _EMAIL.match(value):
         return Identity(email=value)
     return Identity(login=value)
+
+
+def _free_text(text: str) -> Identity:
+    """A hand-written comment that is a name: ``# jdoe``, ``# Jane Doe (laptop)``, ``#
+    jane.doe@example.com phone``."""
+    body, note = text.lstrip("#").strip(), ""
+    match = _NOTE_IN_PARENS.match(body) or _NOTE_AFTER_DASH.match(body)
+    if match is not None:
+        body, note = match.group(1).strip(), match.group(2).strip()
+    words = body.split()
+    if not words:
+        return Identity()
+    if _EMAIL.match(words[0]):
+        rest = " ".join(words[1:]).strip(" -\u2013\u2014,;:")
+        note = " ".join(part for part in (rest, note) if part)
+        return Identity(email=words[0], note=note or None)
+    if len(words) == 1 and _LOGIN.match(words[0]) and words[0].lower() not in _NOT_A_LOGIN:
+        return Identity(login=words[0], note=note or None)
+    if 2 <= len(words) <= 4 and all(_is_name_word(word) for word in words):
+        return Identity(display_name=" ".join(words), note=note or None)
+    return Identity()
+
+
+def _is_name_word(word: str) -> bool:
+    """``Jane``, ``O'Neil``, ``Jean-Luc``: capitalised, letters, and not an acronym."""
+    return (
+        word[0].isupper()
+        and any(c.islower() for c in word)
+        and all(c.isalpha() or c in "'-." for c in word)
+    )

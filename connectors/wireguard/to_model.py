@@ -168,7 +168,9 @@ class SnapshotBuilder:
     ) -> tuple[Identity, list[ConfProblem]]:
         found, problems = Identity(), []
         for block in blocks:
-            said, said_problems = comment_identity(block.comments, self.comment_convention)
+            said, said_problems = comment_identity(
+                block.comments, self.comment_convention, naming=block.naming
+            )
             found = found.over(said)
             problems.extend(said_problems)
         mapped = identities.get(key)
