@@ -31,6 +31,7 @@ from iam_gov.store.findings import FindingFilter, list_findings
 from iam_gov.store.schema import audit_log, collect_failures
 from iam_gov.store.snapshots import latest_snapshots, stale_systems
 from tests.support.okta_server import TOKEN, OktaServer, example_org
+from tests.support.policy_edit import drop_systems_from_policy
 from tests.support.world import AS_OF
 
 SYSTEMS = ("hr", "okta", "aws")
@@ -64,6 +65,8 @@ def write_config(company: Path, okta_section: str) -> None:
     }
     kept["okta"] = okta_section
     (company / "iam-gov.toml").write_text(head + "\n" + "\n".join(kept[name] for name in SYSTEMS))
+    left_out = {section.split("]", 1)[0] for section in sections} - set(SYSTEMS)
+    drop_systems_from_policy(company / "policy.yaml", left_out)
 
 
 def configured(company: Path) -> Config:

@@ -17,6 +17,7 @@ from iam_gov.evaluation import evaluate
 from iam_gov.policy import Policy, load_policy
 from iam_gov.rules import all_rules
 from iam_gov.store import Store
+from tests.support.policy_edit import drop_systems_from_policy
 
 DEMO = Path(__file__).resolve().parent.parent.parent / "samples" / "demo"
 DEMO_NOW = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
@@ -53,6 +54,7 @@ def copy_demo(root: Path, extra: str = "", without: tuple[str, ...] = ()) -> Pat
         start = text.index(f"[systems.{name}]")
         end = text.find("[systems.", start + 1)
         text = text[:start] + (text[end:] if end >= 0 else "")
+    drop_systems_from_policy(root / "policy.yaml", without)
     wireguard = text.index("[systems.wireguard]")
     end = text.index("[systems.", wireguard + 1)
     section = "\n".join(
