@@ -7,24 +7,27 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-import yaml
+from ruamel.yaml import YAML
 
 
 def drop_systems_from_policy(policy: Path, systems: Iterable[str]) -> None:
     """Everything the policy says of ``systems`` removed: role grants, privileged patterns,
-    separation-of-duties sides, declared accounts, exceptions, owners. (The file is written
-    again from its data: comments go.)"""
+    separation-of-duties sides, declared accounts, exceptions, owners (ruamel's round trip:
+    the rest of the file, comments included, stays as it was)."""
     names = set(systems)
     if not names:
         return
-    data: dict[str, Any] = yaml.safe_load(policy.read_text(encoding="utf-8"))
+    parser = YAML()
+    data: dict[str, Any] = parser.load(policy.read_text(encoding="utf-8"))
     for role in data.get("roles") or []:
         for key in ("grants", "requestable"):
             if isinstance(role.get(key), dict):
-                role[key] = {s: v for s, v in role[key].items() if s not in names}
+                for system in [s for s in role[key] if s in names]:
+                    del role[key][system]
     for key in ("privileged", "owners"):
         if isinstance(data.get(key), dict):
-            data[key] = {s: v for s, v in data[key].items() if s not in names}
+            for system in [s for s in data[key] if s in names]:
+                del data[key][system]
     for key in ("accounts", "exceptions"):
         if isinstance(data.get(key), list):
             data[key] = [item for item in data[key] if item.get("system") not in names]
@@ -35,4 +38,5 @@ def drop_systems_from_policy(policy: Path, systems: Iterable[str]) -> None:
             kept_sod.append({**sod, "sides": sides})
     if "separation_of_duties" in data:
         data["separation_of_duties"] = kept_sod
-    policy.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    with policy.open("w", encoding="utf-8") as out:
+        parser.dump(data, out)
