@@ -416,7 +416,7 @@ def policy_check(
     ] = None,
 ) -> None:
     """Validate the policy; report every mistake as file:line, and what it contains."""
-    from iam_gov.errors import PolicyError
+    from iam_gov.cli_common import refuse_unconfigured_systems
     from iam_gov.policy import exception_valid, load_policy
     from iam_gov.rules import all_rules
     from iam_gov.timeutil import utcnow
@@ -427,15 +427,7 @@ def policy_check(
         path = config.policy.path
     policy = load_policy(path, rules=all_rules())
     if config is not None:
-        unknown = sorted(policy.systems() - set(config.systems))
-        if unknown:
-            raise PolicyError(
-                [
-                    f"{policy.sources[0]}: the policy names system {name!r}, "
-                    f"which is not configured in {config.path}"
-                    for name in unknown
-                ]
-            )
+        refuse_unconfigured_systems(policy, config)
     lint = _lint(config, policy) if config is not None else []
     today = utcnow().date()
     expired = [e for e in policy.exceptions if not exception_valid(e.item, today)]

@@ -80,11 +80,18 @@ def store_exists(config: Config) -> bool:
 def policy_of(config: Config) -> Policy:
     """The configuration's policy, refused when it names a system that is not configured:
     what it says of that system would be checked against nothing, silently."""
-    from iam_gov.errors import PolicyError
     from iam_gov.policy import load_policy
     from iam_gov.rules import all_rules
 
     policy = load_policy(config.policy.path, rules=all_rules())
+    refuse_unconfigured_systems(policy, config)
+    return policy
+
+
+def refuse_unconfigured_systems(policy: Policy, config: Config) -> None:
+    """A ``PolicyError`` when the policy names a system the configuration does not have."""
+    from iam_gov.errors import PolicyError
+
     unknown = sorted(policy.systems() - set(config.systems))
     if unknown:
         raise PolicyError(
@@ -94,4 +101,3 @@ def policy_of(config: Config) -> Policy:
                 for name in unknown
             ]
         )
-    return policy
