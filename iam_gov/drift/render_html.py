@@ -25,11 +25,16 @@ from iam_gov.drift.model import (
     SystemState,
 )
 from iam_gov.drift.render_markdown import (
+    CAMPAIGN_HEADER,
+    EXCEPTION_HEADER,
+    LEAVER_HEADER,
     baseline_text,
+    campaign_cells,
     changes_title,
     counted,
-    day,
+    exception_cells,
     exit_text,
+    leaver_cells,
     not_compared_note,
     not_compared_sentence,
     ordered_findings,
@@ -361,50 +366,20 @@ def _rest(report: DriftReport) -> list[str]:
     leavers = _section(
         "leavers",
         f"Leavers still active ({len(report.leavers_still_active)})",
-        _table(
-            ("Person", "Employee id", "Last day", "Still active for", "Accounts"),
-            report.leavers_still_active,
-            lambda v: [
-                _e(v.name),
-                _e(v.employee_id),
-                day(v.end_date),
-                "unknown (HR gives no date)"
-                if v.days_since is None
-                else plural(v.days_since, "day"),
-                "<br>".join(_e(a) for a in v.accounts) or "—",
-            ],
-        ),
+        _table(LEAVER_HEADER, report.leavers_still_active, lambda v: leaver_cells(v, _e, "<br>")),
     )
     exceptions = _section(
         "exceptions",
         f"Exceptions expiring soon ({len(report.exceptions_expiring)})",
-        _table(
-            ("Expires", "In", "System", "Entitlement", "Person or account", "Approved by", "Where"),
-            report.exceptions_expiring,
-            lambda x: [
-                day(x.expires),
-                plural(x.days_left, "day"),
-                _e(x.system),
-                _e(x.entitlement),
-                _e(x.person or x.account or "anyone"),
-                _e(x.approver),
-                _e(x.where),
-            ],
-        ),
+        _table(EXCEPTION_HEADER, report.exceptions_expiring, lambda x: exception_cells(x, _e)),
     )
     campaigns = _section(
         "campaigns",
         f"Campaigns overdue ({len(report.campaigns_overdue)})",
         _table(
-            ("Campaign", "Due", "Overdue by", "Pending items", "Pending reviewers"),
+            CAMPAIGN_HEADER,
             report.campaigns_overdue,
-            lambda c: [
-                f"{_e(c.name)} (#{c.campaign_id})",
-                day(c.due_on),
-                plural(c.days_overdue, "day"),
-                f"{c.pending_items:,}",
-                "<br>".join(_e(r) for r in c.pending_reviewers) or "—",
-            ],
+            lambda c: campaign_cells(c, _e, "<br>"),
             numeric={3},
         ),
     )

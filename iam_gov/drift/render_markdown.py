@@ -20,8 +20,11 @@ from iam_gov.drift.model import (
     AccountChange,
     Baseline,
     DriftReport,
+    ExpiringException,
     FindingChange,
     GrantChange,
+    LeaverStillActive,
+    OverdueCampaign,
     SystemState,
 )
 from iam_gov.model import Severity
@@ -196,6 +199,55 @@ def title_of(report: DriftReport) -> str:
 # --- Markdown ------------------------------------------------------------------------------
 
 md = markdown_literal
+
+
+# --- the tables both Markdown and HTML show, with their escaping and line break given -------
+
+LEAVER_HEADER = ("Person", "Employee id", "Last day", "Still active for", "Accounts")
+EXCEPTION_HEADER = (
+    "Expires",
+    "In",
+    "System",
+    "Entitlement",
+    "Person or account",
+    "Approved by",
+    "Where",
+)
+CAMPAIGN_HEADER = ("Campaign", "Due", "Overdue by", "Pending items", "Pending reviewers")
+
+
+def leaver_cells(v: LeaverStillActive, esc: Callable[[object], str], sep: str) -> list[str]:
+    return [
+        esc(v.name),
+        esc(v.employee_id),
+        day(v.end_date),
+        "unknown (HR gives no date)" if v.days_since is None else plural(v.days_since, "day"),
+        sep.join(esc(a) for a in v.accounts) or "—",
+    ]
+
+
+def exception_cells(x: ExpiringException, esc: Callable[[object], str]) -> list[str]:
+    return [
+        day(x.expires),
+        plural(x.days_left, "day"),
+        esc(x.system),
+        esc(x.entitlement),
+        esc(x.person or x.account or "anyone"),
+        esc(x.approver),
+        esc(x.where),
+    ]
+
+
+def campaign_cells(c: OverdueCampaign, esc: Callable[[object], str], sep: str) -> list[str]:
+    return [
+        f"{esc(c.name)} (#{c.campaign_id})",
+        day(c.due_on),
+        plural(c.days_overdue, "day"),
+        f"{c.pending_items:,}",
+        sep.join(esc(r) for r in c.pending_reviewers) or "—",
+    ]
+
+
 """Untrusted text as literal Markdown (``iam_gov.textsafe.markdown_literal``)."""
 
 
@@ -352,48 +404,18 @@ def render_markdown(report: DriftReport) -> str:
     lines += _section(changes_title("Findings", findings), _findings(findings))
     lines += _section(
         f"Leavers still active ({len(report.leavers_still_active)})",
-        _table(
-            ("Person", "Employee id", "Last day", "Still active for", "Accounts"),
-            report.leavers_still_active,
-            lambda v: [
-                md(v.name),
-                md(v.employee_id),
-                day(v.end_date),
-                "unknown (HR gives no date)"
-                if v.days_since is None
-                else plural(v.days_since, "day"),
-                ", ".join(md(a) for a in v.accounts) or "—",
-            ],
-        ),
+        _table(LEAVER_HEADER, report.leavers_still_active, lambda v: leaver_cells(v, md, ", ")),
     )
     lines += _section(
         f"Exceptions expiring soon ({len(report.exceptions_expiring)})",
-        _table(
-            ("Expires", "In", "System", "Entitlement", "Person or account", "Approved by", "Where"),
-            report.exceptions_expiring,
-            lambda x: [
-                day(x.expires),
-                plural(x.days_left, "day"),
-                md(x.system),
-                md(x.entitlement),
-                md(x.person or x.account or "anyone"),
-                md(x.approver),
-                md(x.where),
-            ],
-        ),
+        _table(EXCEPTION_HEADER, report.exceptions_expiring, lambda x: exception_cells(x, md)),
     )
     lines += _section(
         f"Campaigns overdue ({len(report.campaigns_overdue)})",
         _table(
-            ("Campaign", "Due", "Overdue by", "Pending items", "Pending reviewers"),
+            CAMPAIGN_HEADER,
             report.campaigns_overdue,
-            lambda c: [
-                f"{md(c.name)} (#{c.campaign_id})",
-                day(c.due_on),
-                plural(c.days_overdue, "day"),
-                str(c.pending_items),
-                ", ".join(md(r) for r in c.pending_reviewers) or "—",
-            ],
+            lambda c: campaign_cells(c, md, ", "),
             numeric={3},
         ),
     )
