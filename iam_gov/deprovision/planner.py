@@ -24,7 +24,6 @@ from iam_gov.model import (
     Action,
     ActionKind,
     CredentialKind,
-    EmploymentStatus,
     Person,
     SystemSnapshot,
 )
@@ -227,10 +226,8 @@ def terminated(people: dict[str, Person], at: datetime, grace_days: int) -> list
 
 
 def _left(person: Person, at: datetime, grace_days: int) -> bool:
-    end = person.end_date
-    if person.status is EmploymentStatus.TERMINATED:
-        return end is None or at.date() > end + timedelta(days=grace_days)
-    return end is not None and at.date() > end + timedelta(days=grace_days)
+    """Gone (as the engine judges it) by ``at`` less the grace period."""
+    return EvaluationState.has_left(person, at.date() - timedelta(days=grace_days))
 
 
 def _sessions_ended(store: Store) -> set[tuple[str, str]]:
