@@ -264,7 +264,7 @@ def _server(smtp: SmtpSettings) -> str:
     return f"the mail server {smtp.host}:{smtp.port}"
 
 
-def _connect(smtp: SmtpSettings) -> smtplib.SMTP:
+def connect_smtp(smtp: SmtpSettings) -> smtplib.SMTP:
     """A client signed in to the server as configured. Errors never contain the password."""
     password = None
     if smtp.password is not None:
@@ -291,26 +291,26 @@ def _connect(smtp: SmtpSettings) -> smtplib.SMTP:
         else:
             client = smtplib.SMTP(smtp.host, smtp.port, timeout=smtp.timeout_seconds)
     except (OSError, smtplib.SMTPException) as exc:
-        raise ReminderError(f"cannot reach {_server(smtp)}: {_why(exc)}") from None
+        raise ReminderError(f"cannot reach {_server(smtp)}: {smtp_failure(exc)}") from None
     try:
         if smtp.security == "starttls":
             client.starttls(context=context)
         if password is not None and smtp.username:
             client.login(smtp.username, password)
     except smtplib.SMTPAuthenticationError as exc:
-        _quietly_close(client)
+        quietly_close(client)
         raise ReminderError(
-            f"{_server(smtp)} refused the login of {smtp.username}: {_why(exc)}"
+            f"{_server(smtp)} refused the login of {smtp.username}: {smtp_failure(exc)}"
         ) from None
     except (OSError, smtplib.SMTPException) as exc:
-        _quietly_close(client)
+        quietly_close(client)
         step = "STARTTLS" if smtp.security == "starttls" else "signing in"
-        raise ReminderError(f"{_server(smtp)}: {step} failed: {_why(exc)}") from None
+        raise ReminderError(f"{_server(smtp)}: {step} failed: {smtp_failure(exc)}") from None
     return client
 
 
 def _send_all(smtp: SmtpSettings, result: RemindResult) -> None:
-    client = _connect(smtp)
+    client = connect_smtp(smtp)
     try:
         for reminder in result.reminders:
             try:
@@ -318,26 +318,28 @@ def _send_all(smtp: SmtpSettings, result: RemindResult) -> None:
                     reminder.message, from_addr=smtp.sender, to_addrs=[reminder.reviewer]
                 )
             except (smtplib.SMTPRecipientsRefused, smtplib.SMTPDataError) as exc:
-                result.skipped[reminder.reviewer] = f"refused by the mail server: {_why(exc)}"
+                result.skipped[reminder.reviewer] = (
+                    f"refused by the mail server: {smtp_failure(exc)}"
+                )
                 continue
             except (OSError, smtplib.SMTPException) as exc:
                 raise ReminderError(
-                    f"{_server(smtp)} stopped taking reminders: {_why(exc)} "
+                    f"{_server(smtp)} stopped taking reminders: {smtp_failure(exc)} "
                     f"({len(result.sent)} of {len(result.reminders)} sent)"
                 ) from None
             result.sent.append(reminder.reviewer)
     finally:
-        _quietly_close(client)
+        quietly_close(client)
 
 
-def _quietly_close(client: smtplib.SMTP) -> None:
+def quietly_close(client: smtplib.SMTP) -> None:
     try:
         client.quit()
     except (OSError, smtplib.SMTPException):
         client.close()
 
 
-def _why(exc: BaseException) -> str:
+def smtp_failure(exc: BaseException) -> str:
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         answers = [f"{code} {_text(msg)}" for code, msg in exc.recipients.values()]
         return "; ".join(answers) or "recipient refused"

@@ -74,10 +74,10 @@ from pydantic import SecretStr
 from iam_gov.campaigns.remind import (
     DEFAULT_SENDER,
     ReminderError,
-    _connect,
-    _quietly_close,
-    _why,
     check_address,
+    connect_smtp,
+    quietly_close,
+    smtp_failure,
 )
 from iam_gov.config import Config, SmtpSettings, WebhookSettings
 from iam_gov.errors import ConfigError, IamGovError, InputError
@@ -244,7 +244,7 @@ class Notifier:
                 LOG.info("notice sent to %s: %s", ", ".join(self.recipients), subject)
                 return
             except (ReminderError, OSError, smtplib.SMTPException) as exc:
-                why = str(exc) if isinstance(exc, ReminderError) else _why(exc)
+                why = str(exc) if isinstance(exc, ReminderError) else smtp_failure(exc)
                 LOG.error("notice not sent (%s): %s", printable(why), subject)
         if self.folder is not None:
             try:
@@ -256,11 +256,11 @@ class Notifier:
         LOG.warning("notice not delivered (no mail server, no folder): %s", subject)
 
     def _send(self, smtp: SmtpSettings, message: EmailMessage) -> None:
-        client = _connect(smtp)
+        client = connect_smtp(smtp)
         try:
             client.send_message(message, from_addr=smtp.sender, to_addrs=list(self.recipients))
         finally:
-            _quietly_close(client)
+            quietly_close(client)
 
 
 def _write_eml(folder: Path, name: str, message: EmailMessage) -> Path:

@@ -41,7 +41,13 @@ from typing import Any, Literal
 import httpx
 
 from iam_gov import retrying
-from iam_gov.campaigns.remind import ReminderError, _connect, _quietly_close, _why, check_address
+from iam_gov.campaigns.remind import (
+    ReminderError,
+    check_address,
+    connect_smtp,
+    quietly_close,
+    smtp_failure,
+)
 from iam_gov.config import Config, DriftEmail, DriftWebhook
 from iam_gov.drift.model import EXIT_DELIVERY, EXIT_FINDINGS, EXIT_OK, EXIT_STALE, DriftReport
 from iam_gov.errors import IamGovError
@@ -688,7 +694,7 @@ def email_report(
     for attempt in range(2):
         attempts = attempt + 1
         try:
-            client = _connect(smtp)
+            client = connect_smtp(smtp)
         except ReminderError as exc:
             reason = str(exc)
         except IamGovError as exc:  # the password's variable or keyring entry is missing
@@ -697,7 +703,7 @@ def email_report(
             try:
                 refused = client.send_message(message, from_addr=smtp.sender, to_addrs=recipients)
             except (OSError, smtplib.SMTPException) as exc:
-                reason = f"the mail server did not take the message: {_why(exc)}"
+                reason = f"the mail server did not take the message: {smtp_failure(exc)}"
                 if _permanent(exc):
                     return DeliveryResult("email", False, target, reason, attempts)
             else:
@@ -710,7 +716,7 @@ def email_report(
                     )
                 return DeliveryResult("email", True, target, "sent", attempts)
             finally:
-                _quietly_close(client)
+                quietly_close(client)
         if attempt == 0:
             LOG.info("%s: %s; trying again in %.0f s", target, reason, EMAIL_RETRY_SECONDS)
             sleep(EMAIL_RETRY_SECONDS)
