@@ -11,6 +11,8 @@ from iam_gov.connectors.shared.protocol import (
     ActionNotSupported,
     Connector,
     ConnectorOptions,
+    ExportNotSupported,
+    ExportWritten,
     Permissions,
 )
 from iam_gov.connectors.shared.registry import (
@@ -26,6 +28,8 @@ __all__ = [
     "ActionNotSupported",
     "Connector",
     "ConnectorOptions",
+    "ExportNotSupported",
+    "ExportWritten",
     "Permissions",
     "connector",
     "connector_class",

@@ -18,6 +18,7 @@ from iam_gov.cli_campaign import campaign_app
 from iam_gov.cli_common import config_from_options, err, open_store, options, out, policy_of
 from iam_gov.cli_deprovision import deprovision_command
 from iam_gov.cli_drift import baseline_app, drift_command
+from iam_gov.cli_export import export_command
 from iam_gov.cli_leavers import leavers_app
 from iam_gov.cli_problems import problems_command
 from iam_gov.cli_webhook import hr_webhook_command
@@ -80,6 +81,7 @@ app.add_typer(leavers_app, name="leavers")
 app.command("drift")(drift_command)
 app.add_typer(baseline_app, name="baseline")
 app.command("problems")(problems_command)
+app.command("export")(export_command)
 
 
 # --- collect / evaluate / run -------------------------------------------------------------

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
-from typing import ClassVar, Generic, TypeVar
+from pathlib import Path
+from typing import Any, ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
@@ -40,6 +42,21 @@ class Permissions(BaseModel):
 
 class ActionNotSupported(Exception):
     pass
+
+
+class ExportNotSupported(ConfigError):
+    """``iam-gov export`` asked of a connector (or of options) that cannot write one."""
+
+
+@dataclass(frozen=True)
+class ExportWritten:
+    """What ``Connector.write_export`` wrote: the files (relative to the folder), and the
+    options that read the folder back (the ``[systems.NAME]`` table, without secrets)."""
+
+    files: tuple[Path, ...]
+    options: Mapping[str, Any]
+    problems: tuple[str, ...] = ()
+    """What could not be read live and is therefore missing from the export."""
 
 
 OptionsT = TypeVar("OptionsT", bound=ConnectorOptions)
@@ -83,6 +100,13 @@ class Connector(ABC, Generic[OptionsT]):
             return self.carry_out(action)
         except (ConnectorError, ConfigError) as exc:
             return failed(action, str(exc))
+
+    def write_export(self, out: Path) -> ExportWritten:
+        """Read the live system and write what was read into ``out`` (an empty folder) in the
+        offline layout this connector's export mode reads, so that collecting that folder gives
+        the same snapshot as collecting the system. Raises ``ExportNotSupported`` when these
+        options already read an export, or when the connector has no live mode."""
+        raise ExportNotSupported(f"{self.type_name} connector cannot write an export")
 
     def carry_out(self, action: Action) -> ActionResult:
         """Take one action of ``capabilities`` on this connector's own system (``apply`` has
