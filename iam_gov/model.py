@@ -191,6 +191,9 @@ class SnapshotError(_Model):
     line: int | None = None
     record: str | None = None
     fatal: bool = False
+    consequence: str | None = None
+    """What cannot be concluded because of it, in words a reviewer reads ("group-scoped app
+    assignments unknown: excess and leaver findings for okta apps are not concluded")."""
 
     def __str__(self) -> str:
         where = self.source
@@ -198,7 +201,10 @@ class SnapshotError(_Model):
             where += f":{self.line}"
         if self.record:
             where += f" ({self.record})"
-        return f"{where}: {self.message}"
+        text = f"{where}: {self.message}"
+        if self.consequence:
+            text += f" ({self.consequence})"
+        return text
 
 
 class SystemSnapshot(_Model):

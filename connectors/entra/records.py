@@ -179,10 +179,20 @@ class TenantData:
     errors: list[SnapshotError] = field(default_factory=list)
     complete: bool = True
 
-    def problem(self, source: str, message: str, record: str | None = None) -> None:
-        """Something is missing: the snapshot is incomplete."""
+    def problem(
+        self,
+        source: str,
+        message: str,
+        record: str | None = None,
+        *,
+        consequence: str | None = None,
+    ) -> None:
+        """Something is missing: the snapshot is incomplete; ``consequence`` says what cannot
+        be concluded because of it."""
         self.complete = False
-        self.errors.append(SnapshotError(source=source, record=record, message=message))
+        self.errors.append(
+            SnapshotError(source=source, record=record, message=message, consequence=consequence)
+        )
 
     def note(self, source: str, message: str, record: str | None = None) -> None:
         """Worth knowing, but no access is missing because of it."""

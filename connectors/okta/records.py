@@ -156,10 +156,19 @@ class OktaData:
     are then no surprise, and not reported one by one."""
 
     def problem(
-        self, source: str, message: str, *, record: str | None = None, incomplete: bool = True
+        self,
+        source: str,
+        message: str,
+        *,
+        record: str | None = None,
+        incomplete: bool = True,
+        consequence: str | None = None,
     ) -> None:
-        """Note a problem; ``incomplete``: something the org holds may be missing."""
-        self.errors.append(SnapshotError(source=source, record=record, message=message))
+        """Note a problem; ``incomplete``: something the org holds may be missing, and
+        ``consequence`` says what cannot be concluded because of it."""
+        self.errors.append(
+            SnapshotError(source=source, record=record, message=message, consequence=consequence)
+        )
         if incomplete:
             self.complete = False
 
