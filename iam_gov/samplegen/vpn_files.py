@@ -12,6 +12,7 @@ import random
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from ipaddress import IPv4Address
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -325,11 +326,16 @@ def _status_v2(data: VpnData, as_of: datetime) -> str:
 # --- WireGuard files -------------------------------------------------------------------------
 
 
+_PEER_BASE = int(IPv4Address("10.20.0.0"))
+
+
 def wireguard_files(data: VpnData, seed: int, as_of: datetime) -> Iterator[tuple[str, str]]:
+    # a /24 while it holds everyone (the demo), a /16 for a large company: every address valid
+    prefix = 24 if len(data.peers) < 240 else 16
     lines = [
         "# WireGuard for operations staff (managed by hand; one peer per person and device).",
         "[Interface]",
-        "Address = 10.20.0.1/24",
+        f"Address = 10.20.0.1/{prefix}",
         "ListenPort = 51820",
         f"PrivateKey = {_wg_private(seed, 'server')}",
         "",
@@ -343,10 +349,12 @@ def wireguard_files(data: VpnData, seed: int, as_of: datetime) -> Iterator[tuple
             lines.append(f"# {comment}")
         else:
             lines.append("# added during the 2025 office move")
-        lines += ["[Peer]", f"PublicKey = {public}", f"AllowedIPs = 10.20.0.{10 + i}/32", ""]
+        address = IPv4Address(_PEER_BASE + 10 + i)
+        endpoint = f"198.51.100.{20 + i % 230}:{51000 + i % 14000}"
+        lines += ["[Peer]", f"PublicKey = {public}", f"AllowedIPs = {address}/32", ""]
         stamp = int(handshake.timestamp()) if handshake else 0
         dump.append(
-            f"{public}\t(none)\t198.51.100.{20 + i}:{51000 + i}\t10.20.0.{10 + i}/32\t{stamp}"
+            f"{public}\t(none)\t{endpoint}\t{address}/32\t{stamp}"
             f"\t{100_000 + i}\t{200_000 + i}\toff"
         )
     yield "wg0.conf", "\n".join(lines)
