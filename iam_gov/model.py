@@ -52,6 +52,16 @@ class Person(_Model):
     status: EmploymentStatus
     start_date: date | None = None
     end_date: date | None = None
+    previous_department: str | None = None
+    """The department before the latest job change, when the HR export reports it."""
+    previous_title: str | None = None
+    """The title before the latest job change, when the HR export reports it."""
+    previous_manager_id: str | None = None
+    """The manager before the latest job change: an employee id when the export's reference
+    could be resolved, else the reference as HR wrote it."""
+    moved_at: date | None = None
+    """When the latest job change took effect (HR's effective date); a change is only taken
+    as a move when it has this date."""
     attributes: dict[str, str] = Field(default_factory=dict)
     """Every other HR column, kept so that roles can match on any HR field."""
 

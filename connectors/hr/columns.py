@@ -50,15 +50,7 @@ def find_columns(
     ``BadFile`` when the employee id, a name or a chosen column is missing, or a mapped
     column appears twice."""
     wording = _Wording(header, preset, chosen, source, json)
-    exact = {name for name in header if name}
-    loose: dict[str, str] = {}
-    for name in header:
-        if name:
-            loose.setdefault(_header_key(name), name)
-
-    def find(column: str) -> str | None:
-        return column if column in exact else loose.get(_header_key(column))
-
+    find = header_matcher(header)
     names: dict[MappableField, str] = {}
     for field in MAPPABLE_FIELDS:
         if field in chosen:
@@ -141,6 +133,21 @@ class _Wording:
         if field in self.chosen:
             return (self.chosen[field],) if self.chosen[field] else ()
         return self.preset.columns.get(field, ())
+
+
+def header_matcher(header: list[str]) -> Callable[[str], str | None]:
+    """How a column is found in ``header``: exactly, else ignoring case and spacing (as
+    ``find_columns`` does); returns the column as the header writes it, or None."""
+    exact = {name for name in header if name}
+    loose: dict[str, str] = {}
+    for name in header:
+        if name:
+            loose.setdefault(_header_key(name), name)
+
+    def find(column: str) -> str | None:
+        return column if column in exact else loose.get(_header_key(column))
+
+    return find
 
 
 def _header_key(name: str) -> str:

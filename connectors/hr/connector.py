@@ -34,6 +34,7 @@ from pydantic import Field, field_validator, model_validator
 
 from iam_gov.configtypes import RelPath
 from iam_gov.connectors.hr.export import read_people
+from iam_gov.connectors.hr.history import HistoryField
 from iam_gov.connectors.hr.presets import MappableField, PresetName
 from iam_gov.connectors.shared.export_time import export_time
 from iam_gov.connectors.shared.protocol import Connector, ConnectorOptions, Permissions
@@ -70,6 +71,12 @@ class HROptions(ConnectorOptions):
     delimiter: str | None = None
     """CSV delimiter; default: whichever of , ; tab | splits the file consistently."""
     encoding: str = "utf-8-sig"
+    job_history: RelPath | None = None
+    """A job-history export (CSV, several rows per person: employee id, effective date and
+    department, title or manager), such as BambooHR's Job Information table: each person's
+    latest job change is read from it (see :mod:`iam_gov.connectors.hr.history`)."""
+    job_history_columns: dict[HistoryField, str] = Field(default_factory=dict)
+    """Job-history field -> column; overrides the preset's names. ``""`` unmaps a field."""
     json_records: str | None = None
     """Key of the top-level JSON object holding the records; default: the preset's."""
     exported_at: UTCDateTime | None = None

@@ -5,13 +5,14 @@ from __future__ import annotations
 import gc
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import date
 from functools import partial
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
+from iam_gov.connectors.hr.history import HistoryField, read_job_history
 from iam_gov.connectors.hr.problems import show
 from iam_gov.connectors.hr.to_model import People, PeopleBuilder, PeopleOptions
 from iam_gov.connectors.shared.csv_file import CsvFile, read_text
@@ -35,6 +36,10 @@ class ExportOptions(PeopleOptions, Protocol):
     def delimiter(self) -> str | None: ...
     @property
     def json_records(self) -> str | None: ...
+    @property
+    def job_history(self) -> Path | None: ...
+    @property
+    def job_history_columns(self) -> Mapping[HistoryField, str]: ...
 
 
 def read_people(options: ExportOptions, as_of: date) -> People:
@@ -46,9 +51,30 @@ def read_people(options: ExportOptions, as_of: date) -> People:
         if options.file_format == "json":
             key = options.json_records or builder.preset.json_records
             record_lines = _read_json(path, options.encoding, key, builder)
+            _read_job_history(options, builder, as_of)
             return builder.finish(record_lines)
         _read_csv(path, options.encoding, options.delimiter, builder)
+        _read_job_history(options, builder, as_of)
         return builder.finish()
+
+
+def _read_job_history(options: ExportOptions, builder: PeopleBuilder, as_of: date) -> None:
+    """Each person's latest job change from the job history, when the options name one."""
+    path = options.job_history
+    if path is None:
+        return
+    changes = read_job_history(
+        path,
+        options.preset,
+        options.job_history_columns,
+        encoding=options.encoding,
+        delimiter=options.delimiter,
+        parse_date=builder.parse_date,
+        expected_dates=builder.expected_dates,
+        as_of=as_of,
+        problems=builder.problems,
+    )
+    builder.take_job_changes(changes, path)
 
 
 @contextmanager

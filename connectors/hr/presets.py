@@ -63,6 +63,21 @@ with underscores; fields with no value are left out of the record) or the same r
     end_date         Termination_Date, End_Date
     Workday writes dates as 2024-01-15 or, in RaaS, with the tenant's offset (2024-01-15-08:00);
     a report saved from Excel uses MM/DD/YYYY.
+
+The latest job change (optional; without it movers are found by comparing snapshots only):
+    field                generic                      workday (also "Prior_…")
+    previous_department  previous_department          Previous_Supervisory_Organization,
+                                                      Prior_Department, Previous_Department
+    previous_title       previous_title               Previous_Business_Title, Prior_Job_Title …
+    previous_manager     previous_manager_id,         Previous_Manager_Employee_ID,
+                         previous_manager(_email)     Prior_Manager_ID, Previous_Manager …
+    moved_at             moved_at, job_change_date    Job_Change_Effective_Date, Effective_Date
+    A change counts as a move when it has its effective date (moved_at) and a previous value
+    that differs from the current one. BambooHR keeps job changes in its Job Information
+    table: read it as a job history (``job_history``, see history.py: Employee #, Date,
+    Department, Job Title, Reports To); a "Previous Department" / "Job Information: Date"
+    column in a custom report is read too. If a report's Effective_Date means something else,
+    unmap it: ``columns = { moved_at = "" }``.
 """
 
 from __future__ import annotations
@@ -90,9 +105,16 @@ MappableField = Literal[
     "status",
     "start_date",
     "end_date",
+    "previous_department",
+    "previous_title",
+    "previous_manager",
+    "moved_at",
 ]
 """Fields a column can be mapped to. ``system_id`` is the HR system's internal id when it is not
-the employee number; ``manager_system_id`` names a manager by it."""
+the employee number; ``manager_system_id`` names a manager by it. The ``previous_*`` fields and
+``moved_at`` describe the person's latest job change as HR reports it (optional: without them,
+movers are found by comparing snapshots only); ``previous_manager`` may name the manager by
+employee id, e-mail, HR system id or, as BambooHR's "Reports To" does, by name."""
 
 MAPPABLE_FIELDS: tuple[MappableField, ...] = get_args(MappableField)
 
@@ -165,6 +187,15 @@ GENERIC = Preset(
         "status": ("status",),
         "start_date": ("start_date", "hire_date"),
         "end_date": ("end_date", "termination_date"),
+        "previous_department": ("previous_department", "prior_department"),
+        "previous_title": ("previous_title", "previous_job_title", "prior_title"),
+        "previous_manager": (
+            "previous_manager_id",
+            "previous_manager",
+            "previous_manager_email",
+            "prior_manager_id",
+        ),
+        "moved_at": ("moved_at", "job_change_date", "job_change_effective_date"),
     },
     status_values=_COMMON_STATUS,
     employment_type_values=_COMMON_TYPES,
@@ -188,6 +219,13 @@ BAMBOOHR = Preset(
         "start_date": ("Hire Date", "hireDate"),
         "end_date": ("Termination Date", "terminationDate"),
         "system_id": ("EID", "id"),
+        # BambooHR keeps job changes in the Job Information table, not in columns of the
+        # employee: these are the names a report built with calculated fields usually gets;
+        # the table itself is read as a job history (``job_history``, see history.py).
+        "previous_department": ("Previous Department", "Prior Department"),
+        "previous_title": ("Previous Job Title", "Prior Job Title"),
+        "previous_manager": ("Previous Reports To", "Previous Supervisor Email"),
+        "moved_at": ("Job Information: Date", "Job Change Date", "Job Info Date"),
     },
     # "Status" is whether the BambooHR record is active: Inactive means the person left.
     status_values={"active": _A, "inactive": _T, "terminated": _T},
@@ -228,6 +266,31 @@ WORKDAY = Preset(
         "status": ("Worker_Status", "Employment_Status", "Status", "Active_Status"),
         "start_date": ("Hire_Date", "Original_Hire_Date", "Start_Date"),
         "end_date": ("Termination_Date", "End_Date"),
+        # A report on the Change Job business process (or a worker report with the job
+        # change's "prior" fields): Workday calls the old values Previous or Prior.
+        "previous_department": (
+            "Previous_Supervisory_Organization",
+            "Prior_Supervisory_Organization",
+            "Previous_Department",
+            "Prior_Department",
+        ),
+        "previous_title": (
+            "Previous_Business_Title",
+            "Prior_Business_Title",
+            "Previous_Job_Title",
+            "Prior_Job_Title",
+            "Previous_Job_Profile",
+            "Prior_Job_Profile",
+        ),
+        "previous_manager": (
+            "Previous_Manager_Employee_ID",
+            "Prior_Manager_Employee_ID",
+            "Previous_Manager_ID",
+            "Prior_Manager_ID",
+            "Previous_Manager",
+            "Prior_Manager",
+        ),
+        "moved_at": ("Job_Change_Effective_Date", "Effective_Date", "Job_Change_Date"),
     },
     status_values={
         **_COMMON_STATUS,

@@ -25,6 +25,8 @@ class Problem:
     """The record's number in a JSON export, whose line is found only when needed."""
     record: str | None
     message: str
+    source: str | None = None
+    """The file, when not the export the problems are reported for (a job history)."""
 
 
 class Problems:
@@ -44,9 +46,18 @@ class Problems:
         self.first_bad = self.first_bad or problem
         self.found.append(problem)
 
-    def note(self, line: int | None, record: str, message: str, ordinal: int | None = None) -> None:
-        """A problem that leaves every person in: the snapshot stays complete."""
-        self.found.append(Problem(line, ordinal, record or None, message))
+    def note(
+        self,
+        line: int | None,
+        record: str,
+        message: str,
+        ordinal: int | None = None,
+        *,
+        source: str | None = None,
+    ) -> None:
+        """A problem that leaves every person in: the snapshot stays complete. ``source``
+        names another file than the export, such as the job history."""
+        self.found.append(Problem(line, ordinal, record or None, message, source))
 
     def place(self, record_lines: Callable[[], Sequence[int]]) -> None:
         """Give the problems of numbered records their lines; ``record_lines()`` is the line
@@ -60,6 +71,8 @@ class Problems:
 
     def errors(self, source: str) -> tuple[SnapshotError, ...]:
         return tuple(
-            SnapshotError(source=source, line=p.line, record=p.record, message=p.message)
+            SnapshotError(
+                source=p.source or source, line=p.line, record=p.record, message=p.message
+            )
             for p in self.found
         )

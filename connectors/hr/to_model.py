@@ -13,6 +13,7 @@ from typing import Any, NoReturn, Protocol
 from pydantic import ValidationError
 
 from iam_gov.connectors.hr.columns import Columns, find_columns
+from iam_gov.connectors.hr.history import JobChange
 from iam_gov.connectors.hr.presets import PRESETS, MappableField, PresetName, value_key
 from iam_gov.connectors.hr.problems import Problems, show
 from iam_gov.connectors.shared.files import BadFile
@@ -94,6 +95,10 @@ class PeopleBuilder:
         self._ref_system_ids: dict[str, str] = {}
         # (index of the person, how the manager is named, the name, line, label, record number)
         self._managers: list[tuple[int, MappableField, str, int | None, str, int | None]] = []
+        # Index of the person -> the previous manager as written, and where it was written.
+        self._previous_managers: dict[int, _Reference] = {}
+        # Names as compared (value_key) -> employee ids: BambooHR's "Reports To" is a name.
+        self._names: dict[str, list[str]] = {}
 
     def fatal(self, message: str) -> NoReturn:
         raise BadFile(self.source, message)
@@ -151,6 +156,10 @@ class PeopleBuilder:
             status_raw,
             start_raw,
             end_raw,
+            previous_department,
+            previous_title,
+            previous_manager,
+            moved_raw,
         ) = map(str.strip, self._pick(row))
         label = employee_id if ordinal is None else _label(employee_id, ordinal)
         if not employee_id:
@@ -205,6 +214,31 @@ class PeopleBuilder:
         if problems:
             self.problems.reject(line, label, "; ".join(problems), ordinal)
             return
+        # The latest job change is worth less than the person: a bad value in its columns is
+        # a note, and only the move is left out.
+        moved_at = None
+        if moved_raw in _NO_DATE:
+            moved_raw = ""
+        if moved_raw:
+            moved_at = dates[moved_raw] if moved_raw in dates else self._move_date(moved_raw)
+            if moved_at is None:
+                column = self.columns["moved_at"]
+                message = (
+                    f"column {show(column)} (moved_at): {show(moved_raw)} is not a date "
+                    f"(expected {self._expected_dates()}); the job change is not used"
+                )
+                self.problems.note(line, label, message, ordinal)
+        elif previous_department or previous_title or previous_manager:
+            date_column = self.columns.get("moved_at")
+            where = (
+                f"column {show(date_column)} (moved_at) is empty"
+                if date_column
+                else "no moved_at column"
+            )
+            message = (
+                f"the previous role has no effective date ({where}); the job change is not used"
+            )
+            self.problems.note(line, label, message, ordinal)
 
         attributes = {name: v for i, name in self._attribute_columns if (v := row[i].strip())}
         # HR exports often lag: a leaver stays "Active" until someone updates the record.
@@ -225,6 +259,9 @@ class PeopleBuilder:
                     "status": status,
                     "start_date": start_date,
                     "end_date": end_date,
+                    "previous_department": previous_department or None,
+                    "previous_title": previous_title or None,
+                    "moved_at": moved_at,
                     "attributes": attributes,
                 }
             )
@@ -246,6 +283,13 @@ class PeopleBuilder:
             self._managers.append(
                 (index, "manager_system_id", manager_system_id, line, label, ordinal)
             )
+        if previous_manager:
+            column = self.columns["previous_manager"]
+            self._previous_managers[index] = _Reference(
+                previous_manager, line, label, ordinal, None, f"{show(column)} (previous_manager)"
+            )
+        for known_as in {value_key(name), value_key(f"{first_name} {last_name}")} - {""}:
+            self._names.setdefault(known_as, []).append(employee_id)
 
     def _status(self, raw: str, problems: list[str]) -> EmploymentStatus:
         found = self.status_values.get(value_key(raw))
@@ -278,11 +322,22 @@ class PeopleBuilder:
         try:
             parsed = _parse_date(raw, self.date_formats)
         except ValueError:
-            expected = ", ".join(["YYYY-MM-DD", *map(_format_example, self.date_formats)])
-            problems.append(f"{what} {show(raw)} is not a date (expected {expected})")
+            problems.append(f"{what} {show(raw)} is not a date (expected {self._expected_dates()})")
             return None
         self._dates[raw] = parsed
         return parsed
+
+    def _move_date(self, raw: str) -> date | None:
+        """A job change's effective date; None when it is not a date (or says "no date")."""
+        try:
+            parsed = _parse_date(raw, self.date_formats)
+        except ValueError:
+            return None
+        self._dates[raw] = parsed
+        return parsed
+
+    def _expected_dates(self) -> str:
+        return ", ".join(["YYYY-MM-DD", *map(_format_example, self.date_formats)])
 
     # --- the whole export -----------------------------------------------------------------
 
@@ -296,6 +351,7 @@ class PeopleBuilder:
         if rows == 0:
             self.fatal("has a header but no rows")
         self._resolve_managers()
+        self._resolve_previous_managers()
         if record_lines is not None:
             problems.place(record_lines)
         if problems.bad_rows * 2 > rows:
@@ -344,6 +400,86 @@ class PeopleBuilder:
                 self.problems.note(line, label, message, ordinal)
             elif target != person.manager_id:
                 self.people[index] = person.model_copy(update={"manager_id": target})
+
+    def _resolve_previous_managers(self) -> None:
+        # Whatever names the previous manager: an employee id, an e-mail, the HR system's id,
+        # or a name (BambooHR's "Reports To"). One that names nobody, or a name two people
+        # share, is kept as written with a note: a role that matches on the manager then does
+        # not match it, which is said rather than guessed.
+        for index, ref in self._previous_managers.items():
+            value = ref.value
+            target: str | None = value if value in self._ids else None
+            target = target or self._ref_emails.get(value.casefold())
+            target = target or self._ref_system_ids.get(value)
+            if target is None:
+                named = self._names.get(value_key(value), [])
+                if len(named) == 1:
+                    target = named[0]
+                else:
+                    whom = (
+                        f"is the name of {len(named)} people ({', '.join(map(show, named))})"
+                        if named
+                        else "names nobody in the file"
+                    )
+                    message = f"column {ref.column}: {show(value)} {whom}; kept as written"
+                    self.problems.note(ref.line, ref.label, message, ref.ordinal, source=ref.source)
+            person = self.people[index]
+            self.people[index] = person.model_copy(update={"previous_manager_id": target or value})
+
+    # --- the job history ------------------------------------------------------------------
+
+    def parse_date(self, raw: str) -> date | None:
+        """A date as this export's dates are read (ISO 8601, then the preset's formats or
+        ``date_format``); ``ValueError`` when it is not one."""
+        return _parse_date(raw, self.date_formats)
+
+    @property
+    def expected_dates(self) -> str:
+        """The date formats accepted, as a reader would write them."""
+        return self._expected_dates()
+
+    def take_job_changes(self, changes: Mapping[str, JobChange], source: Path) -> None:
+        """Each person's latest job change from a job history (``source``), called after the
+        last row and before ``finish``. A change the export's own columns date as recent or
+        more recent is not taken; a change of someone not in the export is not used."""
+        index_of = {p.employee_id: i for i, p in enumerate(self.people)}
+        for reference, change in changes.items():
+            index = index_of.get(reference)
+            if index is None and reference in self._ref_system_ids:
+                index = index_of.get(self._ref_system_ids[reference])
+            if index is None:
+                continue
+            person = self.people[index]
+            if person.moved_at is not None and person.moved_at >= change.effective:
+                continue
+            previous = change.previous
+            update: dict[str, Any] = {
+                "moved_at": change.effective,
+                "previous_department": previous.get("department") or None,
+                "previous_title": previous.get("title") or None,
+                "previous_manager_id": None,
+            }
+            self._previous_managers.pop(index, None)
+            if previous.get("manager"):
+                column = f"{show(change.columns['manager'])} (manager)"
+                self._previous_managers[index] = _Reference(
+                    previous["manager"], change.line, person.employee_id, None, str(source), column
+                )
+            self.people[index] = person.model_copy(update=update)
+
+
+@dataclass(frozen=True, slots=True)
+class _Reference:
+    """A reference to a person (a previous manager), and where it was written."""
+
+    value: str
+    line: int | None
+    label: str
+    ordinal: int | None
+    source: str | None
+    """The file, when not the export (the job history)."""
+    column: str
+    """The column, as a message names it."""
 
 
 def _label(employee_id: str, ordinal: int | None) -> str:

@@ -24,7 +24,7 @@ from iam_gov.model import (
 from iam_gov.policy import Policy, exception_valid
 from iam_gov.policy.match import entitlement_matches
 from iam_gov.policy.model import PrivilegedEntitlement
-from iam_gov.store.people import Move
+from iam_gov.store.people import Move, merge_moves
 from iam_gov.store.reviews import ReviewRevocation
 from iam_gov.store.snapshots import SnapshotInfo
 
@@ -139,7 +139,8 @@ class EvaluationState:
     links: dict[tuple[str, str], AccountLink]
     evaluated_at: datetime
     moves: dict[str, Move] = field(default_factory=dict)
-    """Each person's latest change in HR (department, title …), for movers."""
+    """Each person's latest change in HR (department, title …), for movers: those recorded
+    between snapshots, merged with the move each person's HR data reports (``merge_moves``)."""
     decisions: dict[tuple[str, str, str], str] = field(default_factory=dict)
     """(system, account id, entitlement id) -> a reviewer's decision that keeps the grant, in
     words: the latest decision about it in a closed access review was to approve it (kept
@@ -158,6 +159,11 @@ class EvaluationState:
     _entries: list[AccountEntry] | None = field(default=None, repr=False)
     _entries_of: dict[str, list[AccountEntry]] = field(default_factory=dict, repr=False)
     _ids: dict[tuple[object, ...], frozenset[str]] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        # The move HR reports is there from the export that first carries it, even before
+        # any comparison of snapshots has recorded it.
+        self.moves = merge_moves(self.moves, self.people.values())
 
     def accounts(self) -> Iterator[tuple[SystemView, Account, AccountLink]]:
         """Every account of every system, with its link."""

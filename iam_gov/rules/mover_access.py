@@ -48,6 +48,13 @@ def mover_access(state: EvaluationState, params: Params) -> Iterator[Hit]:
     account of theirs still holds an entitlement only their previous role explains, more
     than ``grace_days`` after the change. High severity for privileged entitlements.
 
+    A move is what changed between two HR snapshots, dated by the snapshot that first shows
+    it, or the previous department, title or manager the HR export itself reports with the
+    change's effective date (Workday's previous / prior fields, BambooHR's job history):
+    then it is found from a single export and dated by HR, so a move first seen in the
+    newest export is reported in that run once the grace period has passed since it took
+    effect. A move both show is one move (``state.moves`` holds one per person).
+
     ```yaml
     rules:
       mover-access: {grace_days: 14}

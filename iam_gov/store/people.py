@@ -1,8 +1,15 @@
-"""Changes to people between HR snapshots: who moved, from what, and when."""
+"""Changes to people between HR snapshots: who moved, from what, and when.
+
+A move is known two ways: a field that differs from the HR snapshot before (``record_changes``
+compares them), or the previous department, title or manager and the effective date that the
+HR export itself reports (``Person.previous_*`` and ``Person.moved_at``, see
+:func:`reported_move`). Both are stored as the same rows of ``person_changes``; when a move
+seen between two snapshots is also the one HR reports, it is one move, dated by HR.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -12,6 +19,7 @@ from sqlalchemy import Connection, and_, func, or_, select
 from iam_gov.model import EmploymentStatus, EmploymentType, Person, SystemSnapshot
 from iam_gov.store.bulk import bulk_insert
 from iam_gov.store.schema import people, person_changes, snapshots
+from iam_gov.timeutil import as_utc, start_of_day
 
 FIELDS = ("department", "title", "employment_type", "manager_id", "status", "email", "name")
 """Person fields whose changes are kept (and every HR attribute, as ``attributes.<column>``)."""
@@ -46,6 +54,48 @@ class Move:
         return person.model_copy(update=update)
 
 
+_REPORTED = (
+    ("department", "previous_department"),
+    ("title", "previous_title"),
+    ("manager_id", "previous_manager_id"),
+)
+"""Person field -> the field holding its value before the latest move HR reports."""
+
+
+def reported_move(person: Person) -> Move | None:
+    """The latest move as the HR export reports it: its effective date (midnight UTC) and each
+    field whose previous value HR gives and differs from the current one; None without an
+    effective date or without such a field."""
+    # getattr: people read back from a store that does not keep these fields lack them.
+    moved_at = getattr(person, "moved_at", None)
+    if moved_at is None:
+        return None
+    changes: dict[str, tuple[str | None, str | None]] = {}
+    for field, previous_field in _REPORTED:
+        previous = getattr(person, previous_field, None)
+        current = getattr(person, field)
+        if previous is not None and previous != current:
+            changes[field] = (previous, current)
+    if not changes:
+        return None
+    return Move(person.employee_id, start_of_day(moved_at), changes)
+
+
+def merge_moves(recorded: Mapping[str, Move], people: Iterable[Person]) -> dict[str, Move]:
+    """Each person's latest move: the one recorded in the store, or the one the HR data reports
+    when it is more recent. A move both describe is recorded once, dated by HR (see
+    ``record_changes``), so it stays one move."""
+    moves = dict(recorded)
+    for person in people:
+        move = reported_move(person)
+        if move is None:
+            continue
+        known = moves.get(person.employee_id)
+        if known is None or move.changed_at > known.changed_at:
+            moves[person.employee_id] = move
+    return moves
+
+
 def _values(p: Any) -> dict[str, str | None]:
     values: dict[str, str | None] = {}
     for field in FIELDS:
@@ -57,9 +107,13 @@ def _values(p: Any) -> dict[str, str | None]:
 
 
 def record_changes(conn: Connection, snapshot_id: int, snapshot: SystemSnapshot) -> int:
-    """Compare an HR snapshot just stored with the one before it; store what changed."""
-    previous_id = conn.execute(
-        select(snapshots.c.id)
+    """Store what changed for each person in an HR snapshot just stored: the fields that differ
+    from the snapshot before it, and the move the export itself reports (``reported_move``),
+    also when there is no snapshot before. A reported move is stored once: not when a change
+    as recent or more recent is already stored. When both describe the move (HR dates it
+    after the snapshot before), its rows are one change dated by HR."""
+    previous = conn.execute(
+        select(snapshots.c.id, snapshots.c.collected_at)
         .where(
             snapshots.c.system == snapshot.system,
             snapshots.c.id != snapshot_id,
@@ -73,36 +127,69 @@ def record_changes(conn: Connection, snapshot_id: int, snapshot: SystemSnapshot)
         )
         .order_by(snapshots.c.collected_at.desc(), snapshots.c.id.desc())
         .limit(1)
-    ).scalar_one_or_none()
-    if previous_id is None:
-        return 0
-    before = {
-        row.employee_id: _values(row)
-        for row in conn.execute(
-            select(people)
-            .where(people.c.snapshot_id == previous_id)
-            .execution_options(yield_per=5000)
-        )
-    }
+    ).one_or_none()
+    before: dict[str, dict[str, str | None]] = {}
+    previous_at: datetime | None = None
+    if previous is not None:
+        previous_at = previous.collected_at
+        before = {
+            row.employee_id: _values(row)
+            for row in conn.execute(
+                select(people)
+                .where(people.c.snapshot_id == previous.id)
+                .execution_options(yield_per=5000)
+            )
+        }
+    reported = {p.employee_id: m for p in snapshot.people if (m := reported_move(p)) is not None}
+    if reported:
+        known = _last_changes(conn, snapshot.system, snapshot_id)
+        reported = {
+            employee_id: move
+            for employee_id, move in reported.items()
+            if employee_id not in known or known[employee_id] < move.changed_at
+        }
 
     def rows() -> Iterator[dict[str, Any]]:
         for person in snapshot.people:
-            old = before.get(person.employee_id)
-            if old is None:
-                continue  # a new hire is not a move
-            new = _values(person)
-            for field in sorted(set(old) | set(new)):
-                if old.get(field) != new.get(field):
-                    yield {
-                        "snapshot_id": snapshot_id,
-                        "employee_id": person.employee_id,
-                        "field": field,
-                        "old_value": old.get(field),
-                        "new_value": new.get(field),
-                        "changed_at": snapshot.collected_at,
-                    }
+            employee_id = person.employee_id
+            changes: dict[str, tuple[str | None, str | None]] = {}
+            changed_at = snapshot.collected_at
+            old = before.get(employee_id)
+            if old is not None:  # else a new hire, which is not a move
+                new = _values(person)
+                for field in sorted(set(old) | set(new)):
+                    if old.get(field) != new.get(field):
+                        changes[field] = (old.get(field), new.get(field))
+            move = reported.get(employee_id)
+            if move is not None and (
+                not changes or previous_at is None or move.changed_at > previous_at
+            ):
+                # The values seen before are kept where the snapshots show them: they are what
+                # the access was given for.
+                changes = {**move.changes, **changes}
+                changed_at = move.changed_at
+            for field, (old_value, new_value) in sorted(changes.items()):
+                yield {
+                    "snapshot_id": snapshot_id,
+                    "employee_id": employee_id,
+                    "field": field,
+                    "old_value": old_value,
+                    "new_value": new_value,
+                    "changed_at": changed_at,
+                }
 
     return bulk_insert(conn, person_changes, rows())
+
+
+def _last_changes(conn: Connection, system: str, snapshot_id: int) -> dict[str, datetime]:
+    """When each person's latest stored change took effect, in snapshots other than this one."""
+    query = (
+        select(person_changes.c.employee_id, func.max(person_changes.c.changed_at))
+        .join(snapshots, snapshots.c.id == person_changes.c.snapshot_id)
+        .where(snapshots.c.system == system, person_changes.c.snapshot_id != snapshot_id)
+        .group_by(person_changes.c.employee_id)
+    )
+    return {employee_id: as_utc(at) for employee_id, at in conn.execute(query)}
 
 
 def latest_moves(conn: Connection, system: str) -> dict[str, Move]:

@@ -94,6 +94,10 @@ people = Table(
     Column("start_date", Date),
     Column("end_date", Date),
     Column("attributes", JSONType, nullable=False),
+    Column("previous_department", Text),
+    Column("previous_title", Text),
+    Column("previous_manager_id", String(128)),
+    Column("moved_at", Date),
 )
 
 accounts = Table(

@@ -428,6 +428,10 @@ def _people(rows: Iterator[Any], decode: _Decoder) -> Iterator[Person]:
         start_date,
         end_date,
         attributes,
+        previous_department,
+        previous_title,
+        previous_manager_id,
+        moved_at,
     ) in rows:
         yield _construct(
             Person,
@@ -442,6 +446,10 @@ def _people(rows: Iterator[Any], decode: _Decoder) -> Iterator[Person]:
                 "status": _EMPLOYMENT_STATUSES[status],
                 "start_date": _date(start_date),
                 "end_date": _date(end_date),
+                "previous_department": previous_department,
+                "previous_title": previous_title,
+                "previous_manager_id": previous_manager_id,
+                "moved_at": _date(moved_at),
                 "attributes": decode.json(attributes),
             },
         )
@@ -575,6 +583,10 @@ def _person_row(sid: int, p: Person) -> dict[str, Any]:
         "start_date": p.start_date,
         "end_date": p.end_date,
         "attributes": p.attributes,
+        "previous_department": p.previous_department,
+        "previous_title": p.previous_title,
+        "previous_manager_id": p.previous_manager_id,
+        "moved_at": p.moved_at,
     }
 
 

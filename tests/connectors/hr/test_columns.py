@@ -76,6 +76,10 @@ def test_every_field_can_be_mapped(tmp_path: Path) -> None:
         "status": ["on leave", "active", "active", "terminated"],
         "start_date": ["2020-01-01", "2021-01-01", "", ""],
         "end_date": ["2030-01-01", "", "", "2020-12-31"],
+        "previous_department": ["", "D0", "", ""],
+        "previous_title": ["", "T0", "", ""],
+        "previous_manager": ["", "Ada L", "", ""],
+        "moved_at": ["", "2024-03-01", "", ""],
     }
     assert set(rows) == set(MAPPABLE_FIELDS)
     header = ",".join(f"c {field}" for field in rows)
@@ -106,6 +110,10 @@ def test_every_field_can_be_mapped(tmp_path: Path) -> None:
             employment_type=INTERN,
             status=ACTIVE,
             start_date=date(2021, 1, 1),
+            previous_department="D0",
+            previous_title="T0",
+            previous_manager_id="E1",  # "Ada L", found by name
+            moved_at=date(2024, 3, 1),
         ),
         Person(
             employee_id="E3",
