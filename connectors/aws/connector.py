@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, Literal
 
 from pydantic import Field, model_validator
@@ -15,8 +16,14 @@ from iam_gov.connectors.aws.client import AWSClients
 from iam_gov.connectors.aws.export import read_export
 from iam_gov.connectors.aws.live import read_account
 from iam_gov.connectors.aws.to_model import build_snapshot
+from iam_gov.connectors.aws.write_export import Answers, write_account
 from iam_gov.connectors.shared.options import LiveOrExportOptions
-from iam_gov.connectors.shared.protocol import Connector, Permissions
+from iam_gov.connectors.shared.protocol import (
+    Connector,
+    ExportNotSupported,
+    ExportWritten,
+    Permissions,
+)
 from iam_gov.connectors.shared.registry import connector
 from iam_gov.model import (
     Action,
@@ -188,6 +195,38 @@ class AWSConnector(Connector[AWSOptions]):
             system=self.system,
             email_tag=options.email_tag,
             employee_id_tag=options.employee_id_tag,
+        )
+
+    def write_export(self, out: Path) -> ExportWritten:
+        """What a collect reads, in the files the AWS CLI writes, which ``mode = "export"``
+        reads back into the same snapshot."""
+        options = self.options
+        if options.mode == "export":
+            raise ExportNotSupported(
+                f"{self.system}: the aws connector already reads an export "
+                f"({options.authorization_details}); export with the live options"
+            )
+        collected_at = self.clock()
+        iam, sts = self._clients.get()
+        with Answers(iam) as answers:
+            collected = read_account(
+                iam,
+                sts,
+                system=self.system,
+                access_advisor=options.access_advisor,
+                collected_at=collected_at,
+            )
+        written = write_account(out, collected, answers, access_advisor=options.access_advisor)
+        table = {
+            "type": self.type_name,
+            "mode": "export",
+            **written.options,
+            "exported_at": collected_at.isoformat(),
+            "employee_id_tag": options.employee_id_tag,
+            "email_tag": options.email_tag,
+        }
+        return ExportWritten(
+            files=tuple(written.files), options=table, problems=tuple(written.problems)
         )
 
     def carry_out(self, action: Action) -> ActionResult:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import urllib.parse
 from collections.abc import Callable
 from datetime import datetime
+from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BeforeValidator, Field, field_validator, model_validator
@@ -19,10 +20,17 @@ from iam_gov.connectors.ldap.export import read_export
 from iam_gov.connectors.ldap.live import read_directory
 from iam_gov.connectors.ldap.openldap import PPOLICY_ATTRIBUTES, OpenLDAP
 from iam_gov.connectors.ldap.to_model import build_snapshot
+from iam_gov.connectors.ldap.write_export import LDIF_NAME, read_for_export
 from iam_gov.connectors.shared.export_time import export_time
 from iam_gov.connectors.shared.options import LiveOrExportOptions
-from iam_gov.connectors.shared.protocol import Connector, Permissions
+from iam_gov.connectors.shared.protocol import (
+    Connector,
+    ExportNotSupported,
+    ExportWritten,
+    Permissions,
+)
 from iam_gov.connectors.shared.registry import connector
+from iam_gov.files import write_atomically
 from iam_gov.model import (
     Action,
     ActionKind,
@@ -185,6 +193,19 @@ COLLECT_PERMISSIONS = (
     *_ops("openldap", "search", "policy", "objectClass"),
     *_ops("openldap", "read", "policy", *PPOLICY_ATTRIBUTES),
 )
+# ``iam-gov export`` reads what a collect reads, and the object classes too: the export
+# reader tells users, groups and policies apart by them.
+EXPORT_PERMISSIONS = (
+    *COLLECT_PERMISSIONS,
+    *(
+        f"{flavor}:read:{kind}/objectClass"
+        for flavor, kinds in (
+            ("ad", ("user", "group", "domain")),
+            ("openldap", ("user", "group", "policy")),
+        )
+        for kind in kinds
+    ),
+)
 # Actions find entries by id and read their state before changing it (that is what makes
 # them idempotent), so the reads they use are listed with the writes.
 APPLY_PERMISSIONS = (
@@ -271,6 +292,47 @@ class LDAPConnector(Connector[LDAPOptions]):
                 )
             )
         return self._snapshot(collected, "live", directory.url, collected_at)
+
+    def write_export(self, out: Path) -> ExportWritten:
+        """The users, groups, password holders and password policy a collect reads, as one
+        LDIF file that ``mode = "export"`` reads back into the same snapshot."""
+        options = self.options
+        if options.mode == "export":
+            raise ExportNotSupported(
+                f"{self.system}: the ldap connector already reads an export ({options.path}); "
+                "export with the live options"
+            )
+        read_at = self.clock()
+        with self._connect(read_only=True) as directory:
+            export = read_for_export(
+                directory,
+                self.scope(),
+                base_dn=options.base_dn or "",
+                policy_dn=options.password_policy_dn,
+                page_size=options.page_size,
+            )
+        write_atomically(
+            out / LDIF_NAME, export.ldif(source=directory.url, read_at=read_at), "LDIF export"
+        )
+        table: dict[str, object] = {
+            "type": self.type_name,
+            "flavor": options.flavor,
+            "mode": "export",
+            "path": LDIF_NAME,
+            "exported_at": read_at.isoformat(),
+        }
+        for name in ("login_attribute", "employee_id_attribute"):
+            if getattr(options, name) is not None:
+                table[name] = getattr(options, name)
+        if options.privileged_groups:
+            table["privileged_groups"] = list(options.privileged_groups)
+        # AD's policy is the domain object the collect read by DN: naming it keeps the
+        # export reader to that one, and its absence is said the same way.
+        if export.policy_dn is not None:
+            table["password_policy_dn"] = export.policy_dn
+        return ExportWritten(
+            files=(Path(LDIF_NAME),), options=table, problems=tuple(export.problems)
+        )
 
     def _snapshot(
         self, collected: Collected, source: str, origin: str, collected_at: datetime
