@@ -166,13 +166,23 @@ class GraphClient:
         headers: Mapping[str, str] | None = None,
     ) -> Iterator[list[dict[str, Any]]]:
         """Each page's ``value``, following ``@odata.nextLink`` (which carries the query)."""
+        for body in self.bodies(path, params, headers):
+            yield [item for item in body["value"] if isinstance(item, dict)]
+
+    def bodies(
+        self,
+        path: str,
+        params: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        """Each page as Graph sent it (``@odata.context``, ``value``, ``@odata.nextLink``),
+        following the next links: what ``iam-gov export`` saves."""
         next_url: str | None = path
         first = True
         while next_url is not None:
             body = self.get(next_url, params if first else None, headers)
             first = False
-            value = body.get("value")
-            if not isinstance(value, list):
+            if not isinstance(body.get("value"), list):
                 raise GraphError(
                     "GET",
                     _shown_path(next_url, self._root),
@@ -180,7 +190,7 @@ class GraphClient:
                     code="BadResponse",
                     message="the answer holds no value list",
                 )
-            yield [item for item in value if isinstance(item, dict)]
+            yield body
             link = body.get("@odata.nextLink")
             next_url = link if isinstance(link, str) and link else None
 

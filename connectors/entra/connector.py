@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, Literal
 
 from pydantic import Field, model_validator
@@ -19,12 +20,18 @@ from iam_gov.connectors.entra.client import (
     http_client,
 )
 from iam_gov.connectors.entra.export import read_export
+from iam_gov.connectors.entra.export_write import write_bodies
 from iam_gov.connectors.entra.live import LiveReader
 from iam_gov.connectors.entra.records import TenantData
 from iam_gov.connectors.entra.to_model import SnapshotBuilder
 from iam_gov.connectors.shared.export_time import ExportTime, export_time
 from iam_gov.connectors.shared.options import LiveOrExportOptions
-from iam_gov.connectors.shared.protocol import Connector, Permissions
+from iam_gov.connectors.shared.protocol import (
+    Connector,
+    ExportNotSupported,
+    ExportWritten,
+    Permissions,
+)
 from iam_gov.connectors.shared.registry import connector
 from iam_gov.errors import ConfigError
 from iam_gov.model import (
@@ -183,6 +190,31 @@ class EntraConnector(Connector[EntraOptions]):
         if taken.guessed:
             data.note(str(folder), taken.guessed)
         return self._snapshot(data, f"export:{folder.name}", taken.at)
+
+    def write_export(self, out: Path) -> ExportWritten:
+        """Every Graph answer the live collect reads, every page of it, saved under the names
+        the export mode reads; the options read it back as of the time it was read."""
+        if self.options.mode == "export":
+            raise ExportNotSupported(
+                f"{self.system}: already reads an export ({self.options.path}); export needs "
+                'mode = "live"'
+            )
+        collected_at = self.clock()
+        data = TenantData()
+        reader = LiveReader(self._graph(), data, self.system, keep_bodies=True)
+        reader.read()
+        files = write_bodies(out, reader.bodies)
+        options = {
+            "type": self.type_name,
+            "mode": "export",
+            "path": ".",
+            "exported_at": collected_at,
+        }
+        return ExportWritten(
+            files=tuple(files),
+            options=options,
+            problems=tuple(str(problem) for problem in data.problems),
+        )
 
     def _snapshot(self, data: TenantData, source: str, collected_at: datetime) -> SystemSnapshot:
         builder = SnapshotBuilder(self.system, self.type_name, data)

@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from iam_gov.connectors.entra.client import GraphClient, GraphError, segment
+from iam_gov.connectors.entra.dump import (
+    APP_ROLE_ASSIGNMENTS,
+    DOMAINS,
+    GROUPS,
+    REGISTRATIONS,
+    ROLE_ASSIGNMENTS,
+    ROLE_DEFINITIONS,
+    SERVICE_PRINCIPALS,
+    USERS,
+    Kind,
+)
 from iam_gov.connectors.entra.records import (
     AppRoleAssignment,
     DirectoryObject,
@@ -66,6 +77,7 @@ APP_ROLE_ASSIGNMENT_FIELDS = (
     "appRoleId",
     "createdDateTime",
 )
+APP_ROLES = APP_ROLE_ASSIGNMENTS.consequence
 TOP = "999"
 TOP_WITH_SIGN_IN = "500"  # Graph's page limit when signInActivity is selected
 
@@ -78,6 +90,9 @@ class LiveReader:
     graph: GraphClient
     data: TenantData
     system: str
+    keep_bodies: bool = False
+    """Keep every page as Graph sent it, by the name ``iam-gov export`` saves it under."""
+    bodies: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
     def read(self) -> None:
         self._users()
@@ -88,46 +103,75 @@ class LiveReader:
         self._registrations()
 
     def _pages(
-        self, path: str, params: dict[str, str] | None = None
+        self, path: str, params: dict[str, str] | None = None, *, save_as: str
     ) -> tuple[list[dict[str, Any]], GraphError | None]:
         """Every record Graph gives before it fails, and the failure."""
         records: list[dict[str, Any]] = []
+        kept = self.bodies.setdefault(save_as, []) if self.keep_bodies else None
+        if kept is not None:
+            kept.clear()  # asked again (users without sign-in activity): the last answer counts
         try:
-            for page in self.graph.pages(path, params):
-                records.extend(page)
+            for body in self.graph.bodies(path, params):
+                if kept is not None:
+                    kept.append(body)
+                records.extend(item for item in body["value"] if isinstance(item, dict))
         except GraphError as exc:
             return records, exc
         return records, None
 
-    def _problem(self, source: str, exc: GraphError, what: str, record: str | None = None) -> None:
-        self.data.problem(source, f"{exc.describe()}: {what}", record)
+    def _problem(
+        self,
+        source: str,
+        exc: GraphError,
+        what: str,
+        record: str | None = None,
+        *,
+        consequence: str,
+    ) -> None:
+        self.data.problem(source, f"{exc.describe()}: {what}", record, consequence=consequence)
 
-    def _read(self, path: str, params: dict[str, str], model: type[M], missing: str) -> list[M]:
+    def _read(
+        self, path: str, params: dict[str, str], model: type[M], missing: str, kind: Kind
+    ) -> list[M]:
         """The records of a list; when Graph fails part-way, those read before it, and a
         problem saying what is ``missing``."""
-        records, error = self._pages(path, params)
+        records, error = self._pages(path, params, save_as=kind.name)
         if error is not None:
-            self._problem(path, error, missing)
+            self._problem(path, error, missing, consequence=kind.consequence)
         return parse_records(records, model, path, self.data)
 
     def _read_all(
-        self, path: str, params: dict[str, str], model: type[M], source: str, record: str, what: str
+        self,
+        path: str,
+        params: dict[str, str],
+        model: type[M],
+        source: str,
+        record: str,
+        what: str,
+        *,
+        save_as: str,
+        consequence: str,
     ) -> list[M] | None:
         """The records of a list about one object (``record``): all of them, or None and a
         problem saying ``what`` is unknown when Graph fails."""
-        records, error = self._pages(path, params)
+        records, error = self._pages(path, params, save_as=save_as)
         if error is not None:
-            self._problem(source, error, f"{what} unknown", record)
+            self._problem(source, error, f"{what} unknown", record, consequence=consequence)
             return None
         return parse_records(records, model, path, self.data)
 
     def _users(self) -> None:
         fields = ",".join((*USER_FIELDS, "signInActivity"))
-        records, error = self._pages("/users", {"$select": fields, "$top": TOP_WITH_SIGN_IN})
+        users = USERS.name
+        records, error = self._pages(
+            "/users", {"$select": fields, "$top": TOP_WITH_SIGN_IN}, save_as=users
+        )
         if error is not None and not records and error.status == 403:
             # No P1 licence, or no consent to AuditLog.Read.All: the users without it.
             refused = error
-            records, error = self._pages("/users", {"$select": ",".join(USER_FIELDS), "$top": TOP})
+            records, error = self._pages(
+                "/users", {"$select": ",".join(USER_FIELDS), "$top": TOP}, save_as=users
+            )
             if error is None or records:
                 self.data.sign_in_activity = False
                 self.data.note(
@@ -138,11 +182,18 @@ class LiveReader:
         if error is not None and not records:
             raise ConnectorError(f"{self.system}: cannot list the tenant's users: {error}")
         if error is not None:
-            self._problem("/users", error, "the users after it are missing")
+            self._problem(
+                "/users",
+                error,
+                "the users after it are missing",
+                consequence=f"the users after it are unknown: {USERS.consequence}",
+            )
         self.data.users = parse_records(records, GraphUser, "/users", self.data)
 
     def _domains(self) -> None:
-        records, error = self._pages("/domains", {"$select": "id,authenticationType"})
+        records, error = self._pages(
+            "/domains", {"$select": "id,authenticationType"}, save_as=DOMAINS.name
+        )
         if error is None:
             domains = parse_records(records, Domain, "/domains", self.data)
             self.data.domains = {d.id.lower(): d.authentication_type or "" for d in domains}
@@ -153,16 +204,25 @@ class LiveReader:
                 "are taken to have a password in Entra",
             )
         else:
-            self._problem("/domains", error, "federated domains are unknown")
+            self._problem(
+                "/domains",
+                error,
+                "federated domains are unknown",
+                consequence=DOMAINS.consequence,
+            )
 
     def _groups(self) -> None:
         params = {"$select": ",".join(GROUP_FIELDS), "$top": TOP}
         missing = "groups after it, and their members, are missing"
-        self.data.groups = self._read("/groups", params, GraphGroup, missing)
+        self.data.groups = self._read("/groups", params, GraphGroup, missing, GROUPS)
         for group in self.data.groups:
+            what = f"group {group.display_name or group.id}"
             if not is_object_id(group.id):
                 self.data.problem(
-                    "/groups", "not a directory object id: members not read", group.id
+                    "/groups",
+                    "not a directory object id: members not read",
+                    group.id,
+                    consequence=f"access held through {what} is not concluded",
                 )
                 continue
             members = self._read_all(
@@ -171,7 +231,9 @@ class LiveReader:
                 DirectoryObject,
                 "/groups/{id}/members",
                 group.id,
-                f"the members of group {group.display_name or group.id} are",
+                f"the members of {what} are",
+                save_as=f"group-members/{group.id}",
+                consequence=f"access held through {what} is not concluded",
             )
             if members is not None:
                 self.data.members[group.id] = members
@@ -183,24 +245,33 @@ class LiveReader:
             {"$select": ",".join(ROLE_ASSIGNMENT_FIELDS)},
             RoleAssignment,
             "directory role holders are unknown",
+            ROLE_ASSIGNMENTS,
         )
         definitions = self._read(
             f"{base}/roleDefinitions",
             {"$select": ",".join(ROLE_DEFINITION_FIELDS)},
             RoleDefinition,
             "some roles are named by their ids",
+            ROLE_DEFINITIONS,
         )
         self.data.role_definitions = {d.id: d for d in definitions}
 
     def _applications(self) -> None:
         params = {"$select": ",".join(SERVICE_PRINCIPAL_FIELDS), "$top": TOP}
         missing = "applications after it, and their assignments, are missing"
-        principals = self._read("/servicePrincipals", params, ServicePrincipal, missing)
+        principals = self._read(
+            "/servicePrincipals", params, ServicePrincipal, missing, SERVICE_PRINCIPALS
+        )
         self.data.service_principals = {sp.id: sp for sp in principals}
         params = {"$select": ",".join(APP_ROLE_ASSIGNMENT_FIELDS), "$top": TOP}
         for sp in principals:
             if not is_object_id(sp.id):
-                self.data.problem("/servicePrincipals", "not a directory object id", sp.id)
+                self.data.problem(
+                    "/servicePrincipals",
+                    "not a directory object id",
+                    sp.id,
+                    consequence=f"who holds its roles is unknown: {APP_ROLES}",
+                )
                 continue
             assignments = self._read_all(
                 f"/servicePrincipals/{segment(sp.id)}/appRoleAssignedTo",
@@ -209,6 +280,8 @@ class LiveReader:
                 "/servicePrincipals/{id}/appRoleAssignedTo",
                 sp.id,
                 f"who holds the roles of {sp.display_name or sp.id} is",
+                save_as=f"app-role-assignments/{sp.id}",
+                consequence=f"holders of its app roles unknown: {APP_ROLES}",
             )
             if assignments is not None:
                 self.data.app_role_assignments.extend(assignments)
@@ -216,7 +289,7 @@ class LiveReader:
     def _registrations(self) -> None:
         # This report takes only $filter (no $select, no $top), and lists no disabled user.
         path = "/reports/authenticationMethods/userRegistrationDetails"
-        records, error = self._pages(path)
+        records, error = self._pages(path, save_as=REGISTRATIONS.name)
         if error is not None and error.status == 403:
             self.data.note(
                 path,
@@ -225,6 +298,11 @@ class LiveReader:
             )
             return
         if error is not None:
-            self._problem(path, error, "MFA registration of the users after it is unknown")
+            self._problem(
+                path,
+                error,
+                "MFA registration of the users after it is unknown",
+                consequence=REGISTRATIONS.consequence,
+            )
         details = parse_records(records, RegistrationDetails, path, self.data)
         self.data.registrations = {d.id: d for d in details}

@@ -177,6 +177,8 @@ class TenantData:
     domains: dict[str, str] | None = None
     """Lower-case domain name -> authenticationType (Managed, Federated); None when unknown."""
     errors: list[SnapshotError] = field(default_factory=list)
+    problems: list[SnapshotError] = field(default_factory=list)
+    """The errors that make the data incomplete (``errors`` holds the notes too)."""
     complete: bool = True
 
     def problem(
@@ -186,13 +188,16 @@ class TenantData:
         record: str | None = None,
         *,
         consequence: str | None = None,
+        line: int | None = None,
     ) -> None:
         """Something is missing: the snapshot is incomplete; ``consequence`` says what cannot
         be concluded because of it."""
         self.complete = False
-        self.errors.append(
-            SnapshotError(source=source, record=record, message=message, consequence=consequence)
+        error = SnapshotError(
+            source=source, line=line, record=record, message=message, consequence=consequence
         )
+        self.errors.append(error)
+        self.problems.append(error)
 
     def note(self, source: str, message: str, record: str | None = None) -> None:
         """Worth knowing, but no access is missing because of it."""
@@ -212,7 +217,12 @@ def parse_records(
         try:
             parsed = model.model_validate(item)
         except ValidationError as exc:
-            data.problem(source, _validation_problem(exc), record)
+            data.problem(
+                source,
+                _validation_problem(exc),
+                record,
+                consequence="left out: the account or access it would show is not concluded",
+            )
             continue
         key = getattr(parsed, "id", None)
         if isinstance(key, str):

@@ -144,6 +144,8 @@ class SnapshotBuilder:
                         f"member {member.id} is a {kind} that was not read: its access through "
                         "this group is unknown",
                         group_id,
+                        consequence=f"findings about that {kind}'s access through this group "
+                        "are not concluded",
                     )
         for group_id, users in self.direct_users.items():
             ancestors = self._ancestors(group_id)

@@ -20,7 +20,7 @@ import secrets
 import ssl
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -706,7 +706,8 @@ def _get(
     if route == ["users"]:
         if not tenant.premium and "signInActivity" in query.get("$select", ""):
             raise _non_premium()
-        return _list(server, path, query, list(tenant.users.values()), USER_PROPERTIES, "user", 999)
+        return _list(server, path, query, list(tenant.users.values()), USER_PROPERTIES, "user",
+                     999, expand=_expander(tenant, "memberOf"))  # fmt: skip
     if head == "users" and len(route) == 2:
         return _Answer(200, _project(_user(tenant, route[1]), query, USER_PROPERTIES, "user"))
     if head == "users" and len(route) == 3 and route[2] == "appRoleAssignments":
@@ -723,9 +724,8 @@ def _get(
             server, path, query, items, APP_ROLE_ASSIGNMENT_PROPERTIES, "appRoleAssignment", 999
         )
     if route == ["groups"]:
-        return _list(
-            server, path, query, list(tenant.groups.values()), GROUP_PROPERTIES, "group", 999
-        )
+        return _list(server, path, query, list(tenant.groups.values()), GROUP_PROPERTIES, "group",
+                     999, expand=_expander(tenant, "members", "memberOf"))  # fmt: skip
     if head == "groups" and len(route) == 2:
         group = tenant.groups.get(route[1])
         if group is None:
@@ -749,10 +749,12 @@ def _get(
     if route == ["roleManagement", "directory", "roleAssignments"]:
         _refuse(query, "$top")
         return _list(server, path, query, tenant.role_assignments, ROLE_ASSIGNMENT_PROPERTIES,
-                     "unifiedRoleAssignment", None)  # fmt: skip
+                     "unifiedRoleAssignment", None,
+                     expand=_expander(tenant, "roleDefinition", "principal"))  # fmt: skip
     if route == ["servicePrincipals"]:
         return _list(server, path, query, list(tenant.service_principals.values()),
-                     SERVICE_PRINCIPAL_PROPERTIES, "servicePrincipal", 999)  # fmt: skip
+                     SERVICE_PRINCIPAL_PROPERTIES, "servicePrincipal", 999,
+                     expand=_expander(tenant, "appRoleAssignedTo"))  # fmt: skip
     if head == "servicePrincipals" and len(route) == 3 and route[2] == "appRoleAssignedTo":
         if route[1] not in tenant.service_principals:
             raise _not_found(route[1])
@@ -806,6 +808,45 @@ def _project(
     return projected
 
 
+EXPAND_LIMIT = 20
+"""Graph returns at most 20 objects of an expanded relation, and says nothing of the rest."""
+
+
+def _typed(tenant: Tenant, object_id: str) -> dict[str, Any]:
+    source = (
+        tenant.users.get(object_id)
+        or tenant.groups.get(object_id)
+        or tenant.service_principals.get(object_id)
+        or {"id": object_id}
+    )
+    return {"@odata.type": tenant.type_of(object_id), **source}
+
+
+def _expander(tenant: Tenant, *allowed: str) -> Callable[[dict[str, Any], str], Any]:
+    return lambda item, name: _expanded(tenant, item, name, allowed)
+
+
+def _expanded(tenant: Tenant, item: dict[str, Any], name: str, allowed: tuple[str, ...]) -> Any:
+    """The relation ``name`` of ``item``, as ``$expand`` gives it."""
+    if name not in allowed:
+        raise _graph_error(
+            400, "BadRequest", f"Could not find a navigation property named '{name}'."
+        )
+    if name == "roleDefinition":
+        return tenant.role_definitions.get(item["roleDefinitionId"])
+    if name == "principal":
+        return _typed(tenant, item["principalId"])
+    if name == "members":
+        objects = [_typed(tenant, m) for m in tenant.members.get(item["id"], [])]
+    elif name == "memberOf":
+        objects = [_typed(tenant, g) for g, m in tenant.members.items() if item["id"] in m]
+    else:  # appRoleAssignedTo
+        objects = [
+            dict(a) for a in tenant.app_role_assignments.values() if a["resourceId"] == item["id"]
+        ]
+    return objects[:EXPAND_LIMIT]
+
+
 def _list(
     server: GraphServer,
     path: str,
@@ -814,6 +855,8 @@ def _list(
     properties: frozenset[str],
     kind: str,
     max_top: int | None,
+    *,
+    expand: Any = None,
 ) -> _Answer:
     top = 100
     if "$top" in query:
@@ -827,10 +870,16 @@ def _list(
     size = min(top, server.page_size)
     offset = int(base64.b64decode(query["$skiptoken"]).decode()) if "$skiptoken" in query else 0
     page = [_project(item, query, properties, kind) for item in items[offset : offset + size]]
-    body: dict[str, Any] = {
-        "@odata.context": f"{server.url}/v1.0/$metadata#{path.strip('/')}",
-        "value": page,
-    }
+    context = f"{server.url}/v1.0/$metadata#{path.strip('/')}"
+    if query.get("$expand"):
+        if expand is None:
+            raise _graph_error(400, "BadRequest", "Query option '$expand' is not allowed.")
+        names = [n.split("(")[0].strip() for n in query["$expand"].split(",") if n.strip()]
+        for projected, item in zip(page, items[offset : offset + size], strict=True):
+            for name in names:
+                projected[name] = expand(item, name)
+        context += "(" + ",".join(f"{n}()" for n in names) + ")"
+    body: dict[str, Any] = {"@odata.context": context, "value": page}
     if offset + size < len(items):
         rest = {k: v for k, v in query.items() if k != "$skiptoken"}
         rest["$skiptoken"] = base64.b64encode(str(offset + size).encode()).decode()

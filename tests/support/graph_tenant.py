@@ -357,3 +357,74 @@ def export_tenant(server: GraphServer, folder: Path) -> None:
         one_page("/reports/authenticationMethods/userRegistrationDetails"),
     )
     write("domains.json", records("/domains"))
+
+
+def script_dump(server: GraphServer, folder: Path) -> dict[str, list[str]]:
+    """Save the tenant the way an operator's own script does: raw Graph bodies, relations
+    with ``$expand`` instead of one call per object, every ``@odata.nextLink`` followed and
+    saved under the names such scripts use. Returns the files of each list, in page order.
+
+    - users: ``users.json``, ``users_2.json``, ``users_3.json`` … (one body per file);
+    - groups with ``$expand=members``: ``groups/page-001.json`` …; a group with more than the
+      20 members Graph expands also gets ``<id>_members.json`` (``/groups/{id}/members``);
+    - role assignments with ``$expand=roleDefinition,principal``: the bodies one after the
+      other in ``roleManagement_directory_roleAssignments.json`` (no role definitions);
+    - service principals with ``$expand=appRoleAssignedTo``: a JSON array of the bodies in
+      ``servicePrincipals.json``;
+    - ``reports_authenticationMethods_userRegistrationDetails.json`` and ``domains.json``.
+    """
+    import httpx
+
+    from iam_gov.connectors.entra import live
+
+    token = server.issue_token()
+    written: dict[str, list[str]] = {}
+
+    def bodies(path: str, params: dict[str, str] | None = None) -> list[dict[str, Any]]:
+        found, url = [], f"{server.url}/v1.0{path}"
+        with httpx.Client(headers={"Authorization": f"Bearer {token}"}) as client:
+            first = True
+            while url:
+                page = client.get(url, params=params if first else None).raise_for_status().json()
+                first = False
+                found.append(page)
+                url = page.get("@odata.nextLink")
+        return found
+
+    def save(list_name: str, name: str, text: str) -> None:
+        target = folder / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text)
+        written.setdefault(list_name, []).append(name)
+
+    select = ",".join((*live.USER_FIELDS, "signInActivity"))
+    for number, body in enumerate(bodies("/users", {"$select": select}), start=1):
+        save("users", "users.json" if number == 1 else f"users_{number}.json", json.dumps(body))
+    groups = bodies("/groups", {"$select": ",".join(live.GROUP_FIELDS), "$expand": "members"})
+    for number, body in enumerate(groups, start=1):
+        save("groups", f"groups/page-{number:03}.json", json.dumps(body, indent=2))
+        for group in body["value"]:
+            if len(group["members"]) >= 20:
+                pages = bodies(f"/groups/{group['id']}/members", {"$select": "id"})
+                save("members", f"{group['id']}_members.json", json.dumps(pages))
+    assignments = bodies(
+        "/roleManagement/directory/roleAssignments", {"$expand": "roleDefinition,principal"}
+    )
+    save(
+        "role-assignments",
+        "roleManagement_directory_roleAssignments.json",
+        "\n".join(json.dumps(body) for body in assignments),  # `>>` after each call
+    )
+    principals = bodies(
+        "/servicePrincipals",
+        {"$select": ",".join(live.SERVICE_PRINCIPAL_FIELDS), "$expand": "appRoleAssignedTo"},
+    )
+    save("service-principals", "servicePrincipals.json", json.dumps(principals, indent=2))
+    registrations = bodies("/reports/authenticationMethods/userRegistrationDetails")
+    save(
+        "registrations",
+        "reports_authenticationMethods_userRegistrationDetails.json",
+        json.dumps(registrations[0] if len(registrations) == 1 else registrations),
+    )
+    save("domains", "domains.json", json.dumps(bodies("/domains")))
+    return written

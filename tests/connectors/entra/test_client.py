@@ -141,7 +141,10 @@ def test_users_cut_short_keeps_the_first_pages(graph: GraphServer) -> None:
     assert len(snapshot.accounts) == 4
     messages = [str(e) for e in snapshot.errors]
     assert messages[0].startswith("/users: GET /users: 500 UnknownError")
-    assert messages[0].endswith("the users after it are missing")
+    assert snapshot.errors[0].message.endswith("the users after it are missing")
+    # It says what cannot be concluded without them.
+    consequence = snapshot.errors[0].consequence or ""
+    assert consequence.startswith("the users after it are unknown: their accounts are not")
     # Group members who were not read are said to be unknown, not left out silently.
     assert any("is a user that was not read" in m for m in messages[1:])
     account_ids = {a.native_id for a in snapshot.accounts}

@@ -158,7 +158,7 @@ def test_missing_files_that_hold_access_make_it_incomplete(folder: Path) -> None
     problems = {str(e) for e in snapshot.errors}
     assert problems == {
         f"{folder}/group-members/{engineering}.json: no such file: the members of group "
-        "Engineering are unknown",
+        "Engineering are unknown (access held through group Engineering is not concluded)",
         f"{folder}/user-registration-details.json: no such file: MFA registration is unknown, "
         "so no account is taken to lack MFA",
         f"{folder}/domains.json: no such file: users of federated domains are taken to have a "
