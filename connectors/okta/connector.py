@@ -4,21 +4,29 @@ through the official SDK or from a folder of Okta API responses."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import ClassVar, Literal
+from pathlib import Path
+from typing import Any, ClassVar, Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
 
+import iam_gov.connectors.okta.layout as layout
 from iam_gov.configtypes import RelPath, SecretRef
 from iam_gov.connectors.okta.actions import apply_action
 from iam_gov.connectors.okta.client import Auth, OktaApi, open_api, run_sync
-from iam_gov.connectors.okta.export import USERS, read_export
-from iam_gov.connectors.okta.live import LiveCollector, Unreachable
+from iam_gov.connectors.okta.export import read_export
+from iam_gov.connectors.okta.live import LiveCollector, Recorder, Unreachable
 from iam_gov.connectors.okta.records import OktaData
 from iam_gov.connectors.okta.to_model import SnapshotBuilder
+from iam_gov.connectors.okta.write import ExportWriter
 from iam_gov.connectors.shared.export_time import export_time
 from iam_gov.connectors.shared.options import LiveOrExportOptions
-from iam_gov.connectors.shared.protocol import Connector, Permissions
+from iam_gov.connectors.shared.protocol import (
+    Connector,
+    ExportNotSupported,
+    ExportWritten,
+    Permissions,
+)
 from iam_gov.connectors.shared.registry import connector
 from iam_gov.errors import ConfigError, ConnectorError
 from iam_gov.model import (
@@ -168,16 +176,16 @@ class OktaConnector(Connector[OktaOptions]):
         options = self.options
         if options.mode == "export":
             assert options.path is not None
-            data = read_export(
+            data, user_files = read_export(
                 options.path,
                 employee_id_attribute=options.employee_id_attribute,
                 collect_factors=options.collect_factors,
                 password_policies=options.password_policies,
             )
-            users = options.path / USERS
-            taken = export_time(options.exported_at, [users])
+            taken = export_time(options.exported_at, user_files)
             if taken.guessed:
-                data.problem(str(users), taken.guessed, incomplete=False)
+                source = str(user_files[0]) if len(user_files) == 1 else str(options.path)
+                data.problem(source, taken.guessed, incomplete=False)
             return self._snapshot(data, f"export:{options.path.name}", taken.at)
         collected_at = self.clock()
         return self._snapshot(run_sync(self._collect_live), "live", collected_at)
@@ -185,7 +193,43 @@ class OktaConnector(Connector[OktaOptions]):
     def _snapshot(self, data: OktaData, source: str, collected_at: datetime) -> SystemSnapshot:
         return SnapshotBuilder(self.system, self.type_name).snapshot(data, source, collected_at)
 
-    async def _collect_live(self) -> OktaData:
+    def write_export(self, out: Path) -> ExportWritten:
+        """The org read live through the same client, every body kept verbatim in the layout
+        the export mode reads (``okta.layout``); the options that read it back name no
+        secret. What could not be read is missing from the folder, and listed."""
+        options = self.options
+        if options.mode == "export":
+            raise ExportNotSupported(
+                f"{self.system}: these options already read an export ({options.path}); "
+                'iam-gov export reads the live org (mode = "live")'
+            )
+        collected_at = self.clock()
+        writer = ExportWriter(out)
+        try:
+            data = run_sync(lambda: self._collect_live(writer))
+        finally:
+            writer.close()
+        snapshot = self._snapshot(data, "live", collected_at)
+        table: dict[str, Any] = {
+            "type": self.type_name,
+            "mode": "export",
+            "path": ".",
+            "exported_at": collected_at,
+            "employee_id_attribute": options.employee_id_attribute,
+            "collect_factors": options.collect_factors,
+        }
+        problems = [str(e) for e in snapshot.errors if e.consequence is not None]
+        if layout.PASSWORD_POLICIES in writer.written:
+            table["password_policies"] = layout.PASSWORD_POLICIES
+        elif options.collect_password_policies:
+            problems.append("the password policies could not be read: they are not in the export")
+        return ExportWritten(
+            files=tuple(Path(name) for name in sorted(writer.written)),
+            options=table,
+            problems=tuple(problems),
+        )
+
+    async def _collect_live(self, recorder: Recorder | None = None) -> OktaData:
         scopes: tuple[str, ...] = COLLECT_SCOPES
         if not self.options.collect_password_policies:
             scopes = tuple(s for s in scopes if s != POLICIES_SCOPE)
@@ -196,6 +240,7 @@ class OktaConnector(Connector[OktaOptions]):
                 collect_factors=self.options.collect_factors,
                 workers=self.options.concurrency,
                 collect_password_policies=self.options.collect_password_policies,
+                recorder=recorder,
             )
             try:
                 return await collector.run()

@@ -2,7 +2,8 @@
 as the live API gives (``records``), so that both give the same model.
 
 An export is a folder of files, each holding exactly what an Okta API call returned (every page
-of it, one after the other, as a loop of ``curl`` calls appending to one file writes them)::
+of it, one after the other, as a loop of ``curl`` calls appending to one file writes them).
+``iam-gov export`` writes this layout (``okta.layout``)::
 
     users.json                  GET /api/v1/users?limit=200
     users-deprovisioned.json    GET /api/v1/users?filter=status eq "DEPROVISIONED"&limit=200
@@ -17,22 +18,52 @@ of it, one after the other, as a loop of ``curl`` calls appending to one file wr
     roles/<userId>.json           GET /api/v1/users/{userId}/roles     (each user listed there)
     policies-password.json      GET /api/v1/policies?type=PASSWORD   (named by the options)
 
-Users, groups and apps must be there. Without users-deprovisioned.json, deactivated users are
-left out (they cannot sign in: the snapshot stays complete, with a note); any other file
-missing leaves what it would say unknown, and the snapshot incomplete. Users "that can sign
-in" are those whose status is ACTIVE, RECOVERY, PASSWORD_EXPIRED, LOCKED_OUT or PROVISIONED.
-The password policies come from the file the ``password_policies`` option names; without it
-they are unknown and not judged (the access data stays complete).
+Scripts name files their own way, so only the exact names above are taken by name; every other
+JSON file under the folder is found by what it holds and by the id in its path
+(``okta.export_index``): ``groups/<id>/members.json``, ``group_<id>_users.json``,
+``apps/<id>/users.json``, ``users/<id>/factors.json``, ``roles-<id>.json``,
+``okta_users.json``, ``users_page1.json`` and ``users_page2.json`` … Two files that say
+different things about the same object leave it unknown, naming both; a JSON file that is not
+recognised is listed in a note.
+
+Users, groups and apps must be there. Without deactivated users they are left out (they cannot
+sign in: the snapshot stays complete, with a note); any other file missing leaves what it would
+say unknown, and the snapshot incomplete, each problem saying what is then not concluded. An
+app's group assignments can also be told by its users' rows, each naming its group: without
+app-groups those suffice. Users "that can sign in" are those whose status is ACTIVE, RECOVERY,
+PASSWORD_EXPIRED, LOCKED_OUT or PROVISIONED. The password policies come from the file the
+``password_policies`` option names; without it they are unknown and not judged (the access
+data stays complete).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+import iam_gov.connectors.okta.export_index as ix
+from iam_gov.connectors.okta.export_index import IndexedFile, list_items, read_pages
+from iam_gov.connectors.okta.layout import (
+    APP_GROUPS,
+    APP_USERS,
+    APPS,
+    DEPROVISIONED_USERS,
+    FACTORS,
+    GROUP_ROLES,
+    GROUPS,
+    MEMBERS,
+    ROLE_ASSIGNEES,
+    ROLES,
+    USERS,
+    PerObject,
+)
 from iam_gov.connectors.okta.records import (
+    UNKNOWN_APPS,
+    UNKNOWN_GROUPS,
+    UNKNOWN_ROLES,
+    UNKNOWN_USERS,
     OktaData,
     OktaUser,
     RecordError,
@@ -49,60 +80,33 @@ from iam_gov.connectors.okta.records import (
     parse_role,
     parse_user,
 )
-from iam_gov.connectors.shared.files import BadFile, json_documents, read_source_text
+from iam_gov.connectors.shared.files import BadFile
 from iam_gov.errors import SourceError
+from iam_gov.model import SnapshotError
 
-USERS = "users.json"
-DEPROVISIONED_USERS = "users-deprovisioned.json"
-GROUPS = "groups.json"
-APPS = "apps.json"
-ROLE_ASSIGNEES = "role-assignees.json"
-GROUP_MEMBERS = "group-members"
-GROUP_ROLES = "group-roles"
-APP_USERS = "app-users"
-APP_GROUPS = "app-groups"
-FACTORS = "factors"
-ROLES = "roles"
+__all__ = ["USERS", "list_items", "read_export", "read_pages"]
 
 T = TypeVar("T")
 
-
-def read_pages(path: Path) -> list[Any]:
-    """The response bodies in a file: one JSON document, or several one after the other.
-
-    A single JSON array whose items are all arrays is taken to be a list of pages too (what
-    ``jq -s`` makes of several)."""
-    try:
-        text = read_source_text(path, "an Okta API response")
-    except BadFile:
-        if path.exists():
-            raise
-        raise BadFile(path, "file not found") from None
-    pages = json_documents(text, path)
-    if not pages:
-        raise BadFile(path, "the file is empty")
-    single = pages[0] if len(pages) == 1 else None
-    if isinstance(single, list) and single and all(isinstance(p, list) for p in single):
-        return list(single)
-    return pages
-
-
-def list_items(path: Path) -> list[Any]:
-    """The items of a list endpoint's file: every page must be a JSON array."""
-    items: list[Any] = []
-    for number, page in enumerate(read_pages(path), start=1):
-        if not isinstance(page, list):
-            raise BadFile(
-                path,
-                f"page {number} is not a JSON array (is this the output of the call the file "
-                "is named after?)",
-            )
-        items.extend(page)
-    return items
-
-
-def object_file(folder: Path, kind: str, object_id: str) -> Path:
-    return folder / kind / f"{object_id}.json"
+# Files taken by their exact name, whatever they hold: the layout iam-gov writes.
+_NAMED = {USERS: "users", DEPROVISIONED_USERS: "users", GROUPS: "groups", APPS: "apps"}
+# Content kinds that are one object's part, and the kind each gives for each owner.
+_PART = {
+    (ix.USER_BODIES, "group"): MEMBERS,
+    (ix.ROLE_BODIES, "group"): GROUP_ROLES,
+    (ix.ROLE_BODIES, "user"): ROLES,
+    (ix.APP_USER_ROWS, "app"): APP_USERS,
+    (ix.APP_GROUP_ROWS, "app"): APP_GROUPS,
+    (ix.FACTOR_BODIES, "user"): FACTORS,
+}
+# A file whose content says nothing (an empty list, or unreadable): the words in its path.
+_WORDS = {
+    "group": {"role": GROUP_ROLES, "member": MEMBERS, "user": MEMBERS},
+    "app": {"group": APP_GROUPS, "user": APP_USERS, "member": APP_USERS},
+    "user": {"factor": FACTORS, "role": ROLES},
+}
+_LIST_WORDS = {"user": "users", "deprovisioned": "users", "group": "groups", "app": "apps"}
+_DEPROVISIONED_WORDS = frozenset({"deprovisioned", "deactivated"})
 
 
 def read_export(
@@ -111,34 +115,28 @@ def read_export(
     employee_id_attribute: str,
     collect_factors: bool,
     password_policies: Path | None = None,
-) -> OktaData:
-    """Everything in an export folder, and the password policies from their own file.
-    ``SourceError`` when users, groups, apps or a file named in the options cannot be read
-    at all; a missing or broken file about one object leaves the snapshot incomplete."""
+) -> tuple[OktaData, list[Path]]:
+    """Everything in an export folder, and the password policies from their own file; and
+    the files of the user list (when the export was taken, when not given). ``SourceError``
+    when users, groups, apps or a file named in the options cannot be read at all; a missing
+    or broken file about one object leaves the snapshot incomplete."""
     if not folder.is_dir():
         raise SourceError(
             f"{folder}: not a folder (an Okta export is a folder of API responses: "
             f"{USERS}, {GROUPS}, {APPS} …)"
         )
-    reader = _ExportReader(folder, OktaData(), employee_id_attribute)
-    reader.users()
+    skip = frozenset({password_policies}) if password_policies is not None else frozenset()
+    reader = _ExportReader(folder, OktaData(), employee_id_attribute, ix.index_folder(folder, skip))
+    reader.sort()
+    user_files = reader.users()
     reader.groups()
     reader.apps()
     if collect_factors:
         reader.factors()
     reader.roles()
     reader.password_policies(password_policies)
-    return reader.data
-
-
-_FOLDER_HOLDS = {
-    GROUP_MEMBERS: "the members of every group",
-    GROUP_ROLES: "the admin roles held through groups",
-    APP_USERS: "the users assigned to apps",
-    APP_GROUPS: "the groups assigned to apps",
-    FACTORS: "the MFA factors of every user",
-    ROLES: "the users' own admin roles",
-}
+    reader.leftovers()
+    return reader.data, user_files
 
 
 @dataclass
@@ -146,7 +144,16 @@ class _ExportReader:
     folder: Path
     data: OktaData
     employee_id_attribute: str
-    missing_folders: set[str] = field(default_factory=set)
+    files: list[IndexedFile]
+    lists: dict[str, list[IndexedFile]] = field(default_factory=dict)
+    """users, groups, apps, assignees: the files of each top-level list."""
+    parts: dict[tuple[str, str], list[IndexedFile]] = field(default_factory=dict)
+    """(kind, object id) -> the files that claim to hold it."""
+    kinds_seen: set[str] = field(default_factory=set)
+    missing_kinds: set[str] = field(default_factory=set)
+    pending: list[IndexedFile] = field(default_factory=list)
+    """Files left to tie to an object once the lists are read."""
+    used: set[Path] = field(default_factory=set)
 
     def _user(self, raw: Any) -> OktaUser:
         return parse_user(raw, self.employee_id_attribute)
@@ -154,107 +161,270 @@ class _ExportReader:
     def _member(self, raw: Any) -> OktaUser | str:
         return parse_member(raw, self.data.users, self.employee_id_attribute)
 
-    def _per_object(self, kind: str, object_id: str, what: str) -> list[Any] | None:
-        """The items in ``kind/<object_id>.json``; None (and a problem noted) if unreadable.
-        ``what``: what the file says, e.g. "the members of group Sales"."""
-        path = object_file(self.folder, kind, object_id)
-        if not path.parent.is_dir():
-            if kind not in self.missing_folders:
-                self.missing_folders.add(kind)
-                self.data.problem(
-                    str(path.parent), f"not in the export: {_FOLDER_HOLDS[kind]} are unknown"
-                )
-            return None
-        try:
-            return list_items(path)
-        except BadFile as exc:
-            if not path.exists():
-                self.data.problem(
-                    str(path), f"not in the export: {what} are unknown", record=object_id
-                )
+    # --- the index ------------------------------------------------------------------------
+
+    def sort(self) -> None:
+        """Top-level lists now (by exact name, else by content and a path without ids);
+        the rest once the lists say which ids are users, groups and apps."""
+        for file in self.files:
+            named = _NAMED.get(file.relative)
+            if file.relative == ROLE_ASSIGNEES:
+                self.lists.setdefault("assignees", []).append(file)
+            elif named is not None:
+                self.lists.setdefault(named, []).append(file)
+            elif file.ids:
+                self.pending.append(file)
+            elif file.kind in (ix.USER_BODIES, ix.GROUP_BODIES, ix.APP_BODIES, ix.ASSIGNEE_PAGES):
+                self.lists.setdefault(file.kind, []).append(file)
+            elif (file.kind == ix.EMPTY or file.error) and self._list_named(file) is not None:
+                if file.error is not None:
+                    raise file.error  # a top-level list that cannot be read: nothing to go on
+                self.lists.setdefault(self._list_named(file) or "", []).append(file)
             else:
-                self.data.errors.append(exc.as_problem(object_id))
-                self.data.complete = False
+                self.pending.append(file)
+
+    @staticmethod
+    def _list_named(file: IndexedFile) -> str | None:
+        """The top-level list a file's own name says it is (``okta_users.json``)."""
+        name = file.relative.rsplit("/", 1)[-1]
+        words = ix.path_tokens(name)[1]
+        if "assignee" in words:
+            return "assignees"
+        return next((_LIST_WORDS[w] for w in words if w in _LIST_WORDS), None)
+
+    def tie(self) -> None:
+        """Each pending file to the object whose id its path holds, as the part its content
+        (or, when that says nothing, its path) shows."""
+        known = {"user": self.data.users, "group": self.data.groups, "app": self.data.apps}
+        for file in self.pending:
+            kind = self._tie(file, known)
+            if kind is None:
+                continue
+            self.kinds_seen.add(kind[0].kind)
+            self.parts.setdefault((kind[0].kind, kind[1]), []).append(file)
+
+    def _tie(self, file: IndexedFile, known: dict[str, Any]) -> tuple[PerObject, str] | None:
+        for owner in ("group", "app", "user"):
+            ids = [i for i in file.ids_of(owner) if i in known[owner]]
+            if not ids:
+                continue
+            part = _PART.get((file.kind or "", owner))
+            if part is None and file.kind in (ix.EMPTY, None):
+                words = _WORDS[owner]
+                part = next((words[w] for w in file.words if w in words), None)
+            if part is not None:
+                return part, ids[-1]
+        return None
+
+    def _resolve(self, part: PerObject, object_id: str) -> IndexedFile | list[IndexedFile] | None:
+        """The file holding one object's part, the pages of one in several files, or None
+        (and the problem said) when none does or two disagree."""
+        claims = self.parts.get((part.kind, object_id), [])
+        self.used.update(f.path for f in claims)
+        if len(claims) <= 1 or len({c.digest for c in claims}) == 1:
+            return claims[0] if claims else None
+        numbered = [c.page_number() for c in claims]
+        if all(numbered) and len({n[0] for n in numbered if n}) == 1:
+            return [c for _, c in sorted(zip((n[1] for n in numbered if n), claims, strict=True))]
+        paths = " and ".join(str(c.path) for c in claims)
+        self.data.problem(
+            str(claims[0].path),
+            f"{paths} both hold {part.holds} {part.owner} {object_id}, and differ: neither is "
+            "taken",
+            record=object_id,
+            consequence=part.consequence,
+        )
+        return None
+
+    # --- one object's part ----------------------------------------------------------------
+
+    def _per_object(self, part: PerObject, object_id: str, what: str) -> list[Any] | None:
+        """The items of one object's part; None (and a problem noted) if it is not there or
+        cannot be read. ``what``: the object, e.g. "group Sales"."""
+        data = self.data
+        found = self._resolve(part, object_id)
+        if found is None:
+            if (part.kind, object_id) in self.parts:
+                return None  # two files disagree: said
+            if part.kind not in self.kinds_seen:
+                if part.kind not in self.missing_kinds:
+                    self.missing_kinds.add(part.kind)
+                    data.problem(
+                        str(self.folder / part.folder),
+                        f"not in the export: {part.every} are unknown",
+                        consequence=part.consequence,
+                    )
+                return None
+            data.problem(
+                str(self.folder / part.file(object_id)),
+                f"not in the export: {part.holds} {what} are unknown",
+                record=object_id,
+                consequence=part.consequence,
+            )
             return None
+        files = found if isinstance(found, list) else [found]
+        items: list[Any] = []
+        for file in files:
+            try:
+                if file.error is not None:
+                    raise file.error
+                items.extend(list_items(file.path))
+            except BadFile as exc:
+                problem = exc.as_problem(object_id)
+                data.errors.append(problem.model_copy(update={"consequence": part.consequence}))
+                data.complete = False
+                return None
+        return items
 
     def _parsed(
-        self, kind: str, object_id: str, what: str, parse: Callable[[Any], T]
+        self, part: PerObject, object_id: str, what: str, parse: Callable[[Any], T]
     ) -> list[T] | None:
-        """The records in ``kind/<object_id>.json``, each parsed; None if the file is unreadable."""
-        items = self._per_object(kind, object_id, what)
+        """The records of one object's part, each parsed; None if it cannot be read."""
+        items = self._per_object(part, object_id, what)
         if items is None:
             return None
-        return parse_items(items, parse, self.data, str(object_file(self.folder, kind, object_id)))
+        source = self._source(part, object_id)
+        return parse_items(items, parse, self.data, source, consequence=part.consequence)
 
-    def users(self) -> None:
+    def _source(self, part: PerObject, object_id: str) -> str:
+        claims = self.parts.get((part.kind, object_id))
+        return str(claims[0].path) if claims else str(self.folder / part.file(object_id))
+
+    # --- the lists ------------------------------------------------------------------------
+
+    def _list(self, name: str) -> Iterable[tuple[IndexedFile, list[Any]]]:
+        for file in self.lists.get(name, ()):
+            self.used.add(file.path)
+            if file.error is not None:
+                raise file.error
+            yield file, list_items(file.path)
+
+    def users(self) -> list[Path]:
         data = self.data
-        deprovisioned = self.folder / DEPROVISIONED_USERS
-        names = [USERS, DEPROVISIONED_USERS] if deprovisioned.exists() else [USERS]
-        for name in names:
-            items = list_items(self.folder / name)
-            users = parse_items(items, self._user, data, str(self.folder / name))
-            data.add_users(users)
+        if all(_DEPROVISIONED_WORDS & set(f.words) for f in self.lists.get("users", ())):
+            # Found by no name of its own either: said as the layout's file.
+            raise BadFile(self.folder / USERS, "file not found")
+        deprovisioned = False
+        time_files: list[Path] = []
+        read_from: dict[str, str] = {}
+        for file, items in self._list("users"):
+            users = parse_items(items, self._user, data, str(file.path), consequence=UNKNOWN_USERS)
             data.users_complete = data.users_complete and len(users) == len(items)
-        if not deprovisioned.exists():
+            named_deprovisioned = bool(_DEPROVISIONED_WORDS & set(file.words))
+            deprovisioned = deprovisioned or named_deprovisioned
+            if not named_deprovisioned:
+                time_files.append(file.path)
+            for user in users:
+                deprovisioned = deprovisioned or user.status == "DEPROVISIONED"
+                earlier = data.users.get(user.id)
+                if earlier is not None and earlier != user:
+                    data.problem(
+                        str(file.path),
+                        f"user {user.login} is also in {read_from[user.id]}, and differs: "
+                        "the later file is taken",
+                        record=user.id,
+                        consequence="this user's attributes may be out of date",
+                    )
+                read_from[user.id] = str(file.path)
+                data.users[user.id] = user
+        if not deprovisioned:
             # Deactivated users cannot sign in: leaving them out hides no access.
             data.problem(
-                str(deprovisioned),
+                str(self.folder / DEPROVISIONED_USERS),
                 "not in the export: deactivated users are left out",
                 incomplete=False,
             )
+        return time_files or [f.path for f in self.lists["users"]]
 
     def groups(self) -> None:
-        data, source = self.data, str(self.folder / GROUPS)
-        for group in parse_items(list_items(self.folder / GROUPS), parse_group, data, source):
-            data.groups[group.id] = group
-            what = f"group {group.name}"
-            members = self._parsed(GROUP_MEMBERS, group.id, f"the members of {what}", self._member)
-            if members is not None:
-                data.members[group.id] = member_ids(members, data)
-            roles = self._parsed(GROUP_ROLES, group.id, f"the admin roles of {what}", parse_role)
-            if roles is not None:
-                data.group_roles[group.id] = roles
+        data = self.data
+        if not self.lists.get("groups"):
+            raise BadFile(self.folder / GROUPS, "file not found")
+        for file, items in self._list("groups"):
+            for group in parse_items(
+                items, parse_group, data, str(file.path), consequence=UNKNOWN_GROUPS
+            ):
+                data.groups[group.id] = group
 
     def apps(self) -> None:
-        data, source = self.data, str(self.folder / APPS)
-        for app in parse_items(list_items(self.folder / APPS), parse_app, data, source):
-            data.apps[app.id] = app
+        data = self.data
+        if not self.lists.get("apps"):
+            raise BadFile(self.folder / APPS, "file not found")
+        for file, items in self._list("apps"):
+            for app in parse_items(
+                items, parse_app, data, str(file.path), consequence=UNKNOWN_APPS
+            ):
+                data.apps[app.id] = app
+        self.tie()
+        for group in data.groups.values():
+            what = f"group {group.name}"
+            members = self._parsed(MEMBERS, group.id, what, self._member)
+            if members is not None:
+                data.members[group.id] = member_ids(members, data)
+            roles = self._parsed(GROUP_ROLES, group.id, what, parse_role)
+            if roles is not None:
+                data.group_roles[group.id] = roles
+        for app in data.apps.values():
             what = f"app {app.label}"
-            users = self._parsed(APP_USERS, app.id, f"the users assigned to {what}", parse_app_user)
+            users = self._parsed(APP_USERS, app.id, what, parse_app_user)
             if users is not None:
                 data.app_users[app.id] = users
-            groups = self._parsed(
-                APP_GROUPS, app.id, f"the groups assigned to {what}", parse_app_group
-            )
-            if groups is not None:
-                data.app_groups[app.id] = groups
+            self._app_groups(app.id, what)
+
+    def _app_groups(self, app_id: str, what: str) -> None:
+        """Missing group assignments are decided on later: the app users may tell them."""
+        before = len(self.data.errors), self.data.complete
+        groups = self._parsed(APP_GROUPS, app_id, what, parse_app_group)
+        if groups is not None:
+            self.data.app_groups[app_id] = groups
+            return
+        new = self.data.errors[before[0] :]
+        if len(new) == 1 and new[0].message.startswith("not in the export"):
+            del self.data.errors[before[0] :]
+            self.data.complete = before[1]
+            record = None if new[0].record is None else app_id
+            self.data.app_groups_unread.append((record, new[0]))
 
     def factors(self) -> None:
         for user in sorted(self.data.users.values(), key=lambda u: u.id):
             if not user.can_sign_in:
                 continue
-            items = self._per_object(FACTORS, user.id, f"the MFA factors of {user.login}")
+            items = self._per_object(FACTORS, user.id, user.login)
             if items is None:
                 continue
             try:
                 self.data.factors[user.id] = parse_factor_kinds(items)
             except RecordError as exc:
-                path = object_file(self.folder, FACTORS, user.id)
-                self.data.problem(str(path), str(exc), record=user.id)
+                self.data.problem(
+                    self._source(FACTORS, user.id),
+                    str(exc),
+                    record=user.id,
+                    consequence=FACTORS.consequence,
+                )
 
     def roles(self) -> None:
-        data, path = self.data, self.folder / ROLE_ASSIGNEES
-        if not path.exists():
-            data.problem(str(path), "not in the export: the users' own admin roles are unknown")
-            return
+        """The roles of every user the assignee list names; and of any other user whose
+        roles file is there (without the list, who else is an administrator is unknown)."""
+        data = self.data
         assignees: list[str] = []
-        for number, page in enumerate(read_pages(path), start=1):
-            try:
-                assignees.extend(assignee_ids(page))
-            except RecordError as exc:
-                data.problem(str(path), f"page {number}: {exc}")
+        if not self.lists.get("assignees"):
+            data.problem(
+                str(self.folder / ROLE_ASSIGNEES),
+                "not in the export: the users' own admin roles are unknown",
+                consequence=UNKNOWN_ROLES,
+            )
+        for file in self.lists.get("assignees", ()):
+            self.used.add(file.path)
+            if file.error is not None:
+                raise file.error
+            for number, page in enumerate(read_pages(file.path), start=1):
+                try:
+                    assignees.extend(assignee_ids(page))
+                except RecordError as exc:
+                    data.problem(str(file.path), f"page {number}: {exc}", consequence=UNKNOWN_ROLES)
+        assignees.extend(sorted(i for kind, i in self.parts if kind == ROLES.kind))
         for user_id in dict.fromkeys(assignees):
-            roles = self._parsed(ROLES, user_id, f"the admin roles of user {user_id}", parse_role)
+            roles = self._parsed(ROLES, user_id, f"user {user_id}", parse_role)
             if roles is not None:
                 data.user_roles[user_id] = roles
 
@@ -271,3 +441,33 @@ class _ExportReader:
         data.password_policies = parse_items(
             list_items(path), parse_password_policy, data, str(path), incomplete=False
         )
+
+    def leftovers(self) -> None:
+        """Every JSON file not recognised, said: the user sees what was ignored, and why. A
+        file recognised as an object's part that is not needed (the factors of a user who
+        cannot sign in) is no news."""
+        tied = {f.path for files in self.parts.values() for f in files}
+        for file in self.files:
+            # Password policies not named in the options: the note that they are not judged
+            # says so already.
+            if file.path in self.used or file.path in tied or file.kind == ix.POLICY_BODIES:
+                continue
+            self.data.errors.append(
+                SnapshotError(source=str(file.path), message=f"not read: {self._why(file)}")
+            )
+
+    def _why(self, file: IndexedFile) -> str:
+        if file.error is not None:
+            return f"{file.error.message}, and the path names no object iam-gov reads"
+        known = {**self.data.users, **self.data.groups, **self.data.apps}
+        unknown = [i for i in file.ids if i not in known]
+        if file.ids and unknown:
+            return (
+                f"it names {unknown[-1]}, which is not in the user, group or app lists "
+                "(deleted since?)"
+            )
+        if file.kind is None:
+            return "not recognised as what an Okta API call iam-gov reads returns"
+        if file.kind == ix.EMPTY:
+            return "an empty list, and its path names no user, group or app it would be about"
+        return f"holds {file.kind}, which iam-gov does not read from a file named so"

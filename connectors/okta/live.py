@@ -14,10 +14,15 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
+import iam_gov.connectors.okta.layout as layout
 from iam_gov.connectors.okta.client import ApiError, OktaApi
 from iam_gov.connectors.okta.records import (
+    UNKNOWN_APPS,
+    UNKNOWN_GROUPS,
+    UNKNOWN_ROLES,
+    UNKNOWN_USERS,
     OktaData,
     OktaPasswordPolicy,
     OktaUser,
@@ -35,6 +40,7 @@ from iam_gov.connectors.okta.records import (
     parse_roles,
     parse_user,
 )
+from iam_gov.model import SnapshotError
 
 PAGE = 200
 USERS = "/api/v1/users"
@@ -64,6 +70,22 @@ _UNKNOWN = {
     B_APP_USERS: "app assignments",
     B_APP_GROUPS: "app assignments to groups",
 }
+# Each per-object call's part of an export, and what leaving it unknown keeps from being
+# concluded.
+_PART = {
+    B_FACTORS: layout.FACTORS,
+    B_USER_ROLES: layout.ROLES,
+    B_MEMBERS: layout.MEMBERS,
+    B_GROUP_ROLES: layout.GROUP_ROLES,
+    B_APP_USERS: layout.APP_USERS,
+    B_APP_GROUPS: layout.APP_GROUPS,
+}
+_LISTING_CONSEQUENCE = {
+    USERS: UNKNOWN_USERS,
+    GROUPS: UNKNOWN_GROUPS,
+    APPS: UNKNOWN_APPS,
+    ASSIGNEES: UNKNOWN_ROLES,
+}
 # A call for one object that answers 404: the object was deleted while we were listing.
 _GONE = 404
 _DEPROVISIONED = 'status eq "DEPROVISIONED"'
@@ -72,6 +94,15 @@ _USER_LIST_HEADERS = {"Content-Type": "application/json; okta-response=omitCrede
 
 
 T = TypeVar("T")
+
+
+class Recorder(Protocol):
+    """Keeps the response bodies a collection reads (``iam-gov export``), by file of the
+    export layout: each page as it comes, the file kept only once its call has ended well."""
+
+    def page(self, name: str, body: Any) -> None: ...
+
+    def done(self, name: str) -> None: ...
 
 
 class Unreachable(Exception):
@@ -92,6 +123,8 @@ class LiveCollector:
     collect_factors: bool
     workers: int
     collect_password_policies: bool = True
+    recorder: Recorder | None = None
+    """When given, every body read is kept too, in the export layout."""
     data: OktaData = field(default_factory=OktaData)
     _jobs: asyncio.Queue[Callable[[], Awaitable[None]]] = field(init=False)
     _refused: dict[str, str] = field(default_factory=dict)
@@ -99,6 +132,14 @@ class LiveCollector:
 
     def _user(self, raw: Any) -> OktaUser:
         return parse_user(raw, self.employee_id_attribute)
+
+    def _page(self, name: str, body: Any) -> None:
+        if self.recorder is not None:
+            self.recorder.page(name, body)
+
+    def _done(self, name: str) -> None:
+        if self.recorder is not None:
+            self.recorder.done(name)
 
     def _member(self, raw: Any) -> OktaUser | str:
         return parse_member(raw, self.data.users, self.employee_id_attribute)
@@ -169,7 +210,9 @@ class LiveCollector:
         try:
             await listing
         except ApiError as exc:
-            self.data.problem(source, f"the listing stopped: {exc}")
+            self.data.problem(
+                source, f"the listing stopped: {exc}", consequence=_LISTING_CONSEQUENCE[source]
+            )
             return False
         return True
 
@@ -178,6 +221,16 @@ class LiveCollector:
     ) -> Callable[[], Awaitable[None]]:
         """``call(record)``, a call about one object whose failure leaves only that object's
         part unknown."""
+
+        part = _PART[bucket]
+
+        def unknown(message: str, object_id: str | None) -> None:
+            if bucket == B_APP_GROUPS:
+                # The app's users may tell its groups: decided once both are read (to_model).
+                error = SnapshotError(source=bucket, record=object_id, message=message)
+                self.data.app_groups_unread.append((object_id, error))
+            else:
+                self.data.problem(bucket, message, record=object_id, consequence=part.consequence)
 
         async def job() -> None:
             if bucket in self._refused:
@@ -191,62 +244,83 @@ class LiveCollector:
                     if bucket in self._refused:
                         return
                     self._refused[bucket] = str(exc)
-                    self.data.problem(bucket, f"refused, so {what} are unknown: {exc}")
+                    unknown(f"refused, so {what} are unknown: {exc}", None)
                 elif exc.status == _GONE:
                     self.data.problem(
                         bucket, f"deleted while being read: {exc}", record=record, incomplete=False
                     )
+                    # An export of it says what the live read concluded: nothing to hold.
+                    self._page(part.file(record), [])
+                    self._done(part.file(record))
                 else:
-                    self.data.problem(bucket, f"{what} unknown: {exc}", record=record)
+                    unknown(f"{what} unknown: {exc}", record)
             except RecordError as exc:
-                self.data.problem(bucket, f"{_UNKNOWN[bucket]} unknown: {exc}", record=record)
+                unknown(f"{_UNKNOWN[bucket]} unknown: {exc}", record)
 
         return job
 
     async def _listed(
-        self, path: str, bucket: str, parse: Callable[[Any], T], what: str
+        self, path: str, bucket: str, parse: Callable[[Any], T], what: str, name: str
     ) -> AsyncIterator[T]:
         """Each object of a listing, parsed page by page; a page that is not a list stops it."""
         async for page in self.api.pages(path, bucket=bucket, params={"limit": PAGE}):
             if not isinstance(page, list):
                 raise ApiError(f"a page of {what} is not a JSON array")
-            for item in parse_items(page, parse, self.data, path):
+            self._page(name, page)
+            consequence = _LISTING_CONSEQUENCE[path]
+            for item in parse_items(page, parse, self.data, path, consequence=consequence):
                 yield item
+        self._done(name)
 
-    async def _parsed(self, path: str, bucket: str, parse: Callable[[Any], T]) -> list[T]:
+    async def _parsed(
+        self, path: str, bucket: str, parse: Callable[[Any], T], record: str
+    ) -> list[T]:
         """Every page of a list, each parsed as it comes: a big group's raw pages are never
         all held at once."""
+        part = _PART[bucket]
         parsed: list[T] = []
         async for page in self.api.pages(path, bucket=bucket, params={"limit": PAGE}):
             if not isinstance(page, list):
                 raise RecordError("a page is not a JSON array")
-            parsed.extend(parse_items(page, parse, self.data, path))
+            self._page(part.file(record), page)
+            consequence = part.consequence
+            parsed.extend(parse_items(page, parse, self.data, path, consequence=consequence))
+        self._done(part.file(record))
         return parsed
 
-    async def _one(self, path: str, bucket: str) -> Any:
+    async def _one(self, path: str, bucket: str, record: str) -> Any:
         response = await self.api.request("GET", self.api.url(path), bucket=bucket)
+        name = _PART[bucket].file(record)
+        self._page(name, response.body)
+        self._done(name)
         return response.body
 
     # --- users --------------------------------------------------------------------------
 
     async def _users(self, body: Any, next_url: str | None) -> None:
-        await self._user_page(body, USERS)
+        await self._user_page(body, USERS, layout.USERS)
         pages = self.api.pages_from(next_url, bucket=B_USERS, headers=_USER_LIST_HEADERS)
         async for page in pages:
-            await self._user_page(page, USERS)
+            await self._user_page(page, USERS, layout.USERS)
+        self._done(layout.USERS)
 
     async def _deprovisioned(self) -> None:
         params: dict[str, str | int] = {"filter": _DEPROVISIONED, "limit": PAGE}
         pages = self.api.pages(USERS, bucket=B_USERS, params=params, headers=_USER_LIST_HEADERS)
+        name = layout.DEPROVISIONED_USERS
         async for page in pages:
-            await self._user_page(page, f"{USERS}?filter={_DEPROVISIONED}")
+            await self._user_page(page, f"{USERS}?filter={_DEPROVISIONED}", name)
+        self._done(name)
 
-    async def _user_page(self, page: Any, source: str) -> None:
+    async def _user_page(self, page: Any, source: str, name: str) -> None:
         if not isinstance(page, list):
-            self.data.problem(source, "a page of users is not a JSON array")
+            self.data.problem(
+                source, "a page of users is not a JSON array", consequence=UNKNOWN_USERS
+            )
             self.data.users_complete = False
             return
-        users = parse_items(page, self._user, self.data, source)
+        self._page(name, page)
+        users = parse_items(page, self._user, self.data, source, consequence=UNKNOWN_USERS)
         self.data.add_users(users)
         self.data.users_complete = self.data.users_complete and len(users) == len(page)
         if not self.collect_factors:
@@ -256,40 +330,43 @@ class LiveCollector:
                 await self._enqueue(B_FACTORS, user.id, self._factors)
 
     async def _factors(self, user_id: str) -> None:
-        body = await self._one(f"{USERS}/{user_id}/factors", B_FACTORS)
+        body = await self._one(f"{USERS}/{user_id}/factors", B_FACTORS, user_id)
         self.data.factors[user_id] = parse_factor_kinds(body)
 
     # --- groups -------------------------------------------------------------------------
 
     async def _groups(self) -> None:
-        async for group in self._listed(GROUPS, B_GROUPS, parse_group, "groups"):
+        async for group in self._listed(GROUPS, B_GROUPS, parse_group, "groups", layout.GROUPS):
             self.data.groups[group.id] = group
             await self._enqueue(B_MEMBERS, group.id, self._members)
             await self._enqueue(B_GROUP_ROLES, group.id, self._group_roles)
 
     async def _members(self, group_id: str) -> None:
-        members = await self._parsed(f"{GROUPS}/{group_id}/users", B_MEMBERS, self._member)
+        path = f"{GROUPS}/{group_id}/users"
+        members = await self._parsed(path, B_MEMBERS, self._member, group_id)
         self.data.members[group_id] = member_ids(members, self.data)
 
     async def _group_roles(self, group_id: str) -> None:
-        body = await self._one(f"{GROUPS}/{group_id}/roles", B_GROUP_ROLES)
+        body = await self._one(f"{GROUPS}/{group_id}/roles", B_GROUP_ROLES, group_id)
         self.data.group_roles[group_id] = parse_roles(body)
 
     # --- apps ---------------------------------------------------------------------------
 
     async def _apps(self) -> None:
-        async for app in self._listed(APPS, B_APPS, parse_app, "apps"):
+        async for app in self._listed(APPS, B_APPS, parse_app, "apps", layout.APPS):
             self.data.apps[app.id] = app
             await self._enqueue(B_APP_USERS, app.id, self._app_users)
             await self._enqueue(B_APP_GROUPS, app.id, self._app_groups)
 
     async def _app_users(self, app_id: str) -> None:
         path = f"{APPS}/{app_id}/users"
-        self.data.app_users[app_id] = await self._parsed(path, B_APP_USERS, parse_app_user)
+        self.data.app_users[app_id] = await self._parsed(path, B_APP_USERS, parse_app_user, app_id)
 
     async def _app_groups(self, app_id: str) -> None:
         path = f"{APPS}/{app_id}/groups"
-        self.data.app_groups[app_id] = await self._parsed(path, B_APP_GROUPS, parse_app_group)
+        self.data.app_groups[app_id] = await self._parsed(
+            path, B_APP_GROUPS, parse_app_group, app_id
+        )
 
     # --- admin roles --------------------------------------------------------------------
 
@@ -297,18 +374,22 @@ class LiveCollector:
         seen: set[str] = set()
         params = {"limit": PAGE}
         async for page in self.api.pages(ASSIGNEES, bucket=B_ASSIGNEES, params=params):
+            self._page(layout.ROLE_ASSIGNEES, page)
             try:
                 ids = assignee_ids(page)
             except RecordError as exc:
-                self.data.problem(ASSIGNEES, f"a page cannot be read: {exc}")
+                self.data.problem(
+                    ASSIGNEES, f"a page cannot be read: {exc}", consequence=UNKNOWN_ROLES
+                )
                 continue
             for user_id in ids:
                 if user_id not in seen:
                     seen.add(user_id)
                     await self._enqueue(B_USER_ROLES, user_id, self._user_roles)
+        self._done(layout.ROLE_ASSIGNEES)
 
     async def _user_roles(self, user_id: str) -> None:
-        body = await self._one(f"{USERS}/{user_id}/roles", B_USER_ROLES)
+        body = await self._one(f"{USERS}/{user_id}/roles", B_USER_ROLES, user_id)
         self.data.user_roles[user_id] = parse_roles(body)
 
     # --- password policies --------------------------------------------------------------
@@ -332,6 +413,7 @@ class LiveCollector:
             async for page in pages:
                 if not isinstance(page, list):
                     raise ApiError("a page of policies is not a JSON array")
+                self._page(layout.PASSWORD_POLICIES, page)
                 parsed = parse_items(
                     page, parse_password_policy, data, PASSWORD_POLICIES, incomplete=False
                 )
@@ -344,4 +426,5 @@ class LiveCollector:
                 incomplete=False,
             )
             return
+        self._done(layout.PASSWORD_POLICIES)
         data.password_policies = policies

@@ -28,6 +28,34 @@ def is_okta_id(value: object) -> bool:
 
 T = TypeVar("T")
 
+# What each kind of data, left unknown, keeps iam-gov from concluding: the ``consequence`` of
+# every problem that leaves it unknown, the same live and from an export.
+UNKNOWN_USERS = (
+    "users unknown: leaver, orphan and dormant-account findings are not concluded for the users "
+    "left out"
+)
+UNKNOWN_GROUPS = "groups unknown: grants through the groups left out are not concluded"
+UNKNOWN_MEMBERS = (
+    "group members unknown: grants of the group, and of the apps and admin roles it brings, are "
+    "not concluded for its members"
+)
+UNKNOWN_GROUP_ROLES = (
+    "admin roles held through groups unknown: privileged-access findings for okta roles are not "
+    "concluded"
+)
+UNKNOWN_APPS = (
+    "apps unknown: excess and leaver findings for the okta apps left out are not concluded"
+)
+UNKNOWN_APP_USERS = (
+    "app assignments unknown: excess and leaver findings for okta apps are not concluded"
+)
+UNKNOWN_APP_GROUPS = (
+    "group-scoped app assignments unknown: excess and leaver findings for okta apps are not "
+    "concluded"
+)
+UNKNOWN_FACTORS = "MFA factors unknown: mfa-missing is not concluded for these users"
+UNKNOWN_ROLES = "admin roles unknown: privileged-access findings for okta roles are not concluded"
+
 
 class RecordError(ValueError):
     """One record (a user, a group …) that cannot be read; the rest still can."""
@@ -78,6 +106,9 @@ class AppAssignment:
     scope: str
     """``USER`` (assigned directly) or ``GROUP`` (through a group assignment)."""
     created: datetime | None
+    group_id: str | None = None
+    """For ``GROUP``: the group the row's ``_links.group`` names (the group the user holds the
+    app through), when Okta gives it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,6 +180,10 @@ class OktaData:
     user_roles: dict[str, list[OktaRole]] = field(default_factory=dict)
     password_policies: list[OktaPasswordPolicy] | None = None
     """None: not read (unknown, so not judged)."""
+    app_groups_unread: list[tuple[str | None, SnapshotError]] = field(default_factory=list)
+    """Why an app's group assignments could not be read (app id, or None: every app whose are
+    missing). Whether that leaves the snapshot incomplete is decided once the app users are
+    known too: their ``GROUP`` rows may name the groups themselves (``to_model``)."""
     errors: list[SnapshotError] = field(default_factory=list)
     complete: bool = True
     users_complete: bool = True
@@ -304,10 +339,12 @@ def parse_app(raw: Any) -> OktaApp:
 
 def parse_app_user(raw: Any) -> AppAssignment:
     obj = _object(raw, "the app user")
+    scope = (_str(obj, "scope") or "USER").upper()
     return AppAssignment(
         user_id=_id(obj, "the app user"),
-        scope=(_str(obj, "scope") or "USER").upper(),
+        scope=scope,
         created=_time(obj, "created"),
+        group_id=_link_id(obj, "group") if scope == "GROUP" else None,
     )
 
 
@@ -424,9 +461,11 @@ def parse_items(
     source: str,
     *,
     incomplete: bool = True,
+    consequence: str | None = None,
 ) -> list[T]:
     """Parse each item; one that cannot be read is a problem, not the end of the list
-    (``incomplete``: nor of the access data, when it is not about access)."""
+    (``incomplete``: nor of the access data, when it is not about access; ``consequence``:
+    what the record left out keeps from being concluded)."""
     parsed: list[T] = []
     for number, item in enumerate(items, start=1):
         try:
@@ -438,5 +477,6 @@ def parse_items(
                 f"{exc}: the record is left out",
                 record=str(record)[:80] if is_okta_id(record) else f"item {number}",
                 incomplete=incomplete,
+                consequence=consequence,
             )
     return parsed

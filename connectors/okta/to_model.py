@@ -6,9 +6,18 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from iam_gov.connectors.okta.export import USERS
+from iam_gov.connectors.okta.layout import USERS
 from iam_gov.connectors.okta.live import PASSWORD_POLICIES
-from iam_gov.connectors.okta.records import OktaData, OktaPasswordPolicy, OktaRole, OktaUser
+from iam_gov.connectors.okta.records import (
+    UNKNOWN_APP_GROUPS,
+    UNKNOWN_ROLES,
+    UNKNOWN_USERS,
+    OktaApp,
+    OktaData,
+    OktaPasswordPolicy,
+    OktaRole,
+    OktaUser,
+)
 from iam_gov.connectors.shared.snapshot import ordered_snapshot
 from iam_gov.model import (
     Account,
@@ -154,43 +163,91 @@ class SnapshotBuilder:
                 kind="app",
                 description=description or None,
             )
-            via_group: set[str] = set()
-            # Where a listing failed, that failure is the problem to report, not what follows.
-            groups_known = app.id in data.app_groups
-            for group_id in data.app_groups.get(app.id, ()):
-                if group_id not in data.groups:
-                    data.problem(
-                        f"/api/v1/apps/{app.id}/groups",
-                        f"app {app.label} is assigned to group {group_id}, which is not in the "
-                        "group list",
-                        record=group_id,
-                    )
-                    groups_known = False
-                    continue
-                groups_known = groups_known and group_id in data.members
-                for user_id in data.members.get(group_id, ()):
-                    self._grant(user_id, app.id, via=group_id)
-                    via_group.add(user_id)
-            for assignment in data.app_users.get(app.id, ()):
-                user_id = assignment.user_id
-                if user_id not in self.accounts:
-                    if not data.users_complete:
-                        continue  # the user list's own failure is the problem reported
-                    data.problem(
-                        f"/api/v1/apps/{app.id}/users",
-                        f"app {app.label} is assigned to user {user_id}, who is not in the "
-                        "user list",
-                        record=user_id,
-                    )
-                elif assignment.scope != "GROUP":
-                    self._grant(user_id, app.id, granted_at=assignment.created)
-                elif user_id not in via_group and groups_known:
-                    data.problem(
-                        f"/api/v1/apps/{app.id}/users",
-                        f"user {self.accounts[user_id].login} has app {app.label} through a group "
-                        "that the app's group assignments and the group members do not show",
-                        record=user_id,
-                    )
+            self._app_grants(app, data)
+        self._app_groups_unread(data)
+
+    def _app_grants(self, app: OktaApp, data: OktaData) -> None:
+        """Grants of one app: its assigned groups' members, its users' own rows (a ``GROUP``
+        row names the group it comes through, where Okta links it), its direct users."""
+        assignments = data.app_users.get(app.id, ())
+        # Where a listing failed, that failure is the problem to report, not what follows.
+        groups_known = app.id in data.app_groups
+        # The groups the app is assigned to: its group list, and those its users' rows name.
+        groups = dict.fromkeys(data.app_groups.get(app.id, ()))
+        groups.update(dict.fromkeys(a.group_id for a in assignments if a.group_id))
+        via_group: set[str] = set()
+        for group_id in groups:
+            if group_id not in data.groups:
+                data.problem(
+                    f"/api/v1/apps/{app.id}/groups",
+                    f"app {app.label} is assigned to group {group_id}, which is not in the "
+                    "group list",
+                    record=group_id,
+                    consequence=f"grants of app {app.label} through that group are not concluded",
+                )
+                groups_known = False
+                continue
+            groups_known = groups_known and group_id in data.members
+            for user_id in data.members.get(group_id, ()):
+                self._grant(user_id, app.id, via=group_id)
+                via_group.add(user_id)
+        for assignment in assignments:
+            user_id = assignment.user_id
+            if user_id not in self.accounts:
+                if not data.users_complete:
+                    continue  # the user list's own failure is the problem reported
+                data.problem(
+                    f"/api/v1/apps/{app.id}/users",
+                    f"app {app.label} is assigned to user {user_id}, who is not in the user list",
+                    record=user_id,
+                    consequence=UNKNOWN_USERS,
+                )
+            elif assignment.scope != "GROUP":
+                self._grant(user_id, app.id, granted_at=assignment.created)
+            elif assignment.group_id in data.groups:
+                # Known even when the group's members or the app's groups are not.
+                self._grant(user_id, app.id, via=assignment.group_id)
+            elif user_id not in via_group and groups_known:
+                data.problem(
+                    f"/api/v1/apps/{app.id}/users",
+                    f"user {self.accounts[user_id].login} has app {app.label} through a group "
+                    "that the app's group assignments and the group members do not show",
+                    record=user_id,
+                    consequence=f"the grant of app {app.label} to this user is not concluded",
+                )
+
+    def _app_groups_unread(self, data: OktaData) -> None:
+        """An app whose group assignments could not be read is still known when its users'
+        ``GROUP`` rows each name their group: only a group whose every member also holds the
+        app directly goes unseen, and then it is said, not hidden. Otherwise the group-scoped
+        assignments are unknown and the snapshot incomplete."""
+        for app_id, error in data.app_groups_unread:
+            affected = (
+                [app_id]
+                if app_id is not None
+                else [a for a in data.apps if a not in data.app_groups]
+            )
+            unresolved = [
+                a
+                for a in affected
+                if a not in data.app_users
+                or any(r.scope == "GROUP" and not r.group_id for r in data.app_users[a])
+            ]
+            if unresolved or not affected:
+                data.errors.append(error.model_copy(update={"consequence": UNKNOWN_APP_GROUPS}))
+                data.complete = False
+                continue
+            data.errors.append(
+                error.model_copy(
+                    update={
+                        "message": f"{error.message}; the group-scoped assignments come from "
+                        "the app users instead, each naming its group",
+                        "consequence": "a group assigned to the app whose members all hold it "
+                        "directly too is not seen: removing a direct assignment may not end "
+                        "their access",
+                    }
+                )
+            )
 
     def _role(self, role: OktaRole) -> str:
         entitlement_id = role.entitlement_id
@@ -222,6 +279,7 @@ class SnapshotBuilder:
                     f"/api/v1/users/{user_id}/roles",
                     "an administrator who is not in the user list",
                     record=user_id,
+                    consequence=UNKNOWN_USERS,
                 )
                 continue
             for role in roles:
@@ -234,6 +292,7 @@ class SnapshotBuilder:
                         f"user {self.accounts[user_id].login} holds admin role {role.name} "
                         "through a group, but no group it is in shows that role",
                         record=user_id,
+                        consequence=UNKNOWN_ROLES,
                     )
 
     def _password_policies(

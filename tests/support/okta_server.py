@@ -113,6 +113,8 @@ class Org:
         self.groups: dict[str, Group] = {}
         self.apps: dict[str, App] = {}
         self._serial = 0
+        self.app_group_links = True
+        """Whether app-user rows of scope GROUP link their group, as Okta's API documents."""
         self.version = 0
         """Bumped by every change, so that the server's sorted listings are rebuilt."""
         self.everyone = self.add_group("Everyone", type="BUILT_IN", description="All users")
@@ -317,6 +319,16 @@ class Render:
             "app": {"href": f"{self.base}/api/v1/apps/{app.id}"},
             "user": {"href": f"{self.base}/api/v1/users/{user_id}"},
         }
+        if scope == "GROUP" and self.org.app_group_links:
+            # Okta links a group-scoped row to the group the user holds the app through: the
+            # assigned group of highest priority (the lowest number) the user is in.
+            group = next(
+                self.org.groups[g] for g in app.groups if user_id in self.org.groups[g].members
+            )
+            links["group"] = {
+                "name": group.name,
+                "href": f"{self.base}/api/v1/groups/{group.id}",
+            }
         return {
             "id": user_id,
             "externalId": None,
