@@ -72,15 +72,35 @@ class ServerConf:
         return eku is not None and bool(eku.args) and "client" in eku.args[0].lower()
 
 
+# Inline blocks whose content is public (certificates, Diffie-Hellman parameters,
+# fingerprints) or a connection profile. Every other one (<key>, <tls-auth>, <tls-crypt>,
+# <secret>, <pkcs12>, <auth-gen-token-secret> …) holds a secret, which an export leaves out.
+_PUBLIC_BLOCKS = frozenset({"ca", "cert", "extra-certs", "dh", "peer-fingerprint", "connection"})
+
+
 def read_server_conf(path: Path) -> ServerConf:
     conf = ServerConf(path)
-    _read_into(conf, path, depth=0)
+    _read_into(conf, path, depth=0, copy=None)
     if not conf.directives:
         raise SourceError(f"{path}: holds no OpenVPN directive: not a server configuration")
     return conf
 
 
-def _read_into(conf: ServerConf, path: Path, depth: int) -> None:
+def server_conf_for_export(path: Path) -> tuple[ServerConf, str]:
+    """server.conf read as ``read_server_conf`` reads it, and the text ``iam-gov export``
+    writes: each ``config`` include put in its place (the export has the server's folders no
+    more), the content of inline blocks that hold a secret left out. Read back, the text
+    gives the same directives."""
+    conf = ServerConf(path)
+    copy: list[str] = [f"# server.conf of {path}, as iam-gov export wrote it"]
+    _read_into(conf, path, depth=0, copy=copy)
+    if not conf.directives:
+        raise SourceError(f"{path}: holds no OpenVPN directive: not a server configuration")
+    return conf, "\n".join(copy) + "\n"
+
+
+def _read_into(conf: ServerConf, path: Path, depth: int, copy: list[str] | None) -> None:
+    """Read ``path``'s directives into ``conf``; with ``copy``, also the export's lines."""
     text = read_source(path, "the OpenVPN server configuration").decode("utf-8", "replace")
     if "\0" in text:
         raise SourceError(f"{path}: a binary file, not an OpenVPN configuration")
@@ -91,22 +111,45 @@ def _read_into(conf: ServerConf, path: Path, depth: int) -> None:
             # Inline files (<ca>…</ca>, <tls-crypt>…) hold keys and certificates: skipped.
             if stripped == f"</{inline}>":
                 inline = None
+            if copy is not None and (inline is None or inline in _PUBLIC_BLOCKS):
+                copy.append(line)
             continue
         block = _INLINE_BLOCK.match(stripped)
         if block:
             inline = block.group(1)
+            if copy is not None:
+                copy.append(line)
+                if inline not in _PUBLIC_BLOCKS:
+                    copy.append(
+                        f"# iam-gov export: the content of <{inline}>, a secret, is left out"
+                    )
             continue
         try:
             tokens = split_line(line)
         except ValueError as exc:
             raise SourceError(f"{path}:{number}: {exc}") from None
         if not tokens:
+            if copy is not None:
+                copy.append(line)
             continue
         name = tokens[0].removeprefix("--").lower()
         directive = Directive(name, tuple(tokens[1:]), path, number)
-        if name == "config" and directive.args and depth < _MAX_INCLUDE_DEPTH:
-            _read_into(conf, conf.resolve(directive.args[0]), depth + 1)
-            continue
+        if name == "config" and directive.args:
+            if depth < _MAX_INCLUDE_DEPTH:
+                included = conf.resolve(directive.args[0])
+                if copy is not None:
+                    copy.append(f"# iam-gov export: {line.strip()} ({included}) put in its place")
+                _read_into(conf, included, depth + 1, copy)
+                if copy is not None:
+                    copy.append(f"# iam-gov export: end of {included}")
+                continue
+            if copy is not None:
+                # Not followed here; read back from the export at the top level, it would be.
+                copy.append(f"# iam-gov export: too deep to follow: {line.strip()}")
+                conf.directives.append(directive)
+                continue
+        if copy is not None:
+            copy.append(line)
         conf.directives.append(directive)
 
 
@@ -182,12 +225,25 @@ _SECOND_FACTORS = (
     (re.compile(r"(^|[^a-z])(t|h)?otp([^a-z]|$)|oath", re.I), "OTP"),
 )
 _NOT_AUTH_PLUGINS = re.compile(r"down-root|openvpn-plugin-down", re.I)
+# How a password is checked, by the plugin's kind: RADIUS and LDAP hand it to a directory or
+# an identity provider (the radiusplugin, openvpn-auth-ldap, Okta's RADIUS agent, Entra's
+# NPS extension), whose own enrolment decides whether a second factor is asked.
+_METHODS = {"PAM": "pam", "RADIUS": "radius", "LDAP": "ldap"}
+DIRECTORY_METHODS = frozenset({"radius", "ldap"})
+"""Password checks whose second factor is whatever the directory behind them enrols."""
 
 
 def authentication(
-    conf: ServerConf | None, *, second_factor: str | None, relies_on: str | None
+    conf: ServerConf | None,
+    *,
+    second_factor: str | None,
+    relies_on: str | None,
+    mfa_from: str | None = None,
 ) -> dict[str, Any]:
-    """``settings["vpn"]["authentication"]``: what a client needs to connect."""
+    """``settings["vpn"]["authentication"]``: what a client needs to connect. ``method`` is
+    how the password is checked (``radius``, ``ldap``, ``pam``, ``script``, ``plugin``,
+    ``management``; ``certificate`` or ``key`` when none is asked), ``plugin`` the plugin or
+    script that does it, as server.conf names it; ``methods`` every check, when several."""
     declared = f"declared: {second_factor}" if second_factor else None
     if conf is None:
         # Without server.conf, OpenVPN's default stands: a client certificate, nothing else.
@@ -195,11 +251,15 @@ def authentication(
             "certificate": True,
             "key": False,
             "password": None,
+            "method": "certificate",
+            "plugin": None,
             "second_factor": declared,
             "relies_on": relies_on,
+            "mfa_from": mfa_from,
             "verify_client_cert": "require (OpenVPN's default; server.conf not read)",
         }
     verify = _verify_client_cert(conf)
+    checks: list[tuple[str, str | None]] = []  # (method, plugin or script), in file order
     passwords: list[str] = []
     factors: list[str] = []
     other_plugins: list[str] = []
@@ -211,6 +271,8 @@ def authentication(
             continue
         named = _factors_named(module)
         kind = next((label for word, label in _PASSWORD_PLUGINS if word in module.lower()), None)
+        if kind is not None or named:
+            checks.append((_METHODS.get(kind or "", "plugin"), plugin.args[0]))
         if kind == "PAM":
             words = " ".join(plugin.args[1:]).split()
             service = words[0] if words else "openvpn"
@@ -229,7 +291,9 @@ def authentication(
         command = " ".join(Path(word).name for word in script.args[0].split())
         passwords.append(f"auth-user-pass-verify script ({command})")
         factors.extend(_factors_named(command))
+        checks.append(("script", script.args[0]))
     if conf.has("management-client-auth"):
+        checks.append(("management", None))
         passwords.append("management-client-auth (an external program on the management port)")
     if conf.has("static-challenge") and not any("static-challenge" in f for f in factors):
         factors.append("static-challenge OTP")
@@ -238,21 +302,32 @@ def authentication(
     if password and conf.has("auth-user-pass-optional"):
         password += " (optional: auth-user-pass-optional)"
     token = conf.last("auth-gen-token")
+    if checks:
+        method, checked_by = checks[0]
+    elif conf.has("secret"):
+        method, checked_by = "key", None
+    else:
+        method, checked_by = ("certificate" if verify != "none" else "none"), None
     result: dict[str, Any] = {
         "certificate": verify == "require",
         # Static-key mode: one shared key and no TLS, so no per-user certificate either.
         "key": conf.has("secret"),
         "password": password,
+        "method": method,
+        "plugin": checked_by,
         # The operator knows what the PAM stack or RADIUS server enforces; iam-gov only sees
         # file names, so a declared second factor wins over what the names suggest.
         "second_factor": declared or detected,
         "relies_on": relies_on,
+        "mfa_from": mfa_from,
         "verify_client_cert": verify,
         "username_as_common_name": conf.has("username-as-common-name"),
         "auth_gen_token": _token_lifetime(token.args) if token is not None else None,
     }
     if declared and detected:
         result["second_factor_detected"] = detected
+    if len({m for m, _ in checks}) > 1:
+        result["methods"] = list(dict.fromkeys(m for m, _ in checks))
     if other_plugins:
         result["other_plugins"] = sorted(set(other_plugins))
     if conf.has("secret"):

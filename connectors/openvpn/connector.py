@@ -6,6 +6,7 @@ interface and logs, how clients authenticate from server.conf."""
 from __future__ import annotations
 
 from datetime import datetime, tzinfo
+from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -15,7 +16,7 @@ from iam_gov.configtypes import RelPath, SecretRef
 from iam_gov.connectors.openvpn.actions import Server, apply_action
 from iam_gov.connectors.openvpn.client import parse_address
 from iam_gov.connectors.openvpn.conf import read_server_conf
-from iam_gov.connectors.openvpn.live import read_management
+from iam_gov.connectors.openvpn.live import management_status, read_management
 from iam_gov.connectors.openvpn.log import LogHistory, read_logs
 from iam_gov.connectors.openvpn.pki import (
     INDEX,
@@ -25,7 +26,14 @@ from iam_gov.connectors.openvpn.pki import (
 )
 from iam_gov.connectors.openvpn.status import StatusReport, read_status_file
 from iam_gov.connectors.openvpn.to_model import ServerRecords, SnapshotBuilder
-from iam_gov.connectors.shared.protocol import Connector, ConnectorOptions, Permissions
+from iam_gov.connectors.openvpn.write_export import ServerFiles, write_openvpn_export
+from iam_gov.connectors.shared.protocol import (
+    Connector,
+    ConnectorOptions,
+    ExportNotSupported,
+    ExportWritten,
+    Permissions,
+)
 from iam_gov.connectors.shared.registry import connector
 from iam_gov.connectors.shared.vpn import Vpn
 from iam_gov.connectors.shared.vpn_identities import read_identities
@@ -49,8 +57,9 @@ class OpenVPNOptions(ConnectorOptions):
     crl_path: RelPath | None = None
     """The CRL the server checks. Default: server_conf's crl-verify, else pki_dir/crl.pem."""
     server_conf: RelPath | None = None
-    status_file: RelPath | None = None
-    """The server's --status file, version 1, 2 or 3 (detected)."""
+    status_file: RelPath | list[RelPath] | None = None
+    """The server's --status file, version 1, 2 or 3 (detected); or several (an export of a
+    server read through its management interface and a status file has both)."""
     management: str | None = None
     """The management interface, ``host:port`` or ``unix:/path``: who is connected now
     (``status 3``), and where the actions end sessions."""
@@ -67,6 +76,12 @@ class OpenVPNOptions(ConnectorOptions):
     it, e.g. "Duo via RADIUS"."""
     relies_on: str | None = Field(default=None, min_length=1)
     """The iam-gov system whose sign-in checks the VPN password, e.g. "okta"."""
+    mfa_from: str | None = Field(default=None, min_length=1)
+    """The iam-gov system (an identity provider, e.g. "okta" or "entra") whose enrolled MFA
+    factors are each VPN user's second factor: where server.conf hands the password to
+    RADIUS or LDAP (the radiusplugin, openvpn-auth-ldap, Okta's RADIUS agent, Entra's NPS
+    extension), that provider asks for a second factor only of users who have one.
+    vpn-without-mfa then reports each VPN user with no factor enrolled there."""
     easyrsa: RelPath | None = None
     """The easyrsa program for actions. Default: on PATH, else /usr/share/easy-rsa/easyrsa."""
     ca_passphrase: SecretRef | None = None
@@ -103,6 +118,11 @@ class OpenVPNOptions(ConnectorOptions):
             raise ValueError("exported_at is for files copied from a server, not management")
         return self
 
+    def status_files(self) -> list[Path]:
+        if self.status_file is None:
+            return []
+        return self.status_file if isinstance(self.status_file, list) else [self.status_file]
+
     def zone(self) -> tzinfo:
         if self.timezone is not None:
             return ZoneInfo(self.timezone)
@@ -110,6 +130,9 @@ class OpenVPNOptions(ConnectorOptions):
         assert local is not None
         return local
 
+
+# Options that say what the server is rather than where its files are: an export carries them.
+_DESCRIBED = ("network_name", "cn_is", "second_factor", "relies_on", "mfa_from", "crl_warning_days")
 
 # What the connector touches, by the option that names it. Collect reads files and asks the
 # management interface who is connected; it never reads a private key.
@@ -177,8 +200,8 @@ class OpenVPNConnector(Connector[OpenVPNOptions]):
         conf = read_server_conf(options.server_conf) if options.server_conf is not None else None
         identities = read_identities(options.mapping) if options.mapping is not None else {}
         crl = read_server_crl(options.crl_path, options.pki_dir, conf)
-        if options.status_file is not None:
-            reports.append(read_status_file(options.status_file, zone))
+        for status_file in options.status_files():
+            reports.append(read_status_file(status_file, zone))
         history = read_logs(options.log_files, zone, collected_at) if options.log_files else None
         records = ServerRecords(
             index=index,
@@ -201,17 +224,52 @@ class OpenVPNConnector(Connector[OpenVPNOptions]):
             crl_warning_days=options.crl_warning_days,
             second_factor=options.second_factor,
             relies_on=options.relies_on,
+            mfa_from=options.mfa_from,
         )
         return builder.snapshot(source=self._source(history))
+
+    def write_export(self, out: Path) -> ExportWritten:
+        """The server's files (PKI certificates and index.txt, the CRL it checks, server.conf,
+        status files, logs, the mapping) and the management interface's ``status 3`` answer,
+        in the layout these options read offline; private keys never."""
+        options = self.options
+        if options.exported_at is not None:
+            raise ExportNotSupported(
+                f"{self.system}: these options read files already copied from the server "
+                "(exported_at): export from the server's own files or its management interface"
+            )
+        lines = None
+        if options.management is not None:
+            password = (
+                options.management_password.resolve("management_password")
+                if options.management_password is not None
+                else None
+            )
+            lines = management_status(options.management, password, self.system)
+        server = ServerFiles(
+            pki_dir=options.pki_dir,
+            server_conf=options.server_conf,
+            crl_path=options.crl_path,
+            status_files=options.status_files(),
+            log_files=options.log_files or [],
+            mapping=options.mapping,
+            timezone=options.timezone,
+        )
+        described = options.model_dump(include=set(_DESCRIBED))
+        return write_openvpn_export(
+            out, server, described=described, management_lines=lines, taken_at=self.clock()
+        )
 
     def _source(self, history: LogHistory | None) -> str:
         options = self.options
         if options.management is not None:
             return "live"
         files = [INDEX]
-        for path in (options.crl_path, options.server_conf, options.status_file, options.mapping):
+        for path in (options.crl_path, options.server_conf, *options.status_files()):
             if path is not None:
                 files.append(path.name)
+        if options.mapping is not None:
+            files.append(options.mapping.name)
         if history is not None:
             files.append(f"{len(history.files)} log files")
         return "export:" + ",".join(files)

@@ -43,7 +43,7 @@ class ServerRecords:
     crl: CrlInfo | None
     """The CRL the server checks; None when server.conf has it check none."""
     reports: list[StatusReport]
-    """Who is connected: the management interface's answer, then the status file."""
+    """Who is connected: the management interface's answer, then the status files."""
     history: LogHistory | None
 
 
@@ -60,9 +60,10 @@ class SnapshotBuilder:
         crl_warning_days: int,
         second_factor: str | None,
         relies_on: str | None,
+        mfa_from: str | None = None,
     ) -> None:
-        """``second_factor`` and ``relies_on``: what the options declare of how clients
-        authenticate, beyond what server.conf shows."""
+        """``second_factor``, ``relies_on`` and ``mfa_from``: what the options declare of how
+        clients authenticate, beyond what server.conf shows."""
         self.vpn = vpn
         self.system = vpn.system
         self.records = records
@@ -76,6 +77,7 @@ class SnapshotBuilder:
         self.crl_warning_days = crl_warning_days
         self.second_factor = second_factor
         self.relies_on = relies_on
+        self.mfa_from = mfa_from
         self.errors: list[SnapshotError] = []
         self.accounts: dict[str, Account] = {}
         self.credentials: list[Credential] = []
@@ -96,7 +98,10 @@ class SnapshotBuilder:
             "vpn": {
                 "kind": self.vpn.connector,
                 "authentication": authentication(
-                    self.conf, second_factor=self.second_factor, relies_on=self.relies_on
+                    self.conf,
+                    second_factor=self.second_factor,
+                    relies_on=self.relies_on,
+                    mfa_from=self.mfa_from,
                 ),
                 "crl": self.crl.settings(self.index) if self.crl is not None else None,
             },

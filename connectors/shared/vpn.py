@@ -1,14 +1,19 @@
 """What the OpenVPN and WireGuard connectors model alike: the VPN as one entitlement.
 
-The entitlement is ``vpn:<network>``, held by every account that can connect."""
+The entitlement is ``vpn:<network>``, held by every account that can connect. Both also
+write ``iam-gov export`` folders the same way (``ExportFiles``): never a private key."""
 
 from __future__ import annotations
 
+import os
+import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
+from iam_gov.files import write_atomically
 from iam_gov.model import (
     Account,
     AccountStatus,
@@ -82,3 +87,53 @@ class Vpn:
             grants=grants,
             settings=settings,
         )
+
+
+# A PEM block holding a private key (PKCS#1, PKCS#8, SEC1, encrypted or not) or an OpenVPN
+# static or tls-crypt key.
+_SECRET_PEM = re.compile(
+    rb"-----BEGIN ((?:[A-Z0-9 ]*PRIVATE KEY)|(?:OpenVPN [^-\r\n]*))-----.*?-----END \1-----",
+    re.DOTALL,
+)
+SECRET_LEFT_OUT = b"(a private key was here: iam-gov export does not copy private keys)"
+
+
+def without_private_keys(data: bytes) -> bytes:
+    """``data`` with every PEM private key (and OpenVPN static key) replaced by a note."""
+    return _SECRET_PEM.sub(SECRET_LEFT_OUT, data)
+
+
+@dataclass
+class ExportFiles:
+    """What ``iam-gov export`` writes into a folder for a VPN: the files (relative to it, in
+    the order written) and what could not be read and is missing from it."""
+
+    folder: Path
+    files: list[Path] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    def write(self, relative: str, data: bytes, *, mtime_ns: int | None = None) -> Path:
+        """``data`` at ``relative``, with private keys left out; ``mtime_ns`` gives it the
+        original's modification time (readers fall back on it for when data was true)."""
+        path = self.folder / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_atomically(path, without_private_keys(data), f"export's {relative}")
+        if mtime_ns is not None:
+            os.utime(path, ns=(mtime_ns, mtime_ns))
+        self.files.append(Path(relative))
+        return path
+
+    def copy(self, source: Path, relative: str, what: str) -> bool:
+        """Copy ``source`` (its bytes and modification time); a file that cannot be read is
+        a problem naming ``what`` is missing, and False."""
+        try:
+            data = source.read_bytes()
+            mtime_ns = source.stat().st_mtime_ns
+        except OSError as exc:
+            self.problems.append(
+                f"{source}: cannot be read ({exc.strerror or exc}): {what} is missing from the "
+                "export"
+            )
+            return False
+        self.write(relative, data, mtime_ns=mtime_ns)
+        return True

@@ -66,6 +66,11 @@ INTERFACE_KEYS = frozenset(
 PEER_KEYS = frozenset(
     {"publickey", "presharedkey", "allowedips", "endpoint", "persistentkeepalive"}
 )
+SECRET_KEYS = frozenset({"privatekey", "presharedkey"})
+REDACTED = "(redacted)"
+"""What ``iam-gov export`` writes in place of a private or preshared key (in the
+configuration and the dump); read back, a key is known to be set, not what it is."""
+_KEY_TOKEN = re.compile(rb"(?<![A-Za-z0-9+/=])[A-Za-z0-9+/]{43}=(?![A-Za-z0-9+/=])")
 
 
 def is_key(value: str) -> bool:
@@ -322,7 +327,7 @@ class _Reader:
                 endpoint = line.value or None
             elif line.name == "presharedkey":
                 preshared = True
-                if not is_key(line.value):
+                if not is_key(line.value) and line.value != REDACTED:
                     self.problem(line.number, "PresharedKey is not a WireGuard key")
         if key_line is None:
             self.problem(header.number, "a [Peer] without PublicKey: nobody can use it")
@@ -431,3 +436,54 @@ def _disabled_inner(line: ConfLine) -> ConfLine | None:
 def read_config(file: Path) -> WgConfig:
     """Read and parse; ``SourceError`` naming the file when it cannot be used at all."""
     return parse_config(read_source(file, "a WireGuard configuration"), str(file))
+
+
+def redacted_config(data: bytes) -> bytes:
+    """The configuration as ``iam-gov export`` writes it: every ``PrivateKey`` and
+    ``PresharedKey`` value (commented out or ``#[disabled]`` too), and any other WireGuard
+    key that is no peer's public key (one pasted into a ``PostUp`` command, say), replaced by
+    ``REDACTED``; every other byte, and so every line's number, as it was."""
+    raws = split_lines(data)
+    lines = [classify(number, raw) for number, raw in enumerate(raws, start=1)]
+    public: set[bytes] = set()
+    for line in lines:
+        inner = _setting_in(line)
+        if inner is not None and inner.name == "publickey":
+            public.add(inner.value.encode("utf-8"))
+    written = []
+    for line in lines:
+        inner = _setting_in(line)
+        raw = line.raw
+        if inner is not None and inner.name in SECRET_KEYS:
+            raw = _without_value(raw)
+        raw = _KEY_TOKEN.sub(
+            lambda m: (
+                m.group(0)
+                if m.group(0) in public or not is_key(m.group(0).decode("ascii"))
+                else REDACTED.encode("ascii")
+            ),
+            raw,
+        )
+        written.append(raw)
+    return b"".join(written)
+
+
+def _setting_in(line: ConfLine) -> ConfLine | None:
+    """The setting a line is, or a comment holds (``# PrivateKey = …``, ``#[disabled] …``)."""
+    if line.kind == "setting":
+        return line
+    if line.kind != "comment":
+        return None
+    inner = _disabled_inner(line) or classify(line.number, line.comment[1:].encode("utf-8"))
+    return inner if inner.kind == "setting" else None
+
+
+def _without_value(raw: bytes) -> bytes:
+    """A ``Key = value`` line (perhaps commented out) with ``REDACTED`` for the value, its
+    trailing comment and line ending kept."""
+    equals = raw.index(b"=")
+    body_end = len(raw.rstrip(b"\r\n"))
+    comment = raw.find(b"#", equals)
+    stop = body_end if comment < 0 else comment
+    gap = b" " if stop < body_end else b""
+    return raw[: equals + 1] + b" " + REDACTED.encode("ascii") + gap + raw[stop:]

@@ -5,22 +5,36 @@ Handshakes come from the running interface (``wg show <interface> dump``) or a s
 from __future__ import annotations
 
 import stat
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, model_validator
 
 from iam_gov.configtypes import RelPath
 from iam_gov.connectors.shared.export_time import export_time
-from iam_gov.connectors.shared.protocol import Connector, ConnectorOptions, Permissions
+from iam_gov.connectors.shared.files import read_source
+from iam_gov.connectors.shared.protocol import (
+    Connector,
+    ConnectorOptions,
+    ExportNotSupported,
+    ExportWritten,
+    Permissions,
+)
 from iam_gov.connectors.shared.registry import connector
 from iam_gov.connectors.shared.vpn import Vpn
 from iam_gov.connectors.wireguard.actions import disable_peer
 from iam_gov.connectors.wireguard.client import InterfaceAbsent, WgError
-from iam_gov.connectors.wireguard.conf import read_config
+from iam_gov.connectors.wireguard.conf import parse_config, read_config
 from iam_gov.connectors.wireguard.dump import Dump, read_dump
 from iam_gov.connectors.wireguard.identities import CommentConvention, load_identities
-from iam_gov.connectors.wireguard.live import live_dump, userspace_started_at
+from iam_gov.connectors.wireguard.live import (
+    dump_of,
+    live_dump,
+    live_dump_text,
+    userspace_started_at,
+)
 from iam_gov.connectors.wireguard.to_model import InterfaceRecords, SnapshotBuilder
+from iam_gov.connectors.wireguard.write_export import InterfaceRead, write_wireguard_export
 from iam_gov.errors import ConnectorError
 from iam_gov.model import (
     Action,
@@ -70,6 +84,9 @@ class WireGuardOptions(ConnectorOptions):
     """How to run wg, e.g. ``["sudo", "-n", "wg"]`` with a sudoers rule (see the README)."""
     exported_at: UTCDateTime | None = None
     """With ``dump_file``: when the dump was taken. Default: the dump file's mtime."""
+    server_config_mode: str | None = Field(default=None, pattern=r"^0[0-7]{3}$")
+    """With ``dump_file``: the mode of the server's own configuration file when it was
+    copied (``iam-gov export`` records it, e.g. "0600"); a copy's own mode says nothing."""
 
     def why_read_only(self) -> str | None:
         if self.dump_file is not None:
@@ -84,6 +101,8 @@ class WireGuardOptions(ConnectorOptions):
         if self.dump_file is None:
             if self.exported_at is not None:
                 raise ValueError("exported_at only applies with dump_file")
+            if self.server_config_mode is not None:
+                raise ValueError("server_config_mode only applies with dump_file")
         elif "wg_command" in self.model_fields_set:
             raise ValueError("wg_command does not apply with dump_file: nothing is run")
         return self
@@ -124,8 +143,10 @@ class WireGuardConnector(Connector[WireGuardOptions]):
                 errors.append(SnapshotError(source=str(options.dump_file), message=taken.guessed))
             source = f"export:{options.config.name},{options.dump_file.name}"
             started = options.interface_up_since
-            # A copy handed to an auditor says nothing about the server's own file's mode.
-            config_mode = None
+            # A copy handed to an auditor says nothing about the server's own file's mode;
+            # the export that made it may have said what that was.
+            mode = options.server_config_mode
+            config_mode = int(mode, 8) if mode is not None else None
         else:
             collected_at = self.clock()
             config = read_config(options.config)
@@ -157,6 +178,51 @@ class WireGuardConnector(Connector[WireGuardOptions]):
             relies_on=options.relies_on,
         )
         return builder.snapshot(records, source=source, collected_at=collected_at, errors=errors)
+
+    def write_export(self, out: Path) -> ExportWritten:
+        """The configuration (its keys left out) and what ``wg show <interface> dump`` says
+        now (its keys left out), in the layout ``dump_file`` reads."""
+        options = self.options
+        interface = options.interface
+        if options.dump_file is not None:
+            raise ExportNotSupported(
+                f"{self.system}: these options read a saved dump already: export the running "
+                "interface (interface, no dump_file)"
+            )
+        if interface is None:
+            raise ExportNotSupported(
+                f"{self.system}: no interface: nothing but the configuration file is read, "
+                "and an export is read back from a dump; set interface to export the running one"
+            )
+        taken_at = self.clock()
+        data = read_source(options.config, "a WireGuard configuration")
+        parse_config(data, str(options.config))  # a file the live collect refuses, refused
+        config_mode = stat.S_IMODE(options.config.stat().st_mode)
+        try:
+            text = live_dump_text(options.wg_command, interface)
+            dump_of(text, interface)
+        except InterfaceAbsent as exc:
+            # The live collect still reads the configuration; a dump-less export could not
+            # be read back as one.
+            raise ConnectorError(
+                f"{self.system}: interface {interface} is not up: nothing to export until it "
+                f"is ({exc})"
+            ) from None
+        except WgError as exc:
+            raise ConnectorError(f"{self.system}: {exc}") from None
+        read = InterfaceRead(
+            config=options.config,
+            config_data=data,
+            config_mode=config_mode,
+            interface=interface,
+            dump_text=text,
+            up_since=options.interface_up_since or userspace_started_at(interface),
+            mapping=options.mapping,
+        )
+        described = options.model_dump(
+            include={"network_name", "comment_convention", "second_factor", "relies_on"}
+        )
+        return write_wireguard_export(out, read, described=described, taken_at=taken_at)
 
     def _live_dump(self, errors: list[SnapshotError]) -> Dump | None:
         interface = self.options.interface

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from iam_gov.connectors.shared.files import read_source
-from iam_gov.connectors.wireguard.conf import is_key
+from iam_gov.connectors.wireguard.conf import REDACTED, is_key
 from iam_gov.errors import SourceError
 from iam_gov.model import SnapshotError
 
@@ -137,6 +137,22 @@ def _peer(
         latest_handshake=seen,
         preshared_key=preshared != NONE,
     )
+
+
+def redacted_dump(text: str) -> str:
+    """The dump with the interface's private key and the peers' preshared keys replaced by
+    ``REDACTED`` (``(none)`` stays: that no key is set is no secret). Read back, it gives
+    the same ``Dump``."""
+    lines = []
+    for line in text.split("\n"):
+        fields = line.split("\t")
+        # wg show <if> dump: an interface line has 4 fields, a peer line 8; ``all`` adds the
+        # interface's name in front of each.
+        secret = {4: 0, 5: 1, 8: 1, 9: 2}.get(len(fields))
+        if secret is not None and fields[secret] != NONE:
+            fields[secret] = REDACTED
+        lines.append("\t".join(fields))
+    return "\n".join(lines)
 
 
 def _is_int(value: str, base: int) -> bool:

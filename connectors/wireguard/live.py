@@ -19,7 +19,17 @@ USERSPACE_SOCKET_DIR = Path("/var/run/wireguard")
 
 def live_dump(command: Sequence[str], interface: str) -> Dump:
     """Raise ``InterfaceAbsent`` when it is not up, ``WgError`` when wg fails otherwise."""
-    text = run_wg(command, "show", interface, "dump")
+    return dump_of(live_dump_text(command, interface), interface)
+
+
+def live_dump_text(command: Sequence[str], interface: str) -> str:
+    """What ``wg show <interface> dump`` prints (its private and preshared keys too: see
+    ``dump.redacted_dump`` before it is written anywhere)."""
+    return run_wg(command, "show", interface, "dump")
+
+
+def dump_of(text: str, interface: str) -> Dump:
+    """``text`` read as the running interface's dump; ``WgError`` when it is not one."""
     try:
         return parse_dump(text, f"wg show {interface} dump")
     except SourceError as exc:

@@ -119,6 +119,8 @@ class OpenVPNServer:
     password: str | None = MANAGEMENT_PASSWORD
     unix_socket: bool = False
     """The management interface on a Unix socket in ``folder`` rather than TCP."""
+    extra: str = ""
+    """More of server.conf, written after the rest (e.g. a ``config`` include)."""
     process: subprocess.Popen[bytes] | None = None
     clients: list[OpenVPNClient] = field(default_factory=list)
 
@@ -176,7 +178,7 @@ status-version 2
 keepalive 2 10
 verb 4
 log {self.log_path}
-"""
+{self.extra}"""
         )
         self.process = self.namespace.run(
             subprocess.Popen,
