@@ -23,6 +23,7 @@ from iam_gov.cli_leavers import leavers_app
 from iam_gov.cli_problems import problems_command
 from iam_gov.cli_webhook import hr_webhook_command
 from iam_gov.errors import IamGovError
+from iam_gov.exitcodes import EXIT_STALE, data_code, worst
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection
@@ -105,10 +106,12 @@ def collect(system: SystemOption = None, accept_hr_drop: AcceptHrDrop = False) -
     """Collect every configured system (or those named) into the store.
 
     Each system is stored as it is read. One that cannot be read keeps its previous snapshot
-    as the latest (marked stale); the others are stored all the same, and the exit code is 2.
+    as the latest (marked stale); the others are stored all the same. Exit codes: 0 every
+    system complete; 4 a system's snapshot is incomplete (each unknown part is listed with
+    its consequence); 5 a system could not be collected; 2 the command itself failed.
     """
     from iam_gov.collect import collect_each
-    from iam_gov.reports.summary import problems_text, snapshots_table
+    from iam_gov.reports.summary import incomplete_text, problems_text, snapshots_table
     from iam_gov.store.snapshots import snapshots_by_id, stale_systems
 
     config = config_from_options()
@@ -127,8 +130,12 @@ def collect(system: SystemOption = None, accept_hr_drop: AcceptHrDrop = False) -
     problems = problems_text(infos)
     if problems is not None:
         out.print(problems)
-    if result.failed:
-        sys.exit(2)
+    partial = incomplete_text(infos, hr_system=config.hr_system)
+    if partial is not None:
+        out.print(partial, soft_wrap=True)
+    code = data_code(incomplete=result.incomplete(), failed=result.failed)
+    if code:
+        sys.exit(code)
 
 
 @app.command()
@@ -161,8 +168,10 @@ def run(
 
     A system that cannot be read does not stop the run: the others are stored, the evaluation
     uses its previous snapshot (and says so), the report leads with the failure and the exit
-    code is 2. Exit codes: 0 nothing new at or above [drift] fail_on; 1 new findings at or
-    above it; 2 a system could not be collected or is stale; 3 a delivery failed.
+    code is 5. Exit codes: 0 nothing new at or above [drift] fail_on; 1 new findings at or
+    above it; 2 the command itself failed (configuration, policy, input, store); 3 a delivery
+    failed; 4 a system's snapshot is incomplete; 5 a system could not be collected or is
+    stale. When several apply, the largest wins.
     """
     from iam_gov import audit
     from iam_gov.cli_drift import print_published
@@ -208,10 +217,15 @@ def run(
     if published is not None:
         print_published(published)
     out.print(Text(f"Store: {where}", style="dim"))
-    if result.failed:
-        sys.exit(2)
-    if published is not None and published.exit_code:
-        sys.exit(published.exit_code)
+    code = worst(
+        [
+            data_code(incomplete=result.incomplete(), failed=result.failed),
+            published.exit_code if published is not None else 0,
+            EXIT_STALE if evaluated is None else 0,
+        ]
+    )
+    if code:
+        sys.exit(code)
 
 
 def _report_collect_failures(

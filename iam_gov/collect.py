@@ -76,6 +76,10 @@ class CollectResult:
     def ok(self) -> bool:
         return not self.failed
 
+    def incomplete(self) -> list[str]:
+        """The systems stored this time whose snapshot is incomplete."""
+        return [c.system for c in self.collected if not c.snapshot.complete]
+
     def problem_lines(self) -> list[str]:
         """``system: problem`` for every problem of every failed system."""
         return [f"{name}: {p}" for name, failed in self.failed.items() for p in failed.problems]

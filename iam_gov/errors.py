@@ -9,10 +9,11 @@ class IamGovError(Exception):
     """A problem the user can fix: bad input, bad configuration, an unreachable system.
 
     The CLI prints ``str(error)`` (one line per problem) and exits non-zero; the traceback is
-    shown only with ``--debug``.
+    shown only with ``--debug``. The exit code is 2, "the command itself failed"
+    (``iam_gov.exitcodes``), never 1, which means findings.
     """
 
-    exit_code = 1
+    exit_code = 2
 
 
 class InputError(IamGovError):

@@ -71,7 +71,7 @@ def test_run_prints_a_summary_with_the_planted_problems(company: Path, db: Path)
 
 def test_findings_as_json_and_csv(company: Path, db: Path) -> None:
     before = iam_gov("--config", config(company), "findings", db=db)
-    assert before.returncode == 1 and "no evaluation yet" in before.stderr
+    assert before.returncode == 2 and "no evaluation yet" in before.stderr
     assert iam_gov("--config", config(company), "run", db=db).returncode == FIRST_RUN
     as_json = json.loads(
         iam_gov("--config", config(company), "findings", "-f", "json", db=db).stdout
@@ -135,7 +135,7 @@ def test_a_malformed_hr_file_is_one_line_with_its_location_and_keeps_its_previou
     hr = company / "hr" / "workers.csv"
     hr.write_text(hr.read_text(encoding="utf-8") + 'E9999,"Cut Off', encoding="utf-8")
     result = iam_gov("--config", config(company), "run", db=db)
-    assert result.returncode == 2
+    assert result.returncode == 5  # HR not collected: the previous snapshot is used
     assert "Traceback" not in result.stderr
     [line] = result.stderr.strip().splitlines()
     assert line.startswith("error: hr: not collected: ") and "workers.csv" in line
@@ -195,7 +195,7 @@ def test_debug_shows_the_traceback(company: Path, db: Path) -> None:
     (company / "hr" / "workers.csv").write_text("")
     quiet = iam_gov("--config", config(company), "collect", db=db)
     loud = iam_gov("--debug", "--config", config(company), "collect", db=db)
-    assert quiet.returncode == loud.returncode == 2
+    assert quiet.returncode == loud.returncode == 5
     assert "Traceback" not in quiet.stderr and "Traceback" in loud.stderr
 
 
@@ -239,7 +239,7 @@ def test_explain_shows_each_grant_and_why(company: Path, db: Path) -> None:
     assert "· policy:DeveloperSandbox — through group:Developers" in out
     assert "leaver-active-access" in out
     nobody = iam_gov("--config", config(company), "explain", "nobody@nowhere", db=db)
-    assert nobody.returncode == 1 and "nobody in HR is 'nobody@nowhere'" in nobody.stderr
+    assert nobody.returncode == 2 and "nobody in HR is 'nobody@nowhere'" in nobody.stderr
 
 
 def test_policy_check_reports_contents_and_mistakes(company: Path, db: Path) -> None:
@@ -262,14 +262,14 @@ def test_rules_lists_the_catalogue_and_shows_one_rule_in_full(tmp_path: Path) ->
     assert "Controls:    SOC 2 CC6.2" in one.stdout
     assert "Settings:    days: 90" in one.stdout
     typo = iam_gov("rules", "dormant-acount", db=tmp_path / "unused.db")
-    assert typo.returncode == 1
+    assert typo.returncode == 2
     assert "no rule 'dormant-acount'; did you mean 'dormant-account'?" in typo.stderr
 
 
 def test_findings_refuses_a_rule_that_does_not_exist(company: Path, db: Path) -> None:
     assert iam_gov("--config", config(company), "run", db=db).returncode == FIRST_RUN
     typo = iam_gov("--config", config(company), "findings", "--rule", "orphan-acount", db=db)
-    assert typo.returncode == 1
+    assert typo.returncode == 2
     assert "--rule: no rule 'orphan-acount'; did you mean 'orphan-account'?" in typo.stderr
 
 
@@ -285,7 +285,7 @@ def test_findings_about_a_person_named_by_email_or_name(company: Path, db: Path)
     by_id = iam_gov(*args, found[0]["person_id"], db=db)
     assert json.loads(by_id.stdout) == found
     nobody = iam_gov(*args, "nobody@nowhere", db=db)
-    assert nobody.returncode == 1
+    assert nobody.returncode == 2
     assert "--person: nobody in HR is 'nobody@nowhere'" in nobody.stderr
 
 

@@ -309,7 +309,7 @@ def snapshot_ids(db: Path) -> dict[str, list[int]]:
         return ids
 
 
-def test_run_leads_with_the_failure_evaluates_what_there_is_and_exits_2(
+def test_run_leads_with_the_failure_evaluates_what_there_is_and_exits_5(
     company: Path, tmp_path: Path
 ) -> None:
     db = tmp_path / "store" / "iam-gov.db"
@@ -321,7 +321,7 @@ def test_run_leads_with_the_failure_evaluates_what_there_is_and_exits_2(
 
     result = iam_gov("--config", cfg, "run", db=db)
 
-    assert result.returncode == 2, result.stderr
+    assert result.returncode == 5, result.stderr
     assert "Traceback" not in result.stderr
     missing = company / "okta-[bold]x[/bold]"
     lines = result.stdout.splitlines()
@@ -341,7 +341,7 @@ def test_run_leads_with_the_failure_evaluates_what_there_is_and_exits_2(
     assert len(after["hr"]) == len(after["aws"]) == 2
 
     collected = iam_gov("--config", cfg, "collect", db=db)
-    assert collected.returncode == 2
+    assert collected.returncode == 5
     assert collected.stdout.startswith("COLLECT FAILED: 1 of 3 system(s) could not be read")
     assert re.search(r"\(\d+ days old\); failing since \S+ \S+ UTC \(2 tries\)", collected.stdout)
 

@@ -39,7 +39,7 @@ def test_a_sharp_drop_is_refused_unless_confirmed(tmp_path: Path) -> None:
     keep_rows(company, people // 2)
     cut = iam_gov("--config", toml, "run", db=db)
 
-    assert cut.returncode == 2, cut.stdout
+    assert cut.returncode == 5, cut.stdout
     assert f"fewer than the {people} of the last snapshot" in cut.stdout
     assert "--accept-hr-drop" in cut.stdout
     assert hr_snapshots(db) == [(first, people)]  # HR keeps its previous snapshot

@@ -58,7 +58,7 @@ def make_world(root: Path) -> tuple[Path, Path]:
     hr.write_text(text + rows.getvalue(), encoding="utf-8")
     db = root / "store" / "iam-gov.db"
     result = iam_gov("--config", str(company / "iam-gov.toml"), "run", db=db)
-    assert result.returncode in (1, 2), result.stderr
+    assert result.returncode == 4, result.stderr  # bad HR rows: incomplete
     return company, db
 
 
@@ -137,7 +137,7 @@ def test_a_stale_system_s_failed_collect_is_listed(tmp_path: Path) -> None:
     company, db = world
     (company / "okta" / "users.json").unlink()
     rerun = iam_gov("--config", str(company / "iam-gov.toml"), "run", db=db)
-    assert rerun.returncode == 2, rerun.stderr
+    assert rerun.returncode == 5, rerun.stderr
     result = problems(world, "--system", "okta")
     assert result.returncode == 1
     assert "okta: COLLECT FAILED" in result.stdout and "users.json" in result.stdout
@@ -149,3 +149,15 @@ def test_a_stale_system_s_failed_collect_is_listed(tmp_path: Path) -> None:
     history = json.loads(problems(world, "-s", "hr", "-f", "json", "--all-snapshots").stdout)
     assert len(history) == 2 * BAD_ROWS
     assert len({p["snapshot_id"] for p in history}) == 2
+
+
+def test_collect_of_an_incomplete_system_exits_4_and_a_whole_one_0(tmp_path: Path) -> None:
+    company, db = make_world(tmp_path)  # its run exits 4: the HR file has bad rows
+    cfg = str(company / "iam-gov.toml")
+    incomplete = iam_gov("--config", cfg, "collect", "--system", "hr", db=db)
+    assert incomplete.returncode == 4, incomplete.stderr
+    assert "INCOMPLETE: 1 of 1 system(s) read only in part" in incomplete.stdout
+    assert "orphan findings (an account nobody in HR holds) are not concluded" in incomplete.stdout
+
+    whole = iam_gov("--config", cfg, "collect", "--system", "aws", db=db)
+    assert whole.returncode == 0, whole.stdout + whole.stderr

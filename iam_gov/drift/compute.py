@@ -32,6 +32,7 @@ from iam_gov.drift.baseline import BaselineSpec, ResolvedBaseline, resolve_basel
 from iam_gov.drift.charts import compute_charts
 from iam_gov.drift.model import (
     EXIT_FINDINGS,
+    EXIT_INCOMPLETE,
     EXIT_OK,
     EXIT_STALE,
     AccountChange,
@@ -102,7 +103,8 @@ def compute_drift(
 ) -> DriftReport:
     """The drift report of the configured systems' latest snapshots against ``baseline``
     (default: the previous run). ``fail_on`` defaults to ``[drift] fail_on``; ``failures``
-    are what went wrong in the run itself (they make the exit code 2, as a stale system does).
+    are what went wrong in the run itself (they make the exit code 5, as a stale system does;
+    an incomplete one makes it 4).
     ``with_charts=False`` leaves the chart series out: the leaver SLA chart is the leavers
     report's, which loads the engine's state (about 30 of the 40 seconds a report takes for
     100,000 people; the rest of the report is a few seconds of SQL) unless ``evaluated``, the
@@ -190,6 +192,8 @@ def compute_drift(
     )
     if failures or stale_count:
         exit_code = EXIT_STALE
+    elif any(not s.complete for s in states):
+        exit_code = EXIT_INCOMPLETE
     elif at_or_above:
         exit_code = EXIT_FINDINGS
     else:

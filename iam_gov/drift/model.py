@@ -11,18 +11,18 @@ from typing import Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from iam_gov.exitcodes import (  # the table every command shares
+    EXIT_DELIVERY,
+    EXIT_FINDINGS,
+    EXIT_INCOMPLETE,
+    EXIT_OK,
+    EXIT_STALE,
+)
 from iam_gov.model import UTCDateTime
 
 REPORT_VERSION: Final = 1
 
-EXIT_OK = 0
-"""Nothing new at or above ``--fail-on``."""
-EXIT_FINDINGS = 1
-"""New findings at or above ``--fail-on``."""
-EXIT_STALE = 2
-"""The run failed or a system is stale: what it did not read is not called removed."""
-EXIT_DELIVERY = 3
-"""The report was written, but sending it on (webhook, e-mail) failed."""
+__all__ = ["EXIT_DELIVERY", "EXIT_FINDINGS", "EXIT_INCOMPLETE", "EXIT_OK", "EXIT_STALE"]
 
 
 class _Model(BaseModel):

@@ -15,6 +15,7 @@ from iam_gov import __version__
 from iam_gov.drift.model import (
     EXIT_DELIVERY,
     EXIT_FINDINGS,
+    EXIT_INCOMPLETE,
     EXIT_OK,
     EXIT_STALE,
     AccountChange,
@@ -68,7 +69,8 @@ def exit_text(report: DriftReport) -> str:
     meaning = {
         EXIT_OK: f"nothing new at or above {report.fail_on}",
         EXIT_FINDINGS: f"new findings at or above {report.fail_on}",
-        EXIT_STALE: "the run failed or a system is stale",
+        EXIT_STALE: "a system could not be collected or is stale",
+        EXIT_INCOMPLETE: "a system's data is incomplete: what it would show is not concluded",
         EXIT_DELIVERY: "the report was written, but sending it on failed",
     }.get(report.exit_code, "unknown")
     return f"Exit code {report.exit_code}: {meaning}"

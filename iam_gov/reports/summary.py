@@ -63,6 +63,47 @@ def problems_text(snapshots: Sequence[SnapshotInfo], limit: int = 10) -> Text | 
     return text
 
 
+CONSEQUENCES_SHOWN = 5
+
+INCOMPLETE_CONSEQUENCE = (
+    "its findings stay open (none is resolved) and nothing is concluded from what it does not show"
+)
+INCOMPLETE_HR_CONSEQUENCE = (
+    "people it left out are unknown: orphan findings (an account nobody in HR holds) are not "
+    "concluded"
+)
+
+
+def incomplete_text(
+    snapshots: Sequence[SnapshotInfo], *, hr_system: str | None = None
+) -> Text | None:
+    """The systems read only in part, loudly, each with what is not concluded because of it:
+    the consequences its connector stated (``SnapshotError.consequence``), then the general
+    one. None when every snapshot is complete."""
+    partial = [info for info in snapshots if not info.complete]
+    if not partial:
+        return None
+    text = Text(
+        f"INCOMPLETE: {len(partial)} of {len(snapshots)} system(s) read only in part\n",
+        style="bold yellow",
+    )
+    for info in partial:
+        text.append("  ")
+        text.append(printable(info.system), style="bold yellow")
+        text.append(f": {len(info.errors)} problem(s) (iam-gov problems --system ")
+        text.append(printable(info.system))
+        text.append(")\n")
+        stated = list(dict.fromkeys(e.consequence for e in info.errors if e.consequence))
+        stated.append(
+            INCOMPLETE_HR_CONSEQUENCE if info.system == hr_system else INCOMPLETE_CONSEQUENCE
+        )
+        for consequence in stated[:CONSEQUENCES_SHOWN]:
+            text.append(f"    {printable(consequence)}\n")
+        if len(stated) > CONSEQUENCES_SHOWN:
+            text.append(f"    … and {len(stated) - CONSEQUENCES_SHOWN} more\n", style="dim")
+    return text
+
+
 def collect_failures_text(
     failed: Mapping[str, str],
     stale: Mapping[str, StaleInfo],
@@ -185,6 +226,10 @@ def run_summary(report: EvaluationReport, stale: Collection[str] = ()) -> Group:
     problems = problems_text(list(report.snapshots.values()))
     if problems is not None:
         parts.append(problems)
+    hr_system = report.state.hr.system if report.state is not None else None
+    partial = incomplete_text(list(report.snapshots.values()), hr_system=hr_system)
+    if partial is not None:
+        parts.append(partial)
     parts.append(identities_text(report))
     parts.append(Text())
     parts.append(findings_overview(report))

@@ -336,7 +336,7 @@ def test_close_and_export_commands(sqlite_store: Store, tmp_path: Path) -> None:
     )
     env = {"IAM_GOV_DATABASE_URL": store.url, "IAM_GOV_CONFIG": str(config)}
     early = run("campaign", "close", str(cid), env=env)
-    assert early.returncode == 1 and "--force-before-due" in early.stderr
+    assert early.returncode == 2 and "--force-before-due" in early.stderr
     closed = run(
         "campaign", "close", str(cid), "--out", str(tmp_path / "ev"), "--force-before-due", env=env
     )

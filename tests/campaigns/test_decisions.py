@@ -526,6 +526,6 @@ def test_command_line_mistakes_are_one_line_errors(
     with Store.open(f"sqlite:///{tmp_path / 'iam-gov.db'}") as store:
         cid = seed_campaign(store, [{}], NO_COMMENTS)
     result = iam_gov(tmp_path, *(a.format(cid=cid) for a in args), user=user)
-    assert result.returncode == 1
+    assert result.returncode == 2
     assert says in result.stderr and "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr

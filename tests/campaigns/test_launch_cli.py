@@ -54,7 +54,7 @@ def test_a_campaign_from_options_is_a_draft_until_launched(demo_store: str) -> N
     assert launched.returncode == 0, launched.stderr
     assert "launched campaign #1:" in launched.stdout
     again = iam_gov(demo_store, "campaign", "launch", "1")
-    assert again.returncode == 1
+    assert again.returncode == 2
     assert "campaign 1 (privileged) is already open" in again.stderr
     assert "Traceback" not in again.stderr
 
@@ -74,7 +74,7 @@ def test_a_wrong_definition_names_the_file_line_and_key(demo_store: str, tmp_pat
 def test_a_launch_that_cannot_happen_leaves_a_draft_and_says_so(tmp_path: Path) -> None:
     empty = f"sqlite:///{tmp_path / 'empty.db'}"
     created = iam_gov(empty, "campaign", "create", "--name", "q4", "--launch")
-    assert created.returncode == 1
+    assert created.returncode == 2
     assert "hr: never collected (run `iam-gov collect`)" in created.stderr
     assert "campaign #1 stays a draft" in created.stderr
     assert "Traceback" not in created.stderr

@@ -440,7 +440,7 @@ def test_the_command(tmp_path: Path, relay: Server) -> None:
     away.mkdir()
     port = free_port()
     failed = run(write_config(away, review.format(port=port)))
-    assert failed.returncode == 1
+    assert failed.returncode == 2
     assert (
         f"error: cannot reach the mail server 127.0.0.1:{port}: Connection refused" in failed.stderr
     )

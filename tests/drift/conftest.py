@@ -341,14 +341,15 @@ class World:
         )
         self.evaluate(T0 + timedelta(hours=1))
 
-    def current_run(self) -> None:
+    def current_run(self, *, lab_complete: bool = False) -> None:
         """Entra read again in between; then the second collect (without Entra: its collect
-        is the one that fails, see ``entra_fails``) and its evaluation."""
+        is the one that fails, see ``entra_fails``; the lab read in part unless
+        ``lab_complete``) and its evaluation."""
         self.save(entra(ENTRA_AGAIN, [("alice", "E1"), ("bob", "E2")]))
         self.save(
             hr(T1, [ALICE, BOB, CAROL_GONE, DAN, ERIN, FAY]),
             okta_after(),
-            lab(T1, [("alice", "E1")], complete=False),
+            lab(T1, [("alice", "E1")], complete=lab_complete),
         )
         self.evaluate(T1 + timedelta(hours=1))
 

@@ -119,7 +119,7 @@ def sample_report() -> DriftReport:
         ),
         snapshot_ids={"aws": 50, "okta": 41, "ad": 52, "hr": 53},
         fail_on="high",
-        exit_code=2,
+        exit_code=5,
         failures=["okta: the collect failed: HTTP 503 Service Unavailable from the API"],
         systems=[
             SystemState(

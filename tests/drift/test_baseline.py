@@ -142,7 +142,7 @@ def test_a_report_against_a_named_baseline(world: World) -> None:
         ("resolved", "excess-access"),
         ("resolved", "excess-access"),
     ]
-    assert report.exit_code == 2  # Entra is stale
+    assert report.exit_code == 5  # Entra is stale
 
     # a baseline whose snapshot of a system is no longer stored: that system is not compared
     with world.store.writing() as conn:

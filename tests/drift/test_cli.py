@@ -74,16 +74,16 @@ def test_the_scheduled_run_writes_the_report_and_says_what_is_new(demo: Path) ->
     assert shown.returncode == 0 and json.loads(shown.stdout)["fail_on"] == "info"
 
 
-def test_a_system_that_cannot_be_read_leads_the_report_and_exits_2(demo: Path) -> None:
+def test_a_system_that_cannot_be_read_leads_the_report_and_exits_5(demo: Path) -> None:
     assert iam_gov(demo, "run").returncode == 1
     (demo.parent / "okta" / "users.json").unlink()  # the export is broken today
 
     broken = iam_gov(demo, "run")
 
-    assert broken.returncode == 2
+    assert broken.returncode == 5
     assert broken.stdout.startswith("COLLECT FAILED")
     report = json.loads((folders(demo)[-1] / "drift.json").read_text())
-    assert report["exit_code"] == 2 and report["failures"][0].startswith("okta:")
+    assert report["exit_code"] == 5 and report["failures"][0].startswith("okta:")
     okta = next(s for s in report["systems"] if s["system"] == "okta")
     assert okta["stale"] and not okta["compared"]
     assert not [a for a in report["accounts"] if a["system"] == "okta"]  # nothing "removed"

@@ -14,6 +14,7 @@ from iam_gov.drift.baseline import BaselineSpec
 from iam_gov.drift.compute import DriftError, compute_drift
 from iam_gov.drift.model import (
     EXIT_FINDINGS,
+    EXIT_INCOMPLETE,
     EXIT_OK,
     EXIT_STALE,
     AccountChange,
@@ -325,7 +326,21 @@ def test_an_incomplete_snapshot_reports_no_removals(changed: World) -> None:
     assert [c for c in report.accounts if c.system == "lab"] == []
 
 
-def test_exit_codes(changed: World) -> None:
+def test_an_incomplete_system_outranks_findings_and_a_stale_one_outranks_both(
+    changed: World,
+) -> None:
+    # The lab's latest snapshot is incomplete
+    assert drift(changed, fail_on="high").exit_code == EXIT_INCOMPLETE
+    assert drift(changed, fail_on="critical").exit_code == EXIT_INCOMPLETE
+    changed.entra_fails()
+    assert drift(changed, fail_on="high").exit_code == EXIT_STALE
+
+
+def test_exit_codes(world: World) -> None:
+    world.baseline_run()
+    world.current_run(lab_complete=True)
+    changed = world
+
     # A new high finding (Carol, a leaver still active); nothing critical
     assert drift(changed, fail_on="high").exit_code == EXIT_FINDINGS
     assert drift(changed, fail_on="HIGH").exit_code == EXIT_FINDINGS
@@ -422,7 +437,7 @@ def test_baseline_by_date(changed: World) -> None:
     }
     assert report.accounts == [] and report.grants == []
     assert report.findings == []
-    assert report.exit_code == EXIT_OK
+    assert report.exit_code == EXIT_INCOMPLETE  # nothing new, but the lab's latest is partial
 
     # a day before anything was collected: no baseline
     report = drift(changed, baseline=BaselineSpec.on_date(date(2026, 11, 1)))

@@ -170,7 +170,7 @@ def test_markdown_has_every_section_in_order_the_failure_first() -> None:
         "## Exceptions expiring soon (1)",
         "## Campaigns overdue (1)",
     ]
-    assert "**Exit code 2: the run failed or a system is stale.**" in text
+    assert "**Exit code 5: a system could not be collected or is stale.**" in text
     sections = markdown_sections(text)
     lead = sections["The run did not read everything"]
     assert "- **Failed:** okta: the collect failed: HTTP 503 Service Unavailable" in lead
@@ -230,7 +230,7 @@ def test_html_has_every_section_in_order_the_failure_first() -> None:
 
     text = " ".join(" ".join(page.text).split())
     assert "Failed: okta: the collect failed: HTTP 503 Service Unavailable" in text
-    assert "Exit code 2: the run failed or a system is stale." in text
+    assert "Exit code 5: a system could not be collected or is stale." in text
     assert "21 Open findings" in text  # the summary's tiles
     assert "Erik Reyes E7 2026-09-29 59 days aws:erik.reyes okta:erik.reyes@example.com" in text
     assert not page.tags & {"script", "img", "iframe", "object", "link", "a", "base"}
@@ -563,7 +563,7 @@ def test_stale_system_without_snapshot() -> None:
         stale_reason="never collected",
         compared=False,
     )
-    report = empty_report().model_copy(update={"systems": [state], "exit_code": 2})
+    report = empty_report().model_copy(update={"systems": [state], "exit_code": 5})
 
     markdown = render(report, "markdown")
     assert "- **Stale:** vpn: the last collect failed: never collected." in markdown

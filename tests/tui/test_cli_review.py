@@ -117,7 +117,7 @@ def run(url: str, *args: str, reviewer: str | None = REVIEWER) -> subprocess.Com
 def test_review_of_a_campaign_that_does_not_exist_is_one_line(seeded: tuple[str, int]) -> None:
     url, _ = seeded
     done = run(url, "99")
-    assert done.returncode == 1
+    assert done.returncode == 2
     assert done.stderr.strip().endswith("there is no campaign #99 (iam-gov campaign list)")
     assert "Traceback" not in done.stderr
 
@@ -125,10 +125,10 @@ def test_review_of_a_campaign_that_does_not_exist_is_one_line(seeded: tuple[str,
 def test_review_needs_to_know_who_is_reviewing(seeded: tuple[str, int]) -> None:
     url, campaign = seeded
     done = run(url, str(campaign), reviewer=None)
-    assert done.returncode == 1
+    assert done.returncode == 2
     assert "IAM_GOV_REVIEWER" in done.stderr and "Traceback" not in done.stderr
     done = run(url, str(campaign), "--as", "someone@example.com")
-    assert done.returncode == 1
+    assert done.returncode == 2
     assert "acting for another reviewer needs an admin role" in done.stderr
 
 
