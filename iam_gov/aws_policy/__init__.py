@@ -14,7 +14,9 @@ access from other accounts.
 
 Entry points: ``AwsAccount.from_view(view)`` (or ``analysis_for(view)``, cached per view),
 then ``effective_permissions(principal)``, ``escalation_paths(principal)`` and
-``is_admin_equivalent(principal)``. Everything is pure: no API call is made.
+``is_admin_equivalent(principal)``; ``admin_causes(principal)`` and ``cause_of(path)`` say
+what grants them (a group, a policy attached directly, an inline policy …), so that the
+principals one cause affects are reported together. Everything is pure: no API call is made.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from __future__ import annotations
 from iam_gov.aws_policy.account import AccountModel, Principal, Reach
 from iam_gov.aws_policy.analysis import AwsAccount, analysis_for, is_aws_view
 from iam_gov.aws_policy.catalog import Catalog, CatalogUnavailable, default_catalog
+from iam_gov.aws_policy.causes import Cause, Grantor
 from iam_gov.aws_policy.document import StatementRef
 from iam_gov.aws_policy.escalation import AdminEquivalence, EscalationPath, Step, short_name
 from iam_gov.aws_policy.evaluate import Certainty, Decision, EffectivePermissions
@@ -36,10 +39,12 @@ __all__ = [
     "AwsAccount",
     "Catalog",
     "CatalogUnavailable",
+    "Cause",
     "Certainty",
     "Decision",
     "EffectivePermissions",
     "EscalationPath",
+    "Grantor",
     "Method",
     "Principal",
     "Reach",

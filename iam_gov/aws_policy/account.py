@@ -4,6 +4,7 @@ escalation analysis (``escalation``, then ``analysis``) builds on."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -44,6 +45,10 @@ class Principal:
     policies: tuple[str, ...] = ()
     """Document ids of its identity policies: its own and its groups', managed and inline."""
     groups: tuple[str, ...] = ()
+    attached: tuple[str, ...] | None = None
+    """Document ids of the identity policies attached to it, or written inline on it, rather
+    than reached through a group; None when whoever built it did not say (then: those of its
+    policies none of its groups holds)."""
     boundary: str | None = None
     """ARN of its permissions boundary."""
     unique_id: str | None = None
@@ -172,6 +177,7 @@ class AccountModel:
             if kind is None:
                 continue
             policies: set[str] = set()
+            attached: set[str] = set()
             member_of: set[str] = set()
             missing: set[str] = set()
             for grant in view.grants.get(arn, ()):
@@ -182,6 +188,8 @@ class AccountModel:
                         groups[grant.via].add(target)
                 if target in documents:
                     policies.add(target)
+                    if grant.via is None:
+                        attached.add(target)
                 elif _is_group(view, target):
                     member_of.add(target)
                 elif _is_policy(view, target):
@@ -204,6 +212,7 @@ class AccountModel:
                 kind=kind,
                 policies=tuple(sorted(policies)),
                 groups=tuple(sorted(member_of)),
+                attached=tuple(sorted(attached)),
                 boundary=attributes.get("permissions_boundary"),
                 unique_id=attributes.get("user_id") or attributes.get("role_id"),
                 has_password=has_password,
@@ -237,6 +246,16 @@ class AccountModel:
             unknown_policies=dict(unknown_policies or {}),
             catalog=catalog,
         )
+
+    def with_principal(self, principal: Principal) -> Self:
+        """The same account with one principal as given (e.g. without the grant that makes
+        it admin): a separate analysis, sharing what depends only on the documents."""
+        other = dataclasses.replace(self, principals={**self.principals, principal.arn: principal})
+        other._compiled = self._compiled
+        other._sets = self._sets
+        other._trusts = self._trusts
+        other._matching = self._matching
+        return other
 
     # --- lookups ----------------------------------------------------------------------
 

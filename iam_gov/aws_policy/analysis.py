@@ -6,6 +6,7 @@ from __future__ import annotations
 import weakref
 
 from iam_gov.aws_policy.account import AccountModel, Principal
+from iam_gov.aws_policy.causes import Cause, admin_causes, path_cause, paths_without_admin
 from iam_gov.aws_policy.escalation import (
     AdminEquivalence,
     EscalationPath,
@@ -28,6 +29,23 @@ class AwsAccount(AccountModel):
         """Why the principal can do anything (or grant itself anything), unconditionally; None
         when it cannot."""
         return admin_equivalence(self, self.principal(principal))
+
+    def admin_causes(self, principal: str | Principal) -> tuple[Cause, ...]:
+        """What makes the principal admin-equivalent, each cause on its own (a group, a
+        policy attached directly, a role it can assume …); empty when it is not."""
+        p = self.principal(principal)
+        equivalence = admin_equivalence(self, p)
+        return () if equivalence is None else admin_causes(self, p, equivalence)
+
+    def paths_beyond_admin(self, principal: str | Principal) -> tuple[EscalationPath, ...]:
+        """For a principal admin-equivalent through its policies, the escalation paths it
+        keeps without them: redundant today, open once the admin grant alone is fixed."""
+        return paths_without_admin(self, self.principal(principal))
+
+    def cause_of(self, path: EscalationPath) -> Cause:
+        """What makes an escalation path possible: the grants of its enabling actions, the
+        method and the target."""
+        return path_cause(self, path)
 
 
 _ANALYSES: dict[int, tuple[weakref.ref[SystemView], AwsAccount]] = {}

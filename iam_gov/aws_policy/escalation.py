@@ -610,3 +610,9 @@ def admin_equivalence(account: AccountModel, principal: Principal) -> AdminEquiv
             theirs.method,
         )
     return None
+
+
+assume_path = _assume_path
+"""The sts-assume-role path to a role the principal reaches (for ``causes``)."""
+direct_paths = _direct
+"""The principal's own paths, one per method, compared with what it has (for ``causes``)."""

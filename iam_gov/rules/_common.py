@@ -1,12 +1,14 @@
-"""Small helpers shared by rules: activity dates, privileged access held, words, subject keys."""
+"""Small helpers shared by rules: activity dates, privileged access held, words, subject keys,
+findings that gather every account one cause affects."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 
 from iam_gov.engine.state import EvaluationState, SystemView
-from iam_gov.model import Account, AccountStatus, Credential
+from iam_gov.model import Account, AccountStatus, Credential, Severity
+from iam_gov.rules.registry import Evidence
 
 
 def last_activity(view: SystemView, account: Account) -> datetime | None:
@@ -50,3 +52,44 @@ def active_accounts_credentials(
             account = view.accounts.get(account_id)
             if account is not None and account.status is AccountStatus.ACTIVE:
                 yield view, account, credentials
+
+
+def one_lower(severity: Severity) -> Severity:
+    """The next severity down (info stays info): what a possible but unproven finding is
+    worth next to a certain one."""
+    ordered = list(Severity)
+    return ordered[max(severity.rank - 1, 0)]
+
+
+def counted(n: int, noun: str) -> str:
+    """``1 user``, ``3 users``."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def some_of(names: Sequence[str], shown: int = 5) -> str:
+    """The first few of a list, then how many more: ``a, b, c … and 12 more``."""
+    if len(names) <= shown:
+        return ", ".join(names)
+    return f"{', '.join(names[:shown])} … and {len(names) - shown} more"
+
+
+def one_person(person_ids: Iterable[str | None]) -> str | None:
+    """The person a finding is about when all it affects is one person's; None when it
+    affects several people, or nobody's accounts."""
+    people = {p for p in person_ids if p is not None}
+    return people.pop() if len(people) == 1 else None
+
+
+class AffectedPrincipal(Evidence):
+    """One account among those a finding about a shared cause affects."""
+
+    arn: str
+    """The account's id in its system (an AWS principal's ARN)."""
+    login: str
+    type: str
+    """``user``, ``role``, ``root`` …"""
+    person_id: str | None
+    person: str | None
+    """The linked person's name, when the account is someone's."""
+    severity: str
+    """What this account alone would make of the finding."""

@@ -1,13 +1,24 @@
-"""An AWS user or role that can do anything, or give itself anything."""
+"""An AWS user or role that can do anything, or give itself anything: one finding per cause."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 
-from iam_gov.aws_policy import analysis_for, is_aws_view
-from iam_gov.engine.state import EvaluationState
-from iam_gov.model import AccountKind, AccountStatus, Severity
-from iam_gov.rules._common import account_subject
+from iam_gov.aws_policy import (
+    METHODS_BY_ID,
+    AdminEquivalence,
+    AwsAccount,
+    Cause,
+    Principal,
+    analysis_for,
+    is_aws_view,
+    short_name,
+)
+from iam_gov.aws_policy.causes import admin_scope, merge
+from iam_gov.engine.state import EvaluationState, SystemView
+from iam_gov.model import Account, AccountKind, AccountStatus, Severity
+from iam_gov.rules._common import AffectedPrincipal, counted, one_person, some_of
 from iam_gov.rules.registry import Evidence, Hit, RuleParams, rule
 
 
@@ -15,10 +26,9 @@ class Params(RuleParams):
     pass
 
 
-class AdminEvidence(Evidence):
-    account_login: str
-    principal_arn: str
-    principal_type: str
+class AdminPrincipal(AffectedPrincipal):
+    """One principal the cause makes admin-equivalent."""
+
     reason: str
     chain: list[str]
     """The principal, then each role it assumes to get there (ARNs)."""
@@ -27,10 +37,48 @@ class AdminEvidence(Evidence):
     method: str | None
     """The escalation method id, when it writes its own permissions."""
     expected: bool
-    """A declared break-glass account: admin by design."""
+    """A declared break-glass account (or the root user): admin by design."""
     assumable_by: list[str]
     """For a role: who its trust policy admits (``service:…``, ``aws:…``, ``federated:…``),
     ARNs as the policy spells them."""
+    still_escalates: list[str]
+    """The escalation paths it keeps without the policies that make it admin-equivalent
+    (aws-privilege-escalation lists it under each): fixing those alone leaves them open."""
+
+
+class AdminEvidence(Evidence):
+    cause: str
+    """The root cause's key: the finding's subject after the system."""
+    grantors: list[str]
+    """What grants it (group ARN, managed policy ARN attached directly, inline policy id,
+    ``inline-policy/NAME@DIGEST`` for identical copies, a role to assume)."""
+    policies: list[str]
+    """The policy documents through those grantors that make it so."""
+    reason: str
+    """Why, for every principal listed."""
+    method: str | None
+    """The escalation method id when being admin-equivalent is itself an escalation path
+    (writing its own permissions, assuming an admin role)."""
+    method_name: str | None
+    principals: list[AdminPrincipal]
+    """Every principal the cause makes admin-equivalent, the most severe first."""
+    count: int
+    expected: bool
+    """Every principal listed is a declared break-glass account (or the root user)."""
+    account_login: str | None
+    """The login of the one principal, when the cause affects one; None when several."""
+    principal_arn: str | None
+    """The one principal's ARN, when the cause affects one; None when several."""
+
+
+@dataclass(frozen=True)
+class _Member:
+    evidence: AdminPrincipal
+    who: str
+    """``aws user alice (Alice Archer)``: how a sentence names it."""
+    service_note: str
+    """For a role only AWS services can assume: which, as the sentence says it."""
+    admin: AdminEquivalence
 
 
 @rule(
@@ -50,9 +98,28 @@ def aws_admin_equivalent(state: EvaluationState, params: Params) -> Iterator[Hit
     """An active IAM user, role or root user that can do anything: ``*`` or ``iam:*`` on
     every resource without conditions, a certain way to write its own permissions (attach
     or write a policy to itself or its group, a new version of a policy it holds), or a
-    certain chain of role assumptions to a principal that can. Declared break-glass accounts
-    (and the root user) are reported at low severity, as expected but noted; roles that only
-    AWS services can assume at medium.
+    certain chain of role assumptions to a principal that can.
+
+    One finding per root cause, listing every principal it affects: a group (through the
+    policy that makes its members admin), a managed policy attached directly, an inline
+    policy (identical copies of one inline policy count as one), a role the principals can
+    certainly assume, the policies that let a principal write its own permissions. A
+    principal with two causes (in the Admins group and AdministratorAccess attached
+    directly) is listed under both: either alone keeps it admin. The subject is the cause
+    (``aws:GROUP_ARN``, ``aws:POLICY_ARN``, ``aws:ROLE_ARN:sts-assume-role`` …), so it keeps
+    its id however many principals it affects.
+
+    Severity is the highest of the principals': high; medium for a role only AWS services
+    can assume; low for a declared break-glass account and the root user (expected, noted
+    for the record), which raise a finding only when all it lists are expected.
+
+    Admin-equivalent principals and escalation: neither rule hides the other. When being
+    admin-equivalent *is* an escalation path (it can write its own permissions, or certainly
+    assume an admin role), this finding says so and names the method, and
+    aws-privilege-escalation does not report it again. When a principal admin-equivalent
+    through its policies also has escalation paths it would keep without them, both rules
+    report it: this finding names them (``still_escalates``), and aws-privilege-escalation
+    lists the principal, marked ``admin_equivalent``, under each path's own cause.
 
     Out of scope: SCPs and resource-based policies (they can only narrow or widen what is
     reported here from outside the account's own IAM).
@@ -61,6 +128,8 @@ def aws_admin_equivalent(state: EvaluationState, params: Params) -> Iterator[Hit
         if not is_aws_view(view):
             continue
         analysis = analysis_for(view)
+        causes: dict[str, list[Cause]] = {}
+        members: dict[str, list[_Member]] = {}
         for arn in sorted(view.accounts):
             account = view.accounts[arn]
             principal = analysis.principals.get(arn)
@@ -69,51 +138,188 @@ def aws_admin_equivalent(state: EvaluationState, params: Params) -> Iterator[Hit
             admin = analysis.is_admin_equivalent(principal)
             if admin is None:
                 continue
-            link = state.links[(view.name, arn)]
-            person = state.person_of(link)
-            expected = link.kind is AccountKind.BREAK_GLASS
-            assumable_by: list[str] = []
-            severity = None
-            owner = f" ({person.name})" if person is not None else ""
-            who = f"{view.name} {principal.kind} {account.login}{owner}"
-            if principal.kind == "root":
-                who = f"the {view.name} root user"
-            if principal.kind == "role":
-                trust = analysis.trust(arn)
-                assumable_by = sorted(
-                    [f"service:{s}" for s in trust.services]
-                    + [f"aws:{a}" for a in trust.aws_principals_as_spelled]
-                    + [f"federated:{f}" for f in trust.federated]
-                    + (["aws:*"] if trust.anyone else [])
-                )
-                if trust.service_only and not expected:
-                    severity = Severity.MEDIUM
-                    who += f", which only AWS services ({', '.join(sorted(trust.services))}) "
-                    who += "can assume,"
-            message = f"{who} is admin-equivalent: it {admin.reason}"
-            if expected:
-                severity = Severity.LOW
-                message += (
-                    "; expected of the root user (keep it without access keys, with hardware "
-                    "MFA), noted for the record"
-                    if principal.kind == "root"
-                    else "; expected of a declared break-glass account, noted for the record"
-                )
-            yield Hit(
-                subject=account_subject(view, account),
-                system=view.name,
-                person_id=link.person_id,
-                message=message + ".",
-                severity=severity,
-                evidence=AdminEvidence(
-                    account_login=account.login,
-                    principal_arn=arn,
-                    principal_type=principal.kind,
-                    reason=admin.reason,
-                    chain=list(admin.chain),
-                    statements=[str(ref) for ref in admin.statements],
-                    method=admin.method,
-                    expected=expected,
-                    assumable_by=assumable_by,
-                ),
+            member = _member(state, view, analysis, account, principal, admin)
+            for cause in analysis.admin_causes(principal):
+                causes.setdefault(cause.key, []).append(cause)
+                members.setdefault(cause.key, []).append(member)
+        for key in sorted(causes):
+            yield _hit(view, analysis, merge(causes[key]), members[key])
+
+
+def _member(
+    state: EvaluationState,
+    view: SystemView,
+    analysis: AwsAccount,
+    account: Account,
+    principal: Principal,
+    admin: AdminEquivalence,
+) -> _Member:
+    link = state.links[(view.name, principal.arn)]
+    person = state.person_of(link)
+    expected = link.kind is AccountKind.BREAK_GLASS
+    assumable_by: list[str] = []
+    severity = Severity.HIGH
+    service_note = ""
+    if principal.kind == "role":
+        trust = analysis.trust(principal.arn)
+        assumable_by = sorted(
+            [f"service:{s}" for s in trust.services]
+            + [f"aws:{a}" for a in trust.aws_principals_as_spelled]
+            + [f"federated:{f}" for f in trust.federated]
+            + (["aws:*"] if trust.anyone else [])
+        )
+        if trust.service_only and not expected:
+            severity = Severity.MEDIUM
+            service_note = (
+                f", which only AWS services ({', '.join(sorted(trust.services))}) can assume,"
             )
+    if expected:
+        severity = Severity.LOW
+    owner = f" ({person.name})" if person is not None else ""
+    who = f"{view.name} {principal.kind} {account.login}{owner}"
+    if principal.kind == "root":
+        who = f"the {view.name} root user"
+    return _Member(
+        evidence=AdminPrincipal(
+            arn=principal.arn,
+            login=account.login,
+            type=principal.kind,
+            person_id=link.person_id,
+            person=None if person is None else person.name,
+            severity=severity.value,
+            reason=admin.reason,
+            chain=list(admin.chain),
+            statements=[str(ref) for ref in admin.statements],
+            method=admin.method,
+            expected=expected,
+            assumable_by=assumable_by,
+            still_escalates=[
+                f"{path.method.name}: {path.describe()}"
+                for path in analysis.paths_beyond_admin(principal)
+            ],
+        ),
+        who=who,
+        service_note=service_note,
+        admin=admin,
+    )
+
+
+def _hit(view: SystemView, analysis: AwsAccount, cause: Cause, members: list[_Member]) -> Hit:
+    members = sorted(members, key=lambda m: (-Severity(m.evidence.severity).rank, m.evidence.arn))
+    unexpected = [m for m in members if not m.evidence.expected]
+    severity = max(
+        (Severity(m.evidence.severity) for m in unexpected or members), key=lambda s: s.rank
+    )
+    method = cause.method
+    method_name = None if method is None else METHODS_BY_ID[method].name
+    escalation = (
+        ""
+        if method_name is None
+        else f" (a privilege-escalation path: {method_name}; reported here, not also under "
+        "aws-privilege-escalation)"
+    )
+    root = cause.grantors[0].kind == "root"
+    if len(members) == 1:
+        [member] = members
+        reason = member.admin.reason
+        through = "" if root or method == "sts-assume-role" else f" through {cause.describe()}"
+        message = (
+            f"{member.who}{member.service_note} is admin-equivalent{through}: it {reason}"
+            f"{escalation}"
+        )
+    else:
+        reason = _shared_reason(analysis, cause)
+        kinds = _kinds(m.evidence.type for m in members)
+        listed = some_of([_named(m) for m in members])
+        subject = (
+            f"assuming {view.name} {cause.describe()}"
+            if method == "sts-assume-role"
+            else f"{view.name} {cause.describe()}"
+        )
+        message = f"{subject} makes {kinds} admin-equivalent: {reason}{escalation}: {listed}"
+    message += _expected_note(members, root) + _escalation_note(members)
+    evidence = [m.evidence for m in members]
+    one = evidence[0] if len(evidence) == 1 else None
+    return Hit(
+        subject=f"{view.name}:{cause.key}",
+        system=view.name,
+        person_id=one_person(e.person_id for e in evidence),
+        message=message + ".",
+        severity=severity,
+        evidence=AdminEvidence(
+            cause=cause.key,
+            grantors=[g.key for g in cause.grantors],
+            policies=list(cause.policies),
+            reason=reason,
+            method=method,
+            method_name=method_name,
+            principals=evidence,
+            count=len(evidence),
+            expected=not unexpected,
+            account_login=None if one is None else one.login,
+            principal_arn=None if one is None else one.arn,
+        ),
+    )
+
+
+def _shared_reason(analysis: AwsAccount, cause: Cause) -> str:
+    """Why, said once for every principal the cause affects."""
+    method = cause.method
+    if method == "sts-assume-role":
+        role = cause.grantors[0].key
+        theirs = analysis.is_admin_equivalent(role)
+        which = "" if theirs is None else f", which {theirs.reason}"
+        return f"each can become {short_name(role)}{which}"
+    if method is not None:
+        return "each can grant itself anything"
+    what = admin_scope(analysis, cause)
+    return f"it allows {what} on every resource, without conditions"
+
+
+def _expected_note(members: list[_Member], root: bool) -> str:
+    expected = [m for m in members if m.evidence.expected]
+    if root and expected:
+        return (
+            "; expected of the root user (keep it without access keys, with hardware MFA), "
+            "noted for the record"
+        )
+    if not expected:
+        return ""
+    if len(expected) == len(members):
+        if len(members) == 1:
+            return "; expected of a declared break-glass account, noted for the record"
+        return "; expected of declared break-glass accounts, noted for the record"
+    names = ", ".join(_named(m) for m in expected)
+    return f"; of these, expected of declared break-glass accounts: {names}"
+
+
+def _escalation_note(members: list[_Member]) -> str:
+    """Who keeps an escalation path once the admin grant is gone: both rules say so."""
+    escalating = [m for m in members if m.evidence.still_escalates]
+    if not escalating:
+        return ""
+    if len(members) == 1:
+        methods = "; ".join(escalating[0].evidence.still_escalates)
+        return (
+            f"; without the policies that make it so, it can still escalate "
+            f"(aws-privilege-escalation): {methods}"
+        )
+    names = some_of([_named(m) for m in escalating])
+    return (
+        f"; {len(escalating)} of them can still escalate without the policies that make "
+        f"them so (aws-privilege-escalation): {names}"
+    )
+
+
+def _named(member: _Member) -> str:
+    """``user/alice (Alice Archer)``: how a list names it."""
+    evidence = member.evidence
+    owner = f" ({evidence.person})" if evidence.person is not None else ""
+    return f"{short_name(evidence.arn)}{owner}"
+
+
+def _kinds(types: Iterable[str]) -> str:
+    counts: dict[str, int] = {}
+    for kind in types:
+        counts[kind] = counts.get(kind, 0) + 1
+    return " and ".join(counted(n, kind) for kind, n in sorted(counts.items()))

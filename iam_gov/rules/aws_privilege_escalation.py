@@ -1,13 +1,25 @@
-"""An AWS user or role that can give itself more permissions than it has."""
+"""An AWS user or role that can give itself more permissions than it has: one finding per
+cause (the grant that enables the method, the method, its target), listing who can use it."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from iam_gov.aws_policy import AwsAccount, Certainty, analysis_for, is_aws_view, short_name
-from iam_gov.engine.state import EvaluationState
+from iam_gov.aws_policy import (
+    AwsAccount,
+    Cause,
+    Certainty,
+    EscalationPath,
+    analysis_for,
+    is_aws_view,
+    short_name,
+)
+from iam_gov.aws_policy.causes import merge
+from iam_gov.engine.state import EvaluationState, SystemView
 from iam_gov.model import AccountKind, AccountStatus, Severity
+from iam_gov.rules._common import AffectedPrincipal, counted, one_lower, one_person, some_of
 from iam_gov.rules.registry import Evidence, Hit, RuleParams, rule
 
 
@@ -15,23 +27,16 @@ class Params(RuleParams):
     pass
 
 
-class EscalationEvidence(Evidence):
-    account_login: str
-    principal_arn: str
-    principal_type: str
-    method_id: str
-    method_name: str
-    enabling_actions: list[str]
-    statements: list[str]
-    """The identity-policy statements that allow the enabling actions."""
+class EscalatingPrincipal(AffectedPrincipal):
+    """One principal that can use the cause to escalate."""
+
     chain: list[str]
     """The principal, then each role it assumes before using the method (ARNs)."""
     path: str
     """The chain and the method in one line: ``user/alice → role/deployer → iam:PassRole …``."""
-    target: str | None
     certainty: str
-    """``certain``, ``resource-constrained`` or ``conditional``."""
-    gains_admin: bool
+    """``certain``, ``resource-constrained`` or ``conditional``: for this principal, chain
+    included."""
     gained_actions: int
     notes: list[str]
     reachable_by_human: bool
@@ -42,6 +47,46 @@ class EscalationEvidence(Evidence):
     human_route_certainty: str | None
     """How surely it can (``certain`` when the principal is a person's user); None when no
     person's user can."""
+    admin_equivalent: bool
+    """It is admin-equivalent already (aws-admin-equivalent lists it): the path gains it
+    nothing today, and is what it keeps once that grant alone is fixed."""
+
+
+class EscalationEvidence(Evidence):
+    cause: str
+    """The root cause's key: the finding's subject after the system."""
+    grantors: list[str]
+    """What grants the enabling actions (group ARN, managed policy ARN attached directly,
+    inline policy id, ``inline-policy/NAME@DIGEST`` for identical copies, ``ROLE#trust``)."""
+    policies: list[str]
+    method_id: str
+    method_name: str
+    enabling_actions: list[str]
+    statements: list[str]
+    """The identity-policy statements that allow the enabling actions."""
+    target: str | None
+    certainty: str
+    """The surest of the principals' paths: ``certain``, ``resource-constrained`` or
+    ``conditional``."""
+    gains_admin: bool
+    gained_actions: int
+    """The most any principal listed gains."""
+    principals: list[EscalatingPrincipal]
+    """Every principal that can use it, the most severe first."""
+    count: int
+    account_login: str | None
+    """The login of the one principal, when the cause affects one; None when several."""
+    principal_arn: str | None
+    """The one principal's ARN, when the cause affects one; None when several."""
+
+
+@dataclass(frozen=True)
+class _Member:
+    evidence: EscalatingPrincipal
+    who: str
+    """``aws user alice (Alice Archer)``: how a sentence names it."""
+    path: EscalationPath
+    route: _Route | None
 
 
 @rule(
@@ -62,11 +107,29 @@ def aws_privilege_escalation(state: EvaluationState, params: Params) -> Iterator
     the published escalation methods (Rhino Security Labs' catalogue and later additions):
     rewriting its own or its group's policies, taking over another user's credentials,
     passing a more privileged role to a service it controls, assuming such a role —
-    directly or through a chain of roles it can assume. One finding per principal and
-    method, with the best path found. Critical when the path is certain and a person's
-    user is, or can certainly become, the principal (a route through a trust with an MFA
-    condition, say, leaves it high). Admin-equivalent principals are left to
-    aws-admin-equivalent: they have nothing to gain.
+    directly or through a chain of roles it can assume. For each principal, the best path
+    for each method.
+
+    One finding per root cause: what grants the enabling actions (a group, a managed policy
+    attached directly, an inline policy — identical copies of one inline policy count as
+    one —, or the trust policy that names the principal), the method and its target, listing
+    every principal that can use it: those that hold the grant, and those that can become
+    one that does through a chain of roles. The subject is the cause
+    (``aws:GRANTOR:METHOD:TARGET``), so it keeps its id however many principals it affects.
+
+    Severity follows certainty. A certain path is critical when a person's user is, or can
+    certainly become, the principal (a route through a trust with an MFA condition, say,
+    leaves it high), high otherwise; a path that is possible but not proven (it depends on
+    a condition or on resources an IAM snapshot cannot see) ranks one level lower. The
+    finding takes the highest of its principals'.
+
+    Admin-equivalent principals: both rules report them, so neither hides the other.
+    aws-admin-equivalent lists every one. Here, one admin-equivalent through its policies
+    (AdministratorAccess, ``*``) is listed, marked ``admin_equivalent``, under each path it
+    would keep without those policies: the path gains it nothing today, but fixing the admin
+    grant alone leaves it open. When being admin-equivalent is itself the escalation
+    (writing its own permissions, certainly assuming an admin role), the aws-admin-equivalent
+    finding names the method and it is not reported here again.
     """
     for view in state.systems.values():
         if not is_aws_view(view):
@@ -81,6 +144,8 @@ def aws_privilege_escalation(state: EvaluationState, params: Params) -> Iterator
             and analysis.principals[arn].kind == "user"
         ]
         routes = _human_routes(analysis, human_users)
+        causes: dict[str, list[Cause]] = {}
+        members: dict[str, list[_Member]] = {}
         for arn in sorted(view.accounts):
             account = view.accounts[arn]
             principal = analysis.principals.get(arn)
@@ -93,50 +158,149 @@ def aws_privilege_escalation(state: EvaluationState, params: Params) -> Iterator
             link = state.links[(view.name, arn)]
             person = state.person_of(link)
             route = routes.get(arn)
-            by_human = route is not None
-            surely_by_human = route is not None and route.certainty is Certainty.CERTAIN
             owner = f" ({person.name})" if person is not None else ""
-            for path in analysis.escalation_paths(principal):
-                certain = path.certainty is Certainty.CERTAIN
-                more = "action" if path.gained == 1 else "actions"
-                gains = "admin" if path.admin else f"{path.gained} more {more}"
-                message = (
-                    f"{view.name} {principal.kind} {account.login}{owner} can escalate its "
-                    f"privileges ({path.method.name}): {path.describe()}; "
-                    f"{path.certainty.value}, gains {gains}"
-                )
-                if route is not None and not surely_by_human:
-                    hops = " → ".join(short_name(a) for a in route.chain)
-                    message += (
-                        f"; a person's user can become it, but not certainly "
-                        f"({route.certainty.value}: {hops})"
-                    )
-                yield Hit(
-                    subject=f"{view.name}:{arn}:{path.method.id}",
-                    system=view.name,
-                    person_id=link.person_id,
-                    message=message + ".",
-                    severity=Severity.CRITICAL if certain and surely_by_human else None,
-                    evidence=EscalationEvidence(
-                        account_login=account.login,
-                        principal_arn=arn,
-                        principal_type=principal.kind,
-                        method_id=path.method.id,
-                        method_name=path.method.name,
-                        enabling_actions=list(path.enabling_actions),
-                        statements=[str(ref) for ref in path.statements],
+            who = f"{view.name} {principal.kind} {account.login}{owner}"
+            beyond_admin = analysis.paths_beyond_admin(principal)
+            for path in analysis.escalation_paths(principal) or beyond_admin:
+                cause = analysis.cause_of(path)
+                member = _Member(
+                    evidence=EscalatingPrincipal(
+                        arn=arn,
+                        login=account.login,
+                        type=principal.kind,
+                        person_id=link.person_id,
+                        person=None if person is None else person.name,
+                        severity=_severity(path, route).value,
                         chain=list(path.chain),
                         path=path.describe(),
-                        target=path.target,
                         certainty=path.certainty.value,
-                        gains_admin=path.admin,
                         gained_actions=path.gained,
                         notes=list(path.notes),
-                        reachable_by_human=by_human,
+                        reachable_by_human=route is not None,
                         human_route=[] if route is None else list(route.chain),
                         human_route_certainty=None if route is None else route.certainty.value,
+                        admin_equivalent=bool(beyond_admin),
                     ),
+                    who=who,
+                    path=path,
+                    route=route,
                 )
+                causes.setdefault(cause.key, []).append(cause)
+                members.setdefault(cause.key, []).append(member)
+        for key in sorted(causes):
+            yield _hit(view, analysis, merge(causes[key]), members[key])
+
+
+def _severity(path: EscalationPath, route: _Route | None) -> Severity:
+    """Critical when a person's user certainly is or becomes the principal, high otherwise;
+    one level lower when the path itself is possible but not proven."""
+    surely_by_human = route is not None and route.certainty is Certainty.CERTAIN
+    severity = Severity.CRITICAL if surely_by_human else Severity.HIGH
+    return severity if path.certainty is Certainty.CERTAIN else one_lower(severity)
+
+
+_CERTAINTY_WORDS = {
+    Certainty.CERTAIN: "certain",
+    Certainty.RESOURCE_CONSTRAINED: (
+        "possible but not proven (resource-constrained: it depends on resources an IAM "
+        "snapshot cannot see)"
+    ),
+    Certainty.CONDITIONAL: (
+        "possible but not proven (conditional: it depends on a condition an IAM snapshot "
+        "cannot evaluate)"
+    ),
+}
+
+
+def _hit(view: SystemView, analysis: AwsAccount, cause: Cause, members: list[_Member]) -> Hit:
+    members = sorted(members, key=lambda m: (-Severity(m.evidence.severity).rank, m.evidence.arn))
+    severity = Severity(members[0].evidence.severity)
+    # The path as the principal using the method has it, when that one is listed.
+    actor = next((m for m in members if len(m.path.chain) == 1), members[0])
+    path = actor.path
+    surest = max((m.path.certainty for m in members), key=lambda c: c.rank)
+    more = "action" if path.gained == 1 else "actions"
+    gained = max(m.path.gained for m in members)
+    if len(members) == 1:
+        gains = "admin" if path.admin else f"{path.gained} more {more}"
+        message = (
+            f"{actor.who} can escalate its privileges ({path.method.name}) through "
+            f"{cause.describe()}: {path.describe()}; {_CERTAINTY_WORDS[path.certainty]}, "
+            f"gains {gains}"
+        )
+        if actor.evidence.admin_equivalent:
+            message += (
+                "; it is admin-equivalent already (aws-admin-equivalent) and keeps this path "
+                "when that is fixed"
+            )
+        route = actor.route
+        if route is not None and route.certainty is not Certainty.CERTAIN:
+            hops = " → ".join(short_name(a) for a in route.chain)
+            message += (
+                f"; a person's user can become it, but not certainly "
+                f"({route.certainty.value}: {hops})"
+            )
+    else:
+        action = " + ".join(path.enabling_actions)
+        if path.target is not None:
+            action += f" on {short_name(path.target)}"
+        gains = "admin" if path.admin else f"up to {counted(gained, 'more action')}"
+        listed = some_of([_named(m) for m in members])
+        message = (
+            f"{view.name} {cause.describe()} lets {_kinds(m.evidence.type for m in members)} "
+            f"escalate their privileges ({path.method.name}): {action}; "
+            f"{_certainties(members)}, gains {gains}: {listed}"
+        )
+    evidence = [m.evidence for m in members]
+    one = evidence[0] if len(evidence) == 1 else None
+    return Hit(
+        subject=f"{view.name}:{cause.key}",
+        system=view.name,
+        person_id=one_person(e.person_id for e in evidence),
+        message=message + ".",
+        severity=severity,
+        evidence=EscalationEvidence(
+            cause=cause.key,
+            grantors=[g.key for g in cause.grantors],
+            policies=list(cause.policies),
+            method_id=path.method.id,
+            method_name=path.method.name,
+            enabling_actions=list(path.enabling_actions),
+            statements=[str(ref) for ref in path.statements],
+            target=path.target,
+            certainty=surest.value,
+            gains_admin=path.admin,
+            gained_actions=gained,
+            principals=evidence,
+            count=len(evidence),
+            account_login=None if one is None else one.login,
+            principal_arn=None if one is None else one.arn,
+        ),
+    )
+
+
+def _certainties(members: list[_Member]) -> str:
+    """``certain``, or ``certain for 2 of them; possible but not proven (…) for 1``."""
+    counts = Counter(m.path.certainty for m in members)
+    if len(counts) == 1:
+        return _CERTAINTY_WORDS[next(iter(counts))]
+    ordered = sorted(counts.items(), key=lambda item: -item[0].rank)
+    return "; ".join(f"{_CERTAINTY_WORDS[level]} for {n} of them" for level, n in ordered)
+
+
+def _named(member: _Member) -> str:
+    """``user/alice (Alice Archer)``, ``user/bob through role/ops``: how a list names it."""
+    evidence = member.evidence
+    owner = f" ({evidence.person})" if evidence.person is not None else ""
+    through = member.path.chain[1:]
+    via = f" through {' → '.join(short_name(r) for r in through)}" if through else ""
+    admin = " (admin-equivalent already)" if evidence.admin_equivalent else ""
+    return f"{short_name(evidence.arn)}{owner}{via}{admin}"
+
+
+def _kinds(types: Iterator[str]) -> str:
+    counts = Counter(types)
+    return " and ".join(counted(n, kind) for kind, n in sorted(counts.items()))
 
 
 @dataclass(frozen=True)
