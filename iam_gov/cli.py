@@ -16,6 +16,7 @@ from rich.text import Text
 
 from iam_gov.cli_campaign import campaign_app
 from iam_gov.cli_common import config_from_options, err, open_store, options, out, policy_of
+from iam_gov.cli_config import config_check_command
 from iam_gov.cli_deprovision import deprovision_command
 from iam_gov.cli_drift import baseline_app, drift_command
 from iam_gov.cli_export import export_command
@@ -584,45 +585,7 @@ def _config_or_none() -> Config | None:
 # --- config -------------------------------------------------------------------------------
 
 
-@config_app.command("check")
-def config_check() -> None:
-    """Validate the configuration, the files it names and the policy; report every problem."""
-    from iam_gov.config import check_files, database_url, find_config, load_config
-    from iam_gov.configtypes import SecretRef
-    from iam_gov.errors import ConfigError, InputError
-    from iam_gov.policy import load_policy
-    from iam_gov.rules import all_rules
-    from iam_gov.store.database import safe_url
-
-    path = find_config(options.config)
-    config = load_config(path)
-    problems = check_files(config)
-    policy = None
-    if config.policy.path.exists():
-        try:
-            policy = load_policy(config.policy.path, rules=all_rules())
-        except InputError as exc:
-            problems.extend(exc.problems)
-    if policy is not None:
-        for name in sorted(policy.systems() - set(config.systems)):
-            problems.append(
-                f"{policy.sources[0]}: the policy names system {name!r}, "
-                f"which is not configured in {config.path}"
-            )
-    for name, opts in config.systems.items():
-        for key in type(opts).model_fields:
-            value = getattr(opts, key)
-            if isinstance(value, SecretRef):
-                try:
-                    value.resolve(f"systems.{name}.{key}")
-                except ConfigError as exc:
-                    problems.append(f"{config.path}: {exc}")
-    if problems:
-        raise ConfigError(problems)
-    out.print(Text.assemble(("configuration OK", "bold green"), f": {config.path}"))
-    out.print(f"  systems: {', '.join(f'{n} ({o.type})' for n, o in config.systems.items())}")
-    out.print(f"  policy:  {config.policy.path} ({len(policy.roles) if policy else 0} roles)")
-    out.print(f"  store:   {safe_url(database_url(config, options.database_url))}")
+config_app.command("check")(config_check_command)
 
 
 # --- samples ------------------------------------------------------------------------------

@@ -133,6 +133,40 @@ def collect_each(
     return result
 
 
+@dataclass(frozen=True)
+class Read:
+    """One system read without storing it (``config check``): its snapshot, or why not."""
+
+    system: str
+    snapshot: SystemSnapshot | None
+    problems: tuple[str, ...] = ()
+    """Why it could not be read (the same words a collect records)."""
+
+
+def read_each(
+    config: Config,
+    only: Sequence[str] | None = None,
+    *,
+    factory: ConnectorFactory = build_connector,
+) -> list[Read]:
+    """Read the chosen systems (all by default) the way ``collect_each`` does, checks
+    included, but store nothing and audit nothing: what ``config check`` reports."""
+    found: list[Read] = []
+    for name in select_systems(config, only):
+        try:
+            snapshot = factory(name, config.systems[name]).collect()
+        except COLLECT_FAILURES as exc:
+            problems = tuple(_safe(p) for p in _problems_of(name, exc) if p.strip())
+            found.append(Read(name, None, problems or (type(exc).__name__,)))
+            continue
+        inconsistent = integrity_problems(snapshot)
+        if inconsistent:
+            found.append(Read(name, None, tuple(_safe(p) for p in inconsistent)))
+            continue
+        found.append(Read(name, snapshot))
+    return found
+
+
 def _people_drop(store: Store, name: str, options: Any, snapshot: SystemSnapshot) -> list[str]:
     """An HR export with far fewer people than the last one stored (``max_drop``), as a
     problem: refused unless confirmed, since a file cut at a line boundary reads cleanly."""

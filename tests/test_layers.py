@@ -67,6 +67,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "iam_gov.cli_drift",
             "iam_gov.cli_problems",
             "iam_gov.cli_export",
+            "iam_gov.cli_config",
             "iam_gov.__main__",
         ),
     ),

@@ -146,4 +146,5 @@ class HRConnector(Connector[HROptions]):
             complete=found.complete,
             errors=found.errors,
             people=found.people,
+            settings={"mapped_fields": list(found.mapped_fields)},
         )

@@ -55,6 +55,10 @@ class People:
     errors: tuple[SnapshotError, ...]
     complete: bool
     """False when a row was left out: someone may be missing."""
+    mapped_fields: tuple[str, ...] = ()
+    """The person fields a column of the export filled (``employment_type``, ``manager_id``
+    …): a field not among them holds the default for everyone, which the policy must not
+    match on as if HR had said it."""
 
 
 class PeopleBuilder:
@@ -372,6 +376,7 @@ class PeopleBuilder:
             people=tuple(self.people),
             errors=problems.errors(str(self.source)),
             complete=problems.bad_rows == 0,
+            mapped_fields=tuple(sorted(self.columns)),
         )
 
     def _resolve_managers(self) -> None:

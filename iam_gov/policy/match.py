@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from functools import lru_cache
 
 from iam_gov.model import Account, Entitlement, Person
@@ -51,29 +51,52 @@ def person_matches(match: Mapping[str, str | list[str]], person: Person) -> bool
     return True
 
 
+DEFAULTED_FIELDS = ("employment_type", "status")
+"""Person fields an HR export without their column fills with a default for everyone
+(employee, active): matching on them is only meaningful when a column fills them."""
+
+
 def unfilled_match_fields(
-    matches: Iterable[tuple[str, str, Mapping[str, str | list[str]]]], people: Iterable[Person]
+    matches: Iterable[tuple[str, str, Mapping[str, str | list[str]]]],
+    people: Iterable[Person],
+    mapped: Collection[str] | None = None,
 ) -> list[str]:
     """``where: roles.NAME.match.FIELD: …`` for every field a role matches on that no person
     in the HR data has a value for: a misspelt key, or one the HR mapping never fills, would
-    otherwise match nobody, silently. ``matches`` are (where, role name, match) triples."""
+    otherwise match nobody, silently. ``matches`` are (where, role name, match) triples.
+    ``mapped``: the person fields the HR export's columns filled (the HR snapshot's
+    ``mapped_fields``), when known: a defaulted field (employment type, status) no column
+    filled is unfilled too, though everyone holds its default — a preset that leaves the
+    employment type out must not quietly make every contractor an employee."""
     wanted = {field for _, _, match in matches for field in match}
     if not wanted:
         return []
+    unmapped = (
+        {f for f in DEFAULTED_FIELDS if f not in mapped} & wanted if mapped is not None else set()
+    )
     filled: set[str] = set()
     seen_fields: set[str] = set()
     for person in people:
-        for field in wanted - filled:
+        for field in wanted - filled - unmapped:
             if person_field(person, field):
                 filled.add(field)
         seen_fields.update(person.attributes)
         if filled == wanted:
             return []
-    known = sorted(set(PERSON_FIELDS) | seen_fields)
-    return [
-        f"{where}: roles.{name}.match.{field}: no person in the HR data has a {field!r}, so "
-        f"the role matches nobody (fields the HR data fills: {', '.join(known)})"
-        for where, name, match in matches
-        for field in match
-        if field not in filled
-    ]
+    known = sorted((set(PERSON_FIELDS) - unmapped) | seen_fields)
+    problems = []
+    for where, name, match in matches:
+        for field in match:
+            if field in unmapped:
+                problems.append(
+                    f"{where}: roles.{name}.match.{field}: the HR export has no {field} "
+                    f"column, so everyone holds the default and the role cannot tell anyone "
+                    f"apart (map the column with columns.{field} in the HR system's options)"
+                )
+            elif field not in filled:
+                problems.append(
+                    f"{where}: roles.{name}.match.{field}: no person in the HR data has a "
+                    f"{field!r}, so the role matches nobody (fields the HR data fills: "
+                    f"{', '.join(known)})"
+                )
+    return problems
