@@ -16,7 +16,7 @@ from iam_gov.errors import PolicyError
 from iam_gov.model import Finding, Severity
 from iam_gov.policy import Policy
 from iam_gov.policy.match import unfilled_match_fields
-from iam_gov.rules import Rule, all_rules
+from iam_gov.rules import Hit, Rule, all_rules
 from iam_gov.store import Store
 from iam_gov.store.findings import Recorded, record_evaluation
 from iam_gov.store.snapshots import SnapshotInfo
@@ -145,10 +145,28 @@ def _evaluate(
     )
 
 
+@dataclass(frozen=True)
+class ExpectedHit:
+    """What a rule would report but the policy declares expected (a break-glass account that
+    is admin by design): not a finding; shown by ``explain``, counted in the summary."""
+
+    rule_id: str
+    system: str | None
+    subject: str
+    person_id: str | None
+    message: str
+    why: str
+    logins: tuple[str, ...] = ()
+    """The accounts it is about (their logins), for ``explain``."""
+
+
 def run_rules(
-    state: EvaluationState, rules: dict[str, Rule]
+    state: EvaluationState,
+    rules: dict[str, Rule],
+    expected: list[ExpectedHit] | None = None,
 ) -> tuple[list[Finding], dict[str, str]]:
-    """Every enabled rule over the state; returns findings and the rules that did not run."""
+    """Every enabled rule over the state; returns findings and the rules that did not run.
+    Hits the policy declares expected are not findings: they go to ``expected``."""
     findings: dict[str, Finding] = {}
     skipped: dict[str, str] = {}
     for rule_id, rule in sorted(rules.items()):
@@ -164,6 +182,10 @@ def run_rules(
             continue
         params = settings.params if settings is not None else rule.params()
         for hit in rule.check(state, params):
+            if hit.expected is not None:
+                if expected is not None:
+                    expected.append(_expected(rule_id, hit, hit.expected))
+                continue
             fid = finding_id(rule_id, hit.subject)
             if fid in findings:
                 continue
@@ -181,4 +203,19 @@ def run_rules(
     return ordered, skipped
 
 
-__all__ = ["EvaluationReport", "evaluate", "finding_id", "run_rules"]
+def _expected(rule_id: str, hit: Hit, why: str) -> ExpectedHit:
+    evidence = hit.evidence.model_dump(mode="json")
+    logins = [evidence.get("account_login")]
+    logins += [p.get("login") for p in evidence.get("principals") or () if isinstance(p, dict)]
+    return ExpectedHit(
+        rule_id=rule_id,
+        system=hit.system,
+        subject=hit.subject,
+        person_id=hit.person_id,
+        message=hit.message,
+        why=why,
+        logins=tuple(dict.fromkeys(str(x) for x in logins if x)),
+    )
+
+
+__all__ = ["EvaluationReport", "ExpectedHit", "evaluate", "finding_id", "run_rules"]

@@ -110,8 +110,10 @@ def aws_admin_equivalent(state: EvaluationState, params: Params) -> Iterator[Hit
     its id however many principals it affects.
 
     Severity is the highest of the principals': high; medium for a role only AWS services
-    can assume; low for a declared break-glass account and the root user (expected, noted
-    for the record), which raise a finding only when all it lists are expected.
+    can assume; low for the root user (admin by nature: keep it without access keys, with
+    hardware MFA). A cause that makes only declared break-glass accounts admin is no finding:
+    it is expected by policy (shown by ``explain``, counted in the summary); a break-glass
+    account in a group with others is listed in that group's finding, marked expected.
 
     Admin-equivalent principals and escalation: neither rule hides the other. When being
     admin-equivalent *is* an escalation path (it can write its own permissions, or certainly
@@ -246,6 +248,9 @@ def _hit(view: SystemView, analysis: AwsAccount, cause: Cause, members: list[_Me
         person_id=one_person(e.person_id for e in evidence),
         message=message + ".",
         severity=severity,
+        # only declared break-glass accounts: admin by design, not a finding (root is
+        # admin by nature but declared by nobody: it stays a low finding)
+        expected=None if unexpected or root else "declared break-glass account in the policy",
         evidence=AdminEvidence(
             cause=cause.key,
             grantors=[g.key for g in cause.grantors],

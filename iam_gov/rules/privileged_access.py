@@ -7,8 +7,15 @@ from collections.abc import Iterator
 
 from pydantic import Field
 
-from iam_gov.engine.state import EvaluationState
-from iam_gov.model import AccountKind, AccountStatus, CredentialKind, EmploymentType, Severity
+from iam_gov.engine.state import EvaluationState, SystemView
+from iam_gov.model import (
+    Account,
+    AccountKind,
+    AccountStatus,
+    CredentialKind,
+    EmploymentType,
+    Severity,
+)
 from iam_gov.policy.model import PrivilegedEntitlement
 from iam_gov.rules.registry import Evidence, Hit, RuleParams, rule
 
@@ -75,6 +82,9 @@ def privileged_access(state: EvaluationState, params: Params) -> Iterator[Hit]:
     ```
     """
     for view, account, link, person, left in state.entries():
+        if link.kind is AccountKind.BREAK_GLASS and account.status is AccountStatus.ACTIVE:
+            yield from _break_glass(state, view, account)
+            continue
         if (
             person is None
             or left
@@ -132,3 +142,31 @@ def privileged_access(state: EvaluationState, params: Params) -> Iterator[Hit]:
                     explanation=explanation.detail,
                 ),
             )
+
+
+def _break_glass(state: EvaluationState, view: SystemView, account: Account) -> Iterator[Hit]:
+    """A declared break-glass account's privileges: admin by design, expected by policy (no
+    finding; ``explain`` shows them and the summary counts them)."""
+    privileged = state.privileged_ids(view)
+    for grant in view.grants.get(account.native_id, ()):
+        if grant.entitlement_id not in privileged:
+            continue
+        entitlement = view.entitlements[grant.entitlement_id]
+        via = view.entitlements.get(grant.via) if grant.via else None
+        yield Hit(
+            subject=f"{view.name}:{account.native_id}:{grant.entitlement_id}:privileged",
+            system=view.name,
+            message=(
+                f"break-glass {view.name} account {account.login} holds privileged "
+                f"{entitlement.ref}: expected of a declared break-glass account."
+            ),
+            evidence=PrivilegedEvidence(
+                account_login=account.login,
+                entitlement=entitlement.ref,
+                via=via.ref if via else None,
+                problems=[],
+                employment_type="",
+                explanation="declared break-glass account in the policy",
+            ),
+            expected="declared break-glass account in the policy",
+        )

@@ -44,6 +44,9 @@ class Hit:
     person_id: str | None = None
     severity: Severity | None = None
     """Overrides the rule's severity for this hit (e.g. privileged access is worse)."""
+    expected: str | None = None
+    """Why the policy expects this (e.g. "a declared break-glass account"): then it is no
+    finding; ``explain`` shows it and the summary counts it as expected by policy."""
 
 
 ParamsT = TypeVar("ParamsT", bound=RuleParams)

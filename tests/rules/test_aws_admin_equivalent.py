@@ -310,19 +310,23 @@ def test_a_cause_is_as_severe_as_the_worst_principal_it_affects(aws: ExportedAcc
     )
 
 
-def test_a_declared_break_glass_account_and_the_root_user_are_low(aws: ExportedAccount) -> None:
+def test_a_declared_break_glass_account_is_expected_and_the_root_user_low(
+    aws: ExportedAccount,
+) -> None:
     admin = aws.aws_managed("AdministratorAccess", ADMINISTRATOR_ACCESS)
     aws.user("breakglass", policies=[admin])
     root = aws.root()
+    world = aws.world(BREAK_GLASS)
 
-    found = by_subject(aws.world(BREAK_GLASS).findings(RULE))
+    found = by_subject(world.findings(RULE))
 
-    assert set(found) == {f"aws:{AWS_ADMINISTRATOR}", f"aws:{root}"}
-    breakglass = found[f"aws:{AWS_ADMINISTRATOR}"]
-    assert breakglass.severity is Severity.LOW
-    assert breakglass.evidence["expected"] is True
-    assert breakglass.evidence["principals"][0]["expected"] is True
-    assert breakglass.message.endswith(
+    # admin by design: no finding, but expected by policy (explain, summary)
+    assert set(found) == {f"aws:{root}"}
+    [expected] = world.expected(RULE)
+    assert expected.subject == f"aws:{AWS_ADMINISTRATOR}"
+    assert expected.why == "declared break-glass account in the policy"
+    assert expected.logins == ("breakglass",)
+    assert expected.message.endswith(
         "; expected of a declared break-glass account, noted for the record."
     )
     assert found[f"aws:{root}"].severity is Severity.LOW

@@ -105,3 +105,34 @@ def test_non_privileged_grants_and_leavers_are_ignored() -> None:
     gone = world(contractor=True)
     gone.people = [gone.people[0].model_copy(update={"end_date": date(2026, 10, 1)})]
     assert gone.findings(RULE) == []
+
+
+def test_a_declared_break_glass_account_is_expected_by_policy_not_a_finding() -> None:
+    jane = account("jane.doe", employee_id="E1", mfa_factors=("mfa",))
+    glass = account("breakglass", mfa_factors=())
+    admins = group("Admins")
+    policy = ADMINS.replace("{spec}", '"group:Admins"') + (
+        "accounts:\n"
+        "  - {system: aws, login: breakglass, kind: break-glass, owner: sec@example.com}\n"
+    )
+    found = World(
+        policy_yaml=policy,
+        people=[person("E1", "Jane Doe", department="IT")],
+        accounts=[jane, glass],
+        entitlements=[admins],
+        grants=[grant(jane, admins), grant(glass, admins)],
+    )
+    assert found.findings(RULE) == []
+    [expected] = found.expected(RULE)
+    assert expected.logins == ("breakglass",)
+    assert expected.why == "declared break-glass account in the policy"
+    assert "holds privileged group:Admins" in expected.message
+
+    undeclared = World(
+        policy_yaml=ADMINS.replace("{spec}", '"group:Admins"'),
+        people=[person("E1", "Jane Doe", department="IT")],
+        accounts=[jane, glass],
+        entitlements=[admins],
+        grants=[grant(jane, admins), grant(glass, admins)],
+    )
+    assert undeclared.expected(RULE) == []

@@ -15,7 +15,7 @@ from typing import Any
 from iam_gov.config import CorrelationSettings
 from iam_gov.correlate import Overrides, correlate
 from iam_gov.engine.state import EvaluationState, build_view
-from iam_gov.evaluation import run_rules
+from iam_gov.evaluation import ExpectedHit, run_rules
 from iam_gov.model import (
     Account,
     AccountKind,
@@ -264,6 +264,12 @@ class World:
     def findings(self, rule_id: str | None = None) -> list[Finding]:
         found, _ = self.run()
         return [f for f in found if rule_id is None or f.rule_id == rule_id]
+
+    def expected(self, rule_id: str | None = None) -> list[ExpectedHit]:
+        """What the rules would report but the policy declares expected."""
+        expected: list[ExpectedHit] = []
+        run_rules(self.state(), all_rules(), expected)
+        return [e for e in expected if rule_id is None or e.rule_id == rule_id]
 
 
 def public_key(
