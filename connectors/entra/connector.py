@@ -20,10 +20,10 @@ from iam_gov.connectors.entra.client import (
     http_client,
 )
 from iam_gov.connectors.entra.export import read_export
-from iam_gov.connectors.entra.export_write import write_bodies
 from iam_gov.connectors.entra.live import LiveReader
 from iam_gov.connectors.entra.records import TenantData
 from iam_gov.connectors.entra.to_model import SnapshotBuilder
+from iam_gov.connectors.entra.write_export import write_bodies
 from iam_gov.connectors.shared.export_time import ExportTime, export_time
 from iam_gov.connectors.shared.options import LiveOrExportOptions
 from iam_gov.connectors.shared.protocol import (

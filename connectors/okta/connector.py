@@ -18,7 +18,7 @@ from iam_gov.connectors.okta.export import read_export
 from iam_gov.connectors.okta.live import LiveCollector, Recorder, Unreachable
 from iam_gov.connectors.okta.records import OktaData
 from iam_gov.connectors.okta.to_model import SnapshotBuilder
-from iam_gov.connectors.okta.write import ExportWriter
+from iam_gov.connectors.okta.write_export import ExportWriter
 from iam_gov.connectors.shared.export_time import export_time
 from iam_gov.connectors.shared.options import LiveOrExportOptions
 from iam_gov.connectors.shared.protocol import (
