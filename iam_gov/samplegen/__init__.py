@@ -6,7 +6,7 @@ import json
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, Literal
 
 from iam_gov.errors import IamGovError
 from iam_gov.samplegen.company import Company, build_company
@@ -26,6 +26,7 @@ from iam_gov.samplegen.files import (
     write_hr_csv,
     write_json,
 )
+from iam_gov.samplegen.graph_dump import graph_dump_files
 from iam_gov.samplegen.vpn_files import build_vpn, openvpn_files, wireguard_files
 
 POLICY = """\
@@ -261,6 +262,11 @@ service_last_accessed = "aws/last-accessed"  # Access Advisor, one file per user
 """
 
 
+EntraStyle = Literal["graph-script", "iam-gov"]
+"""How the tenant is exported: as an operator's script saves Graph's answers (paged, with
+``$expand``; ``graph_dump``), or in iam-gov's own layout (``iam-gov export``)."""
+
+
 def _department_roles(access_density: int) -> str:
     lines = []
     for department, group in DEPARTMENT_GROUPS.items():
@@ -331,11 +337,13 @@ def generate(
     name: str = "Example Corp",
     access_density: int = 0,
     store: str = "iam-gov.db",
+    entra_style: EntraStyle = "graph-script",
 ) -> list[Path]:
     """Write the company into ``out_dir``; returns the files written. ``access_density``
     gives every department that many tool groups (with an app each) in Okta, AD and Entra,
     about four more grants a person for each. ``store`` is the SQLite file its configuration
-    names (relative to the configuration)."""
+    names (relative to the configuration). ``entra_style`` is the tool whose files the Entra
+    export is: an operator's Graph script (the default), or ``iam-gov export``."""
     if not 0 <= access_density <= len(TOOLS):
         raise IamGovError(f"the access density is between 0 and {len(TOOLS)}")
     company = build_company(people, seed, as_of)
@@ -389,7 +397,8 @@ def generate(
     written = write_tree(out_dir / "okta", okta_files(directories))
     written += write_tree(out_dir / "openvpn", openvpn_files(vpn, seed, company.as_of))
     written += write_tree(out_dir / "wireguard", wireguard_files(vpn, seed, company.as_of))
-    written += write_tree(out_dir / "entra", entra_files(directories))
+    entra = graph_dump_files if entra_style == "graph-script" else entra_files
+    written += write_tree(out_dir / "entra", entra(directories))
     written += write_tree(out_dir / "aws" / "last-accessed", last_accessed_files(company))
     for relative, write in files.items():
         path = out_dir / relative
@@ -398,7 +407,7 @@ def generate(
     return written
 
 
-__all__ = ["build_company", "generate"]
+__all__ = ["EntraStyle", "build_company", "generate"]
 
 
 def _it_head(company: Company) -> str:

@@ -1,5 +1,6 @@
 """Writing the company's directories in their own export formats: an Active Directory LDIF
-(as ``ldifde`` writes it), Microsoft Graph JSON (as ``az rest`` saves it) and Okta API JSON."""
+(as ``ldifde`` writes it), Microsoft Graph JSON in iam-gov's own layout (as ``iam-gov export``
+writes it; ``graph_dump`` writes it as an operator's script does) and Okta API JSON."""
 
 from __future__ import annotations
 
@@ -161,49 +162,68 @@ def ad_ldif(directories: Directories) -> str:
 GLOBAL_ADMIN = "62e90394-69f5-4237-9190-012177145e10"  # the built-in role's template id
 
 
-def _entra_id(user: DirectoryUser) -> str:
+def entra_user_id(user: DirectoryUser) -> str:
     return str(stable_uuid("entra-user", user.login))
 
 
-def _entra_group_id(name: str) -> str:
+def entra_group_id(name: str) -> str:
     return str(stable_uuid("entra-group", name))
 
 
-def _iso(value: datetime | None) -> str | None:
+def iso_time(value: datetime | None) -> str | None:
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if value else None
 
 
+def entra_user_record(user: DirectoryUser) -> dict[str, Any]:
+    """The user as ``GET /users`` gives it, with the properties the Entra export asks for."""
+    return {
+        "id": entra_user_id(user),
+        "userPrincipalName": user.login,
+        "mail": user.email,
+        "displayName": user.display_name,
+        "givenName": user.first,
+        "surname": user.last or None,
+        "accountEnabled": user.enabled,
+        "userType": "Guest" if user.guest else "Member",
+        "employeeId": user.employee_id,
+        "createdDateTime": iso_time(user.created),
+        "creationType": "Invitation" if user.guest else None,
+        "externalUserState": "Accepted" if user.guest else None,
+        "onPremisesSyncEnabled": None,
+        "lastPasswordChangeDateTime": iso_time(user.created),
+        "passwordPolicies": None,
+        "signInActivity": {
+            "lastSignInDateTime": iso_time(user.last_login),
+            "lastSuccessfulSignInDateTime": iso_time(user.last_login),
+            "lastNonInteractiveSignInDateTime": None,
+        },
+    }
+
+
+def entra_registration(user: DirectoryUser) -> dict[str, Any]:
+    """The user's line of the MFA registration report (enabled members only)."""
+    return {
+        "id": entra_user_id(user),
+        "userPrincipalName": user.login,
+        "isMfaRegistered": bool(user.factors),
+        "methodsRegistered": [
+            {"push": "microsoftAuthenticatorPush", "webauthn": "fido2"}.get(f, f)
+            for f in user.factors
+            if not f.startswith("token:")
+        ]
+        or (["softwareOneTimePasscode"] if user.factors else []),
+    }
+
+
 def entra_files(directories: Directories) -> Iterator[tuple[str, Any]]:
+    """The tenant in iam-gov's own layout: one file per list, members per group."""
     users = []
     registrations = []
     members: dict[str, list[dict[str, str]]] = {g: [] for g in directories.entra_groups}
     assignments = []
     for user in directories.entra:
-        uid = _entra_id(user)
-        users.append(
-            {
-                "id": uid,
-                "userPrincipalName": user.login,
-                "mail": user.email,
-                "displayName": user.display_name,
-                "givenName": user.first,
-                "surname": user.last or None,
-                "accountEnabled": user.enabled,
-                "userType": "Guest" if user.guest else "Member",
-                "employeeId": user.employee_id,
-                "createdDateTime": _iso(user.created),
-                "creationType": "Invitation" if user.guest else None,
-                "externalUserState": "Accepted" if user.guest else None,
-                "onPremisesSyncEnabled": None,
-                "lastPasswordChangeDateTime": _iso(user.created),
-                "passwordPolicies": None,
-                "signInActivity": {
-                    "lastSignInDateTime": _iso(user.last_login),
-                    "lastSuccessfulSignInDateTime": _iso(user.last_login),
-                    "lastNonInteractiveSignInDateTime": None,
-                },
-            }
-        )
+        uid = entra_user_id(user)
+        users.append(entra_user_record(user))
         for group in user.groups:
             members.setdefault(group, []).append(
                 {"@odata.type": "#microsoft.graph.user", "id": uid}
@@ -219,25 +239,13 @@ def entra_files(directories: Directories) -> Iterator[tuple[str, Any]]:
                 }
             )
         if user.enabled and not user.guest:
-            registrations.append(
-                {
-                    "id": uid,
-                    "userPrincipalName": user.login,
-                    "isMfaRegistered": bool(user.factors),
-                    "methodsRegistered": [
-                        {"push": "microsoftAuthenticatorPush", "webauthn": "fido2"}.get(f, f)
-                        for f in user.factors
-                        if not f.startswith("token:")
-                    ]
-                    or (["softwareOneTimePasscode"] if user.factors else []),
-                }
-            )
+            registrations.append(entra_registration(user))
     yield "users.json", {"value": users}
     yield (
         "groups.json",
         [
             {
-                "id": _entra_group_id(g),
+                "id": entra_group_id(g),
                 "displayName": g,
                 "groupTypes": [],
                 "securityEnabled": True,
@@ -247,7 +255,7 @@ def entra_files(directories: Directories) -> Iterator[tuple[str, Any]]:
         ],
     )
     for group, group_members in sorted(members.items()):
-        yield f"group-members/{_entra_group_id(group)}.json", group_members
+        yield f"group-members/{entra_group_id(group)}.json", group_members
     yield "role-assignments.json", assignments
     yield (
         "role-definitions.json",
@@ -286,12 +294,12 @@ def _okta_user(user: DirectoryUser) -> dict[str, Any]:
     return {
         "id": _okta_id("00u", user.login),
         "status": user.status,
-        "created": _iso(user.created),
-        "activated": _iso(user.created),
-        "statusChanged": _iso(user.created),
-        "lastLogin": _iso(user.last_login),
-        "lastUpdated": _iso(user.created),
-        "passwordChanged": _iso(user.created),
+        "created": iso_time(user.created),
+        "activated": iso_time(user.created),
+        "statusChanged": iso_time(user.created),
+        "lastLogin": iso_time(user.last_login),
+        "lastUpdated": iso_time(user.created),
+        "passwordChanged": iso_time(user.created),
         "type": {"id": "oty1a2b3c4d5e6f7g8h9"},
         "profile": {
             "firstName": user.first,
@@ -356,7 +364,7 @@ def okta_files(directories: Directories) -> Iterator[tuple[str, Any]]:
                         "id": _okta_id("00u", u.login),
                         "scope": "USER",
                         "status": "ACTIVE",
-                        "created": _iso(u.created),
+                        "created": iso_time(u.created),
                     }
                 )
             elif any(group in u.groups for group in groups):
@@ -365,7 +373,7 @@ def okta_files(directories: Directories) -> Iterator[tuple[str, Any]]:
                         "id": _okta_id("00u", u.login),
                         "scope": "GROUP",
                         "status": "ACTIVE",
-                        "created": _iso(u.created),
+                        "created": iso_time(u.created),
                     }
                 )
         yield f"app-users/{aid}.json", assigned
@@ -379,7 +387,7 @@ def okta_files(directories: Directories) -> Iterator[tuple[str, Any]]:
                     "factorType": factor,
                     "provider": FACTOR_PROVIDERS.get(factor, "OKTA"),
                     "status": "ACTIVE",
-                    "created": _iso(u.created),
+                    "created": iso_time(u.created),
                 }
                 for factor in u.factors
             ],
@@ -407,7 +415,7 @@ def okta_files(directories: Directories) -> Iterator[tuple[str, Any]]:
                     "label": OKTA_ROLE_LABELS.get(role, role),
                     "status": "ACTIVE",
                     "assignmentType": "USER",
-                    "created": _iso(u.created),
+                    "created": iso_time(u.created),
                 }
                 for role in u.admin_roles
             ],
@@ -489,4 +497,15 @@ def write_tree(root: Path, files: Iterator[tuple[str, Any]]) -> list[Path]:
     return written
 
 
-__all__ = ["ad_ldif", "entra_files", "okta_files", "write_tree"]
+__all__ = [
+    "ad_ldif",
+    "entra_files",
+    "entra_group_id",
+    "entra_registration",
+    "entra_user_id",
+    "entra_user_record",
+    "iso_time",
+    "okta_files",
+    "stable_uuid",
+    "write_tree",
+]
