@@ -27,12 +27,17 @@ from iam_gov.errors import IamGovError
 from iam_gov.exitcodes import EXIT_STALE, data_code, worst
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from sqlalchemy import Connection
 
     from iam_gov.collect import CollectResult
     from iam_gov.config import Config
+    from iam_gov.evaluation import EvaluationReport
+    from iam_gov.model import Finding
     from iam_gov.policy import Policy
     from iam_gov.policy_lint import LintProblem
+    from iam_gov.store.findings import FindingFilter
     from iam_gov.store.snapshots import StaleInfo
 
 app = typer.Typer(
@@ -139,17 +144,88 @@ def collect(system: SystemOption = None, accept_hr_drop: AcceptHrDrop = False) -
         sys.exit(code)
 
 
+AsOfOption = Annotated[
+    str | None,
+    typer.Option(
+        "--as-of",
+        metavar="TIME",
+        help="As the store knew it at TIME: a date (2026-11-30, the end of that day, UTC) or "
+        "a date and time (2026-11-30T17:00, UTC unless a zone is given). Nothing is recorded.",
+        show_default=False,
+    ),
+]
+
+
+def _as_of(value: str | None) -> datetime | None:
+    """The moment ``--as-of`` names; a bad or future value is a usage error naming it."""
+    from iam_gov.timeutil import parse_as_of
+
+    if value is None:
+        return None
+    try:
+        return parse_as_of(value)
+    except ValueError as exc:
+        raise IamGovError(f"--as-of: {exc}") from None
+
+
+def _print_as_of(report: EvaluationReport) -> None:
+    """What an evaluation as of a moment says before its summary: that nothing was recorded,
+    which data it used, and each system it could not evaluate for want of data by then."""
+    from iam_gov.textsafe import printable
+    from iam_gov.timeutil import as_of_words
+
+    assert report.as_of is not None
+    when = as_of_words(report.as_of)
+    out.print(
+        Text.assemble(
+            (f"as of {when}: not recorded", "bold"),
+            " (the finding history and the audit log are unchanged). Each system's data is "
+            "its newest snapshot collected at or before then; the policy and the correlation "
+            "overrides are today's files.",
+        ),
+        soft_wrap=True,
+    )
+    for name, why in report.not_evaluated.items():
+        out.print(
+            Text.assemble(("NOT EVALUATED: ", "bold red"), printable(f"{name}: {why}")),
+            soft_wrap=True,
+        )
+
+
+def _print_as_of_footer(report: EvaluationReport) -> None:
+    from iam_gov.timeutil import as_of_words
+
+    assert report.as_of is not None
+    out.print(
+        Text(
+            f"New and resolved compare with the findings the recorded history had open "
+            f"as of {as_of_words(report.as_of)} (`iam-gov findings --as-of`).",
+            style="dim",
+        ),
+        soft_wrap=True,
+    )
+
+
 @app.command()
-def evaluate() -> None:
-    """Correlate accounts to people and evaluate the policy on the latest snapshots."""
+def evaluate(as_of: AsOfOption = None) -> None:
+    """Correlate accounts to people and evaluate the policy on the latest snapshots.
+
+    With --as-of TIME: on each system's newest snapshot collected at or before TIME, with the
+    HR moves and the closed reviews' decisions of then; printed, not recorded.
+    """
     from iam_gov.evaluation import evaluate as do_evaluate
     from iam_gov.reports.summary import run_summary
 
+    moment = _as_of(as_of)
     config = config_from_options()
     policy = policy_of(config)
     with open_store(config) as store:
-        report = do_evaluate(store, config, policy)
+        report = do_evaluate(store, config, policy, as_of=moment)
+    if report.as_of is not None:
+        _print_as_of(report)
     out.print(run_summary(report))
+    if report.as_of is not None:
+        _print_as_of_footer(report)
 
 
 @app.command()
@@ -163,6 +239,7 @@ def run(
             help="Write the drift report (and send it, prune by retention) after evaluating.",
         ),
     ] = True,
+    as_of: AsOfOption = None,
 ) -> None:
     """Collect, evaluate, then write the drift report and prune: the one command a scheduler
     calls.
@@ -173,14 +250,19 @@ def run(
     above it; 2 the command itself failed (configuration, policy, input, store); 3 a delivery
     failed; 4 a system's snapshot is incomplete; 5 a system could not be collected or is
     stale. When several apply, the largest wins.
+
+    With --as-of TIME: nothing is collected (a live system cannot be read as it was), no
+    drift report is written, and the evaluation as of TIME is printed, not recorded.
     """
+    if as_of is not None:
+        _run_as_of(as_of, system=system, accept_hr_drop=accept_hr_drop)
+        return
     from iam_gov import audit
     from iam_gov.cli_drift import print_published
     from iam_gov.collect import collect_each
     from iam_gov.correlate import load_overrides
     from iam_gov.drift.compute import compute_drift
     from iam_gov.drift.publish import Published, publish
-    from iam_gov.evaluation import EvaluationReport
     from iam_gov.evaluation import evaluate as do_evaluate
     from iam_gov.policy_lint import lint_policy
     from iam_gov.reports.summary import run_summary
@@ -227,6 +309,35 @@ def run(
     )
     if code:
         sys.exit(code)
+
+
+def _run_as_of(value: str, *, system: list[str] | None, accept_hr_drop: bool) -> None:
+    """``run --as-of``: the evaluation as of then, without collecting or reporting drift."""
+    from iam_gov.evaluation import evaluate as do_evaluate
+    from iam_gov.reports.summary import run_summary
+
+    if system:
+        raise IamGovError("--system: nothing is collected with --as-of; leave it out")
+    if accept_hr_drop:
+        raise IamGovError("--accept-hr-drop: nothing is collected with --as-of; leave it out")
+    moment = _as_of(value)
+    config = config_from_options()
+    policy = policy_of(config)
+    with open_store(config) as store:
+        report = do_evaluate(store, config, policy, as_of=moment)
+        where = store.display_url
+    out.print(
+        Text(
+            "run --as-of: nothing collected (a live system cannot be read as it was) and no "
+            "drift report written, sent or pruned.",
+            style="bold",
+        ),
+        soft_wrap=True,
+    )
+    _print_as_of(report)
+    out.print(run_summary(report))
+    _print_as_of_footer(report)
+    out.print(Text(f"Store: {where}", style="dim"))
 
 
 def _report_collect_failures(
@@ -284,11 +395,17 @@ def findings(
     include_resolved: Annotated[
         bool, typer.Option("--all", help="Include resolved findings.")
     ] = False,
+    as_of: AsOfOption = None,
 ) -> None:
-    """The open findings of the latest evaluation."""
+    """The open findings of the latest evaluation.
+
+    With --as-of TIME: those open at TIME by the recorded history (first seen by then and not
+    resolved by then; with --all, also those resolved by then), as last recorded.
+    """
     from iam_gov.model import Severity
     from iam_gov.reports.formats import FORMATS, FindingsReport
-    from iam_gov.store.findings import FindingFilter, last_evaluation, list_findings
+    from iam_gov.store.affected import findings_of_person
+    from iam_gov.store.findings import FindingFilter, last_evaluation
     from iam_gov.timeutil import utcnow
 
     try:
@@ -310,28 +427,53 @@ def findings(
         for rule_id in rule:
             if rule_id not in known:
                 raise IamGovError(f"--rule: {_unknown_rule(rule_id, known)}")
+    moment = _as_of(as_of)
     config = config_from_options()
     with open_store(config) as store, store.reading() as conn:
         if last_evaluation(conn) is None:
             raise IamGovError("the store has no evaluation yet: run `iam-gov run` first")
         if person is not None:
             person = _employee_id(conn, person)
-        found = list_findings(
-            conn,
-            FindingFilter(
-                rules=tuple(rule or ()),
-                min_severity=min_severity,
-                systems=tuple(system or ()),
-                person=person,
-                include_resolved=include_resolved,
-            ),
+        where = FindingFilter(
+            rules=tuple(rule or ()),
+            min_severity=min_severity,
+            systems=tuple(system or ()),
+            person=person,
+            include_resolved=include_resolved,
         )
+        if moment is None:
+            found = findings_of_person(conn, where)
+        else:
+            found = _findings_as_of(conn, moment, where)
     scope = "findings, resolved included" if include_resolved else "open findings"
+    if moment is not None:
+        from iam_gov.timeutil import as_of_words
+
+        scope += f" as of {as_of_words(moment)}, by the recorded history"
     rendered = output.render(FindingsReport(found, generated_at=utcnow(), scope=scope))
     if isinstance(rendered, str):
         sys.stdout.write(rendered)
     else:
         out.print(rendered)
+
+
+def _findings_as_of(conn: Connection, moment: datetime, where: FindingFilter) -> list[Finding]:
+    """The findings open at ``moment`` by the recorded history, filtered as ``where`` says; a
+    person's include those about a shared cause that list one of their accounts."""
+    from dataclasses import replace
+
+    from iam_gov.store.affected import affects_person
+    from iam_gov.store.findings import findings_as_of
+    from iam_gov.timeutil import as_of_words
+
+    found = findings_as_of(conn, moment, replace(where, person=None))
+    if found is None:
+        raise IamGovError(
+            f"--as-of: no evaluation had been recorded by {as_of_words(moment)}, so no finding "
+            "was open then; `iam-gov evaluate --as-of` works it out from the snapshots of then"
+        )
+    person = where.person
+    return found if person is None else [f for f in found if affects_person(f, person)]
 
 
 def _employee_id(conn: Connection, query: str) -> str:
@@ -350,10 +492,11 @@ def _employee_id(conn: Connection, query: str) -> str:
     try:
         return find_person(people, query).employee_id
     except IamGovError as exc:
-        from iam_gov.store.findings import FindingFilter, list_findings
+        from iam_gov.store.affected import findings_of_person
+        from iam_gov.store.findings import FindingFilter
 
         gone = FindingFilter(person=query.strip(), include_resolved=True)
-        if list_findings(conn, gone):  # someone HR no longer lists at all
+        if findings_of_person(conn, gone):  # someone HR no longer lists at all
             return query.strip()
         raise IamGovError(f"--person: {exc}") from None
 
@@ -366,12 +509,22 @@ def explain(
     person: Annotated[
         str, typer.Argument(help="Employee id, e-mail, or a name only one person has.")
     ],
+    as_of: AsOfOption = None,
 ) -> None:
-    """Why a person holds each grant, in every system, and what the rules say about it."""
+    """Why a person holds each grant, in every system, and what the rules say about it.
+
+    With --as-of TIME: the person's access and findings worked out on the data as of TIME
+    (each system's newest snapshot collected by then), not recorded.
+    """
+    moment = _as_of(as_of)
+    if moment is not None:
+        _explain_as_of(person, moment)
+        return
     from iam_gov.engine import load_state
     from iam_gov.explain import explain_person, find_person
     from iam_gov.reports.explain import explanation_view
-    from iam_gov.store.findings import FindingFilter, list_findings
+    from iam_gov.store.affected import findings_of_person
+    from iam_gov.store.findings import FindingFilter
 
     config = config_from_options()
     policy = policy_of(config)
@@ -379,8 +532,28 @@ def explain(
         loaded = load_state(store, config, policy)
         who = find_person(loaded.state.people, person)
         with store.reading() as conn:
-            found = list_findings(conn, FindingFilter(person=who.employee_id))
+            found = findings_of_person(conn, FindingFilter(person=who.employee_id))
     out.print(explanation_view(explain_person(loaded.state, who, found)))
+
+
+def _explain_as_of(person: str, moment: datetime) -> None:
+    """``explain --as-of``: the rules run on the data as of then; nothing recorded."""
+    from iam_gov.evaluation import evaluate as do_evaluate
+    from iam_gov.explain import explain_person, find_person
+    from iam_gov.reports.explain import explanation_view
+    from iam_gov.timeutil import as_of_words
+
+    config = config_from_options()
+    policy = policy_of(config)
+    with open_store(config) as store:
+        report = do_evaluate(store, config, policy, as_of=moment)
+    assert report.state is not None
+    try:
+        who = find_person(report.state.people, person)
+    except IamGovError as exc:
+        raise IamGovError(f"{exc} as of {as_of_words(moment)}") from None
+    _print_as_of(report)
+    out.print(explanation_view(explain_person(report.state, who, report.findings)))
 
 
 # --- rules --------------------------------------------------------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 
 from iam_gov import audit
@@ -18,8 +18,8 @@ from iam_gov.policy import Policy
 from iam_gov.policy.match import unfilled_match_fields
 from iam_gov.rules import Hit, Rule, all_rules
 from iam_gov.store import Store
-from iam_gov.store.findings import Recorded, record_evaluation
-from iam_gov.store.snapshots import SnapshotInfo
+from iam_gov.store.findings import Recorded, findings_as_of, record_evaluation
+from iam_gov.store.snapshots import SnapshotInfo, snapshot_settings
 from iam_gov.timeutil import utcnow
 
 
@@ -47,6 +47,14 @@ class EvaluationReport:
     state: EvaluationState | None = field(default=None, repr=False, compare=False)
     """The state evaluated, for what comes next in the same run (the drift report's leaver
     chart) to use rather than load it again."""
+    as_of: datetime | None = None
+    """Set when evaluated as of that moment (``evaluate(as_of=…)``): nothing was recorded,
+    ``evaluation_id`` is 0 and ``recorded`` compares with the findings the recorded history
+    had open then."""
+    not_evaluated: dict[str, str] = field(default_factory=dict)
+    """Configured systems left out for want of data (as of a moment), with why."""
+    expected: list[ExpectedHit] = field(default_factory=list)
+    """What the rules would report but the policy declares expected (not findings)."""
 
     def by_severity(self) -> Counter[Severity]:
         return Counter(f.severity for f in self.findings)
@@ -59,9 +67,15 @@ def evaluate(
     *,
     overrides: Overrides | None = None,
     now: datetime | None = None,
+    as_of: datetime | None = None,
 ) -> EvaluationReport:
+    """Evaluate the latest snapshots and record the evaluation and its findings.
+
+    ``as_of``: evaluate the data as the store knew it at that moment (``load_state(as_of=…)``)
+    and record nothing: the finding history of the present (first seen, last seen, resolved)
+    and the audit log stay as they are."""
     with cycle_collector_paused():
-        return _evaluate(store, config, policy, overrides=overrides, now=now)
+        return _evaluate(store, config, policy, overrides=overrides, now=now, as_of=as_of)
 
 
 def _evaluate(
@@ -71,13 +85,17 @@ def _evaluate(
     *,
     overrides: Overrides | None,
     now: datetime | None,
+    as_of: datetime | None = None,
 ) -> EvaluationReport:
-    started = now or utcnow()
-    loaded = load_state(store, config, policy, overrides=overrides, now=started)
+    started = as_of or now or utcnow()
+    loaded = load_state(store, config, policy, overrides=overrides, now=started, as_of=as_of)
     state, used, warnings = loaded.state, loaded.snapshots, loaded.warnings
+    with store.reading() as conn:
+        mapped = snapshot_settings(conn, state.hr.id).get("mapped_fields")
     unfilled = unfilled_match_fields(
         [(r.where, name, r.item.match) for name, r in policy.roles.items()],
         state.people.values(),
+        mapped if isinstance(mapped, list) else None,
     )
     if unfilled:  # a role that matches nobody would make its members' access all "excess"
         raise PolicyError(unfilled)
@@ -85,16 +103,56 @@ def _evaluate(
     links = state.links
     timings = dict(loaded.timings)
     clock = time.perf_counter()
-    findings, skipped = run_rules(state, all_rules())
+    expected: list[ExpectedHit] = []
+    findings, skipped = run_rules(state, all_rules(), expected)
     timings["rules"] = time.perf_counter() - clock
+    if as_of is not None:
+        with store.reading() as conn:
+            then = findings_as_of(conn, as_of) or []
+        was_open = {f.finding_id for f in then}
+        found = {f.finding_id for f in findings}
+        return EvaluationReport(
+            evaluation_id=0,
+            evaluated_at=as_of,
+            findings=findings,
+            recorded=Recorded(
+                evaluation_id=0,
+                new=len(found - was_open),
+                still_open=len(found & was_open),
+                reopened=0,
+                resolved=len(was_open - found),
+                kept_open=0,
+            ),
+            snapshots=used,
+            skipped=skipped,
+            warnings=warnings,
+            matched=dict(Counter(x.method for x in links.values() if x.person_id is not None)),
+            unlinked=dict(Counter(x.kind.value for x in links.values() if x.person_id is None)),
+            timings=timings,
+            state=state,
+            as_of=as_of,
+            not_evaluated=dict(loaded.not_evaluated),
+            expected=expected,
+        )
     finished = utcnow() if now is None else now
 
     def can_resolve(rule_id: str, system: str | None) -> bool:
         if rule_id in skipped or not policy.rule_enabled(rule_id):
             return False
         if system is not None and system in used:
-            return used[system].complete and hr_info.complete
+            return (
+                used[system].complete
+                and hr_info.complete
+                and all(d in used and used[d].complete for d in depends_on(system))
+            )
         return hr_info.complete and system is None
+
+    def depends_on(system: str) -> list[str]:
+        """The systems whose data a system's findings are judged by too (a VPN behind RADIUS:
+        the IdP holding each user's factors), from its snapshot's settings."""
+        view = state.systems.get(system)
+        names = view.settings.get("depends_on") if view is not None else None
+        return [n for n in names if isinstance(n, str)] if isinstance(names, list) else []
 
     summary = {
         "findings": len(findings),
@@ -102,6 +160,7 @@ def _evaluate(
         "by_rule": dict(Counter(f.rule_id for f in findings)),
         "skipped_rules": skipped,
         "warnings": warnings,
+        "expected_by_policy": [asdict(e) for e in expected],
     }
     clock = time.perf_counter()
     with store.writing() as conn:
@@ -142,6 +201,7 @@ def _evaluate(
         unlinked=dict(Counter(x.kind.value for x in links.values() if x.person_id is None)),
         timings=timings,
         state=state,
+        expected=expected,
     )
 
 

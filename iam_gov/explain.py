@@ -10,6 +10,7 @@ from iam_gov.correlate import AccountLink, normalise_name
 from iam_gov.engine.state import EvaluationState, Explanation
 from iam_gov.errors import IamGovError
 from iam_gov.model import Account, Finding, Person
+from iam_gov.store.affected import affects_person, listed_principals
 from iam_gov.store.people import Move
 
 
@@ -66,7 +67,13 @@ def find_person(people: Mapping[str, Person], query: str) -> Person:
 def explain_person(
     state: EvaluationState, person: Person, findings: list[Finding]
 ) -> PersonExplanation:
-    mine = [f for f in findings if f.person_id == person.employee_id]
+    mine = [f for f in findings if affects_person(f, person.employee_id)]
+    # a finding about a shared cause is about each account it lists, whatever its subject
+    listed = {
+        f.finding_id: {p.account_id for p in principals}
+        for f in mine
+        if (principals := listed_principals(f.evidence))
+    }
     used: set[str] = set()
     lines = []
     for view, account, link in state.accounts():
@@ -82,7 +89,9 @@ def explain_person(
             about = [
                 f
                 for f in mine
-                if f.subject.startswith(prefix) and grant.entitlement_id in f.subject
+                if f.finding_id not in listed
+                and f.subject.startswith(prefix)
+                and grant.entitlement_id in f.subject
             ]
             used.update(f.finding_id for f in about)
             grants.append(
@@ -96,7 +105,13 @@ def explain_person(
                 )
             )
         account_findings = [
-            f for f in mine if f.subject.startswith(prefix) and f.finding_id not in used
+            f
+            for f in mine
+            if (
+                f.system == view.name and account.native_id in listed[f.finding_id]
+                if f.finding_id in listed
+                else f.subject.startswith(prefix) and f.finding_id not in used
+            )
         ]
         used.update(f.finding_id for f in account_findings)
         seen = [account.last_login_at] if account.last_login_at else []
@@ -122,3 +137,15 @@ def explain_person(
         accounts=lines,
         other_findings=[f for f in mine if f.finding_id not in used],
     )
+
+
+def shared_cause(finding: Finding) -> str | None:
+    """``one of 25 principals; cause: arn:aws:iam::1:group/Admins``: what a finding about a
+    shared cause that lists more accounts than the person's is; None for any other."""
+    principals = listed_principals(finding.evidence)
+    if len(principals) < 2:
+        return None
+    cause = finding.evidence.get("cause")
+    if not isinstance(cause, str):
+        cause = finding.subject.removeprefix(f"{finding.system}:")
+    return f"one of {len(principals)} principals; cause: {cause}"

@@ -289,6 +289,35 @@ def test_findings_about_a_person_named_by_email_or_name(company: Path, db: Path)
     assert "--person: nobody in HR is 'nobody@nowhere'" in nobody.stderr
 
 
+def test_a_finding_about_a_shared_cause_is_each_listed_persons(company: Path, db: Path) -> None:
+    """The generated company's Admins group makes several people's AWS users admin: one
+    finding, nobody's in person_id, that `findings --person` and `explain` give each of them."""
+    assert iam_gov("--config", config(company), "run", db=db).returncode == FIRST_RUN
+    every = json.loads(iam_gov("--config", config(company), "findings", "-f", "json", db=db).stdout)
+    [shared] = [
+        f
+        for f in every
+        if f["rule_id"] == "aws-admin-equivalent"
+        and f["person_id"] is None
+        and len({p["person_id"] for p in f["evidence"]["principals"]} - {None}) >= 2
+    ]
+    people = sorted({p["person_id"] for p in shared["evidence"]["principals"]} - {None})
+    count = len(shared["evidence"]["principals"])
+    for person in people:
+        args = ("--config", config(company), "findings", "-f", "json", "--person", person)
+        theirs = json.loads(iam_gov(*args, db=db).stdout)
+        assert shared["finding_id"] in {f["finding_id"] for f in theirs}
+        assert {f["person_id"] for f in theirs} <= {person, None}
+        explained = iam_gov("--config", config(company), "explain", person, db=db)
+        assert explained.returncode == 0, explained.stderr
+        cause = shared["evidence"]["cause"]
+        assert f"one of {count} principals; cause: {cause}" in explained.stdout
+    outsider = next(f["person_id"] for f in every if f["person_id"] not in (*people, None))
+    args = ("--config", config(company), "findings", "-f", "json", "--person", outsider)
+    outsiders = json.loads(iam_gov(*args, db=db).stdout)
+    assert outsiders and shared["finding_id"] not in {f["finding_id"] for f in outsiders}
+
+
 def test_a_bad_choice_for_an_option_is_a_usage_error(tmp_path: Path) -> None:
     """Typer's own copy of click's errors: shown as a usage error, exit 2, not an internal
     error with exit 70."""

@@ -109,6 +109,11 @@ class SnapshotBuilder:
         }
         if self.server_certificates:
             settings["vpn"]["server_certificates"] = sorted(self.server_certificates)
+        # Whose data its findings are judged by too: a finding is not resolved while that
+        # system's data is incomplete (a VPN user's factors live in the IdP behind RADIUS).
+        depends_on = [name for name in (self.mfa_from, self.relies_on) if name]
+        if depends_on:
+            settings["depends_on"] = list(dict.fromkeys(depends_on))
         if not records.reports and records.history is None:
             self.errors.append(
                 SnapshotError(

@@ -51,6 +51,7 @@ from iam_gov.engine.state import EvaluationState
 from iam_gov.model import Entitlement, Person, Severity
 from iam_gov.policy import Policy, exception_valid
 from iam_gov.policy.match import entitlement_matches, wildcard
+from iam_gov.store.affected import listed_principals, may_list_principals
 from iam_gov.store.bulk import insert_plain
 from iam_gov.store.database import WRITE
 from iam_gov.store.findings import last_evaluation
@@ -487,16 +488,51 @@ class Population:
         return found
 
     def _fill_findings(self) -> None:
-        """Open findings, attached to the grant they are about, or to the whole account."""
-        open_findings = self.reader.execute(
-            select(findings.c.system, findings.c.subject, findings.c.rule_id, findings.c.severity)
-            .where(findings.c.resolved_at.is_(None))
-            .where(findings.c.system.is_not(None))
-        ).all()
+        """Open findings, attached to the grant they are about, or to the whole account; one
+        about a shared cause (its subject names the cause, not an account) to the whole
+        account of every principal it lists, with what that principal alone makes of it.
+        Those are few: their evidence is read in Python, once per finding."""
+        is_open = (findings.c.resolved_at.is_(None), findings.c.system.is_not(None))
         by_key: dict[tuple[str, str, str], tuple[set[str], int]] = {}
         wanted = dict(self._systems())
+        shared: set[str] = set()
+        listing = self.reader.execute(
+            select(
+                findings.c.finding_id,
+                findings.c.system,
+                findings.c.rule_id,
+                findings.c.severity,
+                findings.c.evidence,
+            )
+            .where(*is_open)
+            .where(may_list_principals())
+        )
+        for finding_id, system, rule_id, severity, evidence in listing:
+            principals = listed_principals(evidence)
+            if not principals:
+                continue
+            shared.add(finding_id)
+            if system not in wanted:
+                continue
+            for principal in principals:
+                rank = (principal.severity or Severity(severity)).rank + 1
+                key = (system, principal.account_id, "")
+                rules, worst = by_key.get(key, (set(), 0))
+                rules.add(rule_id)
+                by_key[key] = (rules, max(worst, rank))
+        open_findings = self.reader.execute(
+            select(
+                findings.c.finding_id,
+                findings.c.system,
+                findings.c.subject,
+                findings.c.rule_id,
+                findings.c.severity,
+            ).where(*is_open)
+        ).all()
         per_system: dict[str, list[tuple[str, str, int]]] = {}
-        for system, subject, rule_id, severity in open_findings:
+        for finding_id, system, subject, rule_id, severity in open_findings:
+            if finding_id in shared:
+                continue
             if system in wanted and subject.startswith(f"{system}:"):
                 rank = Severity(severity).rank + 1
                 per_system.setdefault(system, []).append(

@@ -1,4 +1,5 @@
-"""Loading the evaluated state: the latest snapshot of every system, correlated to people."""
+"""Loading the evaluated state: the latest snapshot of every system (or the newest as of a
+given time), correlated to people."""
 
 from __future__ import annotations
 
@@ -27,9 +28,10 @@ from iam_gov.store.snapshots import (
     load_grants,
     load_snapshot,
     seen_history,
+    snapshots_as_of,
     stale_systems,
 )
-from iam_gov.timeutil import utcnow
+from iam_gov.timeutil import as_of_words, utcnow
 
 STALE_AFTER_DAYS = 7
 
@@ -44,6 +46,11 @@ class LoadedState:
     timings: dict[str, float] = field(default_factory=dict)
     stale: dict[str, StaleInfo] = field(default_factory=dict)
     """Configured systems whose last collect failed: the snapshot used is an older one."""
+    as_of: datetime | None = None
+    """The moment the state was loaded as of (``load_state(as_of=…)``), None for the latest."""
+    not_evaluated: dict[str, str] = field(default_factory=dict)
+    """Configured systems left out for want of data, with why (as of a moment: none
+    collected by then)."""
 
 
 @contextmanager
@@ -67,10 +74,17 @@ def load_state(
     *,
     overrides: Overrides | None = None,
     now: datetime | None = None,
+    as_of: datetime | None = None,
 ) -> LoadedState:
-    """The latest snapshot of every configured system, correlated to the people in HR."""
+    """The latest snapshot of every configured system, correlated to the people in HR.
+
+    ``as_of``: the state as the store knew it at that moment instead: each system's newest
+    snapshot collected at or before it, HR moves recorded by then, the decisions of reviews
+    closed by then, and ``as_of`` as the evaluation's time (``now`` is ignored). Rules judge
+    each system on the day its data was collected, as in every evaluation. The failed collects
+    the store records describe the present, so none is called stale."""
     with cycle_collector_paused():
-        return _load_state(store, config, policy, overrides=overrides, now=now)
+        return _load_state(store, config, policy, overrides=overrides, now=now, as_of=as_of)
 
 
 def _load_state(
@@ -80,20 +94,31 @@ def _load_state(
     *,
     overrides: Overrides | None,
     now: datetime | None,
+    as_of: datetime | None = None,
 ) -> LoadedState:
-    started = now or utcnow()
+    started = as_of or now or utcnow()
     if overrides is None:
         overrides = load_overrides(config.correlation.overrides)
     hr_name = config.hr_system
     warnings: list[str] = []
     clock = time.perf_counter()
+    not_evaluated: dict[str, str] = {}
     with store.reading() as conn:
-        latest = latest_snapshots(conn)
-        stale = {
-            name: info
-            for name, info in stale_systems(conn, now=started).items()
-            if name in config.systems
-        }
+        latest = latest_snapshots(conn) if as_of is None else snapshots_as_of(conn, as_of)
+        stale = (
+            {
+                name: info
+                for name, info in stale_systems(conn, now=started).items()
+                if name in config.systems
+            }
+            if as_of is None
+            else {}
+        )
+        if hr_name not in latest and as_of is not None:
+            raise IamGovError(
+                f"the store has no HR data ({hr_name}) collected at or before "
+                f"{as_of_words(as_of)}: nothing can be evaluated as of then"
+            )
         if hr_name not in latest:
             failed = (
                 f" (the last collect failed: {stale[hr_name].reason})" if hr_name in stale else ""
@@ -105,10 +130,17 @@ def _load_state(
         hr_info = latest[hr_name]
         hr_snapshot = load_snapshot(conn, hr_info.id, documents=False)
         people = {p.employee_id: p for p in hr_snapshot.people}
-        moves = latest_moves(conn, hr_name)
+        moves = latest_moves(conn, hr_name, collected_by=as_of)
         views: dict[str, SystemView] = {}
         for name in config.systems:
             if name == hr_name:
+                continue
+            if name not in latest and as_of is not None:
+                not_evaluated[name] = (
+                    f"no snapshot collected at or before {as_of_words(as_of)}; "
+                    "it was not evaluated as of then"
+                )
+                warnings.append(f"{name}: {not_evaluated[name]}")
                 continue
             if name not in latest:
                 if name not in stale:  # said above, with the reason
@@ -118,7 +150,7 @@ def _load_state(
             snap = load_snapshot(conn, snapshot_id, with_grants=False)
             accounts, observed_since = snap.accounts, None
             if "observation" in snap.settings:
-                accounts, observed_since = _with_seen_history(conn, name, accounts)
+                accounts, observed_since = _with_seen_history(conn, name, accounts, as_of)
             views[name] = build_view(
                 latest[name],
                 accounts,
@@ -129,7 +161,7 @@ def _load_state(
                 observed_since,
                 snap.documents,
             )
-        reviews = review_outcomes(conn, list(views))
+        reviews = review_outcomes(conn, list(views), closed_by=as_of)
     used = {hr_name: hr_info, **{name: view.info for name, view in views.items()}}
     for info in used.values():
         if not info.complete:
@@ -169,7 +201,15 @@ def _load_state(
         },
     )
     timings["correlate"] = time.perf_counter() - clock
-    return LoadedState(state=state, snapshots=used, warnings=warnings, timings=timings, stale=stale)
+    return LoadedState(
+        state=state,
+        snapshots=used,
+        warnings=warnings,
+        timings=timings,
+        stale=stale,
+        as_of=as_of,
+        not_evaluated=not_evaluated,
+    )
 
 
 def stale_warning(info: StaleInfo) -> str:
@@ -188,11 +228,12 @@ def stale_warning(info: StaleInfo) -> str:
 
 
 def _with_seen_history(
-    conn: Connection, system: str, accounts: tuple[Account, ...]
+    conn: Connection, system: str, accounts: tuple[Account, ...], as_of: datetime | None = None
 ) -> tuple[tuple[Account, ...], datetime | None]:
     """Sampled sign-in data (who is connected when we look) adds up over the stored
-    snapshots: an account's last sign-in is the latest time any snapshot saw it."""
-    seen, since = seen_history(conn, system)
+    snapshots: an account's last sign-in is the latest time any snapshot saw it (any
+    collected by ``as_of``, when given)."""
+    seen, since = seen_history(conn, system, collected_by=as_of)
     merged = tuple(
         account.model_copy(update={"last_login_at": seen[account.native_id]})
         if account.native_id in seen

@@ -6,7 +6,7 @@ from rich.console import Group, RenderableType
 from rich.text import Text
 from rich.tree import Tree
 
-from iam_gov.explain import AccountLine, GrantLine, PersonExplanation
+from iam_gov.explain import AccountLine, GrantLine, PersonExplanation, shared_cause
 from iam_gov.model import Finding
 from iam_gov.reports.findings import severity_text
 from iam_gov.textsafe import printable
@@ -25,7 +25,11 @@ MARKS = {
 def _finding(f: Finding) -> Text:
     text = Text("  ")
     text.append_text(severity_text(f.severity))
-    text.append(f" {f.rule_id}: ", style="bold")
+    text.append(f" {f.rule_id}", style="bold")
+    shared = shared_cause(f)
+    if shared is not None:  # said first: the message after it can be long
+        text.append(f" ({printable(shared)})", style="dim")
+    text.append(": ", style="bold")
     text.append(printable(f.message))
     return text
 

@@ -186,7 +186,21 @@ def findings_overview(report: EvaluationReport) -> RenderableType:
             str(count),
             severity_text(_worst(report, rule_id)),
         )
-    return Group(headline, table)
+    expected = expected_text(report)
+    return Group(headline, table) if expected is None else Group(headline, table, expected)
+
+
+def expected_text(report: EvaluationReport) -> Text | None:
+    """``Expected by policy: N``: what the rules would report but the policy declares
+    expected (a break-glass account admin by design), by rule; not findings."""
+    if not report.expected:
+        return None
+    by_rule = Counter(e.rule_id for e in report.expected)
+    text = Text("Expected by policy: ", style="bold")
+    text.append(f"{len(report.expected)} (not findings: ")
+    text.append(", ".join(f"{rule} {count}" for rule, count in sorted(by_rule.items())))
+    text.append("; `iam-gov explain` shows each)")
+    return text
 
 
 def worst_findings(report: EvaluationReport, limit: int = WORST_SHOWN) -> Table | None:

@@ -7,12 +7,19 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, select, update
+from sqlalchemy import Connection, bindparam, func, select, update
 
 from iam_gov.correlate import AccountLink
 from iam_gov.model import Finding, Severity
 from iam_gov.store.bulk import bulk_insert, chunks, insert_plain
-from iam_gov.store.schema import account_links, evaluation_findings, evaluations, findings
+from iam_gov.store.schema import (
+    account_links,
+    evaluation_findings,
+    evaluations,
+    findings,
+    snapshots,
+)
+from iam_gov.timeutil import as_utc
 
 # Columns an evaluation refreshes on a finding seen again (first_seen and rule_id never change).
 UPDATED = (
@@ -186,6 +193,161 @@ def list_findings(conn: Connection, where: FindingFilter = FindingFilter()) -> l
     ]
     out.sort(key=lambda f: (-f.severity.rank, f.rule_id, f.subject))
     return out
+
+
+def evaluation_as_of(conn: Connection, at: datetime) -> dict[str, Any] | None:
+    """The last evaluation recorded at or before ``at`` (by when it finished), or None."""
+    row = conn.execute(
+        select(evaluations)
+        .where(evaluations.c.finished_at <= at)
+        .order_by(evaluations.c.finished_at.desc(), evaluations.c.id.desc())
+        .limit(1)
+    ).one_or_none()
+    return None if row is None else dict(row._mapping)
+
+
+def findings_as_of(
+    conn: Connection, at: datetime, where: FindingFilter = FindingFilter()
+) -> list[Finding] | None:
+    """The findings that were open at ``at`` by the recorded history (``include_resolved``:
+    also those first seen by then and resolved by then), with ``last_seen`` and
+    ``resolved_at`` as they stood then; None if no evaluation had been recorded by then.
+    Severity, message and evidence are as last recorded.
+
+    Open at ``at``: first seen by then and not resolved by then. A finding the last evaluation
+    before ``at`` saw was open. One not seen since ``at`` was open unless its resolution came
+    by then (it has at most one since it was last seen). One not seen by that evaluation but
+    seen again after ``at`` may have been resolved in between and reopened, which the findings
+    table does not keep: its resolution is worked out again, from the evaluations since it was
+    last seen by then, as ``record_evaluation`` decides it (``_could_resolve``)."""
+    last = evaluation_as_of(conn, at)
+    if last is None:
+        return None
+    query = select(findings).where(findings.c.first_seen <= at)
+    if where.rules:
+        query = query.where(findings.c.rule_id.in_(where.rules))
+    if where.systems:
+        query = query.where(findings.c.system.in_(where.systems))
+    if where.person:
+        query = query.where(findings.c.person_id == where.person)
+    if where.min_severity is not None:
+        allowed = [s.value for s in Severity if s.rank >= where.min_severity.rank]
+        query = query.where(findings.c.severity.in_(allowed))
+    rows = list(conn.execute(query))
+    seen_last = {
+        fid
+        for (fid,) in conn.execute(
+            select(evaluation_findings.c.finding_id).where(
+                evaluation_findings.c.evaluation_id == last["id"]
+            )
+        )
+    }
+    ambiguous = [r for r in rows if r.finding_id not in seen_last and r.last_seen > at]
+    reworked = _resolutions_by(conn, at, ambiguous)
+    out = []
+    for r in rows:
+        last_seen: datetime = r.last_seen
+        resolved_at: datetime | None = None
+        if r.finding_id in seen_last:
+            last_seen = last["finished_at"]
+        elif r.last_seen <= at:
+            resolved_at = (
+                r.resolved_at if r.resolved_at is not None and r.resolved_at <= at else None
+            )
+        else:
+            last_seen, resolved_at = reworked.get(r.finding_id, (r.first_seen, None))
+        if resolved_at is not None and not where.include_resolved:
+            continue
+        out.append(
+            Finding.model_construct(
+                finding_id=r.finding_id,
+                rule_id=r.rule_id,
+                severity=Severity(r.severity),
+                system=r.system,
+                subject=r.subject,
+                person_id=r.person_id,
+                message=r.message,
+                evidence=r.evidence,
+                first_seen=r.first_seen,
+                last_seen=last_seen,
+                resolved_at=resolved_at,
+            )
+        )
+    out.sort(key=lambda f: (-f.severity.rank, f.rule_id, f.subject))
+    return out
+
+
+def _resolutions_by(
+    conn: Connection, at: datetime, rows: Sequence[Any]
+) -> dict[str, tuple[datetime, datetime | None]]:
+    """For findings not seen by the last evaluation before ``at`` but seen again after it:
+    when each was last seen by ``at``, and the first evaluation since then, by ``at``, that
+    could call it resolved (None: it was kept open)."""
+    if not rows:
+        return {}
+    last_seen: dict[str, datetime] = {}
+    for chunk in chunks([r.finding_id for r in rows]):
+        for fid, seen in conn.execute(
+            select(evaluation_findings.c.finding_id, func.max(evaluations.c.finished_at))
+            .join(evaluations, evaluations.c.id == evaluation_findings.c.evaluation_id)
+            .where(evaluations.c.finished_at <= at, evaluation_findings.c.finding_id.in_(chunk))
+            .group_by(evaluation_findings.c.finding_id)
+        ):
+            last_seen[fid] = as_utc(seen)
+    earliest = min(last_seen.values(), default=at)
+    between = list(
+        conn.execute(
+            select(evaluations.c.finished_at, evaluations.c.snapshot_ids, evaluations.c.summary)
+            .where(evaluations.c.finished_at > earliest, evaluations.c.finished_at <= at)
+            .order_by(evaluations.c.finished_at, evaluations.c.id)
+        )
+    )
+    snapshot_ids = {int(i) for e in between for i in (e.snapshot_ids or {}).values()}
+    known = {
+        row.id: row
+        for chunk in chunks(sorted(snapshot_ids))
+        for row in conn.execute(
+            select(snapshots.c.id, snapshots.c.connector, snapshots.c.complete).where(
+                snapshots.c.id.in_(chunk)
+            )
+        )
+    }
+    out: dict[str, tuple[datetime, datetime | None]] = {}
+    for r in rows:
+        seen = last_seen.get(r.finding_id)
+        if seen is None:  # its sightings are not kept: say it open, as the table does
+            out[r.finding_id] = (r.first_seen, None)
+            continue
+        resolved = next(
+            (
+                e.finished_at
+                for e in between
+                if e.finished_at > seen and _could_resolve(e, known, r.rule_id, r.system)
+            ),
+            None,
+        )
+        out[r.finding_id] = (seen, resolved)
+    return out
+
+
+def _could_resolve(
+    evaluation: Any, known: dict[int, Any], rule_id: str, system: str | None
+) -> bool:
+    """Whether that evaluation could call a finding it did not see resolved, as
+    ``evaluation.can_resolve`` decided then: its rule ran, and the data of its system and of
+    HR was complete. A snapshot since pruned is taken to have been complete."""
+    if rule_id in (evaluation.summary or {}).get("skipped_rules", {}):
+        return False
+    used = {name: known.get(int(sid)) for name, sid in (evaluation.snapshot_ids or {}).items()}
+    hr_complete = all(
+        info.complete for info in used.values() if info is not None and info.connector == "hr"
+    )
+    if system is None:
+        return hr_complete
+    if system not in used:
+        return False
+    info = used[system]
+    return hr_complete and (info is None or bool(info.complete))
 
 
 def last_evaluation(conn: Connection) -> dict[str, Any] | None:

@@ -192,12 +192,18 @@ def _last_changes(conn: Connection, system: str, snapshot_id: int) -> dict[str, 
     return {employee_id: as_utc(at) for employee_id, at in conn.execute(query)}
 
 
-def latest_moves(conn: Connection, system: str) -> dict[str, Move]:
-    """Each person's most recent change (all fields that changed in that one snapshot)."""
+def latest_moves(
+    conn: Connection, system: str, *, collected_by: datetime | None = None
+) -> dict[str, Move]:
+    """Each person's most recent change (all fields that changed in that one snapshot);
+    ``collected_by``: as the HR snapshots collected at or before it had recorded them."""
+    scope = [snapshots.c.system == system]
+    if collected_by is not None:
+        scope.append(snapshots.c.collected_at <= collected_by)
     scoped = (
         select(person_changes)
         .join(snapshots, snapshots.c.id == person_changes.c.snapshot_id)
-        .where(snapshots.c.system == system)
+        .where(*scope)
         .subquery()
     )
     newest = (

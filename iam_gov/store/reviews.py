@@ -49,7 +49,9 @@ class ReviewOutcomes:
     revocations: dict[GrantKey, ReviewRevocation] = field(default_factory=dict)
 
 
-def review_outcomes(conn: Connection, systems: Sequence[str] | None = None) -> ReviewOutcomes:
+def review_outcomes(
+    conn: Connection, systems: Sequence[str] | None = None, *, closed_by: datetime | None = None
+) -> ReviewOutcomes:
     """The latest approve or revoke decision per grant across closed campaigns (the latest
     decision wins: an approval in a later review overrides an earlier revocation, in role or
     not). One query on the small campaigns table when no campaign is closed.
@@ -57,13 +59,16 @@ def review_outcomes(conn: Connection, systems: Sequence[str] | None = None) -> R
     Closed campaigns pile up (a million items a quarter): ranking every decision ever made
     would cost seconds on each evaluation. Only what can matter is read: revocations and
     approvals outside the role, then, when several campaigns are closed, the in-role approvals
-    of revoked grants (an index lookup each)."""
+    of revoked grants (an index lookup each).
+
+    ``closed_by``: only the campaigns closed at or before it (an evaluation as of then)."""
+    is_closed = [campaigns.c.status == "closed"]
+    if closed_by is not None:
+        is_closed.append(campaigns.c.closed_at <= closed_by)
     closed = {
         row.id: row
         for row in conn.execute(
-            select(campaigns.c.id, campaigns.c.name, campaigns.c.closed_at).where(
-                campaigns.c.status == "closed"
-            )
+            select(campaigns.c.id, campaigns.c.name, campaigns.c.closed_at).where(*is_closed)
         )
     }
     if not closed:

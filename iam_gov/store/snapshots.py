@@ -109,6 +109,24 @@ def latest_snapshots(conn: Connection) -> dict[str, SnapshotInfo]:
     return {row.system: _info(row) for row in rows}
 
 
+def snapshots_as_of(conn: Connection, at: datetime) -> dict[str, SnapshotInfo]:
+    """The newest snapshot of every system collected at or before ``at`` (ordered as
+    ``latest_snapshots`` orders them): what the store knew of each system at that moment.
+    A system first collected after ``at`` is not in it."""
+    ranked = select(
+        snapshots,
+        func.row_number()
+        .over(
+            partition_by=snapshots.c.system,
+            order_by=(snapshots.c.collected_at.desc(), snapshots.c.id.desc()),
+        )
+        .label("rank"),
+    ).where(snapshots.c.collected_at <= at)
+    inner = ranked.subquery()
+    rows = conn.execute(select(inner).where(inner.c.rank == 1))
+    return {row.system: _info(row) for row in rows}
+
+
 def snapshot_history(conn: Connection, system: str | None = None) -> list[SnapshotInfo]:
     query = select(snapshots).order_by(snapshots.c.collected_at.desc(), snapshots.c.id.desc())
     if system is not None:
@@ -175,24 +193,29 @@ def load_entitlements(conn: Connection, snapshot_id: int, system: str) -> list[E
     return list(_entitlements(system, _rows(conn, entitlements, snapshot_id)))
 
 
-def seen_history(conn: Connection, system: str) -> tuple[dict[str, datetime], datetime | None]:
+def seen_history(
+    conn: Connection, system: str, *, collected_by: datetime | None = None
+) -> tuple[dict[str, datetime], datetime | None]:
     """For a system whose sign-in data is sampled (a VPN status file shows who is connected
     now): the latest time each account was seen in any stored snapshot, and since when the
-    stored snapshots have been watching (their earliest ``observation.observed_since``)."""
+    stored snapshots have been watching (their earliest ``observation.observed_since``).
+    ``collected_by``: only the snapshots collected at or before it (an evaluation as of then).
+    """
+    scope = [snapshots.c.system == system]
+    if collected_by is not None:
+        scope.append(snapshots.c.collected_at <= collected_by)
     latest_seen = {
         row.native_id: row.seen
         for row in conn.execute(
             select(accounts.c.native_id, func.max(accounts.c.last_login_at).label("seen"))
             .join(snapshots, snapshots.c.id == accounts.c.snapshot_id)
-            .where(snapshots.c.system == system, accounts.c.last_login_at.is_not(None))
+            .where(*scope, accounts.c.last_login_at.is_not(None))
             .group_by(accounts.c.native_id)
         )
         if row.seen is not None
     }
     since: datetime | None = None
-    for row in conn.execute(
-        select(snapshots.c.collected_at, snapshots.c.settings).where(snapshots.c.system == system)
-    ):
+    for row in conn.execute(select(snapshots.c.collected_at, snapshots.c.settings).where(*scope)):
         observation = (row.settings or {}).get("observation") or {}
         start = observation.get("observed_since")
         moment = as_utc(datetime.fromisoformat(start)) if start else row.collected_at
@@ -652,3 +675,12 @@ def _document_row(sid: int, d: PolicyDocument) -> dict[str, Any]:
         "kind": d.kind,
         "document": d.document,
     }
+
+
+def snapshot_settings(conn: Connection, snapshot_id: int) -> dict[str, Any]:
+    """One stored snapshot's settings (the HR snapshot's ``mapped_fields`` …), without its
+    rows; empty when there is no such snapshot."""
+    value = conn.execute(
+        select(snapshots.c.settings).where(snapshots.c.id == snapshot_id)
+    ).scalar_one_or_none()
+    return dict(value) if isinstance(value, dict) else {}
