@@ -15,7 +15,15 @@ import typer
 from rich.text import Text
 
 from iam_gov.cli_campaign import campaign_app
-from iam_gov.cli_common import config_from_options, err, open_store, options, out, policy_of
+from iam_gov.cli_common import (
+    config_from_options,
+    err,
+    open_store,
+    options,
+    out,
+    policy_of,
+    store_exists,
+)
 from iam_gov.cli_config import config_check_command
 from iam_gov.cli_deprovision import deprovision_command
 from iam_gov.cli_drift import baseline_app, drift_command
@@ -507,24 +515,41 @@ def _employee_id(conn: Connection, query: str) -> str:
 @app.command()
 def explain(
     person: Annotated[
-        str, typer.Argument(help="Employee id, e-mail, or a name only one person has.")
-    ],
+        str | None,
+        typer.Argument(help="Employee id, e-mail, or a name only one person has."),
+    ] = None,
     as_of: AsOfOption = None,
+    expected: Annotated[
+        bool,
+        typer.Option(
+            "--expected",
+            help="List what the policy expects and is therefore no finding (a declared "
+            "break-glass account that is admin by design), as of the latest evaluation.",
+        ),
+    ] = False,
 ) -> None:
     """Why a person holds each grant, in every system, and what the rules say about it.
 
     With --as-of TIME: the person's access and findings worked out on the data as of TIME
-    (each system's newest snapshot collected by then), not recorded.
+    (each system's newest snapshot collected by then), not recorded. With --expected (and no
+    person): everything the policy expects, which the rules do not report as findings.
     """
+    if expected or person is None:
+        if person is not None or as_of is not None:
+            raise IamGovError("explain: give a person, or --expected alone")
+        if not expected:
+            raise IamGovError("explain: give a person (employee id, e-mail, name) or --expected")
+        _explain_expected()
+        return
     moment = _as_of(as_of)
     if moment is not None:
         _explain_as_of(person, moment)
         return
     from iam_gov.engine import load_state
     from iam_gov.explain import explain_person, find_person
-    from iam_gov.reports.explain import explanation_view
+    from iam_gov.reports.explain import expected_view, explanation_view
     from iam_gov.store.affected import findings_of_person
-    from iam_gov.store.findings import FindingFilter
+    from iam_gov.store.findings import FindingFilter, expected_by_policy
 
     config = config_from_options()
     policy = policy_of(config)
@@ -533,7 +558,31 @@ def explain(
         who = find_person(loaded.state.people, person)
         with store.reading() as conn:
             found = findings_of_person(conn, FindingFilter(person=who.employee_id))
-    out.print(explanation_view(explain_person(loaded.state, who, found)))
+            expected_items = expected_by_policy(conn)
+    explained = explain_person(loaded.state, who, found)
+    out.print(explanation_view(explained))
+    theirs = {(line.system, line.account.login) for line in explained.accounts}
+    mine = [
+        item
+        for item in expected_items
+        if item.get("person_id") == who.employee_id
+        or any((item.get("system"), login) in theirs for login in item.get("logins") or ())
+    ]
+    if mine:
+        out.print(expected_view(mine, "Expected by policy"))
+
+
+def _explain_expected() -> None:
+    """``explain --expected``: what the latest evaluation found expected by policy."""
+    from iam_gov.reports.explain import expected_view
+    from iam_gov.store.findings import expected_by_policy
+
+    config = config_from_options()
+    if not store_exists(config):
+        raise IamGovError("the store has no evaluation yet: run `iam-gov run` first")
+    with open_store(config) as store, store.reading() as conn:
+        items = expected_by_policy(conn)
+    out.print(expected_view(items, "Expected by policy"))
 
 
 def _explain_as_of(person: str, moment: datetime) -> None:
@@ -653,7 +702,6 @@ def policy_check(
 def _lint(config: Config, policy: Policy) -> list[LintProblem]:
     """What the policy names that the latest snapshots do not have: an unconfigured system
     is an error; a pattern that matches nothing, a warning (none before anything is stored)."""
-    from iam_gov.cli_common import store_exists
     from iam_gov.errors import PolicyError
     from iam_gov.policy_lint import lint_policy
 

@@ -371,3 +371,21 @@ def test_run_refuses_a_policy_naming_a_system_that_is_not_configured(
     ran = iam_gov("--config", config(company), "run", db=db)
     assert ran.returncode == 2 and "the policy names system 'oktaa'" in ran.stderr
     assert not db.exists()  # refused before anything is collected
+
+
+def test_what_the_policy_expects_is_counted_and_listed_not_reported(
+    company: Path, db: Path
+) -> None:
+    ran = iam_gov("--config", config(company), "run", db=db)
+    assert ran.returncode == FIRST_RUN, ran.stderr
+    assert "Expected by policy: " in ran.stdout
+
+    expected = iam_gov("--config", config(company), "explain", "--expected", db=db)
+    assert expected.returncode == 0, expected.stderr
+    assert "declared break-glass" in expected.stdout and "breakglass-admin" in expected.stdout
+
+    listed = iam_gov("--config", config(company), "findings", "--format", "json", db=db)
+    assert "breakglass-admin holds privileged" not in listed.stdout
+
+    nothing = iam_gov("--config", config(company), "explain", db=db)
+    assert nothing.returncode == 2 and "--expected" in nothing.stderr

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from typing import Any
+
 from rich.console import Group, RenderableType
+from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
 
@@ -76,6 +80,25 @@ def _account(line: AccountLine) -> Tree:
     if not line.grants:
         tree.add(Text("no grants", style="dim"))
     return tree
+
+
+def expected_view(items: Sequence[Mapping[str, Any]], title: str) -> RenderableType:
+    """What the policy expects (not findings): rule, system, why, and the rule's words."""
+    if not items:
+        return Text(f"{title}: none.", style="dim")
+    table = Table(title=f"{title} ({len(items)}, not findings)", title_justify="left")
+    table.add_column("rule", style="bold", no_wrap=True)
+    table.add_column("system", no_wrap=True)
+    table.add_column("why expected")
+    table.add_column("what the rule would say")
+    for item in items:
+        table.add_row(
+            printable(str(item.get("rule_id", ""))),
+            printable(str(item.get("system") or "")),
+            printable(str(item.get("why", ""))),
+            printable(str(item.get("message", ""))),
+        )
+    return table
 
 
 def explanation_view(x: PersonExplanation) -> RenderableType:

@@ -355,6 +355,14 @@ def last_evaluation(conn: Connection) -> dict[str, Any] | None:
     return None if row is None else dict(row._mapping)
 
 
+def expected_by_policy(conn: Connection) -> list[dict[str, Any]]:
+    """What the latest evaluation's rules would have reported but the policy declares
+    expected (``ExpectedHit`` as recorded in its summary); empty before any evaluation."""
+    last = last_evaluation(conn)
+    items = ((last or {}).get("summary") or {}).get("expected_by_policy") or []
+    return [item for item in items if isinstance(item, dict)]
+
+
 def _finding_row(f: Finding, seen_at: datetime, evaluation_id: int) -> dict[str, Any]:
     return {
         "finding_id": f.finding_id,
