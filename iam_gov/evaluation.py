@@ -106,6 +106,8 @@ def _evaluate(
     expected: list[ExpectedHit] = []
     findings, skipped = run_rules(state, all_rules(), expected)
     timings["rules"] = time.perf_counter() - clock
+    matched = dict(Counter(x.method for x in links.values() if x.person_id is not None))
+    unlinked = dict(Counter(x.kind.value for x in links.values() if x.person_id is None))
     if as_of is not None:
         with store.reading() as conn:
             then = findings_as_of(conn, as_of) or []
@@ -126,8 +128,8 @@ def _evaluate(
             snapshots=used,
             skipped=skipped,
             warnings=warnings,
-            matched=dict(Counter(x.method for x in links.values() if x.person_id is not None)),
-            unlinked=dict(Counter(x.kind.value for x in links.values() if x.person_id is None)),
+            matched=matched,
+            unlinked=unlinked,
             timings=timings,
             state=state,
             as_of=as_of,
@@ -197,8 +199,8 @@ def _evaluate(
         snapshots=used,
         skipped=skipped,
         warnings=warnings,
-        matched=dict(Counter(x.method for x in links.values() if x.person_id is not None)),
-        unlinked=dict(Counter(x.kind.value for x in links.values() if x.person_id is None)),
+        matched=matched,
+        unlinked=unlinked,
         timings=timings,
         state=state,
         expected=expected,

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Connection, Text, cast, select
 
 from iam_gov.model import Finding, Severity
-from iam_gov.store.findings import FindingFilter, list_findings
+from iam_gov.store.findings import FindingFilter, finding_of_row, list_findings
 from iam_gov.store.schema import findings
 
 FILTERED_HERE = frozenset({"rules", "min_severity", "systems", "person", "include_resolved"})
@@ -83,22 +83,7 @@ def findings_of_person(conn: Connection, where: FindingFilter) -> list[Finding]:
         query = query.where(findings.c.resolved_at.is_(None))
     shared = [
         f
-        for f in (
-            Finding.model_construct(
-                finding_id=r.finding_id,
-                rule_id=r.rule_id,
-                severity=Severity(r.severity),
-                system=r.system,
-                subject=r.subject,
-                person_id=r.person_id,
-                message=r.message,
-                evidence=r.evidence,
-                first_seen=r.first_seen,
-                last_seen=r.last_seen,
-                resolved_at=r.resolved_at,
-            )
-            for r in conn.execute(query)
-        )
+        for f in (finding_of_row(r) for r in conn.execute(query))
         if _kept(f, where) and affects_person(f, person)
     ]
     out = own + shared

@@ -175,24 +175,32 @@ def list_findings(conn: Connection, where: FindingFilter = FindingFilter()) -> l
     if where.min_severity is not None:
         allowed = [s.value for s in Severity if s.rank >= where.min_severity.rank]
         query = query.where(findings.c.severity.in_(allowed))
-    out = [
-        Finding.model_construct(
-            finding_id=r.finding_id,
-            rule_id=r.rule_id,
-            severity=Severity(r.severity),
-            system=r.system,
-            subject=r.subject,
-            person_id=r.person_id,
-            message=r.message,
-            evidence=r.evidence,
-            first_seen=r.first_seen,
-            last_seen=r.last_seen,
-            resolved_at=r.resolved_at,
-        )
-        for r in conn.execute(query)
-    ]
+    out = [finding_of_row(r) for r in conn.execute(query)]
     out.sort(key=lambda f: (-f.severity.rank, f.rule_id, f.subject))
     return out
+
+
+_AS_STORED: Any = object()
+
+
+def finding_of_row(
+    row: Any, *, last_seen: Any = _AS_STORED, resolved_at: Any = _AS_STORED
+) -> Finding:
+    """A ``findings`` row as a ``Finding`` (not validated again: the store wrote it);
+    ``last_seen`` and ``resolved_at`` as given when they are worked out for another time."""
+    return Finding.model_construct(
+        finding_id=row.finding_id,
+        rule_id=row.rule_id,
+        severity=Severity(row.severity),
+        system=row.system,
+        subject=row.subject,
+        person_id=row.person_id,
+        message=row.message,
+        evidence=row.evidence,
+        first_seen=row.first_seen,
+        last_seen=row.last_seen if last_seen is _AS_STORED else last_seen,
+        resolved_at=row.resolved_at if resolved_at is _AS_STORED else resolved_at,
+    )
 
 
 def evaluation_as_of(conn: Connection, at: datetime) -> dict[str, Any] | None:
@@ -258,21 +266,7 @@ def findings_as_of(
             last_seen, resolved_at = reworked.get(r.finding_id, (r.first_seen, None))
         if resolved_at is not None and not where.include_resolved:
             continue
-        out.append(
-            Finding.model_construct(
-                finding_id=r.finding_id,
-                rule_id=r.rule_id,
-                severity=Severity(r.severity),
-                system=r.system,
-                subject=r.subject,
-                person_id=r.person_id,
-                message=r.message,
-                evidence=r.evidence,
-                first_seen=r.first_seen,
-                last_seen=last_seen,
-                resolved_at=resolved_at,
-            )
-        )
+        out.append(finding_of_row(r, last_seen=last_seen, resolved_at=resolved_at))
     out.sort(key=lambda f: (-f.severity.rank, f.rule_id, f.subject))
     return out
 
