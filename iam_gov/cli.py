@@ -128,8 +128,7 @@ def collect(system: SystemOption = None, accept_hr_drop: AcceptHrDrop = False) -
     from iam_gov.reports.summary import incomplete_text, problems_text, snapshots_table
     from iam_gov.store.snapshots import snapshots_by_id, stale_systems
 
-    config = config_from_options()
-    policy_of(config)  # a broken policy stops the run before anything is collected
+    config = config_from_options()  # collecting needs neither the policy nor HR (`run` does)
     with open_store(config) as store:
         result = collect_each(config, store, system, accept_hr_drop=accept_hr_drop)
         with store.reading() as conn:
@@ -144,7 +143,7 @@ def collect(system: SystemOption = None, accept_hr_drop: AcceptHrDrop = False) -
     problems = problems_text(infos)
     if problems is not None:
         out.print(problems)
-    partial = incomplete_text(infos, hr_system=config.hr_system)
+    partial = incomplete_text(infos, hr_system=config.hr_system_or_none)
     if partial is not None:
         out.print(partial, soft_wrap=True)
     code = data_code(incomplete=result.incomplete(), failed=result.failed)
@@ -277,6 +276,7 @@ def run(
     from iam_gov.store.snapshots import stale_systems
 
     config = config_from_options()
+    config.hr_system  # noqa: B018 -- evaluating needs HR: refused before anything is collected
     policy = policy_of(config)
     overrides = load_overrides(config.correlation.overrides)
     evaluated: EvaluationReport | None = None
@@ -361,7 +361,7 @@ def _report_collect_failures(
     reasons = {name: failed.reason for name, failed in result.failed.items()}
     tried = len(result.collected) + len(result.failed)
     out.print(
-        collect_failures_text(reasons, stale, tried=tried, hr_system=config.hr_system),
+        collect_failures_text(reasons, stale, tried=tried, hr_system=config.hr_system_or_none),
         soft_wrap=True,  # one line per reason, whatever its length: a log is grepped
     )
     for name, failed in result.failed.items():

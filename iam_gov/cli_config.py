@@ -108,7 +108,7 @@ def _read_check(config: Config, policy: Policy, only: list[str] | None) -> int:
     for info in infos:
         if info.errors:
             out.print(_problems_of(info), soft_wrap=True)
-    partial = incomplete_text(infos, hr_system=config.hr_system)
+    partial = incomplete_text(infos, hr_system=config.hr_system_or_none)
     if partial is not None:
         out.print(partial, soft_wrap=True)
     failed = [r for r in found if r.snapshot is None]
@@ -123,7 +123,8 @@ def _read_check(config: Config, policy: Policy, only: list[str] | None) -> int:
                 style="yellow",
             )
         out.print(text, soft_wrap=True)
-    hr = next((r.snapshot for r in found if r.system == config.hr_system and r.snapshot), None)
+    hr_name = config.hr_system_or_none
+    hr = next((r.snapshot for r in found if r.system == hr_name and r.snapshot), None)
     if hr is not None:
         mapped = hr.settings.get("mapped_fields")
         unfilled = unfilled_match_fields(

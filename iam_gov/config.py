@@ -208,7 +208,19 @@ class Config(BaseModel):
 
     @property
     def hr_system(self) -> str:
-        return next(name for name, opts in self.systems.items() if opts.type == "hr")
+        """The HR system's name; a ``ConfigError`` when none is configured (collecting one
+        system needs no HR; evaluating, reviewing and deprovisioning do)."""
+        name = self.hr_system_or_none
+        if name is None:
+            raise ConfigError(
+                f'{self.path}: systems: no system of type "hr" is configured; evaluating '
+                "needs one, since the HR feed is the source of truth for who works here"
+            )
+        return name
+
+    @property
+    def hr_system_or_none(self) -> str | None:
+        return next((name for name, opts in self.systems.items() if opts.type == "hr"), None)
 
 
 def find_config(explicit: Path | None) -> Path:
@@ -261,10 +273,10 @@ def load_config(path: Path) -> Config:
         hr_count = sum(
             1 for raw in raw_systems.values() if isinstance(raw, dict) and raw.get("type") == "hr"
         )
-        if hr_count != 1:
+        if hr_count > 1:
             problems.append(
-                f'{display}: systems: exactly one system of type "hr" is needed '
-                f"(found {hr_count}); the HR feed is the source of truth for who works here"
+                f'{display}: systems: at most one system of type "hr" (found {hr_count}); '
+                "the HR feed is the one source of truth for who works here"
             )
     # From the raw data, so that a URL carrying a password is reported even when another part
     # of the file is wrong too.

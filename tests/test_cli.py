@@ -389,3 +389,20 @@ def test_what_the_policy_expects_is_counted_and_listed_not_reported(
 
     nothing = iam_gov("--config", config(company), "explain", db=db)
     assert nothing.returncode == 2 and "--expected" in nothing.stderr
+
+
+def test_collecting_one_system_needs_neither_hr_nor_the_policy(company: Path, db: Path) -> None:
+    text = (company / "iam-gov.toml").read_text(encoding="utf-8")
+    tables = text.split("\n[")
+    kept = [t for t in tables if not t.startswith("systems.") or t.startswith("systems.aws]")]
+    only_aws = company / "only-aws.toml"
+    only_aws.write_text("\n[".join(kept), encoding="utf-8")
+    (company / "policy.yaml").write_text("not: [a, valid policy", encoding="utf-8")
+
+    collected = iam_gov("--config", str(only_aws), "collect", "-s", "aws", db=db)
+    assert collected.returncode == 0, collected.stdout + collected.stderr
+    assert "│ aws " in collected.stdout
+
+    ran = iam_gov("--config", str(only_aws), "run", db=db)
+    assert ran.returncode == 2
+    assert 'no system of type "hr" is configured' in ran.stderr
