@@ -44,6 +44,10 @@ class PersonExplanation:
     accounts: list[AccountLine]
     other_findings: list[Finding]
     """Findings about the person that are not about one of their accounts (e.g. SoD)."""
+    incomplete: dict[str, list[str]] = field(default_factory=dict)
+    """System -> what is unknown in its data (consequences, else problems): what this
+    explanation shows of it may be missing access, so it says so at the top and on the
+    system's accounts."""
 
 
 def find_person(people: Mapping[str, Person], query: str) -> Person:
@@ -136,7 +140,24 @@ def explain_person(
         move=state.moves.get(person.employee_id),
         accounts=lines,
         other_findings=[f for f in mine if f.finding_id not in used],
+        incomplete=incomplete_systems(state),
     )
+
+
+INCOMPLETE_SHOWN = 3
+
+
+def incomplete_systems(state: EvaluationState) -> dict[str, list[str]]:
+    """Each system (HR included) whose data is incomplete, with what is unknown: the
+    consequences its connector stated, else its first problems."""
+    infos = [state.hr, *(view.info for view in state.systems.values())]
+    found: dict[str, list[str]] = {}
+    for info in infos:
+        if info.complete:
+            continue
+        said = list(dict.fromkeys(e.consequence for e in info.errors if e.consequence))
+        found[info.system] = (said or [str(e) for e in info.errors])[:INCOMPLETE_SHOWN]
+    return found
 
 
 def shared_cause(finding: Finding) -> str | None:

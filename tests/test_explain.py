@@ -98,3 +98,39 @@ def test_each_of_a_persons_listed_accounts_shows_the_finding(aws: ExportedAccoun
 
     assert sorted(where(alice, finding)) == ["alice", "alice-admin"]
     assert shared_cause(finding) == f"one of 3 principals; cause: {ADMINS}"
+
+
+def test_explain_says_at_the_top_and_on_the_system_when_its_data_is_incomplete() -> None:
+    from tests.support.world import World, account, grant, group
+
+    jane = account("jane.doe", employee_id="E1", system="okta")
+    staff = group("Staff", system="okta")
+    whole = World(
+        people=[person("E1", "Jane Doe")],
+        accounts=[jane],
+        entitlements=[staff],
+        grants=[grant(jane, staff)],
+    )
+    partial = World(
+        people=[person("E1", "Jane Doe")],
+        accounts=[jane],
+        entitlements=[staff],
+        grants=[grant(jane, staff)],
+        incomplete_systems={"okta"},
+    )
+
+    def shown(world: World) -> tuple[PersonExplanation, str]:
+        state = world.state()
+        x = explain_person(state, state.people["E1"], [])
+        console = Console(width=200, record=True)
+        console.print(explanation_view(x))
+        return x, console.export_text()
+
+    x, text = shown(partial)
+    assert list(x.incomplete) == ["okta"]
+    assert "INCOMPLETE DATA: okta — access missing below may exist" in text
+    assert "okta (INCOMPLETE DATA) · jane.doe" in text
+    assert "a bad record" in text  # no consequence stated: the problem itself
+
+    x, text = shown(whole)
+    assert x.incomplete == {} and "INCOMPLETE" not in text

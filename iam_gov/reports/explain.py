@@ -51,9 +51,11 @@ def _grant(line: GrantLine) -> Text:
     return text
 
 
-def _account(line: AccountLine) -> Tree:
+def _account(line: AccountLine, incomplete: bool = False) -> Tree:
     account, link = line.account, line.link
     head = Text(f"{line.system}", style="bold")
+    if incomplete:
+        head.append(" (INCOMPLETE DATA)", style="bold yellow")
     head.append(" · ")
     head.append(printable(account.login))
     facts = [account.status.value]
@@ -110,6 +112,16 @@ def explanation_view(x: PersonExplanation) -> RenderableType:
     if p.end_date:
         title.append(f"; last day {p.end_date}", style="bold red")
     parts: list[RenderableType] = [title]
+    if x.incomplete:
+        warning = Text(
+            f"INCOMPLETE DATA: {', '.join(printable(s) for s in x.incomplete)} — access "
+            "missing below may exist; what is unknown:\n",
+            style="bold yellow",
+        )
+        for system, unknown in x.incomplete.items():
+            for what in unknown:
+                warning.append(f"  {printable(system)}: {printable(what)}\n", style="yellow")
+        parts.append(warning)
     roles = Text("Roles: ", style="bold")
     roles.append(", ".join(f"{name} ({where})" for name, where in x.roles) or "none")
     parts.append(roles)
@@ -126,7 +138,7 @@ def explanation_view(x: PersonExplanation) -> RenderableType:
         parts.append(moved)
     if not x.accounts:
         parts.append(Text("No accounts in any collected system.", style="dim"))
-    parts.extend(_account(line) for line in x.accounts)
+    parts.extend(_account(line, line.system in x.incomplete) for line in x.accounts)
     if x.other_findings:
         parts.append(Text("About the person:", style="bold"))
         parts.extend(_finding(f) for f in x.other_findings)
