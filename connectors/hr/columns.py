@@ -7,13 +7,11 @@ import operator
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import NoReturn
 
 from iam_gov.connectors.hr.presets import MAPPABLE_FIELDS, MappableField, Preset
-from iam_gov.connectors.hr.problems import show
+from iam_gov.connectors.hr.problems import Source, bad_export, show
 from iam_gov.connectors.shared.csv_file import DELIMITERS
-from iam_gov.connectors.shared.files import BadFile
 
 _HEADER_KEY = re.compile(r"[\s_\-]+")
 
@@ -41,14 +39,14 @@ def find_columns(
     preset: Preset,
     chosen: Mapping[MappableField, str],
     *,
-    source: Path,
+    source: Source,
     json: bool = False,
 ) -> Columns:
     """Match ``header`` (column names, or JSON keys when ``json``) to the fields: a column in
     ``chosen`` (the ``columns`` option; ``""`` unmaps the field) must be there, else the
     preset's first candidate that is. Names match exactly, else ignoring case and spacing.
-    ``BadFile`` when the employee id, a name or a chosen column is missing, or a mapped
-    column appears twice."""
+    ``SourceError`` (``BadFile`` for a file) when the employee id, a name or a chosen column
+    is missing, or a mapped column appears twice."""
     wording = _Wording(header, preset, chosen, source, json)
     find = header_matcher(header)
     names: dict[MappableField, str] = {}
@@ -99,11 +97,11 @@ class _Wording:
     header: list[str]
     preset: Preset
     chosen: Mapping[MappableField, str]
-    source: Path
+    source: Source
     json: bool
 
     def fail(self, message: str) -> NoReturn:
-        raise BadFile(self.source, message)
+        raise bad_export(self.source, message)
 
     @property
     def found(self) -> str:

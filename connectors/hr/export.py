@@ -13,11 +13,10 @@ from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from iam_gov.connectors.hr.history import HistoryField, read_job_history
-from iam_gov.connectors.hr.problems import show
+from iam_gov.connectors.hr.problems import Source, bad_export, show
 from iam_gov.connectors.hr.to_model import People, PeopleBuilder, PeopleOptions
 from iam_gov.connectors.shared.csv_file import CsvFile, read_text
-from iam_gov.connectors.shared.files import BadFile
-from iam_gov.errors import SourceError
+from iam_gov.errors import SourceError, location
 
 _JSON_WS = re.compile(r"[ \t\n\r]*")
 
@@ -27,7 +26,7 @@ class ExportOptions(PeopleOptions, Protocol):
     into people does."""
 
     @property
-    def path(self) -> Path: ...
+    def path(self) -> Path | None: ...
     @property
     def file_format(self) -> Literal["csv", "json"]: ...
     @property
@@ -43,17 +42,50 @@ class ExportOptions(PeopleOptions, Protocol):
 
 
 def read_people(options: ExportOptions, as_of: date) -> People:
-    """The people in the export, as of the day it was taken; ``SourceError`` when the file
-    cannot be trusted as a whole."""
+    """The people in the export file (``options.path``), as of the day it was taken;
+    ``SourceError`` when the file cannot be trusted as a whole."""
     path = options.path
-    builder = PeopleBuilder(path, options, as_of)
+    assert path is not None  # the options of an export have one
+    return _read(path, None, options.file_format, options, as_of)
+
+
+def read_downloaded_people(
+    text: str,
+    source: str,
+    file_format: Literal["csv", "json"],
+    options: ExportOptions,
+    as_of: date,
+) -> People:
+    """The people in an export downloaded as ``text`` from ``source`` (the address as shown,
+    without credentials), read exactly as the same content in a file is: the same columns,
+    presets, problems and checks of the whole, only named by the address."""
+    return _read(source, text, file_format, options, as_of)
+
+
+def _read(
+    source: Source,
+    text: str | None,
+    file_format: Literal["csv", "json"],
+    options: ExportOptions,
+    as_of: date,
+) -> People:
+    """``text`` is the export's content, or None to read the file ``source``."""
+    builder = PeopleBuilder(source, options, as_of)
     with _no_garbage_collection():
-        if options.file_format == "json":
+        if file_format == "json":
+            if text is None:
+                assert isinstance(source, Path)
+                text = read_text(source, options.encoding)
             key = options.json_records or builder.preset.json_records
-            record_lines = _read_json(path, options.encoding, key, builder)
+            record_lines = _read_json(text, source, key, builder)
             _read_job_history(options, builder, as_of)
             return builder.finish(record_lines)
-        _read_csv(path, options.encoding, options.delimiter, builder)
+        if text is None:
+            assert isinstance(source, Path)
+            export = CsvFile.open(source, encoding=options.encoding, delimiter=options.delimiter)
+        else:
+            export = CsvFile.from_text(text, partial(location, source), delimiter=options.delimiter)
+        _read_csv(export, builder)
         _read_job_history(options, builder, as_of)
         return builder.finish()
 
@@ -93,8 +125,8 @@ def _no_garbage_collection() -> Iterator[None]:
 # --- CSV ----------------------------------------------------------------------------------
 
 
-def _read_csv(path: Path, encoding: str, delimiter: str | None, builder: PeopleBuilder) -> None:
-    with CsvFile.open(path, encoding=encoding, delimiter=delimiter) as export:
+def _read_csv(export: CsvFile, builder: PeopleBuilder) -> None:
+    with export:
         id_index = builder.map_columns(export.header).employee_id
 
         def bad_row(line: int, fields: list[str] | None, problem: str) -> None:
@@ -113,11 +145,14 @@ def _read_csv(path: Path, encoding: str, delimiter: str | None, builder: PeopleB
 
 
 def _read_json(
-    path: Path, encoding: str, key: str | None, builder: PeopleBuilder
+    text: str, path: Source, key: str | None, builder: PeopleBuilder
 ) -> Callable[[], list[int]]:
-    """Add each record; returns what finds the line each record starts on, a second and
-    slower parse that is done only if a record needs its line."""
-    text = read_text(path, encoding)
+    """Add each record of the JSON ``text`` read from ``path``; returns what finds the line
+    each record starts on, a second and slower parse that is done only if a record needs
+    its line."""
+    text = text.removeprefix("\ufeff")
+    if not text.strip():
+        raise bad_export(path, "the file is empty")
     try:
         document = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -129,7 +164,7 @@ def _read_json(
         ) from None
     key, records = _json_records(document, key, path)
     if not records:
-        raise BadFile(path, "has no employee records (the list of records is empty)")
+        raise bad_export(path, "has no employee records (the list of records is empty)")
 
     header: dict[str, int] = {}  # column (key as stripped) -> index
     index_of: dict[str, int] = {}  # key as written -> index
@@ -160,18 +195,18 @@ def _read_json(
     return partial(_json_record_lines, text, key)
 
 
-def _json_records(document: Any, key: str | None, path: Path) -> tuple[str | None, list[Any]]:
+def _json_records(document: Any, key: str | None, path: Source) -> tuple[str | None, list[Any]]:
     """The list of records, and the key of the top-level object that holds it (``key``, or
     the only list in it)."""
     if isinstance(document, list):
         return None, document
     if not isinstance(document, dict):
-        raise BadFile(path, "holds a single JSON value, not a list of employee records")
+        raise bad_export(path, "holds a single JSON value, not a list of employee records")
     found = ", ".join(show(k) for k in document) or "none"
     if key is None:
         lists = [k for k, v in document.items() if isinstance(v, list)]
         if len(lists) != 1:
-            raise BadFile(
+            raise bad_export(
                 path,
                 "cannot tell which key of the JSON object holds the records "
                 f"(its keys: {found}); set json_records",
@@ -179,7 +214,7 @@ def _json_records(document: Any, key: str | None, path: Path) -> tuple[str | Non
         key = lists[0]
     records = document.get(key)
     if not isinstance(records, list):
-        raise BadFile(
+        raise bad_export(
             path,
             f"no {show(key)} list of records in the JSON object (its keys: {found}); "
             "set json_records",

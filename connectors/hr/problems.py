@@ -4,11 +4,27 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
+from iam_gov.connectors.shared.files import BadFile
+from iam_gov.errors import SourceError, location
 from iam_gov.model import SnapshotError
 
 _MAX_SHOWN = 60
 """Longest piece of file content quoted in a message; the rest is cut."""
+
+
+Source = Path | str
+"""Where an export was read from: its file, or the address it was downloaded from (as
+:func:`iam_gov.connectors.hr.client.shown_url` writes it: no credentials, no query)."""
+
+
+def bad_export(source: Source, message: str, line: int | None = None) -> SourceError:
+    """The error of an export that cannot be used as a whole, as one line naming it: a file's
+    is a ``BadFile``, a download's a ``SourceError`` naming the address."""
+    if isinstance(source, Path):
+        return BadFile(source, message, line)
+    return SourceError(f"{location(source, line)}: {message}")
 
 
 def show(value: str) -> str:

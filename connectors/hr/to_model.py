@@ -15,8 +15,7 @@ from pydantic import ValidationError
 from iam_gov.connectors.hr.columns import Columns, find_columns
 from iam_gov.connectors.hr.history import JobChange
 from iam_gov.connectors.hr.presets import PRESETS, MappableField, PresetName, value_key
-from iam_gov.connectors.hr.problems import Problems, show
-from iam_gov.connectors.shared.files import BadFile
+from iam_gov.connectors.hr.problems import Problems, Source, bad_export, show
 from iam_gov.model import EmploymentStatus, EmploymentType, Person, SnapshotError
 
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
@@ -67,8 +66,9 @@ class PeopleBuilder:
     ``map_columns`` is called once the header (or the JSON records' keys) is known, then
     ``add`` for each row, then ``finish``."""
 
-    def __init__(self, source: Path, options: PeopleOptions, as_of: date) -> None:
-        """``source`` is the export, named in problems; ``as_of`` is when it was taken."""
+    def __init__(self, source: Source, options: PeopleOptions, as_of: date) -> None:
+        """``source`` is the export (a file, or the address it was downloaded from), named in
+        problems; ``as_of`` is when it was taken."""
         self.source = source
         self.options = options
         self.as_of = as_of
@@ -105,7 +105,7 @@ class PeopleBuilder:
         self._names: dict[str, list[str]] = {}
 
     def fatal(self, message: str) -> NoReturn:
-        raise BadFile(self.source, message)
+        raise bad_export(self.source, message)
 
     # --- columns --------------------------------------------------------------------------
 
@@ -346,7 +346,7 @@ class PeopleBuilder:
     # --- the whole export -----------------------------------------------------------------
 
     def finish(self, record_lines: Callable[[], Sequence[int]] | None = None) -> People:
-        """Resolve the managers and judge the export as a whole: ``BadFile`` when it has no
+        """Resolve the managers and judge the export as a whole: ``SourceError`` when it has no
         rows, when most rows are bad or when it has fewer than ``min_people`` people.
         ``record_lines()`` gives the line each JSON record starts on."""
         problems = self.problems
