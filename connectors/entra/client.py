@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import os
 import re
+import ssl
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from iam_gov import retrying
 from iam_gov.errors import ConfigError, ConnectorError
+from iam_gov.retrying import Patience
 
 if TYPE_CHECKING:
     import httpx
@@ -20,6 +24,9 @@ RETRY_STATUSES = frozenset({429, 503, 504})
 BACKOFF_BASE_SECONDS = 1.0
 BACKOFF_MAX_SECONDS = 60.0
 RETRY_AFTER_MAX_SECONDS = 300.0
+FAILURES_TO_OPEN = 3
+"""Attempts in a row that do not reach Graph (refused, reset, timed out, 5xx after the
+retries) before the collect stops asking: a server that is gone is gone for every call."""
 
 
 def segment(value: str) -> str:
@@ -59,16 +66,66 @@ TokenProvider = Callable[[], str]
 Sleep = Callable[[float], None]
 
 
-def http_client(timeout: float) -> httpx.Client:
-    """The HTTP client for signing in and for Graph. httpx's default ``trust_env``: the CA
-    bundle (SSL_CERT_FILE) and proxy of the environment apply, as they do for every other tool
-    on a machine behind a TLS-inspecting proxy."""
+def http_client(timeout: float, ca_file: Path | None = None) -> httpx.Client:
+    """The one HTTP client for signing in (MSAL is given it, ``MsalHttp``) and for Graph, so
+    that both trust the same CAs and use the same proxy. The CAs trusted are the
+    environment's (SSL_CERT_FILE, SSL_CERT_DIR, else certifi's bundle, as httpx does) and,
+    with ``ca_file``, that file's too: a TLS-inspecting proxy's or a private CA, for this
+    system only rather than for the whole process."""
     import httpx  # lazy: only live Entra systems need it
 
+    verify: ssl.SSLContext | bool = True
+    if ca_file is not None:
+        verify = trust_with(ca_file)
     return httpx.Client(
         timeout=httpx.Timeout(timeout),
         headers={"User-Agent": "iam-gov"},
         follow_redirects=False,
+        verify=verify,
+    )
+
+
+def trust_with(ca_file: Path) -> ssl.SSLContext:
+    """The environment's trusted CAs plus those of ``ca_file`` (PEM, one or more)."""
+    import certifi
+
+    if os.environ.get("SSL_CERT_FILE"):
+        context = ssl.create_default_context(cafile=os.environ["SSL_CERT_FILE"])
+    elif os.environ.get("SSL_CERT_DIR"):
+        context = ssl.create_default_context(capath=os.environ["SSL_CERT_DIR"])
+    else:
+        context = ssl.create_default_context(cafile=certifi.where())
+    try:
+        context.load_verify_locations(cafile=str(ca_file))
+    except (OSError, ssl.SSLError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise ConfigError(f"{ca_file}: cannot be read as PEM CA certificates ({reason})") from None
+    return context
+
+
+def certificate_problem(exc: BaseException) -> str | None:
+    """The reason a TLS certificate was refused, when that is what ``exc`` (or its cause)
+    is: no retry mends it, and the operator needs to know which setting does."""
+    current: BaseException | None = exc
+    for _ in range(6):
+        if current is None:
+            return None
+        if isinstance(current, ssl.SSLCertVerificationError):
+            return current.verify_message or str(current)
+        text = str(current)
+        if "CERTIFICATE_VERIFY_FAILED" in text:
+            found = re.search(r"certificate verify failed: ([^(]+)", text)
+            return found.group(1).strip() if found else "certificate verify failed"
+        current = current.__cause__ or current.__context__
+    return None
+
+
+def untrusted(url: str, reason: str, setting: str) -> str:
+    """One line: whose certificate, why, and what to set."""
+    host = url.split("://", 1)[-1].split("/", 1)[0]
+    return (
+        f"the TLS certificate of {host} is not trusted ({reason}): when a private CA or a "
+        f"TLS-inspecting proxy signs it, set {setting} to that CA's PEM file"
     )
 
 
@@ -84,12 +141,34 @@ class GraphClient:
         *,
         max_retries: int,
         sleep: Sleep = time.sleep,
+        patience: Patience | None = None,
+        ca_setting: str = "ca_file",
+        where: str = "Microsoft Graph",
     ) -> None:
+        """``patience``: the collect's deadline and circuit breaker (``begin`` sets a new
+        one); ``ca_setting``: the option a certificate error names; ``where`` begins it."""
         self._http = http
         self._root = graph_url.rstrip("/") + "/v1.0"
         self._token = token
         self._max_retries = max_retries
         self._sleep = sleep
+        self.patience = patience or Patience(deadline_seconds=float("inf"))
+        self._ca_setting = ca_setting
+        self._where = where
+
+    def begin(self, deadline_seconds: float) -> None:
+        """A new collect (or action): its own deadline, the breaker closed."""
+        self.patience = Patience(
+            deadline_seconds=deadline_seconds, failures_to_open=FAILURES_TO_OPEN
+        )
+
+    def _wait(self, seconds: float) -> None:
+        """Wait before a retry, never past the deadline (``GaveUp`` then)."""
+        allowed = self.patience.wait_allowed(seconds)
+        if allowed is None:
+            self.patience.before_call()  # raises: the deadline has passed
+            return
+        self._sleep(allowed)
 
     # --- single requests ----------------------------------------------------------------
 
@@ -113,7 +192,7 @@ class GraphClient:
         """``path`` is relative to ``/v1.0`` (``/users``) or a full URL Graph gave us."""
         import httpx
 
-        url = path if path.startswith("https://") else self._root + path
+        url = path if path.startswith(("https://", "http://")) else self._root + path
         shown = _shown_path(url, self._root)
         if not url.startswith(self._root + "/"):
             # A nextLink elsewhere would take our token with it.
@@ -126,17 +205,33 @@ class GraphClient:
             )
         attempt = 0
         while True:
+            # GaveUp (deadline passed, or the server is gone) ends the whole collect.
+            self.patience.before_call()
             request_headers = {
                 "Authorization": f"Bearer {self._token()}",
                 "Accept": "application/json",
                 "client-request-id": str(uuid.uuid4()),
                 **(headers or {}),
             }
+            # One answer never waits past the collect's deadline.
+            timeout = min(self._http.timeout.read or 30.0, self.patience.remaining())
             try:
                 response = self._http.request(
-                    method, url, params=params, headers=request_headers, json=json
+                    method,
+                    url,
+                    params=params,
+                    headers=request_headers,
+                    json=json,
+                    timeout=httpx.Timeout(max(timeout, 0.1)),
                 )
             except httpx.TransportError as exc:
+                refused = certificate_problem(exc)
+                if refused is not None:
+                    raise ConnectorError(
+                        f"{self._where}: {untrusted(url, refused, self._ca_setting)}"
+                    ) from None
+                self.patience.failed(f"{type(exc).__name__}: {_one_line(exc, 120)}")
+                self.patience.before_call()  # gone: no wait for a retry that cannot help
                 if attempt >= self._max_retries:
                     raise GraphError(
                         method,
@@ -145,16 +240,21 @@ class GraphClient:
                         code=type(exc).__name__,
                         message=f"no answer after {attempt + 1} attempts: {_one_line(exc)}",
                     ) from None
-                self._sleep(backoff(attempt))
+                self._wait(backoff(attempt))
                 attempt += 1
                 continue
             if response.status_code < 400:
+                self.patience.succeeded()
                 return response
             if response.status_code in RETRY_STATUSES and attempt < self._max_retries:
                 wait = retry_after(response.headers.get("Retry-After"))
-                self._sleep(wait if wait is not None else backoff(attempt))
+                self._wait(wait if wait is not None else backoff(attempt))
                 attempt += 1
                 continue
+            if response.status_code >= 500:
+                self.patience.failed(f"{response.status_code} from {shown}")
+            else:
+                self.patience.succeeded()  # it answered: refusals are about this call only
             raise _error(method, shown, response)
 
     # --- lists --------------------------------------------------------------------------
@@ -308,6 +408,7 @@ class MsalTokenProvider:
         credential: Callable[[], str | dict[str, str]],
         secret_text: Callable[[], list[str]],
         http: httpx.Client,
+        ca_setting: str = "ca_file",
     ) -> None:
         """``credential`` builds what MSAL takes (a secret, or a key and its certificate);
         ``secret_text`` the strings that must never appear in an error we raise."""
@@ -318,6 +419,7 @@ class MsalTokenProvider:
         self._credential = credential
         self._secret_text = secret_text
         self._http = http
+        self._ca_setting = ca_setting
         self._app: Any = None
 
     def __repr__(self) -> str:
@@ -369,7 +471,10 @@ class MsalTokenProvider:
         # keeps it as the context of the error it raises.
         aad = next((m for e in chain if (m := re.search(r"AADSTS\d+", str(e)))), None)
         transport = next((e for e in chain if isinstance(e, httpx.TransportError)), None)
-        if transport is not None:
+        refused = certificate_problem(exc)
+        if refused is not None:
+            reason = untrusted(self._authority, refused, self._ca_setting)
+        elif transport is not None:
             detail = f"{type(transport).__name__}: {_one_line(transport)}"
             reason = f"{self._authority} cannot be reached ({detail})"
         elif aad is not None:

@@ -3,13 +3,15 @@ MSAL and Microsoft Graph, or from the Graph JSON that `az rest` and Graph Explor
 
 from __future__ import annotations
 
+import ipaddress
 import time
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from iam_gov.configtypes import RelPath, SecretRef
 from iam_gov.connectors.entra.actions import apply_action
@@ -33,7 +35,7 @@ from iam_gov.connectors.shared.protocol import (
     Permissions,
 )
 from iam_gov.connectors.shared.registry import connector
-from iam_gov.errors import ConfigError
+from iam_gov.errors import ConfigError, ConnectorError
 from iam_gov.model import (
     Action,
     ActionKind,
@@ -41,13 +43,54 @@ from iam_gov.model import (
     SystemSnapshot,
     UTCDateTime,
 )
+from iam_gov.retrying import GaveUp
 from iam_gov.timeutil import utcnow
 
 if TYPE_CHECKING:
     import httpx
 
 _GUID = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
-_HTTPS_ROOT = r"^https://[A-Za-z0-9.\-\[\]:]+/?$"
+
+# The national clouds: which sign-in host goes with which Graph (Microsoft's "National cloud
+# deployments"). A pair from two clouds cannot work: the token would be for another Graph.
+CLOUDS = {
+    "login.microsoftonline.com": ("global", ("graph.microsoft.com",)),
+    "login.microsoftonline.us": ("US Government", ("graph.microsoft.us", "dod-graph.microsoft.us")),
+    "login.partner.microsoftonline.cn": ("China (21Vianet)", ("microsoftgraph.chinacloudapi.cn",)),
+}
+GRAPH_CLOUDS = {graph: cloud for cloud, graphs in CLOUDS.values() for graph in graphs}
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def root_url(value: str, *, key: str, http_on_loopback: bool) -> str:
+    """A service root as ``https://host[:port]``: nothing after the host (no path, query,
+    user or password), https unless allowed on this machine's loopback only."""
+    try:
+        parts = urlsplit(value.strip())
+        host, port = parts.hostname, parts.port  # port: ValueError when not a number
+    except ValueError as exc:
+        raise ValueError(f"{key}: not a URL ({exc})") from None
+    if parts.scheme not in {"https", "http"} or not host:
+        raise ValueError(f"{key}: expected https://host[:port], got {value!r}")
+    if parts.scheme == "http" and not (http_on_loopback and _is_loopback(host)):
+        allowed = " (http only to 127.0.0.1, ::1 or localhost)" if http_on_loopback else ""
+        raise ValueError(
+            f"{key}: must be https{allowed}: the bearer token and the credential travel to it"
+        )
+    if parts.username or parts.password:
+        raise ValueError(f"{key}: no user or password in the URL")
+    if parts.path.strip("/") or parts.query or parts.fragment:
+        raise ValueError(f"{key}: only the root (https://host[:port]), without a path or query")
+    shown = f"[{host}]" if ":" in host else host
+    return f"{parts.scheme}://{shown}" + (f":{port}" if port is not None else "")
 
 
 class EntraOptions(LiveOrExportOptions):
@@ -65,12 +108,23 @@ class EntraOptions(LiveOrExportOptions):
     """A PEM private key, optionally followed by its certificate (then no thumbprint is needed)."""
     certificate_thumbprint: str | None = Field(default=None, pattern=r"^[0-9A-Fa-f]{40}$")
     """The certificate's SHA-1 thumbprint, as the app registration shows it."""
-    authority_host: str = Field(default="https://login.microsoftonline.com", pattern=_HTTPS_ROOT)
-    graph_url: str = Field(default="https://graph.microsoft.com", pattern=_HTTPS_ROOT)
+    authority_host: str = "https://login.microsoftonline.com"
+    """Where tokens come from: the national cloud's sign-in host, or a proxy or test server
+    (https only: MSAL takes no other)."""
+    graph_url: str = "https://graph.microsoft.com"
+    """The Graph root, and the token's audience (``{graph_url}/.default``)."""
+    ca_file: RelPath | None = None
+    """A PEM file of CA certificates trusted, besides the usual ones, for the sign-in host and
+    Graph only: a TLS-inspecting proxy's, or a private CA."""
     timeout: float = Field(default=30.0, gt=0, le=600)
     """Seconds to wait for one answer."""
     max_retries: int = Field(default=5, ge=0, le=20)
-    """Retries of one call that was throttled (429) or met a busy service (503, 504)."""
+    """Retries of one call that was throttled (429), met a busy service (503, 504) or got no
+    answer."""
+    deadline_seconds: float = Field(default=3600.0, gt=0, le=86400)
+    """The longest one collect (or one action) may take, retries and throttling included:
+    when it passes, or when Graph stops answering (3 attempts in a row), the system fails and
+    keeps its previous snapshot."""
     # export
     path: RelPath | None = None
     """The folder of saved Graph answers (layout in the README)."""
@@ -85,10 +139,22 @@ class EntraOptions(LiveOrExportOptions):
         "certificate_thumbprint",
         "authority_host",
         "graph_url",
+        "ca_file",
         "timeout",
         "max_retries",
+        "deadline_seconds",
     )
     export_only: ClassVar[tuple[str, ...]] = ("path", "exported_at")
+
+    @field_validator("authority_host")
+    @classmethod
+    def _authority_root(cls, value: str) -> str:
+        return root_url(value, key="authority_host", http_on_loopback=False)
+
+    @field_validator("graph_url")
+    @classmethod
+    def _graph_root(cls, value: str) -> str:
+        return root_url(value, key="graph_url", http_on_loopback=True)
 
     @model_validator(mode="after")
     def _fits_mode(self) -> EntraOptions:
@@ -106,13 +172,28 @@ class EntraOptions(LiveOrExportOptions):
                 )
             if self.certificate_thumbprint is not None and self.certificate_private_key is None:
                 raise ValueError("certificate_thumbprint goes with certificate_private_key")
+            self._same_cloud()
         self.check_mode()
         return self
+
+    def _same_cloud(self) -> None:
+        authority = urlsplit(self.authority_host).hostname or ""
+        graph = urlsplit(self.graph_url).hostname or ""
+        if authority in CLOUDS and graph in GRAPH_CLOUDS:
+            cloud, graphs = CLOUDS[authority]
+            if graph not in graphs:
+                raise ValueError(
+                    f"authority_host {authority} signs in to the {cloud} cloud, whose Graph is "
+                    f"{' or '.join(graphs)}; graph_url {graph} is the {GRAPH_CLOUDS[graph]} "
+                    "cloud's: set both for one cloud"
+                )
 
 
 # Microsoft Graph application permissions, the least privileged the documentation names for
 # each call. AuditLog.Read.All is for sign-in activity and MFA registration; Domain.Read.All
-# tells federated users (no password in Entra) apart.
+# tells federated users (no password in Entra) apart. PIM's eligible role assignments need
+# RoleEligibilitySchedule.Read.Directory, which RoleManagement.Read.Directory covers; its
+# eligible group memberships need the last (both need Entra ID P2 or ID Governance).
 COLLECT_PERMISSIONS = (
     "User.Read.All",
     "AuditLog.Read.All",
@@ -120,6 +201,7 @@ COLLECT_PERMISSIONS = (
     "RoleManagement.Read.Directory",
     "Application.Read.All",
     "Domain.Read.All",
+    "PrivilegedEligibilitySchedule.Read.AzureADGroup",
 )
 # Actions read the current state before changing it (that is what makes them idempotent),
 # so the reads they use are listed with the writes.
@@ -176,8 +258,23 @@ class EntraConnector(Connector[EntraOptions]):
             return self._collect_export()
         collected_at = self.clock()
         data = TenantData()
-        LiveReader(self._graph(), data, self.system).read()
+        self._patiently(LiveReader(self._graph(), data, self.system).read)
         return self._snapshot(data, "live", collected_at)
+
+    def _patiently(self, read: Callable[[], None]) -> None:
+        """Reads with the collect's own deadline and breaker. Giving up fails the system
+        rather than keeping what was read: the lists not read yet hold most of the access
+        (members, roles, app roles), and a mostly empty snapshot must never read as
+        "everyone's access removed"; the previous snapshot stays the latest."""
+        graph = self._graph()
+        graph.begin(self.options.deadline_seconds)
+        try:
+            read()
+        except GaveUp as exc:
+            raise ConnectorError(
+                f"{self.system}: Microsoft Graph at {self.options.graph_url}: {exc}; nothing "
+                "of this collect is kept (the previous snapshot stays the latest)"
+            ) from None
 
     def _collect_export(self) -> SystemSnapshot:
         folder, given = self.options.path, self.options.exported_at
@@ -202,7 +299,7 @@ class EntraConnector(Connector[EntraOptions]):
         collected_at = self.clock()
         data = TenantData()
         reader = LiveReader(self._graph(), data, self.system, keep_bodies=True)
-        reader.read()
+        self._patiently(reader.read)
         files = write_bodies(out, reader.bodies)
         options = {
             "type": self.type_name,
@@ -223,14 +320,19 @@ class EntraConnector(Connector[EntraOptions]):
     # --- apply --------------------------------------------------------------------------
 
     def carry_out(self, action: Action) -> ActionResult:
-        return apply_action(self._graph(), action)
+        graph = self._graph()
+        graph.begin(self.options.deadline_seconds)
+        try:
+            return apply_action(graph, action)
+        except GaveUp as exc:
+            raise ConnectorError(f"{self.system}: Microsoft Graph: {exc}") from None
 
     # --- clients ------------------------------------------------------------------------
 
     def _graph(self) -> GraphClient:
         if self._graph_client is None:
             options = self.options
-            self._http = http_client(options.timeout)
+            self._http = http_client(options.timeout, options.ca_file)
             token = self._token_provider or self._msal_tokens(self._http)
             self._graph_client = GraphClient(
                 self._http,
@@ -238,6 +340,8 @@ class EntraConnector(Connector[EntraOptions]):
                 token,
                 max_retries=options.max_retries,
                 sleep=self._sleep,
+                ca_setting=self._ca_setting(),
+                where=f"{self.system}: Microsoft Graph",
             )
         return self._graph_client
 
@@ -271,4 +375,8 @@ class EntraConnector(Connector[EntraOptions]):
             credential=credential,
             secret_text=secret_text,
             http=http,
+            ca_setting=self._ca_setting(),
         )
+
+    def _ca_setting(self) -> str:
+        return f"systems.{self.system}.ca_file"

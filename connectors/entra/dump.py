@@ -55,6 +55,18 @@ ROLE_DEFINITIONS = Kind(
     "directory role names",
     "privileged-access findings for entra roles are not concluded (a policy names roles)",
 )
+ROLE_ELIGIBILITIES = Kind(
+    "role-eligibilities",
+    "eligible directory role holders (PIM)",
+    "privileged-access findings for entra directory roles are not concluded: an eligible "
+    "administrator is an administrator",
+)
+GROUP_ELIGIBILITIES = Kind(
+    "group-eligibilities",
+    "eligible members (PIM for Groups)",
+    "access that eligible members of this group can activate is not concluded",
+    keyed=True,
+)
 DIRECTORY_ROLES = Kind(
     "directory-roles",
     "activated directory roles",
@@ -98,6 +110,8 @@ _CONTEXTS: dict[str, Kind] = {
     "directoryRoles/members": MEMBERS,
     "roleManagement/directory/roleAssignments": ROLE_ASSIGNMENTS,
     "roleManagement/directory/roleDefinitions": ROLE_DEFINITIONS,
+    "roleManagement/directory/roleEligibilityScheduleInstances": ROLE_ELIGIBILITIES,
+    "identityGovernance/privilegedAccess/group/eligibilityScheduleInstances": GROUP_ELIGIBILITIES,
     "directoryRoles": DIRECTORY_ROLES,
     "servicePrincipals": SERVICE_PRINCIPALS,
     "servicePrincipals/appRoleAssignedTo": APP_ROLE_ASSIGNMENTS,
@@ -119,6 +133,9 @@ _NAMES: dict[str, Kind] = {
     "directoryroledefinitions": ROLE_DEFINITIONS,
     "rolemanagementdirectoryroledefinitions": ROLE_DEFINITIONS,
     "directoryroles": DIRECTORY_ROLES,
+    "roleeligibilities": ROLE_ELIGIBILITIES,
+    "roleeligibilityscheduleinstances": ROLE_ELIGIBILITIES,
+    "rolemanagementdirectoryroleeligibilityscheduleinstances": ROLE_ELIGIBILITIES,
     "serviceprincipals": SERVICE_PRINCIPALS,
     "userregistrationdetails": REGISTRATIONS,
     "registrationdetails": REGISTRATIONS,
@@ -137,6 +154,11 @@ _NAMES: dict[str, Kind] = {
     "groupmembers{id}": MEMBERS,
     "groups{id}members": MEMBERS,
     "directoryroles{id}members": MEMBERS,
+    "groupeligibilities/{id}": GROUP_ELIGIBILITIES,
+    "{id}eligibilityscheduleinstances": GROUP_ELIGIBILITIES,
+    "eligibilityscheduleinstances{id}": GROUP_ELIGIBILITIES,
+    "groupeligibilities{id}": GROUP_ELIGIBILITIES,
+    "identitygovernanceprivilegedaccessgroupeligibilityscheduleinstances{id}": GROUP_ELIGIBILITIES,
     "{id}approleassignedto": APP_ROLE_ASSIGNMENTS,
     "approleassignedto{id}": APP_ROLE_ASSIGNMENTS,
     "serviceprincipals{id}approleassignedto": APP_ROLE_ASSIGNMENTS,
@@ -147,6 +169,7 @@ _NAMES: dict[str, Kind] = {
 }
 # Folders whose every file is of one kind, whatever its name.
 _FOLDERS: dict[str, Kind] = {
+    "groupeligibilities": GROUP_ELIGIBILITIES,
     "approleassignments": APP_ROLE_ASSIGNMENTS,
     "approleassignedto": APP_ROLE_ASSIGNMENTS,
 }
@@ -328,6 +351,11 @@ def content_kind(records: Iterable[dict[str, Any]]) -> Kind | None:
     if all("@odata.type" in record for record in sample):
         return MEMBERS  # a list of several types: the members of a group or role
     for wanted, kind in (
+        # Before role assignments, whose properties eligibilities share: an eligible role
+        # must never be read as an active one.
+        ({"roleEligibilityScheduleId"}, ROLE_ELIGIBILITIES),
+        ({"eligibilityScheduleId", "groupId"}, GROUP_ELIGIBILITIES),
+        ({"accessId", "groupId"}, GROUP_ELIGIBILITIES),
         ({"roleDefinitionId", "principalId"}, ROLE_ASSIGNMENTS),
         ({"appRoleId", "resourceId"}, APP_ROLE_ASSIGNMENTS),
         ({"roleTemplateId"}, DIRECTORY_ROLES),
@@ -372,7 +400,16 @@ def classify(saved: SavedFile) -> None:
     kind = by_context or by_name or content_kind(r for p in saved.pages for r in p.records)
     saved.kind = kind
     if kind is not None and kind.keyed:
-        saved.key = context_key or name_key or _link_key(saved.pages)
+        saved.key = context_key or name_key or _link_key(saved.pages) or _record_key(saved)
+
+
+def _record_key(saved: SavedFile) -> str | None:
+    """The group a list of PIM group eligibilities is about, when all its records say it."""
+    if saved.kind is not GROUP_ELIGIBILITIES:
+        return None
+    groups = {r.get("groupId") for p in saved.pages for r in p.records}
+    only = next(iter(groups)) if len(groups) == 1 else None
+    return only if isinstance(only, str) and _GUID.fullmatch(only) else None
 
 
 # --- one list from its files -------------------------------------------------------------------

@@ -14,12 +14,14 @@ from iam_gov.connectors.entra.dump import (
     APP_ROLE_ASSIGNMENTS,
     DIRECTORY_ROLES,
     DOMAINS,
+    GROUP_ELIGIBILITIES,
     GROUPS,
     MEMBERS,
     ORGANIZATION,
     REGISTRATIONS,
     ROLE_ASSIGNMENTS,
     ROLE_DEFINITIONS,
+    ROLE_ELIGIBILITIES,
     SERVICE_PRINCIPALS,
     USERS,
     GraphList,
@@ -38,14 +40,17 @@ from iam_gov.connectors.entra.records import (
     Domain,
     GraphGroup,
     GraphUser,
+    GroupEligibility,
     M,
     RegistrationDetails,
     RoleAssignment,
     RoleDefinition,
+    RoleEligibility,
     ServicePrincipal,
     TenantData,
     is_object_id,
     parse_records,
+    pim_capable,
 )
 from iam_gov.connectors.shared.files import BadFile
 from iam_gov.errors import SourceError
@@ -63,6 +68,8 @@ SERVICE_PRINCIPALS_FILE = "service-principals.json"
 APP_ROLE_ASSIGNMENTS_FOLDER = "app-role-assignments"
 REGISTRATION_DETAILS = "user-registration-details.json"
 DOMAINS_FILE = "domains.json"
+ROLE_ELIGIBILITIES_FILE = "role-eligibilities.json"
+GROUP_ELIGIBILITIES_FOLDER = "group-eligibilities"
 APP_ROLE_FOLDERS = frozenset({"approleassignments", "approleassignedto"})
 _SEPARATORS = re.compile(r"[-_. ]+")
 
@@ -219,6 +226,7 @@ def read_export(folder: Path) -> tuple[TenantData, list[Path]]:
     data.sign_in_activity = any("signInActivity" in user for user in raw_users)
     _read_groups(reader, users)
     _read_roles(reader)
+    _read_eligibilities(reader)
     _read_apps(reader)
     registrations = reader.parsed(REGISTRATIONS, RegistrationDetails)
     if registrations is not None:
@@ -312,6 +320,52 @@ def _member_of(
             consequence="access held through nested groups is not concluded",
         )
     return found
+
+
+def _read_eligibilities(reader: _Reader) -> None:
+    """PIM's eligible role assignments and group memberships. An export without them (saved
+    before they were read, or by a script that does not save them) leaves eligible
+    administrators unknown: said, never taken as none."""
+    data = reader.data
+    roles = reader.parsed(ROLE_ELIGIBILITIES, RoleEligibility)
+    if roles is None:
+        reader.missing(
+            ROLE_ELIGIBILITIES_FILE,
+            "eligible role assignments (PIM, GET /roleManagement/directory/"
+            "roleEligibilityScheduleInstances) are",
+            f"eligible role assignments unknown: {ROLE_ELIGIBILITIES.consequence}",
+        )
+    else:
+        data.role_eligibilities = roles
+        for eligibility in roles:
+            if eligibility.role_definition is not None:
+                data.role_definitions.setdefault(
+                    eligibility.role_definition_id, eligibility.role_definition
+                )
+    capable = [g for g in data.groups if is_object_id(g.id) and pim_capable(g)]
+    if not capable:
+        return
+    if not any(name == GROUP_ELIGIBILITIES.name for name, _ in reader.lists):
+        reader.missing(
+            f"{GROUP_ELIGIBILITIES_FOLDER}/",
+            "eligible group memberships (PIM for Groups, GET /identityGovernance/"
+            "privilegedAccess/group/eligibilityScheduleInstances?$filter=groupId eq '{id}', "
+            "one file per group) are",
+            "eligible group memberships unknown: access that eligible members of any group "
+            "can activate is not concluded",
+        )
+        return
+    for group in capable:
+        found = reader.parsed(GROUP_ELIGIBILITIES, GroupEligibility, group.id)
+        if found is None:
+            what = f"group {group.display_name or group.id}"
+            reader.missing(
+                f"{GROUP_ELIGIBILITIES_FOLDER}/{group.id}.json",
+                f"the eligible members of {what} are",
+                f"eligible members of {what} unknown: {GROUP_ELIGIBILITIES.consequence}",
+            )
+            continue
+        data.group_eligibilities[group.id] = found
 
 
 def _read_roles(reader: _Reader) -> None:

@@ -9,10 +9,12 @@ from iam_gov.connectors.entra.client import GraphClient, GraphError, segment
 from iam_gov.connectors.entra.dump import (
     APP_ROLE_ASSIGNMENTS,
     DOMAINS,
+    GROUP_ELIGIBILITIES,
     GROUPS,
     REGISTRATIONS,
     ROLE_ASSIGNMENTS,
     ROLE_DEFINITIONS,
+    ROLE_ELIGIBILITIES,
     SERVICE_PRINCIPALS,
     USERS,
     Kind,
@@ -23,14 +25,17 @@ from iam_gov.connectors.entra.records import (
     Domain,
     GraphGroup,
     GraphUser,
+    GroupEligibility,
     M,
     RegistrationDetails,
     RoleAssignment,
     RoleDefinition,
+    RoleEligibility,
     ServicePrincipal,
     TenantData,
     is_object_id,
     parse_records,
+    pim_capable,
 )
 from iam_gov.errors import ConnectorError
 
@@ -66,6 +71,29 @@ GROUP_FIELDS = (
 )
 ROLE_DEFINITION_FIELDS = ("id", "displayName", "description", "isBuiltIn", "templateId")
 ROLE_ASSIGNMENT_FIELDS = ("id", "principalId", "roleDefinitionId", "directoryScopeId")
+ROLE_ELIGIBILITY_FIELDS = (
+    *ROLE_ASSIGNMENT_FIELDS,
+    "startDateTime",
+    "endDateTime",
+    "memberType",
+    "roleEligibilityScheduleId",
+)
+GROUP_ELIGIBILITY_FIELDS = (
+    "id",
+    "groupId",
+    "principalId",
+    "accessId",
+    "memberType",
+    "startDateTime",
+    "endDateTime",
+    "eligibilityScheduleId",
+)
+ROLE_ELIGIBILITIES_PATH = "/roleManagement/directory/roleEligibilityScheduleInstances"
+GROUP_ELIGIBILITIES_PATH = "/identityGovernance/privilegedAccess/group/eligibilityScheduleInstances"
+PIM_NEEDS = (
+    "PIM needs Entra ID P2 or ID Governance, and the app RoleManagement.Read.Directory (or "
+    "RoleEligibilitySchedule.Read.Directory) and PrivilegedEligibilitySchedule.Read.AzureADGroup"
+)
 SERVICE_PRINCIPAL_FIELDS = ("id", "appId", "displayName", "appRoles", "servicePrincipalType")
 APP_ROLE_ASSIGNMENT_FIELDS = (
     "id",
@@ -99,6 +127,8 @@ class LiveReader:
         self._domains()
         self._groups()
         self._roles()
+        self._role_eligibilities()
+        self._group_eligibilities()
         self._applications()
         self._registrations()
 
@@ -256,6 +286,74 @@ class LiveReader:
         )
         self.data.role_definitions = {d.id: d for d in definitions}
 
+    def _role_eligibilities(self) -> None:
+        """PIM's eligible role assignments: never a silent none. Refused (no licence, no
+        permission) or cut short, they are unknown and the snapshot says so."""
+        path = ROLE_ELIGIBILITIES_PATH
+        params = {
+            "$select": ",".join(ROLE_ELIGIBILITY_FIELDS),
+            "$expand": "roleDefinition,principal",
+        }
+        records, error = self._pages(path, params, save_as=ROLE_ELIGIBILITIES.name)
+        if error is not None:
+            cut = (
+                "the eligible role assignments after it" if records else "eligible role assignments"
+            )
+            self._problem(
+                path,
+                error,
+                f"{cut} unknown{_pim_hint(error)}",
+                consequence=f"eligible role assignments unknown: {ROLE_ELIGIBILITIES.consequence}",
+            )
+        eligibilities = parse_records(records, RoleEligibility, path, self.data)
+        self.data.role_eligibilities = eligibilities
+        for eligibility in eligibilities:
+            # Names for custom roles when the role definitions could not be listed.
+            if eligibility.role_definition is not None:
+                self.data.role_definitions.setdefault(
+                    eligibility.role_definition_id, eligibility.role_definition
+                )
+
+    def _group_eligibilities(self) -> None:
+        """PIM for Groups' eligible members, one call per group Graph lets PIM govern (it
+        takes only a filter on one group or one principal). A refusal (no licence, no
+        permission) is the same for every group: asked once, said once."""
+        path = GROUP_ELIGIBILITIES_PATH
+        for group in self.data.groups:
+            if not is_object_id(group.id) or not pim_capable(group):
+                continue
+            what = f"group {group.display_name or group.id}"
+            params = {
+                "$filter": f"groupId eq '{group.id}'",
+                "$select": ",".join(GROUP_ELIGIBILITY_FIELDS),
+            }
+            records, error = self._pages(
+                path, params, save_as=f"{GROUP_ELIGIBILITIES.name}/{group.id}"
+            )
+            if error is not None and error.status in {400, 401, 403}:
+                self._problem(
+                    path,
+                    error,
+                    f"eligible group memberships unknown{_pim_hint(error)}",
+                    consequence="eligible group memberships unknown: access that eligible "
+                    "members of any group can activate is not concluded",
+                )
+                self.bodies.pop(f"{GROUP_ELIGIBILITIES.name}/{group.id}", None)
+                return
+            if error is not None:
+                self._problem(
+                    path,
+                    error,
+                    f"the eligible members of {what} are unknown",
+                    group.id,
+                    consequence=f"eligible members of {what} unknown: "
+                    f"{GROUP_ELIGIBILITIES.consequence}",
+                )
+                continue
+            self.data.group_eligibilities[group.id] = parse_records(
+                records, GroupEligibility, path, self.data
+            )
+
     def _applications(self) -> None:
         params = {"$select": ",".join(SERVICE_PRINCIPAL_FIELDS), "$top": TOP}
         missing = "applications after it, and their assignments, are missing"
@@ -306,3 +404,9 @@ class LiveReader:
             )
         details = parse_records(records, RegistrationDetails, path, self.data)
         self.data.registrations = {d.id: d for d in details}
+
+
+def _pim_hint(error: GraphError) -> str:
+    if error.status in {400, 403} or "License" in error.code:
+        return f" ({PIM_NEEDS})"
+    return ""

@@ -107,6 +107,35 @@ class RoleAssignment(_Graph):
     directory_scope_id: str = "/"
 
 
+class RoleEligibility(_Graph):
+    """PIM: a principal that may activate a directory role (unifiedRoleEligibilityScheduleInstance):
+    an administrator for every review and leaver purpose, though not active right now."""
+
+    id: str = Field(min_length=1)
+    principal_id: str = Field(min_length=1)
+    role_definition_id: str = Field(min_length=1)
+    directory_scope_id: str = "/"
+    start_date_time: GraphTime = None
+    end_date_time: GraphTime = None
+    member_type: str | None = None
+    role_definition: RoleDefinition | None = None
+    """Present when read with ``$expand=roleDefinition``."""
+
+
+class GroupEligibility(_Graph):
+    """PIM for Groups: a principal that may activate membership (or ownership) of a group
+    (privilegedAccessGroupEligibilityScheduleInstance)."""
+
+    id: str = Field(min_length=1)
+    group_id: str = Field(min_length=1)
+    principal_id: str = Field(min_length=1)
+    access_id: str | None = None
+    """``member`` or ``owner``."""
+    member_type: str | None = None
+    start_date_time: GraphTime = None
+    end_date_time: GraphTime = None
+
+
 class DirectoryRole(_Graph):
     """An activated directory role, as the older ``/directoryRoles`` API shows it."""
 
@@ -158,6 +187,13 @@ class Domain(_Graph):
 M = TypeVar("M", bound=_Graph)
 
 
+def pim_capable(group: GraphGroup) -> bool:
+    """Whether PIM for Groups can govern the group: not dynamic membership groups, nor groups
+    synchronised from an on-premises directory (Microsoft's "PIM for Groups" limits)."""
+    dynamic = "DynamicMembership" in group.group_types or bool(group.membership_rule)
+    return not dynamic and group.on_premises_sync_enabled is not True
+
+
 @dataclass
 class TenantData:
     """Everything read from one tenant, live or from files, before it becomes the model."""
@@ -170,6 +206,11 @@ class TenantData:
     """Group id -> its direct members; a group missing here has unknown members."""
     role_definitions: dict[str, RoleDefinition] = field(default_factory=dict)
     role_assignments: list[RoleAssignment] = field(default_factory=list)
+    role_eligibilities: list[RoleEligibility] = field(default_factory=list)
+    """PIM's eligible role assignments; when they could not be read, a problem says so."""
+    group_eligibilities: dict[str, list[GroupEligibility]] = field(default_factory=dict)
+    """Group id -> PIM eligibilities for it; a group missing here has them unknown (or cannot
+    have any: dynamic and synchronised groups)."""
     service_principals: dict[str, ServicePrincipal] = field(default_factory=dict)
     app_role_assignments: list[AppRoleAssignment] = field(default_factory=list)
     registrations: dict[str, RegistrationDetails] | None = None

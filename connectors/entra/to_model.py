@@ -12,8 +12,10 @@ from iam_gov.connectors.entra.records import (
     DirectoryObject,
     GraphGroup,
     GraphUser,
+    GroupEligibility,
     RegistrationDetails,
     RoleAssignment,
+    RoleEligibility,
     TenantData,
 )
 from iam_gov.connectors.shared.snapshot import ordered_snapshot
@@ -42,6 +44,22 @@ def _flag(value: bool | None) -> str | None:
 
 DEFAULT_APP_ROLE = "00000000-0000-0000-0000-000000000000"
 """The app role id of "default access", for applications that define no roles."""
+
+
+ELIGIBLE = "pim:eligible"
+"""``Grant.via`` of what PIM makes a user eligible for, held directly: not active now, but
+theirs to activate, so an administrator for every review and leaver purpose. (The model has
+no field for it yet; no entitlement id starts with ``pim:``.)"""
+
+
+def eligible_through(group_id: str) -> str:
+    """``Grant.via`` of what a user is eligible for through a group: the group is eligible
+    for a role, or the user is an eligible member of the group that holds it."""
+    return f"{ELIGIBLE}:{group_entitlement(group_id)}"
+
+
+def is_eligible(via: str | None) -> bool:
+    return via is not None and (via == ELIGIBLE or via.startswith(ELIGIBLE + ":"))
 
 
 def group_entitlement(group_id: str) -> str:
@@ -74,6 +92,8 @@ class SnapshotBuilder:
     entitlements: dict[str, Entitlement] = field(default_factory=dict)
     grants: dict[tuple[str, str, str | None], datetime | None] = field(default_factory=dict)
     role_holding_groups: set[str] = field(default_factory=set)
+    conferred: dict[str, set[str]] = field(default_factory=dict)
+    """Group id -> the roles and app roles its direct members hold through it."""
 
     def snapshot(self, source: str, collected_at: datetime) -> SystemSnapshot:
         data = self.data
@@ -82,6 +102,8 @@ class SnapshotBuilder:
         self._memberships()
         self._directory_roles()
         self._app_roles()
+        self._eligible_roles()
+        self._eligible_members()
         self._group_entitlements()
         accounts, credentials = self._accounts()
         grants = [
@@ -217,10 +239,62 @@ class SnapshotBuilder:
                 self.entitlements[entitlement_id] = self._role(assignment)
             if principal in self.groups:
                 self.role_holding_groups.add(principal)
+                self.conferred.setdefault(principal, set()).add(entitlement_id)
             for user_id, via in self._holders(principal, None):
                 self._grant(user_id, entitlement_id, via)
 
-    def _role(self, assignment: RoleAssignment) -> Entitlement:
+    # PIM
+
+    def _eligible_roles(self) -> None:
+        """Eligible role assignments: the same role entitlement as an active one, held with
+        ``via`` saying "eligible" (directly, or through the group that is eligible)."""
+        for eligibility in self.data.role_eligibilities:
+            principal = eligibility.principal_id
+            if principal not in self.users and principal not in self.groups:
+                continue  # a service principal, or a deleted object: not an account here
+            entitlement_id = role_entitlement(
+                eligibility.role_definition_id, eligibility.directory_scope_id
+            )
+            if entitlement_id not in self.entitlements:
+                self.entitlements[entitlement_id] = self._role(eligibility)
+            if principal in self.users:
+                self._grant(principal, entitlement_id, ELIGIBLE, eligibility.start_date_time)
+                continue
+            self.role_holding_groups.add(principal)
+            for user_id in sorted(self.direct_users.get(principal, ())):
+                self._grant(user_id, entitlement_id, eligible_through(principal))
+
+    def _eligible_members(self) -> None:
+        """Eligible members of a group (PIM for Groups): the group itself, the groups it is
+        in, and the roles and app roles assigned to it, all held as eligible. Ownership is
+        not access here (owners are not read either)."""
+        for group_id, eligibilities in sorted(self.data.group_eligibilities.items()):
+            if group_id not in self.groups:
+                continue
+            for eligibility in eligibilities:
+                if (eligibility.access_id or "member").lower() != "member":
+                    continue
+                principal = eligibility.principal_id
+                if principal in self.users:
+                    self._eligible_member(principal, group_id, ELIGIBLE, eligibility)
+                elif principal in self.groups:
+                    for user_id in sorted(self.direct_users.get(principal, ())):
+                        self._eligible_member(
+                            user_id, group_id, eligible_through(principal), eligibility
+                        )
+
+    def _eligible_member(
+        self, user_id: str, group_id: str, via: str, eligibility: GroupEligibility
+    ) -> None:
+        at = eligibility.start_date_time if via == ELIGIBLE else None
+        self._grant(user_id, group_entitlement(group_id), via, at)
+        through = eligible_through(group_id)
+        for ancestor in self._ancestors(group_id):
+            self._grant(user_id, group_entitlement(ancestor), through)
+        for entitlement_id in sorted(self.conferred.get(group_id, ())):
+            self._grant(user_id, entitlement_id, through)
+
+    def _role(self, assignment: RoleAssignment | RoleEligibility) -> Entitlement:
         definition = self.data.role_definitions.get(assignment.role_definition_id)
         name = (definition.display_name if definition else None) or assignment.role_definition_id
         if assignment.directory_scope_id != "/":
@@ -246,6 +320,8 @@ class SnapshotBuilder:
             entitlement_id = app_role_entitlement(assignment.resource_id, assignment.app_role_id)
             if entitlement_id not in self.entitlements:
                 self.entitlements[entitlement_id] = self._app_role(assignment)
+            if assignment.principal_id in self.groups:
+                self.conferred.setdefault(assignment.principal_id, set()).add(entitlement_id)
             for user_id, via in holders:
                 self._grant(
                     user_id,

@@ -256,7 +256,10 @@ def entra_files(directories: Directories) -> Iterator[tuple[str, Any]]:
     )
     for group, group_members in sorted(members.items()):
         yield f"group-members/{entra_group_id(group)}.json", group_members
+        # PIM for Groups: nobody is only eligible for membership in this company
+        yield f"group-eligibilities/{entra_group_id(group)}.json", []
     yield "role-assignments.json", assignments
+    yield "role-eligibilities.json", []  # PIM: every admin role is held actively
     yield (
         "role-definitions.json",
         [

@@ -161,6 +161,35 @@ def graph_dump_files(directories: Directories) -> Iterator[tuple[str, str]]:
             size=None,
         ),
     )
+    # PIM: the company's admin roles are all active; nobody is only eligible (the script
+    # saves the answers all the same, so that "nobody eligible" is known, not assumed)
+    yield from _saved(
+        "roleManagement_directory_roleEligibilityScheduleInstances",
+        _pages(
+            "roleManagement/directory/roleEligibilityScheduleInstances",
+            [],
+            {"$expand": "roleDefinition,principal"},
+            context=(
+                "roleManagement/directory/roleEligibilityScheduleInstances"
+                "(roleDefinition(),principal())"
+            ),
+            token="RoleEligibilityScheduleInstance",
+            size=None,
+        ),
+    )
+    for name in sorted(members):
+        group_id = entra_group_id(name)
+        yield from _saved(
+            f"group-eligibilities/{group_id}_eligibilityScheduleInstances",
+            _pages(
+                "identityGovernance/privilegedAccess/group/eligibilityScheduleInstances",
+                [],
+                {"$filter": f"groupId eq '{group_id}'"},
+                context="identityGovernance/privilegedAccess/group/eligibilityScheduleInstances",
+                token="PrivilegedAccessGroupEligibilityScheduleInstance",
+                size=None,
+            ),
+        )
     yield from _saved(
         "servicePrincipals",
         _pages(

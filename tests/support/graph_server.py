@@ -5,18 +5,22 @@ It speaks the wire protocol the real services speak, as far as the connector and
 OpenID discovery and the client-credentials token endpoint (client secret or a signed
 certificate assertion), Graph v1.0 with ``$select`` checked against each type's properties,
 ``$top`` limits, ``@odata.nextLink`` paging, Graph's error bodies, and the application
-permissions each call needs according to Graph's documentation (``required_permissions``).
-Faults (throttling, outages) are injected per route.
+permissions each call needs according to Graph's documentation (``required_permissions``),
+PIM's eligibility lists (Entra ID P2). Faults (throttling, outages) are injected per route;
+``die_at`` stops the whole server mid-collect. Its certificate is issued by a private CA
+(``ca_file``), as a TLS-inspecting proxy's or a test server's would be.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime as dt
 import ipaddress
 import json
 import re
 import secrets
+import socket
 import ssl
 import threading
 import uuid
@@ -58,6 +62,17 @@ _READ_ROLES = (
     frozenset({"RoleManagement.Read.All"}),
     frozenset({"Directory.Read.All"}),
     frozenset({"RoleManagement.ReadWrite.Directory"}),
+)
+_READ_ROLE_ELIGIBILITY = (
+    frozenset({"RoleEligibilitySchedule.Read.Directory"}),
+    frozenset({"RoleManagement.Read.Directory"}),
+    frozenset({"RoleManagement.Read.All"}),
+    frozenset({"RoleEligibilitySchedule.ReadWrite.Directory"}),
+    frozenset({"RoleManagement.ReadWrite.Directory"}),
+)
+_READ_GROUP_ELIGIBILITY = (
+    frozenset({"PrivilegedEligibilitySchedule.Read.AzureADGroup"}),
+    frozenset({"PrivilegedEligibilitySchedule.ReadWrite.AzureADGroup"}),
 )
 _ID = r"[^/]+"
 ROUTES: tuple[tuple[str, re.Pattern[str], tuple[frozenset[str], ...]], ...] = tuple(
@@ -104,6 +119,16 @@ ROUTES: tuple[tuple[str, re.Pattern[str], tuple[frozenset[str], ...]], ...] = tu
         ),
         ("GET", r"/roleManagement/directory/roleDefinitions", _READ_ROLES),
         ("GET", r"/roleManagement/directory/roleAssignments", _READ_ROLES),
+        (
+            "GET",
+            r"/roleManagement/directory/roleEligibilityScheduleInstances",
+            _READ_ROLE_ELIGIBILITY,
+        ),
+        (
+            "GET",
+            r"/identityGovernance/privilegedAccess/group/eligibilityScheduleInstances",
+            _READ_GROUP_ELIGIBILITY,
+        ),
         ("GET", r"/servicePrincipals", _READ_APPS),
         ("GET", rf"/servicePrincipals/{_ID}/appRoleAssignedTo", _READ_APPS),
         (
@@ -178,6 +203,14 @@ APP_ROLE_ASSIGNMENT_PROPERTIES = frozenset(
      "resourceDisplayName", "appRoleId", "createdDateTime", "deletedDateTime"}
 )  # fmt: skip
 DOMAIN_PROPERTIES = frozenset({"id", "authenticationType", "isVerified", "isDefault"})
+ROLE_ELIGIBILITY_PROPERTIES = frozenset(
+    {"id", "principalId", "roleDefinitionId", "directoryScopeId", "appScopeId", "startDateTime",
+     "endDateTime", "memberType", "roleEligibilityScheduleId"}
+)  # fmt: skip
+GROUP_ELIGIBILITY_PROPERTIES = frozenset(
+    {"id", "accessId", "groupId", "principalId", "memberType", "startDateTime", "endDateTime",
+     "eligibilityScheduleId"}
+)  # fmt: skip
 
 
 @dataclass
@@ -196,6 +229,12 @@ class Tenant:
     domains: list[dict[str, Any]] = field(default_factory=list)
     premium: bool = True
     """Entra ID P1: without it, sign-in activity and the registration report are refused."""
+    role_eligibilities: list[dict[str, Any]] = field(default_factory=list)
+    """PIM: eligible directory role assignments (roleEligibilityScheduleInstance)."""
+    group_eligibilities: list[dict[str, Any]] = field(default_factory=list)
+    """PIM for Groups: eligible memberships and ownerships of groups."""
+    governance: bool = True
+    """Entra ID P2 (or ID Governance): without it, PIM's lists are refused."""
 
     def type_of(self, object_id: str) -> str:
         if object_id in self.users:
@@ -268,13 +307,18 @@ class GraphServer:
         """Quote a wrong client secret back in the token error (a careless server)."""
         self.lock = threading.RLock()
         self.ca_file = folder / "graph-ca.pem"
+        """The private CA that issued the server's certificate."""
+        self.die_at: Callable[[str, str], bool] | None = None
+        """(method, Graph path) -> True: the server dies as that request arrives, leaving it
+        unanswered and refusing every connection after (a crashed or unplugged server)."""
+        self.dead = False
+        self._connections: set[socket.socket] = set()
         self._httpd: ThreadingHTTPServer | None = None
 
     # control
 
     def start(self) -> None:
-        cert_file, key_file = _self_signed(self.folder)
-        self.ca_file.write_bytes(cert_file.read_bytes())
+        cert_file, key_file = _issued_by_private_ca(self.folder, self.ca_file)
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(cert_file, key_file)
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
@@ -286,6 +330,22 @@ class GraphServer:
         if self._httpd is not None:
             self._httpd.shutdown()
             self._httpd.server_close()
+        self._drop_connections()
+
+    def die(self) -> None:
+        """Stop at once, from any thread: the listening socket closed (new connections are
+        refused) and every open connection cut, kept-alive ones included."""
+        self.dead = True
+        if self._httpd is not None:
+            threading.Thread(target=self.stop, daemon=True).start()
+        self._drop_connections()
+
+    def _drop_connections(self) -> None:
+        with self.lock:
+            connections, self._connections = set(self._connections), set()
+        for connection in connections:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
 
     @property
     def url(self) -> str:
@@ -302,6 +362,7 @@ class GraphServer:
             self.page_size = 100
             self.link_base = None
             self.echo_secret = False
+            self.die_at = None
 
     def issue_token(self, client_id: str = CLIENT_ID) -> str:
         """A token as if the app had signed in (for tests that do not test signing in)."""
@@ -314,19 +375,51 @@ class GraphServer:
         return [r for r in self.requests if r.graph and method in (None, r.method)]
 
 
-def _self_signed(folder: Path) -> tuple[Path, Path]:
+def _issued_by_private_ca(folder: Path, ca_file: Path) -> tuple[Path, Path]:
+    """A private CA (written to ``ca_file``) and the server's certificate for 127.0.0.1 and
+    localhost issued by it: trusted only by a client told to trust that CA."""
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+    now = dt.datetime.now(dt.UTC)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "iam-gov test private CA")])
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=False,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )  # fmt: skip
+        .add_extension(
+            x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "iam-gov test Graph")])
-    now = dt.datetime.now(dt.UTC)
     certificate = (
         x509.CertificateBuilder()
         .subject_name(name)
-        .issuer_name(name)
+        .issuer_name(ca_name)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - dt.timedelta(minutes=5))
@@ -337,9 +430,15 @@ def _self_signed(folder: Path) -> tuple[Path, Path]:
             ),
             critical=False,
         )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
+            critical=False,
+        )
+        .sign(ca_key, hashes.SHA256())
     )
+    ca_file.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
     cert_file, key_file = folder / "graph-cert.pem", folder / "graph-key.pem"
     cert_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
     key_file.write_bytes(
@@ -384,6 +483,17 @@ def _handler(server: GraphServer) -> type[BaseHTTPRequestHandler]:
         def log_message(self, format: str, *args: Any) -> None:  # quiet
             pass
 
+        def setup(self) -> None:
+            super().setup()
+            with server.lock:
+                server._connections.add(self.connection)
+
+        def finish(self) -> None:
+            with server.lock:
+                server._connections.discard(self.connection)
+            with contextlib.suppress(OSError):  # cut by die()
+                super().finish()
+
         def do_GET(self) -> None:
             self._serve("GET")
 
@@ -406,6 +516,10 @@ def _handler(server: GraphServer) -> type[BaseHTTPRequestHandler]:
             )
             client_id: str | None = None
             graph = split.path.startswith("/v1.0/")
+            if server.dead or (graph and server.die_at is not None and server.die_at(method, path)):
+                server.die()  # no answer: the client sees the connection cut
+                self.close_connection = True
+                return
             try:
                 if not graph:
                     answer = _auth(server, method, split.path, body)
@@ -751,6 +865,28 @@ def _get(
         return _list(server, path, query, tenant.role_assignments, ROLE_ASSIGNMENT_PROPERTIES,
                      "unifiedRoleAssignment", None,
                      expand=_expander(tenant, "roleDefinition", "principal"))  # fmt: skip
+    if route == ["roleManagement", "directory", "roleEligibilityScheduleInstances"]:
+        if not tenant.governance:
+            raise _non_governance()
+        items = _filtered(tenant.role_eligibilities, query, {"principalId", "roleDefinitionId"})
+        return _list(server, path, query, items, ROLE_ELIGIBILITY_PROPERTIES,
+                     "unifiedRoleEligibilityScheduleInstance", None,
+                     expand=_expander(tenant, "roleDefinition", "principal"))  # fmt: skip
+    if route == ["identityGovernance", "privilegedAccess", "group", "eligibilityScheduleInstances"]:
+        if not tenant.governance:
+            raise _non_governance()
+        if not re.fullmatch(r"(groupId|principalId) eq '[^']+'", query.get("$filter", "")):
+            # "This method requires the $filter (eq) query parameter to scope the request to a
+            # principalId or a groupId."
+            raise _graph_error(
+                400,
+                "BadRequest",
+                "The request requires a filter on groupId or principalId.",
+            )
+        items = _filtered(tenant.group_eligibilities, query, {"groupId", "principalId"})
+        return _list(server, path, query, items, GROUP_ELIGIBILITY_PROPERTIES,
+                     "privilegedAccessGroupEligibilityScheduleInstance", 999,
+                     expand=_expander(tenant, "principal", "group"))  # fmt: skip
     if route == ["servicePrincipals"]:
         return _list(server, path, query, list(tenant.service_principals.values()),
                      SERVICE_PRINCIPAL_PROPERTIES, "servicePrincipal", 999,
@@ -773,6 +909,27 @@ def _get(
         _refuse(query, "$top")
         return _list(server, path, query, tenant.domains, DOMAIN_PROPERTIES, "domain", None)
     raise _graph_error(400, "BadRequest", f"Resource not found for the segment '{head}'.")
+
+
+def _non_governance() -> _Answer:
+    return _graph_error(
+        400,
+        "AadPremiumLicenseRequired",
+        "The tenant needs to have Microsoft Entra ID P2 or Microsoft Entra ID Governance license.",
+    )
+
+
+def _filtered(
+    items: list[dict[str, Any]], query: dict[str, str], properties: set[str]
+) -> list[dict[str, Any]]:
+    """``$filter=property eq 'value'`` (the only form these lists are asked with)."""
+    text = query.get("$filter")
+    if not text:
+        return items
+    found = re.fullmatch(r"(\w+) eq '([^']*)'", text.strip())
+    if found is None or found.group(1) not in properties:
+        raise _graph_error(400, "BadRequest", f"Invalid filter clause: {text}")
+    return [item for item in items if item.get(found.group(1)) == found.group(2)]
 
 
 def _non_premium() -> _Answer:
@@ -836,6 +993,8 @@ def _expanded(tenant: Tenant, item: dict[str, Any], name: str, allowed: tuple[st
         return tenant.role_definitions.get(item["roleDefinitionId"])
     if name == "principal":
         return _typed(tenant, item["principalId"])
+    if name == "group":
+        return _typed(tenant, item["groupId"])
     if name == "members":
         objects = [_typed(tenant, m) for m in tenant.members.get(item["id"], [])]
     elif name == "memberOf":
@@ -890,16 +1049,23 @@ def _list(
 # --- for fixtures ------------------------------------------------------------------------
 
 
-def running_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GraphServer]:
-    """A running server, in an environment whose TLS and proxy settings point at it: the body
-    of a test module's fixture (its tests share the server and ``reset`` it)."""
+def running_server(
+    tmp_path_factory: pytest.TempPathFactory, *, ca_in_environment: bool = True
+) -> Iterator[GraphServer]:
+    """A running server, in an environment whose proxy settings point at it and whose CA
+    bundle trusts its private CA (``ca_in_environment``; else the bundle is certifi's only,
+    and only a client given ``server.ca_file`` trusts it): the body of a test module's
+    fixture (its tests share the server and ``reset`` it)."""
+    import certifi
+
     server = GraphServer(tmp_path_factory.mktemp("graph"))
     server.start()
+    bundle = str(server.ca_file) if ca_in_environment else certifi.where()
     with pytest.MonkeyPatch.context() as patch:
         # On these machines a CA bundle in the environment overrides what a client is told;
         # httpx reads SSL_CERT_FILE (then SSL_CERT_DIR), requests REQUESTS_CA_BUNDLE.
         for name in ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
-            patch.setenv(name, str(server.ca_file))
+            patch.setenv(name, bundle)
         patch.delenv("SSL_CERT_DIR", raising=False)
         for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY",
                      "all_proxy", "MSAL_FORCE_REGION"):  # fmt: skip

@@ -206,6 +206,36 @@ def demo_tenant() -> Tenant:
             ],
         }
 
+    # PIM: Bob may activate Global Administrator; Dave may activate membership of Helpdesk
+    # Admins (and with it its role); Alice may activate ownership of Engineering, which is
+    # no access.
+    t.role_eligibilities.append(
+        {
+            "id": f"elig-{GLOBAL_ADMIN[:8]}-{bob[:8]}",
+            "principalId": bob,
+            "roleDefinitionId": GLOBAL_ADMIN,
+            "directoryScopeId": "/",
+            "appScopeId": None,
+            "startDateTime": "2025-09-01T09:00:00Z",
+            "endDateTime": None,
+            "memberType": "Direct",
+            "roleEligibilityScheduleId": oid("schedule: bob global admin"),
+        }
+    )
+    for principal, group_id, access in ((dave, helpdesk, "member"), (alice, engineering, "owner")):
+        t.group_eligibilities.append(
+            {
+                "id": oid(f"group eligibility: {principal} {group_id} {access}"),
+                "accessId": access,
+                "groupId": group_id,
+                "principalId": principal,
+                "memberType": "direct",
+                "startDateTime": "2025-10-01T09:00:00Z",
+                "endDateTime": "2026-10-01T09:00:00Z",
+                "eligibilityScheduleId": oid(f"group schedule: {principal} {group_id}"),
+            }
+        )
+
     app(wiki_sp, "Wiki", [])
     app(salesforce_sp, "Salesforce", [(sf_admin, "Admin"), (sf_user, "User")])
     app(graph_sp, "Microsoft Graph", [(graph_read, "User.Read.All")])
@@ -279,10 +309,12 @@ def live_connector(
     *,
     waits: list[float] | None = None,
     token_provider: Any = None,
+    sleep: Any = None,
     **extra: Any,
 ) -> Any:
     """A live connector for ``server``'s tenant, signing in with the client secret in
-    ``SECRET_ENV`` (which the test sets). ``waits`` records the pauses Graph asked for."""
+    ``SECRET_ENV`` (which the test sets). ``waits`` records the pauses Graph asked for (no
+    time passes); ``sleep`` (``time.sleep``) makes them real."""
     from iam_gov.connectors.entra.connector import EntraConnector, EntraOptions
 
     options = EntraOptions.model_validate(
@@ -297,7 +329,8 @@ def live_connector(
             **extra,
         }
     )
-    sleep = waits.append if waits is not None else (lambda seconds: None)
+    if sleep is None:
+        sleep = waits.append if waits is not None else (lambda seconds: None)
     return EntraConnector(
         "entra-prod", options, clock=lambda: NOW, token_provider=token_provider, sleep=sleep
     )
@@ -357,6 +390,26 @@ def export_tenant(server: GraphServer, folder: Path) -> None:
         one_page("/reports/authenticationMethods/userRegistrationDetails"),
     )
     write("domains.json", records("/domains"))
+    write(
+        "role-eligibilities.json",
+        one_page(live.ROLE_ELIGIBILITIES_PATH, {"$select": ",".join(live.ROLE_ELIGIBILITY_FIELDS)}),
+    )
+    for group in _pim_groups(groups):
+        write(
+            f"group-eligibilities/{group['id']}.json",
+            one_page(live.GROUP_ELIGIBILITIES_PATH, {"$filter": f"groupId eq '{group['id']}'"}),
+        )
+
+
+def _pim_groups(groups: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The groups PIM for Groups can govern (not dynamic, not synchronised)."""
+    return [
+        g
+        for g in groups
+        if "DynamicMembership" not in (g.get("groupTypes") or [])
+        and not g.get("membershipRule")
+        and not g.get("onPremisesSyncEnabled")
+    ]
 
 
 def script_dump(server: GraphServer, folder: Path) -> dict[str, list[str]]:
@@ -371,7 +424,10 @@ def script_dump(server: GraphServer, folder: Path) -> dict[str, list[str]]:
       other in ``roleManagement_directory_roleAssignments.json`` (no role definitions);
     - service principals with ``$expand=appRoleAssignedTo``: a JSON array of the bodies in
       ``servicePrincipals.json``;
-    - ``reports_authenticationMethods_userRegistrationDetails.json`` and ``domains.json``.
+    - ``reports_authenticationMethods_userRegistrationDetails.json`` and ``domains.json``;
+    - PIM: ``roleManagement_directory_roleEligibilityScheduleInstances.json`` (with
+      ``$expand=roleDefinition,principal``) and, per group,
+      ``<id>_eligibilityScheduleInstances.json``.
     """
     import httpx
 
@@ -427,4 +483,18 @@ def script_dump(server: GraphServer, folder: Path) -> dict[str, list[str]]:
         json.dumps(registrations[0] if len(registrations) == 1 else registrations),
     )
     save("domains", "domains.json", json.dumps(bodies("/domains")))
+    eligible = bodies(live.ROLE_ELIGIBILITIES_PATH, {"$expand": "roleDefinition,principal"})
+    save(
+        "role-eligibilities",
+        "roleManagement_directory_roleEligibilityScheduleInstances.json",
+        json.dumps(eligible[0] if len(eligible) == 1 else eligible),
+    )
+    all_groups = [g for body in groups for g in body["value"]]
+    for group in _pim_groups(all_groups):
+        pages = bodies(live.GROUP_ELIGIBILITIES_PATH, {"$filter": f"groupId eq '{group['id']}'"})
+        save(
+            "group-eligibilities",
+            f"{group['id']}_eligibilityScheduleInstances.json",
+            json.dumps(pages[0] if len(pages) == 1 else pages),
+        )
     return written

@@ -315,8 +315,13 @@ def test_asks_only_for_what_it_uses(graph: GraphServer) -> None:
     requests = graph.graph_requests()
     assert all(r.method == "GET" for r in requests)
     report = "/reports/authenticationMethods/userRegistrationDetails"
-    domains_and_roles = {"/domains", "/roleManagement/directory/roleAssignments",
-                         "/roleManagement/directory/roleDefinitions"}  # fmt: skip
+    domains_and_roles = {
+        "/domains",
+        "/roleManagement/directory/roleAssignments",
+        "/roleManagement/directory/roleDefinitions",
+        "/roleManagement/directory/roleEligibilityScheduleInstances",
+        "/identityGovernance/privilegedAccess/group/eligibilityScheduleInstances",
+    }
     for request in requests:
         if request.path != report:
             assert request.query.get("$select"), request.path
