@@ -44,7 +44,6 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=8)
     args = parser.parse_args()
 
-    os.environ["OKTA_TESTING_TESTINGDISABLEHTTPSCHECK"] = "true"  # the local Okta is http
     os.environ["IAM_GOV_BENCH_OKTA_TOKEN"] = "00Fake-SSWS-Token-For-Tests-Only_4e1f"
     context = multiprocessing.get_context("spawn")
     ours, theirs = context.Pipe()
@@ -63,6 +62,7 @@ def main() -> None:
             "type": "okta",
             "mode": "live",
             "org_url": url,
+            "allow_http": True,  # the local Okta is plain http on loopback
             "api_token": {"env": "IAM_GOV_BENCH_OKTA_TOKEN"},
             "concurrency": args.concurrency,
         }

@@ -224,8 +224,7 @@ def test_each_system_is_stored_as_soon_as_it_is_read(store: Store, company: Path
 
 @pytest.fixture
 def okta_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The SDK's switch for plain-http test servers, and no proxy from this machine."""
-    monkeypatch.setenv("OKTA_TESTING_TESTINGDISABLEHTTPSCHECK", "true")
+    """No proxy from this machine (the local Okta is plain http: ``allow_http``)."""
     for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):
         monkeypatch.delenv(name, raising=False)
 
@@ -241,6 +240,7 @@ def live_okta(server_url: str) -> str:
 type = "okta"
 mode = "live"
 org_url = "{server_url}"
+allow_http = true
 api_token = {{env = "{TOKEN_VARIABLE}"}}
 max_retries = 0
 """

@@ -13,6 +13,10 @@ turned off (``maxRetries = 0``):
   request of that endpoint waits for the reset;
 * it retries 503/504 at once, without backoff, and never 500/502 or a dropped connection;
   here they are retried with exponential backoff;
+* it has no notion of a whole collect: here one ``iam_gov.retrying.Patience`` is shared by
+  every request of a collect (or an apply), so that once its deadline has passed, or the
+  server has stopped answering (three attempts in a row without an answer, or a gateway's
+  502/503/504), no request is sent or retried any more: each raises ``GaveUp`` at once;
 * its typed models reject any enum value they do not know (a factor type Okta adds next
   month would lose a whole page), so responses are read as plain JSON by the parsers in
   ``records``, the same ones the export mode uses.
@@ -37,6 +41,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from iam_gov.errors import ConfigError
+from iam_gov.retrying import GaveUp, Patience
 
 SDK_LOGGER = "okta-sdk-python"
 _RESERVE = 0.1
@@ -44,6 +49,9 @@ _RESERVE = 0.1
 _MAX_RATE_LIMIT_WAITS = 10
 _BACKOFF_BASE = 0.5
 _BACKOFF_CAP = 30.0
+_GATEWAY_DOWN = frozenset({502, 503, 504})
+"""A gateway's answer that the server behind it is not answering: counts towards the circuit
+breaker, as no answer at all does."""
 
 T = TypeVar("T")
 
@@ -58,6 +66,9 @@ class Auth:
     private_key: str | None = field(default=None, repr=False)
     key_id: str | None = None
     scopes: tuple[str, ...] = ()
+    allow_http: bool = False
+    """Turn off the SDK's https check (``allow_http``: the options allow it for a loopback
+    address only)."""
 
     def __repr__(self) -> str:
         mode = "api_token" if self.api_token else f"client_id={self.client_id}"
@@ -106,9 +117,12 @@ def build_executor(auth: Auth, *, request_timeout: float) -> Any:
         )
         if auth.key_id:
             config["kid"] = auth.key_id
-    # As Client does: defaults, then the environment and okta.yaml, then ours over them.
+    # As Client does: defaults, then the environment and okta.yaml, then ours over them; the
+    # https check too (its environment variable OKTA_TESTING_TESTINGDISABLEHTTPSCHECK is
+    # overridden: whether http is allowed is the ``allow_http`` option's call alone).
+    plain_http = auth.allow_http and auth.org_url.startswith("http://")
     setter = ConfigSetter()  # type: ignore[no-untyped-call]
-    setter._apply_config({"client": config})
+    setter._apply_config({"client": config, "testing": {"testingDisableHttpsCheck": plain_http}})
     settings = setter._prune_config(setter.get_config())  # type: ignore[no-untyped-call]
     ConfigValidator(settings)  # type: ignore[no-untyped-call]
     # The SDK logs each request with its headers at DEBUG, the credential included; Client
@@ -117,7 +131,14 @@ def build_executor(auth: Auth, *, request_timeout: float) -> Any:
     return RequestExecutor(settings, NoOpCache())  # type: ignore[no-untyped-call]
 
 
-def open_api(auth: Auth, *, request_timeout: float, max_retries: int, concurrency: int) -> OktaApi:
+def open_api(
+    auth: Auth,
+    *,
+    request_timeout: float,
+    max_retries: int,
+    concurrency: int,
+    patience: Patience | None = None,
+) -> OktaApi:
     """The API client for ``auth``; ``ConfigError`` saying what the SDK refused."""
     try:
         executor = build_executor(auth, request_timeout=request_timeout)
@@ -127,7 +148,13 @@ def open_api(auth: Auth, *, request_timeout: float, max_retries: int, concurrenc
         reason = next((line for line in lines if line != "Errors:"), "refused")
         reason = reason.replace("&#39;", "'").replace("&quot;", '"')
         raise ConfigError(f"the Okta SDK refused the settings: {reason}") from None
-    return OktaApi(executor, auth.org_url, max_retries=max_retries, concurrency=concurrency)
+    return OktaApi(
+        executor,
+        auth.org_url,
+        max_retries=max_retries,
+        concurrency=concurrency,
+        patience=patience,
+    )
 
 
 def run_sync(make: Callable[[], Awaitable[T]]) -> T:
@@ -330,8 +357,10 @@ class OktaApi:
         *,
         max_retries: int,
         concurrency: int,
+        patience: Patience | None = None,
     ) -> None:
         self._executor = executor
+        self.patience = patience or Patience(deadline_seconds=math.inf)
         self.org_url = org_url.rstrip("/")
         self._origin = urllib.parse.urlsplit(self.org_url)[:2]
         self._max_retries = max_retries
@@ -365,10 +394,11 @@ class OktaApi:
         headers: Mapping[str, str] | None = None,
     ) -> Response:
         """One call; 429s wait for the reset, 5xx and lost connections are retried with
-        backoff. Raises ``ApiError`` for any other error status, or when retries run out."""
+        backoff. Raises ``ApiError`` for any other error status, or when retries run out;
+        ``GaveUp`` once the collect's patience is spent (then at once, without a request)."""
         attempt = rate_waits = 0
         while True:
-            await self.limits.acquire(bucket)
+            await self._acquire(bucket)
             response = None
             try:
                 async with self._semaphore:
@@ -394,12 +424,17 @@ class OktaApi:
             finally:
                 self.limits.release(bucket, response.headers if response else None)
             if response is None:
+                self.patience.failed(f"no response ({_describe(error)})")
                 if attempt < self._max_retries:
                     attempt += 1
-                    await asyncio.sleep(self._delay(attempt))
+                    await self._sleep(self._delay(attempt))
                     continue
                 raise ApiError(f"no response from Okta ({_describe(error)})")
             status = response.status
+            if status in _GATEWAY_DOWN:
+                self.patience.failed(error_summary(status, text))
+            else:
+                self.patience.succeeded()
             if status == 429:
                 rate_waits += 1
                 self.limits.exhausted(bucket, response.headers, self._delay(rate_waits))
@@ -413,7 +448,7 @@ class OktaApi:
             if status >= 500:
                 if attempt < self._max_retries:
                     attempt += 1
-                    await asyncio.sleep(self._delay(attempt))
+                    await self._sleep(self._delay(attempt))
                     continue
                 raise ApiError(
                     f"{error_summary(status, text)} (after {attempt + 1} attempts)", status
@@ -422,6 +457,25 @@ class OktaApi:
                 raise ApiError(error_summary(status, text), status)
             body = self._json(text, status)
             return Response(status, body, self._next_link(response, body))
+
+    async def _acquire(self, bucket: str) -> None:
+        """The rate limit's turn, within the collect's patience."""
+        self.patience.before_call()
+        left = self.patience.remaining()
+        if math.isinf(left):
+            await self.limits.acquire(bucket)
+            return
+        try:
+            await asyncio.wait_for(self.limits.acquire(bucket), max(left, 0.0))
+        except TimeoutError:
+            self.patience.before_call()  # the deadline passed while waiting: GaveUp
+            raise GaveUp("the collect's deadline passed while waiting for a rate limit") from None
+
+    async def _sleep(self, seconds: float) -> None:
+        """A backoff wait, cut short at the deadline (the next ``before_call`` then gives up)."""
+        allowed = self.patience.wait_allowed(seconds)
+        if allowed:
+            await asyncio.sleep(allowed)
 
     def _delay(self, attempt: int) -> float:
         delay: float = min(_BACKOFF_CAP, _BACKOFF_BASE * 2 ** (attempt - 1))

@@ -3,6 +3,8 @@ through the official SDK or from a folder of Okta API responses."""
 
 from __future__ import annotations
 
+import ipaddress
+import logging
 from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar, Literal
@@ -36,8 +38,16 @@ from iam_gov.model import (
     SystemSnapshot,
     UTCDateTime,
 )
+from iam_gov.retrying import GaveUp, Patience
 
-_LOOPBACK = frozenset({"localhost", "127.0.0.1", "::1"})
+log = logging.getLogger("iam_gov.connectors.okta")
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
 
 
 class OktaOptions(LiveOrExportOptions):
@@ -46,7 +56,12 @@ class OktaOptions(LiveOrExportOptions):
     type: Literal["okta"]
     # live
     org_url: str | None = None
-    """``https://example.okta.com`` (http only for a local test server)."""
+    """``https://example.okta.com`` (``http://`` only on a loopback address, with
+    ``allow_http``)."""
+    allow_http: bool = False
+    """Allow an ``http://`` org_url: only on a loopback address (a local test server, or a
+    TLS-terminating proxy on this machine), never across a network, where the token would
+    travel in clear. Each collect and action then logs a warning."""
     api_token: SecretRef | None = None
     """An SSWS API token."""
     client_id: str | None = Field(default=None, min_length=1)
@@ -62,6 +77,11 @@ class OktaOptions(LiveOrExportOptions):
     rate-limit reset instead and do not count)."""
     concurrency: int = Field(default=8, ge=1, le=50)
     """Requests under way at once; Okta's concurrency limit for an org is 15 to 75."""
+    deadline_seconds: float = Field(default=900.0, gt=0, le=86400)
+    """Longest a collect (or an action) may take, rate-limit waits and retries included. Past
+    it, or once Okta has stopped answering (three attempts in a row without an answer),
+    nothing more is asked and the collect fails, naming why: no snapshot with unknown holes
+    is stored, the previous one stays the latest."""
     # export
     path: RelPath | None = None
     """A folder of Okta API responses (see ``okta.export``)."""
@@ -82,6 +102,7 @@ class OktaOptions(LiveOrExportOptions):
 
     live_only: ClassVar[tuple[str, ...]] = (
         "org_url",
+        "allow_http",
         "api_token",
         "client_id",
         "private_key",
@@ -89,6 +110,7 @@ class OktaOptions(LiveOrExportOptions):
         "request_timeout",
         "max_retries",
         "concurrency",
+        "deadline_seconds",
         "collect_password_policies",
     )
     export_only: ClassVar[tuple[str, ...]] = ("path", "exported_at", "password_policies")
@@ -101,8 +123,11 @@ class OktaOptions(LiveOrExportOptions):
         parts = urlsplit(value.strip())
         if parts.scheme not in ("https", "http") or not parts.hostname:
             raise ValueError("must be the org's address, e.g. https://example.okta.com")
-        if parts.scheme == "http" and parts.hostname not in _LOOPBACK:
-            raise ValueError("must start with https:// (http only for a local test server)")
+        if parts.scheme == "http" and not _is_loopback(parts.hostname):
+            raise ValueError(
+                "must start with https:// (http:// sends the token in clear: it is allowed "
+                "only on a loopback address such as 127.0.0.1, with allow_http = true)"
+            )
         if parts.path.strip("/") or parts.query or parts.fragment or parts.username:
             raise ValueError("must be the org's address only, e.g. https://example.okta.com")
         return f"{parts.scheme}://{parts.netloc}"
@@ -124,6 +149,11 @@ class OktaOptions(LiveOrExportOptions):
                 raise ValueError("an OAuth 2.0 service app needs both client_id and private_key")
             if self.key_id is not None and not oauth:
                 raise ValueError("key_id only applies with client_id and private_key")
+            if self.org_url.startswith("http://") and not self.allow_http:
+                raise ValueError(
+                    f"org_url {self.org_url} is plain http: set allow_http = true to read "
+                    "a local test server or proxy on this machine (or use https://)"
+                )
         self.check_mode()
         return self
 
@@ -219,6 +249,12 @@ class OktaConnector(Connector[OktaOptions]):
             "collect_factors": options.collect_factors,
         }
         problems = [str(e) for e in snapshot.errors if e.consequence is not None]
+        if data.role_targets:
+            # The layout has no place for them yet: read back, scoped roles are org-wide.
+            problems.append(
+                "the targets of scoped admin roles are not in the export: read back, those "
+                "roles are taken as org-wide and the snapshot is incomplete"
+            )
         if layout.PASSWORD_POLICIES in writer.written:
             table["password_policies"] = layout.PASSWORD_POLICIES
         elif options.collect_password_policies:
@@ -248,6 +284,11 @@ class OktaConnector(Connector[OktaOptions]):
                 raise ConnectorError(
                     f"{self.system}: cannot read Okta at {self.options.org_url}: {exc}"
                 ) from None
+            except GaveUp as exc:
+                raise ConnectorError(
+                    f"{self.system}: gave up reading Okta at {self.options.org_url} "
+                    f"({api.requests} requests made): {exc}; nothing is stored"
+                ) from None
             finally:
                 self.requests_made = api.requests
 
@@ -260,12 +301,23 @@ class OktaConnector(Connector[OktaOptions]):
         async with self._api(APPLY_SCOPES) as api:
             try:
                 return await apply_action(api, action)
+            except GaveUp as exc:
+                raise ConnectorError(
+                    f"{self.system}: gave up acting on Okta at {self.options.org_url}: {exc}"
+                ) from None
             finally:
                 self.requests_made = api.requests
 
     def _api(self, scopes: tuple[str, ...]) -> OktaApi:
         options = self.options
         assert options.org_url is not None
+        if options.org_url.startswith("http://"):
+            log.warning(
+                "%s: org_url %s is plain http (allow_http = true): the credential and every "
+                "answer travel unencrypted; use https:// for a real org",
+                self.system,
+                options.org_url,
+            )
         try:
             auth = Auth(
                 org_url=options.org_url,
@@ -274,12 +326,14 @@ class OktaConnector(Connector[OktaOptions]):
                 private_key=_secret(options.private_key, "private_key"),
                 key_id=options.key_id,
                 scopes=scopes,
+                allow_http=options.allow_http,
             )
             return open_api(
                 auth,
                 request_timeout=options.request_timeout,
                 max_retries=options.max_retries,
                 concurrency=options.concurrency,
+                patience=Patience(deadline_seconds=options.deadline_seconds),
             )
         except ConfigError as exc:
             raise ConnectorError(f"{self.system}: {exc}") from None

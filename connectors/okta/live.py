@@ -5,8 +5,26 @@ one factor call per user who can sign in (there is no bulk factor API; suspended
 deactivated users are not asked, their MFA stays unknown); G/200 pages of groups, then per
 group its members (paged) and one role call; A/200 pages of apps, then per app its users and
 its groups (paged); and one role call per user that ``/api/v1/iam/assignees/users`` lists:
-R calls, not U. Roles held through a group come from the group's roles and its members.
-And one call (paged if the org has very many) for the password policies.
+R calls, not U. Roles held through a group come from the group's roles and its members. A
+role Okta can scope (USER_ADMIN, HELP_DESK_ADMIN, GROUP_MEMBERSHIP_ADMIN: groups; APP_ADMIN:
+apps) costs one more call for its targets. And one call (paged if the org has very many) for
+the password policies.
+
+Where the assignee list does not exist (a 404: older orgs, some tiers, proxies that do not
+pass it), the roles of every user who is not deactivated are read instead (U calls): roles
+are never lost silently; if those cannot be read either, they are unknown and the snapshot
+incomplete.
+
+A 404 on one object's part (members, app users, factors, roles) says "Not found" (E0000007)
+both when the object was deleted while we were reading and when the endpoint is not there
+(a proxy, a tier): the object itself is asked for again to tell the two apart. Deleted: no
+gap. Still there: the part is not available, said once for that kind of call, which is not
+asked again; unknown, with its consequence.
+
+The collect shares one ``Patience`` (``client``): once it gives up (the deadline, or a server
+that stopped answering), every call left ends at once, and ``run`` raises ``GaveUp``: the
+collect fails as a whole (``ConnectorError``), it does not store a snapshot with holes in
+random places.
 """
 
 from __future__ import annotations
@@ -21,19 +39,24 @@ from iam_gov.connectors.okta.client import ApiError, OktaApi
 from iam_gov.connectors.okta.records import (
     UNKNOWN_APPS,
     UNKNOWN_GROUPS,
+    UNKNOWN_ROLE_TARGETS,
     UNKNOWN_ROLES,
     UNKNOWN_USERS,
     OktaData,
     OktaPasswordPolicy,
+    OktaRole,
     OktaUser,
     RecordError,
+    RoleTarget,
     assignee_ids,
     member_ids,
     parse_app,
     parse_app_group,
+    parse_app_target,
     parse_app_user,
     parse_factor_kinds,
     parse_group,
+    parse_group_target,
     parse_items,
     parse_member,
     parse_password_policy,
@@ -41,6 +64,7 @@ from iam_gov.connectors.okta.records import (
     parse_user,
 )
 from iam_gov.model import SnapshotError
+from iam_gov.retrying import GaveUp
 
 PAGE = 200
 USERS = "/api/v1/users"
@@ -61,6 +85,11 @@ B_APP_USERS = "/api/v1/apps/{id}/users"
 B_APP_GROUPS = "/api/v1/apps/{id}/groups"
 B_ASSIGNEES = "/api/v1/iam/assignees/users"
 B_POLICIES = "/api/v1/policies"
+B_USER = "/api/v1/users/{id}"
+B_GROUP = "/api/v1/groups/{id}"
+B_APP = "/api/v1/apps/{id}"
+B_USER_TARGETS = "/api/v1/users/{id}/roles/{roleId}/targets"
+B_GROUP_TARGETS = "/api/v1/groups/{id}/roles/{roleId}/targets"
 # "Unknown" in messages: what a failed call leaves unknown.
 _UNKNOWN = {
     B_FACTORS: "MFA factors",
@@ -86,14 +115,30 @@ _LISTING_CONSEQUENCE = {
     APPS: UNKNOWN_APPS,
     ASSIGNEES: UNKNOWN_ROLES,
 }
-# A call for one object that answers 404: the object was deleted while we were listing.
-_GONE = 404
+# Where a per-object call's object is read on its own: a 404 on both is a deletion.
+_OWNER = {
+    B_FACTORS: (USERS, B_USER, "user"),
+    B_USER_ROLES: (USERS, B_USER, "user"),
+    B_MEMBERS: (GROUPS, B_GROUP, "group"),
+    B_GROUP_ROLES: (GROUPS, B_GROUP, "group"),
+    B_APP_USERS: (APPS, B_APP, "app"),
+    B_APP_GROUPS: (APPS, B_APP, "app"),
+}
+_NOT_FOUND = 404
+# The assignee list is not there (older orgs, some tiers, proxies).
+_ABSENT = frozenset({404, 405, 501})
 _DEPROVISIONED = 'status eq "DEPROVISIONED"'
 # Saves Okta building, and us parsing, the credential-change links of every user.
 _USER_LIST_HEADERS = {"Content-Type": "application/json; okta-response=omitCredentialsLinks"}
 
 
 T = TypeVar("T")
+
+
+async def _chain(first: T, rest: AsyncIterator[T]) -> AsyncIterator[T]:
+    yield first
+    async for item in rest:
+        yield item
 
 
 class Recorder(Protocol):
@@ -128,7 +173,9 @@ class LiveCollector:
     data: OktaData = field(default_factory=OktaData)
     _jobs: asyncio.Queue[Callable[[], Awaitable[None]]] = field(init=False)
     _refused: dict[str, str] = field(default_factory=dict)
+    """Kinds of call (buckets) refused or not available: said once, not asked again."""
     _crash: BaseException | None = None
+    _gave_up: GaveUp | None = None
 
     def _user(self, raw: Any) -> OktaUser:
         return parse_user(raw, self.employee_id_attribute)
@@ -169,6 +216,8 @@ class LiveCollector:
                 self._password_policies(),
             )
             await self._jobs.join()
+            if self._gave_up is not None:
+                raise self._gave_up
             if self._crash is not None:
                 raise self._crash
         finally:
@@ -193,6 +242,8 @@ class LiveCollector:
             job = await self._jobs.get()
             try:
                 await job()
+            except GaveUp as exc:
+                self._gave_up = self._gave_up or exc
             except Exception as exc:  # a bug: keep the pool draining, raise it at the end
                 self._crash = self._crash or exc
             finally:
@@ -209,6 +260,9 @@ class LiveCollector:
         missing, so the snapshot is incomplete. False then."""
         try:
             await listing
+        except GaveUp as exc:
+            self._gave_up = self._gave_up or exc
+            return False
         except ApiError as exc:
             self.data.problem(
                 source, f"the listing stopped: {exc}", consequence=_LISTING_CONSEQUENCE[source]
@@ -245,19 +299,44 @@ class LiveCollector:
                         return
                     self._refused[bucket] = str(exc)
                     unknown(f"refused, so {what} are unknown: {exc}", None)
-                elif exc.status == _GONE:
-                    self.data.problem(
-                        bucket, f"deleted while being read: {exc}", record=record, incomplete=False
-                    )
-                    # An export of it says what the live read concluded: nothing to hold.
-                    self._page(part.file(record), [])
-                    self._done(part.file(record))
+                elif exc.status == _NOT_FOUND:
+                    owner = await self._still_there(bucket, record)
+                    if owner is None:
+                        self.data.problem(
+                            bucket,
+                            f"deleted while being read: {exc}",
+                            record=record,
+                            incomplete=False,
+                        )
+                        # An export of it says what the live read concluded: nothing to hold.
+                        self._page(part.file(record), [])
+                        self._done(part.file(record))
+                    elif bucket not in self._refused:
+                        # The object is there, this call for it is not: the endpoint is
+                        # missing (a proxy, a tier), for every object alike.
+                        self._refused[bucket] = str(exc)
+                        unknown(
+                            f"not available ({exc}, although {owner} {record} exists), so "
+                            f"{what} are unknown",
+                            None,
+                        )
                 else:
                     unknown(f"{what} unknown: {exc}", record)
             except RecordError as exc:
                 unknown(f"{_UNKNOWN[bucket]} unknown: {exc}", record)
 
         return job
+
+    async def _still_there(self, bucket: str, record: str) -> str | None:
+        """After a 404 on one object's part: ``user``, ``group`` or ``app`` when the object
+        is there (or cannot be told: not taken as deleted), None when it answers 404 too."""
+        listing, owner_bucket, owner = _OWNER[bucket]
+        try:
+            await self.api.request("GET", self.api.url(f"{listing}/{record}"), bucket=owner_bucket)
+        except ApiError as exc:
+            if exc.status == _NOT_FOUND:
+                return None
+        return owner
 
     async def _listed(
         self, path: str, bucket: str, parse: Callable[[Any], T], what: str, name: str
@@ -348,7 +427,9 @@ class LiveCollector:
 
     async def _group_roles(self, group_id: str) -> None:
         body = await self._one(f"{GROUPS}/{group_id}/roles", B_GROUP_ROLES, group_id)
-        self.data.group_roles[group_id] = parse_roles(body)
+        roles = parse_roles(body)
+        self.data.group_roles[group_id] = roles
+        await self._targets(f"{GROUPS}/{group_id}", B_GROUP_TARGETS, roles)
 
     # --- apps ---------------------------------------------------------------------------
 
@@ -373,7 +454,17 @@ class LiveCollector:
     async def _assignees(self) -> None:
         seen: set[str] = set()
         params = {"limit": PAGE}
-        async for page in self.api.pages(ASSIGNEES, bucket=B_ASSIGNEES, params=params):
+        pages = self.api.pages(ASSIGNEES, bucket=B_ASSIGNEES, params=params)
+        try:
+            first = await anext(pages)
+        except StopAsyncIteration:
+            return
+        except ApiError as exc:
+            if exc.status not in _ABSENT:
+                raise
+            await self._roles_of_every_user(exc)
+            return
+        async for page in _chain(first, pages):
             self._page(layout.ROLE_ASSIGNEES, page)
             try:
                 ids = assignee_ids(page)
@@ -388,9 +479,56 @@ class LiveCollector:
                     await self._enqueue(B_USER_ROLES, user_id, self._user_roles)
         self._done(layout.ROLE_ASSIGNEES)
 
+    async def _roles_of_every_user(self, why: ApiError) -> None:
+        """Without the assignee list, who is an administrator is only known by asking every
+        user: each who is not deactivated (suspended and staged users keep their roles and
+        can come back; a deactivated user can sign in nowhere)."""
+        users = sorted(u for u, user in self.data.users.items() if user.status != "DEPROVISIONED")
+        self.data.problem(
+            ASSIGNEES,
+            f"not available ({why}): the admin roles are read for each of the {len(users)} "
+            "users who are not deactivated instead",
+            incomplete=False,
+        )
+        for user_id in users:
+            await self._enqueue(B_USER_ROLES, user_id, self._user_roles)
+
     async def _user_roles(self, user_id: str) -> None:
         body = await self._one(f"{USERS}/{user_id}/roles", B_USER_ROLES, user_id)
-        self.data.user_roles[user_id] = parse_roles(body)
+        roles = parse_roles(body)
+        self.data.user_roles[user_id] = roles
+        # A role held through a group has its targets read from the group.
+        own = [r for r in roles if r.assignment_type == "USER"]
+        await self._targets(f"{USERS}/{user_id}", B_USER_TARGETS, own)
+
+    async def _targets(self, owner: str, bucket: str, roles: list[OktaRole]) -> None:
+        """The targets of each scoped role of one user or group (``owner``: its API path):
+        a role whose targets cannot be read is unknown, taken as org-wide, and said."""
+        for role in roles:
+            kind = role.target_kind
+            if kind is None:
+                continue
+            path = f"{owner}/roles/{role.assignment_id}/targets/" + (
+                "groups" if kind == "groups" else "catalog/apps"
+            )
+            parse = parse_group_target if kind == "groups" else parse_app_target
+            targets: list[RoleTarget] = []
+            try:
+                async for page in self.api.pages(path, bucket=bucket, params={"limit": PAGE}):
+                    if not isinstance(page, list):
+                        raise RecordError("a page is not a JSON array")
+                    for item in page:
+                        targets.append(parse(item))
+            except (ApiError, RecordError) as exc:
+                self.data.role_targets_unread.add(role.assignment_id)
+                self.data.problem(
+                    path,
+                    f"the targets of admin role {role.name} are unknown: {exc}",
+                    record=role.assignment_id,
+                    consequence=UNKNOWN_ROLE_TARGETS,
+                )
+                continue
+            self.data.role_targets[role.assignment_id] = tuple(targets)
 
     # --- password policies --------------------------------------------------------------
 
@@ -418,6 +556,9 @@ class LiveCollector:
                     page, parse_password_policy, data, PASSWORD_POLICIES, incomplete=False
                 )
                 policies.extend(parsed)
+        except GaveUp as exc:
+            self._gave_up = self._gave_up or exc
+            return
         except ApiError as exc:
             what = "were refused" if exc.refused else "could not be read"
             data.problem(

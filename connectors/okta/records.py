@@ -55,6 +55,15 @@ UNKNOWN_APP_GROUPS = (
 )
 UNKNOWN_FACTORS = "MFA factors unknown: mfa-missing is not concluded for these users"
 UNKNOWN_ROLES = "admin roles unknown: privileged-access findings for okta roles are not concluded"
+UNKNOWN_ROLE_TARGETS = (
+    "admin role targets unknown: the scoped role is taken as org-wide, so which groups or apps "
+    "it administers is not concluded"
+)
+
+# Standard roles Okta lets an org scope to some groups or apps (their "targets"); without
+# targets they cover the whole org.
+GROUP_TARGET_ROLES = frozenset({"USER_ADMIN", "HELP_DESK_ADMIN", "GROUP_MEMBERSHIP_ADMIN"})
+APP_TARGET_ROLES = frozenset({"APP_ADMIN"})
 
 
 class RecordError(ValueError):
@@ -124,6 +133,15 @@ class OktaRole:
     created: datetime | None
 
     @property
+    def target_kind(self) -> str | None:
+        """``groups`` or ``apps`` for a role Okta can scope, else None."""
+        if self.type in GROUP_TARGET_ROLES:
+            return "groups"
+        if self.type in APP_TARGET_ROLES:
+            return "apps"
+        return None
+
+    @property
     def entitlement_id(self) -> str:
         if self.custom_role:
             return f"role:{self.custom_role}:{self.resource_set or '-'}"
@@ -134,6 +152,18 @@ class OktaRole:
         # Standard roles are named by their type (SUPER_ADMIN …), which policies can rely on;
         # custom roles only have the label their creator gave them.
         return self.label if self.custom_role else self.type
+
+
+@dataclass(frozen=True, slots=True)
+class RoleTarget:
+    """What a scoped admin role administers: a group, an app instance, or every instance of
+    a catalog app (``kind`` ``group``, ``app``, ``catalog-app``)."""
+
+    kind: str
+    id: str
+    """The group's or app's Okta id; the catalog app's name."""
+    name: str
+    """Its name as Okta gave it with the target (the model prefers the listed name)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,6 +208,11 @@ class OktaData:
     factors: dict[str, tuple[str, ...]] = field(default_factory=dict)
     """User id -> the kinds of their ACTIVE factors; a user missing here is unknown."""
     user_roles: dict[str, list[OktaRole]] = field(default_factory=dict)
+    role_targets: dict[str, tuple[RoleTarget, ...]] = field(default_factory=dict)
+    """Role assignment id -> the targets of a scoped role (none: the whole org). A scoped
+    role missing here has unknown targets: in ``role_targets_unread`` when the problem is
+    already said."""
+    role_targets_unread: set[str] = field(default_factory=set)
     password_policies: list[OktaPasswordPolicy] | None = None
     """None: not read (unknown, so not judged)."""
     app_groups_unread: list[tuple[str | None, SnapshotError]] = field(default_factory=list)
@@ -443,6 +478,23 @@ def parse_password_policy(raw: Any) -> OktaPasswordPolicy:
         max_age_days=_count(age, "maxAgeDays"),
         max_attempts=_count(_sub(password, "lockout"), "maxAttempts"),
     )
+
+
+def parse_group_target(raw: Any) -> RoleTarget:
+    """An item of ``…/roles/{roleId}/targets/groups``: a group."""
+    group = parse_group(raw)
+    return RoleTarget("group", group.id, group.name)
+
+
+def parse_app_target(raw: Any) -> RoleTarget:
+    """An item of ``…/roles/{roleId}/targets/catalog/apps``: one app instance (with its
+    ``id``), or a catalog app: every instance of it, named by its catalog ``name``
+    (``box``), which is stable, not its display name."""
+    obj = _object(raw, "the app target")
+    name = _required(obj, "name", "the app target")
+    if obj.get("id") is not None:
+        return RoleTarget("app", _id(obj, "the app target"), _str(obj, "displayName") or name)
+    return RoleTarget("catalog-app", name[:100], name[:100])
 
 
 def assignee_ids(page: Any) -> list[str]:

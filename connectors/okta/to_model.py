@@ -10,6 +10,7 @@ from iam_gov.connectors.okta.layout import USERS
 from iam_gov.connectors.okta.live import PASSWORD_POLICIES
 from iam_gov.connectors.okta.records import (
     UNKNOWN_APP_GROUPS,
+    UNKNOWN_ROLE_TARGETS,
     UNKNOWN_ROLES,
     UNKNOWN_USERS,
     OktaApp,
@@ -17,6 +18,7 @@ from iam_gov.connectors.okta.records import (
     OktaPasswordPolicy,
     OktaRole,
     OktaUser,
+    RoleTarget,
 )
 from iam_gov.connectors.shared.snapshot import ordered_snapshot
 from iam_gov.model import (
@@ -176,6 +178,13 @@ class SnapshotBuilder:
         groups = dict.fromkeys(data.app_groups.get(app.id, ()))
         groups.update(dict.fromkeys(a.group_id for a in assignments if a.group_id))
         via_group: set[str] = set()
+        # Okta removes a deactivated user's app assignments, direct and through groups
+        # (they stay members of their groups): no app is theirs, whatever a group holds.
+        deactivated = {
+            user_id
+            for user_id, account in self.accounts.items()
+            if account.attributes.get("okta_status") == "DEPROVISIONED"
+        }
         for group_id in groups:
             if group_id not in data.groups:
                 data.problem(
@@ -189,10 +198,21 @@ class SnapshotBuilder:
                 continue
             groups_known = groups_known and group_id in data.members
             for user_id in data.members.get(group_id, ()):
+                if user_id in deactivated:
+                    continue
                 self._grant(user_id, app.id, via=group_id)
                 via_group.add(user_id)
         for assignment in assignments:
             user_id = assignment.user_id
+            if user_id in deactivated:
+                data.problem(
+                    f"/api/v1/apps/{app.id}/users",
+                    f"app {app.label} lists deactivated user {self.accounts[user_id].login}, "
+                    "whose app assignments Okta removes: not taken as a grant",
+                    record=user_id,
+                    incomplete=False,
+                )
+                continue
             if user_id not in self.accounts:
                 if not data.users_complete:
                     continue  # the user list's own failure is the problem reported
@@ -249,28 +269,67 @@ class SnapshotBuilder:
                 )
             )
 
-    def _role(self, role: OktaRole) -> str:
-        entitlement_id = role.entitlement_id
+    def _role(self, role: OktaRole, data: OktaData, holder: str) -> list[str]:
+        """The entitlements one role assignment gives: the role itself (org-wide), or one per
+        target of a scoped role (``admin-role:USER_ADMIN@group:Engineering``), so that a
+        group's administrator is not taken for the org's. ``holder``: who holds it, in
+        words, for a problem."""
+        targets = data.role_targets.get(role.assignment_id)
+        unsaid = role.assignment_id not in data.role_targets_unread
+        if role.target_kind is not None and targets is None and unsaid:
+            # An export holds no targets; live, their failure is already said.
+            data.role_targets_unread.add(role.assignment_id)
+            data.problem(
+                f"roles/{role.assignment_id}/targets",
+                f"the targets of admin role {role.name} of {holder} were not read",
+                record=role.assignment_id,
+                consequence=UNKNOWN_ROLE_TARGETS,
+            )
+        if not targets:
+            return [self._role_entitlement(role.entitlement_id, role.name, role.label)]
+        return [
+            self._role_entitlement(
+                f"{role.entitlement_id}@{target.kind}:{target.id}",
+                f"{role.name}@{target.kind}:{self._target_name(target, data)}",
+                f"{role.label}, for {target.kind.replace('-', ' ')} "
+                f"{self._target_name(target, data)}",
+            )
+            for target in targets
+        ]
+
+    @staticmethod
+    def _target_name(target: RoleTarget, data: OktaData) -> str:
+        if target.kind == "group" and target.id in data.groups:
+            return data.groups[target.id].name
+        if target.kind == "app" and target.id in data.apps:
+            return data.apps[target.id].label
+        return target.name
+
+    def _role_entitlement(self, entitlement_id: str, name: str, description: str) -> str:
         if entitlement_id not in self.entitlements:
             self.entitlements[entitlement_id] = Entitlement(
                 system=self.system,
                 entitlement_id=entitlement_id,
-                name=role.name,
+                name=name,
                 kind="admin-role",
                 privileged=True,
-                description=role.label,
+                description=description,
             )
         return entitlement_id
 
     def _roles(self, data: OktaData) -> None:
+        # (user, role entitlement_id without targets): roles held through a group.
         held_via: set[tuple[str, str]] = set()
         groups_known = all(g in data.members and g in data.group_roles for g in data.groups)
         for group_id, roles in data.group_roles.items():
+            group = data.groups.get(group_id)
+            holder = f"group {group.name if group else group_id}"
             for role in roles:
-                entitlement_id = self._role(role)
+                for entitlement_id in self._role(role, data, holder):
+                    for user_id in data.members.get(group_id, ()):
+                        self._grant(user_id, entitlement_id, via=group_id)
                 for user_id in data.members.get(group_id, ()):
-                    self._grant(user_id, entitlement_id, via=group_id)
-                    held_via.add((user_id, entitlement_id))
+                    held_via.add((user_id, role.entitlement_id))
         for user_id, roles in data.user_roles.items():
             if user_id not in self.accounts:
                 if not data.users_complete:
@@ -282,11 +341,13 @@ class SnapshotBuilder:
                     consequence=UNKNOWN_USERS,
                 )
                 continue
+            login = self.accounts[user_id].login
             for role in roles:
-                entitlement_id = self._role(role)
                 if role.assignment_type == "USER":
-                    self._grant(user_id, entitlement_id, granted_at=role.created)
-                elif (user_id, entitlement_id) not in held_via and groups_known:
+                    for entitlement_id in self._role(role, data, f"user {login}"):
+                        self._grant(user_id, entitlement_id, granted_at=role.created)
+                elif (user_id, role.entitlement_id) not in held_via and groups_known:
+                    self._role_entitlement(role.entitlement_id, role.name, role.label)
                     data.problem(
                         f"/api/v1/users/{user_id}/roles",
                         f"user {self.accounts[user_id].login} holds admin role {role.name} "

@@ -284,6 +284,7 @@ path = "hr/workers.csv"
 type = "okta"
 mode = "live"
 org_url = "{okta.url}"
+allow_http = true              # the local Okta is plain http on loopback
 api_token = {{env = "OKTA_API_TOKEN"}}
 max_retries = 0                # a failing Okta fails at once (the tests make it fail)
 

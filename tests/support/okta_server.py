@@ -3,8 +3,10 @@
 JSON shapes as the API returns them, cursor paging with ``Link`` headers (and ``_links.next``
 where Okta puts it in the body), ``X-Rate-Limit-*`` headers per endpoint with 429s past the
 limit, SSWS tokens and OAuth 2.0 client credentials (private key JWT) with scopes enforced,
-lifecycle and assignment changes, session revocations, and faults on demand. Every request is
-recorded, with the OAuth scope Okta requires for it.
+lifecycle and assignment changes, session revocations, admin-role targets, and faults on
+demand: a failing or missing endpoint, 429s with or without their headers, a server that stops
+answering mid-collect (``halt``), TLS (``tls_folder``). Every request is recorded, with the
+OAuth scope Okta requires for it.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import json
 import math
 import re
 import secrets
+import ssl
 import threading
 import time
 import urllib.parse
@@ -23,6 +26,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 TOKEN = "00Fake-SSWS-Token-For-Tests-Only_4e1f"
@@ -117,6 +121,9 @@ class Org:
         """Whether app-user rows of scope GROUP link their group, as Okta's API documents."""
         self.version = 0
         """Bumped by every change, so that the server's sorted listings are rebuilt."""
+        self.role_targets: dict[str, dict[str, list[str]]] = {}
+        """Role assignment id -> {"groups": group ids, "apps": app ids or catalog app names}:
+        what a scoped role (USER_ADMIN, APP_ADMIN …) administers; none: the whole org."""
         self.everyone = self.add_group("Everyone", type="BUILT_IN", description="All users")
         self.password_policies: list[PasswordPolicy] = []
         self.default_password_policy = self.add_password_policy(
@@ -165,6 +172,8 @@ class Org:
             "READ_ONLY_ADMIN": "Read Only Administrator",
             "HELP_DESK_ADMIN": "Help Desk Administrator",
             "APP_ADMIN": "Application Administrator",
+            "USER_ADMIN": "Group Administrator",
+            "GROUP_MEMBERSHIP_ADMIN": "Group Membership Administrator",
         }
         role: dict[str, Any] = {
             "id": self._id("ra1"),
@@ -180,10 +189,28 @@ class Org:
             role["resource-set"] = custom["resource_set"]
         return role
 
-    def assign_role(self, target: User | Group, role_type: str, **custom: str) -> None:
+    def assign_role(
+        self,
+        target: User | Group,
+        role_type: str,
+        *,
+        groups: Iterable[Group] = (),
+        apps: Iterable[App | str] = (),
+        **custom: str,
+    ) -> dict[str, Any]:
+        """``groups``, ``apps``: the role's targets (an app, or a catalog app name: every
+        instance of it)."""
         assignment = "USER" if isinstance(target, User) else "GROUP"
-        target.roles.append(self.role(role_type, assignment, **custom))
+        role = self.role(role_type, assignment, **custom)
+        target.roles.append(role)
+        targets = {
+            "groups": [g.id for g in groups],
+            "apps": [a.id if isinstance(a, App) else a for a in apps],
+        }
+        if targets["groups"] or targets["apps"]:
+            self.role_targets[role["id"]] = targets
         self.touch()
+        return role
 
     def add_member(self, group: Group, *users: User) -> None:
         group.members.update(user.id for user in users)
@@ -216,14 +243,20 @@ class Org:
         return roles
 
     def app_users(self, app: App) -> dict[str, tuple[str, datetime]]:
-        """User id -> (scope, assigned): direct assignments win over group ones."""
+        """User id -> (scope, assigned): direct assignments win over group ones. A deactivated
+        user has none: Okta removes their app assignments, and lists them for no app (they
+        stay members of their groups)."""
         found: dict[str, tuple[str, datetime]] = {}
         for group_id in app.groups:
             for user_id in self.groups[group_id].members:
                 found[user_id] = ("GROUP", EPOCH + timedelta(days=1))
         for user_id, assigned in app.direct.items():
             found[user_id] = ("USER", assigned)
-        return found
+        return {
+            user_id: value
+            for user_id, value in found.items()
+            if self.users[user_id].status != "DEPROVISIONED"
+        }
 
 
 # --- JSON as the API returns it ------------------------------------------------------------------
@@ -369,6 +402,27 @@ class Render:
             "_links": {"self": {"href": f"{self.base}/api/v1/users/{user.id}/factors"}},
         }
 
+    def app_target(self, target: str) -> dict[str, Any]:
+        """An item of ``…/roles/{roleId}/targets/catalog/apps``: the catalog app, with the
+        instance's ``id`` when the role is scoped to one instance."""
+        app = self.org.apps.get(target)
+        name = app.name if app is not None else target
+        item: dict[str, Any] = {
+            "name": name,
+            "displayName": app.label if app is not None else name.replace("_", " ").title(),
+            "description": None,
+            "status": "ACTIVE",
+            "lastUpdated": iso(EPOCH),
+            "category": "SOCIAL",
+            "verificationStatus": "OKTA_VERIFIED",
+            "signOnModes": ["SAML_2_0"],
+            "features": [],
+            "_links": {"logo": [{"name": "medium", "href": f"{self.base}/img/logo.png"}]},
+        }
+        if app is not None:
+            item["id"] = app.id
+        return item
+
     def role(self, role: dict[str, Any], assignee: str) -> dict[str, Any]:
         return {**role, "_links": {"assignee": {"href": f"{self.base}{assignee}"}}}
 
@@ -463,12 +517,36 @@ ROUTES = [
     _route("GET", "/api/v1/users/{user}/factors", "okta.users.read", "factors"),
     _route("GET", "/api/v1/users/{user}/groups", "okta.users.read", "user_groups"),
     _route("GET", "/api/v1/users/{user}/roles", "okta.roles.read", "user_roles"),
+    _route(
+        "GET",
+        "/api/v1/users/{user}/roles/{role}/targets/groups",
+        "okta.roles.read",
+        "user_group_targets",
+    ),
+    _route(
+        "GET",
+        "/api/v1/users/{user}/roles/{role}/targets/catalog/apps",
+        "okta.roles.read",
+        "user_app_targets",
+    ),
     _route("POST", "/api/v1/users/{user}/lifecycle/{op}", "okta.users.manage", "lifecycle"),
     _route("DELETE", "/api/v1/users/{user}/sessions", "okta.users.manage", "revoke_sessions"),
     _route("GET", "/api/v1/groups", "okta.groups.read", "list_groups"),
     _route("GET", "/api/v1/groups/{group}", "okta.groups.read", "get_group"),
     _route("GET", "/api/v1/groups/{group}/users", "okta.groups.read", "members"),
     _route("GET", "/api/v1/groups/{group}/roles", "okta.roles.read", "group_roles"),
+    _route(
+        "GET",
+        "/api/v1/groups/{group}/roles/{role}/targets/groups",
+        "okta.roles.read",
+        "group_group_targets",
+    ),
+    _route(
+        "GET",
+        "/api/v1/groups/{group}/roles/{role}/targets/catalog/apps",
+        "okta.roles.read",
+        "group_app_targets",
+    ),
     _route("DELETE", "/api/v1/groups/{group}/users/{user}", "okta.groups.manage", "leave"),
     _route("GET", "/api/v1/apps", "okta.apps.read", "list_apps"),
     _route("GET", "/api/v1/apps/{app}", "okta.apps.read", "get_app"),
@@ -489,6 +567,7 @@ _MAX_LIMIT = {
 _SERVER_ERROR = ("E0000009", "Internal Server Error")
 _FAULT_ERRORS = {
     403: ("E0000006", "You do not have permission to perform the requested action"),
+    404: ("E0000007", "Not found: Resource not found"),
 }
 
 
@@ -536,6 +615,8 @@ class Fault:
     delay: float = 0.0
     after: bool = False
     """Fail only after doing what was asked (a gateway that times out on a slow backend)."""
+    rate_headers: bool = True
+    """With a 429: send the ``X-Rate-Limit-*`` headers (a proxy may strip them)."""
 
 
 @dataclass
@@ -557,6 +638,7 @@ class OktaServer:
         window: float = 60.0,
         max_page: int | None = None,
         record: bool = True,
+        tls_folder: Path | None = None,
     ) -> None:
         self.org = org
         self.token = token
@@ -574,6 +656,14 @@ class OktaServer:
         self.requests = 0
         self.throttled = 0
         """Requests answered 429."""
+        self.assignees_available = True
+        """False: ``/api/v1/iam/assignees/users`` answers 404, as in older orgs, some tiers,
+        and behind proxies that do not pass it."""
+        self.halted = False
+        """True: the server stopped (``halt``): every connection is closed unanswered."""
+        self.tls_folder = tls_folder
+        """When given: HTTPS with a self-signed certificate for 127.0.0.1 written there
+        (``ca_file``), which clients must be told to trust (``SSL_CERT_FILE``)."""
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -587,6 +677,11 @@ class OktaServer:
 
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._httpd.daemon_threads = True
+        if self.tls_folder is not None:
+            cert_file, key_file = _self_signed(self.tls_folder)
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(cert_file, key_file)
+            self._httpd.socket = context.wrap_socket(self._httpd.socket, server_side=True)
         self._thread = threading.Thread(
             target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
         )
@@ -598,11 +693,23 @@ class OktaServer:
             self._httpd.shutdown()
             self._httpd.server_close()
 
+    def halt(self) -> None:
+        """The server goes away mid-collect: no new connection is accepted, and requests on
+        connections already open are dropped unanswered (a crashed server, a cut network)."""
+        self.halted = True
+        self.stop()
+
+    @property
+    def ca_file(self) -> Path:
+        assert self.tls_folder is not None
+        return self.tls_folder / "okta-cert.pem"
+
     @property
     def url(self) -> str:
         assert self._httpd is not None
         host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}"
+        scheme = "https" if self.tls_folder is not None else "http"
+        return f"{scheme}://{host}:{port}"
 
     def __enter__(self) -> OktaServer:
         return self.start()
@@ -620,11 +727,15 @@ class OktaServer:
         times: int | None = 1,
         delay: float = 0.0,
         after: bool = False,
+        rate_headers: bool = True,
     ) -> None:
         """Answer requests whose path and query match the regex ``path`` with ``status`` (after
-        ``delay`` seconds), ``times`` times."""
+        ``delay`` seconds), ``times`` times; a 429 without its ``X-Rate-Limit-*`` headers when
+        not ``rate_headers``."""
         with self.lock:
-            self.faults.append(Fault(method, re.compile(path), status, times, delay, after))
+            self.faults.append(
+                Fault(method, re.compile(path), status, times, delay, after, rate_headers)
+            )
 
     def exhaust(self, bucket: str, reset_in: float) -> int:
         """Another client uses up ``bucket``'s limit: 429 until the returned reset second."""
@@ -688,7 +799,11 @@ class OktaServer:
             if fault is not None and fault.delay:
                 time.sleep(fault.delay)
             if fault is not None and fault.status == 429:
-                out.update(self._limit_headers(0, int(out["X-Rate-Limit-Reset"])))
+                if fault.rate_headers:
+                    seen.reset = int(out["X-Rate-Limit-Reset"])
+                    out.update(self._limit_headers(0, seen.reset))
+                else:
+                    out.clear()
                 raise HttpError(429, "E0000047", "API call exceeded rate limit.")
             if fault is not None and fault.status is not None and not fault.after:
                 raise HttpError(fault.status, *_FAULT_ERRORS.get(fault.status, _SERVER_ERROR))
@@ -1034,7 +1149,49 @@ class OktaServer:
         render = self._render()
         return 200, [render.app_group(app, gid) for gid in page], next_url
 
+    def _targets(
+        self, owner: User | Group, params: dict[str, str], query: dict[str, str], kind: str
+    ) -> Any:
+        """A role's group or app targets; an unscoped role has none."""
+        role = next((r for r in owner.roles if r["id"] == params["role"]), None)
+        if role is None:
+            raise _not_found(params["role"])
+        supported = {
+            "groups": {"USER_ADMIN", "HELP_DESK_ADMIN", "GROUP_MEMBERSHIP_ADMIN"},
+            "apps": {"APP_ADMIN"},
+        }[kind]
+        if role["type"] not in supported:
+            raise HttpError(
+                400, "E0000001", f"Api validation failed: a {role['type']} role has no {kind}"
+            )
+        targets = self.org.role_targets.get(role["id"], {}).get(kind, [])
+        owner_path = "users" if isinstance(owner, User) else "groups"
+        path = f"/api/v1/{owner_path}/{owner.id}/roles/{role['id']}/targets/" + (
+            "groups" if kind == "groups" else "catalog/apps"
+        )
+        listing = self._cached(("targets", role["id"], kind), lambda: [(t, t) for t in targets])
+        page, next_url = self._page(path, query, listing, path)
+        render = self._render()
+        if kind == "groups":
+            return 200, [render.group(self.org.groups[g]) for g in page], next_url
+        return 200, [render.app_target(a) for a in page], next_url
+
+    def _user_group_targets(self, params: dict[str, str], query: dict[str, str], h: Any) -> Any:
+        return self._targets(self._user(params), params, query, "groups")
+
+    def _user_app_targets(self, params: dict[str, str], query: dict[str, str], h: Any) -> Any:
+        return self._targets(self._user(params), params, query, "apps")
+
+    def _group_group_targets(self, params: dict[str, str], query: dict[str, str], h: Any) -> Any:
+        return self._targets(self._group(params), params, query, "groups")
+
+    def _group_app_targets(self, params: dict[str, str], query: dict[str, str], h: Any) -> Any:
+        return self._targets(self._group(params), params, query, "apps")
+
     def _assignees(self, params: dict[str, str], query: dict[str, str], headers: Any) -> Any:
+        if not self.assignees_available:
+            raise _not_found("/api/v1/iam/assignees/users")
+
         def build() -> list[tuple[str, Any]]:
             holders = {uid for uid, user in self.org.users.items() if user.roles}
             for group in self.org.groups.values():
@@ -1078,6 +1235,47 @@ class OktaServer:
         return 200, [render.password_policy(p, priority) for priority, p in page], next_url
 
 
+def _self_signed(folder: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 and localhost that is its own CA, and its key."""
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "iam-gov test Okta")])
+    now = datetime.now(UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+            ),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = folder / "okta-cert.pem", folder / "okta-key.pem"
+    cert_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_file, key_file
+
+
 def _ids(items: Iterable[dict[str, Any]]) -> set[str]:
     return {item["id"] for item in items}
 
@@ -1092,6 +1290,9 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
     def _serve(self) -> None:
+        if self.okta.halted:
+            self.close_connection = True  # dropped unanswered
+            return
         # The client may have given up waiting (a timeout test).
         with contextlib.suppress(BrokenPipeError, ConnectionResetError):
             self._answer()

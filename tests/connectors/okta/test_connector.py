@@ -21,10 +21,10 @@ EXPORTED = datetime(2026, 2, 28, 9, 0, tzinfo=UTC)
 
 @pytest.fixture(scope="module")
 def okta_env() -> Iterator[None]:
-    """The SDK's switch for plain-http test servers, a token in the environment, and nothing
-    from this machine's environment that would change what the SDK does."""
+    """A token in the environment, and nothing from this machine's environment that would
+    change what the SDK does (its own switch for plain http included: ``allow_http`` decides)."""
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("OKTA_TESTING_TESTINGDISABLEHTTPSCHECK", "true")
+        patch.delenv("OKTA_TESTING_TESTINGDISABLEHTTPSCHECK", raising=False)
         patch.setenv("OKTA_API_TOKEN", TOKEN)
         for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):
             patch.delenv(name, raising=False)
@@ -37,6 +37,7 @@ def live_options(server: OktaServer, **extra: Any) -> OktaOptions:
             "type": "okta",
             "mode": "live",
             "org_url": server.url,
+            "allow_http": True,
             "api_token": {"env": "OKTA_API_TOKEN"},
             **extra,
         }

@@ -157,6 +157,7 @@ def test_iam_gov_export_command(
     config.write_text(
         '[policy]\npath = "policy.yaml"\n\n[systems.hr]\ntype = "hr"\npath = "hr.csv"\n\n'
         f'[systems.okta]\ntype = "okta"\nmode = "live"\norg_url = "{server.url}"\n'
+        "allow_http = true\n"
         'api_token = { env = "OKTA_API_TOKEN" }\n'
     )
     out = tmp_path / "okta-export"
