@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from iam_gov.connectors.aws.client import access_keys, describe_aws_error
+from iam_gov.connectors.aws.client import access_keys, aws_failures, describe_aws_error
 from iam_gov.connectors.aws.export import parse_credential_report
 from iam_gov.errors import SourceError
 from iam_gov.model import Action, ActionKind, ActionOutcome, ActionResult
@@ -41,8 +41,6 @@ def _principal(arn: str) -> _Principal | None:
 
 
 def apply_action(iam: IAMClient, action: Action) -> ActionResult:
-    from botocore.exceptions import BotoCoreError, ClientError
-
     principal = _principal(action.account_id)
     if principal is None:
         return _result(action, ActionOutcome.FAILED, f"{action.account_id} is not an IAM ARN")
@@ -55,7 +53,7 @@ def apply_action(iam: IAMClient, action: Action) -> ActionResult:
     except iam.exceptions.NoSuchEntityException as exc:
         # The user, role, group or policy is gone (the first read fails): nothing to remove.
         return _result(action, ActionOutcome.NOOP, f"Nothing to change: {describe_aws_error(exc)}")
-    except (BotoCoreError, ClientError) as exc:
+    except aws_failures() as exc:
         return _result(action, ActionOutcome.FAILED, describe_aws_error(exc))
 
 
@@ -309,12 +307,10 @@ def _reported_creation(iam: IAMClient, user_arn: str, number: int) -> datetime |
 
     The report does not show key ids; the creation time is how its "access key 1" and
     "access key 2" are found again among the user's keys."""
-    from botocore.exceptions import BotoCoreError, ClientError
-
     try:
         content = iam.get_credential_report()["Content"].decode("utf-8", errors="replace")
         row = parse_credential_report(content, lambda line: f"report line {line}").get(user_arn)
-    except (BotoCoreError, ClientError, SourceError):
+    except aws_failures() + (SourceError,):
         return None  # no report, or none readable: fall back to the key's position
     if row is None:
         return None

@@ -8,6 +8,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from iam_gov.errors import ConnectorError
+from iam_gov.retrying import GaveUp, Patience
 from iam_gov.timeutil import as_utc, utcnow
 
 if TYPE_CHECKING:
@@ -18,6 +19,33 @@ if TYPE_CHECKING:
 
 _ROLE_SESSION_SECONDS = 3600
 _RENEW_BEFORE_SECONDS = 300
+_HTTP_ERRORS = ("ConnectionError", "HTTPClientError", "ReadTimeoutError", "ConnectTimeoutError")
+
+
+def aws_failures() -> tuple[type[Exception], ...]:
+    """Every way a boto3 call can fail that is AWS's or the network's, not a bug: what AWS
+    answered (``ClientError``), what botocore met (``BotoCoreError``: connection, timeout,
+    credentials), an answer it could not parse (``ResponseParserError``, e.g. an HTML error
+    page from an endpoint that does not implement the call), and ``GaveUp`` (the collect's
+    deadline passed or the server stopped answering)."""
+    from botocore.exceptions import BotoCoreError, ClientError
+    from botocore.parsers import ResponseParserError
+
+    return (BotoCoreError, ClientError, ResponseParserError, GaveUp)
+
+
+def unreachable(exc: BaseException) -> bool:
+    """Whether a failed call means the server is not answering (the circuit breaker counts
+    these), rather than an answer about the request."""
+    from botocore.exceptions import ClientError
+    from botocore.parsers import ResponseParserError
+
+    if isinstance(exc, ClientError):
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
+        return int(status) >= 500
+    if isinstance(exc, ResponseParserError):
+        return True
+    return any(cls.__name__ in _HTTP_ERRORS for cls in type(exc).__mro__)
 
 
 def describe_aws_error(exc: Exception, operation: str | None = None) -> str:
@@ -31,6 +59,8 @@ def describe_aws_error(exc: Exception, operation: str | None = None) -> str:
         where = operation or f"iam:{exc.operation_name}"
         return f"{where}: {code}: {message}" if message else f"{where}: {code}"
     detail = " ".join(str(exc).split())
+    if len(detail) > 300:  # a parser error quotes the whole body it could not read
+        detail = detail[:300] + " …"
     if isinstance(exc, NoCredentialsError):
         detail += " (boto3 looks in the environment, the AWS profile and the instance role)"
     return f"{operation}: {detail}" if operation else detail
@@ -49,15 +79,47 @@ class AWSClients:
         endpoint_url: str | None,
         role_arn: str | None,
         session: Session | None = None,
+        connect_timeout: float = 5.0,
+        read_timeout: float = 60.0,
+        max_attempts: int = 4,
+        deadline_seconds: float = 1800.0,
     ) -> None:
-        """``session``: a boto3 session to use instead of one built from ``profile``."""
+        """``session``: a boto3 session to use instead of one built from ``profile``.
+        ``max_attempts`` counts the first try (botocore's meaning); ``deadline_seconds`` is
+        one collect's (or one action's) patience with the account as a whole."""
         self.system = system
         self.profile, self.region = profile, region
         self.endpoint_url, self.role_arn = endpoint_url, role_arn
+        self.connect_timeout, self.read_timeout = connect_timeout, read_timeout
+        self.max_attempts, self.deadline_seconds = max_attempts, deadline_seconds
         self._session = session
         self._iam: IAMClient | None = None
         self._sts: STSClient | None = None
         self._expire_at = float("inf")
+        self.patience = Patience(deadline_seconds=deadline_seconds)
+
+    def start(self) -> Patience:
+        """A fresh deadline and a closed circuit breaker, for one collect or action."""
+        self.patience = Patience(deadline_seconds=self.deadline_seconds)
+        return self.patience
+
+    def _watch(self, client: Any) -> None:
+        """Every call of ``client`` goes through the current ``Patience``: refused once the
+        deadline passed or the server stopped answering, counted when it fails to reach it."""
+
+        def before(**_: Any) -> None:
+            self.patience.before_call()
+
+        def after(**_: Any) -> None:
+            self.patience.succeeded()
+
+        def failed(exception: BaseException | None = None, **_: Any) -> None:
+            if exception is not None and unreachable(exception):
+                self.patience.failed(describe_aws_error(_as_exception(exception)))
+
+        client.meta.events.register("before-call", before)
+        client.meta.events.register("after-call", after)
+        client.meta.events.register("after-call-error", failed)
 
     def get(self) -> tuple[IAMClient, STSClient]:
         """The clients; ``ConnectorError`` when the profile or the role cannot be used."""
@@ -73,10 +135,13 @@ class AWSClients:
         where: dict[str, Any] = {
             "region_name": self.region,
             "endpoint_url": self.endpoint_url,
+            # Few attempts and short connect timeouts: a dead endpoint must end the collect in
+            # seconds (Patience then stops the calls after it); adaptive mode still paces
+            # throttled calls.
             "config": Config(
-                retries={"mode": "adaptive", "max_attempts": 10},
-                connect_timeout=10,
-                read_timeout=60,
+                retries={"mode": "adaptive", "max_attempts": self.max_attempts},
+                connect_timeout=self.connect_timeout,
+                read_timeout=self.read_timeout,
                 user_agent_extra="iam-gov",
             ),
         }
@@ -86,6 +151,8 @@ class AWSClients:
             where.update(keys)
         self._iam = session.client("iam", **where)
         self._sts = session.client("sts", **where)
+        self._watch(self._iam)
+        self._watch(self._sts)
         self._expire_at = expire_at
 
     def _assume_role(self, session: Session, where: dict[str, Any]) -> tuple[dict[str, str], float]:
@@ -94,12 +161,14 @@ class AWSClients:
 
         assert self.role_arn is not None
         try:
-            credentials = session.client("sts", **where).assume_role(
+            sts = session.client("sts", **where)
+            self._watch(sts)
+            credentials = sts.assume_role(
                 RoleArn=self.role_arn,
                 RoleSessionName="iam-gov",
                 DurationSeconds=_ROLE_SESSION_SECONDS,
             )["Credentials"]
-        except (BotoCoreError, ClientError) as exc:
+        except (BotoCoreError, ClientError, GaveUp) as exc:
             raise ConnectorError(
                 f"{self.system}: cannot assume {self.role_arn}: "
                 f"{describe_aws_error(exc, 'sts:AssumeRole')}"
@@ -125,6 +194,10 @@ class AWSClients:
                     f"{self.system}: AWS profile {self.profile!r} is not in the AWS config files"
                 ) from None
         return self._session
+
+
+def _as_exception(exc: BaseException) -> Exception:
+    return exc if isinstance(exc, Exception) else Exception(str(exc))
 
 
 def access_keys(iam: IAMClient, user: str) -> list[AccessKeyMetadataTypeDef]:

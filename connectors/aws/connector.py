@@ -53,6 +53,17 @@ class AWSOptions(LiveOrExportOptions):
     access_advisor: bool = True
     """Collect each user's and role's service-last-accessed data (IAM Access Advisor: two
     calls per principal, run a few at a time); what the unused-privilege rule reads."""
+    connect_timeout: float = Field(default=5.0, gt=0, le=120)
+    """Seconds to open a connection to the endpoint."""
+    read_timeout: float = Field(default=60.0, gt=0, le=900)
+    """Seconds to wait for an answer once connected."""
+    max_attempts: int = Field(default=4, ge=1, le=20)
+    """Tries per call, the first included (botocore's adaptive retries: throttling, 5xx,
+    connection errors)."""
+    deadline_seconds: float = Field(default=1800.0, gt=0)
+    """One collect's patience with the account: past it no call is made, and what is left
+    is unknown. Also, after 3 calls in a row that cannot reach the endpoint, the collect
+    stops asking and fails."""
     # export
     authorization_details: RelPath | None = None
     """Output of ``aws iam get-account-authorization-details``."""
@@ -75,6 +86,10 @@ class AWSOptions(LiveOrExportOptions):
         "endpoint_url",
         "role_arn",
         "access_advisor",
+        "connect_timeout",
+        "read_timeout",
+        "max_attempts",
+        "deadline_seconds",
     )
     export_only: ClassVar[tuple[str, ...]] = (
         "authorization_details",
@@ -165,6 +180,10 @@ class AWSConnector(Connector[AWSOptions]):
             endpoint_url=options.endpoint_url,
             role_arn=options.role_arn,
             session=session,
+            connect_timeout=options.connect_timeout,
+            read_timeout=options.read_timeout,
+            max_attempts=options.max_attempts,
+            deadline_seconds=options.deadline_seconds,
         )
 
     def collect(self) -> SystemSnapshot:
@@ -181,6 +200,7 @@ class AWSConnector(Connector[AWSOptions]):
             )
         else:
             collected_at = self.clock()
+            patience = self._clients.start()
             iam, sts = self._clients.get()
             collected = read_account(
                 iam,
@@ -188,6 +208,7 @@ class AWSConnector(Connector[AWSOptions]):
                 system=self.system,
                 access_advisor=options.access_advisor,
                 collected_at=collected_at,
+                patience=patience,
             )
         return build_snapshot(
             collected,
@@ -207,6 +228,7 @@ class AWSConnector(Connector[AWSOptions]):
                 f"({options.authorization_details}); export with the live options"
             )
         collected_at = self.clock()
+        patience = self._clients.start()
         iam, sts = self._clients.get()
         with Answers(iam) as answers:
             collected = read_account(
@@ -215,6 +237,7 @@ class AWSConnector(Connector[AWSOptions]):
                 system=self.system,
                 access_advisor=options.access_advisor,
                 collected_at=collected_at,
+                patience=patience,
             )
         written = write_account(out, collected, answers, access_advisor=options.access_advisor)
         table = {
@@ -230,5 +253,6 @@ class AWSConnector(Connector[AWSOptions]):
         )
 
     def carry_out(self, action: Action) -> ActionResult:
+        self._clients.start()
         iam, _ = self._clients.get()
         return apply_action(iam, action)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from iam_gov.connectors.aws.client import access_keys, describe_aws_error
+from iam_gov.connectors.aws.client import access_keys, aws_failures, describe_aws_error
 from iam_gov.connectors.aws.export import (
     AuthorizationDetails,
     Collected,
@@ -25,6 +25,7 @@ from iam_gov.connectors.aws.export import (
 )
 from iam_gov.errors import ConnectorError, SourceError
 from iam_gov.model import SnapshotError
+from iam_gov.retrying import Patience
 from iam_gov.timeutil import as_utc
 
 if TYPE_CHECKING:
@@ -44,6 +45,11 @@ _REPORT_WAIT_SECONDS = 120.0
 _ADVISOR_WORKERS = 4
 """Access Advisor jobs started and read at once: IAM throttles per account."""
 _ADVISOR_WAIT_SECONDS = 300.0
+ADVISOR_UNKNOWN = "service last-accessed data unknown: unused-privilege is not concluded"
+_PASSWORD_POLICY_UNKNOWN = "password policy unknown: weak-password-policy is not concluded"
+# What IAM-compatible endpoints answer for a call they do not implement: Access Advisor is
+# then unavailable as a whole, not for one principal.
+_NOT_IMPLEMENTED = {"InvalidAction", "NotImplemented", "UnknownOperationException"}
 
 
 def read_account(
@@ -53,14 +59,15 @@ def read_account(
     system: str,
     access_advisor: bool,
     collected_at: datetime,
+    patience: Patience | None = None,
 ) -> Collected:
-    """Everything a collect reads. ``ConnectorError`` when AWS cannot be reached at all;
-    every later failure is a problem of an incomplete snapshot."""
-    from botocore.exceptions import BotoCoreError, ClientError
-
+    """Everything a collect reads. ``ConnectorError`` when AWS cannot be reached at all, or
+    stops answering (``patience``'s circuit breaker opened); every other failure is a
+    problem of an incomplete snapshot, with what it leaves unknown."""
+    failures = aws_failures()
     try:
         account_id = sts.get_caller_identity()["Account"]
-    except (BotoCoreError, ClientError) as exc:
+    except failures as exc:
         problem = describe_aws_error(exc, "sts:GetCallerIdentity")
         raise ConnectorError(f"{system}: cannot reach AWS: {problem}") from None
     errors: list[SnapshotError] = []
@@ -72,13 +79,15 @@ def read_account(
         settings["password_policy"] = dict(policy)
     except iam.exceptions.NoSuchEntityException:
         settings["password_policy"] = None  # the account has none: a fact, not a gap
-    except (BotoCoreError, ClientError) as exc:
-        errors.append(_api_error("iam:GetAccountPasswordPolicy", exc))
+    except failures as exc:
+        errors.append(
+            _api_error("iam:GetAccountPasswordPolicy", exc, consequence=_PASSWORD_POLICY_UNKNOWN)
+        )
     if report is not None:
         for user in details.users_missing_from(report):
             try:
                 report[user.arn] = _user_credentials(iam, user)
-            except (BotoCoreError, ClientError) as exc:
+            except failures as exc:
                 errors.append(
                     SnapshotError(
                         source="iam",
@@ -90,6 +99,13 @@ def read_account(
     last_accessed: dict[str, list[dict[str, Any]]] = {}
     if access_advisor:
         last_accessed = _last_accessed(iam, details.principal_arns(), errors)
+    if patience is not None and patience.failures_in_a_row >= patience.failures_to_open:
+        # The server went away mid-collect: what is left is mostly unknown, so the collect
+        # fails (the previous snapshot stays the latest, marked stale) rather than store it.
+        raise ConnectorError(
+            f"{system}: AWS stopped answering during the collect ({patience.last_failure}); "
+            f"{len(errors)} parts were left unread"
+        )
     return Collected(
         source="live",
         origin=_DETAILS_OPERATION,
@@ -104,14 +120,12 @@ def read_account(
 
 
 def _details(iam: IAMClient, errors: list[SnapshotError]) -> AuthorizationDetails:
-    from botocore.exceptions import BotoCoreError, ClientError
-
     pages: list[Mapping[str, object]] = []
     try:
         paginator = iam.get_paginator("get_account_authorization_details")
         for page in paginator.paginate(Filter=_ALL_DETAILS):
             pages.append(page)
-    except (BotoCoreError, ClientError) as exc:
+    except aws_failures() as exc:
         errors.append(_api_error(_DETAILS_OPERATION, exc))
     try:
         return parse_authorization_details(pages, _DETAILS_OPERATION)
@@ -121,8 +135,6 @@ def _details(iam: IAMClient, errors: list[SnapshotError]) -> AuthorizationDetail
 
 
 def _report(iam: IAMClient, errors: list[SnapshotError]) -> dict[str, ReportUser] | None:
-    from botocore.exceptions import BotoCoreError, ClientError
-
     operation = "iam:GenerateCredentialReport"
     deadline = time.monotonic() + _REPORT_WAIT_SECONDS
     delay = 0.1
@@ -141,7 +153,7 @@ def _report(iam: IAMClient, errors: list[SnapshotError]) -> dict[str, ReportUser
             delay = min(delay * 2, 5.0)
         operation = "iam:GetCredentialReport"
         content = iam.get_credential_report()["Content"].decode("utf-8", errors="replace")
-    except (BotoCoreError, ClientError) as exc:
+    except aws_failures() as exc:
         errors.append(_api_error(operation, exc))
         return None
     try:
@@ -192,26 +204,34 @@ def _last_accessed(
     iam: IAMClient, arns: list[str], errors: list[SnapshotError]
 ) -> dict[str, list[dict[str, Any]]]:
     """Access Advisor for every principal: start every job, then read each when it is done.
-    A principal whose job fails is noted (the snapshot is then incomplete); the others
-    are kept."""
+    A principal whose job fails is noted; a failure that is not about one principal (the
+    endpoint does not implement the call, answers what cannot be parsed, is gone) stops
+    Access Advisor altogether, said once. Either way the snapshot is incomplete, never the
+    collect aborted: this part is optional."""
     from concurrent.futures import ThreadPoolExecutor
 
+    advisor = _Advisor(iam)
     # boto3 clients are thread-safe; the adaptive retry mode paces throttled calls.
     with ThreadPoolExecutor(max_workers=_ADVISOR_WORKERS) as pool:
-        started = list(pool.map(lambda arn: _start_advisor_job(iam, arn), arns))
+        started = list(pool.map(advisor.start, arns))
         deadline = time.monotonic() + _ADVISOR_WAIT_SECONDS
-        done = list(
-            pool.map(
-                lambda job: job if isinstance(job, SnapshotError) else job.result(iam, deadline),
-                started,
-            )
-        )
+        done = list(pool.map(lambda job: advisor.result(job, deadline), started))
     found = {}
     for arn, result in zip(arns, done, strict=True):
         if isinstance(result, SnapshotError):
             errors.append(result)
-        else:
+        elif result is not None:
             found[arn] = result
+    if advisor.broken is not None:
+        operation, why = advisor.broken
+        errors.append(
+            SnapshotError(
+                source=operation,
+                message=f"Access Advisor could not be used ({why}): service last accessed "
+                f"data is unknown for {len(arns) - len(found)} of {len(arns)} principals",
+                consequence=ADVISOR_UNKNOWN,
+            )
+        )
     return found
 
 
@@ -220,48 +240,76 @@ class _AdvisorJob:
     arn: str
     job_id: str
 
-    def result(self, iam: IAMClient, deadline: float) -> list[dict[str, Any]] | SnapshotError:
-        from botocore.exceptions import BotoCoreError, ClientError
 
+_Started = _AdvisorJob | SnapshotError | None
+"""A job; a principal's own failure; None when Access Advisor as a whole stopped."""
+
+
+class _Advisor:
+    def __init__(self, iam: IAMClient) -> None:
+        import threading
+
+        self.iam = iam
+        self.broken: tuple[str, str] | None = None
+        self._lock = threading.Lock()
+
+    def _fail(self, operation: str, arn: str, exc: Exception) -> SnapshotError | None:
+        """A principal's own problem, or None once the failure stopped Access Advisor."""
+        from botocore.exceptions import ClientError
+
+        if isinstance(exc, ClientError):
+            code = str(exc.response.get("Error", {}).get("Code") or "")
+            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+            if code not in _NOT_IMPLEMENTED and status not in (404, 501):
+                return _advisor_error(operation, arn, describe_aws_error(exc, operation))
+        with self._lock:
+            if self.broken is None:
+                self.broken = (operation, describe_aws_error(exc, operation))
+        return None
+
+    def start(self, arn: str) -> _Started:
+        operation = "iam:GenerateServiceLastAccessedDetails"
+        if self.broken is not None:
+            return None
+        try:
+            job = self.iam.generate_service_last_accessed_details(
+                Arn=arn, Granularity="SERVICE_LEVEL"
+            )
+        except aws_failures() as exc:
+            return self._fail(operation, arn, exc)
+        return _AdvisorJob(arn, job["JobId"])
+
+    def result(self, job: _Started, deadline: float) -> list[dict[str, Any]] | SnapshotError | None:
+        if not isinstance(job, _AdvisorJob) or self.broken is not None:
+            return job if isinstance(job, SnapshotError) else None
         operation = "iam:GetServiceLastAccessedDetails"
         delay = 0.2
         entries: list[Any] = []
         marker: str | None = None
         try:
             while True:
-                kwargs: dict[str, Any] = {"JobId": self.job_id, "MaxItems": 1000}
+                kwargs: dict[str, Any] = {"JobId": job.job_id, "MaxItems": 1000}
                 if marker is not None:
                     kwargs["Marker"] = marker
-                page = iam.get_service_last_accessed_details(**kwargs)
+                page = self.iam.get_service_last_accessed_details(**kwargs)
                 status = page["JobStatus"]
                 if status == "IN_PROGRESS":
                     if time.monotonic() + delay > deadline:
                         return _advisor_error(
-                            operation, self.arn, f"not ready after {_ADVISOR_WAIT_SECONDS:.0f} s"
+                            operation, job.arn, f"not ready after {_ADVISOR_WAIT_SECONDS:.0f} s"
                         )
                     time.sleep(delay)
                     delay = min(delay * 2, 5.0)
                     continue
                 if status != "COMPLETED":
                     reason = page.get("Error", {}).get("Message") or status
-                    return _advisor_error(operation, self.arn, f"the job failed: {reason}")
+                    return _advisor_error(operation, job.arn, f"the job failed: {reason}")
                 entries.extend(page["ServicesLastAccessed"])
                 if not page.get("IsTruncated"):
                     return normal_last_accessed(entries)
                 marker = page["Marker"]
-        except (BotoCoreError, ClientError) as exc:
-            return _advisor_error(operation, self.arn, describe_aws_error(exc, operation))
-
-
-def _start_advisor_job(iam: IAMClient, arn: str) -> _AdvisorJob | SnapshotError:
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    operation = "iam:GenerateServiceLastAccessedDetails"
-    try:
-        job = iam.generate_service_last_accessed_details(Arn=arn, Granularity="SERVICE_LEVEL")
-    except (BotoCoreError, ClientError) as exc:
-        return _advisor_error(operation, arn, describe_aws_error(exc, operation))
-    return _AdvisorJob(arn, job["JobId"])
+        except aws_failures() as exc:
+            return self._fail(operation, job.arn, exc)
 
 
 def _advisor_error(operation: str, arn: str, problem: str) -> SnapshotError:
@@ -269,9 +317,12 @@ def _advisor_error(operation: str, arn: str, problem: str) -> SnapshotError:
         source=operation,
         record=arn,
         message=f"service last accessed data is unknown: {problem}",
+        consequence=ADVISOR_UNKNOWN,
     )
 
 
-def _api_error(operation: str, exc: Exception) -> SnapshotError:
+def _api_error(operation: str, exc: Exception, consequence: str | None = None) -> SnapshotError:
     # Not fatal: the snapshot is still returned, marked incomplete.
-    return SnapshotError(source=operation, message=describe_aws_error(exc, operation))
+    return SnapshotError(
+        source=operation, message=describe_aws_error(exc, operation), consequence=consequence
+    )

@@ -3,6 +3,7 @@ groups that are privileged by nature."""
 
 from __future__ import annotations
 
+import contextlib
 import struct
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -60,6 +61,26 @@ PRIVILEGED_NAMES = frozenset(
 )
 ADMINISTRATOR_RID = 500
 SERVICE_RIDS = {501: "Guest", 502: "krbtgt"}
+BUILT_IN_ACCOUNTS = {ADMINISTRATOR_RID: "Administrator", **SERVICE_RIDS}
+# Every domain has these groups (MS-DTYP 2.4.2.4). Where an export carries no objectSid they
+# are known by their names, which are the English defaults: a renamed or localized one is not.
+WELL_KNOWN_DOMAIN_GROUPS = {
+    512: "Domain Admins",
+    513: "Domain Users",
+    514: "Domain Guests",
+    515: "Domain Computers",
+    516: "Domain Controllers",
+    517: "Cert Publishers",
+    518: "Schema Admins",
+    519: "Enterprise Admins",
+    520: "Group Policy Creator Owners",
+    521: "Read-only Domain Controllers",
+    522: "Cloneable Domain Controllers",
+    525: "Protected Users",
+    526: "Key Admins",
+    527: "Enterprise Key Admins",
+}
+_WELL_KNOWN_BY_NAME = {name.casefold(): rid for rid, name in WELL_KNOWN_DOMAIN_GROUPS.items()}
 
 # The domain's password policy lives on the domain object (the naming context's root).
 DOMAIN_FILTER = "(objectClass=domainDNS)"
@@ -134,13 +155,71 @@ def domain_password_policy(entry: Entry) -> tuple[dict[str, Any] | None, list[st
         "lockout_threshold": integer("lockoutThreshold"),  # 0: accounts never lock
         "complexity": None if properties is None else bool(properties & DOMAIN_PASSWORD_COMPLEX),
     }
+    _max_age(integer("maxPwdAge"), policy)
+    return policy, values.problems
+
+
+# Fine-grained password policies (PSOs, MS-ADTS 3.1.1.5.3.1.2): in one container of the domain,
+# each applying to the users and global security groups its msDS-PSOAppliesTo names.
+PSO_CONTAINER = "CN=Password Settings Container,CN=System"
+PSO_FILTER = "(objectClass=msDS-PasswordSettings)"
+PSO_CLASS = "msds-passwordsettings"
+PSO_CONTAINER_CLASS = "msds-passwordsettingscontainer"
+PSO_ATTRIBUTES = (
+    "objectGUID",
+    "cn",
+    "msDS-PasswordSettingsPrecedence",
+    "msDS-PSOAppliesTo",
+    "msDS-MinimumPasswordLength",
+    "msDS-PasswordHistoryLength",
+    "msDS-PasswordComplexityEnabled",
+    "msDS-MaximumPasswordAge",
+    "msDS-LockoutThreshold",
+)
+PSO_UNKNOWN = (
+    "fine-grained password policies unknown: weak-password-policy is not concluded for the "
+    "accounts they may cover, and which accounts the domain policy covers is not known"
+)
+GLOBAL_GROUP = 0x2  # groupType: global scope, the only one a PSO applies through
+
+
+def pso_container_dn(base: str) -> str:
+    """Where the domain of ``base`` keeps its PSOs."""
+    return f"{PSO_CONTAINER},{domain_dn(base)}"
+
+
+def _max_age(value: int | None, policy: dict[str, Any]) -> None:
     # A negative interval in 100-ns ticks; 0 and the smallest int64 mean "never" (None).
     # Left out when unknown: a missing key is not judged, None would read as "never".
-    max_age = integer("maxPwdAge")
-    if max_age is not None:
+    if value is not None:
         policy["max_age_days"] = (
-            None if max_age in _NEVER_INTERVAL else round(abs(max_age) / _TICKS_PER_DAY)
+            None if value in _NEVER_INTERVAL else round(abs(value) / _TICKS_PER_DAY)
         )
+
+
+def pso_password_policy(entry: Entry) -> tuple[dict[str, Any], list[str]]:
+    """One PSO in the normalized form the rules read (``source`` "ad-pso", with its
+    ``precedence``), and the values that could not be read."""
+    values = Values(entry)
+    integer = values.integer
+    complexity = entry.text("msDS-PasswordComplexityEnabled")
+    if complexity is not None and complexity.upper() not in ("TRUE", "FALSE"):
+        values.problems.append(f"msDS-PasswordComplexityEnabled {complexity!r} is not TRUE/FALSE")
+        complexity = None
+    policy: dict[str, Any] = {
+        "source": "ad-pso",
+        "name": entry.text("cn") or clean(entry.dn),
+        "dn": clean(entry.dn),
+        "precedence": integer("msDS-PasswordSettingsPrecedence"),
+        "min_length": integer("msDS-MinimumPasswordLength"),
+        "history": integer("msDS-PasswordHistoryLength"),
+        "lockout_threshold": integer("msDS-LockoutThreshold"),
+        "complexity": None if complexity is None else complexity.upper() == "TRUE",
+    }
+    _max_age(integer("msDS-MaximumPasswordAge"), policy)
+    for name in ("msDS-PasswordSettingsPrecedence", "msDS-PSOAppliesTo"):
+        if not entry.has(name):
+            values.problems.append(f"{name} cannot be read (can the credential read it?)")
     return policy, values.problems
 
 
@@ -220,16 +299,30 @@ class ActiveDirectory(Flavor):
         if (upn := entry.text("userPrincipalName")) is not None:
             attributes["user_principal_name"] = upn
         sid = self._sid(entry, values.problems)
+        primary = integer("primaryGroupID")
+        rid: int | None = None
         if sid is not None:
             attributes["sid"] = sid
             domain, rid = split_sid(sid)
-            if rid == ADMINISTRATOR_RID:
-                facts.kind = AccountKind.BREAK_GLASS  # the domain's built-in Administrator
-            elif rid in SERVICE_RIDS:
-                facts.kind = AccountKind.SERVICE
-            primary = integer("primaryGroupID")
             if primary is not None:
                 facts.primary_group = (domain, primary)
+        else:
+            # No SID (an export that left objectSid out): the built-in accounts by their
+            # names, said on the account, and the primary group by its RID within the
+            # domain of the user's DN (resolved against the groups by to_model).
+            by_name = {name.casefold(): r for r, name in BUILT_IN_ACCOUNTS.items()}
+            rid = by_name.get(facts.login.casefold())
+            if rid is not None:
+                attributes["built_in"] = (
+                    f"{BUILT_IN_ACCOUNTS[rid]} (RID {rid}) recognised by its name: "
+                    "no objectSid to confirm it"
+                )
+            if primary is not None:
+                facts.primary_group = (None, primary)
+        if rid == ADMINISTRATOR_RID:
+            facts.kind = AccountKind.BREAK_GLASS  # the domain's built-in Administrator
+        elif rid in SERVICE_RIDS:
+            facts.kind = AccountKind.SERVICE
         facts.created_at = values.time("whenCreated")
 
         control = integer("userAccountControl")
@@ -296,6 +389,11 @@ class ActiveDirectory(Flavor):
             domain, rid = facts.sid
             rids = PRIVILEGED_BUILTIN_RIDS if domain == BUILTIN_DOMAIN else PRIVILEGED_DOMAIN_RIDS
             facts.privileged = rid in rids
+        else:
+            facts.well_known_rid = next(
+                (r for n in names if (r := _WELL_KNOWN_BY_NAME.get(n.casefold())) is not None),
+                None,
+            )
         # Without a SID the name is all there is; DnsAdmins has no well-known RID.
         if not facts.privileged and (sid is None or name.casefold() == "dnsadmins"):
             facts.privileged = any(n.casefold() in PRIVILEGED_NAMES for n in names)
@@ -308,6 +406,8 @@ class ActiveDirectory(Flavor):
                 security = True  # unreadable: assume it grants access, the careful reading
             if not security:
                 facts.security, facts.kind = False, "distribution-group"
+            with contextlib.suppress(ValueError):
+                facts.global_scope = bool(int(group_type) & GLOBAL_GROUP)
         return facts
 
     @staticmethod

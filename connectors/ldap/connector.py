@@ -13,7 +13,7 @@ from pydantic import BeforeValidator, Field, field_validator, model_validator
 
 from iam_gov.configtypes import RelPath, SecretRef
 from iam_gov.connectors.ldap.actions import apply_action
-from iam_gov.connectors.ldap.ad import DOMAIN_POLICY_ATTRIBUTES, ActiveDirectory
+from iam_gov.connectors.ldap.ad import DOMAIN_POLICY_ATTRIBUTES, PSO_ATTRIBUTES, ActiveDirectory
 from iam_gov.connectors.ldap.client import Directory, Settings, connect
 from iam_gov.connectors.ldap.entry import Collected, Flavor, Scope, is_under
 from iam_gov.connectors.ldap.export import read_export
@@ -184,6 +184,10 @@ COLLECT_PERMISSIONS = (
     # The domain's password policy, from its domain object.
     *_ops("ad", "search", "domain", "objectClass"),
     *_ops("ad", "read", "domain", *DOMAIN_POLICY_ATTRIBUTES),
+    # Fine-grained password policies, under CN=Password Settings Container,CN=System (AD's
+    # default lets only Domain Admins see it: grant the credential read on it).
+    *_ops("ad", "search", "pso", "objectClass"),
+    *_ops("ad", "read", "pso", *PSO_ATTRIBUTES),
     # userPassword is only tested for presence, never read.
     *_ops("openldap", "search", "user", "objectClass", "userPassword"),
     *_ops("openldap", "read", "user", *_OPENLDAP.user_attributes()),
@@ -200,7 +204,7 @@ EXPORT_PERMISSIONS = (
     *(
         f"{flavor}:read:{kind}/objectClass"
         for flavor, kinds in (
-            ("ad", ("user", "group", "domain")),
+            ("ad", ("user", "group", "domain", "pso")),
             ("openldap", ("user", "group", "policy")),
         )
         for kind in kinds

@@ -255,8 +255,9 @@ class UserFacts:
     last_login_at: datetime | None = None
     attributes: dict[str, str] = field(default_factory=dict)
     password: PasswordFacts | None = None
-    primary_group: tuple[str, int] | None = None
-    """AD: (domain SID, RID) of the primary group, which ``member`` does not list."""
+    primary_group: tuple[str | None, int] | None = None
+    """AD: (domain SID, RID) of the primary group, which ``member`` does not list; the
+    domain SID is None when the user's objectSid is not known."""
     problems: list[str] = field(default_factory=list)
     """Values that could not be read; the rest of the entry is used."""
 
@@ -277,6 +278,11 @@ class GroupFacts:
     description: str | None = None
     sid: tuple[str, int] | None = None
     """AD: (domain SID, RID)."""
+    well_known_rid: int | None = None
+    global_scope: bool | None = None
+    """AD: a global group (groupType 0x2), the only scope a PSO applies through; None: not
+    known."""
+    """AD without an objectSid: the RID of the well-known domain group its name is."""
     problems: list[str] = field(default_factory=list)
 
 
@@ -423,3 +429,8 @@ class Collected:
     """The one wanted, when known: ``password_policy_dn``, or live AD's domain."""
     policy_read: bool = True
     """False when reading it failed (already said in errors): its absence then says nothing."""
+    password_settings: list[Entry] = field(default_factory=list)
+    """AD: the fine-grained password policies (PSOs) read."""
+    password_settings_known: bool = True
+    """AD: False when the PSOs could not be read or the export does not hold them (said in
+    errors)."""

@@ -13,6 +13,7 @@ import urllib.request
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from iam_gov.connectors.ldap.ad import PSO_CLASS, PSO_CONTAINER_CLASS, PSO_UNKNOWN
 from iam_gov.connectors.ldap.entry import Collected, Entry, Flavor, decode_text, merge_ranges
 from iam_gov.errors import SourceError, location
 from iam_gov.model import SnapshotError
@@ -68,10 +69,14 @@ def read_export(path: Path, flavor: Flavor, policy_dn: str | None) -> Collected:
     ldif = read_ldif(path)
     collected = Collected(errors=ldif.errors, complete=ldif.complete, policy_dn=policy_dn)
     by_dn = 0
+    container = False
     for entry in ldif.entries:
         classes = {c.casefold() for c in entry.texts("objectClass")}
         if flavor.policy_class in classes:
             collected.policy_entries.append(entry)
+        if flavor.name == "ad" and PSO_CLASS in classes:
+            collected.password_settings.append(entry)
+        container = container or PSO_CONTAINER_CLASS in classes
         group, user = flavor.is_group(classes), flavor.is_user(classes)
         if (group or user) and not entry.has(flavor.id_attribute):
             entry = replace(entry, by_dn=True)
@@ -84,6 +89,19 @@ def read_export(path: Path, flavor: Flavor, policy_dn: str | None) -> Collected:
         raise SourceError(
             f"{path}: holds no {flavor.name} users or groups (each entry needs its "
             "objectClass values)"
+        )
+    if flavor.name == "ad" and not container and not collected.password_settings:
+        # Said, not made incomplete: an export holds what its author chose, as with the
+        # domain object (the access data in it is whole).
+        collected.password_settings_known = False
+        collected.errors.append(
+            SnapshotError(
+                source=str(path),
+                message="no Password Settings Container (CN=Password Settings Container,"
+                "CN=System,...) and no PSO (objectClass msDS-PasswordSettings) in the export: "
+                "export them too, to have the fine-grained password policies judged",
+                consequence=PSO_UNKNOWN,
+            )
         )
     if by_dn:
         # Every entry is read: the export is as complete as it was, only its ids are weaker.

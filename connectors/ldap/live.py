@@ -4,7 +4,15 @@ makes the collect incomplete."""
 
 from __future__ import annotations
 
-from iam_gov.connectors.ldap.ad import DOMAIN_FILTER, DOMAIN_POLICY_ATTRIBUTES, domain_dn
+from iam_gov.connectors.ldap.ad import (
+    DOMAIN_FILTER,
+    DOMAIN_POLICY_ATTRIBUTES,
+    PSO_ATTRIBUTES,
+    PSO_FILTER,
+    PSO_UNKNOWN,
+    domain_dn,
+    pso_container_dn,
+)
 from iam_gov.connectors.ldap.client import NO_SUCH_OBJECT, Directory, SearchFailed
 from iam_gov.connectors.ldap.entry import Collected, Entry, Scope, all_of, dn_key
 from iam_gov.connectors.ldap.openldap import PPOLICY_ATTRIBUTES, PPOLICY_FILTER
@@ -40,6 +48,8 @@ def read_directory(
         )
         collected.password_holders = {dn_key(entry.dn) for entry in holders}
     reader.password_policy(flavor.name, base_dn, policy_dn)
+    if flavor.name == "ad":
+        reader.password_settings(base_dn)
     return collected
 
 
@@ -99,5 +109,34 @@ class _Reader:
                     source=self.directory.url,
                     record=where,
                     message=f"the password policy could not be read ({exc}); it is not judged",
+                )
+            )
+
+    def password_settings(self, base: str) -> None:
+        """AD's fine-grained password policies. Every domain since Windows Server 2008 has
+        their container, so not finding it means the credential may not see it: unknown,
+        like a search that fails, and the snapshot is incomplete."""
+        collected = self.collected
+        where = pso_container_dn(base)
+        try:
+            collected.password_settings = list(
+                self.directory.search(where, PSO_FILTER, PSO_ATTRIBUTES, scope="SUBTREE")
+            )
+        except SearchFailed as exc:
+            collected.password_settings = []
+            collected.password_settings_known = False
+            collected.complete = False
+            why = (
+                "the container is not there or the credential may not see it"
+                if exc.code == NO_SUCH_OBJECT
+                else str(exc)
+            )
+            collected.errors.append(
+                SnapshotError(
+                    source=self.directory.url,
+                    record=where,
+                    message=f"the fine-grained password policies (PSOs) could not be read "
+                    f"({why}); give the credential read access to {where}",
+                    consequence=PSO_UNKNOWN,
                 )
             )

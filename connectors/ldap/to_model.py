@@ -8,7 +8,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
-from iam_gov.connectors.ldap.ad import DOMAIN_POLICY_ATTRIBUTES, domain_password_policy
+from iam_gov.connectors.ldap.ad import (
+    BUILTIN_DOMAIN,
+    DOMAIN_POLICY_ATTRIBUTES,
+    domain_dn,
+    domain_password_policy,
+    pso_password_policy,
+)
 from iam_gov.connectors.ldap.entry import (
     Collected,
     Entry,
@@ -60,6 +66,8 @@ def build_snapshot(
     policy, notes = password_policy(flavor.name, collected, origin)
     if policy is not None:
         settings = {**settings, "password_policy": policy}
+    if collected.password_settings:
+        settings = {**settings, "password_policies": builder.password_settings(collected)}
     return ordered_snapshot(
         system=system,
         connector=type_name,
@@ -89,9 +97,11 @@ class _SnapshotBuilder:
     grants: set[Grant] = field(default_factory=set)
     user_by_dn: dict[str, str] = field(default_factory=dict)
     users_by_login: dict[str, list[str]] = field(default_factory=dict)
-    primary_groups: dict[str, tuple[str, int]] = field(default_factory=dict)
+    primary_groups: dict[str, tuple[str | None, int, str]] = field(default_factory=dict)
+    """Account id -> (domain SID or None, primary group RID, dn_key of the user's domain)."""
     group_facts: dict[str, GroupFacts] = field(default_factory=dict)
     group_by_dn: dict[str, str] = field(default_factory=dict)
+    group_dns: dict[str, str] = field(default_factory=dict)
 
     def _problem(self, entry: Entry, message: str) -> None:
         # Every problem leaves something unknown, and unknown must never read as removed.
@@ -145,7 +155,9 @@ class _SnapshotBuilder:
             self.user_by_dn[key] = facts.native_id
             self.users_by_login.setdefault(facts.login.casefold(), []).append(facts.native_id)
             if facts.primary_group is not None:
-                self.primary_groups[facts.native_id] = facts.primary_group
+                domain_sid, rid = facts.primary_group
+                where = dn_key(domain_dn(entry.dn))
+                self.primary_groups[facts.native_id] = (domain_sid, rid, where)
         if (
             self.flavor.name == "openldap"
             and self.accounts
@@ -197,6 +209,7 @@ class _SnapshotBuilder:
                 continue
             self.group_facts[facts.native_id] = facts
             self.group_by_dn[dn_key(entry.dn)] = facts.native_id
+            self.group_dns[facts.native_id] = entry.dn
 
     def memberships(self) -> None:
         direct: dict[str, set[str]] = {}
@@ -213,10 +226,7 @@ class _SnapshotBuilder:
             for login in facts.member_logins:
                 for account_id in self.users_by_login.get(login.casefold(), ()):
                     direct.setdefault(account_id, set()).add(group_id)
-        by_sid = {facts.sid: gid for gid, facts in self.group_facts.items() if facts.sid}
-        for account_id, sid in self.primary_groups.items():
-            if sid in by_sid:  # AD's primary group is not in the group's member list
-                direct.setdefault(account_id, set()).add(by_sid[sid])
+        self._primary_groups(direct)
 
         ancestors = _Ancestors(parents, self.group_facts)
         for group_id, facts in self.group_facts.items():
@@ -240,6 +250,127 @@ class _SnapshotBuilder:
                 for inherited in ancestors.of(group_id):
                     if inherited != group_id:
                         self._grant(account_id, inherited, via=group_id)
+
+    def _primary_groups(self, direct: dict[str, set[str]]) -> None:
+        """AD's primary group is not in the group's member list: by the group's SID, or
+        where SIDs are not known, by its RID within the user's domain (the group's own SID,
+        else its well-known name: 513 is Domain Users)."""
+        by_sid = {facts.sid: gid for gid, facts in self.group_facts.items() if facts.sid}
+        by_rid: dict[tuple[str, int], str] = {}
+        for gid, facts in self.group_facts.items():
+            rid = facts.well_known_rid
+            if facts.sid is not None and facts.sid[0] != BUILTIN_DOMAIN:
+                rid = facts.sid[1]
+            if rid is not None:
+                dn = self.group_dns[gid]
+                key = (dn_key(domain_dn(dn)), rid)
+                # A group known by its SID wins over one known only by its name.
+                if key not in by_rid or facts.sid is not None:
+                    by_rid[key] = gid
+        unresolved: dict[int, int] = {}
+        for account_id, (domain_sid, rid, domain) in self.primary_groups.items():
+            found = by_sid.get((domain_sid, rid)) if domain_sid is not None else None
+            group = found if found is not None else by_rid.get((domain, rid))
+            if group is None:
+                unresolved[rid] = unresolved.get(rid, 0) + 1
+                continue
+            direct.setdefault(account_id, set()).add(group)
+        if unresolved:
+            rids = ", ".join(f"{rid} ({count} users)" for rid, count in sorted(unresolved.items()))
+            self.errors.append(
+                SnapshotError(
+                    source=self.origin,
+                    message=f"primary groups not among the groups read, by primaryGroupID: "
+                    f"{rids}; that membership is not shown (read the domain's Users container "
+                    "or export the group with its objectSid or its well-known name)",
+                )
+            )
+
+    # fine-grained password policies (AD)
+
+    def password_settings(self, collected: Collected) -> list[dict[str, Any]]:
+        """Each PSO in the normalized form, with whom it names and how many accounts it is
+        the effective policy of: a user's own PSOs beat its groups' (global security groups,
+        nesting included), and among either the lowest precedence wins (a tie: the lower
+        id). Each covered account names its PSO in ``password_settings``."""
+        policies: list[dict[str, Any]] = []
+        for entry in collected.password_settings:
+            try:
+                native_id = self.flavor.native_id(entry)
+            except ValueError as exc:
+                self._problem(entry, f"password settings object skipped: {exc}")
+                continue
+            policy, problems = pso_password_policy(entry)
+            for problem in problems:
+                self.errors.append(
+                    SnapshotError(
+                        source=self.origin,
+                        line=entry.line,
+                        record=clean(entry.dn),
+                        message=f"password settings object: {problem}; left unknown",
+                        consequence="whom this PSO covers, and how it ranks, is not known"
+                        if "msDS-P" in problem and "cannot be read" in problem
+                        else None,
+                    )
+                )
+            users, groups, elsewhere = [], [], []
+            for target in entry.texts("msDS-PSOAppliesTo"):
+                key = dn_key(target)
+                if key in self.user_by_dn:
+                    users.append(self.user_by_dn[key])
+                elif key in self.group_by_dn:
+                    groups.append(self.group_by_dn[key])
+                else:
+                    elsewhere.append(clean(target))
+            policy["id"] = native_id
+            policy["users"] = sorted(self.accounts[u].login for u in users)
+            policy["groups"] = sorted(self.group_facts[g].name for g in groups)
+            if elsewhere:
+                policy["applies_to_unread"] = sorted(elsewhere)
+                self.errors.append(
+                    SnapshotError(
+                        source=self.origin,
+                        line=entry.line,
+                        record=clean(entry.dn),
+                        message=f"password settings object {policy['name']} applies to "
+                        f"{len(elsewhere)} entries that are not among the users and groups "
+                        f"read ({', '.join(sorted(elsewhere))})",
+                        consequence="the accounts it covers may be more than counted",
+                    )
+                )
+            policies.append({"_users": set(users), "_groups": set(groups), **policy})
+        self._rank(policies)
+        for policy in policies:
+            del policy["_users"], policy["_groups"]
+        return sorted(policies, key=lambda p: (_precedence(p), p["id"]))
+
+    def _rank(self, policies: list[dict[str, Any]]) -> None:
+        """Counts each PSO's accounts: for each account the winning PSO of its own, else of
+        its groups."""
+        groups_of: dict[str, set[str]] = {}
+        for grant in self.grants:
+            groups_of.setdefault(grant.account_id, set()).add(grant.entitlement_id)
+        ordered = sorted(policies, key=lambda p: (_precedence(p), p["id"]))
+        for policy in policies:
+            policy["accounts"] = 0
+        for account_id, account in self.accounts.items():
+            own = [p for p in ordered if account_id in p["_users"]]
+            mine = groups_of.get(account_id, set())
+            through = [
+                p
+                for p in ordered
+                if any(
+                    g in mine
+                    and self.group_facts[g].security
+                    and self.group_facts[g].global_scope is not False
+                    for g in p["_groups"]
+                )
+            ]
+            candidates = own or through
+            if candidates:
+                winner = candidates[0]
+                winner["accounts"] += 1
+                account.attributes["password_settings"] = str(winner["name"])
 
     def _grant(self, account: str, entitlement: str, via: str | None = None) -> None:
         self.grants.add(
@@ -269,6 +400,12 @@ class _Ancestors:
                         stack.append(parent)
         self.cache[group_id] = frozenset(found)
         return self.cache[group_id]
+
+
+def _precedence(policy: dict[str, Any]) -> int:
+    """Unknown precedence ranks last: it cannot be shown to win."""
+    value = policy.get("precedence")
+    return value if isinstance(value, int) else 2**31
 
 
 # --- password policy ------------------------------------------------------------------------

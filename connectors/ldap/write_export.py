@@ -9,7 +9,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from iam_gov.connectors.ldap.ad import DOMAIN_FILTER, DOMAIN_POLICY_ATTRIBUTES, domain_dn
+from iam_gov.connectors.ldap.ad import (
+    DOMAIN_FILTER,
+    DOMAIN_POLICY_ATTRIBUTES,
+    PSO_ATTRIBUTES,
+    PSO_FILTER,
+    domain_dn,
+    pso_container_dn,
+)
 from iam_gov.connectors.ldap.client import NO_SUCH_OBJECT, Directory, SearchFailed
 from iam_gov.connectors.ldap.entry import Entry, Scope, all_of, dn_key
 from iam_gov.connectors.ldap.openldap import PPOLICY_ATTRIBUTES, PPOLICY_FILTER
@@ -123,6 +130,8 @@ def read_for_export(
                 "unknown, and the export reads back incomplete"
             )
     reader.password_policy(flavor.name, base_dn, policy_dn)
+    if flavor.name == "ad":
+        reader.password_settings(base_dn)
     _check_classes(export, scope, users, groups)
     return export
 
@@ -187,6 +196,23 @@ class _Reader:
             self.export.problems.append(
                 f"the password policy could not be read ({failure}); the export says so "
                 "(result:) and reads back incomplete"
+            )
+
+    def password_settings(self, base: str) -> None:
+        """AD's PSOs with their container: the container in the export is what tells the
+        reader that the PSOs were read (and that there may be none)."""
+        where = pso_container_dn(base)
+        found = self.search(
+            "the fine-grained password policies",
+            where,
+            f"(|(objectClass=msDS-PasswordSettingsContainer){PSO_FILTER})",
+            ("objectClass", *PSO_ATTRIBUTES),
+            paged=False,
+        )
+        if found.failure is not None:
+            self.export.problems.append(
+                f"the fine-grained password policies under {where} could not be read "
+                f"({found.failure}); the export says so (result:) and reads back incomplete"
             )
 
 

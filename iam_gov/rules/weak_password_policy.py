@@ -143,8 +143,10 @@ def weak_password_policy(state: EvaluationState, params: Params) -> Iterator[Hit
     default: 8 characters). A system with one policy gets one finding; one with several in
     force gets one for each that falls short, naming it and whom it applies to (Okta: every
     active policy applies to its groups, the Default Policy to everyone else, so fixing the
-    weakest leaves the others as weak as they were). Systems that do not report their policy
-    are not judged, and neither are settings a system does not have (AWS IAM has no lockout).
+    weakest leaves the others as weak as they were; AD: each fine-grained password policy
+    (PSO), with how many accounts it is in force for, beside the domain's own). Systems that
+    do not report their policy are not judged, and neither are settings a system does not
+    have (AWS IAM has no lockout).
 
     ```yaml
     rules:
@@ -233,11 +235,36 @@ def _whom(raw: Mapping[str, Any]) -> str:
     """`` (for group Contractors)``: whom a policy applies to, as far as the system says."""
     if raw.get("default") is True:
         return " (the default, for everyone no other policy covers)"
+    accounts = raw.get("accounts")
+    if isinstance(accounts, int) and not isinstance(accounts, bool):
+        return _covering(raw, accounts)
     groups = raw.get("groups")
     if isinstance(groups, list) and groups:
         names = [str(g) for g in groups]
         return f" (for {'group' if len(names) == 1 else 'groups'} {_and(names)})"
     return ""
+
+
+def _covering(raw: Mapping[str, Any], accounts: int) -> str:
+    """`` (precedence 10, in force for 3 accounts, through group Contractors and user bob)``:
+    an AD fine-grained policy, with the accounts it is the effective policy of."""
+    parts = []
+    precedence = raw.get("precedence")
+    if isinstance(precedence, int) and not isinstance(precedence, bool):
+        parts.append(f"precedence {precedence}")
+    parts.append(
+        "in force for no account now"
+        if accounts == 0
+        else f"in force for {accounts} account{'s' if accounts != 1 else ''}"
+    )
+    through = []
+    for key, word in (("groups", "group"), ("users", "user")):
+        names = raw.get(key)
+        if isinstance(names, list) and names:
+            through.append(f"{word}{'s' if len(names) > 1 else ''} {_and([str(n) for n in names])}")
+    if through:
+        parts[-1] += f", through {' and '.join(through)}"
+    return f" ({', '.join(parts)})"
 
 
 def _shortfalls(policy: PasswordPolicy, params: Params) -> list[str]:

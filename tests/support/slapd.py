@@ -78,6 +78,37 @@ objectclass ( 1.2.840.113556.1.5.9 NAME 'user' SUP organizationalPerson STRUCTUR
           lastLogonTimestamp $ pwdLastSet $ accountExpires $ lockoutTime $ whenCreated $
           adminCount $ primaryGroupID $ employeeID $ objectCategory $ mail $ displayName ) )
 objectclass ( 1.2.840.113556.1.3.30 NAME 'computer' SUP user STRUCTURAL )
+attributetype ( 1.2.840.113556.1.4.2023 NAME 'msDS-PasswordSettingsPrecedence'
+    EQUALITY integerMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.27 SINGLE-VALUE )
+attributetype ( 1.2.840.113556.1.4.2020 NAME 'msDS-PSOAppliesTo'
+    EQUALITY distinguishedNameMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.12 )
+attributetype ( 1.2.840.113556.1.4.2013 NAME 'msDS-MinimumPasswordLength'
+    EQUALITY integerMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.27 SINGLE-VALUE )
+attributetype ( 1.2.840.113556.1.4.2014 NAME 'msDS-PasswordHistoryLength'
+    EQUALITY integerMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.27 SINGLE-VALUE )
+attributetype ( 1.2.840.113556.1.4.2015 NAME 'msDS-PasswordComplexityEnabled'
+    EQUALITY booleanMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.7 SINGLE-VALUE )
+attributetype ( 1.2.840.113556.1.4.2016 NAME 'msDS-PasswordReversibleEncryptionEnabled'
+    EQUALITY booleanMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.7 SINGLE-VALUE )
+attributetype ( 1.2.840.113556.1.4.2011 NAME 'msDS-MaximumPasswordAge'
+    EQUALITY integerMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.27 SINGLE-VALUE )
+attributetype ( 1.2.840.113556.1.4.2012 NAME 'msDS-MinimumPasswordAge'
+    EQUALITY integerMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.27 SINGLE-VALUE )
+attributetype ( 1.2.840.113556.1.4.2019 NAME 'msDS-LockoutThreshold'
+    EQUALITY integerMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.27 SINGLE-VALUE )
+attributetype ( 1.2.840.113556.1.4.2017 NAME 'msDS-LockoutObservationWindow'
+    EQUALITY integerMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.27 SINGLE-VALUE )
+attributetype ( 1.2.840.113556.1.4.2018 NAME 'msDS-LockoutDuration'
+    EQUALITY integerMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.27 SINGLE-VALUE )
+objectclass ( 1.2.840.113556.1.3.23 NAME 'container' SUP top STRUCTURAL MUST cn )
+objectclass ( 1.2.840.113556.1.5.256 NAME 'msDS-PasswordSettingsContainer' SUP top
+    STRUCTURAL MUST cn )
+objectclass ( 1.2.840.113556.1.5.255 NAME 'msDS-PasswordSettings' SUP top STRUCTURAL
+    MUST ( cn $ msDS-PasswordSettingsPrecedence $ msDS-PasswordReversibleEncryptionEnabled $
+           msDS-PasswordHistoryLength $ msDS-PasswordComplexityEnabled $
+           msDS-MinimumPasswordLength $ msDS-MinimumPasswordAge $ msDS-MaximumPasswordAge $
+           msDS-LockoutThreshold $ msDS-LockoutObservationWindow $ msDS-LockoutDuration )
+    MAY ( objectGUID $ msDS-PSOAppliesTo $ description ) )
 objectclass ( 1.2.840.113556.1.5.8 NAME 'group' SUP top STRUCTURAL MUST cn
     MAY ( objectGUID $ objectSid $ sAMAccountName $ groupType $ member $ description $
           managedBy $ whenCreated $ adminCount $ objectCategory ) )
@@ -192,6 +223,7 @@ def _config(folder: Path) -> str:
     ours = f'dn.exact="cn=iam-gov,{OPENLDAP_BASE}"'
     limited = f'dn.exact="cn=limited,{OPENLDAP_BASE}"'
     ad_ours = f'dn.exact="cn=iam-gov,{AD_BASE}"'
+    ad_limited = f'dn.exact="cn=limited,{AD_BASE}"'
     openldap_acl = f"""
 access to attrs=userPassword
     by self write
@@ -214,6 +246,9 @@ access to dn.subtree="OU=Staff,{AD_BASE}" attrs=userAccountControl
     by * read
 access to dn.subtree="OU=Groups,{AD_BASE}" attrs=member
     by {ad_ours} write
+    by * read
+access to dn.subtree="{PSO_CONTAINER_DN}"
+    by {ad_limited} none
     by * read
 access to * by * read
 """
@@ -530,6 +565,9 @@ def filetime(value: dt.datetime) -> str:
 
 
 AD_NOW = dt.datetime(2026, 3, 1, 12, 0, tzinfo=dt.UTC)
+PSO_CONTAINER_DN = f"CN=Password Settings Container,CN=System,{AD_BASE}"
+"""Where AD keeps fine-grained password policies: every domain since 2008 has it (empty here;
+the PSO tests add their own). ``cn=limited`` may not see it, as AD's own default ACL has it."""
 
 
 def guid(number: int) -> bytes:
@@ -543,11 +581,14 @@ def seed_ad(server: ThrowawaySlapd) -> None:
     conn.add(AD_BASE, ["dcObject", "organization"], {"o": "Corp"})
     for ou in ("Staff", "Groups", "Builtin"):
         conn.add(f"OU={ou},{AD_BASE}", ["organizationalUnit"])
-    conn.add(
-        f"cn=iam-gov,{AD_BASE}",
-        ["organizationalRole", "simpleSecurityObject"],
-        {"userPassword": SERVICE_PASSWORD},
-    )
+    for reader in ("iam-gov", "limited"):
+        conn.add(
+            f"cn={reader},{AD_BASE}",
+            ["organizationalRole", "simpleSecurityObject"],
+            {"userPassword": SERVICE_PASSWORD},
+        )
+    conn.add(f"CN=System,{AD_BASE}", ["container"], {"cn": "System"})
+    conn.add(PSO_CONTAINER_DN, ["msDS-PasswordSettingsContainer"])
     day = dt.timedelta(days=1)
 
     def user(

@@ -61,6 +61,9 @@ class AccessAdvisor:
     """Principals whose job IAM refuses to start (AccessDenied)."""
     failed: set[str] = field(default_factory=set)
     """Principals whose job ends FAILED."""
+    error_page: int | None = None
+    """Answer every Access Advisor call with an HTML error page of this HTTP status, as an
+    endpoint that does not implement it does (a proxy, an IAM emulator)."""
     calls: list[tuple[str, dict[str, str]]] = field(default_factory=list)
     _jobs: dict[str, list[Any]] = field(default_factory=dict)
     _ids: Iterator[int] = field(default_factory=itertools.count)
@@ -82,6 +85,8 @@ class AccessAdvisor:
             return None  # moto's business
         with self._lock:
             self.calls.append((action, params))
+            if self.error_page is not None:
+                return _html(request.url, self.error_page)
             if action == "GenerateServiceLastAccessedDetails":
                 return self._generate(request.url, params)
             return self._get(request.url, params)
@@ -172,6 +177,15 @@ def _error(url: str, status: int, code: str, message: str) -> AWSResponse:
         "<RequestId>7a62c49f-347e-4fc4-9331-6e8eEXAMPLE</RequestId></ErrorResponse>"
     )
     return AWSResponse(url, status, {"Content-Type": "text/xml"}, _Body(xml.encode()))
+
+
+def _html(url: str, status: int) -> AWSResponse:
+    page = (
+        "<!DOCTYPE html><html><head><title>Not Found</title></head><body><h1>Not Found</h1>"
+        "<p>The requested URL was not found on this server.</p><hr><address>nginx</address>"
+        "</body></html>"
+    )
+    return AWSResponse(url, status, {"Content-Type": "text/html"}, _Body(page.encode()))
 
 
 def export_last_accessed(

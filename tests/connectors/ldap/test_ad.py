@@ -37,7 +37,8 @@ from tests.support.slapd import (
 
 # The export the README gives for AD (ldifde -l, or ldapsearch with the same list).
 AD_EXPORT_FILTER = (
-    "(|(&(objectCategory=person)(objectClass=user))(objectClass=group)(objectClass=domainDNS))"
+    "(|(&(objectCategory=person)(objectClass=user))(objectClass=group)(objectClass=domainDNS)"
+    "(objectClass=msDS-PasswordSettingsContainer)(objectClass=msDS-PasswordSettings))"
 )
 AD_EXPORT_ATTRIBUTES = [
     "objectClass",
@@ -66,6 +67,13 @@ AD_EXPORT_ATTRIBUTES = [
     "maxPwdAge",
     "lockoutThreshold",
     "pwdProperties",
+    "msDS-PasswordSettingsPrecedence",
+    "msDS-PSOAppliesTo",
+    "msDS-MinimumPasswordLength",
+    "msDS-PasswordHistoryLength",
+    "msDS-PasswordComplexityEnabled",
+    "msDS-MaximumPasswordAge",
+    "msDS-LockoutThreshold",
 ]
 
 # AD keeps the domain's password policy on the domain object (objectClass domainDNS), with
@@ -259,13 +267,21 @@ def test_live_and_an_ldapsearch_export_give_the_same_model(
 
 
 def used_with_domain(operations: list[Operation]) -> set[str]:
-    """used_permissions, with the read of the domain object counted as on the domain
-    (used_permissions knows users and groups only)."""
-    domain = [op for op in operations if op.kind == "SRCH" and "domainDNS" in op.filter]
-    used = used_permissions([op for op in operations if op not in domain], "ad")
-    for op in domain:
-        used |= {p.replace(":user/", ":domain/") for p in used_permissions([op], "ad")}
-    return used
+    """used_permissions, with the read of the domain object counted as on the domain and
+    the read of the PSOs as on them (used_permissions knows users and groups only)."""
+    used: set[str] = set()
+    rest = []
+    for op in operations:
+        kind = None
+        if op.kind == "SRCH" and "domainDNS" in op.filter:
+            kind = "domain"
+        elif op.kind == "SRCH" and "msDS-PasswordSettings" in op.filter:
+            kind = "pso"
+        if kind is None:
+            rest.append(op)
+        else:
+            used |= {p.replace(":user/", f":{kind}/") for p in used_permissions([op], "ad")}
+    return used | used_permissions(rest, "ad")
 
 
 def test_collect_uses_exactly_the_declared_permissions(slapd: ThrowawaySlapd) -> None:
@@ -361,6 +377,7 @@ def _ldifde(*, with_sids: bool = True) -> str:
         "groupType: -2147483644\r\n"
         "\r\n"
         f"{DOMAIN_OBJECT}"
+        f"{PSO_CONTAINER}"
     )
 
 
@@ -377,6 +394,15 @@ DOMAIN_OBJECT = (
     "\r\n"
 )
 """What ldifde writes for the domain's root: its password policy (no expiry, no complexity)."""
+
+PSO_CONTAINER = (
+    "dn: CN=Password Settings Container,CN=System,DC=corp,DC=example,DC=com\r\n"
+    "changetype: add\r\n"
+    "objectClass: top\r\nobjectClass: msDS-PasswordSettingsContainer\r\n"
+    "cn: Password Settings Container\r\n"
+    "\r\n"
+)
+"""A whole-domain ldifde export holds the PSOs' container, here empty: no PSOs, known."""
 
 
 def _export(tmp_path: Path, text: str, *, encoding: str = "utf-8", **extra: Any) -> LDAPConnector:
@@ -518,3 +544,102 @@ def test_an_unreadable_policy_value_is_left_unknown_and_said(tmp_path: Path) -> 
     assert note.message == (
         "password policy: minPwdLength 'fourteen' is not a number; left unknown"
     )
+
+
+# --- ldifde without objectSid: well-known RIDs by name ------------------------------------------
+
+_CORP = "DC=corp,DC=example,DC=com"
+_EMEA = "DC=emea,DC=corp,DC=example,DC=com"
+
+
+def _sidless_user(name: str, number: int, primary: int, domain: str = _CORP) -> str:
+    return (
+        f"dn: CN={name},CN=Users,{domain}\r\nchangetype: add\r\n"
+        "objectClass: top\r\nobjectClass: person\r\nobjectClass: organizationalPerson\r\n"
+        f"objectClass: user\r\ncn: {name}\r\nsAMAccountName: {name}\r\n"
+        f"objectGUID:: {_b64(guid(number))}\r\nuserAccountControl: 512\r\n"
+        f"primaryGroupID: {primary}\r\n\r\n"
+    )
+
+
+def _sidless_group(name: str, number: int, domain: str = _CORP, sid: str | None = None) -> str:
+    return (
+        f"dn: CN={name},CN=Users,{domain}\r\nchangetype: add\r\n"
+        f"objectClass: top\r\nobjectClass: group\r\ncn: {name}\r\nsAMAccountName: {name}\r\n"
+        f"objectGUID:: {_b64(guid(number))}\r\ngroupType: -2147483646\r\n"
+        + (f"objectSid:: {_b64(sid_bytes(sid))}\r\n" if sid else "")
+        + "\r\n"
+    )
+
+
+def test_without_object_sids_primary_groups_and_built_in_accounts_resolve(tmp_path: Path) -> None:
+    """An ldifde export that left objectSid out (``-o objectSid`` or an attribute list
+    without it): Domain Users (513) and Domain Admins (512) by their names, Domain Computers
+    (515) by the group's own objectSid, each within the user's own domain; the built-in
+    accounts by their names, said on the account."""
+    text = "".join(
+        [
+            _sidless_user("Administrator", 1, 513),
+            _sidless_user("Guest", 2, 514),
+            _sidless_user("krbtgt", 3, 513),
+            _sidless_user("jdoe", 4, 513),
+            _sidless_user("sneaky", 5, 512),
+            _sidless_user("kiosk", 6, 515),
+            _sidless_user("orphaned", 7, 1234),
+            _sidless_user("hans", 8, 513, _EMEA),
+            _sidless_group("Domain Users", 101),
+            _sidless_group("Domain Admins", 102),
+            _sidless_group("Domain Guests", 103),
+            _sidless_group("Domain Computers", 104, sid=f"{DOMAIN_SID}-515"),
+            _sidless_group("Domain Users", 105, _EMEA),
+        ]
+    )
+    snapshot = _export(tmp_path, text, exported_at=AD_NOW).collect()
+
+    users = accounts(snapshot)
+    names = {e.entitlement_id: (e.name, dn_key(e.entitlement_id)) for e in snapshot.entitlements}
+    by_user = {
+        login: {names[g.entitlement_id][0] for g in snapshot.grants if g.account_id == a.native_id}
+        for login, a in users.items()
+    }
+    assert by_user == {
+        "Administrator": {"Domain Users"},
+        "Guest": {"Domain Guests"},
+        "krbtgt": {"Domain Users"},
+        "jdoe": {"Domain Users"},
+        "sneaky": {"Domain Admins"},  # a Domain Admin no member list shows
+        "kiosk": {"Domain Computers"},
+        "orphaned": set(),
+        "hans": {"Domain Users"},
+    }
+    # hans's Domain Users is his own domain's, not corp's.
+    (hans_group,) = [g for g in snapshot.grants if g.account_id == users["hans"].native_id]
+    corp_users = next(
+        e
+        for e in snapshot.entitlements
+        if e.name == "Domain Users" and e.entitlement_id == str(uuid.UUID(bytes_le=guid(101)))
+    )
+    assert hans_group.entitlement_id != corp_users.entitlement_id
+    assert users["Administrator"].kind is AccountKind.BREAK_GLASS
+    assert users["Guest"].kind is AccountKind.SERVICE
+    assert users["krbtgt"].kind is AccountKind.SERVICE
+    assert users["jdoe"].kind is AccountKind.HUMAN
+    assert users["Administrator"].attributes["built_in"] == (
+        "Administrator (RID 500) recognised by its name: no objectSid to confirm it"
+    )
+    assert "built_in" not in users["jdoe"].attributes
+    assert groups(snapshot)["Domain Admins"].privileged
+    # The one primary group nowhere in the export is said, not dropped in silence.
+    (note,) = [e for e in snapshot.errors if "primaryGroupID" in e.message]
+    assert note.message.startswith(
+        "primary groups not among the groups read, by primaryGroupID: 1234 (1 users)"
+    )
+
+
+def test_with_sids_a_renamed_administrator_is_known_by_rid_not_name(tmp_path: Path) -> None:
+    text = _ldifde().replace("sAMAccountName: alice", "sAMAccountName: Administrator")
+    snapshot = _export(tmp_path, text, exported_at=AD_NOW).collect()
+
+    (account,) = snapshot.accounts
+    # RID 1000 with a SID: the name proves nothing, so it is not taken for the built-in one.
+    assert account.kind is AccountKind.HUMAN and "built_in" not in account.attributes
