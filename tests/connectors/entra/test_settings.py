@@ -17,7 +17,7 @@ from iam_gov.connectors.entra.connector import EntraConnector, EntraOptions
 from tests.support.graph_server import CLIENT_ID, CLIENT_SECRET, App, GraphServer, running_server
 from tests.support.graph_tenant import demo_tenant
 
-# The two examples of the settings page (/tmp/settings-entra.md, "First run"), verbatim.
+# The two first-run examples of the README's Entra settings, verbatim (tests/test_readme_first_run.py)
 WITH_SECRET = """\
 [systems.entra]
 type = "entra"
@@ -38,7 +38,6 @@ certificate_private_key = { env = "ENTRA_CERTIFICATE_PEM" }
 ca_file = "/etc/iam-gov/proxy-ca.pem"
 deadline_seconds = 1800
 """
-SETTINGS_PAGE = Path("/tmp/settings-entra.md")
 
 
 @pytest.fixture(scope="module")
@@ -62,13 +61,6 @@ def _pointed_at(example: str, graph: GraphServer) -> dict[str, Any]:
     if "ca_file" in table:
         table["ca_file"] = str(graph.ca_file)
     return table
-
-
-def test_the_examples_are_the_settings_pages() -> None:
-    if not SETTINGS_PAGE.exists():
-        pytest.skip(f"{SETTINGS_PAGE} is not on this machine")
-    blocks = re.findall(r"```toml\n(.*?)```", SETTINGS_PAGE.read_text(), re.DOTALL)
-    assert blocks == [WITH_SECRET, WITH_CERTIFICATE]
 
 
 def test_first_run_with_a_client_secret(
