@@ -17,7 +17,7 @@ from iam_gov.connectors.entra.connector import EntraConnector, EntraOptions
 from tests.support.graph_server import CLIENT_ID, CLIENT_SECRET, App, GraphServer, running_server
 from tests.support.graph_tenant import demo_tenant
 
-# The two first-run examples of the README's Entra settings, verbatim (tests/test_readme_first_run.py)
+# The first-run examples of the README, verbatim (tests/test_readme_first_run.py)
 WITH_SECRET = """\
 [systems.entra]
 type = "entra"
