@@ -8,6 +8,7 @@ Everything a connector needs from iam-gov is importable from here.
 from __future__ import annotations
 
 from iam_gov.connectors.shared.protocol import (
+    AccessCheck,
     ActionNotSupported,
     Connector,
     ConnectorOptions,
@@ -25,6 +26,7 @@ from iam_gov.connectors.shared.registry import (
 
 __all__ = [
     "CONNECTORS",
+    "AccessCheck",
     "ActionNotSupported",
     "Connector",
     "ConnectorOptions",

@@ -39,13 +39,23 @@ def config_check_command(
             "system); --no-read checks the files and settings only.",
         ),
     ] = True,
+    connect: Annotated[
+        bool,
+        typer.Option(
+            "--connect",
+            help="Instead of a full read: sign in to each live system and try one small read "
+            "per permission its connector declares, saying which the credential lacks.",
+        ),
+    ] = False,
 ) -> None:
     """Check the configuration, the files it names and the policy, then read every system.
 
     Each export is parsed (each live system is asked, read-only) exactly as `collect` would,
     but nothing is stored. What is missing or unreadable is reported with its consequence.
     Exit codes: 0 everything readable and complete; 2 the configuration, a file it names or
-    the policy is wrong; 4 a system reads only in part; 5 a system cannot be read."""
+    the policy is wrong; 4 a system reads only in part (with --connect: a permission is
+    missing); 5 a system cannot be read (with --connect: cannot be reached or refuses the
+    sign-in)."""
     config, policy = _static_check()
     out.print(Text.assemble(("configuration OK", "bold green"), f": {config.path}"))
     out.print(f"  systems: {', '.join(f'{n} ({o.type})' for n, o in config.systems.items())}")
@@ -54,6 +64,11 @@ def config_check_command(
     from iam_gov.store.database import safe_url
 
     out.print(f"  store:   {safe_url(database_url(config, options.database_url))}")
+    if connect:
+        code = _connect_check(config, system)
+        if code != EXIT_OK:
+            sys.exit(code)
+        return
     if not read:
         out.print(Text("systems not read (--no-read)", style="dim"))
         return
@@ -138,6 +153,50 @@ def _read_check(config: Config, policy: Policy, only: list[str] | None) -> int:
         incomplete=[i.system for i in infos if not i.complete],
         failed=[r.system for r in failed],
     )
+
+
+def _connect_check(config: Config, only: list[str] | None) -> int:
+    """``--connect``: each live system signed in to, each declared permission tried."""
+    from iam_gov.collect import build_connector, select_systems
+    from iam_gov.errors import ConnectorError
+    from iam_gov.exitcodes import EXIT_INCOMPLETE, EXIT_STALE
+    from iam_gov.textsafe import printable
+
+    table = Table(title="Permissions (config check --connect)", title_justify="left")
+    table.add_column("system", style="bold", no_wrap=True)
+    table.add_column("permission", overflow="fold")
+    table.add_column("result", no_wrap=True)
+    table.add_column("what was tried", overflow="fold")
+    missing = unreachable = 0
+    for name in select_systems(config, only):
+        connector = build_connector(name, config.systems[name])
+        try:
+            checks = connector.check_access()
+        except (ConnectorError, ConfigError) as exc:
+            unreachable += 1
+            table.add_row(
+                printable(name), "", Text("CANNOT CONNECT", style="bold red"), printable(str(exc))
+            )
+            continue
+        if not checks:
+            table.add_row(printable(name), "", Text("export", style="dim"), "nothing to connect to")
+        for check in checks:
+            if check.ok is False:
+                missing += 1
+            result = (
+                Text("granted", style="green")
+                if check.ok
+                else Text("MISSING", style="bold red")
+                if check.ok is False
+                else Text("not checked", style="yellow")
+            )
+            table.add_row(
+                printable(name), printable(check.permission), result, printable(check.detail)
+            )
+    out.print(table)
+    if unreachable:
+        return EXIT_STALE
+    return EXIT_INCOMPLETE if missing else EXIT_OK
 
 
 def _info(read: Read) -> SnapshotInfo:

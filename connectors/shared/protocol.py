@@ -44,6 +44,19 @@ class ActionNotSupported(Exception):
     pass
 
 
+@dataclass(frozen=True)
+class AccessCheck:
+    """One permission a connector declares, tried with a small read of its kind."""
+
+    permission: str
+    """As declared in ``permissions.collect`` (e.g. ``okta.roles.read``)."""
+    ok: bool | None
+    """True: the read worked; False: refused (the credential lacks it); None: not tried or
+    not conclusive (the server did not answer, nothing of that kind to read)."""
+    detail: str = ""
+    """What was tried and what came back (never a secret)."""
+
+
 class ExportNotSupported(ConfigError):
     """``iam-gov export`` asked of a connector (or of options) that cannot write one."""
 
@@ -107,6 +120,22 @@ class Connector(ABC, Generic[OptionsT]):
         the same snapshot as collecting the system. Raises ``ExportNotSupported`` when these
         options already read an export, or when the connector has no live mode."""
         raise ExportNotSupported(f"{self.type_name} connector cannot write an export")
+
+    def check_access(self) -> list[AccessCheck]:
+        """``config check --connect``: sign in, then one small read per permission of
+        ``permissions.collect``, saying which the credential lacks. Raises ``ConnectorError``
+        when the system cannot be reached or refuses the sign-in itself; returns an empty list
+        for options that read an export (nothing to connect to)."""
+        if self.options.why_read_only() is not None:
+            return []
+        return [
+            AccessCheck(
+                permission,
+                None,
+                "not checked one by one by this connector: the full read shows what it can read",
+            )
+            for permission in self.permissions.collect
+        ]
 
     def carry_out(self, action: Action) -> ActionResult:
         """Take one action of ``capabilities`` on this connector's own system (``apply`` has
