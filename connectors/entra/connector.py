@@ -122,6 +122,10 @@ class EntraOptions(LiveOrExportOptions):
     """Retries of one call that was throttled (429), met a busy service (503, 504) or got no
     answer."""
     deadline_seconds: float = Field(default=3600.0, gt=0, le=86400)
+    pim: bool = True
+    """Read PIM's eligible role assignments and group memberships. ``false`` for a tenant
+    without Entra ID P2 (where Graph refuses them, which would leave every snapshot
+    incomplete): the snapshot then notes that eligible access is not seen."""
     """The longest one collect (or one action) may take, retries and throttling included:
     when it passes, or when Graph stops answering (3 attempts in a row), the system fails and
     keeps its previous snapshot."""
@@ -258,7 +262,7 @@ class EntraConnector(Connector[EntraOptions]):
             return self._collect_export()
         collected_at = self.clock()
         data = TenantData()
-        self._patiently(LiveReader(self._graph(), data, self.system).read)
+        self._patiently(LiveReader(self._graph(), data, self.system, pim=self.options.pim).read)
         return self._snapshot(data, "live", collected_at)
 
     def _patiently(self, read: Callable[[], None]) -> None:
@@ -279,7 +283,7 @@ class EntraConnector(Connector[EntraOptions]):
     def _collect_export(self) -> SystemSnapshot:
         folder, given = self.options.path, self.options.exported_at
         assert folder is not None
-        data, files = read_export(folder)
+        data, files = read_export(folder, pim=self.options.pim)
         if files or given is not None:
             taken = export_time(given, files)
         else:  # never so far: users.json is always read
@@ -298,7 +302,9 @@ class EntraConnector(Connector[EntraOptions]):
             )
         collected_at = self.clock()
         data = TenantData()
-        reader = LiveReader(self._graph(), data, self.system, keep_bodies=True)
+        reader = LiveReader(
+            self._graph(), data, self.system, keep_bodies=True, pim=self.options.pim
+        )
         self._patiently(reader.read)
         files = write_bodies(out, reader.bodies)
         options = {

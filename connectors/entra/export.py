@@ -34,6 +34,7 @@ from iam_gov.connectors.entra.dump import (
     read_pages,
 )
 from iam_gov.connectors.entra.records import (
+    PIM_OFF,
     AppRoleAssignment,
     DirectoryObject,
     DirectoryRole,
@@ -206,7 +207,7 @@ class _Reader:
                 )
 
 
-def read_export(folder: Path) -> tuple[TenantData, list[Path]]:
+def read_export(folder: Path, *, pim: bool = True) -> tuple[TenantData, list[Path]]:
     """The export folder's records, and the files read. Only the users are required; a
     missing list that holds access makes the data incomplete, one that only describes
     accounts (sign-in activity, MFA registration, domains) is noted."""
@@ -226,7 +227,10 @@ def read_export(folder: Path) -> tuple[TenantData, list[Path]]:
     data.sign_in_activity = any("signInActivity" in user for user in raw_users)
     _read_groups(reader, users)
     _read_roles(reader)
-    _read_eligibilities(reader)
+    if pim:
+        _read_eligibilities(reader)
+    else:
+        data.note("pim", PIM_OFF)
     _read_apps(reader)
     registrations = reader.parsed(REGISTRATIONS, RegistrationDetails)
     if registrations is not None:

@@ -20,6 +20,7 @@ from iam_gov.connectors.entra.dump import (
     Kind,
 )
 from iam_gov.connectors.entra.records import (
+    PIM_OFF,
     AppRoleAssignment,
     DirectoryObject,
     Domain,
@@ -121,14 +122,19 @@ class LiveReader:
     keep_bodies: bool = False
     """Keep every page as Graph sent it, by the name ``iam-gov export`` saves it under."""
     bodies: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    pim: bool = True
+    """Read PIM's eligible assignments (``pim = false``: the tenant has no Entra ID P2)."""
 
     def read(self) -> None:
         self._users()
         self._domains()
         self._groups()
         self._roles()
-        self._role_eligibilities()
-        self._group_eligibilities()
+        if self.pim:
+            self._role_eligibilities()
+            self._group_eligibilities()
+        else:
+            self.data.note("pim", PIM_OFF)
         self._applications()
         self._registrations()
 

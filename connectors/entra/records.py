@@ -281,3 +281,10 @@ def _validation_problem(exc: ValidationError) -> str:
         where = ".".join(str(p) for p in error["loc"]) or "record"
         parts.append(f"{where}: {error['msg']}")
     return "not a Graph record of the expected kind (" + "; ".join(parts) + ")"
+
+
+PIM_OFF = (
+    "not read (pim = false: the tenant has no Entra ID P2): eligible directory roles and "
+    "eligible group memberships are not seen; an eligible Global Administrator would not be "
+    "reported"
+)

@@ -136,6 +136,21 @@ def test_without_p2_eligibility_is_unknown_and_said_once(graph: GraphServer) -> 
     assert _eligible(snapshot) == set()
 
 
+def test_pim_false_reads_no_eligibility_and_says_so_without_making_it_incomplete(
+    graph: GraphServer,
+) -> None:
+    graph.tenant.governance = False  # a tenant without P2: Graph refuses PIM
+
+    snapshot = live_connector(graph, token_provider=graph.issue_token, pim=False).collect()
+
+    assert snapshot.complete
+    [note] = snapshot.errors
+    assert note.source == "pim" and "pim = false" in note.message
+    assert "an eligible Global Administrator would not be reported" in note.message
+    assert not any(r.path in (ROLE_PATH, GROUP_PATH) for r in graph.graph_requests())
+    assert _eligible(snapshot) == set()
+
+
 def test_without_the_permission_eligible_memberships_are_unknown(graph: GraphServer) -> None:
     from iam_gov.connectors.entra.connector import COLLECT_PERMISSIONS
 
