@@ -12,6 +12,8 @@ from tests.connectors.entra import test_settings as entra
 from tests.connectors.hr import test_live_cli as hr
 from tests.connectors.ldap import test_first_run as ldap
 from tests.connectors.okta import test_settings_examples as okta
+from tests.connectors.openvpn import test_first_run as openvpn
+from tests.connectors.wireguard import test_first_run as wireguard
 
 README = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
 
@@ -25,6 +27,9 @@ TESTED = {
     "AWS profile": aws.WITH_A_PROFILE,
     "AWS role": aws.WITH_A_ROLE,
     "AWS endpoint_url": aws.WITH_AN_ENDPOINT,
+    "OpenVPN management": openvpn.FIRST_RUN_MANAGEMENT,
+    "OpenVPN RADIUS mfa_from": openvpn.FIRST_RUN_RADIUS,
+    "WireGuard sudo": wireguard.FIRST_RUN_WG,
 }
 
 
