@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 from pydantic import Field, field_validator, model_validator
 
 from iam_gov.configtypes import RelPath, SecretRef
+from iam_gov.connectors.entra.access import GROUP_PIM, AccessChecker
 from iam_gov.connectors.entra.actions import apply_action
 from iam_gov.connectors.entra.client import (
     GraphClient,
@@ -29,6 +30,7 @@ from iam_gov.connectors.entra.write_export import write_bodies
 from iam_gov.connectors.shared.export_time import ExportTime, export_time
 from iam_gov.connectors.shared.options import LiveOrExportOptions
 from iam_gov.connectors.shared.protocol import (
+    AccessCheck,
     Connector,
     ExportNotSupported,
     ExportWritten,
@@ -245,6 +247,7 @@ class EntraConnector(Connector[EntraOptions]):
         self._sleep = sleep
         self._http: httpx.Client | None = None
         self._graph_client: GraphClient | None = None
+        self._tokens: Callable[[], str] | None = None
 
     def __repr__(self) -> str:
         return f"EntraConnector(system={self.system!r}, mode={self.options.mode!r})"
@@ -253,7 +256,7 @@ class EntraConnector(Connector[EntraOptions]):
         """Close the HTTP connections (they are otherwise kept for the next call)."""
         if self._http is not None:
             self._http.close()
-        self._http, self._graph_client = None, None
+        self._http, self._graph_client, self._tokens = None, None, None
 
     # --- collect ------------------------------------------------------------------------
 
@@ -323,6 +326,31 @@ class EntraConnector(Connector[EntraOptions]):
         builder = SnapshotBuilder(self.system, self.type_name, data)
         return builder.snapshot(source, collected_at)
 
+    # --- config check --connect --------------------------------------------------------
+
+    def check_access(self) -> list[AccessCheck]:
+        """Signs in, then tries each permission of ``permissions.collect`` with one small
+        read of its kind (``entra.access``), with the collect's deadline."""
+        options = self.options
+        if options.why_read_only() is not None:
+            return []
+        graph = self._graph()
+        assert self._tokens is not None
+        not_needed = {} if options.pim else {GROUP_PIM: "not used: pim = false"}
+        checker = AccessChecker(
+            graph,
+            self._tokens,
+            where=f"{self.system}: Microsoft Graph at {options.graph_url}",
+            not_needed=not_needed,
+        )
+        graph.begin(options.deadline_seconds)
+        try:
+            return checker.run(self.permissions.collect)
+        except GaveUp as exc:
+            raise ConnectorError(
+                f"{self.system}: Microsoft Graph at {options.graph_url}: {exc}"
+            ) from None
+
     # --- apply --------------------------------------------------------------------------
 
     def carry_out(self, action: Action) -> ActionResult:
@@ -339,11 +367,11 @@ class EntraConnector(Connector[EntraOptions]):
         if self._graph_client is None:
             options = self.options
             self._http = http_client(options.timeout, options.ca_file)
-            token = self._token_provider or self._msal_tokens(self._http)
+            self._tokens = self._token_provider or self._msal_tokens(self._http)
             self._graph_client = GraphClient(
                 self._http,
                 options.graph_url,
-                token,
+                self._tokens,
                 max_retries=options.max_retries,
                 sleep=self._sleep,
                 ca_setting=self._ca_setting(),

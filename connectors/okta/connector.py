@@ -14,6 +14,7 @@ from pydantic import Field, field_validator, model_validator
 
 import iam_gov.connectors.okta.layout as layout
 from iam_gov.configtypes import RelPath, SecretRef
+from iam_gov.connectors.okta.access import AccessChecker
 from iam_gov.connectors.okta.actions import apply_action
 from iam_gov.connectors.okta.client import Auth, OktaApi, open_api, run_sync
 from iam_gov.connectors.okta.export import read_export
@@ -24,6 +25,7 @@ from iam_gov.connectors.okta.write_export import ExportWriter
 from iam_gov.connectors.shared.export_time import export_time
 from iam_gov.connectors.shared.options import LiveOrExportOptions
 from iam_gov.connectors.shared.protocol import (
+    AccessCheck,
     Connector,
     ExportNotSupported,
     ExportWritten,
@@ -291,6 +293,28 @@ class OktaConnector(Connector[OktaOptions]):
                 ) from None
             finally:
                 self.requests_made = api.requests
+
+    # --- config check --connect --------------------------------------------------------
+
+    def check_access(self) -> list[AccessCheck]:
+        """Each scope of ``permissions.collect`` tried with the collect's own call for it,
+        one item asked for (``okta.access``); with an OAuth service app, each with a token
+        of that scope alone."""
+        options = self.options
+        if options.why_read_only() is not None:
+            return []
+        assert options.org_url is not None
+        not_needed = {}
+        if not options.collect_password_policies:
+            not_needed[POLICIES_SCOPE] = "not used: collect_password_policies = false"
+        checker = AccessChecker(
+            self._api,
+            org_url=options.org_url,
+            system=self.system,
+            token_per_scope=options.api_token is None,
+            not_needed=not_needed,
+        )
+        return run_sync(lambda: checker.run(self.permissions.collect))
 
     # --- apply --------------------------------------------------------------------------
 

@@ -365,8 +365,15 @@ class GraphServer:
             self.die_at = None
 
     def issue_token(self, client_id: str = CLIENT_ID) -> str:
-        """A token as if the app had signed in (for tests that do not test signing in)."""
-        token = secrets.token_urlsafe(24)
+        """A token as if the app had signed in (for tests that do not test signing in): shaped
+        as Entra's, a JWT whose ``roles`` claim lists the application permissions consented
+        (none when the app may do anything), signed by nobody."""
+        app = self.apps.get(client_id)
+        claims: dict[str, Any] = {"aud": self.url, "appid": client_id, "tid": self.tenant_id}
+        if app is not None and app.permissions is not None:
+            claims["roles"] = sorted(app.permissions)
+        header = _b64(json.dumps({"typ": "JWT", "alg": "RS256"}).encode())
+        token = f"{header}.{_b64(json.dumps(claims).encode())}.{secrets.token_urlsafe(24)}"
         with self.lock:
             self.tokens[token] = client_id
         return token

@@ -656,6 +656,9 @@ class OktaServer:
         self.requests = 0
         self.throttled = 0
         """Requests answered 429."""
+        self.refused_scopes: set[str] = set()
+        """Scopes the SSWS token's administrator lacks (a custom admin role without that
+        permission): calls that need one answer 403 E0000006, as Okta does."""
         self.assignees_available = True
         """False: ``/api/v1/iam/assignees/users`` answers 404, as in older orgs, some tiers,
         and behind proxies that do not pass it."""
@@ -845,6 +848,10 @@ class OktaServer:
     def _authenticate(self, header: str, route: Route) -> None:
         scheme, _, credential = header.partition(" ")
         if scheme == "SSWS" and secrets.compare_digest(credential, self.token):
+            if route.scope in self.refused_scopes:
+                raise HttpError(
+                    403, "E0000006", "You do not have permission to perform the requested action"
+                )
             return
         if scheme == "Bearer" and credential in self.access_tokens:
             if route.scope not in self.access_tokens[credential]:
