@@ -239,9 +239,7 @@ def test_two_hr_systems(tmp_path: Path) -> None:
 
     [problem] = problems_of(path)
 
-    assert problem.startswith(
-        f'{path}: systems: at most one system of type "hr" (found 2)'
-    )
+    assert problem.startswith(f'{path}: systems: at most one system of type "hr" (found 2)')
 
 
 def test_no_systems_at_all(tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, ClassVar, Literal
 from pydantic import Field, model_validator
 
 from iam_gov.configtypes import RelPath
+from iam_gov.connectors.aws.access import check_account
 from iam_gov.connectors.aws.actions import apply_action
 from iam_gov.connectors.aws.client import AWSClients
 from iam_gov.connectors.aws.export import read_export
@@ -19,6 +20,7 @@ from iam_gov.connectors.aws.to_model import build_snapshot
 from iam_gov.connectors.aws.write_export import Answers, write_account
 from iam_gov.connectors.shared.options import LiveOrExportOptions
 from iam_gov.connectors.shared.protocol import (
+    AccessCheck,
     Connector,
     ExportNotSupported,
     ExportWritten,
@@ -250,6 +252,27 @@ class AWSConnector(Connector[AWSOptions]):
         }
         return ExportWritten(
             files=tuple(written.files), options=table, problems=tuple(written.problems)
+        )
+
+    def check_access(self) -> list[AccessCheck]:
+        """Sign in as a collect does (the role assumed, then ``sts:GetCallerIdentity``;
+        ``ConnectorError`` when AWS cannot be reached or refuses the keys), then one small
+        read per IAM action: MaxItems=1 where the call pages, and a user, key or job that does
+        not exist where the call needs one and the account has none, which IAM answers
+        NoSuchEntity once it has allowed the call. ``iam:GenerateCredentialReport`` is not
+        tried: it starts a report job (see ``connectors.aws.access``)."""
+        options = self.options
+        if options.mode == "export":
+            return []
+        self._clients.start()
+        iam, sts = self._clients.get()
+        return check_account(
+            iam,
+            sts,
+            system=self.system,
+            permissions=self.permissions.collect,
+            role_arn=options.role_arn,
+            access_advisor=options.access_advisor,
         )
 
     def carry_out(self, action: Action) -> ActionResult:

@@ -56,6 +56,7 @@ from urllib.parse import parse_qsl, urlsplit
 from pydantic import Field, field_validator, model_validator
 
 from iam_gov.configtypes import RelPath, SecretRef, looks_like_secret_key
+from iam_gov.connectors.hr.access import check_files, check_report
 from iam_gov.connectors.hr.client import ReportClient, Settings
 from iam_gov.connectors.hr.export import read_people
 from iam_gov.connectors.hr.history import HistoryField
@@ -63,7 +64,7 @@ from iam_gov.connectors.hr.live import AuthKind, download_report, people_of_repo
 from iam_gov.connectors.hr.presets import MappableField, PresetName
 from iam_gov.connectors.shared.export_time import export_time
 from iam_gov.connectors.shared.options import LiveOrExportOptions
-from iam_gov.connectors.shared.protocol import Connector, Permissions
+from iam_gov.connectors.shared.protocol import AccessCheck, Connector, Permissions
 from iam_gov.connectors.shared.registry import connector
 from iam_gov.model import SystemSnapshot, UTCDateTime
 from iam_gov.timeutil import utcnow
@@ -292,21 +293,25 @@ def _check_https(key: str, value: str) -> None:
         )
 
 
+FILE_ACCESS = "read access to the HR export file"
+WORKDAY_ACCESS = (
+    "live, Workday: an integration system user (or API client) allowed to get the "
+    "custom report published as a web service (RaaS), and nothing else"
+)
+BAMBOOHR_ACCESS = (
+    "live, BambooHR: an API key of a user whose access level can read the report's "
+    "fields, read-only"
+)
+HTTPS_ACCESS = "live, another HTTPS address: read access to the report"
+_WORKDAY_RAAS = "/ccx/service/customreport2/"
+
+
 @connector
 class HRConnector(Connector[HROptions]):
     """Reads the HR export; people only, and no actions: HR is read, never written."""
 
     options_model = HROptions
-    permissions = Permissions(
-        collect=(
-            "read access to the HR export file",
-            "live, Workday: an integration system user (or API client) allowed to get the "
-            "custom report published as a web service (RaaS), and nothing else",
-            "live, BambooHR: an API key of a user whose access level can read the report's "
-            "fields, read-only",
-            "live, another HTTPS address: read access to the report",
-        )
-    )
+    permissions = Permissions(collect=(FILE_ACCESS, WORKDAY_ACCESS, BAMBOOHR_ACCESS, HTTPS_ACCESS))
 
     def __init__(
         self,
@@ -345,19 +350,48 @@ class HRConnector(Connector[HROptions]):
             settings={"mapped_fields": list(found.mapped_fields)},
         )
 
+    def check_access(self) -> list[AccessCheck]:
+        """Live: the report asked for as a collect asks, with its sign-in (``ConnectorError``
+        when the server cannot be reached, the token endpoint refuses the client, or the
+        report refuses the credentials with a 401), and its first 64 KiB read: the one
+        permission of the source the options name, False when the signed-in credential may
+        not read the report (403). A file: that it (and ``job_history``) can be opened and
+        read, which ``config check`` without ``--connect`` does not ask on its own account
+        (it reads the whole file) — the file is this connector's system."""
+        options = self.options
+        if options.path is not None:
+            paths = [options.path, *([options.job_history] if options.job_history else [])]
+            return [check_files(FILE_ACCESS, paths)]
+        if options.bamboohr_subdomain is not None:
+            permission = BAMBOOHR_ACCESS
+        elif _WORKDAY_RAAS in (options.url or ""):
+            permission = WORKDAY_ACCESS
+        else:
+            permission = HTTPS_ACCESS
+        return [
+            check_report(
+                options,
+                self._settings(),
+                permission,
+                oauth=options.auth == "oauth" and options.bamboohr_subdomain is None,
+                sleep=self._sleep,
+            )
+        ]
+
+    def _settings(self) -> Settings:
+        options = self.options
+        return Settings(
+            system=self.system,
+            ca_file=options.ca_file,
+            timeout=options.timeout,
+            max_retries=options.max_retries,
+            max_bytes=options.max_bytes,
+            deadline=options.deadline,
+        )
+
     def _collect_live(self) -> SystemSnapshot:
         options = self.options
-        client = ReportClient(
-            Settings(
-                system=self.system,
-                ca_file=options.ca_file,
-                timeout=options.timeout,
-                max_retries=options.max_retries,
-                max_bytes=options.max_bytes,
-                deadline=options.deadline,
-            ),
-            sleep=self._sleep,
-        )
+        client = ReportClient(self._settings(), sleep=self._sleep)
         try:
             report = download_report(options, client)
         finally:

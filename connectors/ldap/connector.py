@@ -12,6 +12,7 @@ from typing import Annotated, Any, ClassVar, Literal
 from pydantic import BeforeValidator, Field, field_validator, model_validator
 
 from iam_gov.configtypes import RelPath, SecretRef
+from iam_gov.connectors.ldap.access import check_directory, kinds_of, permissions_to_check
 from iam_gov.connectors.ldap.actions import apply_action
 from iam_gov.connectors.ldap.ad import DOMAIN_POLICY_ATTRIBUTES, PSO_ATTRIBUTES, ActiveDirectory
 from iam_gov.connectors.ldap.client import Directory, Settings, connect
@@ -24,6 +25,7 @@ from iam_gov.connectors.ldap.write_export import LDIF_NAME, read_for_export
 from iam_gov.connectors.shared.export_time import export_time
 from iam_gov.connectors.shared.options import LiveOrExportOptions
 from iam_gov.connectors.shared.protocol import (
+    AccessCheck,
     Connector,
     ExportNotSupported,
     ExportWritten,
@@ -337,6 +339,24 @@ class LDAPConnector(Connector[LDAPOptions]):
         return ExportWritten(
             files=(Path(LDIF_NAME),), options=table, problems=tuple(export.problems)
         )
+
+    def check_access(self) -> list[AccessCheck]:
+        """Bind as a collect does (``ConnectorError`` when no server answers or the bind is
+        refused), then one sizeLimit=1 search per permission of this flavor: the user and
+        group bases with the attributes a collect reads, the password policy (AD: the domain
+        object and the PSO container) and, for OpenLDAP, whether userPassword may be searched.
+        An attribute missing from the first entry is looked for with a presence filter, so
+        that "hidden by the ACLs" is told from "not set" where the server allows it (see
+        ``connectors.ldap.access``); what cannot be told is None, saying why."""
+        options = self.options
+        if options.mode == "export":
+            return []
+        kinds = kinds_of(
+            self.scope(), base_dn=options.base_dn or "", policy_dn=options.password_policy_dn
+        )
+        wanted = permissions_to_check(self.permissions.collect, options.flavor, kinds)
+        with self._connect(read_only=True) as directory:
+            return check_directory(directory, options.flavor, options.bind_dn or "", kinds, wanted)
 
     def _snapshot(
         self, collected: Collected, source: str, origin: str, collected_at: datetime

@@ -35,7 +35,9 @@ OPENLDAP_BASE = "dc=example,dc=org"
 AD_BASE = "DC=corp,DC=example,DC=com"
 ADMIN_PASSWORD = "admin-secret"
 SERVICE_PASSWORD = "s3rvice-Passw0rd!"
-"""The bind password of the test's own service accounts (iam-gov, limited)."""
+"""The bind password of the test's own service accounts: iam-gov; limited (OpenLDAP: reads
+4 entries per paged search; AD: may not see the PSO container); narrow (OpenLDAP: may not
+search userPassword nor see employeeNumber, and may search mail but not read it)."""
 
 # The AD attributes the connector reads, with AD's OIDs; matching rules so that filters and
 # value deletes work as they do in AD. AD expands objectCategory=person to the category's DN;
@@ -222,6 +224,7 @@ lastbind on
 def _config(folder: Path) -> str:
     ours = f'dn.exact="cn=iam-gov,{OPENLDAP_BASE}"'
     limited = f'dn.exact="cn=limited,{OPENLDAP_BASE}"'
+    narrow = f'dn.exact="cn=narrow,{OPENLDAP_BASE}"'
     ad_ours = f'dn.exact="cn=iam-gov,{AD_BASE}"'
     ad_limited = f'dn.exact="cn=limited,{AD_BASE}"'
     openldap_acl = f"""
@@ -236,6 +239,12 @@ access to dn.subtree="ou=people,{OPENLDAP_BASE}" attrs=pwdAccountLockedTime
     by * read
 access to dn.subtree="ou=groups,{OPENLDAP_BASE}" attrs=member,uniqueMember,memberUid
     by {ours} write
+    by * read
+access to attrs=employeeNumber
+    by {narrow} none
+    by * read
+access to attrs=mail
+    by {narrow} search
     by * read
 access to * by * read
 """
@@ -467,7 +476,7 @@ def seed_openldap(server: ThrowawaySlapd, *, fillers: int = 6) -> None:
         ["organizationalRole", "pwdPolicy"],
         {"pwdAttribute": "userPassword", "pwdLockout": "TRUE", "pwdMaxFailure": "5"},
     )
-    for name in ("iam-gov", "limited"):
+    for name in ("iam-gov", "limited", "narrow"):
         conn.add(
             f"cn={name},{OPENLDAP_BASE}",
             ["organizationalRole", "simpleSecurityObject"],
