@@ -5,11 +5,8 @@ unreachable Graph one clear error."""
 
 from __future__ import annotations
 
-import os
 import re
 import socket
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,10 +16,9 @@ from iam_gov.connectors.entra.access import GROUP_PIM, PROBES, token_roles
 from iam_gov.connectors.entra.connector import COLLECT_PERMISSIONS, EntraConnector
 from iam_gov.connectors.shared.protocol import AccessCheck
 from iam_gov.errors import ConnectorError
-from iam_gov.samplegen import generate
+from tests.support.connect_check import company_with_live, connect_check, table_rows
 from tests.support.graph_server import CLIENT_ID, CLIENT_SECRET, App, GraphServer, running_server
 from tests.support.graph_tenant import SECRET_ENV, demo_tenant, live_connector
-from tests.support.world import AS_OF
 
 ROLES = "RoleManagement.Read.Directory"
 
@@ -164,35 +160,14 @@ def test_config_check_connect_names_the_missing_permission_and_exits_4(
     graph: GraphServer, tmp_path: Path
 ) -> None:
     consent(graph, frozenset(COLLECT_PERMISSIONS) - {ROLES})
-    company = tmp_path / "company"
-    generate(company, people=10, seed=5, as_of=AS_OF)
-    config = company / "iam-gov.toml"
     live_table = (
         f'[systems.entra]\ntype = "entra"\nmode = "live"\ntenant_id = "{graph.tenant_id}"\n'
         f'client_id = "{CLIENT_ID}"\nclient_secret = {{ env = "{SECRET_ENV}" }}\n'
         f'authority_host = "{graph.url}"\ngraph_url = "{graph.url}"\n\n'
     )
-    text, replaced = re.subn(
-        r"\[systems\.entra\]\n(?:[^\[\n].*\n)*\n", live_table, config.read_text(encoding="utf-8")
-    )
-    assert replaced == 1
-    config.write_text(text, encoding="utf-8")
-    # The environment trusts the server's private CA (running_server) and holds the secret.
-    env = {
-        **os.environ,
-        "IAM_GOV_DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite'}",
-        "COLUMNS": "250",
-    }
-    env.pop("IAM_GOV_CONFIG", None)
+    config = company_with_live(tmp_path, "entra", live_table)
 
-    ran = subprocess.run(
-        [sys.executable, "-m", "iam_gov", "--config", str(config), "config", "check"]
-        + ["--connect", "--system", "entra"],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-    )
+    ran = connect_check(config, "entra", tmp_path)
 
     assert ran.returncode == 4, ran.stdout + ran.stderr
     assert table_rows(ran.stdout, "entra") == {
@@ -200,13 +175,3 @@ def test_config_check_connect_names_the_missing_permission_and_exits_4(
     }
     assert "403 Authorization_RequestDenied" in ran.stdout
     assert CLIENT_SECRET not in ran.stdout + ran.stderr
-
-
-def table_rows(stdout: str, system: str) -> dict[str, str]:
-    """Permission -> result, from the rows of ``system`` in the printed table."""
-    rows = {}
-    for line in stdout.splitlines():
-        cells = [cell.strip() for cell in line.split("│")[1:-1]]
-        if len(cells) == 4 and cells[0] == system:
-            rows[cells[1]] = cells[2]
-    return rows

@@ -4,10 +4,6 @@ may not see, a refused bind or a dead server one clear error."""
 
 from __future__ import annotations
 
-import os
-import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,7 +11,7 @@ import pytest
 from iam_gov.connectors.ldap.connector import COLLECT_PERMISSIONS, LDAPConnector
 from iam_gov.connectors.shared.protocol import AccessCheck
 from iam_gov.errors import ConnectorError
-from iam_gov.samplegen import generate
+from tests.support.connect_check import company_with_live, connect_check, table_rows
 from tests.support.slapd import (
     AD_BASE,
     OPENLDAP_BASE,
@@ -25,7 +21,6 @@ from tests.support.slapd import (
     free_port,
     live_options,
 )
-from tests.support.world import AS_OF
 
 from .conftest import export
 
@@ -157,35 +152,14 @@ def test_an_export_has_nothing_to_connect_to(tmp_path: Path) -> None:
 def test_config_check_connect_names_the_missing_permissions_and_exits_4(
     slapd: ThrowawaySlapd, tmp_path: Path
 ) -> None:
-    company = tmp_path / "company"
-    generate(company, people=10, seed=5, as_of=AS_OF)
-    config = company / "iam-gov.toml"
     live_table = (
         f'[systems.ad]\ntype = "ldap"\nflavor = "ad"\nmode = "live"\nurl = "{slapd.url}"\n'
         f'bind_dn = "cn=limited,{AD_BASE}"\nbind_password = {{ env = "{PASSWORD_ENV}" }}\n'
         f'base_dn = "{AD_BASE}"\n\n'
     )
-    text, replaced = re.subn(
-        r"\[systems\.ad\]\n(?:[^\[\n].*\n)*\n", live_table, config.read_text(encoding="utf-8")
-    )
-    assert replaced == 1
-    config.write_text(text, encoding="utf-8")
-    env = {
-        **os.environ,
-        PASSWORD_ENV: SERVICE_PASSWORD,
-        "IAM_GOV_DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite'}",
-        "COLUMNS": "250",
-    }
-    env.pop("IAM_GOV_CONFIG", None)
+    config = company_with_live(tmp_path, "ad", live_table)
 
-    ran = subprocess.run(
-        [sys.executable, "-m", "iam_gov", "--config", str(config), "config", "check"]
-        + ["--connect", "--system", "ad"],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-    )
+    ran = connect_check(config, "ad", tmp_path, {PASSWORD_ENV: SERVICE_PASSWORD})
 
     assert ran.returncode == 4, ran.stdout + ran.stderr
     rows = table_rows(ran.stdout, "ad")
@@ -194,16 +168,6 @@ def test_config_check_connect_names_the_missing_permissions_and_exits_4(
     }
     assert rows["ldap:bind"] == rows["ad:read:user/sAMAccountName"] == "granted"
     assert SERVICE_PASSWORD not in ran.stdout + ran.stderr
-
-
-def table_rows(stdout: str, system: str) -> dict[str, str]:
-    """Permission -> result, from the rows of ``system`` in the printed table."""
-    rows = {}
-    for line in stdout.splitlines():
-        cells = [cell.strip() for cell in line.split("│")[1:-1]]
-        if len(cells) == 4 and cells[0] == system:
-            rows[cells[1]] = cells[2]
-    return rows
 
 
 def base(flavor: str) -> str:

@@ -4,10 +4,7 @@ unreachable org one clear error."""
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,9 +14,8 @@ from iam_gov.connectors.okta.access import PROBES
 from iam_gov.connectors.okta.connector import COLLECT_SCOPES, POLICIES_SCOPE, OktaConnector
 from iam_gov.connectors.shared.protocol import AccessCheck
 from iam_gov.errors import ConnectorError
-from iam_gov.samplegen import generate
+from tests.support.connect_check import company_with_live, connect_check, table_rows
 from tests.support.okta_server import TOKEN, OktaServer, Org, example_org
-from tests.support.world import AS_OF
 
 from .test_client import key_pair, oauth
 from .test_connector import export, live, okta_env
@@ -181,32 +177,13 @@ def test_config_check_connect_names_the_missing_scope_and_exits_4(
     server: OktaServer, tmp_path: Path
 ) -> None:
     server.refused_scopes.add("okta.roles.read")
-    company = tmp_path / "company"
-    generate(company, people=10, seed=5, as_of=AS_OF)
-    config = company / "iam-gov.toml"
-    text = config.read_text(encoding="utf-8")
     live_table = (
         f'[systems.okta]\ntype = "okta"\nmode = "live"\norg_url = "{server.url}"\n'
         'allow_http = true\napi_token = { env = "OKTA_API_TOKEN" }\n\n'
     )
-    text, replaced = re.subn(r"\[systems\.okta\]\n(?:[^\[\n].*\n)*\n", live_table, text)
-    assert replaced == 1
-    config.write_text(text, encoding="utf-8")
-    env = {
-        **os.environ,
-        "IAM_GOV_DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite'}",
-        "COLUMNS": "250",
-    }
-    env.pop("IAM_GOV_CONFIG", None)
+    config = company_with_live(tmp_path, "okta", live_table)
 
-    ran = subprocess.run(
-        [sys.executable, "-m", "iam_gov", "--config", str(config), "config", "check"]
-        + ["--connect", "--system", "okta"],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-    )
+    ran = connect_check(config, "okta", tmp_path)
 
     assert ran.returncode == 4, ran.stdout + ran.stderr
     assert table_rows(ran.stdout, "okta") == {
@@ -214,13 +191,3 @@ def test_config_check_connect_names_the_missing_scope_and_exits_4(
     }
     assert "refused: HTTP 403 E0000006" in ran.stdout
     assert TOKEN not in ran.stdout + ran.stderr
-
-
-def table_rows(stdout: str, system: str) -> dict[str, str]:
-    """Permission -> result, from the rows of ``system`` in the printed table."""
-    rows = {}
-    for line in stdout.splitlines():
-        cells = [cell.strip() for cell in line.split("│")[1:-1]]
-        if len(cells) == 4 and cells[0] == system:
-            rows[cells[1]] = cells[2]
-    return rows
