@@ -1,10 +1,10 @@
-"""Findings as a terminal table, JSON or CSV."""
+"""Findings as a terminal table, JSON or CSV; no untrusted control or bidi character is
+written raw in any of them (``iam_gov.textsafe``)."""
 
 from __future__ import annotations
 
 import csv
 import io
-import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -13,7 +13,7 @@ from rich.text import Text
 
 from iam_gov.model import Finding, Severity
 from iam_gov.reports.formats import FindingsReport, findings_format
-from iam_gov.textsafe import csv_cell, printable
+from iam_gov.textsafe import csv_cell, json_text, printable
 
 SEVERITY_STYLE = {
     Severity.CRITICAL: "bold white on red",
@@ -73,7 +73,9 @@ def _json(report: FindingsReport) -> str:
 
 
 def findings_json(findings: Sequence[Finding]) -> str:
-    return json.dumps([finding_dict(f) for f in findings], indent=2, ensure_ascii=False)
+    """Exact (each string decodes back to what was stored), with every control and bidi
+    character \\u-escaped."""
+    return json_text([finding_dict(f) for f in findings], indent=2)
 
 
 @findings_format("csv", "one row per finding, for a spreadsheet (formulas neutralised)")
@@ -87,6 +89,6 @@ def findings_csv(findings: Sequence[Finding]) -> str:
     writer.writerow(CSV_COLUMNS)
     for f in findings:
         row = finding_dict(f)
-        row["evidence"] = json.dumps(row["evidence"], sort_keys=True, ensure_ascii=False)
+        row["evidence"] = json_text(row["evidence"], sort_keys=True)
         writer.writerow([csv_cell(row[c]) for c in CSV_COLUMNS])
     return out.getvalue()

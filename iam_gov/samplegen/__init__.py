@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import csv
+import io
 import json
-from collections.abc import Callable
+import os
+import stat
+from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal
@@ -17,14 +22,14 @@ from iam_gov.samplegen.directories import (
     build_directories,
     tool_groups,
 )
-from iam_gov.samplegen.directory_files import ad_ldif, entra_files, okta_files, write_tree
+from iam_gov.samplegen.directory_files import ad_ldif, entra_files, okta_files
 from iam_gov.samplegen.files import (
+    HR_COLUMNS,
     PASSWORD_POLICY,
     authorization_details,
     credential_report,
+    hr_rows,
     last_accessed_files,
-    write_hr_csv,
-    write_json,
 )
 from iam_gov.samplegen.graph_dump import graph_dump_files
 from iam_gov.samplegen.vpn_files import build_vpn, openvpn_files, wireguard_files
@@ -338,41 +343,56 @@ def generate(
     access_density: int = 0,
     store: str = "iam-gov.db",
     entra_style: EntraStyle = "graph-script",
+    force: bool = False,
 ) -> list[Path]:
     """Write the company into ``out_dir``; returns the files written. ``access_density``
     gives every department that many tool groups (with an app each) in Okta, AD and Entra,
     about four more grants a person for each. ``store`` is the SQLite file its configuration
     names (relative to the configuration). ``entra_style`` is the tool whose files the Entra
-    export is: an operator's Graph script (the default), or ``iam-gov export``."""
+    export is: an operator's Graph script (the default), or ``iam-gov export``.
+
+    ``out_dir`` must be missing or empty unless ``force`` (its files are then replaced). A
+    symbolic link there is refused, with or without ``force``: the folder itself, or one
+    anywhere inside it. No link is followed while writing (``IamGovError`` otherwise)."""
     if not 0 <= access_density <= len(TOOLS):
         raise IamGovError(f"the access density is between 0 and {len(TOOLS)}")
+    _check_out_dir(out_dir, force=force)
     company = build_company(people, seed, as_of)
     directories = build_directories(company, seed, access_density)  # plants problems too
-    for folder in ("hr", "aws", "ad"):
-        (out_dir / folder).mkdir(parents=True, exist_ok=True)
-    files: dict[str, Callable[[Path], object]] = {
-        "hr/workers.csv": lambda p: write_hr_csv(company, p),
-        "aws/authorization-details.json": lambda p: write_json(authorization_details(company), p),
-        "aws/credential-report.json": lambda p: write_json(credential_report(company), p),
-        "aws/password-policy.json": lambda p: write_json(PASSWORD_POLICY, p),
-        "ad/example.com.ldf": lambda p: p.write_text(ad_ldif(directories), encoding="utf-8"),
-        "policy.yaml": lambda p: p.write_text(
+    vpn = build_vpn(company, seed)  # plants its own problems too
+    entra = graph_dump_files if entra_style == "graph-script" else entra_files
+    trees: list[tuple[str, Iterator[tuple[str, Any]]]] = [
+        ("okta", okta_files(directories)),
+        ("openvpn", openvpn_files(vpn, seed, company.as_of)),
+        ("wireguard", wireguard_files(vpn, seed, company.as_of)),
+        ("entra", entra(directories)),
+        ("aws/last-accessed", last_accessed_files(company)),
+    ]
+    files: list[tuple[str, str]] = [
+        (f"{root}/{relative}", _tree_text(content))
+        for root, tree in trees
+        for relative, content in tree
+    ]
+    files += [
+        ("hr/workers.csv", _hr_csv(company)),
+        ("aws/authorization-details.json", _json4(authorization_details(company))),
+        ("aws/credential-report.json", _json4(credential_report(company))),
+        ("aws/password-policy.json", _json4(PASSWORD_POLICY)),
+        ("ad/example.com.ldf", ad_ldif(directories)),
+        (
+            "policy.yaml",
             POLICY.format(
                 name=name,
                 exceptions=_exceptions_yaml(company),
                 department_roles=_department_roles(access_density),
                 tenant=TENANT_DOMAIN,
             ),
-            encoding="utf-8",
         ),
-        "overrides.yaml": lambda p: p.write_text(_overrides_yaml(company), encoding="utf-8"),
-        "campaign-q4.yaml": lambda p: p.write_text(
-            CAMPAIGN.format(it_head=_it_head(company)), encoding="utf-8"
-        ),
-        "triggers.yaml": lambda p: p.write_text(
-            TRIGGERS.format(it_head=_it_head(company)), encoding="utf-8"
-        ),
-        "iam-gov.toml": lambda p: p.write_text(
+        ("overrides.yaml", _overrides_yaml(company)),
+        ("campaign-q4.yaml", CAMPAIGN.format(it_head=_it_head(company))),
+        ("triggers.yaml", TRIGGERS.format(it_head=_it_head(company))),
+        (
+            "iam-gov.toml",
             CONFIG.format(
                 name=name,
                 store=store,
@@ -382,29 +402,137 @@ def generate(
                 as_of=company.as_of.strftime("%Y-%m-%dT%H:%M:%SZ"),
                 up_since=(company.as_of - timedelta(days=63)).strftime("%Y-%m-%dT%H:%M:%SZ"),
             ),
-            encoding="utf-8",
         ),
-        "planted.json": lambda p: write_json(
-            [
-                {"rule_id": x.rule_id, "system": x.system, "login": x.login, "what": x.what}
-                for x in company.planted
-            ],
-            p,
+        (
+            "planted.json",
+            _json4(
+                [
+                    {"rule_id": x.rule_id, "system": x.system, "login": x.login, "what": x.what}
+                    for x in company.planted
+                ]
+            ),
         ),
-        "PLANTED.md": lambda p: p.write_text(_planted_md(company), encoding="utf-8"),
-    }
-    vpn = build_vpn(company, seed)  # plants its own problems too
-    written = write_tree(out_dir / "okta", okta_files(directories))
-    written += write_tree(out_dir / "openvpn", openvpn_files(vpn, seed, company.as_of))
-    written += write_tree(out_dir / "wireguard", wireguard_files(vpn, seed, company.as_of))
-    entra = graph_dump_files if entra_style == "graph-script" else entra_files
-    written += write_tree(out_dir / "entra", entra(directories))
-    written += write_tree(out_dir / "aws" / "last-accessed", last_accessed_files(company))
-    for relative, write in files.items():
-        path = out_dir / relative
-        write(path)
-        written.append(path)
+        ("PLANTED.md", _planted_md(company)),
+    ]
+    return _write_files(out_dir, files)
+
+
+def _tree_text(content: Any) -> str:
+    """A directory export file as written: text as it is, anything else as JSON."""
+    if isinstance(content, str):
+        return content
+    return json.dumps(content, indent=2, ensure_ascii=False) + "\n"
+
+
+def _json4(value: Any) -> str:
+    return json.dumps(value, indent=4, ensure_ascii=False) + "\n"
+
+
+def _hr_csv(company: Company) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(HR_COLUMNS)
+    writer.writerows(hr_rows(company))
+    return out.getvalue()
+
+
+# --- writing without following a link ----------------------------------------------------
+
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_DIRECTORY = getattr(os, "O_DIRECTORY", 0)
+
+
+def _check_out_dir(out_dir: Path, *, force: bool) -> None:
+    """Refuse a folder that is a link, holds a link, is not a folder, or is not empty
+    (unless ``force``), before anything is written."""
+    if out_dir.is_symlink():
+        raise IamGovError(f"--out {out_dir}: is a symbolic link; refusing to write through it")
+    if not out_dir.exists():
+        return
+    if not out_dir.is_dir():
+        raise IamGovError(f"--out {out_dir}: exists and is not a folder")
+    entries = list(_walk(out_dir))
+    links = [e for e in entries if e.is_symlink()]
+    if links:
+        raise IamGovError(
+            f"--out {out_dir}: holds a symbolic link ({links[0].relative_to(out_dir)}); "
+            "refusing to write there, even with --force"
+        )
+    if entries and not force:
+        raise IamGovError(
+            f"--out {out_dir}: is not empty; choose a new folder, or --force to replace "
+            "the sample's files there"
+        )
+
+
+def _walk(folder: Path) -> Iterable[Path]:
+    """Everything under ``folder``, links listed but never followed."""
+    for entry in sorted(folder.iterdir()):
+        yield entry
+        if entry.is_dir() and not entry.is_symlink():
+            yield from _walk(entry)
+
+
+def _write_files(out_dir: Path, files: Iterable[tuple[str, str]]) -> list[Path]:
+    """Write each ``(relative path, text)`` under ``out_dir``, opening every folder and file
+    relative to its parent's descriptor without following a link (``O_NOFOLLOW``); a file
+    already there is unlinked, then created anew (``O_EXCL``), so nothing is written through a
+    link put there meanwhile either."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    root = _open_dir(str(out_dir), None, out_dir)
+    written: list[Path] = []
+    try:
+        for relative, text in files:
+            *folders, filename = PurePosixPath(relative).parts
+            shown = out_dir / relative
+            fd = os.dup(root)
+            try:
+                for part in folders:
+                    fd = _swap(fd, _subfolder(fd, part, shown))
+                _write_file(fd, filename, text.encode("utf-8"), shown)
+            finally:
+                os.close(fd)
+            written.append(shown)
+    finally:
+        os.close(root)
     return written
+
+
+def _swap(old: int, new: int) -> int:
+    os.close(old)
+    return new
+
+
+def _open_dir(name: str, parent: int | None, shown: Path) -> int:
+    try:
+        return os.open(name, os.O_RDONLY | _DIRECTORY | _NOFOLLOW, dir_fd=parent)
+    except OSError as exc:
+        raise IamGovError(
+            f"{shown}: cannot open the folder without following a link: {exc.strerror}"
+        ) from None
+
+
+def _subfolder(parent: int, name: str, shown: Path) -> int:
+    with contextlib.suppress(FileExistsError):
+        os.mkdir(name, 0o777, dir_fd=parent)
+    return _open_dir(name, parent, shown)
+
+
+def _write_file(parent: int, name: str, data: bytes, shown: Path) -> None:
+    try:
+        mode = os.stat(name, dir_fd=parent, follow_symlinks=False).st_mode
+    except FileNotFoundError:
+        mode = None
+    if mode is not None:
+        if stat.S_ISDIR(mode):
+            raise IamGovError(f"{shown}: is a folder where the sample writes a file")
+        os.unlink(name, dir_fd=parent)
+    try:
+        fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW, 0o666, dir_fd=parent)
+    except OSError as exc:
+        raise IamGovError(f"{shown}: cannot create the file: {exc.strerror}") from None
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
 
 
 __all__ = ["EntraStyle", "build_company", "generate"]

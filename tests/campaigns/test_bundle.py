@@ -176,7 +176,8 @@ def test_hostile_strings_are_data_in_every_file(store: Store, tmp_path: Path) ->
     rows = {int(r["item_id"]): r for r in read_csv(out / "items.csv")}
     assert rows[1]["person_name"].startswith("'=HYPERLINK(")
     assert "\\x1b[31m\\u202eevil<script>" in rows[1]["person_name"]
-    assert rows[1]["title"] == "'@SUM(1)" and rows[1]["department"] == "\\tTAB"
+    # a leading tab is a formula lead too: neutralised, then escaped
+    assert rows[1]["title"] == "'@SUM(1)" and rows[1]["department"] == "'\\tTAB"
     assert rows[2]["comment"] == "'+cmd|' /C calc'!A0\\r\\nsecond line\\x07\\u2066"
 
     page = (out / "summary.html").read_text()
