@@ -6,9 +6,15 @@ import os
 from collections.abc import Callable, Iterator
 
 import pytest
+from hypothesis import settings
 
 from iam_gov.store import Store
 from tests.support.postgres import ThrowawayPostgres, external_factory, find_bin_dir
+
+# Property tests judge correctness, not speed: no per-example deadline, which fails under load
+# on this 2-core machine (speed lives in benchmarks/).
+settings.register_profile("iam-gov", deadline=None)
+settings.load_profile("iam-gov")
 
 
 @pytest.fixture(scope="session")

@@ -43,6 +43,8 @@ class Settings:
     ca_file: Path | None
     tls_verify: bool
     timeout: float
+    allow_plaintext: bool = False
+    """A simple bind over plain ldap:// to another host; loopback is always allowed."""
 
 
 def is_loopback(url: str) -> bool:
@@ -217,9 +219,15 @@ def connect(settings: Settings, password: SecretStr, *, system: str, read_only: 
     problems: list[str] = []
     for url in settings.urls:
         if not settings.start_tls and url.lower().startswith("ldap:") and not is_loopback(url):
+            if not settings.allow_plaintext:
+                # The options refuse this already; a caller building Settings itself too.
+                raise ConnectorError(
+                    f"{system}: {url} would receive the bind password in clear text: use "
+                    "ldaps://, start_tls = true, or allow_plaintext = true to accept that"
+                )
             log.warning(
-                "%s: binding to %s without TLS sends the bind password in clear text; "
-                "use ldaps:// or start_tls = true",
+                "%s: allow_plaintext = true: binding to %s without TLS sends the bind password "
+                "in clear text; use ldaps:// or start_tls = true",
                 system,
                 url,
             )

@@ -15,7 +15,7 @@ from iam_gov.configtypes import RelPath, SecretRef
 from iam_gov.connectors.ldap.access import check_directory, kinds_of, permissions_to_check
 from iam_gov.connectors.ldap.actions import apply_action
 from iam_gov.connectors.ldap.ad import DOMAIN_POLICY_ATTRIBUTES, PSO_ATTRIBUTES, ActiveDirectory
-from iam_gov.connectors.ldap.client import Directory, Settings, connect
+from iam_gov.connectors.ldap.client import Directory, Settings, connect, is_loopback
 from iam_gov.connectors.ldap.entry import Collected, Flavor, Scope, is_under
 from iam_gov.connectors.ldap.export import read_export
 from iam_gov.connectors.ldap.live import read_directory
@@ -63,6 +63,11 @@ def _check_url(url: str) -> str:
     return url
 
 
+def _in_clear(url: str) -> bool:
+    """A plain ldap:// URL to another machine: a simple bind there is readable on the way."""
+    return url.lower().startswith("ldap:") and not is_loopback(url)
+
+
 def _check_filter(value: str | None) -> str | None:
     if value is None:
         return None
@@ -88,6 +93,11 @@ class LDAPOptions(LiveOrExportOptions):
     url: Annotated[tuple[str, ...], BeforeValidator(_one_or_many)] = ()
     """``ldaps://dc1.corp.example.com`` or several, tried in order (failover)."""
     start_tls: bool = False
+    allow_plaintext: bool = False
+    """``true`` allows a simple bind over plain ``ldap://`` (no StartTLS) to another host,
+    which sends the bind password in clear text to anyone on the network path; without it
+    such a URL is refused. A loopback URL (``127.0.0.1``, ``::1``, ``localhost``) is always
+    allowed: the password does not leave the machine."""
     ca_file: RelPath | None = None
     """The CA certificates (PEM) to verify the server with; default: the system's."""
     tls_verify: bool = True
@@ -137,6 +147,7 @@ class LDAPOptions(LiveOrExportOptions):
     live_only: ClassVar[tuple[str, ...]] = (
         "url",
         "start_tls",
+        "allow_plaintext",
         "ca_file",
         "tls_verify",
         "bind_dn",
@@ -164,6 +175,12 @@ class LDAPOptions(LiveOrExportOptions):
                 raise ValueError(f'mode = "live" needs {", ".join(missing)}')
             if self.start_tls and any(u.lower().startswith("ldaps:") for u in self.url):
                 raise ValueError("start_tls applies to ldap:// URLs; ldaps:// is TLS already")
+            plain = [u for u in self.url if _in_clear(u)] if not self.start_tls else []
+            if plain and not self.allow_plaintext:
+                raise ValueError(
+                    f"{plain[0]} would send the bind password in clear text: use ldaps://, "
+                    "start_tls = true, or allow_plaintext = true to accept that"
+                )
         self.check_mode()
         return self
 
@@ -399,6 +416,7 @@ class LDAPConnector(Connector[LDAPOptions]):
             ca_file=options.ca_file,
             tls_verify=options.tls_verify,
             timeout=options.timeout,
+            allow_plaintext=options.allow_plaintext,
         )
         return connect(settings, password, system=self.system, read_only=read_only)
 

@@ -18,9 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
-import pytest
-
 from tests.support.pki import Pki, require_program
+from tests.support.unavailable import unavailable
 
 _CLONE_NEWNET = 0x40000000
 T = TypeVar("T")
@@ -62,11 +61,11 @@ def network_namespace() -> NetworkNamespace:
     require_program("openvpn", "openvpn")
     require_program("ip", "iproute2")
     if not Path("/dev/net/tun").exists():
-        pytest.skip("/dev/net/tun is missing: no tun devices for an OpenVPN server here")
+        unavailable("/dev/net/tun is missing: no tun devices for an OpenVPN server here")
     try:
         return NetworkNamespace()
     except (OSError, subprocess.CalledProcessError) as exc:
-        pytest.skip(
+        unavailable(
             f"cannot make a network namespace here ({exc}): run as root, or with CAP_SYS_ADMIN"
         )
 

@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 
+from tests.support.unavailable import unavailable
+
 EASYRSA = Path("/usr/share/easy-rsa/easyrsa")
 CA_PASSPHRASE = "ca-Passphrase-42"
 
@@ -24,10 +26,7 @@ def require_program(path: Path | str, package: str) -> str:
     found = shutil.which(str(path)) if not Path(path).is_absolute() else str(path)
     if found and os.access(found, os.X_OK):
         return found
-    message = f"{path} not found (make test installs {package}: .ci/install-system-packages)"
-    if os.environ.get("CI"):
-        pytest.fail(message)
-    pytest.skip(message)
+    unavailable(f"{path} not found (make test installs {package}: .ci/install-system-packages)")
 
 
 @dataclass

@@ -736,10 +736,9 @@ def seeded_slapd() -> Iterator[ThrowawaySlapd]:
     import pytest
 
     if not available():
-        message = "slapd not found (make test installs it: .ci/install-system-packages)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+        from tests.support.unavailable import unavailable
+
+        unavailable("slapd not found (make test installs it: .ci/install-system-packages)")
     server = ThrowawaySlapd()
     server.start()
     try:
@@ -764,9 +763,9 @@ def ldapsearch(
     userPassword, so that the export says who has a password)."""
     binary = shutil.which("ldapsearch")
     if binary is None:
-        import pytest
+        from tests.support.unavailable import unavailable
 
-        pytest.skip("ldapsearch not found (make test installs ldap-utils)")
+        unavailable("ldapsearch not found (make test installs ldap-utils)")
     base = base_of(flavor)
     result = subprocess.run(
         [

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-import pytest
+from tests.support.unavailable import unavailable
 
 SOCKET_DIR = Path("/var/run/wireguard")
 _counter = itertools.count()
@@ -51,29 +51,23 @@ def preshared_key() -> str:
 
 def require_wg() -> None:
     if shutil.which("wg") is None:
-        _unavailable("wg not found (make test installs wireguard-tools)")
+        unavailable("wg not found (make test installs wireguard-tools)")
 
 
 def require_live() -> None:
     """Skip (fail on CI) unless interfaces can be made here."""
     require_wg()
     if os.geteuid() != 0:
-        pytest.skip("running WireGuard interfaces need root (network namespaces, /dev/net/tun)")
+        unavailable("running WireGuard interfaces need root (network namespaces, /dev/net/tun)")
     if shutil.which("wireguard-go") is None:
-        _unavailable(
+        unavailable(
             "wireguard-go not found (the kernel here has no WireGuard; make test installs the "
             "userspace implementation: .ci/install-system-packages)"
         )
     if shutil.which("ip") is None:
-        _unavailable("ip not found (make test installs iproute2)")
+        unavailable("ip not found (make test installs iproute2)")
     if not Path("/dev/net/tun").exists():
-        pytest.skip("no /dev/net/tun: userspace WireGuard cannot make interfaces here")
-
-
-def _unavailable(message: str) -> None:
-    if os.environ.get("CI"):
-        pytest.fail(message)
-    pytest.skip(message)
+        unavailable("no /dev/net/tun: userspace WireGuard cannot make interfaces here")
 
 
 @dataclass
