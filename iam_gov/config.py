@@ -16,8 +16,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from iam_gov.configtypes import BASE_DIR_KEY, RelPath, SecretRef, looks_like_secret_key
 from iam_gov.connectors import ConnectorOptions, connector_types, options_model
 from iam_gov.errors import ConfigError
+from iam_gov.yamlfile import MB, TooLarge, read_limited, size_limit
 
 CONFIG_ENV = "IAM_GOV_CONFIG"
+MAX_CONFIG_BYTES = 5 * MB
+"""Default size limit of the settings file: it is checked before the file is read."""
+MAX_CONFIG_ENV = "IAM_GOV_MAX_CONFIG_MB"
+"""Environment variable that sets another size limit for the settings file, in MB."""
 DATABASE_URL_ENV = "IAM_GOV_DATABASE_URL"
 DEFAULT_CONFIG_NAME = "iam-gov.toml"
 SYSTEM_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
@@ -236,9 +241,11 @@ def load_config(path: Path) -> Config:
     """Read and validate the file; every problem is reported at once, as ``file: key: what``."""
     display = str(path)
     try:
-        raw_text = path.read_bytes()
+        raw_text = read_limited(path, size_limit(MAX_CONFIG_ENV, MAX_CONFIG_BYTES), MAX_CONFIG_ENV)
     except FileNotFoundError:
         raise ConfigError(f"{display}: no such file (pass --config or set {CONFIG_ENV})") from None
+    except TooLarge as exc:
+        raise ConfigError(f"{display}: {exc}") from None
     except OSError as exc:
         raise ConfigError(f"{display}: cannot be read: {exc.strerror}") from None
     try:
@@ -407,8 +414,33 @@ def _store_url_problems(url: str) -> Iterator[str]:
             "store.url: the URL carries a password; remove it and use "
             'store.password = { env = "VARIABLE" } (or set IAM_GOV_DATABASE_URL)'
         )
+    for name in secret_url_parameters(url):
+        # ``?password=`` or ``?sslpassword=`` is as much a secret as ``user:password@``
+        yield (
+            f"store.url: the URL carries a secret in its {name!r} parameter; remove it and "
+            "use store.password, the environment (IAM_GOV_DATABASE_URL) or libpq's PGPASSFILE"
+        )
     if parsed.get_backend_name() not in ("sqlite", "postgresql"):
         yield f"store.url: {parsed.get_backend_name()} is not supported (sqlite or postgresql)"
+
+
+# A query parameter whose value is itself a secret: ``password``, libpq's ``sslpassword`` (the
+# passphrase of ``sslkey``), a ``token``.
+_SECRET_URL_PARAMETER = re.compile(
+    r"(password|passwd|pwd|passphrase|secret|token|api[_-]?key|private[_-]?key)$", re.IGNORECASE
+)
+
+
+def secret_url_parameters(url: str) -> list[str]:
+    """The names of the URL's query parameters that carry a secret (``?password=…``)."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return []
+    return sorted(key for key in parsed.query if _SECRET_URL_PARAMETER.search(key))
 
 
 def _resolve_sqlite_path(url: str, base_dir: Path) -> str:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import NoReturn
 
 from iam_gov.connectors.hr.presets import MAPPABLE_FIELDS, MappableField, Preset
-from iam_gov.connectors.hr.problems import Source, bad_export, show
+from iam_gov.connectors.hr.problems import Source, bad_export, show, show_header, show_names
 from iam_gov.connectors.shared.csv_file import DELIMITERS
 
 _HEADER_KEY = re.compile(r"[\s_\-]+")
@@ -105,11 +105,9 @@ class _Wording:
 
     @property
     def found(self) -> str:
-        names = [show(h) for h in self.header if h]
-        shown = ", ".join(names[:30]) + (f" and {len(names) - 30} more" if len(names) > 30 else "")
         if self.json:
-            return f"the records have the keys {shown or '(none)'}"
-        return f"the header has {shown or 'no columns'}"
+            return f"the records have the keys {show_names(self.header) or '(none)'}"
+        return show_header(self.header)
 
     def missing(self, field: MappableField) -> NoReturn:
         if field == "name":

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from iam_gov.connectors.hr.history import HistoryField, read_job_history
-from iam_gov.connectors.hr.problems import Source, bad_export, show
+from iam_gov.connectors.hr.problems import Source, bad_export, show, show_names
 from iam_gov.connectors.hr.to_model import People, PeopleBuilder, PeopleOptions
 from iam_gov.connectors.shared.csv_file import CsvFile, read_text
 from iam_gov.errors import SourceError, location
@@ -202,7 +202,7 @@ def _json_records(document: Any, key: str | None, path: Source) -> tuple[str | N
         return None, document
     if not isinstance(document, dict):
         raise bad_export(path, "holds a single JSON value, not a list of employee records")
-    found = ", ".join(show(k) for k in document) or "none"
+    found = show_names(list(document)) or "none"
     if key is None:
         lists = [k for k, v in document.items() if isinstance(v, list)]
         if len(lists) != 1:

@@ -23,7 +23,7 @@ from typing import Literal, get_args
 
 from iam_gov.connectors.hr.columns import header_matcher
 from iam_gov.connectors.hr.presets import PresetName
-from iam_gov.connectors.hr.problems import Problems, show
+from iam_gov.connectors.hr.problems import Problems, show, show_header
 from iam_gov.connectors.shared.csv_file import CsvFile
 
 HistoryField = Literal["employee_id", "effective_date", "department", "title", "manager"]
@@ -104,7 +104,7 @@ def read_job_history(
                 if wanted and found is None:
                     export.fail(
                         f"column {show(wanted)} (job_history_columns.{field}) is missing; "
-                        f"the header has {_shown(header)}"
+                        + show_header(header)
                     )
             else:
                 candidates = HISTORY_COLUMNS[preset][field]
@@ -116,13 +116,12 @@ def read_job_history(
                 wanted = ", ".join(map(repr, HISTORY_COLUMNS[preset][field]))
                 export.fail(
                     f"the job history's {field.replace('_', ' ')} column ({wanted}) is missing; "
-                    f"the header has {_shown(header)}"
+                    + show_header(header)
                 )
         job_fields = [f for f in JOB_FIELDS if f in names]
         if not job_fields:
             export.fail(
-                "the job history has no department, title or manager column; "
-                f"the header has {_shown(header)}"
+                "the job history has no department, title or manager column; " + show_header(header)
             )
         index = {name: i for i, name in reversed(list(enumerate(header)))}
         id_at, date_at = index[names["employee_id"]], index[names["effective_date"]]
@@ -169,8 +168,3 @@ def read_job_history(
                 changes[reference] = JobChange(reference, effective, line, previous, columns)
                 break
     return changes
-
-
-def _shown(header: list[str]) -> str:
-    names = [show(h) for h in header if h]
-    return ", ".join(names[:30]) + (f" and {len(names) - 30} more" if len(names) > 30 else "")

@@ -12,6 +12,10 @@ from iam_gov.model import SnapshotError
 
 _MAX_SHOWN = 60
 """Longest piece of file content quoted in a message; the rest is cut."""
+_MAX_NAMES = 30
+"""Most column names (or JSON keys) listed in a message."""
+_DELIMITERS = (",", ";", "\t", "|")
+"""The delimiters of :data:`iam_gov.connectors.shared.csv_file.DELIMITERS`."""
 
 
 Source = Path | str
@@ -32,6 +36,36 @@ def show(value: str) -> str:
     if len(value) > _MAX_SHOWN:
         value = value[:_MAX_SHOWN] + "…"
     return repr(value)
+
+
+def _excerpt(value: str) -> str:
+    """A record's label from the file (its employee id) as a problem names it: printable, and
+    cut like :func:`show`, since a row that is no record may hold anything."""
+    if not value.isprintable():
+        value = repr(value)[1:-1]
+    return value[:_MAX_SHOWN] + "…" if len(value) > _MAX_SHOWN else value
+
+
+def show_names(names: Sequence[str]) -> str:
+    """Column names or JSON keys listed in a message: the first :data:`_MAX_NAMES`, each cut
+    by :func:`show`, then how many more."""
+    shown = [show(n) for n in names if n]
+    more = len(shown) - _MAX_NAMES
+    return ", ".join(shown[:_MAX_NAMES]) + (f" and {more} more" if more > 0 else "")
+
+
+def show_header(header: Sequence[str]) -> str:
+    """What a message says the CSV header holds. Its names are listed only when the header
+    looks like a CSV header: several columns, or one with a delimiter in it (the wrong
+    delimiter). The first line of a file that is no CSV at all (``/etc/shadow``, a key file
+    that a path points at by mistake) is never quoted: only its length is given."""
+    names = [n for n in header if n]
+    if len(names) == 1 and not any(d in names[0] for d in _DELIMITERS):
+        return (
+            f"the header is one field of {len(names[0])} characters, not columns: "
+            "is the file a CSV export?"
+        )
+    return f"the header has {show_names(names) or 'no columns'}"
 
 
 @dataclass(slots=True)
@@ -58,7 +92,7 @@ class Problems:
     ) -> None:
         """A row that is left out: the snapshot is then incomplete."""
         self.bad_rows += 1
-        problem = Problem(line, ordinal, record or None, message)
+        problem = Problem(line, ordinal, _excerpt(record) or None, message)
         self.first_bad = self.first_bad or problem
         self.found.append(problem)
 
@@ -73,7 +107,7 @@ class Problems:
     ) -> None:
         """A problem that leaves every person in: the snapshot stays complete. ``source``
         names another file than the export, such as the job history."""
-        self.found.append(Problem(line, ordinal, record or None, message, source))
+        self.found.append(Problem(line, ordinal, _excerpt(record) or None, message, source))
 
     def place(self, record_lines: Callable[[], Sequence[int]]) -> None:
         """Give the problems of numbered records their lines; ``record_lines()`` is the line

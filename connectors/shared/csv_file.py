@@ -10,11 +10,13 @@ report decoded from an API's JSON, is read the same way (``CsvFile.from_text``):
             take(export.line, fields)
 
 What makes the whole input unusable raises :class:`BadCsv`, one line naming the file and,
-where known, the line: no such file, not in the encoding (with a hint when the file is
-UTF-16, as Excel's "Unicode text" is), empty, a header that is not CSV, the end of the file
-inside a quoted field, a field over :func:`csv.field_size_limit` (an unclosed quote), or a last
-row short of fields with no line end (cut off). A single row that cannot be one, with the wrong
-number of fields or not valid CSV, is the caller's to judge through ``bad_row``.
+where known, the line: no such file, over the size limit of export files (see
+:mod:`iam_gov.connectors.shared.files`; checked before reading), not in the encoding (with a
+hint when the file is UTF-16, as Excel's "Unicode text" is), empty, a header that is not CSV,
+the end of the file inside a quoted field, a field over :func:`csv.field_size_limit` (an
+unclosed quote), or a last row short of fields with no line end (cut off). A single row that
+cannot be one, with the wrong number of fields or not valid CSV, is the caller's to judge
+through ``bad_row``.
 """
 
 from __future__ import annotations
@@ -29,7 +31,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import NoReturn, TextIO
 
+from iam_gov.connectors.shared.files import MAX_EXPORT_ENV, export_limit
 from iam_gov.errors import SourceError, location
+from iam_gov.yamlfile import TooLarge, read_limited
 
 DELIMITERS = (",", ";", "\t", "|")
 """The delimiters tried when none is given: the ones spreadsheets and HR systems write."""
@@ -105,6 +109,11 @@ class CsvFile:
             stream = path.open(encoding=encoding, newline="")
         except OSError as exc:
             raise unreadable(path, exc) from None
+        # The size is checked on the file opened, so that it cannot be swapped in between.
+        size, limit = os.fstat(stream.fileno()).st_size, export_limit()
+        if size > limit:
+            stream.close()
+            raise BadCsv(location(path), str(TooLarge(size, limit, MAX_EXPORT_ENV)))
         try:
             return cls(stream, partial(location, path), delimiter, path=path, encoding=encoding)
         except BaseException:
@@ -229,9 +238,12 @@ class CsvFile:
 
 def read_text(path: Path, encoding: str = "utf-8-sig") -> str:
     """A whole export file as text (JSON, say), with the same messages as :meth:`CsvFile.open`:
-    no such file, empty, or not in ``encoding`` at the line of the first bad byte."""
+    no such file, too large (before it is read), empty, or not in ``encoding`` at the line of
+    the first bad byte."""
     try:
-        data = path.read_bytes()
+        data = read_limited(path, export_limit(), MAX_EXPORT_ENV)
+    except TooLarge as exc:
+        raise BadCsv(location(path), str(exc)) from None
     except OSError as exc:
         raise unreadable(path, exc) from None
     if not data.strip():

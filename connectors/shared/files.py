@@ -1,5 +1,9 @@
-"""Reading a connector's input files: one way to say that a file is missing, unreadable or not
-what it should be, as a fatal error or as one problem of an incomplete snapshot."""
+"""Reading a connector's input files: one way to say that a file is missing, unreadable, too
+large or not what it should be, as a fatal error or as one problem of an incomplete snapshot.
+
+Every export file is held to a size limit, :data:`MAX_EXPORT_BYTES` unless
+``IAM_GOV_MAX_EXPORT_MB`` sets another: a larger file is refused from its ``stat``, before it is
+read (and never more than the limit is read)."""
 
 from __future__ import annotations
 
@@ -9,6 +13,17 @@ from typing import Any
 
 from iam_gov.errors import SourceError, location
 from iam_gov.model import SnapshotError
+from iam_gov.yamlfile import MB, TooLarge, read_limited, size_limit
+
+MAX_EXPORT_BYTES = 256 * MB
+"""Default size limit of a connector's input file (an export, a dump, a status file)."""
+MAX_EXPORT_ENV = "IAM_GOV_MAX_EXPORT_MB"
+"""Environment variable that sets another size limit for connector input files, in MB."""
+
+
+def export_limit() -> int:
+    """The size limit of a connector's input file, in bytes."""
+    return size_limit(MAX_EXPORT_ENV, MAX_EXPORT_BYTES)
 
 
 class BadFile(SourceError):
@@ -28,7 +43,9 @@ class BadFile(SourceError):
 def read_source(path: Path, what: str) -> bytes:
     """The file's bytes; ``BadFile`` naming the file (and what it should have been)."""
     try:
-        return path.read_bytes()
+        return read_limited(path, export_limit(), MAX_EXPORT_ENV)
+    except TooLarge as exc:
+        raise BadFile(path, str(exc)) from None
     except FileNotFoundError:
         raise BadFile(path, f"no such file ({what})") from None
     except IsADirectoryError:
