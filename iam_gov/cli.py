@@ -22,7 +22,9 @@ from iam_gov.cli_common import (
     options,
     out,
     policy_of,
+    reads_records,
     store_exists,
+    store_failure,
 )
 from iam_gov.cli_config import config_check_command
 from iam_gov.cli_deprovision import deprovision_command
@@ -93,9 +95,9 @@ app.add_typer(campaign_app, name="campaign")
 app.command("deprovision")(deprovision_command)
 app.command("hr-webhook")(hr_webhook_command)
 app.add_typer(leavers_app, name="leavers")
-app.command("drift")(drift_command)
+app.command("drift")(reads_records(drift_command))
 app.add_typer(baseline_app, name="baseline")
-app.command("problems")(problems_command)
+app.command("problems")(reads_records(problems_command))
 app.command("export")(export_command)
 
 
@@ -299,6 +301,8 @@ def run(
             )
             published = publish(store, config, drift, actor=audit.current_actor())
         where = store.display_url
+        with store.reading() as conn:
+            anchor = audit.anchor(conn)
     _report_collect_failures(result, stale, config)
     if evaluated is not None:
         out.print(run_summary(evaluated, stale=[name for name in stale if name in config.systems]))
@@ -308,6 +312,11 @@ def run(
     if published is not None:
         print_published(published)
     out.print(Text(f"Store: {where}", style="dim"))
+    out.print(
+        f"audit anchor: {anchor} — keep it outside this machine to prove the log later",
+        soft_wrap=True,
+        highlight=False,
+    )
     code = worst(
         [
             data_code(incomplete=result.incomplete(), failed=result.failed),
@@ -379,6 +388,7 @@ def _report_collect_failures(
 
 
 @app.command()
+@reads_records
 def findings(
     fmt: Annotated[
         str,
@@ -513,6 +523,7 @@ def _employee_id(conn: Connection, query: str) -> str:
 
 
 @app.command()
+@reads_records
 def explain(
     person: Annotated[
         str | None,
@@ -578,9 +589,7 @@ def _explain_expected() -> None:
     from iam_gov.store.findings import expected_by_policy
 
     config = config_from_options()
-    if not store_exists(config):
-        raise IamGovError("the store has no evaluation yet: run `iam-gov run` first")
-    with open_store(config) as store, store.reading() as conn:
+    with open_store(config) as store, store.reading() as conn:  # never creates one
         items = expected_by_policy(conn)
     out.print(expected_view(items, "Expected by policy"))
 
@@ -734,13 +743,15 @@ def _config_or_none_quiet() -> Config | None:
 
 
 @audit_app.command("verify")
+@reads_records
 def audit_verify(
     expect_head: Annotated[
         str | None,
         typer.Option(
             help=(
-                "Hash the newest record must have (from an earlier verify): "
-                "detects records removed from the end."
+                "An anchor kept elsewhere, SEQ:HASH (as `run` and `audit verify` print it): "
+                "record SEQ must still have HASH, proving the log up to it unchanged even "
+                "after newer records. A bare HASH must be the newest record's."
             )
         ),
     ] = None,
@@ -748,16 +759,21 @@ def audit_verify(
     """Walk the hash chain from the first record; name the first one that was tampered with."""
     from iam_gov import audit
 
+    anchor = None if expect_head is None else audit.Anchor.parse(expect_head)
     config = _config_or_none()
     with open_store(config) as store, store.reading() as conn:
-        result = audit.verify(conn, expect_head=expect_head)
+        result = audit.verify(conn, expect_head=anchor)
     if not result.ok:
         raise AuditBroken(f"audit log BROKEN: {result.problem}")
+    if result.records == 0:  # a mistyped store must not pass as an intact, empty log
+        raise IamGovError(f"the audit log of {store.display_url} is empty: nothing to verify")
     out.print(
         Text.assemble(
             ("audit log OK", "bold green"),
             f": {result.records} records, chain intact; newest record's hash {result.head_hash}",
-        )
+            f" (anchor {result.anchor})" if anchor is None else f"; matches anchor {anchor}",
+        ),
+        soft_wrap=True,
     )
 
 
@@ -766,6 +782,7 @@ class AuditBroken(IamGovError):
 
 
 @audit_app.command("log")
+@reads_records
 def audit_log(
     limit: Annotated[int, typer.Option(help="How many of the newest records.")] = 20,
 ) -> None:
@@ -831,12 +848,22 @@ def samples_generate(
         str,
         typer.Option(help="The SQLite file the company's configuration names, relative to it."),
     ] = "iam-gov.db",
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="Replace the sample's files in a folder that is not empty (a symbolic link "
+            "there is still refused).",
+        ),
+    ] = False,
 ) -> None:
-    """Write a fictional company (HR export, AWS export, policy, config) with planted problems."""
+    """Write a fictional company (HR export, AWS export, policy, config) with planted problems.
+
+    The folder must be new or empty (or --force); a symbolic link is never followed."""
     from iam_gov.samplegen import generate
 
     written = generate(
-        out_dir, people=people, seed=seed, access_density=access_density, store=store
+        out_dir, people=people, seed=seed, access_density=access_density, store=store, force=force
     )
     out.print(
         f"wrote {len(written)} files to {out_dir}; "
@@ -887,6 +914,10 @@ def main() -> None:
         err.print("interrupted")
         sys.exit(130)
     except Exception as exc:  # a bug, not a user mistake: say so in one line
+        failure = store_failure(exc)  # the disk full, the server gone: one line, exit 2
+        if failure is not None:
+            _print_error(failure)
+            sys.exit(failure.exit_code)
         if options.debug:
             traceback.print_exc()
         else:

@@ -286,7 +286,7 @@ def list_command(
     if status is not None and status not in _STATUSES:
         raise typer.BadParameter(f"{status!r}: give draft, open or closed", param_hint="--status")
     config = config_from_options()
-    with open_store(config) as store, store.reading() as conn:
+    with open_store(config, read_only=True) as store, store.reading() as conn:
         found = list_campaigns(conn, statuses=None if status is None else [status])
     if not found:
         out.print("no campaigns yet (iam-gov campaign create --file DEFINITION.yaml)")
@@ -329,7 +329,7 @@ def status_command(
     from iam_gov.timeutil import utcnow
 
     config = config_from_options()
-    with open_store(config) as store, store.reading() as conn:
+    with open_store(config, read_only=True) as store, store.reading() as conn:
         found = campaign_status(conn, campaign)
     c, counts, today = found.campaign, found.campaign.counts, utcnow().date()
     out.print(Text.assemble(("Campaign ", "bold"), (f"{c.id}: ", "bold"), printable(c.name)))

@@ -6,10 +6,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from rich.console import Console
 
+from iam_gov.errors import IamGovError
 from iam_gov.plugins import COMMANDS_GROUP, Registry, module_of
 
 if TYPE_CHECKING:
@@ -44,6 +45,10 @@ class Options:
     config: Path | None = None
     database_url: str | None = None
     debug: bool = False
+    store_url: str | None = None
+    """The store the running command opened, to name it when a storage error escapes."""
+    read_only: bool = False
+    """The running command reads records: it never creates a store (``reads_records``)."""
 
 
 options = Options()
@@ -55,26 +60,72 @@ def config_from_options() -> Config:
     return load_config(find_config(options.config))
 
 
-def open_store(config: Config | None) -> Store:
+def open_store(config: Config | None, *, read_only: bool | None = None) -> Store:
+    """The configured store. ``read_only`` (by default: whether the running command was
+    registered with ``reads_records``) refuses a missing or empty store, never creating one:
+    a command that reads records must not answer "nothing" for a mistyped path."""
     from iam_gov.config import database_url
     from iam_gov.store import Store
 
-    return Store.open(database_url(config, options.database_url))
+    url = database_url(config, options.database_url)
+    options.store_url = url
+    create = not (options.read_only if read_only is None else read_only)
+    return Store.open(url, create=create)
+
+
+def reads_records(command: F) -> F:
+    """Wrap, where it is registered, a command that reads records (a report): every
+    ``open_store`` it makes is ``read_only``. A command can instead pass ``read_only=True``
+    to ``open_store`` itself."""
+    import functools
+
+    @functools.wraps(command)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        options.read_only = True
+        try:
+            return command(*args, **kwargs)
+        finally:
+            options.read_only = False
+
+    return cast(F, run)
+
+
+def store_failure(exc: BaseException) -> IamGovError | None:
+    """A storage error that escaped (SQLAlchemy's, the driver's) as one line naming the
+    store, or None when ``exc`` is not one: see ``iam_gov.store.storage_error``."""
+    import sys
+
+    kinds: list[type[BaseException]] = []
+    if "sqlalchemy" in sys.modules:
+        from sqlalchemy.exc import SQLAlchemyError
+
+        kinds.append(SQLAlchemyError)
+    if "sqlite3" in sys.modules:
+        import sqlite3
+
+        kinds.append(sqlite3.Error)
+    if "psycopg" in sys.modules:
+        import psycopg
+
+        kinds.append(psycopg.Error)
+    if not kinds or not isinstance(exc, tuple(kinds)) or options.store_url is None:
+        return None
+    from iam_gov.store import storage_error
+
+    return storage_error(exc, options.store_url)
 
 
 def store_exists(config: Config) -> bool:
     """Whether the store has been created: opening a SQLite store creates its file, so a
     read-only command asks first. A server database (PostgreSQL) is taken to exist."""
     from iam_gov.config import database_url
-    from iam_gov.store.database import parse_url
+    from iam_gov.store.database import parse_url, sqlite_path
 
     url = parse_url(database_url(config, options.database_url))
     if url.get_backend_name() != "sqlite":
         return True
-    database = url.database or ""
-    if not database or database == ":memory:" or database.startswith("file:"):
-        return True
-    return Path(database).exists()
+    path = sqlite_path(url)
+    return path is None or path.exists()
 
 
 def policy_of(config: Config) -> Policy:

@@ -71,7 +71,7 @@ def report_command(
     last = _day(until, "--until") if until is not None else None
     config = config_from_options()
     policy = policy_of(config)
-    with open_store(config) as store:
+    with open_store(config, read_only=True) as store:
         report = leavers_report(store, config, policy, since=first, until=last)
     if out_file is not None:
         rendered = {"table": leavers_text, "csv": leavers_csv, "json": leavers_json}[fmt]

@@ -2,8 +2,10 @@
 
 One folder an auditor can take away: every item and its decision (CSV and JSON), every
 decision event (CSV and JSON), a self-contained HTML summary, the campaign (definition,
-snapshots, population hash, the audit chain head at close), the remediation plan, and
-``manifest.json`` with the SHA-256 of every other file. ``verify_bundle`` checks a folder
+snapshots, population hash, the audit chain head at close), the remediation plan, the audit
+anchor of the close (``audit-anchor.txt``: ``iam-gov audit verify --expect-head SEQ:HASH``
+later proves the log up to the close unchanged), and ``manifest.json`` with the SHA-256 of
+every other file. ``verify_bundle`` checks a folder
 against its manifest; the manifest's own hash is recorded in the audit log when the bundle is
 written, so a rewritten manifest shows too.
 
@@ -46,9 +48,11 @@ from iam_gov.store.schema import campaign_history, campaign_items, campaigns
 from iam_gov.textsafe import csv_cell, printable
 from iam_gov.timeutil import utcnow
 
-BUNDLE_VERSION = 1
+BUNDLE_VERSION = 2
 MANIFEST = "manifest.json"
+AUDIT_ANCHOR = "audit-anchor.txt"
 FILES = (
+    AUDIT_ANCHOR,
     "campaign.json",
     "items.csv",
     "items.json",
@@ -58,6 +62,8 @@ FILES = (
     PLAN_FILE,
 )
 """Every file a bundle holds besides the manifest."""
+NEW_IN_VERSION = {AUDIT_ANCHOR: 2}
+"""Files a bundle has from that manifest version on: older bundles still verify."""
 
 ITEM_FIELDS = (
     "item_id",
@@ -228,6 +234,9 @@ def write_bundle_in(
             _json_text(_campaign_document(row, counts, plan_sha)),
         )
         files[PLAN_FILE] = _write_text(temporary / PLAN_FILE, plan_text)
+        files[AUDIT_ANCHOR] = _write_text(
+            temporary / AUDIT_ANCHOR, _anchor_text(conn, close_summary)
+        )
         files["summary.html"] = _write_text(
             temporary / "summary.html",
             _summary_html(conn, row, definition, counts, reviewers, plan, expected_plan, plan_sha),
@@ -251,6 +260,24 @@ def write_bundle_in(
         manifest_sha256=manifest_sha,
         plan=plan,
         plan_matches_close=expected_plan is None or expected_plan == plan_sha,
+    )
+
+
+def _anchor_text(conn: Connection, close_summary: Mapping[str, Any]) -> str:
+    """The close's audit record (the same in every export of this campaign's evidence), else
+    the newest record now."""
+    closed = close_summary.get("audit") or {}
+    seq, digest = closed.get("seq"), closed.get("hash")
+    if isinstance(seq, int) and isinstance(digest, str):
+        anchor, which = audit.Anchor(seq=seq, hash=digest), "the campaign's close record"
+    else:
+        anchor, which = audit.anchor(conn), "the newest record when this bundle was written"
+    return (
+        f"{anchor}\n"
+        "\n"
+        f"Audit anchor: {which} (#{anchor.seq}) and its SHA-256. Kept here, outside the store,\n"
+        "it proves the audit log up to that record unchanged, even after newer records:\n"
+        f"  iam-gov audit verify --expect-head {anchor}\n"
     )
 
 
@@ -708,7 +735,10 @@ def verify_bundle(directory: Path) -> list[str]:
     ):
         return [f"{where}/{MANIFEST}: unreadable (not a manifest of SHA-256 hashes)"]
     problems = []
+    version = manifest.get("version")
     for name in FILES:
+        if isinstance(version, int) and version < NEW_IN_VERSION.get(name, 0):
+            continue
         if name not in listed:
             problems.append(f"{printable(name)}: not in the manifest (a bundle always has it)")
     for name, expected in sorted(listed.items()):

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from sqlalchemy import Connection, Engine, text
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DatabaseError, DBAPIError, OperationalError
 
 from iam_gov.errors import StoreError
 from iam_gov.store import migrate
@@ -26,16 +26,28 @@ class Store:
         self._writer = engine.execution_options(**{WRITE: True})
 
     @classmethod
-    def open(cls, url: str) -> Store:
-        """Open (creating if needed) and migrate to the schema this version expects."""
-        engine = create_store_engine(url)
+    def open(cls, url: str, *, create: bool = True) -> Store:
+        """Open (creating if needed) and migrate to the schema this version expects.
+
+        With ``create=False`` (what a read-only command uses) a store is never created: a
+        missing SQLite file, or a database without iam-gov's schema (an empty file, a
+        mistyped PostgreSQL database), is a ``StoreError``."""
+        engine = create_store_engine(url, create=create)
         try:
+            if not create and migrate.current_revision(engine) is None:
+                raise StoreError(
+                    f"the store at {safe_url(url)} is empty: no evaluation yet, nothing has "
+                    "been recorded (run `iam-gov run` first, or check the store's URL)"
+                )
             migrate.upgrade(engine)
-        except (OperationalError, DBAPIError) as exc:
+        except DBAPIError as exc:
             engine.dispose()
             raise StoreError(
                 f"cannot open the store at {safe_url(url)}: {_first_line(exc)}"
             ) from exc
+        except BaseException:
+            engine.dispose()
+            raise
         return cls(engine, url)
 
     @property
@@ -48,18 +60,32 @@ class Store:
 
     @contextmanager
     def reading(self) -> Iterator[Connection]:
-        with self.engine.connect() as conn:
-            yield conn
+        try:
+            with self.engine.connect() as conn:
+                yield conn
+        except DBAPIError as exc:
+            raise self._failed(exc) from exc
 
     @contextmanager
     def writing(self) -> Iterator[Connection]:
         """One write transaction at a time, across processes and machines: SQLite takes its
         write lock at BEGIN; PostgreSQL takes a transaction-level advisory lock. Readers are
         never blocked. Without this, two evaluations could both insert the same new finding."""
-        with self._writer.begin() as conn:
-            if conn.dialect.name == "postgresql":
-                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": WRITER_LOCK})
-            yield conn
+        try:
+            with self._writer.begin() as conn:
+                if conn.dialect.name == "postgresql":
+                    conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": WRITER_LOCK})
+                yield conn
+        except DBAPIError as exc:
+            raise self._failed(exc) from exc
+
+    def _failed(self, exc: DBAPIError) -> Exception:
+        """A storage failure (disk full, I/O error, the server gone, a damaged file) as one
+        line naming the store and the driver's reason, never the statement or its rows;
+        anything else (an integrity error: a bug or a race the caller handles) unchanged."""
+        if isinstance(exc, OperationalError) or type(exc) is DatabaseError:
+            return storage_error(exc, self.url)
+        return exc
 
     def close(self) -> None:
         self.engine.dispose()
@@ -71,6 +97,19 @@ class Store:
         self.close()
 
 
+def storage_error(exc: BaseException, url: str) -> StoreError:
+    """``exc`` (from SQLAlchemy, the driver, or the file system) as a one-line ``StoreError``
+    naming the store: the driver's own reason, without SQLAlchemy's ``[SQL: …]`` and
+    ``[parameters: …]``, which hold people's names and e-mails."""
+    if isinstance(exc, DBAPIError):
+        reason = _first_line(exc)
+    elif isinstance(exc, OSError) and exc.strerror:
+        reason = exc.strerror
+    else:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return StoreError(f"the store at {safe_url(url)} failed: {reason}")
+
+
 def _first_line(exc: DBAPIError) -> str:
     original = exc.orig if exc.orig is not None else exc
     return (
@@ -78,4 +117,4 @@ def _first_line(exc: DBAPIError) -> str:
     )
 
 
-__all__ = ["Store"]
+__all__ = ["Store", "storage_error"]

@@ -22,6 +22,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 from sqlalchemy import select
 
+from iam_gov import audit
 from iam_gov.campaigns.definition import CampaignDefinition, CampaignError
 from iam_gov.campaigns.remind import ReminderError, remind
 from iam_gov.config import Config, load_config
@@ -259,8 +260,8 @@ def test_starttls_with_login_one_message_per_reviewer(
     # Recorded: one audit record per reviewer, one history row per reviewer and campaign.
     records = audit_of(store, "campaign.remind")
     assert [(r.target, r.actor) for r in records] == [
-        (f"reviewer:{BOB}", "ops@example.com"),
-        (f"reviewer:{REVIEWER}", "ops@example.com"),
+        (f"reviewer:{BOB}", audit.attributed("ops@example.com")),
+        (f"reviewer:{REVIEWER}", audit.attributed("ops@example.com")),
     ]
     assert records[1].details["pending"] == {str(first): 3, str(second): 1}
     assert records[1].details["overdue"] is True

@@ -8,7 +8,7 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import delete, select
 
-from iam_gov.audit import verify
+from iam_gov.audit import attributed, verify
 from iam_gov.drift.baseline import (
     BaselineError,
     BaselineSpec,
@@ -75,10 +75,10 @@ def test_pin_list_unpin(world: World) -> None:
         unpin(world.store, "before-q4", "cy@example.com")
 
     assert audit_records(world) == [
-        ("baseline.pin", "baseline:before-q4", "ana@example.com"),
-        ("baseline.pin", "baseline:before-q4", "bo@example.com"),
-        ("baseline.pin", "baseline:after-q4", "bo@example.com"),
-        ("baseline.unpin", "baseline:before-q4", "cy@example.com"),
+        ("baseline.pin", "baseline:before-q4", attributed("ana@example.com")),
+        ("baseline.pin", "baseline:before-q4", attributed("bo@example.com")),
+        ("baseline.pin", "baseline:after-q4", attributed("bo@example.com")),
+        ("baseline.unpin", "baseline:before-q4", attributed("cy@example.com")),
     ]
     with world.store.reading() as conn:
         details = conn.execute(

@@ -306,7 +306,7 @@ def test_prune_keeps_exactly_what_is_referred_to(store: Store, tmp_path: Path) -
     assert (record.action, record.target, record.actor) == (
         "retention.prune",
         "retention",
-        "scheduler",
+        audit.attributed("scheduler"),  # the OS user, with the scheduler's claim beside it
     )
     assert record.details["snapshots"] == 28
     assert sorted(record.details["snapshot_ids"]) == sorted(gone)
