@@ -21,6 +21,7 @@ from tests.connectors.wireguard.office import (
     connector,
     exported,
 )
+from tests.support.unavailable import unavailable
 
 
 def test_registered_under_its_type_name() -> None:
@@ -113,7 +114,7 @@ def test_unusable_inputs(files: Path, file: str, content: str | None, problem: s
 
 def test_an_interface_that_is_not_up(files: Path, keys: Keys) -> None:
     if os.geteuid() != 0:
-        pytest.skip("wg tells a missing interface from a refusal only as root")
+        unavailable("wg tells a missing interface from a refusal only as root")
 
     snapshot = connector(files, interface="iamgov-none").collect()
 
