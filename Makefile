@@ -74,6 +74,7 @@ bench: install system-deps
 	$(PY) benchmarks/tui_review.py
 	$(PY) benchmarks/aws_analysis.py
 	$(PY) benchmarks/okta_listing.py
+	$(PY) benchmarks/audit_tampering.py
 
 clean:
 	rm -rf $(VENV) .demo build *.egg-info .pytest_cache .mypy_cache .ruff_cache
