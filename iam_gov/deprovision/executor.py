@@ -196,6 +196,7 @@ class Executor:
             outcome, message = "noop", f"{what} in run #{earlier} (resumed)"
             details["settled_in_run"] = earlier
         else:
+            self._intend(run_id, step)
             answer = self._apply(step)
             outcome = OUTCOME_WORD[answer.outcome]
             message, details = answer.message, dict(answer.details)
@@ -240,6 +241,20 @@ class Executor:
         if self.progress is not None:
             self.progress(done)
         return done
+
+    def _intend(self, run_id: int, step: Step) -> None:
+        """The audit record that an action is about to be taken, committed before it is: fail
+        closed — when the audit log cannot be written (read-only, disk full), the storage
+        error stops the run here and the system is not touched."""
+        action = step.action
+        with self.store.writing() as conn:
+            audit.append(
+                conn,
+                "deprovision.intent",
+                f"{action.system}:{action.account_id}",
+                {"run_id": run_id, "step": step.step_id, "action": action.kind.value},
+                actor=self.actor,
+            )
 
     def _apply(self, step: Step) -> ActionResult:
         """The connector's answer; an exception or a timeout is a failed result saying so."""

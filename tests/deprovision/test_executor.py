@@ -239,3 +239,36 @@ def test_a_protected_account_stays_protected_whatever_the_plan_file_says(
     [wg] = [r for r in run.results if r.step.action.system == "wireguard"]
     assert wg.outcome == "skipped" and wg.message.startswith("protected: a break-glass account")
     assert (root / "wireguard" / "wg0.conf").read_bytes() == before
+
+
+def test_an_audit_log_that_cannot_be_written_stops_the_run_before_any_change(
+    company: Company,
+) -> None:
+    plan = plan_for(company)
+    with company.store.writing() as conn:  # the log refuses the first action's record
+        if conn.dialect.name == "sqlite":
+            conn.exec_driver_sql(
+                "CREATE TRIGGER full_disk BEFORE INSERT ON audit_log "
+                "WHEN NEW.action = 'deprovision.intent' "
+                "BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END"
+            )
+        else:
+            conn.exec_driver_sql(
+                "CREATE FUNCTION full_disk() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+                "IF NEW.action = 'deprovision.intent' THEN "
+                "RAISE EXCEPTION 'database or disk is full'; END IF; RETURN NEW; END $$"
+            )
+            conn.exec_driver_sql(
+                "CREATE TRIGGER full_disk BEFORE INSERT ON audit_log "
+                "FOR EACH ROW EXECUTE FUNCTION full_disk()"
+            )
+
+    with pytest.raises(Exception, match="database or disk is full"):
+        executor(company).apply(plan)
+
+    assert ERIK_PEER in company.wg_conf.read_text()  # the system was not touched
+    with company.store.reading() as conn:
+        done = conn.execute(
+            select(deprovision_steps.c.outcome).where(deprovision_steps.c.outcome == "done")
+        ).all()
+    assert done == []
