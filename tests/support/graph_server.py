@@ -20,7 +20,6 @@ import json
 import re
 import secrets
 import socket
-import ssl
 import threading
 import uuid
 from collections.abc import Callable, Iterator
@@ -32,7 +31,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 
-from tests.support.private_ca import issue_private_ca
+from tests.support.private_ca import serve_https
 
 TENANT_ID = "7b3c9d2e-1f4a-4c8b-9e6d-5a2f1b0c3d4e"
 CLIENT_ID = "3f2a1b0c-9d8e-4f7a-8b6c-5d4e3f2a1b0c"
@@ -319,13 +318,7 @@ class GraphServer:
     # control
 
     def start(self) -> None:
-        cert_file, key_file = issue_private_ca(self.folder, self.ca_file, "graph")
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        context.load_cert_chain(cert_file, key_file)
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
-        self._httpd.daemon_threads = True
-        self._httpd.socket = context.wrap_socket(self._httpd.socket, server_side=True)
-        threading.Thread(target=self._httpd.serve_forever, daemon=True).start()
+        self._httpd = serve_https(self.folder, self.ca_file, "graph", _handler(self))
 
     def stop(self) -> None:
         if self._httpd is not None:

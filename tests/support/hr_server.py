@@ -26,7 +26,6 @@ import csv
 import io
 import json
 import secrets
-import ssl
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -37,7 +36,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from tests.support.private_ca import issue_private_ca
+from tests.support.private_ca import serve_https
 
 RAAS_PATH = "/ccx/service/customreport2/acme/ISU_IAM/IAM_Workers"
 TOKEN_PATH = "/ccx/oauth2/acme/token"
@@ -236,13 +235,7 @@ class HRServer:
         self._httpd: ThreadingHTTPServer | None = None
 
     def start(self) -> None:
-        cert_file, key_file = issue_private_ca(self.folder, self.ca_file, "hr-server")
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        context.load_cert_chain(cert_file, key_file)
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
-        self._httpd.daemon_threads = True
-        self._httpd.socket = context.wrap_socket(self._httpd.socket, server_side=True)
-        threading.Thread(target=self._httpd.serve_forever, daemon=True).start()
+        self._httpd = serve_https(self.folder, self.ca_file, "hr-server", _handler(self))
 
     def stop(self) -> None:
         if self._httpd is not None:

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+import ssl
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 
@@ -82,3 +85,18 @@ def issue_private_ca(folder: Path, ca_file: Path, name: str) -> tuple[Path, Path
         )
     )
     return cert_file, key_file
+
+
+def serve_https(
+    folder: Path, ca_file: Path, name: str, handler: type[BaseHTTPRequestHandler]
+) -> ThreadingHTTPServer:
+    """A threaded HTTPS server on 127.0.0.1 (a free port) with a certificate from a new private
+    CA (written to ``ca_file``), already serving in a daemon thread."""
+    cert_file, key_file = issue_private_ca(folder, ca_file, name)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert_file, key_file)
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    httpd.daemon_threads = True
+    httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    return httpd
