@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from iam_gov.configtypes import BASE_DIR_KEY, RelPath, SecretRef, looks_like_secret_key
 from iam_gov.connectors import ConnectorOptions, connector_types, options_model
 from iam_gov.errors import ConfigError
-from iam_gov.yamlfile import MB, TooLarge, read_limited, size_limit
+from iam_gov.yamlfile import MB, TooLarge, key_text, read_limited, size_limit
 
 CONFIG_ENV = "IAM_GOV_CONFIG"
 MAX_CONFIG_BYTES = 5 * MB
@@ -249,11 +249,13 @@ def load_config(path: Path) -> Config:
     except OSError as exc:
         raise ConfigError(f"{display}: cannot be read: {exc.strerror}") from None
     try:
-        data = tomllib.loads(raw_text.decode("utf-8"))
+        text = raw_text.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{display}: not UTF-8 text (byte {exc.start})") from None
+    try:
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(_toml_problem(display, str(exc))) from None
+        raise ConfigError(_toml_problem(display, str(exc), text)) from None
 
     base_dir = path.resolve().parent
     context = {BASE_DIR_KEY: base_dir}
@@ -340,7 +342,7 @@ def format_validation_errors(exc: ValidationError, prefix: Sequence[str | int] =
     out = []
     for error in exc.errors(include_input=False, include_url=False):
         loc = [*prefix, *error["loc"]]
-        key = ".".join(str(part) for part in loc) or "(top level)"
+        key = ".".join(key_text(part) for part in loc) or "(top level)"
         message = error["msg"]
         if error["type"] == "extra_forbidden":
             message = "unknown key"
@@ -350,11 +352,16 @@ def format_validation_errors(exc: ValidationError, prefix: Sequence[str | int] =
     return out
 
 
-def _toml_problem(display: str, message: str) -> str:
+def _toml_problem(display: str, message: str, text: str) -> str:
     match = re.search(r"\(at line (\d+), column (\d+)\)", message)
     if match:
-        text = message[: match.start()].strip()
-        return f"{display}:{match.group(1)}: {text} (column {match.group(2)})"
+        what = message[: match.start()].strip()
+        return f"{display}:{match.group(1)}: {what} (column {match.group(2)})"
+    if message.endswith("(at end of document)"):
+        # tomllib names no line there: the end of the file is on its last line.
+        what = message.removesuffix("(at end of document)").strip()
+        last_line = text.count("\n") + 1
+        return f"{display}:{last_line}: {what} (at the end of the file)"
     return f"{display}: {message}"
 
 
@@ -365,12 +372,14 @@ def _secret_problems(data: Mapping[str, Any], path: tuple[str, ...] = ()) -> Ite
             yield from _secret_problems(value, here)
         elif looks_like_secret_key(key) and isinstance(value, str):
             yield (
-                f"{'.'.join(here)}: a secret must not be written in the config file; "
+                f"{'.'.join(key_text(k) for k in here)}: a secret must not be written in the "
+                "config file; "
                 f'use {key} = {{ env = "VARIABLE" }} or {key} = {{ keyring = "service/user" }}'
             )
 
 
 def _system_problems(name: str, raw: Any) -> Iterator[str]:
+    name = key_text(name)  # as a message names it: the file may hold anything here
     if not SYSTEM_NAME.match(name):
         yield (
             f"systems.{name}: a system name is lower-case letters, digits, - and _ "

@@ -16,6 +16,7 @@ cost far more than their size:
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,9 +26,11 @@ from pydantic import ValidationError
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.composer import Composer, ComposerError, MaxDepthExceededError
+from ruamel.yaml.constructor import DuplicateKeyError
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.events import AliasEvent
 from ruamel.yaml.nodes import MappingNode, Node, SequenceNode
+from ruamel.yaml.reader import ReaderError
 from ruamel.yaml.scalarbool import ScalarBoolean
 from ruamel.yaml.scalarfloat import ScalarFloat
 from ruamel.yaml.scalarint import ScalarInt
@@ -79,7 +82,7 @@ class YamlDocument:
         out = []
         for error in exc.errors(include_input=False, include_url=False):
             loc = [*prefix, *error["loc"]]
-            key = ".".join(str(p) for p in loc)
+            key = ".".join(key_text(p) for p in loc)
             message = error["msg"]
             if error["type"] == "extra_forbidden":
                 message = "unknown key"
@@ -110,10 +113,19 @@ def read_limited(path: Path, limit: int, env: str) -> bytes:
         size = os.fstat(file.fileno()).st_size
         if size > limit:
             raise TooLarge(size, limit, env)
-        data = file.read(limit + 1)
-    if len(data) > limit:
+        # read(limit + 1) would allocate the whole limit (256 MB) for every small file: read
+        # what the file says it holds, then on in chunks (it grew, or is a pipe) to the limit.
+        chunks = [file.read(size + 1)]
+        total = len(chunks[0])
+        while total <= limit:
+            chunk = file.read(min(limit + 1 - total, 1 << 20))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            total += len(chunk)
+    if total > limit:
         raise TooLarge(None, limit, env)
-    return data
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 class TooLarge(Exception):
@@ -155,12 +167,36 @@ def load_yaml(path: Path, error: type[InputError] = InputError) -> YamlDocument:
         mark = exc.problem_mark or exc.context_mark
         line = f":{mark.line + 1}" if mark is not None else ""
         what = (exc.problem or exc.context or "invalid YAML").strip()
-        raise error(f"{path}{line}: {what}") from None
+        if isinstance(exc, DuplicateKeyError):
+            # ruamel quotes both values whole: a part of the file, secrets and all.
+            key = _DUPLICATE_KEY.match(what)
+            what = "found duplicate key" + (f' "{key_text(key[1])}"' if key else "")
+        # ruamel quotes what it found (an alias, a tag, a character): cut short, one line.
+        what = _LONG_QUOTE.sub(lambda m: m[0][: _MAX_QUOTED + 1] + "…" + m[0][0], what)
+        raise error(f"{path}{line}: {' '.join(what.split())}") from None
+    except ReaderError as exc:
+        # A character YAML does not allow (NUL, other control characters): at its line.
+        number = text.count("\n", 0, exc.position) + 1
+        raise error(f"{path}:{number}: invalid YAML: {str(exc).splitlines()[0]}") from None
     except YAMLError as exc:
         raise error(f"{path}: invalid YAML: {str(exc).splitlines()[0]}") from None
     if node is None:
         raise error(f"{path}: the file is empty")
     return YamlDocument(path=path, data=_plain(node), _node=node)
+
+
+_DUPLICATE_KEY = re.compile(r'found duplicate key "(.*?)" with value', re.DOTALL)
+_MAX_QUOTED = 60
+"""Longest piece of the file (a key, an alias) a message quotes; the rest is cut."""
+_LONG_QUOTE = re.compile("|".join(f"{q}[^{q}]{{{_MAX_QUOTED + 1},}}{q}" for q in "'\""))
+
+
+def key_text(part: str | int) -> str:
+    """A key of the file as a message names it: cut if long, escaped if it holds line ends,
+    control or bidi characters (a key is whatever the file says)."""
+    text = str(part)
+    text = text[:_MAX_QUOTED] + "…" if len(text) > _MAX_QUOTED else text
+    return text if text.isprintable() else repr(text)[1:-1]
 
 
 class _CountingComposer(Composer):

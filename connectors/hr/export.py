@@ -162,6 +162,9 @@ def _read_json(
             f"{path}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}"
             + (" (the file ends early: it looks cut off)" if cut else "")
         ) from None
+    except RecursionError:
+        # Lists or objects nested thousands deep: no export is shaped like that.
+        raise bad_export(path, "not an export: its JSON nests too deep to be read") from None
     key, records = _json_records(document, key, path)
     if not records:
         raise bad_export(path, "has no employee records (the list of records is empty)")

@@ -158,14 +158,21 @@ def is_under(dn: str, base: str) -> bool:
 
 def filter_value(value: str | bytes) -> str:
     """An assertion value safe to put in a filter: every ``*()\\`` and NUL escaped (RFC 4515),
-    binary values byte by byte, and edge spaces, which filter parsers would otherwise trim."""
+    binary values byte by byte, and white space at the edges, which filter parsers would
+    otherwise trim."""
     if isinstance(value, bytes):
         return "".join(f"\\{byte:02x}" for byte in value)
     escaped: str = escape_filter_chars(value, "utf-8")
-    stripped = escaped.lstrip(" ")
-    escaped = "\\20" * (len(escaped) - len(stripped)) + stripped
-    stripped = escaped.rstrip(" ")
-    return stripped + "\\20" * (len(escaped) - len(stripped))
+    # ldap3's filter parser strips white space at the edges of a value, all that Python's
+    # str.strip() does (tab, NBSP, U+001C-U+001F, U+0085 …): written there as escaped bytes.
+    start = len(escaped) - len(escaped.lstrip())
+    body = escaped[start:].rstrip()
+    head, tail = escaped[:start], escaped[start + len(body) :]
+    return _hex_bytes(head) + body + _hex_bytes(tail)
+
+
+def _hex_bytes(text: str) -> str:
+    return "".join(f"\\{byte:02x}" for byte in text.encode("utf-8"))
 
 
 def equals(attribute: str, value: str | bytes) -> str:

@@ -15,8 +15,10 @@ from pathlib import Path
 
 from iam_gov.connectors.ldap.ad import PSO_CLASS, PSO_CONTAINER_CLASS, PSO_UNKNOWN
 from iam_gov.connectors.ldap.entry import Collected, Entry, Flavor, decode_text, merge_ranges
+from iam_gov.connectors.shared.files import MAX_EXPORT_ENV, export_limit
 from iam_gov.errors import SourceError, location
 from iam_gov.model import SnapshotError
+from iam_gov.yamlfile import TooLarge, read_limited
 
 _NAME = re.compile(rb"^[A-Za-z0-9][A-Za-z0-9.;=*-]*$")  # a descriptor or OID, with options
 
@@ -229,21 +231,34 @@ def _value(path: Path, number: int, line: bytes) -> tuple[str, bytes]:
         except binascii.Error:
             raise _RecordError(number, f"line {number}: the base64 value is broken") from None
     if rest.startswith(b"<"):
-        return name.strip().decode(), _url_value(number, rest[1:].strip().decode("utf-8"))
+        url = rest[1:].strip().decode("utf-8", "replace")
+        return name.strip().decode(), _url_value(number, url, path.parent)
     return name.strip().decode(), rest.lstrip(b" ")
 
 
-def _url_value(number: int, url: str) -> bytes:
-    # ldapsearch -t writes binary values to files and names them as file:// URLs.
+def _url_value(number: int, url: str, folder: Path) -> bytes:
+    # ldapsearch -t writes binary values to files and names them as file:// URLs. Only a
+    # regular file in the export's folder is read (ldapsearch -T FOLDER puts them there): an
+    # export must not pull in whatever else this host can read (/etc/shadow, /dev/zero).
     parsed = urllib.parse.urlparse(url)
     if parsed.scheme != "file":
         raise _RecordError(number, f"line {number}: only file:// URLs can be read, not {url!r}")
     try:
-        return Path(urllib.request.url2pathname(parsed.path)).read_bytes()
-    except OSError as exc:
-        raise _RecordError(
-            number, f"line {number}: {url} cannot be read ({exc.strerror})"
-        ) from None
+        target = Path(urllib.request.url2pathname(parsed.path)).resolve(strict=True)
+        if not target.is_relative_to(folder.resolve()) or not target.is_file():
+            raise _RecordError(
+                number,
+                f"line {number}: {url!r} is not a file in the export's folder, where "
+                "ldapsearch -t -T FOLDER writes the values it leaves out of the LDIF",
+            )
+        return read_limited(target, export_limit(), MAX_EXPORT_ENV)
+    except _RecordError:
+        raise
+    except TooLarge as exc:
+        raise _RecordError(number, f"line {number}: {url!r} {exc}") from None
+    except (OSError, ValueError) as exc:
+        why = exc.strerror if isinstance(exc, OSError) else str(exc)
+        raise _RecordError(number, f"line {number}: {url!r} cannot be read ({why})") from None
 
 
 def _trailer(path: Path, lines: list[tuple[int, bytes]], result: Ldif) -> None:

@@ -84,6 +84,8 @@ class OpenLDAP(Flavor):
         value = entry.text("entryUUID")
         if value is None:
             raise ValueError("it has no entryUUID (an operational attribute: name it to get it)")
+        if not value.strip():
+            raise ValueError("its entryUUID is empty")
         return value.strip().lower()
 
     def id_value(self, native_id: str) -> str:
