@@ -228,6 +228,11 @@ def read_authorization_details(path: Path) -> AuthorizationDetails:
                     f"(expected an object with {', '.join(_DETAIL_LISTS)})"
                 )
             pages.append(page)
+    if not pages:
+        # The CLI writes at least one page, even for an empty account: none is a damaged file.
+        raise SourceError(
+            f"{path}: no page of `aws iam get-account-authorization-details` output in it"
+        )
     return parse_authorization_details(pages, str(path))
 
 
@@ -396,7 +401,7 @@ def read_credential_report(path: Path) -> tuple[dict[str, ReportUser], datetime 
         raise SourceError(f"{path}: ReportFormat is {document['ReportFormat']!r}, not text/csv")
     try:
         content = base64.b64decode(document["Content"], validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
+    except (binascii.Error, UnicodeDecodeError, ValueError):  # ValueError: not ASCII
         raise SourceError(f"{path}: Content is not base64-encoded UTF-8 CSV") from None
     generated_at = None
     if document.get("GeneratedTime") is not None:
@@ -644,7 +649,11 @@ def _read_last_accessed_folder(
     errors = []
     for arn in details.principal_arns():
         path = last_accessed_file(folder, arn)
-        if not path.is_file():
+        try:
+            present = path.is_file()
+        except (OSError, ValueError):  # a name too long for a file, or with a NUL in it
+            present = False
+        if not present:
             errors.append(
                 SnapshotError(
                     source=str(folder),

@@ -135,7 +135,15 @@ class _SnapshotBuilder:
                     document={"ServicesLastAccessed": entries},
                 )
             )
-        root = next((row for row in (report or {}).values() if row.user == ROOT_USER), None)
+        # By its ARN too: a root row whose user column is damaged is still the root user.
+        root = next(
+            (
+                row
+                for row in (report or {}).values()
+                if row.user == ROOT_USER or row.arn.endswith(":root")
+            ),
+            None,
+        )
         if root is not None:
             self._root(root)
 

@@ -19,7 +19,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from iam_gov.connectors.shared.files import BadFile, json_documents, read_source_text
+from iam_gov.connectors.shared.files import (
+    BadFile,
+    json_documents,
+    read_source,
+    read_source_text,
+)
 
 # Kinds of content.
 USER_BODIES = "users"
@@ -184,7 +189,7 @@ def index_folder(folder: Path, skip: frozenset[Path] = frozenset()) -> list[Inde
         kind: str | None = None
         digest = ""
         try:
-            digest = hashlib.sha256(path.read_bytes()).hexdigest()
+            digest = hashlib.sha256(read_source(path, "an Okta API response")).hexdigest()
             kind = content_kind(read_pages(path))
         except BadFile as exc:
             error = exc

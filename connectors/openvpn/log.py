@@ -124,9 +124,10 @@ def _stamp(line: str, zone: tzinfo, now: datetime) -> tuple[datetime, str] | Non
                 moment = _syslog_time(text, zone, now)
             else:
                 moment = datetime.strptime(" ".join(text.split()), layout).replace(tzinfo=zone)
-        except ValueError:
+            moment = moment.astimezone(UTC)
+        except (ValueError, OverflowError):  # OverflowError: year 1 or 9999 moved to UTC
             return None
-        return moment.astimezone(UTC), line[found.end() :]
+        return moment, line[found.end() :]
     return None
 
 

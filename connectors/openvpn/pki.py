@@ -12,7 +12,7 @@ from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from iam_gov.connectors.openvpn.conf import ServerConf
-from iam_gov.connectors.shared.files import read_source
+from iam_gov.connectors.shared.files import BadFile, read_source
 from iam_gov.errors import SourceError
 from iam_gov.model import SnapshotError
 
@@ -109,6 +109,11 @@ def read_index(pki_dir: Path) -> Index:
     for number, raw_line in enumerate(lines, start=1):
         line = _decode(raw_line).rstrip("\r")
         if not line.strip():
+            continue
+        if number == len(lines):
+            # OpenSSL ends every line; one without its end is where a copy was cut off, and
+            # OpenSSL itself does not read it either.
+            index.bad_line(number, "the last line has no line end: index.txt is cut off here")
             continue
         try:
             entry = parse_index_line(line, number)
@@ -243,7 +248,10 @@ def read_certificates(
     for path in certificate_files(pki_dir):
         try:
             cert = load_certificate(path)
-        except (OSError, ValueError) as exc:
+        except BadFile as exc:
+            errors.append(exc.as_problem())
+            continue
+        except (ValueError, x509.InvalidVersion) as exc:
             # Only notBefore and the key usage come from here; index.txt stays the truth.
             errors.append(
                 SnapshotError(source=str(path), message=f"not a readable certificate: {exc}")
@@ -259,7 +267,7 @@ def certificate_files(pki_dir: Path) -> Iterator[Path]:
 
 
 def load_certificate(path: Path) -> CertificateFile:
-    data = path.read_bytes()
+    data = read_source(path, "a certificate")
     # easy-rsa puts a text dump before the PEM block; cryptography skips it.
     cert = (
         x509.load_pem_x509_certificate(data)
@@ -365,13 +373,16 @@ def read_crl(path: Path, ca_paths: Iterable[Path], *, directory: bool = False) -
         info.problems.append("the CRL file does not exist")
         return info
     try:
-        data = path.read_bytes()
+        data = read_source(path, "a CRL")
         crl = (
             x509.load_pem_x509_crl(data)
             if b"-----BEGIN X509 CRL" in data
             else x509.load_der_x509_crl(data)
         )
-    except (OSError, ValueError) as exc:
+    except BadFile as exc:
+        info.problems.append(exc.message)
+        return info
+    except (ValueError, x509.InvalidVersion) as exc:
         info.problems.append(f"not a readable CRL: {exc}")
         return info
     info.readable = True
@@ -388,8 +399,11 @@ def _crl_signed_by(
     cas: list[x509.Certificate] = []
     for ca_path in ca_paths:
         try:
-            cas.extend(x509.load_pem_x509_certificates(ca_path.read_bytes()))
-        except (OSError, ValueError):
+            cas.extend(x509.load_pem_x509_certificates(read_source(ca_path, "a CA certificate")))
+        except BadFile as exc:
+            problems.append(str(exc))
+            continue
+        except ValueError:
             continue
         break
     if not cas:
@@ -417,7 +431,8 @@ def _read_crl_dir(path: Path) -> CrlInfo:
         return info
     info.readable = True
     for entry in path.iterdir():
-        if entry.name.isdigit():
+        # isdigit() is true of "²" and other digits int() refuses
+        if entry.name.isascii() and entry.name.isdigit():
             info.serials.add(serial_hex(int(entry.name)))
     return info
 

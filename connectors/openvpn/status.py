@@ -42,7 +42,7 @@ def local_time(text: str, zone: tzinfo) -> datetime:
     for layout in _LOCAL_FORMATS:
         try:
             return datetime.strptime(text, layout).replace(tzinfo=zone).astimezone(UTC)
-        except ValueError:
+        except (ValueError, OverflowError):  # OverflowError: year 1 or 9999 moved to UTC
             continue
     raise ValueError(f"time {text[:40]!r} is not in a format OpenVPN writes")
 
@@ -83,6 +83,8 @@ def _parse_v1(lines: Sequence[str], source: str, zone: tzinfo) -> StatusReport:
             continue
         if line in ("OpenVPN CLIENT LIST", "ROUTING TABLE", "GLOBAL STATS", "END"):
             section, header = line, None
+            if line == "END":
+                break
             continue
         if section != "OpenVPN CLIENT LIST":
             continue
@@ -97,6 +99,8 @@ def _parse_v1(lines: Sequence[str], source: str, zone: tzinfo) -> StatusReport:
             header = fields
             continue
         _session(report, header, fields, number, zone)
+    if section != "END":
+        report.errors.append(_cut_off(source, len(lines)))
     return report
 
 
@@ -105,6 +109,7 @@ def _parse_v2(
 ) -> StatusReport:
     report = StatusReport(source=source, version=version)
     headers: dict[str, list[str]] = {}
+    ended = False
     for number, raw in enumerate(lines, start=1):
         line = raw.rstrip("\r")
         if not line.strip():
@@ -112,6 +117,7 @@ def _parse_v2(
         fields = line.split(separator)
         tag = fields[0]
         if tag == "END":
+            ended = True
             break
         if tag == "HEADER" and len(fields) > 2:
             headers[fields[1]] = fields[2:]
@@ -130,7 +136,15 @@ def _parse_v2(
             _session(report, header, fields[1:], number, zone)
         elif tag not in ("TITLE", "ROUTING_TABLE", "GLOBAL_STATS"):
             report.errors.append(_line_error(source, number, f"unknown line type {tag[:30]!r}"))
+    if not ended:
+        report.errors.append(_cut_off(source, len(lines)))
     return report
+
+
+def _cut_off(source: str, lines: int) -> SnapshotError:
+    # OpenVPN ends every status it writes with END: without it, the file was read while
+    # being rewritten or copied in part, and sessions may be missing.
+    return _line_error(source, lines, "no END line: the status is cut off, sessions may be missing")
 
 
 def _time(fields: Sequence[str], zone: tzinfo) -> datetime:

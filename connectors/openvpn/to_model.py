@@ -85,8 +85,14 @@ class SnapshotBuilder:
 
     def snapshot(self, *, source: str) -> SystemSnapshot:
         records = self.records
-        self.errors = [*self.index.errors, *records.certificate_errors, *self._crl_problems()]
-        complete = self.index.bad_lines == 0
+        unlisted = self._unlisted_certificates()
+        self.errors = [
+            *self.index.errors,
+            *unlisted,
+            *records.certificate_errors,
+            *self._crl_problems(),
+        ]
+        complete = self.index.bad_lines == 0 and not unlisted
         for report in records.reports:
             self.errors.extend(report.errors)
             complete = complete and not report.errors
@@ -131,6 +137,28 @@ class SnapshotBuilder:
             credentials=sorted(self.credentials, key=lambda c: c.credential_id),
             settings=settings,
         )
+
+    def _unlisted_certificates(self) -> list[SnapshotError]:
+        """Certificates the PKI issued that index.txt does not list: an index.txt cut short
+        or edited. The server accepts them all the same, so whose access they are is unknown."""
+        listed = {entry.serial for entry in self.index.entries}
+        problems = []
+        for serial, files in sorted(self.certificates.items()):
+            if serial in listed:
+                continue
+            found = files[0]
+            holder = f" ({found.common_name})" if found.common_name else ""
+            problems.append(
+                SnapshotError(
+                    source=str(found.path),
+                    record=serial,
+                    message=f"certificate {serial}{holder} is not among the lines read from "
+                    f"{self.index.path} (cut short, edited, or a line left out above)",
+                    consequence="whoever holds it can connect unless the CRL lists it; no "
+                    "finding names them",
+                )
+            )
+        return problems
 
     # the CRL
 

@@ -68,7 +68,7 @@ def json_documents(text: str, path: Path, *, single: bool = False) -> list[Any]:
     """Every JSON document in ``text``, one after the other with white space between them
     (what ``>>`` of several API calls, or a script saving page after page, leaves). With
     ``single``, a second document is a mistake. Bad JSON is named at ``file:line``."""
-    decoder = json.JSONDecoder()
+    decoder = json.JSONDecoder(object_pairs_hook=_object)
     documents: list[Any] = []
     index, end = 0, len(text)
     while True:
@@ -83,4 +83,32 @@ def json_documents(text: str, path: Path, *, single: bool = False) -> list[Any]:
             document, index = decoder.raw_decode(text, index)
         except json.JSONDecodeError as exc:
             raise BadFile(path, f"not valid JSON ({exc.msg})", exc.lineno) from None
+        except RecursionError:
+            line = text.count("\n", 0, index) + 1
+            raise BadFile(path, "JSON nested too deep to read", line) from None
+        except _DuplicateKey as exc:
+            line = text.count("\n", 0, index) + 1
+            raise BadFile(
+                path,
+                f"not valid JSON (key {exc.key[:60]!r} twice in one object, in the document "
+                "starting here): which value is meant is unknown",
+                line,
+            ) from None
         documents.append(document)
+
+
+class _DuplicateKey(Exception):
+    def __init__(self, key: str) -> None:
+        self.key = key
+
+
+def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # No API writes a key twice; json would keep the last value and drop the first silently.
+    found = dict(pairs)
+    if len(found) != len(pairs):
+        seen: set[str] = set()
+        for key, _value in pairs:
+            if key in seen:
+                raise _DuplicateKey(key)
+            seen.add(key)
+    return found
