@@ -4,6 +4,8 @@ timeouts; and one line saying what AWS answered when a call fails."""
 
 from __future__ import annotations
 
+import logging
+import re
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +22,18 @@ if TYPE_CHECKING:
 _ROLE_SESSION_SECONDS = 3600
 _RENEW_BEFORE_SECONDS = 300
 _HTTP_ERRORS = ("ConnectionError", "HTTPClientError", "ReadTimeoutError", "ConnectTimeoutError")
+_WIRE_LOGGERS = ("botocore.auth", "botocore.endpoint", "botocore.parsers")
+"""botocore's debug records of what goes over the wire: the string it signs, each request's
+headers and each answer's body. They carry the session token (``X-Amz-Security-Token``), and
+a body can quote it back; so they are never emitted, whatever level the root logger has."""
+
+
+def quiet_wire_logs() -> None:
+    """Raise botocore's wire loggers to INFO (their records below it carry credentials)."""
+    for name in _WIRE_LOGGERS:
+        logger = logging.getLogger(name)
+        if logger.level < logging.INFO:
+            logger.setLevel(logging.INFO)
 
 
 def aws_failures() -> tuple[type[Exception], ...]:
@@ -59,11 +73,25 @@ def describe_aws_error(exc: Exception, operation: str | None = None) -> str:
         where = operation or f"iam:{exc.operation_name}"
         return f"{where}: {code}: {message}" if message else f"{where}: {code}"
     detail = " ".join(str(exc).split())
-    if len(detail) > 300:  # a parser error quotes the whole body it could not read
+    if _is_parser_error(exc):
+        # botocore quotes the whole body it could not read, and an endpoint's body can repeat
+        # the request back, its X-Amz-Security-Token header included: never quote it.
+        head = re.split(r"\sb['\"]", detail.split(_BODY_FOLLOWS, 1)[0], maxsplit=1)[0]
+        detail = head.rstrip(" :.,") + " (the answer is not quoted)"
+    if len(detail) > 300:
         detail = detail[:300] + " …"
     if isinstance(exc, NoCredentialsError):
         detail += " (boto3 looks in the environment, the AWS profile and the instance role)"
     return f"{operation}: {detail}" if operation else detail
+
+
+_BODY_FOLLOWS = "Further retries may succeed"
+
+
+def _is_parser_error(exc: Exception) -> bool:
+    from botocore.parsers import ResponseParserError
+
+    return isinstance(exc, ResponseParserError)
 
 
 class AWSClients:
@@ -131,6 +159,7 @@ class AWSClients:
     def _build(self) -> None:
         from botocore.config import Config
 
+        quiet_wire_logs()
         session = self._boto_session()
         where: dict[str, Any] = {
             "region_name": self.region,

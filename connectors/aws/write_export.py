@@ -22,7 +22,7 @@ from iam_gov.connectors.aws.export import (
     parse_credential_report,
 )
 from iam_gov.errors import SourceError
-from iam_gov.files import write_atomically
+from iam_gov.files import make_private_folders, write_atomically
 from iam_gov.timeutil import as_utc
 
 if TYPE_CHECKING:
@@ -105,7 +105,7 @@ def write_account(
 
     def write(name: str, data: Any, what: str) -> None:
         path = out / name
-        path.parent.mkdir(parents=True, exist_ok=True)
+        make_private_folders(path.parent)
         text = json.dumps(data, indent=4, ensure_ascii=False, default=_iso) + "\n"
         write_atomically(path, text, what)
         written.files.append(Path(name))
@@ -120,7 +120,7 @@ def write_account(
         write(PASSWORD_POLICY, None if policy is None else {"PasswordPolicy": policy}, "policy")
         written.options["password_policy"] = PASSWORD_POLICY
     if access_advisor:
-        (out / SERVICE_LAST_ACCESSED).mkdir(exist_ok=True)
+        make_private_folders(out / SERVICE_LAST_ACCESSED)
         for arn, entries in collected.last_accessed.items():
             path = last_accessed_file(Path(SERVICE_LAST_ACCESSED), arn)
             document = {

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from iam_gov.connectors.entra.records import is_object_id
-from iam_gov.files import write_atomically
+from iam_gov.files import make_private_folders, write_atomically
 
 
 def page_file(name: str, number: int) -> str:
@@ -30,7 +30,7 @@ def write_bodies(out: Path, bodies: Mapping[str, Sequence[Mapping[str, Any]]]) -
             continue
         for number, body in enumerate(pages, start=1):
             relative = Path(page_file(name, number))
-            (out / relative).parent.mkdir(parents=True, exist_ok=True)
+            make_private_folders((out / relative).parent)
             text = json.dumps(body, indent=1, ensure_ascii=False) + "\n"
             write_atomically(out / relative, text, "Graph answer")
             written.append(relative)

@@ -8,6 +8,8 @@ import os
 from pathlib import Path
 from typing import IO, Any
 
+from iam_gov.files import create_private, make_private_folders
+
 
 class ExportWriter:
     """Each file is written beside its final name and moved there once its call has ended
@@ -26,8 +28,9 @@ class ExportWriter:
         handle = self._open.get(name)
         if handle is None:
             path = self._part(name)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            handle = self._open[name] = path.open("w", encoding="utf-8")
+            make_private_folders(path.parent)
+            handle = os.fdopen(create_private(path), "w", encoding="utf-8")
+            self._open[name] = handle
         handle.write(json.dumps(body) + "\n")
 
     def done(self, name: str) -> None:

@@ -26,6 +26,7 @@ from iam_gov.connectors.openvpn.pki import CA_CERT, INDEX, certificate_files, cr
 from iam_gov.connectors.shared.files import read_source
 from iam_gov.connectors.shared.protocol import ExportWritten
 from iam_gov.connectors.shared.vpn import ExportFiles
+from iam_gov.files import make_private_folders
 
 PKI = "pki"
 SERVER_CONF = "server.conf"
@@ -124,7 +125,7 @@ def _crl(files: ExportFiles, path: Path, is_dir: bool) -> str:
             files.copy(path, "crl.pem", "the CRL the server checks")
         return "crl.pem"
     if path.is_dir():
-        (files.folder / "crl").mkdir(exist_ok=True)
+        make_private_folders(files.folder / "crl")
         for entry in sorted(path.iterdir()):
             if entry.is_file():
                 files.copy(entry, f"crl/{entry.name}", f"revoked serial {entry.name}")
@@ -137,7 +138,7 @@ def _logs(files: ExportFiles, patterns: Sequence[Path]) -> list[str]:
     exported = []
     for number, pattern in enumerate(patterns, start=1):
         folder = f"logs/{number}"
-        (files.folder / folder).mkdir(parents=True, exist_ok=True)
+        make_private_folders(files.folder / folder)
         for path in sorted(Path(p) for p in glob.glob(str(pattern))):
             if path.is_file():
                 files.copy(path, f"{folder}/{path.name}", f"log file {path.name}")

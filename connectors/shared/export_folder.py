@@ -10,7 +10,7 @@ from typing import Any
 import tomli_w
 
 from iam_gov.errors import ConfigError
-from iam_gov.files import write_atomically
+from iam_gov.files import make_private_folders, write_atomically
 
 OPTIONS_FILE = "iam-gov-export.toml"
 
@@ -25,7 +25,7 @@ def prepare_out(out: Path) -> Path:
         if any(out.iterdir()):
             raise ConfigError(f"{out}: is not empty; export into a new or empty folder")
     else:
-        out.mkdir(parents=True)
+        make_private_folders(out)
     return out
 
 

@@ -13,7 +13,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from iam_gov.files import write_atomically
+from iam_gov.files import make_private_folders, write_atomically
 from iam_gov.model import (
     Account,
     AccountStatus,
@@ -116,7 +116,7 @@ class ExportFiles:
         """``data`` at ``relative``, with private keys left out; ``mtime_ns`` gives it the
         original's modification time (readers fall back on it for when data was true)."""
         path = self.folder / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
+        make_private_folders(path.parent)
         write_atomically(path, without_private_keys(data), f"export's {relative}")
         if mtime_ns is not None:
             os.utime(path, ns=(mtime_ns, mtime_ns))

@@ -43,6 +43,7 @@ from iam_gov.campaigns.progress import (
     reviewer_progress,
 )
 from iam_gov.campaigns.reasons import FLAG_LABELS, flags_of, reasons_of
+from iam_gov.files import create_private, make_private_folders
 from iam_gov.store import Store
 from iam_gov.store.schema import campaign_history, campaign_items, campaigns
 from iam_gov.textsafe import csv_cell, printable
@@ -218,7 +219,7 @@ def write_bundle_in(
     counts = counts_by_campaign(conn, [campaign_id])[campaign_id]
     reviewers = reviewer_progress(conn, campaign_id)
 
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    make_private_folders(out_dir.parent)
     temporary = Path(
         tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".tmp", dir=out_dir.parent)
     )
@@ -296,7 +297,7 @@ class _HashingFile:
 
 
 def _open_hashing(path: Path) -> tuple[IO[bytes], _HashingFile]:
-    handle = path.open("xb")
+    handle = os.fdopen(create_private(path), "wb")
     return handle, _HashingFile(handle)
 
 

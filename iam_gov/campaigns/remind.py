@@ -32,6 +32,7 @@ from iam_gov import audit
 from iam_gov.campaigns.definition import CampaignError
 from iam_gov.campaigns.progress import Pending, pending_reviews
 from iam_gov.config import Config, SmtpSettings
+from iam_gov.files import make_private_folders
 from iam_gov.store import Store
 from iam_gov.store.schema import campaign_history, campaigns
 from iam_gov.textsafe import printable
@@ -246,7 +247,7 @@ def remind(
 
 
 def _write_eml(folder: Path, reminder: Reminder, at: datetime) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
+    make_private_folders(folder)
     safe = re.sub(r"[^A-Za-z0-9@._+-]", "_", reminder.reviewer)
     path = folder / f"{at.strftime('%Y%m%dT%H%M%SZ')}-{safe}.eml"
     handle, temporary = tempfile.mkstemp(prefix=".reminder.", suffix=".tmp", dir=folder)

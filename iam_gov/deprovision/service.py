@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 
 from iam_gov import audit
 from iam_gov.config import Config
+from iam_gov.files import make_private_folders
 from iam_gov.policy import Policy
 from iam_gov.store import Store
 from iam_gov.store.schema import hr_events
@@ -155,7 +156,7 @@ def _act(
     if mode == "hold":
         held = None
         if folder is not None:
-            folder.mkdir(parents=True, exist_ok=True)
+            make_private_folders(folder)
             held = folder / f"{at:%Y%m%dT%H%M%SZ}-{plan.plan_id[:12]}.json"
             save_plan(plan, held)
         return EventOutcome(

@@ -81,6 +81,7 @@ from iam_gov.campaigns.remind import (
 )
 from iam_gov.config import Config, SmtpSettings, WebhookSettings
 from iam_gov.errors import ConfigError, IamGovError, InputError
+from iam_gov.files import make_private_folders
 from iam_gov.policy import Policy
 from iam_gov.store import Store
 from iam_gov.textsafe import printable
@@ -265,7 +266,7 @@ class Notifier:
 
 def _write_eml(folder: Path, name: str, message: EmailMessage) -> Path:
     """Whole or not at all: a temporary file, then renamed."""
-    folder.mkdir(parents=True, exist_ok=True)
+    make_private_folders(folder)
     path = folder / f"{name}.eml"
     handle, temporary = tempfile.mkstemp(prefix=".notice.", suffix=".tmp", dir=folder)
     try:
@@ -722,7 +723,7 @@ def make_server(
         )
     if settings.held_folder is not None:
         try:
-            settings.held_folder.mkdir(parents=True, exist_ok=True)
+            make_private_folders(settings.held_folder)
         except OSError as exc:
             raise ConfigError(
                 f"hr_webhook.held_folder: cannot create {settings.held_folder}: "

@@ -51,6 +51,7 @@ from iam_gov.campaigns.remind import (
 from iam_gov.config import Config, DriftEmail, DriftWebhook
 from iam_gov.drift.model import EXIT_DELIVERY, EXIT_FINDINGS, EXIT_OK, EXIT_STALE, DriftReport
 from iam_gov.errors import IamGovError
+from iam_gov.files import make_private_folders
 from iam_gov.textsafe import printable
 from iam_gov.timeutil import as_utc, utcnow
 
@@ -132,7 +133,7 @@ def write_report_folder(root: Path, report_files: Mapping[str, bytes], made_at: 
     for name in report_files:
         if not _FILE_NAME.match(name) or name == LATEST:
             raise ValueError(f"not a plain file name for a report file: {printable(name)!r}")
-    root.mkdir(mode=0o700, parents=True, exist_ok=True)
+    make_private_folders(root)  # its parents too: Path.mkdir makes those 0755
     temporary = Path(tempfile.mkdtemp(prefix=".incoming-", dir=root))  # mode 0700
     try:
         for name, data in report_files.items():

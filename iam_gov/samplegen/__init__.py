@@ -14,6 +14,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
 from iam_gov.errors import IamGovError
+from iam_gov.files import PRIVATE_FILE, PRIVATE_FOLDER, make_private_folders
 from iam_gov.samplegen.company import Company, build_company
 from iam_gov.samplegen.directories import (
     DEPARTMENT_GROUPS,
@@ -478,7 +479,7 @@ def _write_files(out_dir: Path, files: Iterable[tuple[str, str]]) -> list[Path]:
     relative to its parent's descriptor without following a link (``O_NOFOLLOW``); a file
     already there is unlinked, then created anew (``O_EXCL``), so nothing is written through a
     link put there meanwhile either."""
-    out_dir.mkdir(parents=True, exist_ok=True)
+    make_private_folders(out_dir)
     root = _open_dir(str(out_dir), None, out_dir)
     written: list[Path] = []
     try:
@@ -514,7 +515,7 @@ def _open_dir(name: str, parent: int | None, shown: Path) -> int:
 
 def _subfolder(parent: int, name: str, shown: Path) -> int:
     with contextlib.suppress(FileExistsError):
-        os.mkdir(name, 0o777, dir_fd=parent)
+        os.mkdir(name, PRIVATE_FOLDER, dir_fd=parent)
     return _open_dir(name, parent, shown)
 
 
@@ -528,10 +529,12 @@ def _write_file(parent: int, name: str, data: bytes, shown: Path) -> None:
             raise IamGovError(f"{shown}: is a folder where the sample writes a file")
         os.unlink(name, dir_fd=parent)
     try:
-        fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW, 0o666, dir_fd=parent)
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW
+        fd = os.open(name, flags, PRIVATE_FILE, dir_fd=parent)
     except OSError as exc:
         raise IamGovError(f"{shown}: cannot create the file: {exc.strerror}") from None
     with os.fdopen(fd, "wb") as fh:
+        os.fchmod(fh.fileno(), PRIVATE_FILE)
         fh.write(data)
 
 

@@ -15,6 +15,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
 from iam_gov.errors import StoreError
+from iam_gov.files import make_private_folders
 
 WRITE = "iam_gov_write"
 """Execution option marking a connection that will write (SQLite: BEGIN IMMEDIATE)."""
@@ -160,7 +161,7 @@ def _create_private(path: Path) -> None:
             # SQLite would take a stale WAL's pages into the new store: someone must look.
             raise StoreError(f"{side}: left beside a missing store; remove it or restore the store")
     try:
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        make_private_folders(path.parent)  # each folder it makes 0700, parents too
     except OSError as exc:
         raise StoreError(f"{path}: cannot create the store: {exc.strerror}") from None
     for name in ("", *_SIDE_FILES):
