@@ -50,7 +50,9 @@ class Patience:
     ``before_call()`` raises ``GaveUp`` once the deadline has passed or ``failures_to_open``
     calls in a row failed to reach the server (connection refused, timeout, 5xx after its
     retries); ``succeeded()`` closes the breaker again. ``wait_allowed(seconds)`` caps a retry
-    wait at what is left of the deadline (None: no time left to wait)."""
+    wait at what is left of the deadline (None: no time left to wait). ``noted(why)`` keeps a
+    problem that does not open the breaker (a 429: the server answers), so that a deadline
+    that passes says what used the time up."""
 
     def __init__(
         self,
@@ -65,6 +67,8 @@ class Patience:
         self.failures_to_open = failures_to_open
         self.failures_in_a_row = 0
         self.last_failure: str | None = None
+        self.last_problem: str | None = None
+        """The last failure or noted problem, whichever came last."""
 
     def remaining(self) -> float:
         return self.deadline_seconds - (self.clock() - self.started)
@@ -76,8 +80,10 @@ class Patience:
                 f"failed, the last: {self.last_failure}); stopped asking"
             )
         if self.remaining() <= 0:
+            last = f" (the last problem met: {self.last_problem})" if self.last_problem else ""
             raise GaveUp(
-                f"the collect's deadline of {self.deadline_seconds:.0f} s passed; stopped asking"
+                f"the collect's deadline of {self.deadline_seconds:.0f} s passed{last}; "
+                "stopped asking"
             )
 
     def succeeded(self) -> None:
@@ -86,7 +92,11 @@ class Patience:
     def failed(self, why: str) -> None:
         """A call that could not reach the server or got a server error after its retries."""
         self.failures_in_a_row += 1
-        self.last_failure = why
+        self.last_failure = self.last_problem = why
+
+    def noted(self, why: str) -> None:
+        """A problem that says nothing about whether the server is there (throttling)."""
+        self.last_problem = why
 
     def wait_allowed(self, seconds: float) -> float | None:
         left = self.remaining()

@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
+from urllib.parse import parse_qsl, quote, urlsplit
 
 from iam_gov import retrying
 from iam_gov.errors import ConfigError, ConnectorError
@@ -178,7 +178,8 @@ class GraphClient:
         params: Mapping[str, str] | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> dict[str, Any]:
-        return _json_object(self.request("GET", path, params=params, headers=headers), path)
+        response = self.request("GET", path, params=params, headers=headers)
+        return _json_object(response, _shown_path(str(response.request.url), self._root))
 
     def request(
         self,
@@ -247,6 +248,7 @@ class GraphClient:
                 self.patience.succeeded()
                 return response
             if response.status_code in RETRY_STATUSES and attempt < self._max_retries:
+                self.patience.noted(f"{response.status_code} from {shown}")
                 wait = retry_after(response.headers.get("Retry-After"))
                 self._wait(wait if wait is not None else backoff(attempt))
                 attempt += 1
@@ -276,10 +278,22 @@ class GraphClient:
         headers: Mapping[str, str] | None = None,
     ) -> Iterator[dict[str, Any]]:
         """Each page as Graph sent it (``@odata.context``, ``value``, ``@odata.nextLink``),
-        following the next links: what ``iam-gov export`` saves."""
+        following the next links: what ``iam-gov export`` saves. A next link back to a page
+        already read (a server's cursor bug) ends the list with an error, not a loop."""
         next_url: str | None = path
         first = True
+        read: set[tuple[str, tuple[tuple[str, str], ...]]] = set()
         while next_url is not None:
+            page = _page_key(next_url, self._root, params if first else None)
+            if page in read:
+                raise GraphError(
+                    "GET",
+                    _shown_path(next_url, self._root),
+                    status=200,
+                    code="RepeatedPage",
+                    message="the @odata.nextLink leads back to a page already read; not followed",
+                )
+            read.add(page)
             body = self.get(next_url, params if first else None, headers)
             first = False
             if not isinstance(body.get("value"), list):
@@ -345,6 +359,16 @@ def _json_object(response: httpx.Response, path: str) -> dict[str, Any]:
             message="the answer is not a JSON object",
         )
     return body
+
+
+def _page_key(
+    url: str, root: str, params: Mapping[str, str] | None
+) -> tuple[str, tuple[tuple[str, str], ...]]:
+    """Which page ``url`` (with ``params``) asks for, however its query is spelt."""
+    full = url if url.startswith(("https://", "http://")) else root + url
+    parts = urlsplit(full)
+    query = parse_qsl(parts.query, keep_blank_values=True) + list((params or {}).items())
+    return parts.path, tuple(sorted(query))
 
 
 def _shown_path(url: str, root: str) -> str:

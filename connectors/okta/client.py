@@ -437,6 +437,7 @@ class OktaApi:
                 self.patience.succeeded()
             if status == 429:
                 rate_waits += 1
+                self.patience.noted(f"{error_summary(status, text)} ({rate_waits} in a row)")
                 self.limits.exhausted(bucket, response.headers, self._delay(rate_waits))
                 if rate_waits > _MAX_RATE_LIMIT_WAITS:
                     raise ApiError(
@@ -469,7 +470,11 @@ class OktaApi:
             await asyncio.wait_for(self.limits.acquire(bucket), max(left, 0.0))
         except TimeoutError:
             self.patience.before_call()  # the deadline passed while waiting: GaveUp
-            raise GaveUp("the collect's deadline passed while waiting for a rate limit") from None
+            last = self.patience.last_problem
+            raise GaveUp(
+                "the collect's deadline passed while waiting for a rate limit"
+                + (f" (the last problem met: {last})" if last else "")
+            ) from None
 
     async def _sleep(self, seconds: float) -> None:
         """A backoff wait, cut short at the deadline (the next ``before_call`` then gives up)."""

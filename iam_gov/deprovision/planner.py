@@ -341,6 +341,16 @@ class _Builder:
         for entry in entries:
             for action in self._actions(entry, person, reason):
                 self.add_action(entry, entry.view, entry.account, action)
+        # Their account may be on the part of an incomplete system that was not read: said,
+        # so that no step there never reads as "no access there".
+        for view in self.state.systems.values():
+            options = self.config.systems.get(view.name)
+            if (
+                not view.info.complete
+                and options is not None
+                and connector_class(options.type).capabilities
+            ):
+                self.refusal(view)
 
     def _actions(self, entry: AccountEntry, person: Person, reason: str) -> list[Action]:
         view, account = entry.view, entry.account

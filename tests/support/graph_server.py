@@ -6,9 +6,11 @@ OpenID discovery and the client-credentials token endpoint (client secret or a s
 certificate assertion), Graph v1.0 with ``$select`` checked against each type's properties,
 ``$top`` limits, ``@odata.nextLink`` paging, Graph's error bodies, and the application
 permissions each call needs according to Graph's documentation (``required_permissions``),
-PIM's eligibility lists (Entra ID P2). Faults (throttling, outages) are injected per route;
-``die_at`` stops the whole server mid-collect. Its certificate is issued by a private CA
-(``ca_file``), as a TLS-inspecting proxy's or a test server's would be.
+PIM's eligibility lists (Entra ID P2). Faults (throttling, outages, slow answers, answers cut
+by a reset or truncated, a nextLink back to the first page) are injected per route, each
+counting the requests it met; ``die_at`` stops the whole server mid-collect. Its certificate
+is issued by a private CA (``ca_file``), as a TLS-inspecting proxy's or a test server's would
+be.
 """
 
 from __future__ import annotations
@@ -20,7 +22,9 @@ import json
 import re
 import secrets
 import socket
+import struct
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -272,6 +276,15 @@ class Fault:
     message: str = "Too many requests"
     query: str = ""
     """Only requests whose raw query contains this."""
+    delay: float = 0.0
+    """Seconds to wait before answering (longer than the client's timeout: a timeout)."""
+    body: str | None = None
+    """Instead of the error ``status``, the normal answer spoilt: ``reset`` (half of it, then
+    the connection reset), ``truncate`` (half of it, its length announced as such), ``loop``
+    (its ``@odata.nextLink`` points back to the list's first page); ``None`` with a status
+    below 400: the normal answer (after ``delay``)."""
+    hits: int = 0
+    """Requests this fault met."""
 
 
 @dataclass(frozen=True)
@@ -445,16 +458,24 @@ def _handler(server: GraphServer) -> type[BaseHTTPRequestHandler]:
                 server.die()  # no answer: the client sees the connection cut
                 self.close_connection = True
                 return
+            spoil: str | None = None
             try:
                 if not graph:
                     answer = _auth(server, method, split.path, body)
                 else:
                     client_id = _caller(server, self.headers.get("Authorization", ""))
-                    _fault(server, method, path, split.query)
+                    spoil = _fault(server, method, path, split.query)
                     _authorize(server, client_id, method, path, query)
                     answer = _graph(server, method, path, query, dict(self.headers), body)
             except _Answer as raised:
                 answer = raised
+            if (
+                spoil == "loop"
+                and isinstance(answer.body, dict)
+                and "@odata.nextLink" in answer.body
+            ):
+                first = {k: v for k, v in query.items() if k != "$skiptoken"}
+                answer.body["@odata.nextLink"] = f"{server.url}/v1.0{path}?{urlencode(first)}"
             with server.lock:
                 server.requests.append(
                     Seen(
@@ -468,15 +489,29 @@ def _handler(server: GraphServer) -> type[BaseHTTPRequestHandler]:
                     )
                 )
             payload = b"" if answer.body is None else json.dumps(answer.body).encode()
+            announced = len(payload)
+            if spoil in ("reset", "truncate"):
+                payload = payload[: len(payload) // 2]
+                if spoil == "truncate":
+                    announced = len(payload)
             self.send_response(answer.status)
             if answer.body is not None:
                 self.send_header("Content-Type", "application/json")
             self.send_header("request-id", str(uuid.uuid4()))
             for key, value in answer.headers.items():
                 self.send_header(key, value)
-            self.send_header("Content-Length", str(len(payload)))
+            self.send_header("Content-Length", str(announced))
             self.end_headers()
             self.wfile.write(payload)
+            if spoil == "reset":
+                with contextlib.suppress(OSError):
+                    self.wfile.flush()
+                    # SO_LINGER 0: the close is a TCP reset, not an orderly end.
+                    self.connection.setsockopt(
+                        socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
+                    )
+                    self.connection.close()
+                self.close_connection = True
 
     return Handler
 
@@ -617,7 +652,9 @@ def _caller(server: GraphServer, authorization: str) -> str:
     return client_id
 
 
-def _fault(server: GraphServer, method: str, path: str, raw_query: str) -> None:
+def _fault(server: GraphServer, method: str, path: str, raw_query: str) -> str | None:
+    """Raises the error of the first fault that matches; or returns how to spoil the answer."""
+    matched: Fault | None = None
     with server.lock:
         for fault in server.faults:
             if fault.method != method or not re.fullmatch(fault.path, path):
@@ -631,9 +668,18 @@ def _fault(server: GraphServer, method: str, path: str, raw_query: str) -> None:
                 continue
             if fault.times > 0:
                 fault.times -= 1
-            answer = _graph_error(fault.status, fault.code, fault.message)
-            answer.headers.update(fault.headers)
-            raise answer
+            fault.hits += 1
+            matched = fault
+            break
+    if matched is None:
+        return None
+    if matched.delay:
+        time.sleep(matched.delay)  # outside the lock: other requests go on
+    if matched.body is None and matched.status >= 400:
+        answer = _graph_error(matched.status, matched.code, matched.message)
+        answer.headers.update(matched.headers)
+        raise answer
+    return matched.body
 
 
 def _authorize(

@@ -15,18 +15,24 @@ It answers as the real services do, as far as the connector uses them:
 
 Faults are injected per path: a status (with ``Retry-After``), an answer cut off after its
 headers announced more (``cut``), a chunked answer without its last chunk (``chunk-cut``), an
-answer without a length cut at a line end (``close``: only the content can tell), and a sign-in
-page served with 200 (``html``).
+answer without a length cut at a line end (``close``: only the content can tell), a sign-in
+page served with 200 (``html``), a slow answer (``slow``, after ``delay`` seconds), half an
+answer and then a connection reset (``reset``) and half an answer whose length says it is whole
+(``truncate``). Each fault counts the requests it met (``hits``).
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import csv
 import io
 import json
 import secrets
+import socket
+import struct
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -214,9 +220,13 @@ class Seen:
 class Fault:
     path: str
     kind: str | int
-    """A status code, or cut, chunk-cut, close, html."""
+    """A status code, or cut, chunk-cut, close, html, slow, reset, truncate."""
     times: int = 1
     retry_after: str | None = "0"
+    delay: float = 0.0
+    """``slow``: seconds before the answer."""
+    hits: int = 0
+    """Requests this fault met."""
 
 
 class HRServer:
@@ -256,16 +266,24 @@ class HRServer:
             self.requests.clear()
 
     def fault(
-        self, path: str, kind: str | int, times: int = 1, retry_after: str | None = "0"
-    ) -> None:
+        self,
+        path: str,
+        kind: str | int,
+        times: int = 1,
+        retry_after: str | None = "0",
+        delay: float = 0.0,
+    ) -> Fault:
+        fault = Fault(path, kind, times, retry_after, delay)
         with self.lock:
-            self.faults.append(Fault(path, kind, times, retry_after))
+            self.faults.append(fault)
+        return fault
 
     def _take_fault(self, path: str) -> Fault | None:
         with self.lock:
             for fault in self.faults:
                 if fault.path == path and fault.times > 0:
                     fault.times -= 1
+                    fault.hits += 1
                     return fault
         return None
 
@@ -326,6 +344,8 @@ def _handler(server: HRServer) -> type[BaseHTTPRequestHandler]:
                     raise _json(fault.kind, {"error": "try again later"}, headers)
                 if fault is not None and fault.kind == "html":
                     raise _Answer(200, LOGIN_PAGE, "text/html; charset=utf-8")
+                if fault is not None and fault.kind == "slow":
+                    time.sleep(fault.delay)
                 answer = _route(server, method, parts.path, parse_qs(parts.query), body,
                                 authorization, self.headers.get("Content-Type", ""))  # fmt: skip
             except _Answer as raised:
@@ -355,11 +375,24 @@ def _handler(server: HRServer) -> type[BaseHTTPRequestHandler]:
                 self.wfile.flush()
                 self.close_connection = True
                 return
+            if fault == "truncate":
+                body = body[: len(body) // 2]  # whole as HTTP goes, cut as JSON or CSV goes
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             if fault == "cut":
                 self.wfile.write(body[: len(body) // 2])
                 self.wfile.flush()
+                self.close_connection = True
+                return
+            if fault == "reset":
+                self.wfile.write(body[: len(body) // 2])
+                with contextlib.suppress(OSError):
+                    self.wfile.flush()
+                    # SO_LINGER 0: the close is a TCP reset, not an orderly end.
+                    self.connection.setsockopt(
+                        socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
+                    )
+                    self.connection.close()
                 self.close_connection = True
                 return
             self.wfile.write(body)

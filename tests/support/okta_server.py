@@ -4,9 +4,12 @@ JSON shapes as the API returns them, cursor paging with ``Link`` headers (and ``
 where Okta puts it in the body), ``X-Rate-Limit-*`` headers per endpoint with 429s past the
 limit, SSWS tokens and OAuth 2.0 client credentials (private key JWT) with scopes enforced,
 lifecycle and assignment changes, session revocations, admin-role targets, and faults on
-demand: a failing or missing endpoint, 429s with or without their headers, a server that stops
-answering mid-collect (``halt``), TLS (``tls_folder``). Every request is recorded, with the
-OAuth scope Okta requires for it.
+demand: a failing or missing endpoint, 429s with or without their headers, a slow answer, an
+answer cut off by a connection reset or truncated whole (``body``), a next link that leads back
+to the first page (``body="loop"``), a server that stops answering mid-collect (``halt``), TLS
+(``tls_folder``). Every request is recorded, with the OAuth scope Okta requires for it; each
+fault counts the requests it met (``Fault.hits``), and the server the most requests any rate
+window of an endpoint received (``peaks``) and the list pages it served (``pages_served``).
 """
 
 from __future__ import annotations
@@ -18,7 +21,9 @@ import json
 import math
 import re
 import secrets
+import socket
 import ssl
+import struct
 import threading
 import time
 import urllib.parse
@@ -617,6 +622,12 @@ class Fault:
     """Fail only after doing what was asked (a gateway that times out on a slow backend)."""
     rate_headers: bool = True
     """With a 429: send the ``X-Rate-Limit-*`` headers (a proxy may strip them)."""
+    body: str | None = None
+    """With no status: ``reset`` (half the body, then the connection reset), ``truncate`` (half
+    the body, its length announced as such: whole HTTP, broken JSON), ``loop`` (the next link
+    points back to the listing's first page)."""
+    hits: int = 0
+    """Requests this fault met."""
 
 
 @dataclass
@@ -656,6 +667,11 @@ class OktaServer:
         self.requests = 0
         self.throttled = 0
         """Requests answered 429."""
+        self.peaks: dict[str, int] = {}
+        """Endpoint (bucket) -> the most requests one of its rate windows received, those
+        answered 429 included: at most ``rate_limit`` for a client that keeps to the limit."""
+        self.pages_served = 0
+        """Pages of listings answered (200)."""
         self.refused_scopes: set[str] = set()
         """Scopes the SSWS token's administrator lacks (a custom admin role without that
         permission): calls that need one answer 403 E0000006, as Okta does."""
@@ -731,14 +747,15 @@ class OktaServer:
         delay: float = 0.0,
         after: bool = False,
         rate_headers: bool = True,
-    ) -> None:
+        body: str | None = None,
+    ) -> Fault:
         """Answer requests whose path and query match the regex ``path`` with ``status`` (after
         ``delay`` seconds), ``times`` times; a 429 without its ``X-Rate-Limit-*`` headers when
-        not ``rate_headers``."""
+        not ``rate_headers``; with ``status=None``, a normal answer, spoilt as ``body`` says."""
+        fault = Fault(method, re.compile(path), status, times, delay, after, rate_headers, body)
         with self.lock:
-            self.faults.append(
-                Fault(method, re.compile(path), status, times, delay, after, rate_headers)
-            )
+            self.faults.append(fault)
+        return fault
 
     def exhaust(self, bucket: str, reset_in: float) -> int:
         """Another client uses up ``bucket``'s limit: 429 until the returned reset second."""
@@ -764,13 +781,20 @@ class OktaServer:
         self, method: str, target: str, headers: Any, body: bytes
     ) -> tuple[int, dict[str, str], list[tuple[str, str]], bytes]:
         """(status, headers, extra repeated headers, body) for one request."""
+        return self._handle(method, target, headers, body)[:4]
+
+    def _handle(
+        self, method: str, target: str, headers: Any, body: bytes
+    ) -> tuple[int, dict[str, str], list[tuple[str, str]], bytes, str | None]:
+        """``handle``, and how the answer is to be spoilt on the wire (``Fault.body``)."""
         now = time.time()
+        spoil: str | None = None
         parts = urllib.parse.urlsplit(target)
         path = parts.path
         query = dict(urllib.parse.parse_qsl(parts.query, keep_blank_values=True))
         if method == "POST" and path == "/oauth2/v1/token":
             status, payload = self._token(body)
-            return status, {}, [], json.dumps(payload).encode()
+            return status, {}, [], json.dumps(payload).encode(), None
         route, params = self._match(method, path)
         seen = Seen(
             method,
@@ -816,6 +840,12 @@ class OktaServer:
                 )
             if fault is not None and fault.status is not None:
                 raise HttpError(fault.status, "E0000009", "Gateway Timeout")
+            if fault is not None and fault.body == "loop" and next_url is not None:
+                first = {k: v for k, v in query.items() if k != "after"}
+                encoded = urllib.parse.urlencode(first, quote_via=urllib.parse.quote)
+                next_url = f"{self.url}{path}?{encoded}"
+            elif fault is not None:
+                spoil = fault.body
             if next_url is not None:
                 extra.append(("Link", f'<{self.url}{target}>; rel="self"'))
                 extra.append(("Link", f'<{next_url}>; rel="next"'))
@@ -835,7 +865,7 @@ class OktaServer:
         if status == 429:
             with self.lock:
                 self.throttled += 1
-        return status, out, extra, data
+        return status, out, extra, data, spoil
 
     def _match(self, method: str, path: str) -> tuple[Route | None, dict[str, str]]:
         for route in ROUTES:
@@ -876,6 +906,8 @@ class OktaServer:
                 reset = int(window.blocked_until)
                 return self._limit_headers(0, reset), reset
             window.used += 1
+            if window.used > self.peaks.get(bucket, 0):
+                self.peaks[bucket] = window.used
             remaining = self.rate_limit - window.used
             if remaining < 0:
                 return self._limit_headers(0, reset), reset
@@ -894,6 +926,7 @@ class OktaServer:
                 if fault.method == method and fault.path.search(path) and fault.times != 0:
                     if fault.times is not None:
                         fault.times -= 1
+                    fault.hits += 1
                     return fault
         return None
 
@@ -961,6 +994,7 @@ class OktaServer:
         after = query.get("after")
         start = bisect.bisect_right(keys, after) if after else 0
         page = values[start : start + limit]
+        self.pages_served += 1
         next_url = None
         if start + limit < len(keys):
             next_query = {**query, "after": keys[start + limit - 1], "limit": str(limit)}
@@ -1307,10 +1341,17 @@ class _Handler(BaseHTTPRequestHandler):
     def _answer(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
-        status, headers, extra, data = self.okta.handle(self.command, self.path, self.headers, body)
+        status, headers, extra, data, spoil = self.okta._handle(
+            self.command, self.path, self.headers, body
+        )
+        announced = len(data)
+        if spoil in ("reset", "truncate"):
+            data = data[: len(data) // 2]
+            if spoil == "truncate":
+                announced = len(data)
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
+        self.send_header("Content-Length", str(announced))
         self.send_header("Date", email.utils.formatdate(usegmt=True))
         for name, value in headers.items():
             self.send_header(name, value)
@@ -1318,8 +1359,20 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header(name, value)
         self.end_headers()
         self.wfile.write(data)
+        if spoil == "reset":
+            reset_connection(self)
 
     do_GET = do_POST = do_DELETE = do_PUT = _serve
+
+
+def reset_connection(handler: BaseHTTPRequestHandler) -> None:
+    """Cut the connection with a TCP reset (no FIN): what a crashed proxy or a middlebox does
+    in the middle of an answer."""
+    with contextlib.suppress(OSError):
+        handler.wfile.flush()
+        handler.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        handler.connection.close()
+    handler.close_connection = True
 
 
 # --- an export, as curl would write it ---------------------------------------------------------
