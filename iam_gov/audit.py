@@ -39,16 +39,20 @@ _HASH = re.compile(r"^[0-9a-f]{64}$")
 # --- who acts -----------------------------------------------------------------------------
 
 
-def os_actor() -> str:
-    """Who really runs this process: the OS account of the real user id, and the host.
+def os_user_name() -> str:
+    """The OS account of the process's real user id.
 
     Not ``getpass.getuser()``: it believes ``LOGNAME`` and ``USER``, which anyone can set."""
     uid = os.getuid()
     try:
-        user = pwd.getpwuid(uid).pw_name
+        return pwd.getpwuid(uid).pw_name
     except KeyError:  # a container's uid with no passwd entry
-        user = f"uid-{uid}"
-    return f"{user}@{socket.gethostname()}"
+        return f"uid-{uid}"
+
+
+def os_actor() -> str:
+    """Who really runs this process: the OS account of the real user id, and the host."""
+    return f"{os_user_name()}@{socket.gethostname()}"
 
 
 def current_actor() -> str:
@@ -104,6 +108,9 @@ class AuditRecord:
     details: dict[str, Any]
     prev_hash: str
     hash: str
+    unreadable: str | None = None
+    """Why ``details`` (then empty) could not be read: the stored text is not a JSON object.
+    ``verify`` names such a record as broken."""
 
 
 def append(
@@ -405,19 +412,33 @@ def _broken(records: int, head: str, seq: int | None, problem: str) -> Verificat
 
 
 def records(conn: Connection, *, limit: int | None = None) -> list[AuditRecord]:
-    query = select(audit_log).order_by(audit_log.c.seq.desc())
+    """The newest records first; a record whose details cannot be read is still listed, with
+    empty details and ``unreadable`` saying why."""
+    raw = type_coerce(audit_log.c.details, NullType()).label("details")
+    columns = [raw if c.name == "details" else c for c in audit_log.columns]
+    query = select(*columns).order_by(audit_log.c.seq.desc())
     if limit is not None:
         query = query.limit(limit)
-    return [
-        AuditRecord(
-            seq=row.seq,
-            recorded_at=row.recorded_at,
-            actor=row.actor,
-            action=row.action,
-            target=row.target,
-            details=row.details,
-            prev_hash=row.prev_hash,
-            hash=row.hash,
+    process = audit_log.c.details.type.dialect_impl(conn.dialect).result_processor(
+        conn.dialect, None
+    )
+    found = []
+    for row in conn.execute(query):
+        try:
+            details = process(row.details) if process is not None else row.details
+        except (ValueError, TypeError):
+            details = None
+        found.append(
+            AuditRecord(
+                seq=row.seq,
+                recorded_at=row.recorded_at,
+                actor=row.actor,
+                action=row.action,
+                target=row.target,
+                details=details if isinstance(details, dict) else {},
+                prev_hash=row.prev_hash,
+                hash=row.hash,
+                unreadable=None if isinstance(details, dict) else _shown(row.details),
+            )
         )
-        for row in conn.execute(query)
-    ]
+    return found

@@ -799,14 +799,19 @@ def audit_log(
     for column in ("#", "when (UTC)", "actor", "action", "target", "details"):
         table.add_column(column)
     for r in records:
-        details = ", ".join(f"{k}={v}" for k, v in sorted(r.details.items()))
+        details = Text(printable(", ".join(f"{k}={v}" for k, v in sorted(r.details.items()))))
+        if r.unreadable is not None:
+            details = Text.assemble(
+                ("UNREADABLE DETAILS", "bold red"),
+                f" (stored: {printable(r.unreadable)}; `iam-gov audit verify` names the record)",
+            )
         table.add_row(
             str(r.seq),
             r.recorded_at.strftime("%Y-%m-%d %H:%M:%S"),
             Text(printable(r.actor)),
             r.action,
             Text(printable(r.target)),
-            Text(printable(details)),
+            details,
         )
     out.print(table)
 

@@ -3,7 +3,6 @@ review's revocations), every system, plan then apply."""
 
 from __future__ import annotations
 
-import getpass
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -235,16 +234,17 @@ def _campaign_plan(
 def _plan_file(store: Store, config: Config, policy: Policy, path: Path, actor: str) -> Plan:
     import json
 
-    from iam_gov.campaigns.plan import load_plan
+    from iam_gov.campaigns.plan import load_plan, read_plan_bytes
     from iam_gov.deprovision.plan import load_plan_file
     from iam_gov.deprovision.planner import plan_from_actions
 
+    data = read_plan_bytes(path, "the plan")  # the size limit, before anything is parsed
     try:
-        head = json.loads(path.read_bytes()[: 64 * 1024 * 1024])
-    except (OSError, ValueError):
+        head = json.loads(data)
+    except ValueError:
         head = None
     if isinstance(head, dict) and "campaign" in head and "steps" not in head:
-        remediation = load_plan(path)
+        remediation = load_plan(path, data)
         return plan_from_actions(
             store,
             config,
@@ -255,7 +255,7 @@ def _plan_file(store: Store, config: Config, policy: Policy, path: Path, actor: 
             actor=actor,
             campaign_id=remediation.campaign.id,
         )
-    return load_plan_file(path)
+    return load_plan_file(path, data)
 
 
 def _read_event(event: str) -> tuple[bytes, str]:
@@ -315,15 +315,13 @@ def _last_unfinished(store: Store, plan_file: Path | None) -> Plan:
 def _apply(
     store: Store, config: Config, plan: Plan, actor: str, *, allow_mass: bool, resume: bool
 ) -> int:
+    from iam_gov import audit
     from iam_gov.deprovision.executor import Executor
 
     if not plan.active_steps():
         print_plan(plan, config, title="nothing to carry out; nothing was changed")
         return 1 if plan.problems else 0
-    try:
-        os_user: str | None = getpass.getuser()
-    except (KeyError, OSError):
-        os_user = None
+    os_user = audit.os_user_name()  # the real uid's account, not $USER
     progress = _print_step if err.is_terminal else None
     executor = Executor(store, config, actor=actor, os_user=os_user, progress=progress)
     err.print(

@@ -8,12 +8,15 @@ since, nothing is written and ``Conflict`` says who changed what.
 
 from __future__ import annotations
 
+import logging
+import time
 import unicodedata
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import Any, get_args
+from typing import Any, TypeVar, get_args
 
 from sqlalchemy import Connection, Row, func, select, update
+from sqlalchemy.exc import DBAPIError
 
 from iam_gov import audit
 from iam_gov.campaigns.definition import (
@@ -23,6 +26,8 @@ from iam_gov.campaigns.definition import (
     definition_from_json,
 )
 from iam_gov.campaigns.reviewer import Reviewer, checked_email, same_email
+from iam_gov.errors import StoreError
+from iam_gov.retrying import backoff
 from iam_gov.store import Store
 from iam_gov.store.bulk import bulk_insert, chunks
 from iam_gov.store.schema import campaign_history, campaign_items, campaign_signoffs, campaigns
@@ -49,6 +54,17 @@ _ITEM_COLUMNS = (
 )
 _STATE = ("decision", "comment", "decided_by", "decided_at", "acting_for")
 """What undo restores."""
+
+ATTEMPTS = 5
+"""Tries of one operation that PostgreSQL aborts to keep transactions apart."""
+RETRY_BASE = 0.02
+RETRY_CEILING = 0.5
+"""Seconds: jittered exponential waits between those tries."""
+RETRYABLE = frozenset({"40001", "40P01"})
+"""SQLSTATEs of a transaction aborted only because of another one (serialization failure,
+deadlock): the same work tried again from the start is correct."""
+LOG = logging.getLogger("iam_gov.campaigns.decisions")
+T = TypeVar("T")
 
 
 class Conflict(CampaignError):
@@ -88,7 +104,8 @@ def decide(
     if not ids:
         return 0
     at = now or utcnow()
-    with store.writing() as conn:
+
+    def work(conn: Connection) -> int:
         definition = _open_for(conn, campaign_id, reviewer)
         items = _items_of(conn, campaign_id, ids, reviewer)
         _refuse_own_access(items, reviewer)
@@ -115,7 +132,9 @@ def decide(
             ],
         )
         _audit(conn, campaign_id, reviewer, at, "decide", ids, decision=decision, comment=text)
-    return len(items)
+        return len(items)
+
+    return _retrying(store, work)
 
 
 def undo(
@@ -123,7 +142,8 @@ def undo(
 ) -> None:
     """Take back the item's latest decision not yet undone, restoring the state before it."""
     at = now or utcnow()
-    with store.writing() as conn:
+
+    def work(conn: Connection) -> None:
         _open_for(conn, campaign_id, reviewer)
         (item,) = _items_of(conn, campaign_id, [item_id], reviewer)
         _refuse_own_access([item], reviewer)
@@ -142,6 +162,8 @@ def undo(
             [(item_id, details, previous["decision"], previous["comment"])],
         )
         _audit(conn, campaign_id, reviewer, at, "undo", [item_id], restored=previous)
+
+    _retrying(store, work)
 
 
 def delegate(
@@ -167,7 +189,8 @@ def delegate(
     if not ids:
         return 0
     at = now or utcnow()
-    with store.writing() as conn:
+
+    def work(conn: Connection) -> int:
         _open_for(conn, campaign_id, reviewer)
         _refuse_signed_off(conn, campaign_id, target, "cannot take delegated items")
         items = _items_of(conn, campaign_id, ids, reviewer)
@@ -186,7 +209,9 @@ def delegate(
         ]
         _history(conn, campaign_id, reviewer, at, "delegate", moves)
         _audit(conn, campaign_id, reviewer, at, "delegate", ids, to=target, comment=text)
-    return len(items)
+        return len(items)
+
+    return _retrying(store, work)
 
 
 def add_comment(
@@ -203,7 +228,8 @@ def add_comment(
     if cleaned is None:
         raise CampaignError(f"item {item_id}: the comment is empty")
     at = now or utcnow()
-    with store.writing() as conn:
+
+    def work(conn: Connection) -> None:
         _open_for(conn, campaign_id, reviewer)
         (item,) = _items_of(conn, campaign_id, [item_id], reviewer)
         _refuse_own_access([item], reviewer)
@@ -212,13 +238,16 @@ def add_comment(
         _history(conn, campaign_id, reviewer, at, "comment", [(item_id, details, None, cleaned)])
         _audit(conn, campaign_id, reviewer, at, "comment", [item_id], comment=cleaned)
 
+    _retrying(store, work)
+
 
 def sign_off(
     store: Store, campaign_id: int, reviewer: Reviewer, *, now: datetime | None = None
 ) -> None:
     """Declare the reviewer's part of the campaign done; their decisions are frozen from now."""
     at = now or utcnow()
-    with store.writing() as conn:
+
+    def work(conn: Connection) -> None:
         _open_for(conn, campaign_id, reviewer)
         _refuse_undecided(conn, campaign_id, reviewer)
         conn.execute(
@@ -232,6 +261,8 @@ def sign_off(
         )
         _history(conn, campaign_id, reviewer, at, "sign-off", [(None, {}, None, None)])
         _audit(conn, campaign_id, reviewer, at, "sign-off", [])
+
+    _retrying(store, work)
 
 
 def clean_comment(comment: str | None) -> str | None:
@@ -255,6 +286,38 @@ def _hidden(ch: str) -> bool:
 
 
 _BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+# --- transactions ---------------------------------------------------------------------------
+
+
+def _retrying(store: Store, work: Callable[[Connection], T]) -> T:
+    """``work`` in one write transaction. When PostgreSQL aborts it only because of another
+    transaction (a serialization failure or a deadlock), it runs again from the start, reading
+    afresh (an item changed meanwhile is then a ``Conflict``), after a jittered wait, at most
+    ``ATTEMPTS`` times; the last failure is the store's one-line error."""
+    for attempt in range(1, ATTEMPTS + 1):
+        try:
+            with store.writing() as conn:
+                return work(conn)
+        except (StoreError, DBAPIError) as exc:
+            state = retryable_state(exc)
+            if state is None or attempt == ATTEMPTS:
+                raise
+            LOG.info("the store aborted the transaction (SQLSTATE %s): trying again", state)
+        time.sleep(backoff(attempt, base=RETRY_BASE, ceiling=RETRY_CEILING))
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def retryable_state(exc: BaseException) -> str | None:
+    """The SQLSTATE of a transaction aborted only because of another one, else None."""
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, DBAPIError):
+            state = getattr(cause.orig, "sqlstate", None)
+            return state if state in RETRYABLE else None
+        cause = cause.__cause__
+    return None
 
 
 # --- checks ---------------------------------------------------------------------------------

@@ -25,9 +25,14 @@ from iam_gov.errors import InputError
 from iam_gov.model import Action, ActionKind, UTCDateTime
 from iam_gov.store.schema import campaign_items, campaigns, entitlements
 from iam_gov.textsafe import printable
+from iam_gov.yamlfile import MB, TooLarge, read_limited, size_limit
 
 PLAN_VERSION: Final = 1
 PLAN_FILE = "remediation-plan.json"
+MAX_PLAN_BYTES = 64 * MB
+"""Default size limit of a saved plan (a remediation plan or a deprovisioning plan)."""
+MAX_PLAN_ENV = "IAM_GOV_MAX_PLAN_MB"
+"""Environment variable that sets another limit for plan files, in MB."""
 _ITEMS_PER_REASON = 10
 
 
@@ -58,12 +63,24 @@ class RemediationPlan(BaseModel):
         return json.dumps(self.model_dump(mode="json"), ensure_ascii=True, indent=2) + "\n"
 
 
-def load_plan(path: Path) -> RemediationPlan:
-    """A plan written by ``close``/``export``; an InputError naming the file when it is not."""
+def read_plan_bytes(path: Path, what: str) -> bytes:
+    """A plan file's bytes; one line naming the file and the limit when it is larger than
+    ``IAM_GOV_MAX_PLAN_MB`` (checked before it is read, so before it is parsed)."""
     try:
-        return RemediationPlan.model_validate_json(path.read_bytes())
+        return read_limited(path, size_limit(MAX_PLAN_ENV, MAX_PLAN_BYTES), MAX_PLAN_ENV)
+    except TooLarge as exc:
+        raise InputError(f"{path}: {exc}") from None
     except OSError as exc:
-        raise InputError(f"{path}: cannot read the remediation plan: {exc.strerror}") from None
+        raise InputError(f"{path}: cannot read {what}: {exc.strerror}") from None
+
+
+def load_plan(path: Path, data: bytes | None = None) -> RemediationPlan:
+    """A plan written by ``close``/``export`` (``data``: its bytes, when already read); an
+    InputError naming the file when it is not."""
+    if data is None:
+        data = read_plan_bytes(path, "the remediation plan")
+    try:
+        return RemediationPlan.model_validate_json(data)
     except ValidationError as exc:
         problems = [
             f"{path}: {'.'.join(str(p) for p in error['loc']) or 'plan'}: {error['msg']}"

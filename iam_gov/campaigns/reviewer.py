@@ -7,11 +7,11 @@ host). Acting for someone else (``--as``) needs an admin role and is recorded as
 
 from __future__ import annotations
 
-import getpass
 import os
 import re
 from dataclasses import dataclass
 
+from iam_gov import audit
 from iam_gov.campaigns.definition import CampaignError
 from iam_gov.config import Config
 
@@ -80,7 +80,6 @@ def _actor_email(config: Config, user: str) -> str:
 
 
 def _os_user() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return f"uid-{os.getuid()}"
+    """The real user id's account: ``LOGNAME`` / ``USER`` are not believed, or anyone could
+    pick the reviewer (or admin) that ``[review.reviewers]`` maps another account to."""
+    return audit.os_user_name()

@@ -15,12 +15,12 @@ from typing import Final, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from iam_gov.campaigns.plan import read_plan_bytes
 from iam_gov.errors import InputError
 from iam_gov.files import write_atomically
 from iam_gov.model import Action, ActionKind, UTCDateTime
 
 PLAN_VERSION: Final = 1
-MAX_PLAN_BYTES = 64 * 1024 * 1024
 
 Phase = Literal["sign-in", "credentials", "memberships"]
 PHASES: tuple[Phase, ...] = ("sign-in", "credentials", "memberships")
@@ -128,17 +128,13 @@ def save_plan(plan: Plan, path: Path) -> None:
     write_atomically(path, plan.to_json(), "plan")
 
 
-def load_plan_file(path: Path) -> Plan:
-    """A plan written by ``--plan-out``, or a closed campaign's ``remediation-plan.json``
-    (turned into a plan by ``planner.plan_from_remediation``: see the CLI). An
-    ``InputError`` naming the file and field otherwise."""
-    try:
-        size = path.stat().st_size
-        if size > MAX_PLAN_BYTES:
-            raise InputError(f"{path}: {size} bytes; a plan is at most {MAX_PLAN_BYTES}")
-        data = path.read_bytes()
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read the plan: {exc.strerror}") from None
+def load_plan_file(path: Path, data: bytes | None = None) -> Plan:
+    """A plan written by ``--plan-out`` (``data``: its bytes, when already read); a closed
+    campaign's ``remediation-plan.json`` is turned into a plan by
+    ``planner.plan_from_actions`` (see the CLI). An ``InputError`` naming the file and field
+    otherwise; a file over ``IAM_GOV_MAX_PLAN_MB`` is refused before it is read."""
+    if data is None:
+        data = read_plan_bytes(path, "the plan")
     try:
         return Plan.model_validate_json(data)
     except ValidationError as exc:

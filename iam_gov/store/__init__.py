@@ -23,7 +23,14 @@ class Store:
     def __init__(self, engine: Engine, url: str):
         self.engine = engine
         self.url = url
-        self._writer = engine.execution_options(**{WRITE: True})
+        # The advisory lock below serializes writers only if each statement after it sees
+        # what the writer before committed: READ COMMITTED, whatever the server's default
+        # (under REPEATABLE READ or SERIALIZABLE the snapshot is taken before the lock is
+        # granted, and every writer that waited for it would fail to serialize).
+        pinned = (
+            {"isolation_level": "READ COMMITTED"} if engine.dialect.name == "postgresql" else {}
+        )
+        self._writer = engine.execution_options(**{WRITE: True}, **pinned)
 
     @classmethod
     def open(cls, url: str, *, create: bool = True) -> Store:

@@ -473,10 +473,14 @@ def iam_gov(tmp_path: Path, *args: str, user: str = "rita") -> subprocess.Comple
     env = {
         **os.environ,
         "IAM_GOV_DATABASE_URL": f"sqlite:///{tmp_path / 'iam-gov.db'}",
-        "LOGNAME": user,
         "COLUMNS": "200",
     }
+    # who each test user is: their configured identity (the OS account is the real uid's,
+    # mapped to nobody); an unknown user has none
     env.pop("IAM_GOV_REVIEWER", None)
+    identity = {"rita": REVIEWER, "boss": "boss@example.com"}.get(user)
+    if identity:
+        env["IAM_GOV_REVIEWER"] = identity
     return subprocess.run(
         [sys.executable, "-m", "iam_gov", "--config", str(config), "campaign", *args],
         capture_output=True,

@@ -3,11 +3,11 @@ for someone else only for admins, and then recorded as acting for them."""
 
 from __future__ import annotations
 
-import getpass
 from pathlib import Path
 
 import pytest
 
+from iam_gov import audit
 from iam_gov.campaigns.definition import CampaignError
 from iam_gov.campaigns.reviewer import REVIEWER_ENV, Reviewer, resolve_reviewer
 from iam_gov.config import (
@@ -48,9 +48,23 @@ def test_the_os_account_is_mapped_to_its_e_mail() -> None:
 
 
 def test_without_os_user_the_logged_in_account_is_used() -> None:
-    me = getpass.getuser()
+    me = audit.os_user_name()
     reviewer = resolve_reviewer(config_with({me: "me@example.com"}))
     assert (reviewer.email, reviewer.os_user) == ("me@example.com", me)
+
+
+def test_logname_and_user_cannot_pick_another_accounts_reviewer(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """$LOGNAME / $USER are anyone's to set: the account is the real user id's, so claiming
+    an admin's account name gives neither their e-mail nor their admin role."""
+    me = audit.os_user_name()
+    monkeypatch.setenv("LOGNAME", "boss")
+    monkeypatch.setenv("USER", "boss")
+    monkeypatch.delenv(REVIEWER_ENV, raising=False)
+    config = config_with({"boss": "boss@example.com", me: "me@example.com"})
+    reviewer = resolve_reviewer(config)
+    assert (reviewer.actor, reviewer.os_user) == ("me@example.com", me)
 
 
 def test_os_account_names_are_matched_exactly() -> None:

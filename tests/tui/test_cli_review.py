@@ -4,7 +4,6 @@ decisions in the store; and the one-line errors before the app starts."""
 from __future__ import annotations
 
 import fcntl
-import getpass
 import os
 import pty
 import select
@@ -19,6 +18,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select as sql_select
 
+from iam_gov import audit
 from iam_gov.campaigns.definition import CampaignDefinition
 from iam_gov.store import Store
 from iam_gov.store.schema import campaign_history, campaign_items
@@ -100,7 +100,7 @@ def test_review_in_a_terminal_decides_into_the_store(seeded: tuple[str, int]) ->
     h = campaign_history.c
     with Store.open(url) as store, store.reading() as conn:
         row = conn.execute(sql_select(h.actor, h.acting_for, h.os_user, h.decision)).one()
-    assert tuple(row) == (REVIEWER, None, getpass.getuser(), "revoke")
+    assert tuple(row) == (REVIEWER, None, audit.os_user_name(), "revoke")
 
 
 def run(url: str, *args: str, reviewer: str | None = REVIEWER) -> subprocess.CompletedProcess[str]:
