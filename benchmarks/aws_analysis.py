@@ -444,6 +444,22 @@ def credential_report(details: dict[str, Any]) -> dict[str, Any]:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(header)
+    # IAM always writes the root user first; without it the snapshot is incomplete.
+    root = dict.fromkeys(header, "N/A")
+    root.update(
+        {
+            "user": "<root_account>",
+            "arn": f"arn:aws:iam::{ACCOUNT}:root",
+            "user_creation_time": CREATED,
+            "password_enabled": "not_supported",
+            "password_last_used": "2026-01-10T08:00:00+00:00",
+            "password_last_changed": "not_supported",
+            "password_next_rotation": "not_supported",
+            "mfa_active": "true",
+        }
+    )
+    root.update({c: "false" for c in header if c.endswith("_active") and c != "mfa_active"})
+    writer.writerow([root[column] for column in header])
     for i, user in enumerate(details["UserDetailList"]):
         console = i % 3 != 0
         row = {

@@ -294,6 +294,12 @@ class ReportUser:
     keys: tuple[ReportKey, ...]
     """Only the keys that exist."""
 
+    @property
+    def is_root(self) -> bool:
+        """The account's root user; by its ARN too, so that a row whose user column is
+        damaged is still known for what it is."""
+        return self.user == ROOT_USER or self.arn.endswith(":root")
+
 
 class _RowError(ValueError):
     pass
@@ -383,6 +389,23 @@ def _report_user(row: Mapping[str, str]) -> ReportUser:
         password_last_changed=_time(row["password_last_changed"], "password_last_changed"),
         mfa_active=bool(_flag(row["mfa_active"], "mfa_active")),
         keys=tuple(keys),
+    )
+
+
+ROOT_ROW_UNKNOWN = "the root user's MFA, keys and sign-ins are unknown"
+
+
+def missing_root_row(report: Mapping[str, ReportUser], source: str) -> SnapshotError | None:
+    """The problem of a report without the root user's row, which IAM always writes: cut
+    short or filtered, it leaves the root user unjudged rather than absent."""
+    if any(row.is_root for row in report.values()):
+        return None
+    return SnapshotError(
+        source=source,
+        record=ROOT_USER,
+        message=f"the credential report has no {ROOT_USER} row, which IAM always writes "
+        "(cut short or filtered?)",
+        consequence=ROOT_ROW_UNKNOWN,
     )
 
 
@@ -586,6 +609,10 @@ def read_export(
     for user in details.users_missing_from(report):
         complete = False
         errors.append(_missing_from_report(str(credential_report), user))
+    no_root = missing_root_row(report, str(credential_report))
+    if no_root is not None:
+        complete = False
+        errors.append(no_root)
     last_accessed: dict[str, list[dict[str, Any]]] = {}
     if service_last_accessed is not None:
         folder = service_last_accessed

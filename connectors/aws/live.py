@@ -18,6 +18,7 @@ from iam_gov.connectors.aws.export import (
     ReportKey,
     ReportUser,
     UserDetail,
+    missing_root_row,
     normal_last_accessed,
     parse_authorization_details,
     parse_credential_report,
@@ -157,10 +158,14 @@ def _report(iam: IAMClient, errors: list[SnapshotError]) -> dict[str, ReportUser
         errors.append(_api_error(operation, exc))
         return None
     try:
-        return parse_credential_report(content, lambda line: f"{operation}: line {line}")
+        report = parse_credential_report(content, lambda line: f"{operation}: line {line}")
     except SourceError as exc:
         errors.append(SnapshotError(source=operation, message=str(exc)))
         return None
+    no_root = missing_root_row(report, operation)
+    if no_root is not None:
+        errors.append(no_root)
+    return report
 
 
 def _user_credentials(iam: IAMClient, user: UserDetail) -> ReportUser:

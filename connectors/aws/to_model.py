@@ -12,7 +12,6 @@ from typing import Any
 from iam_gov.connectors.aws.export import (
     GROUP_POLICIES_KIND,
     LAST_ACCESSED_KIND,
-    ROOT_USER,
     AuthorizationDetails,
     Collected,
     GroupDetail,
@@ -135,15 +134,7 @@ class _SnapshotBuilder:
                     document={"ServicesLastAccessed": entries},
                 )
             )
-        # By its ARN too: a root row whose user column is damaged is still the root user.
-        root = next(
-            (
-                row
-                for row in (report or {}).values()
-                if row.user == ROOT_USER or row.arn.endswith(":root")
-            ),
-            None,
-        )
+        root = next((row for row in (report or {}).values() if row.is_root), None)
         if root is not None:
             self._root(root)
 

@@ -285,14 +285,12 @@ def read_damaged(
     mutation: Mutation,
     *,
     may_be_empty: bool = False,
-    unguarded: frozenset[str] = frozenset(),
 ) -> Outcome:
     """Collect ``system`` with ``relative`` changed by ``mutation``, and check what came of it:
     a typed error naming the file, an incomplete snapshot naming it, or a snapshot that lost
     no account. Any other exception escapes (and fails the calling test). ``may_be_empty``:
     an empty JSON list (or list of empty pages) is a true answer of this file (Okta: no
-    deprovisioned users). ``unguarded``: accounts whose loss the reader cannot see yet (see
-    the caller), left out of the comparison."""
+    deprovisioned users)."""
     original = demo.baseline(system)
     data = mutation.apply((demo.root / relative).read_bytes())
     folder = demo.root / relative.split("/")[0]
@@ -308,8 +306,8 @@ def read_damaged(
     if may_be_empty and _no_items(data):
         return Outcome("read", snapshot=snapshot)
     if not integrity_problems(snapshot):
-        before = {a.native_id for a in original.accounts} - unguarded
-        after = {a.native_id for a in snapshot.accounts} - unguarded
+        before = {a.native_id for a in original.accounts}
+        after = {a.native_id for a in snapshot.accounts}
         lost = before - after
         # A changed id is a lost account and a new one; a complete snapshot with fewer
         # accounts than the undamaged file's has dropped data without saying so.

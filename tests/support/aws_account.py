@@ -22,6 +22,7 @@ from tests.support.world import ACCOUNT, AS_OF, World, days_ago
 
 SYSTEM = "aws"
 AWS_ADMINISTRATOR = "arn:aws:iam::aws:policy/AdministratorAccess"
+ROOT_ARN = f"arn:aws:iam::{ACCOUNT}:root"
 Json = dict[str, Any]
 
 
@@ -126,7 +127,12 @@ class ExportedAccount:
     roles: list[Json] = field(default_factory=list)
     policies: list[Json] = field(default_factory=list)
     report: list[list[str]] = field(default_factory=list)
-    """Credential report rows, one per user."""
+    """Credential report rows, one per user; the root user's row, which IAM always writes
+    first, is added when the file is written."""
+    with_root: bool = False
+    """Whether the world the rules see has the root user: only when a test asks for it
+    (``root()``), as the root user is admin-equivalent by nature and would be one more
+    finding in every test."""
     last_accessed: dict[str, list[Json]] = field(default_factory=dict)
     """Principal ARN -> ``ServicesLastAccessed``, as ``get-service-last-accessed-details``
     prints it; when any is given, every principal needs one."""
@@ -259,25 +265,27 @@ class ExportedAccount:
         return role_arn
 
     def root(self) -> str:
-        """The root user, as the credential report lists it (the details never do)."""
-        root_arn = f"arn:aws:iam::{ACCOUNT}:root"
-        created = _iso(days_ago(2000))
-        self.report.append(
-            [
-                "<root_account>",
-                root_arn,
-                created,
-                "not_supported",
-                _iso(days_ago(100)),
-                "not_supported",
-                "not_supported",
-                "true",
-                *["false", "N/A", "N/A", "N/A", "N/A"],
-                *["false", "N/A", "N/A", "N/A", "N/A"],
-                *["false", "N/A", "false", "N/A"],
-            ]
-        )
-        return root_arn
+        """The root user in the world the rules see; its ARN."""
+        self.with_root = True
+        return ROOT_ARN
+
+    @staticmethod
+    def _root_row() -> list[str]:
+        """The root user, as the credential report lists it (the details never do): no
+        password fields (``not_supported``), MFA on, no access keys."""
+        return [
+            "<root_account>",
+            ROOT_ARN,
+            _iso(days_ago(2000)),
+            "not_supported",
+            _iso(days_ago(100)),
+            "not_supported",
+            "not_supported",
+            "true",
+            *["false", "N/A", "N/A", "N/A", "N/A"],
+            *["false", "N/A", "N/A", "N/A", "N/A"],
+            *["false", "N/A", "false", "N/A"],
+        ]
 
     def used(self, principal: str, *services: tuple[str, datetime | None]) -> None:
         """Access Advisor's answer for a principal: each service and when it was last used
@@ -314,7 +322,8 @@ class ExportedAccount:
             )
         )
         report = self.folder / "credential-report.csv"
-        report.write_text("\n".join([_REPORT_HEADER, *(",".join(row) for row in self.report)]))
+        rows = [self._root_row(), *self.report]
+        report.write_text("\n".join([_REPORT_HEADER, *(",".join(row) for row in rows)]))
         password_policy = self.folder / "password-policy.json"
         password_policy.write_text('{"PasswordPolicy": {"MinimumPasswordLength": 14}}')
         options: Json = {
@@ -358,12 +367,13 @@ class ExportedAccount:
         """The world the rules evaluate: this account, and whatever else is given
         (``people=[…]``)."""
         snapshot = self.collect()
+        left_out = set() if self.with_root else {ROOT_ARN}
         return AwsWorld(
             policy_yaml=policy_yaml,
-            accounts=list(snapshot.accounts),
+            accounts=[a for a in snapshot.accounts if a.native_id not in left_out],
             entitlements=list(snapshot.entitlements),
             grants=list(snapshot.grants),
-            credentials=list(snapshot.credentials),
+            credentials=[c for c in snapshot.credentials if c.account_id not in left_out],
             documents=list(snapshot.documents),
             **world,
         )

@@ -17,6 +17,7 @@ import pytest
 
 from iam_gov.connectors.aws.connector import AWSConnector, AWSOptions
 from iam_gov.model import SystemSnapshot
+from tests.support.moto_iam import faithful_credential_report
 
 from .access_advisor import AccessAdvisor
 
@@ -61,12 +62,13 @@ def moto_server() -> Iterator[str]:
     from moto.server import ThreadedMotoServer
 
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
+    with faithful_credential_report():
+        server.start()
+        host, port = server.get_host_and_port()
+        try:
+            yield f"http://{host}:{port}"
+        finally:
+            server.stop()
 
 
 @pytest.fixture(scope="module")

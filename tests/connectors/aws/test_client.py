@@ -39,4 +39,4 @@ def test_collect_through_an_assumed_role(small: MotoAccount) -> None:
     snapshot = small.live(role_arn=arn("role", "iam-gov-reader")).collect()
 
     assert snapshot.complete
-    assert {a.login for a in snapshot.accounts} == {"erin", "iam-gov-reader"}
+    assert {a.login for a in snapshot.accounts} == {"erin", "iam-gov-reader", "root"}

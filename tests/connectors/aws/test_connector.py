@@ -115,7 +115,8 @@ def test_export_gives_the_same_model_as_live(
         f"export:authorization-details.json,credential-report.{report},password-policy.json,"
         "last-accessed/"
     )
-    assert len(live.accounts) == 5 and live.errors == ()
+    # four users, a role and the root user
+    assert len(live.accounts) == 6 and live.errors == ()
     kept = {d.document_id for d in live.documents if d.kind == "service-last-accessed"}
     assert kept == {f"{p}#service-last-accessed" for p in principals}
 
