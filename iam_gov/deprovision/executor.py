@@ -12,12 +12,14 @@ reason. Afterwards: the systems acted on are read again (``verify``).
 from __future__ import annotations
 
 import concurrent.futures
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, select, type_coerce, update
+from sqlalchemy.types import NullType
 
 from iam_gov import audit
 from iam_gov.config import Config
@@ -25,7 +27,7 @@ from iam_gov.connectors import Connector
 from iam_gov.model import ActionOutcome, ActionResult
 from iam_gov.policy import Policy
 from iam_gov.store import Store
-from iam_gov.store.schema import deprovision_runs, deprovision_steps
+from iam_gov.store.schema import audit_log, deprovision_runs, deprovision_steps
 from iam_gov.textsafe import printable
 from iam_gov.timeutil import utcnow
 
@@ -90,6 +92,7 @@ class Executor:
         with self.store.writing() as conn:
             acted_on = self._acted_on_before(conn, plan_id) if resume else set()
             settled = self._settled_before(conn, plan_id) if resume else {}
+            cut_short = self._cut_short_before(conn, plan_id) if resume else {}
             refusal = self._refusal(conn, plan, allow_mass, started, acted_on, settled)
             if refusal is not None:  # recorded (this transaction commits), then raised
                 audit.append(
@@ -139,7 +142,7 @@ class Executor:
             )
         result = RunResult(run_id=int(run_id), plan_id=plan_id, results=[])
         for step in plan.steps:
-            result.results.append(self._step(int(run_id), step, unfit, settled))
+            result.results.append(self._step(int(run_id), step, unfit, settled, cut_short))
         if verify if verify is not None else self.config.deprovision.verify:
             from .verify import verify_run
 
@@ -182,6 +185,7 @@ class Executor:
         step: Step,
         unfit: dict[str, str],
         settled: dict[str, tuple[int, str]],
+        cut_short: dict[str, int],
     ) -> StepResult:
         action = step.action
         details: dict[str, Any] = {}
@@ -200,6 +204,15 @@ class Executor:
             answer = self._apply(step)
             outcome = OUTCOME_WORD[answer.outcome]
             message, details = answer.message, dict(answer.details)
+            if step.step_id in cut_short:
+                # announced, then the run stopped (killed, power cut) before its outcome was
+                # recorded: the system may have had it then, and now again
+                earlier = cut_short[step.step_id]
+                details["cut_short_in_run"] = earlier
+                message += (
+                    f" (taken again: run #{earlier} announced it and stopped before its "
+                    f"outcome was recorded, so {action.system} may have had it twice)"
+                )
         done = StepResult(step, outcome, printable(message), self.now(), details)
         with self.store.writing() as conn:
             conn.execute(
@@ -343,6 +356,38 @@ class Executor:
         return set(rows)
 
     @staticmethod
+    def _cut_short_before(conn: Any, plan_id: str) -> dict[str, int]:
+        """Step id -> the earlier run of this plan that audited the step as intended but
+        recorded no outcome for it (it stopped in between)."""
+        runs = set(
+            conn.execute(
+                select(deprovision_runs.c.id).where(deprovision_runs.c.plan_id == plan_id)
+            ).scalars()
+        )
+        if not runs:
+            return {}
+        ended = {
+            (int(r.run_id), str(r.step_id))
+            for r in conn.execute(
+                select(deprovision_steps.c.run_id, deprovision_steps.c.step_id).where(
+                    deprovision_steps.c.run_id.in_(runs)
+                )
+            )
+        }
+        raw = type_coerce(audit_log.c.details, NullType())  # a garbled record is skipped here
+        intents = conn.execute(
+            select(raw).where(audit_log.c.action == "deprovision.intent").order_by(audit_log.c.seq)
+        ).scalars()
+        cut: dict[str, int] = {}
+        for value in intents:
+            details = _json_object(value)
+            run, step = details.get("run_id"), details.get("step")
+            cut_here = isinstance(run, int) and run in runs and (run, step) not in ended
+            if cut_here and isinstance(step, str):
+                cut.setdefault(step, int(str(run)))
+        return cut
+
+    @staticmethod
     def _settled_before(conn: Any, plan_id: str) -> dict[str, tuple[int, str]]:
         """Step id -> (run, outcome) of the steps earlier runs of this plan settled."""
         rows = conn.execute(
@@ -422,3 +467,14 @@ def _says(exc: BaseException) -> str:
     own errors never carry secrets; an unknown one is cut short)."""
     first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
     return f"{type(exc).__name__}: {printable(first[:300])}" if first else type(exc).__name__
+
+
+def _json_object(value: Any) -> dict[str, Any]:
+    """An audit record's details as stored (text on SQLite, decoded on PostgreSQL); empty when
+    they cannot be read (``audit verify`` names such a record)."""
+    if isinstance(value, str | bytes):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return {}
+    return value if isinstance(value, dict) else {}

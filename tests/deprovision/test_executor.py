@@ -272,3 +272,49 @@ def test_an_audit_log_that_cannot_be_written_stops_the_run_before_any_change(
             select(deprovision_steps.c.outcome).where(deprovision_steps.c.outcome == "done")
         ).all()
     assert done == []
+
+
+def test_a_step_announced_by_a_run_that_stopped_is_said_to_be_taken_again(
+    company: Company,
+) -> None:
+    """A run that stops between announcing an action and recording its outcome (killed,
+    power cut): the resumed run takes the step again and says the system may have had it
+    twice, naming the run that stopped."""
+    plan = plan_for(company)
+    with company.store.writing() as conn:  # WireGuard's outcome cannot be recorded
+        if conn.dialect.name == "sqlite":
+            conn.exec_driver_sql(
+                "CREATE TRIGGER cut BEFORE INSERT ON deprovision_steps "
+                "WHEN NEW.system = 'wireguard' "
+                "BEGIN SELECT RAISE(ABORT, 'the power went'); END"
+            )
+        else:
+            conn.exec_driver_sql(
+                "CREATE FUNCTION cut() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+                "IF NEW.system = 'wireguard' THEN "
+                "RAISE EXCEPTION 'the power went'; END IF; RETURN NEW; END $$"
+            )
+            conn.exec_driver_sql(
+                "CREATE TRIGGER cut BEFORE INSERT ON deprovision_steps "
+                "FOR EACH ROW EXECUTE FUNCTION cut()"
+            )
+    with pytest.raises(Exception, match="the power went"):
+        executor(company).apply(plan, verify=False)
+    assert ERIK_PEER not in company.wg_conf.read_text()  # it was taken, not recorded
+    with company.store.writing() as conn:
+        conn.exec_driver_sql(
+            "DROP TRIGGER cut" + ("" if conn.dialect.name == "sqlite" else " ON deprovision_steps")
+        )
+        stopped = conn.execute(select(deprovision_runs.c.id)).scalar_one()
+
+    resumed = executor(company).apply(plan, resume=True, verify=False)
+
+    wg = next(r for r in resumed.results if r.step.action.system == "wireguard")
+    assert wg.details["cut_short_in_run"] == stopped
+    assert f"taken again: run #{stopped} announced it" in wg.message
+    others = [r for r in resumed.results if r.step.action.system != "wireguard"]
+    assert others and all("cut_short_in_run" not in r.details for r in others)
+    # a later resume finds it settled, and says nothing about a cut
+    again = executor(company).apply(plan, resume=True, verify=False)
+    wg = next(r for r in again.results if r.step.action.system == "wireguard")
+    assert wg.outcome == "noop" and "cut_short_in_run" not in wg.details
