@@ -26,7 +26,7 @@ from pydantic import ValidationError
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.composer import Composer, ComposerError, MaxDepthExceededError
-from ruamel.yaml.constructor import DuplicateKeyError
+from ruamel.yaml.constructor import ConstructorError, DuplicateKeyError, RoundTripConstructor
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.events import AliasEvent
 from ruamel.yaml.nodes import MappingNode, Node, SequenceNode
@@ -157,6 +157,7 @@ def load_yaml(path: Path, error: type[InputError] = InputError) -> YamlDocument:
     yaml.allow_duplicate_keys = False
     yaml.max_depth = MAX_DEPTH
     yaml.Composer = _CountingComposer
+    yaml.Constructor = _Constructor
     try:
         node = yaml.load(text)
     except MaxDepthExceededError as exc:
@@ -180,6 +181,8 @@ def load_yaml(path: Path, error: type[InputError] = InputError) -> YamlDocument:
         raise error(f"{path}:{number}: invalid YAML: {str(exc).splitlines()[0]}") from None
     except YAMLError as exc:
         raise error(f"{path}: invalid YAML: {str(exc).splitlines()[0]}") from None
+    except (ValueError, OverflowError) as exc:  # a value no constructor above placed
+        raise error(f"{path}: invalid YAML: a value cannot be read ({exc})") from None
     if node is None:
         raise error(f"{path}: the file is empty")
     return YamlDocument(path=path, data=_plain(node), _node=node)
@@ -197,6 +200,22 @@ def key_text(part: str | int) -> str:
     text = str(part)
     text = text[:_MAX_QUOTED] + "…" if len(text) > _MAX_QUOTED else text
     return text if text.isprintable() else repr(text)[1:-1]
+
+
+class _Constructor(RoundTripConstructor):
+    """ruamel's round-trip constructor, with a date that is no date (``2026-02-30``) an error
+    at its line rather than Python's ValueError."""
+
+    def construct_yaml_timestamp(self, node: Any, values: Any = None) -> Any:
+        try:
+            return super().construct_yaml_timestamp(node, values)
+        except (ValueError, OverflowError) as exc:
+            raise ConstructorError(
+                None, None, f"{node.value[:_MAX_QUOTED]!r} is not a date ({exc})", node.start_mark
+            ) from None
+
+
+_Constructor.add_constructor("tag:yaml.org,2002:timestamp", _Constructor.construct_yaml_timestamp)
 
 
 class _CountingComposer(Composer):

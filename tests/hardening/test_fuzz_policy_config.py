@@ -243,6 +243,7 @@ def test_a_fuzzed_identity_mapping_is_read_or_refused_at_its_line(
 @given(data=fuzzed(DEFINITION))
 @example(data=DEFINITION)
 @example(data=TRIGGERS)
+@example(data=DEFINITION + b"\ndue: 2026-02-30\n")  # a date that is none: at its line
 def test_a_fuzzed_campaign_definition_is_read_or_refused_at_its_line(
     tmp_path: Path, data: bytes
 ) -> None:
