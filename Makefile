@@ -75,6 +75,11 @@ bench: install system-deps
 	$(PY) benchmarks/aws_analysis.py
 	$(PY) benchmarks/okta_listing.py
 	$(PY) benchmarks/audit_tampering.py
+	$(PY) benchmarks/fuzz_parsers.py
+	$(PY) benchmarks/fuzz_exports.py
+	$(PY) benchmarks/okta_rate_limited_collect.py
+	$(PY) benchmarks/reviewer_load.py
+	$(PY) benchmarks/crash_runs.py --runs 200
 
 clean:
 	rm -rf $(VENV) .demo build *.egg-info .pytest_cache .mypy_cache .ruff_cache
