@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import gzip
 import os
 import tracemalloc
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from iam_gov.config import load_config
+from iam_gov.connectors.ldap.export import read_ldif
+from iam_gov.connectors.openvpn.log import MAX_LINE, read_logs
 from iam_gov.connectors.shared.csv_file import CsvFile, read_text
 from iam_gov.connectors.shared.files import read_source
 from iam_gov.correlate import load_overrides
@@ -51,6 +55,7 @@ def test_yaml_and_toml_over_5_mb_are_refused(tmp_path: Path, name: str, read: An
 
 EXPORT_READERS: dict[str, Callable[[Path], Any]] = {
     "CSV export": lambda path: CsvFile.open(path),
+    "LDIF export": read_ldif,
     "JSON export": read_text,
     "connector input": lambda path: read_source(path, "an export"),
 }
@@ -92,3 +97,44 @@ def test_a_file_without_a_size_is_read_no_further_than_the_limit(
     assert str(caught.value) == (
         f"{path}: holds more than the size limit of 1 MB (set IAM_GOV_MAX_EXPORT_MB to raise it)"
     )
+
+
+CONNECTED = "2026-11-30 08:00:00 ada/198.51.100.7:51111 MULTI_sva: pool returned IPv4=10.8.0.6\n"
+
+
+def test_a_compressed_log_is_decompressed_no_further_than_the_limit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A few kB of .gz can stand for gigabytes: reading stops at the export limit, says so,
+    and keeps what came before it."""
+    monkeypatch.setenv("IAM_GOV_MAX_EXPORT_MB", "1")
+    log = tmp_path / "openvpn.log.1.gz"
+    with gzip.open(log, "wb") as out:
+        out.write(CONNECTED.encode())
+        out.write(b"2026-11-30 08:00:01 noise\n" * 200_000)  # 5 MB decompressed
+    assert log.stat().st_size < 100_000
+    tracemalloc.start()
+    try:
+        history = read_logs([log], UTC, datetime(2026, 12, 1, tzinfo=UTC))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 2_000_000
+    assert "ada" in history.last_seen
+    assert [e.message for e in history.errors] == [
+        "holds more than the size limit of 1 MB (set IAM_GOV_MAX_EXPORT_MB to raise it); "
+        "read no further"
+    ]
+
+
+def test_a_log_line_longer_than_any_real_one_is_skipped_not_held(tmp_path: Path) -> None:
+    log = tmp_path / "openvpn.log"
+    log.write_bytes(b"x" * (MAX_LINE * 30) + b"\n" + CONNECTED.encode())
+    tracemalloc.start()
+    try:
+        history = read_logs([log], UTC, datetime(2026, 12, 1, tzinfo=UTC))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < MAX_LINE * 10
+    assert "ada" in history.last_seen and history.errors == []

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from iam_gov.connectors.ldap.ad import PSO_CLASS, PSO_CONTAINER_CLASS, PSO_UNKNOWN
 from iam_gov.connectors.ldap.entry import Collected, Entry, Flavor, decode_text, merge_ranges
-from iam_gov.connectors.shared.files import MAX_EXPORT_ENV, export_limit
+from iam_gov.connectors.shared.files import MAX_EXPORT_ENV, export_limit, read_source
 from iam_gov.errors import SourceError, location
 from iam_gov.model import SnapshotError
 from iam_gov.yamlfile import TooLarge, read_limited
@@ -48,10 +48,7 @@ class _RecordError(ValueError):
 def read_ldif(path: Path) -> Ldif:
     """Every entry of an LDIF file. A file that is not LDIF raises ``SourceError`` naming the
     line; a record that is broken inside is skipped, recorded, and makes the result incomplete."""
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise SourceError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    data = read_source(path, "an LDIF export")  # under the export size limit
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         data = data.decode("utf-16").encode("utf-8")  # ldifde -u writes UTF-16
     data = data.removeprefix(codecs.BOM_UTF8)

@@ -10,7 +10,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 
+from iam_gov.connectors.shared.files import MAX_EXPORT_ENV, export_limit
 from iam_gov.model import SnapshotError
+from iam_gov.yamlfile import TooLarge
 
 # What precedes the message: OpenVPN's own time stamps (2.5+, with "us=" at verb 4 and up;
 # 2.4 and older), or a syslog line (traditional or RFC 3339) that journald / rsyslog wrote.
@@ -90,6 +92,9 @@ def _read_file(path: Path, zone: tzinfo, now: datetime, history: LogHistory) -> 
     except (OSError, EOFError, gzip.BadGzipFile) as exc:
         history.errors.append(SnapshotError(source=str(path), message=f"cannot be read: {exc}"))
         return
+    except _OverLimit as exc:  # what was read before it still counts
+        history.errors.append(SnapshotError(source=str(path), message=f"{exc}; read no further"))
+        return
     if not stamped:
         history.errors.append(
             SnapshotError(
@@ -100,12 +105,32 @@ def _read_file(path: Path, zone: tzinfo, now: datetime, history: LogHistory) -> 
         )
 
 
+MAX_LINE = 64 * 1024
+"""Longer than any line OpenVPN or syslog writes: the rest of such a line is skipped."""
+
+
+class _OverLimit(Exception):
+    pass
+
+
 def _lines(path: Path) -> Iterator[str]:
+    """The file's lines, decompressed; never more than the export size limit in all (a small
+    .gz can stand for gigabytes) nor a line longer than ``MAX_LINE`` held whole."""
+    limit, total = export_limit(), 0
     with path.open("rb") as raw:
         compressed = raw.read(2) == b"\x1f\x8b"
     opener = gzip.open if compressed else open
     with opener(path, "rb") as stream:
-        for raw_line in stream:
+        while raw_line := stream.readline(MAX_LINE):
+            total += len(raw_line)
+            long_line = len(raw_line) == MAX_LINE and not raw_line.endswith(b"\n")
+            while long_line and (rest := stream.readline(MAX_LINE)):
+                total += len(rest)
+                long_line = not rest.endswith(b"\n")
+                if total > limit:
+                    break
+            if total > limit:
+                raise _OverLimit(str(TooLarge(None, limit, MAX_EXPORT_ENV)))
             yield raw_line.decode("utf-8", errors="replace").rstrip("\r\n")
 
 

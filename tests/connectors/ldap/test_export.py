@@ -121,7 +121,7 @@ def test_binary_and_missing_files_are_source_errors(tmp_path: Path) -> None:
     options = LDAPOptions.model_validate(
         {"type": "ldap", "flavor": "ad", "mode": "export", "path": tmp_path / "nope.ldf"}
     )
-    with pytest.raises(SourceError, match=r"nope\.ldf: cannot be read \(No such file"):
+    with pytest.raises(SourceError, match=r"nope\.ldf: no such file \(an LDIF export\)"):
         LDAPConnector("corp", options).collect()
 
 
