@@ -34,7 +34,13 @@ from sqlalchemy import Connection, func, select
 
 from iam_gov import audit
 from iam_gov.campaigns.definition import CampaignDefinition, CampaignError, definition_from_json
-from iam_gov.campaigns.plan import PLAN_FILE, RemediationPlan, build_plan
+from iam_gov.campaigns.plan import (
+    MAX_PLAN_BYTES,
+    MAX_PLAN_ENV,
+    PLAN_FILE,
+    RemediationPlan,
+    build_plan,
+)
 from iam_gov.campaigns.progress import (
     NO_RESPONSE_PREFIX,
     Counts,
@@ -48,6 +54,7 @@ from iam_gov.store import Store
 from iam_gov.store.schema import campaign_history, campaign_items, campaigns
 from iam_gov.textsafe import csv_cell, printable
 from iam_gov.timeutil import utcnow
+from iam_gov.yamlfile import TooLarge, read_limited, size_limit
 
 BUNDLE_VERSION = 2
 MANIFEST = "manifest.json"
@@ -714,6 +721,10 @@ def _summary_html(
 # --- verifying ----------------------------------------------------------------------------
 
 
+def _manifest_limit() -> int:
+    return size_limit(MAX_PLAN_ENV, MAX_PLAN_BYTES)
+
+
 def verify_bundle(directory: Path) -> list[str]:
     """Problems with a bundle folder: files modified, missing or extra, a manifest that cannot
     be read. Empty when the folder is exactly what its manifest lists."""
@@ -724,8 +735,10 @@ def verify_bundle(directory: Path) -> list[str]:
     if not manifest_path.is_file() or manifest_path.is_symlink():
         return [f"{where}: {MANIFEST} is missing: nothing to check the files against"]
     try:
-        manifest = json.loads(manifest_path.read_bytes())
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        manifest = json.loads(read_limited(manifest_path, _manifest_limit(), MAX_PLAN_ENV))
+    except TooLarge as exc:
+        return [f"{where}/{MANIFEST}: {exc}"]
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
         return [f"{where}/{MANIFEST}: unreadable ({printable(exc)})"]
     listed = manifest.get("files") if isinstance(manifest, dict) else None
     if (

@@ -251,6 +251,15 @@ def test_a_manifest_that_is_missing_unreadable_or_cut_down(store: Store, tmp_pat
     assert verify_bundle(out) == [
         f"{out}/manifest.json: unreadable (not a manifest of SHA-256 hashes)"
     ]
+    (out / MANIFEST).write_text("[" * 100_000)  # nested too deep for json
+    [problem] = verify_bundle(out)
+    assert problem.startswith(f"{out}/manifest.json: unreadable")
+    with (out / MANIFEST).open("wb") as sparse:  # over the limit: refused, not read
+        sparse.truncate(65_000_000)
+    assert verify_bundle(out) == [
+        f"{out}/manifest.json: is 65 MB, over the size limit of 64 MB "
+        "(set IAM_GOV_MAX_PLAN_MB to raise it)"
+    ]
     (out / MANIFEST).unlink()
     assert verify_bundle(out) == [
         f"{out}: manifest.json is missing: nothing to check the files against"
