@@ -36,10 +36,17 @@ def export_command(
         raise ConfigError(
             f"export: no system {system!r} is configured (configured: {', '.join(config.systems)})"
         )
+    existed = out_dir.exists()
     folder = prepare_out(out_dir)
-    connector = build_connector(system, config.systems[system])
-    written = connector.write_export(folder)
-    options_file = write_options(folder, system, written.options)
+    try:
+        connector = build_connector(system, config.systems[system])
+        written = connector.write_export(folder)
+        options_file = write_options(folder, system, written.options)
+    except BaseException:
+        # no half export left to be read back as if whole: the folder is as it was (new or
+        # empty, as prepare_out made sure)
+        _empty(folder, remove=not existed)
+        raise
     out.print(
         Text(
             f"{system}: wrote {len(written.files)} files to {folder}; "
@@ -50,3 +57,16 @@ def export_command(
         err.print(Text.assemble(("warning: ", "bold yellow"), f"{system}: {problem}"))
     if written.problems:
         raise typer.Exit(1)
+
+
+def _empty(folder: Path, *, remove: bool) -> None:
+    import shutil
+
+    if remove:
+        shutil.rmtree(folder, ignore_errors=True)
+        return
+    for child in folder.iterdir():
+        if child.is_dir() and not child.is_symlink():
+            shutil.rmtree(child, ignore_errors=True)
+        else:
+            child.unlink(missing_ok=True)

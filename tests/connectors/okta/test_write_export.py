@@ -190,3 +190,44 @@ def test_iam_gov_export_command(
     assert read.model_dump(exclude={"source", "collected_at"}) == snapshot.model_dump(
         exclude={"source", "collected_at"}
     )
+
+
+@pytest.mark.parametrize("folder_existed", [False, True])
+def test_a_failed_export_leaves_no_part_of_itself(
+    server: OktaServer, tmp_path: Path, folder_existed: bool
+) -> None:
+    """An export that fails (here the token is refused) leaves its folder as it found it:
+    gone when the command made it, empty when it was given empty — never a part of an export
+    that could be read back as the whole."""
+    config = tmp_path / "iam-gov.toml"
+    config.write_text(
+        '[policy]\npath = "policy.yaml"\n\n[systems.hr]\ntype = "hr"\npath = "hr.csv"\n\n'
+        f'[systems.okta]\ntype = "okta"\nmode = "live"\norg_url = "{server.url}"\n'
+        "allow_http = true\n"
+        'api_token = { env = "OKTA_API_TOKEN" }\n'
+    )
+    out = tmp_path / "okta-export"
+    if folder_existed:
+        out.mkdir()
+    env = {
+        **os.environ,
+        "IAM_GOV_DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite'}",
+        "OKTA_API_TOKEN": "not-the-token",
+    }
+    env.pop("IAM_GOV_CONFIG", None)
+
+    ran = subprocess.run(
+        [sys.executable, "-m", "iam_gov", "--config", str(config), "export", "okta"]
+        + ["--out", str(out)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+
+    assert ran.returncode == 2, ran.stderr
+    assert "Traceback" not in ran.stderr
+    if folder_existed:
+        assert list(out.iterdir()) == []
+    else:
+        assert not out.exists()
