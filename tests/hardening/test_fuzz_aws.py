@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -28,13 +27,6 @@ DETAILS = "aws/authorization-details.json"
 REPORT = "aws/credential-report.json"
 ROOT = "arn:aws:iam::210987654321:root"
 FILES = [DETAILS, REPORT, "aws/password-policy.json", "aws/last-accessed/user/ana.sato.json"]
-
-
-@pytest.fixture(scope="module")
-def demo() -> Iterator[DemoCopy]:
-    copy = DemoCopy()
-    yield copy
-    copy.close()
 
 
 @pytest.mark.parametrize("relative", FILES)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import tracemalloc
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -49,13 +48,6 @@ MAY_BE_EMPTY = {"okta/users-deprovisioned.json"}
 
 def _system(relative: str) -> str:
     return relative.split("/")[0]
-
-
-@pytest.fixture(scope="module")
-def demo() -> Iterator[DemoCopy]:
-    copy = DemoCopy()
-    yield copy
-    copy.close()
 
 
 @pytest.mark.parametrize("relative", FILES)

@@ -5,7 +5,6 @@ file, or read incomplete naming it — never another exception, never a silent p
 from __future__ import annotations
 
 import tracemalloc
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -37,13 +36,6 @@ FILES = [
     "openvpn/pki/certs_by_serial/1007.pem",
     "openvpn/mapping.yaml",
 ]
-
-
-@pytest.fixture(scope="module")
-def demo() -> Iterator[DemoCopy]:
-    copy = DemoCopy()
-    yield copy
-    copy.close()
 
 
 @pytest.mark.parametrize("relative", FILES)

@@ -5,7 +5,6 @@ incomplete naming it — never another exception, never a peer dropped silently.
 from __future__ import annotations
 
 import tracemalloc
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -24,13 +23,6 @@ from tests.hardening.fuzz_exports import (
 CONFIG = "wireguard/wg0.conf"
 DUMP = "wireguard/wg0.dump"
 MAPPING = "wireguard/mapping.yaml"
-
-
-@pytest.fixture(scope="module")
-def demo() -> Iterator[DemoCopy]:
-    copy = DemoCopy()
-    yield copy
-    copy.close()
 
 
 @pytest.mark.parametrize("relative", [CONFIG, DUMP, MAPPING])
