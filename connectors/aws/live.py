@@ -98,9 +98,17 @@ def read_account(
                     )
                 )
     last_accessed: dict[str, list[dict[str, Any]]] = {}
+    gone = patience is not None and patience.failures_in_a_row >= patience.failures_to_open
+    answered = False
     if access_advisor:
-        last_accessed = _last_accessed(iam, details.principal_arns(), errors)
+        last_accessed, answered = _last_accessed(iam, details.principal_arns(), errors)
+    # Access Advisor's calls run side by side: an endpoint answering them all with an error
+    # page (it lacks them) can fail several at once and open the circuit breaker. That is an
+    # answer about an optional part, not a server gone: only the advisor's data is unknown.
     if patience is not None and patience.failures_in_a_row >= patience.failures_to_open:
+        gone = gone or not answered
+    if gone:
+        assert patience is not None
         # The server went away mid-collect: what is left is mostly unknown, so the collect
         # fails (the previous snapshot stays the latest, marked stale) rather than store it.
         raise ConnectorError(
@@ -207,12 +215,13 @@ def _user_credentials(iam: IAMClient, user: UserDetail) -> ReportUser:
 
 def _last_accessed(
     iam: IAMClient, arns: list[str], errors: list[SnapshotError]
-) -> dict[str, list[dict[str, Any]]]:
+) -> tuple[dict[str, list[dict[str, Any]]], bool]:
     """Access Advisor for every principal: start every job, then read each when it is done.
     A principal whose job fails is noted; a failure that is not about one principal (the
     endpoint does not implement the call, answers what cannot be parsed, is gone) stops
     Access Advisor altogether, said once. Either way the snapshot is incomplete, never the
-    collect aborted: this part is optional."""
+    collect aborted: this part is optional. Also whether what stopped it was an answer (an
+    error page, "not implemented") rather than a server that no longer answers."""
     from concurrent.futures import ThreadPoolExecutor
 
     advisor = _Advisor(iam)
@@ -237,7 +246,7 @@ def _last_accessed(
                 consequence=ADVISOR_UNKNOWN,
             )
         )
-    return found
+    return found, advisor.stopped_by_an_answer
 
 
 @dataclass(frozen=True)
@@ -256,6 +265,7 @@ class _Advisor:
 
         self.iam = iam
         self.broken: tuple[str, str] | None = None
+        self.stopped_by_an_answer = False
         self._lock = threading.Lock()
 
     def _fail(self, operation: str, arn: str, exc: Exception) -> SnapshotError | None:
@@ -267,9 +277,12 @@ class _Advisor:
             status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
             if code not in _NOT_IMPLEMENTED and status not in (404, 501):
                 return _advisor_error(operation, arn, describe_aws_error(exc, operation))
+        from botocore.parsers import ResponseParserError
+
         with self._lock:
             if self.broken is None:
                 self.broken = (operation, describe_aws_error(exc, operation))
+                self.stopped_by_an_answer = isinstance(exc, ClientError | ResponseParserError)
         return None
 
     def start(self, arn: str) -> _Started:

@@ -10,6 +10,7 @@ call still goes to moto over HTTP.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import threading
@@ -64,6 +65,9 @@ class AccessAdvisor:
     error_page: int | None = None
     """Answer every Access Advisor call with an HTML error page of this HTTP status, as an
     endpoint that does not implement it does (a proxy, an IAM emulator)."""
+    together: threading.Barrier | None = None
+    """Hold each Access Advisor call until this many are in flight at once (then answer them
+    all): the side-by-side failures a slow machine gives by chance."""
     calls: list[tuple[str, dict[str, str]]] = field(default_factory=list)
     _jobs: dict[str, list[Any]] = field(default_factory=dict)
     _ids: Iterator[int] = field(default_factory=itertools.count)
@@ -83,6 +87,10 @@ class AccessAdvisor:
         action = params.get("Action")
         if action not in ("GenerateServiceLastAccessedDetails", "GetServiceLastAccessedDetails"):
             return None  # moto's business
+        if self.together is not None:
+            # fewer calls than parties: the barrier breaks, and the ones there are answered
+            with contextlib.suppress(threading.BrokenBarrierError):
+                self.together.wait(timeout=10)
         with self._lock:
             self.calls.append((action, params))
             if self.error_page is not None:
