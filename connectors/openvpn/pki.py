@@ -410,9 +410,9 @@ def _crl_signed_by(
         problems.append("no readable CA certificate to check the CRL's signature against")
         return None
     for ca in cas:
-        if ca.subject != crl.issuer:
-            continue
         try:
+            if ca.subject != crl.issuer:  # parsed when first used: may fail here
+                continue
             if crl.is_signature_valid(ca.public_key()):  # type: ignore[arg-type]
                 return True
         except (TypeError, ValueError):

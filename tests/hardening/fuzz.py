@@ -170,5 +170,8 @@ def check_refusal(
 
 
 def canary_whole(data: bytes) -> bool:
-    """Whether the canary is still in ``data`` in one piece, not cut by a mutation."""
-    return CANARY.encode() in data
+    """Whether the canary is still in ``data`` in one piece, not cut by a mutation — and its
+    tail nowhere on its own (a line cut from a copy of it may be quoted like any field)."""
+    return CANARY.encode() in data and data.count(CANARY_TAIL.encode()) == data.count(
+        CANARY.encode()
+    )

@@ -18,6 +18,7 @@ from iam_gov.errors import SourceError
 from tests.hardening.fuzz_exports import (
     DemoCopy,
     Mutation,
+    _flip,
     byte_mutations,
     check_command,
     read_damaged,
@@ -47,6 +48,15 @@ def test_a_damaged_file_is_read_refused_or_incomplete(
     """Truncated, a byte flipped, bytes inserted (NUL, bidi, CR, a 200 KB line) or deleted,
     or random: a typed error or problems naming the file; no account lost silently."""
     read_damaged(demo, "openvpn", relative, mutation)
+
+
+@pytest.mark.parametrize(("at", "value"), [(0.393, 0x32), (0.438, 0x66)])
+def test_a_ca_certificate_whose_subject_cannot_be_parsed_is_a_problem(
+    demo: DemoCopy, at: float, value: int
+) -> None:
+    """The subject is parsed when first compared with the CRL's issuer: a damaged one was a
+    ValueError there (found by benchmarks/fuzz_exports.py --seed 99)."""
+    read_damaged(demo, "openvpn", "openvpn/pki/ca.crt", _flip(at, value))
 
 
 @settings(max_examples=10)
