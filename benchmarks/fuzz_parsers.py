@@ -80,7 +80,9 @@ def fuzz_parser(valid: bytes, read: Read, cases: int, folder: Path) -> Tally:
     tally = Tally()
     folder.mkdir()
 
-    @settings(max_examples=cases, database=None, suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=cases, database=None, deadline=None, suppress_health_check=list(HealthCheck)
+    )
     @given(data=fuzzed(valid))
     def run(data: bytes) -> None:
         read(folder, data, tally)
@@ -94,7 +96,12 @@ def fuzz_ldap(batches: int) -> tuple[int, int]:
     counts = [0, 0]
     with ldap_filter.fuzz_slapd() as server, ldap_filter.connected(server) as (directory, scope):
 
-        @settings(max_examples=batches, database=None, suppress_health_check=list(HealthCheck))
+        @settings(
+            max_examples=batches,
+            database=None,
+            deadline=None,
+            suppress_health_check=list(HealthCheck),
+        )
         @given(batch=ldap_filter.batches)
         def run(batch: list[tuple[str, str]]) -> None:
             counts[1] += ldap_filter.check_batch(server, directory, scope, batch)
