@@ -66,6 +66,9 @@ class Method:
     permissions boundary), which is what admin-equivalence means."""
     note: str | None = None
     """Why the method can be no more than resource-constrained, when it cannot."""
+    sources: tuple[str, ...] = ()
+    """Where the method is published: Rhino Security Labs' numbered list, Bishop Fox's
+    iam-vulnerable scenario, PMapper's edge checker, pathfinding.cloud."""
 
     @property
     def actions(self) -> tuple[str, ...]:
@@ -101,6 +104,11 @@ METHODS: tuple[Method, ...] = (
         (_r("iam:CreatePolicyVersion", on_target=True),),
         Target.ATTACHED_POLICIES,
         grants_anything=True,
+        sources=(
+            "Rhino #1",
+            "Bishop Fox iam-vulnerable: privesc1-CreateNewPolicyVersion",
+            "PMapper IAMEdgeChecker",
+        ),
     ),
     Method(
         "iam-set-default-policy-version",
@@ -111,6 +119,10 @@ METHODS: tuple[Method, ...] = (
         Target.ATTACHED_POLICIES,
         note="the snapshot keeps only each policy's default version; what the others allow "
         "is not known",
+        sources=(
+            "Rhino #2",
+            "Bishop Fox iam-vulnerable: privesc2-SetExistingDefaultPolicyVersion",
+        ),
     ),
     Method(
         "iam-create-access-key",
@@ -118,6 +130,11 @@ METHODS: tuple[Method, ...] = (
         "Creates an access key for another IAM user and acts as that user.",
         (_r("iam:CreateAccessKey", on_target=True),),
         Target.OTHER_USERS,
+        sources=(
+            "Rhino #4",
+            "Bishop Fox iam-vulnerable: privesc4-CreateAccessKey",
+            "PMapper IAMEdgeChecker",
+        ),
     ),
     Method(
         "iam-create-login-profile",
@@ -125,6 +142,11 @@ METHODS: tuple[Method, ...] = (
         "Gives a console password to another IAM user that has none, then signs in as them.",
         (_r("iam:CreateLoginProfile", on_target=True),),
         Target.OTHER_USERS,
+        sources=(
+            "Rhino #5",
+            "Bishop Fox iam-vulnerable: privesc5-CreateLoginProfile",
+            "PMapper IAMEdgeChecker",
+        ),
     ),
     Method(
         "iam-update-login-profile",
@@ -132,6 +154,11 @@ METHODS: tuple[Method, ...] = (
         "Resets another IAM user's console password, then signs in as them.",
         (_r("iam:UpdateLoginProfile", on_target=True),),
         Target.OTHER_USERS,
+        sources=(
+            "Rhino #6",
+            "Bishop Fox iam-vulnerable: privesc6-UpdateLoginProfile",
+            "PMapper IAMEdgeChecker",
+        ),
     ),
     Method(
         "iam-attach-user-policy",
@@ -141,6 +168,10 @@ METHODS: tuple[Method, ...] = (
         Target.SELF_USER,
         principal_kinds=("user",),
         grants_anything=True,
+        sources=(
+            "Rhino #7",
+            "Bishop Fox iam-vulnerable: privesc7-AttachUserPolicy",
+        ),
     ),
     Method(
         "iam-attach-group-policy",
@@ -150,6 +181,10 @@ METHODS: tuple[Method, ...] = (
         Target.OWN_GROUPS,
         principal_kinds=("user",),
         grants_anything=True,
+        sources=(
+            "Rhino #8",
+            "Bishop Fox iam-vulnerable: privesc8-AttachGroupPolicy",
+        ),
     ),
     Method(
         "iam-attach-role-policy",
@@ -158,6 +193,10 @@ METHODS: tuple[Method, ...] = (
         (_r("iam:AttachRolePolicy", on_target=True),),
         Target.CONTROLLED_ROLES,
         grants_anything=True,
+        sources=(
+            "Rhino #9",
+            "Bishop Fox iam-vulnerable: privesc9-AttachRolePolicy",
+        ),
     ),
     Method(
         "iam-put-user-policy",
@@ -167,6 +206,10 @@ METHODS: tuple[Method, ...] = (
         Target.SELF_USER,
         principal_kinds=("user",),
         grants_anything=True,
+        sources=(
+            "Rhino #10",
+            "Bishop Fox iam-vulnerable: privesc10-PutUserPolicy",
+        ),
     ),
     Method(
         "iam-put-group-policy",
@@ -176,6 +219,10 @@ METHODS: tuple[Method, ...] = (
         Target.OWN_GROUPS,
         principal_kinds=("user",),
         grants_anything=True,
+        sources=(
+            "Rhino #11",
+            "Bishop Fox iam-vulnerable: privesc11-PutGroupPolicy",
+        ),
     ),
     Method(
         "iam-put-role-policy",
@@ -184,6 +231,10 @@ METHODS: tuple[Method, ...] = (
         (_r("iam:PutRolePolicy", on_target=True),),
         Target.CONTROLLED_ROLES,
         grants_anything=True,
+        sources=(
+            "Rhino #12",
+            "Bishop Fox iam-vulnerable: privesc12-PutRolePolicy",
+        ),
     ),
     Method(
         "iam-add-user-to-group",
@@ -192,6 +243,10 @@ METHODS: tuple[Method, ...] = (
         (_r("iam:AddUserToGroup", on_target=True),),
         Target.GROUPS,
         principal_kinds=("user",),
+        sources=(
+            "Rhino #13",
+            "Bishop Fox iam-vulnerable: privesc13-AddUserToGroup",
+        ),
     ),
     Method(
         "iam-update-assume-role-policy",
@@ -205,6 +260,11 @@ METHODS: tuple[Method, ...] = (
             _r("sts:AssumeRole", on_target=True, granted_by_target=_REWRITTEN_TRUST),
         ),
         Target.ANY_ROLE,
+        sources=(
+            "Rhino #14",
+            "Bishop Fox iam-vulnerable: privesc14-UpdatingAssumeRolePolicy",
+            "PMapper IAMEdgeChecker",
+        ),
     ),
     Method(
         "sts-assume-role",
@@ -212,6 +272,10 @@ METHODS: tuple[Method, ...] = (
         "Assumes a role whose trust policy admits it and that can do more than it can.",
         (_r("sts:AssumeRole", on_target=True),),
         Target.TRUSTING_ROLES,
+        sources=(
+            "Bishop Fox iam-vulnerable: privesc-AssumeRole",
+            "PMapper STSEdgeChecker",
+        ),
     ),
     Method(
         "iam-permissions-boundary",
@@ -228,6 +292,7 @@ METHODS: tuple[Method, ...] = (
             ),
         ),
         Target.SELF_USER,  # and controlled roles: see escalation.py
+        sources=("pathfinding.cloud",),
     ),
     Method(
         "passrole-lambda-invoke",
@@ -236,6 +301,11 @@ METHODS: tuple[Method, ...] = (
         (_PASS, _r("lambda:CreateFunction"), _r("lambda:InvokeFunction")),
         Target.SERVICE_ROLES,
         service="lambda.amazonaws.com",
+        sources=(
+            "Rhino #15",
+            "Bishop Fox iam-vulnerable: privesc15-PassExistingRoleToNewLambdaThenInvoke",
+            "PMapper LambdaEdgeChecker",
+        ),
     ),
     Method(
         "passrole-lambda-event-source",
@@ -245,6 +315,10 @@ METHODS: tuple[Method, ...] = (
         (_PASS, _r("lambda:CreateFunction"), _r("lambda:CreateEventSourceMapping")),
         Target.SERVICE_ROLES,
         service="lambda.amazonaws.com",
+        sources=(
+            "Rhino #16",
+            "Bishop Fox iam-vulnerable: privesc16-PassRoleToNewLambdaThenTriggerWithNewDynamo",
+        ),
     ),
     Method(
         "passrole-ec2-run-instances",
@@ -254,6 +328,11 @@ METHODS: tuple[Method, ...] = (
         (_PASS, _r("ec2:RunInstances")),
         Target.SERVICE_ROLES,
         service="ec2.amazonaws.com",
+        sources=(
+            "Rhino #3",
+            "Bishop Fox iam-vulnerable: privesc3-CreateEC2WithExistingInstanceProfile",
+            "PMapper EC2EdgeChecker",
+        ),
     ),
     Method(
         "passrole-glue-dev-endpoint",
@@ -262,6 +341,10 @@ METHODS: tuple[Method, ...] = (
         (_PASS, _r("glue:CreateDevEndpoint")),
         Target.SERVICE_ROLES,
         service="glue.amazonaws.com",
+        sources=(
+            "Rhino #18",
+            "Bishop Fox iam-vulnerable: privesc18-PassExistingRoleToNewGlueDevEndpoint",
+        ),
     ),
     Method(
         "glue-update-dev-endpoint",
@@ -271,6 +354,10 @@ METHODS: tuple[Method, ...] = (
         Target.EXISTING_SERVICE_ROLES,
         service="glue.amazonaws.com",
         note=_EXISTING.format(what="endpoints"),
+        sources=(
+            "Rhino #19",
+            "Bishop Fox iam-vulnerable: privesc19-UpdateExistingGlueDevEndpoint",
+        ),
     ),
     Method(
         "passrole-cloudformation",
@@ -279,6 +366,11 @@ METHODS: tuple[Method, ...] = (
         (_PASS, _r("cloudformation:CreateStack")),
         Target.SERVICE_ROLES,
         service="cloudformation.amazonaws.com",
+        sources=(
+            "Rhino #20",
+            "Bishop Fox iam-vulnerable: privesc20-PassExistingRoleToCloudFormation",
+            "PMapper CloudFormationEdgeChecker",
+        ),
     ),
     Method(
         "passrole-datapipeline",
@@ -291,6 +383,10 @@ METHODS: tuple[Method, ...] = (
         ),
         Target.SERVICE_ROLES,
         service="datapipeline.amazonaws.com",
+        sources=(
+            "Rhino #21",
+            "Bishop Fox iam-vulnerable: privesc21-PassExistingRoleToNewDataPipeline",
+        ),
     ),
     Method(
         "passrole-codebuild",
@@ -303,6 +399,10 @@ METHODS: tuple[Method, ...] = (
         ),
         Target.SERVICE_ROLES,
         service="codebuild.amazonaws.com",
+        sources=(
+            "Bishop Fox iam-vulnerable: privesc-codeBuildCreateProjectPassRole",
+            "PMapper CodeBuildEdgeChecker",
+        ),
     ),
     Method(
         "passrole-sagemaker-notebook",
@@ -315,6 +415,11 @@ METHODS: tuple[Method, ...] = (
         ),
         Target.SERVICE_ROLES,
         service="sagemaker.amazonaws.com",
+        sources=(
+            "Rhino (part 2)",
+            "Bishop Fox iam-vulnerable: privesc-sageMakerCreateNotebookPassRole",
+            "PMapper SageMakerEdgeChecker",
+        ),
     ),
     Method(
         "sagemaker-presigned-notebook-url",
@@ -324,6 +429,10 @@ METHODS: tuple[Method, ...] = (
         Target.EXISTING_SERVICE_ROLES,
         service="sagemaker.amazonaws.com",
         note=_EXISTING.format(what="notebooks"),
+        sources=(
+            "Rhino (part 2)",
+            "Bishop Fox iam-vulnerable: privesc-sageMakerCreatePresignedNotebookURL",
+        ),
     ),
     Method(
         "passrole-ecs-task",
@@ -336,6 +445,7 @@ METHODS: tuple[Method, ...] = (
         ),
         Target.SERVICE_ROLES,
         service="ecs-tasks.amazonaws.com",
+        sources=("pathfinding.cloud",),
     ),
     Method(
         "lambda-update-function-code",
@@ -345,6 +455,11 @@ METHODS: tuple[Method, ...] = (
         Target.EXISTING_SERVICE_ROLES,
         service="lambda.amazonaws.com",
         note=_EXISTING.format(what="functions"),
+        sources=(
+            "Rhino #17",
+            "Bishop Fox iam-vulnerable: privesc17-EditExistingLambdaFunctionWithRole",
+            "PMapper LambdaEdgeChecker",
+        ),
     ),
     Method(
         "ssm-command-on-instance",
@@ -355,6 +470,10 @@ METHODS: tuple[Method, ...] = (
         Target.EXISTING_SERVICE_ROLES,
         service="ec2.amazonaws.com",
         note=_EXISTING.format(what="instances"),
+        sources=(
+            "Bishop Fox iam-vulnerable: privesc-ssmSendCommand, privesc-ssmStartSession",
+            "PMapper SSMEdgeChecker",
+        ),
     ),
     Method(
         "ec2-instance-connect",
@@ -364,6 +483,234 @@ METHODS: tuple[Method, ...] = (
         Target.EXISTING_SERVICE_ROLES,
         service="ec2.amazonaws.com",
         note=_EXISTING.format(what="instances"),
+        sources=("Bishop Fox iam-vulnerable: privesc-ec2InstanceConnect",),
+    ),
+    Method(
+        "cloudformation-update-stack",
+        "Update an existing CloudFormation stack",
+        "Updates an existing stack with its own template; CloudFormation builds it as the "
+        "role the stack already runs with, so no iam:PassRole is needed. A stack policy "
+        "that protects resources only narrows what can be changed (and "
+        "cloudformation:SetStackPolicy lifts it); new resources are always allowed.",
+        (_r("cloudformation:UpdateStack"),),
+        Target.EXISTING_SERVICE_ROLES,
+        service="cloudformation.amazonaws.com",
+        note=_EXISTING.format(what="stacks"),
+        sources=(
+            "Bishop Fox iam-vulnerable: privesc-cloudFormationUpdateStack",
+            "PMapper CloudFormationEdgeChecker",
+            "pathfinding.cloud",
+        ),
+    ),
+    Method(
+        "cloudformation-change-set",
+        "Change an existing CloudFormation stack through a change set",
+        "Creates a change set on an existing stack and executes it; CloudFormation applies "
+        "it as the role the stack already runs with.",
+        (_r("cloudformation:CreateChangeSet"), _r("cloudformation:ExecuteChangeSet")),
+        Target.EXISTING_SERVICE_ROLES,
+        service="cloudformation.amazonaws.com",
+        note=_EXISTING.format(what="stacks"),
+        sources=("PMapper CloudFormationEdgeChecker", "pathfinding.cloud"),
+    ),
+    Method(
+        "passrole-sagemaker-processing-job",
+        "Pass a role to a new SageMaker processing job",
+        "Creates a processing job whose container (its own image and entry point) runs as "
+        "a more privileged role.",
+        (_PASS, _r("sagemaker:CreateProcessingJob")),
+        Target.SERVICE_ROLES,
+        service="sagemaker.amazonaws.com",
+        sources=(
+            "Bishop Fox iam-vulnerable: privesc-sageMakerCreateProcessingJobPassRole",
+            "PMapper SageMakerEdgeChecker",
+        ),
+    ),
+    Method(
+        "passrole-sagemaker-training-job",
+        "Pass a role to a new SageMaker training job",
+        "Creates a training job whose container runs as a more privileged role.",
+        (_PASS, _r("sagemaker:CreateTrainingJob")),
+        Target.SERVICE_ROLES,
+        service="sagemaker.amazonaws.com",
+        sources=(
+            "Bishop Fox iam-vulnerable: privesc-sageMakerCreateTrainingJobPassRole",
+            "PMapper SageMakerEdgeChecker",
+        ),
+    ),
+    Method(
+        "passrole-sagemaker-tuning-job",
+        "Pass a role to a new SageMaker hyperparameter tuning job",
+        "Creates a hyperparameter tuning job whose training containers run as a more "
+        "privileged role.",
+        (_PASS, _r("sagemaker:CreateHyperParameterTuningJob")),
+        Target.SERVICE_ROLES,
+        service="sagemaker.amazonaws.com",
+        sources=("pathfinding.cloud",),
+    ),
+    Method(
+        "passrole-autoscaling-launch-configuration",
+        "Pass a role to instances an Auto Scaling group launches",
+        "Creates a launch configuration with a more privileged role's instance profile and "
+        "an Auto Scaling group that launches it, then reads the role's credentials from "
+        "the instance metadata.",
+        (
+            _PASS,
+            _r("autoscaling:CreateLaunchConfiguration"),
+            _r("autoscaling:CreateAutoScalingGroup"),
+        ),
+        Target.SERVICE_ROLES,
+        service="ec2.amazonaws.com",
+        sources=("PMapper AutoScalingEdgeChecker", "pathfinding.cloud"),
+    ),
+    Method(
+        "passrole-ec2-spot-instances",
+        "Pass a role to a new EC2 Spot instance",
+        "Requests a Spot instance with a more privileged role's instance profile and reads "
+        "its credentials from the instance metadata.",
+        (_PASS, _r("ec2:RequestSpotInstances")),
+        Target.SERVICE_ROLES,
+        service="ec2.amazonaws.com",
+        sources=("pathfinding.cloud",),
+    ),
+    Method(
+        "lambda-update-function-configuration",
+        "Change an existing Lambda function's configuration",
+        "Adds its own layer (code that runs before the handler) to an existing function "
+        "that runs as a more privileged role.",
+        (_r("lambda:UpdateFunctionConfiguration"),),
+        Target.EXISTING_SERVICE_ROLES,
+        service="lambda.amazonaws.com",
+        note=_EXISTING.format(what="functions"),
+        sources=("Rhino (part 2)", "pathfinding.cloud"),
+    ),
+    Method(
+        "passrole-lambda-add-permission",
+        "Pass a role to a new Lambda function and allow itself to invoke it",
+        "Creates a Lambda function running as a more privileged role and adds a statement "
+        "to the function's resource policy that lets it invoke the function.",
+        (_PASS, _r("lambda:CreateFunction"), _r("lambda:AddPermission")),
+        Target.SERVICE_ROLES,
+        service="lambda.amazonaws.com",
+        sources=("pathfinding.cloud",),
+    ),
+    Method(
+        "codebuild-start-build-override",
+        "Start a build of an existing CodeBuild project with its own buildspec",
+        "Starts a build of an existing project with a buildspec override, which runs its "
+        "commands as the project's role.",
+        (_r("codebuild:StartBuild", "codebuild:StartBuildBatch"),),
+        Target.EXISTING_SERVICE_ROLES,
+        service="codebuild.amazonaws.com",
+        note=_EXISTING.format(what="projects"),
+        sources=("pathfinding.cloud",),
+    ),
+    Method(
+        "passrole-ecs-service",
+        "Pass a role to a new ECS service",
+        "Registers a task definition with a more privileged task role and creates a service "
+        "that runs it.",
+        (_PASS, _r("ecs:RegisterTaskDefinition"), _r("ecs:CreateService")),
+        Target.SERVICE_ROLES,
+        service="ecs-tasks.amazonaws.com",
+        sources=("pathfinding.cloud",),
+    ),
+    Method(
+        "ecs-execute-command",
+        "Run commands in an existing ECS task",
+        "Opens a shell in a running task (ECS Exec) and uses its task role.",
+        (_r("ecs:ExecuteCommand"),),
+        Target.EXISTING_SERVICE_ROLES,
+        service="ecs-tasks.amazonaws.com",
+        note=_EXISTING.format(what="tasks"),
+        sources=("pathfinding.cloud",),
+    ),
+    Method(
+        "passrole-apprunner",
+        "Pass a role to a new App Runner service",
+        "Creates an App Runner service whose instances run its code as a more privileged "
+        "instance role.",
+        (_PASS, _r("apprunner:CreateService")),
+        Target.SERVICE_ROLES,
+        service="tasks.apprunner.amazonaws.com",
+        sources=("pathfinding.cloud",),
+    ),
+    Method(
+        "apprunner-update-service",
+        "Replace an existing App Runner service's code",
+        "Points an existing App Runner service at its own image or start command, which "
+        "runs as the service's instance role.",
+        (_r("apprunner:UpdateService"),),
+        Target.EXISTING_SERVICE_ROLES,
+        service="tasks.apprunner.amazonaws.com",
+        note=_EXISTING.format(what="services"),
+        sources=("pathfinding.cloud",),
+    ),
+    Method(
+        "passrole-bedrock-agentcore-code-interpreter",
+        "Pass a role to a new Bedrock AgentCore code interpreter",
+        "Creates an AgentCore code interpreter running as a more privileged role, starts a "
+        "session and runs code in it.",
+        (
+            _PASS,
+            _r("bedrock-agentcore:CreateCodeInterpreter"),
+            _r("bedrock-agentcore:StartCodeInterpreterSession"),
+            _r("bedrock-agentcore:InvokeCodeInterpreter"),
+        ),
+        Target.SERVICE_ROLES,
+        service="bedrock-agentcore.amazonaws.com",
+        sources=("pathfinding.cloud",),
+    ),
+    Method(
+        "passrole-glue-job",
+        "Pass a role to a new Glue job and run it",
+        "Creates a Glue job running its own script as a more privileged role, and starts "
+        "it (directly or with a trigger).",
+        (
+            _PASS,
+            _r("glue:CreateJob"),
+            _r("glue:StartJobRun", "glue:CreateTrigger"),
+        ),
+        Target.SERVICE_ROLES,
+        service="glue.amazonaws.com",
+        sources=("pathfinding.cloud",),
+    ),
+    Method(
+        "passrole-glue-update-job",
+        "Point an existing Glue job at its own script and a more privileged role",
+        "Rewrites an existing Glue job (its script and its role) and starts it.",
+        (_PASS, _r("glue:UpdateJob"), _r("glue:StartJobRun", "glue:CreateTrigger")),
+        Target.SERVICE_ROLES,
+        service="glue.amazonaws.com",
+        note="which Glue jobs exist is not in an IAM snapshot: possible, not proven",
+        sources=("pathfinding.cloud",),
+    ),
+    Method(
+        "ec2-modify-user-data",
+        "Replace an existing EC2 instance's user data",
+        "Stops an instance, replaces its user data with its own script and starts it: the "
+        "script runs as the instance's role.",
+        (
+            _r("ec2:ModifyInstanceAttribute"),
+            _r("ec2:StopInstances"),
+            _r("ec2:StartInstances"),
+        ),
+        Target.EXISTING_SERVICE_ROLES,
+        service="ec2.amazonaws.com",
+        note=_EXISTING.format(what="instances"),
+        sources=("pathfinding.cloud",),
+    ),
+    Method(
+        "ec2-launch-template-version",
+        "Make an existing launch template run its own user data",
+        "Creates a new version of a launch template (same instance profile, its own user "
+        "data) and makes it the default; the next instance launched from it runs the "
+        "script as the template's role.",
+        (_r("ec2:CreateLaunchTemplateVersion"), _r("ec2:ModifyLaunchTemplate")),
+        Target.EXISTING_SERVICE_ROLES,
+        service="ec2.amazonaws.com",
+        note=_EXISTING.format(what="launch templates"),
+        sources=("pathfinding.cloud",),
     ),
 )
 
