@@ -70,7 +70,8 @@ class AWSOptions(LiveOrExportOptions):
     authorization_details: RelPath | None = None
     """Output of ``aws iam get-account-authorization-details``."""
     credential_report: RelPath | None = None
-    """Decoded CSV, or the JSON of ``aws iam get-credential-report``."""
+    """Decoded CSV, or the JSON of ``aws iam get-credential-report``. Optional: without it
+    users' passwords, access keys and MFA are unknown (and said to be)."""
     password_policy: RelPath | None = None
     """Output of ``aws iam get-account-password-policy``; ``null`` when there is none."""
     service_last_accessed: RelPath | None = None
@@ -103,13 +104,10 @@ class AWSOptions(LiveOrExportOptions):
 
     @model_validator(mode="after")
     def _fits_mode(self) -> AWSOptions:
-        if self.mode == "export" and (
-            self.authorization_details is None or self.credential_report is None
-        ):
+        if self.mode == "export" and self.authorization_details is None:
             raise ValueError(
                 'mode = "export" needs authorization_details (the output of `aws iam '
-                "get-account-authorization-details`) and credential_report (the output of "
-                "`aws iam get-credential-report`)"
+                "get-account-authorization-details`)"
             )
         self.check_mode()
         return self
@@ -192,7 +190,6 @@ class AWSConnector(Connector[AWSOptions]):
         options = self.options
         if options.mode == "export":
             assert options.authorization_details is not None
-            assert options.credential_report is not None
             collected = read_export(
                 options.authorization_details,
                 options.credential_report,

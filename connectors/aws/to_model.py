@@ -4,6 +4,7 @@ entitlements, with the grants through groups; policy documents kept for the anal
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -241,6 +242,8 @@ class _SnapshotBuilder:
     def _user(self, user: UserDetail, row: ReportUser | None) -> None:
         tags = {tag.key: tag.value for tag in user.tags}
         attributes = {"principal_type": "user", "path": user.path, "user_id": user.user_id}
+        # Kept for policy conditions on aws:PrincipalTag.
+        attributes["tags"] = json.dumps(tags, sort_keys=True)
         if user.permissions_boundary is not None:
             attributes["permissions_boundary"] = user.permissions_boundary.permissions_boundary_arn
         status = AccountStatus.ACTIVE  # unknown credentials must never look like removed ones
@@ -328,6 +331,8 @@ class _SnapshotBuilder:
     def _roles(self, details: AuthorizationDetails) -> None:
         for role in details.role_detail_list:
             attributes = {"principal_type": "role", "path": role.path, "role_id": role.role_id}
+            role_tags = {tag.key: tag.value for tag in role.tags}
+            attributes["tags"] = json.dumps(role_tags, sort_keys=True)
             if role.permissions_boundary is not None:
                 attributes["permissions_boundary"] = (
                     role.permissions_boundary.permissions_boundary_arn

@@ -5,6 +5,7 @@ escalation analysis (``escalation``, then ``analysis``) builds on."""
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -12,6 +13,7 @@ from datetime import datetime
 from typing import Any, Self
 
 from iam_gov.aws_policy.catalog import Catalog, default_catalog
+from iam_gov.aws_policy.conditions import PRINCIPAL_TAG, Known, mentions_principal
 from iam_gov.aws_policy.document import (
     CompiledPolicy,
     StatementRef,
@@ -55,6 +57,8 @@ class Principal:
     has_password: bool | None = None
     """A user with an active console password; None when the snapshot does not say."""
     created_at: datetime | None = None
+    tags: tuple[tuple[str, str], ...] | None = None
+    """Its tags (key, value); None when the snapshot does not say."""
 
     @property
     def short(self) -> str:
@@ -114,6 +118,9 @@ class AccountModel:
     unknown_policies: dict[str, tuple[str, ...]] = field(default_factory=dict)
     """Principal ARN -> policies it holds whose documents are missing."""
     catalog: Catalog = field(default_factory=default_catalog)
+    as_of: datetime | None = None
+    """When the snapshot was true: conditions on the time before it are decided."""
+    organization_id: str | None = None
     _compiled: dict[str, CompiledPolicy] = field(init=False, default_factory=dict, repr=False)
     _sets: dict[tuple[Any, ...], PolicySet] = field(init=False, default_factory=dict, repr=False)
     _trusts: dict[str, Trust] = field(init=False, default_factory=dict, repr=False)
@@ -132,6 +139,8 @@ class AccountModel:
     )
     memo: dict[str, dict[Any, Any]] = field(init=False, default_factory=dict, repr=False)
     """Per-analysis caches of the escalation module, kept with the account they describe."""
+    _mentions: dict[str, bool] = field(init=False, default_factory=dict, repr=False)
+    _shared_known: dict[str, Known] = field(init=False, default_factory=dict, repr=False)
 
     # --- building ---------------------------------------------------------------------
 
@@ -217,14 +226,19 @@ class AccountModel:
                 unique_id=attributes.get("user_id") or attributes.get("role_id"),
                 has_password=has_password,
                 created_at=account.created_at,
+                tags=_tags(attributes.get("tags")),
             )
-        return cls.build(
+        model = cls.build(
             principals.values(),
             documents,
             trusts,
             {g: tuple(sorted(p)) for g, p in groups.items()},
             unknown,
         )
+        model.as_of = view.as_of
+        organization = view.settings.get("organization_id")
+        model.organization_id = organization if isinstance(organization, str) else None
+        return model
 
     @classmethod
     def build(
@@ -303,7 +317,8 @@ class AccountModel:
             boundary is not None and self.compiled(boundary).has_variables
         ):
             context = self._context(p)
-        key = (p.policies, boundary, tuple(sorted(context.items())))
+        known = self._known(p, (*p.policies, *([boundary] if boundary else [])))
+        key = (p.policies, boundary, tuple(sorted(context.items())), known.key)
         return self._set(
             key,
             lambda: PolicySet(
@@ -311,8 +326,48 @@ class AccountModel:
                 tuple(self.compiled(d) for d in p.policies),
                 self.compiled(boundary) if boundary is not None else None,
                 context,
+                known,
             ),
         )
+
+    def _known(self, p: Principal, documents: tuple[str, ...]) -> Known:
+        """What the snapshot knows of the principal's requests, for conditions: its account,
+        organization and the time for all; its ARN, name and tags only where a policy it is
+        subject to tests them (principals with the same policies share one set otherwise)."""
+        account = p.arn.split(":", 5)[4] if p.arn.count(":") >= 5 else ""
+        specific = any(self._mentions_principal(d) for d in documents)
+        if not specific and account in self._shared_known:
+            return self._shared_known[account]
+        values: dict[str, tuple[str, ...]] = {"aws:principalisawsservice": ("false",)}
+        if account:
+            values["aws:principalaccount"] = (account,)
+        if self.organization_id is not None:
+            values["aws:principalorgid"] = (self.organization_id,)
+        closed: tuple[str, ...] = ()
+        if specific:
+            values["aws:principalarn"] = (p.arn,)
+            values["aws:principaltype"] = ("User" if p.kind == "user" else "AssumedRole",)
+            if p.kind == "user":
+                values["aws:username"] = (p.name,)
+                if p.unique_id:
+                    values["aws:userid"] = (p.unique_id,)
+            if p.tags is not None:
+                closed = (PRINCIPAL_TAG,)
+                values.update({PRINCIPAL_TAG + k.lower(): (v,) for k, v in p.tags})
+        known = Known(values, closed, self.as_of)
+        if not specific:
+            self._shared_known[account] = known
+        return known
+
+    def _mentions_principal(self, document_id: str) -> bool:
+        found = self._mentions.get(document_id)
+        if found is None:
+            found = any(
+                s.conditions is not None and mentions_principal(s.conditions.block)
+                for s in self.compiled(document_id).statements
+            )
+            self._mentions[document_id] = found
+        return found
 
     def group_set(self, group: str) -> PolicySet:
         policies = tuple(d for d in self.group_policies.get(group, ()) if d in self.documents)
@@ -505,6 +560,22 @@ class AccountModel:
             for p in self.principals.values()
             if p.arn != role and role in self.reachable_roles(p)
         }
+
+
+def _tags(raw: str | None) -> tuple[tuple[str, str], ...] | None:
+    """The principal's tags, as the AWS connector keeps them (a JSON object); None when the
+    snapshot does not have them."""
+    if raw is None:
+        return None
+    if raw == "{}":
+        return ()
+    try:
+        tags = json.loads(raw)
+    except ValueError:
+        return None
+    if not isinstance(tags, dict):
+        return None
+    return tuple(sorted((str(k), str(v)) for k, v in tags.items()))
 
 
 def _strings(value: object) -> list[str]:

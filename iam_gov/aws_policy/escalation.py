@@ -18,6 +18,11 @@ _MAX_TRIED = 10
 bounds the work on accounts with thousands of users while the order (most powerful first)
 puts the decisive ones early."""
 _BOUNDARY_METHOD = "iam-permissions-boundary"
+PASSWORD_UNKNOWN = "depends on the target's console password, unknown"
+"""The qualifier of a login-profile path when the snapshot does not say whether the target
+user has a console password (no credential report, or the user is not in it)."""
+_NEEDS_PASSWORD = {"iam-create-login-profile": False, "iam-update-login-profile": True}
+"""Login-profile methods by whether the target must already have a console password."""
 
 
 def short_name(arn: str) -> str:
@@ -40,6 +45,7 @@ class Step:
     granted: bool = False
     """The target grants it by itself (a trust rewritten to name the principal): no policy of
     the principal enables it, so it is not one of the path's enabling actions."""
+    qualifiers: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -62,6 +68,9 @@ class EscalationPath:
     notes: tuple[str, ...] = ()
     gain: int = field(default=0, repr=False, compare=False)
     """The actions the target holds (a bitmask over the account's catalogue)."""
+    qualifiers: tuple[str, ...] = ()
+    """What else the path hangs on, in words for a finding: ``needs MFA``, or that the
+    target's console password is unknown. Never on a certain path."""
 
     @property
     def enabling_actions(self) -> tuple[str, ...]:
@@ -107,6 +116,7 @@ class _Candidate:
     then: tuple[str, ...] = ()
     """Roles assumed afterwards, to use what was gained."""
     notes: tuple[str, ...] = ()
+    qualifiers: tuple[str, ...] = ()
 
 
 def _memo(account: AccountModel, name: str) -> dict[Any, Any]:
@@ -237,10 +247,23 @@ def _candidates(account: AccountModel, method: Method, holder: Principal) -> Ite
             if user.arn == holder.arn:
                 continue
             # Only a user without a password can be given one; only one with a password
-            # can have it changed. Unknown (no credential report): either.
-            if method.id == "iam-create-login-profile" and user.has_password is True:
+            # can have it changed. Unknown (no credential report): neither certain nor
+            # impossible.
+            needs = _NEEDS_PASSWORD.get(method.id)
+            if needs is not None and user.has_password is None:
+                note = (
+                    f"whether {short_name(user.arn)} has a console password is not in the "
+                    "snapshot (no credential report row for it)"
+                )
+                yield _Candidate(
+                    user.arn,
+                    *_becomes(account, sets(user)),
+                    Certainty.CONDITIONAL,
+                    notes=(note,),
+                    qualifiers=(PASSWORD_UNKNOWN,),
+                )
                 continue
-            if method.id == "iam-update-login-profile" and user.has_password is False:
+            if needs is not None and user.has_password is not needs:
                 continue
             yield _Candidate(user.arn, *_becomes(account, sets(user)))
     elif target is Target.GROUPS:
@@ -300,6 +323,7 @@ def _try(
     level = candidate.certainty
     steps: list[Step] = []
     notes = list(candidate.notes)
+    qualifiers = list(candidate.qualifiers)
     for requirement in method.requires:
         actions = requirement.any_of
         if method.id == _BOUNDARY_METHOD:
@@ -331,9 +355,11 @@ def _try(
                 decision.statements,
                 decision.notes,
                 granted=granted is not None,
+                qualifiers=decision.qualifiers,
             )
         )
         notes.extend(decision.notes)
+        qualifiers.extend(decision.qualifiers)
         level = Certainty.weakest(level, decision.certainty)
     if method.note is not None:
         level = Certainty.weakest(level, Certainty.RESOURCE_CONSTRAINED)
@@ -341,6 +367,8 @@ def _try(
     if candidate.then:
         notes.append("then assumes " + " → ".join(short_name(r) for r in candidate.then))
     gained = candidate.gain & ~relative
+    # The qualifiers lead the notes: the notes are what a finding's evidence shows.
+    notes = [*qualifiers, *notes]
     return EscalationPath(
         principal=holder.arn,
         method=method,
@@ -352,6 +380,7 @@ def _try(
         admin=candidate.admin,
         notes=tuple(dict.fromkeys(notes)),
         gain=candidate.gain,
+        qualifiers=tuple(dict.fromkeys(qualifiers)),
     )
 
 
@@ -446,13 +475,18 @@ def _assume_path(
     gain, admin = _role_yield(account, role)
     previous = reach.chain[-2] if len(reach.chain) > 1 else principal.arn
     edge = account.assumable(previous)[role]
-    notes = [*edge.decision.notes, f"the trust policy admits it ({edge.trust_statement})"]
+    notes = [
+        *edge.decision.qualifiers,
+        *edge.decision.notes,
+        f"the trust policy admits it ({edge.trust_statement})",
+    ]
     step = Step(
         "sts:AssumeRole",
         role,
         edge.decision.certainty,
         edge.decision.statements,
         edge.decision.notes,
+        qualifiers=edge.decision.qualifiers,
     )
     return EscalationPath(
         principal=principal.arn,
@@ -465,6 +499,7 @@ def _assume_path(
         admin=admin,
         notes=tuple(notes),
         gain=gain,
+        qualifiers=edge.decision.qualifiers,
     )
 
 
@@ -570,7 +605,10 @@ def _compute_own_admin(account: AccountModel, principal: Principal) -> AdminEqui
                 s.ref
                 for policy in policies.identity
                 for s in policy.statements
-                if s.allow and s.unconditional_everywhere and s.actions & iam
+                if s.allow
+                and s.resources.everything
+                and policies.settled(s) is True
+                and s.actions & iam
             )
         )
         everything = policies.unconditional == account.catalog.everything

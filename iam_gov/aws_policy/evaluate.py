@@ -9,7 +9,11 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from iam_gov.aws_policy.catalog import Catalog
+from iam_gov.aws_policy.conditions import Known, Verdict, evaluate
 from iam_gov.aws_policy.document import CompiledPolicy, Match, Statement, StatementRef
+
+NEEDS_MFA = "needs MFA"
+"""The qualifier of a result that holds only in a session signed in with MFA."""
 
 
 class Certainty(enum.StrEnum):
@@ -48,6 +52,8 @@ class Decision:
     certainty: Certainty
     statements: tuple[StatementRef, ...]
     notes: tuple[str, ...] = ()
+    qualifiers: tuple[str, ...] = ()
+    """What else it depends on, in words a finding shows (``needs MFA``)."""
 
 
 @dataclass(frozen=True)
@@ -92,12 +98,16 @@ class PolicySet:
     groups') and its permissions boundary. Principals with the same attachments share one
     set, and with it the decisions already made.
 
-    How conditions are read — the two directions differ on purpose:
-    * an Allow under a condition makes what it grants *conditional*, never certain: we do
-      not know the request context (MFA, source IP, tags) at analysis time;
-    * a Deny under a condition is assumed *not* to apply when judging whether something is
+    How conditions are read. A condition the snapshot decides (``known``: the principal's
+    ARN, account, tags, the time) is settled: false, its statement is ignored (an Allow
+    grants nothing, a Deny blocks nothing); true, it is as if unconditional. For one the
+    snapshot cannot decide (MFA, source IP, request tags) the two directions differ on
+    purpose:
+    * an Allow under it makes what it grants *conditional*, never certain;
+    * a Deny under it is assumed *not* to apply when judging whether something is
       possible: assuming it applies would hide a path that exists whenever the condition is
       false. The result is marked conditional instead, with the Deny named in the notes.
+    Either way the notes name the unknown tests, and a result that needs MFA says so.
     """
 
     catalog: Catalog
@@ -105,6 +115,8 @@ class PolicySet:
     boundary: CompiledPolicy | None = None
     context: Mapping[str, str] = field(default_factory=dict)
     """Values of policy variables (``aws:username``) for resources that use them."""
+    known: Known = field(default_factory=Known)
+    """What the snapshot knows of the principal's requests, for conditions."""
     allowed: int = field(init=False)
     unconditional: int = field(init=False)
     identity_allowed: int = field(init=False)
@@ -126,21 +138,59 @@ class PolicySet:
     def __post_init__(self) -> None:
         allow_any = allow_full = deny_any = deny_full = 0
         for policy in self.identity:
-            allow_any |= policy.allow_any
-            allow_full |= policy.allow_full
-            deny_any |= policy.deny_any
-            deny_full |= policy.deny_full
+            a_any, a_full, d_any, d_full = self._masks(policy)
+            allow_any |= a_any
+            allow_full |= a_full
+            deny_any |= d_any
+            deny_full |= d_full
         self.identity_allowed = allow_any & ~deny_full
         everything = self.catalog.everything
         bound_any = bound_full = everything
         if self.boundary is not None:
-            b = self.boundary
-            bound_any, bound_full = b.allow_any & ~b.deny_full, b.allow_full & ~b.deny_any
-            deny_any |= b.deny_any
-            deny_full |= b.deny_full
+            b_any, b_full, bd_any, bd_full = self._masks(self.boundary)
+            bound_any, bound_full = b_any & ~bd_full, b_full & ~bd_any
+            deny_any |= bd_any
+            deny_full |= bd_full
         self.boundary_allowed = bound_any
         self.allowed = allow_any & bound_any & ~deny_full
         self.unconditional = allow_full & bound_full & ~deny_any
+
+    def _masks(self, policy: CompiledPolicy) -> tuple[int, int, int, int]:
+        """The policy's allow-any, allow-full, deny-any and deny-full masks, with the
+        conditions the snapshot decides settled."""
+        if all(s.conditions is None for s in policy.statements):
+            return policy.allow_any, policy.allow_full, policy.deny_any, policy.deny_full
+        masks = [0, 0, 0, 0]
+        for statement in policy.statements:
+            holds = self.settled(statement)
+            if holds is False:
+                continue
+            side = 0 if statement.allow else 2
+            masks[side] |= statement.actions
+            if holds is True and statement.resources.everything:
+                masks[side + 1] |= statement.actions
+        return masks[0], masks[1], masks[2], masks[3]
+
+    def verdict(self, statement: Statement, facts: Facts = ()) -> Verdict | None:
+        """How the statement's condition comes out for this principal, with the request
+        ``facts``; None when it has none."""
+        if statement.conditions is None:
+            return None
+        key = (statement, facts)
+        # Principals with the same context share its cache: the verdict depends on nothing
+        # else.
+        shared = self.known.verdicts
+        found = shared.get(key)
+        if found is None:
+            found = evaluate(statement.conditions.block, self.known.with_facts(dict(facts)))
+            shared[key] = found
+        return found
+
+    def settled(self, statement: Statement) -> bool | None:
+        """The statement applies (True: no condition, or one the snapshot makes true),
+        never applies (False), or depends on the request (None)."""
+        verdict = self.verdict(statement)
+        return True if verdict is None else verdict.holds
 
     def scope(self, actions: tuple[str, ...]) -> tuple[str, ...] | None:
         """The resource patterns outside which none of ``actions`` is allowed; None when a
@@ -153,15 +203,14 @@ class PolicySet:
             bit = self.catalog.index.get(action.lower())
             if bit is None or not self.allowed >> bit & 1:
                 continue
-            for policy in self.identity:
-                for statement in policy.statements_for(bit):
-                    if not statement.allow:
-                        continue
-                    named = statement.resources.named(self.context)
-                    if named is None:
-                        self._scopes[actions] = None
-                        return None
-                    patterns.update(named)
+            for statement in self._statements(bit)[0]:
+                if not statement.allow:
+                    continue
+                named = statement.resources.named(self.context)
+                if named is None:
+                    self._scopes[actions] = None
+                    return None
+                patterns.update(named)
         result = tuple(sorted(patterns))
         self._scopes[actions] = result
         return result
@@ -176,8 +225,11 @@ class PolicySet:
                 continue
             identity, boundary = self._statements(bit)
             # A conditional Deny on every resource leaves it conditional wherever it is used.
-            hedged = any(not s.allow and s.resources.everything for s in (*identity, *boundary))
-            if not hedged and any(s.allow and s.conditions is None for s in identity):
+            hedged = any(
+                not s.allow and s.resources.everything and self.settled(s) is None
+                for s in (*identity, *boundary)
+            )
+            if not hedged and any(s.allow and self.settled(s) is True for s in identity):
                 return Certainty.CERTAIN
             best = Certainty.CONDITIONAL
         return best
@@ -217,11 +269,21 @@ class PolicySet:
         """The identity and boundary statements naming the action."""
         found = self._by_bit.get(bit)
         if found is None:
-            identity = tuple(s for policy in self.identity for s in policy.statements_for(bit))
+            # Statements whose condition the snapshot makes false never apply: left out.
+            identity = tuple(
+                s
+                for policy in self.identity
+                for s in policy.statements_for(bit)
+                if self.settled(s) is not False
+            )
             boundary = () if self.boundary is None else self.boundary.statements_for(bit)
+            boundary = tuple(s for s in boundary if self.settled(s) is not False)
             found = (identity, boundary)
             self._by_bit[bit] = found
-            if all(s.allow and s.unconditional_everywhere for s in (*identity, *boundary)):
+            if all(
+                s.allow and s.resources.everything and self.settled(s) is True
+                for s in (*identity, *boundary)
+            ):
                 self._uniform.add(bit)
         return found
 
@@ -248,59 +310,93 @@ class PolicySet:
         """``granted_by``: why the identity policies need not allow it (a resource's own
         policy does)."""
         notes: list[str] = []
+        qualifiers: list[str] = []
+        request: Facts = tuple(sorted(facts.items())) if facts else ()
         level = Certainty.CERTAIN
         statements: tuple[StatementRef, ...] = ()
         if granted_by is not None:
             notes.append(granted_by)
         else:
-            allowed = self._best_allow([s for s in identity if s.allow], resource, facts)
+            allowed = self._best_allow([s for s in identity if s.allow], resource, request)
             if allowed is None:
                 return None
-            level, statements = allowed
+            level, statements, hedges, needs_mfa = allowed
+            notes.extend(hedges)
+            if needs_mfa:
+                qualifiers.append(NEEDS_MFA)
         denies = [s for s in identity if not s.allow]
         if self.boundary is not None:
-            bounded = self._best_allow([s for s in statements_b if s.allow], resource, facts)
+            bounded = self._best_allow([s for s in statements_b if s.allow], resource, request)
             if bounded is None:
                 return None
             if bounded[0].rank < level.rank:
                 notes.append(f"the permissions boundary makes it {bounded[0].value}")
+                notes.extend(bounded[2])
+            if bounded[3] and NEEDS_MFA not in qualifiers:
+                qualifiers.append(NEEDS_MFA)
             level = Certainty.weakest(level, bounded[0])
             denies.extend(s for s in statements_b if not s.allow)
         allows = [s for s in identity if s.allow and s.ref in statements]
         for deny in denies:
-            effect = self._deny_effect(deny, resource, facts, allows)
+            effect = self._deny_effect(deny, resource, request, allows)
             if effect is None:
                 continue
             if not isinstance(effect, Certainty):
                 return None  # blocked
             level = Certainty.weakest(level, effect)
             notes.append(f"a Deny might apply ({deny.ref}); assumed not to")
-        return Decision(level, statements, tuple(notes))
+            verdict = self.verdict(deny, request)
+            if verdict is not None and verdict.unknown:
+                notes.append(f"the Deny ({deny.ref}) applies if {_tests(verdict)}")
+                if verdict.mfa is False and verdict.without_mfa is True:
+                    qualifiers.append(NEEDS_MFA)
+        if not notes and not qualifiers:
+            return Decision(level, statements)
+        return Decision(
+            level, statements, tuple(dict.fromkeys(notes)), tuple(dict.fromkeys(qualifiers))
+        )
 
     def _best_allow(
-        self, allows: Sequence[Statement], resource: str | None, facts: Mapping[str, str]
-    ) -> tuple[Certainty, tuple[StatementRef, ...]] | None:
+        self, allows: Sequence[Statement], resource: str | None, facts: Facts
+    ) -> tuple[Certainty, tuple[StatementRef, ...], tuple[str, ...], bool] | None:
+        """The surest level any Allow gives, the statements giving it, the unknown
+        conditions they hang on (as notes), and whether each of them needs MFA."""
         best: Certainty | None = None
-        refs: list[StatementRef] = []
+        chosen: list[Statement] = []
         for statement in allows:
             level = self._allow_level(statement, resource, facts)
             if level is None:
                 continue
             if best is None or level.rank > best.rank:
-                best, refs = level, [statement.ref]
+                best, chosen = level, [statement]
             elif level is best:
-                refs.append(statement.ref)
-        return None if best is None else (best, tuple(sorted(refs)))
+                chosen.append(statement)
+        if best is None:
+            return None
+        refs = tuple(sorted(s.ref for s in chosen))
+        if best is not Certainty.CONDITIONAL:
+            return best, refs, (), False  # no unknown condition among them
+        chosen.sort(key=lambda s: s.ref)
+        hedges: list[str] = []
+        needs_mfa = True
+        for statement in chosen:
+            verdict = self.verdict(statement, facts)
+            if verdict is None or not verdict.unknown:
+                needs_mfa = False
+                continue
+            hedges.append(f"allowed only if {_tests(verdict)} ({statement.ref})")
+            needs_mfa = needs_mfa and verdict.mfa is True and verdict.without_mfa is False
+        return best, refs, tuple(hedges), needs_mfa and bool(hedges)
 
     def _allow_level(
-        self, statement: Statement, resource: str | None, facts: Mapping[str, str]
+        self, statement: Statement, resource: str | None, facts: Facts
     ) -> Certainty | None:
         level = Certainty.CERTAIN
-        if statement.conditions is not None:
-            holds = statement.conditions.evaluate(facts)
-            if holds is False:
+        verdict = self.verdict(statement, facts)
+        if verdict is not None:
+            if verdict.holds is False:
                 return None
-            if holds is None:
+            if verdict.holds is None:
                 level = Certainty.CONDITIONAL
         if resource is None:
             if not statement.resources.everything:
@@ -317,17 +413,17 @@ class PolicySet:
         self,
         deny: Statement,
         resource: str | None,
-        facts: Mapping[str, str],
+        facts: Facts,
         allows: Sequence[Statement],
     ) -> Certainty | Literal["blocks"] | None:
         """Whether a Deny blocks the action ("blocks"), lowers the result to a certainty, or
         does not apply (None)."""
         conditional = False
-        if deny.conditions is not None:
-            holds = deny.conditions.evaluate(facts)
-            if holds is False:
+        verdict = self.verdict(deny, facts)
+        if verdict is not None:
+            if verdict.holds is False:
                 return None
-            conditional = holds is None
+            conditional = verdict.holds is None
         if resource is not None:
             match = deny.resources.match(resource, self.context)
             if match is Match.NO:
@@ -357,3 +453,8 @@ class PolicySet:
             boundary=boundary,
             unknown_policies=unknown,
         )
+
+
+def _tests(verdict: Verdict) -> str:
+    """``Bool aws:MultiFactorAuthPresent true and StringEquals aws:SourceVpc vpc-1``"""
+    return " and ".join(str(test) for test in verdict.unknown)

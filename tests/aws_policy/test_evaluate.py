@@ -171,7 +171,11 @@ def test_a_conditional_deny_is_named_and_makes_the_result_conditional(
     decision = analysis.can(zoe, "s3:GetObject", BUCKET_KEY)
 
     assert decision is not None and decision.certainty is Certainty.CONDITIONAL
-    assert decision.notes == (f"a Deny might apply ({zoe}#inline/p statement 2); assumed not to",)
+    deny_ref = f"{zoe}#inline/p statement 2"
+    assert decision.notes == (
+        f"a Deny might apply ({deny_ref}); assumed not to",
+        f"the Deny ({deny_ref}) applies if NotIpAddress aws:SourceIp 203.0.113.0/24",
+    )
     assert analysis.effective_permissions(zoe).unconditional == 0
 
 
