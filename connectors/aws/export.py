@@ -480,13 +480,23 @@ def normal_last_accessed(entries: Iterable[Mapping[str, Any]]) -> list[dict[str,
     return sorted(out, key=lambda e: (str(e.get("ServiceNamespace")), str(e.get("ServiceName"))))
 
 
-def _jsonable(value: Any) -> Any:
+class _TooDeep(ValueError):
+    pass
+
+
+_MAX_DEPTH = 16
+"""Deeper than any Access Advisor answer (entries hold lists of tracked actions, no more)."""
+
+
+def _jsonable(value: Any, depth: int = 0) -> Any:
+    if depth > _MAX_DEPTH:
+        raise _TooDeep
     if isinstance(value, datetime):
         return as_utc(value).isoformat()
     if isinstance(value, list):
-        return [_jsonable(v) for v in value]
+        return [_jsonable(v, depth + 1) for v in value]
     if isinstance(value, Mapping):
-        return {k: _jsonable(v) for k, v in value.items()}
+        return {k: _jsonable(v, depth + 1) for k, v in value.items()}
     return value
 
 
@@ -522,7 +532,12 @@ def read_last_accessed(path: Path) -> list[dict[str, Any]]:
                     "date and time"
                 ) from None
         entries.append(entry)
-    return normal_last_accessed(entries)
+    try:
+        return normal_last_accessed(entries)
+    except _TooDeep:
+        raise SourceError(
+            f"{path}: ServicesLastAccessed holds values nested deeper than the API ever writes"
+        ) from None
 
 
 # --- files --------------------------------------------------------------------------------
@@ -570,20 +585,33 @@ class Collected:
 
 def read_export(
     authorization_details: Path,
-    credential_report: Path,
+    credential_report: Path | None,
     *,
     password_policy: Path | None,
     service_last_accessed: Path | None,
     exported_at: datetime | None,
 ) -> Collected:
     """The files the AWS CLI wrote. ``SourceError`` when one is unusable as a whole, or they
-    are of different accounts; what is only missing makes the snapshot incomplete."""
+    are of different accounts; what is only missing makes the snapshot incomplete. Without
+    a credential report every user's password, access keys and MFA are unknown."""
     details = read_authorization_details(authorization_details)
-    report, generated_at = read_credential_report(credential_report)
     errors: list[SnapshotError] = []
-    account_id = _account_id(details, report, authorization_details, credential_report)
+    report: dict[str, ReportUser] | None = None
+    generated_at: datetime | None = None
+    files = [authorization_details.name]
+    if credential_report is not None:
+        report, generated_at = read_credential_report(credential_report)
+        files.append(credential_report.name)
+    else:
+        errors.append(
+            SnapshotError(
+                source="credential_report",
+                message="no file given: every user's console password, access keys and MFA "
+                "are unknown",
+            )
+        )
+    account_id = _account_id(details, report or {}, authorization_details, credential_report)
     settings: dict[str, Any] = {"account_id": account_id}
-    files = [authorization_details.name, credential_report.name]
     if password_policy is not None:
         settings["password_policy"] = read_password_policy(password_policy)
         files.append(password_policy.name)
@@ -597,7 +625,7 @@ def read_export(
     taken = export_time(exported_at, [authorization_details], recorded=generated_at)
     if taken.guessed:
         errors.append(SnapshotError(source=str(authorization_details), message=taken.guessed))
-    complete = not details.is_truncated
+    complete = not details.is_truncated and report is not None
     if details.is_truncated:
         errors.append(
             SnapshotError(
@@ -606,13 +634,14 @@ def read_export(
                 "the export is cut short",
             )
         )
-    for user in details.users_missing_from(report):
-        complete = False
-        errors.append(_missing_from_report(str(credential_report), user))
-    no_root = missing_root_row(report, str(credential_report))
-    if no_root is not None:
-        complete = False
-        errors.append(no_root)
+    if report is not None:
+        for user in details.users_missing_from(report):
+            complete = False
+            errors.append(_missing_from_report(str(credential_report), user))
+        no_root = missing_root_row(report, str(credential_report))
+        if no_root is not None:
+            complete = False
+            errors.append(no_root)
     last_accessed: dict[str, list[dict[str, Any]]] = {}
     if service_last_accessed is not None:
         folder = service_last_accessed
@@ -639,7 +668,7 @@ def _account_id(
     details: AuthorizationDetails,
     report: Mapping[str, ReportUser],
     details_path: Path,
-    report_path: Path,
+    report_path: Path | None,
 ) -> str | None:
     detail_arns = [
         *(u.arn for u in details.user_detail_list),

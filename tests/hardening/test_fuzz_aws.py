@@ -165,3 +165,20 @@ def test_the_command_fails_or_marks_the_system_and_stores_nothing_partial(
         monkeypatch=monkeypatch,
         capsys=capsys,
     )
+
+
+def test_an_access_advisor_value_nested_too_deep_is_refused(
+    demo: DemoCopy,
+) -> None:
+    """Deeper than any Access Advisor answer: refused before normalising it, which recursed
+    until Python gave up on a file nested 1,851 deep that JSON still read (found by
+    benchmarks/fuzz_exports.py --seed 7)."""
+    deep = "[" * 40 + "]" * 40
+    mutation = Mutation(
+        "ServiceName nested 40 deep",
+        lambda data: data.replace(b'"Amazon EC2"', deep.encode(), 1),
+    )
+    outcome = read_damaged(demo, "aws", "aws/last-accessed/user/ana.sato.json", mutation)
+    assert outcome.kind == "incomplete"
+    assert outcome.snapshot is not None
+    assert any("nested deeper than the API" in e.message for e in outcome.snapshot.errors)
