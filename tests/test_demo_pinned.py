@@ -23,6 +23,10 @@ PINNED = {
         "aws-privilege-escalation",
         "aws:arn:aws:iam::210987654321:user/liam.varga#inline/self-service-credentials:iam-create-access-key:arn:aws:iam::210987654321:user/breakglass-admin",
     ),
+    (
+        "aws-grant-to-others",
+        "aws:arn:aws:iam::210987654321:user/liam.varga#inline/self-service-credentials:grant-to-others",
+    ),
     ("crl-expiring", "openvpn:crl-expiry"),
     ("dormant-account", "ad:f08582a8-5af1-5131-b983-a902c018ca60"),
     ("dormant-account", "aws:arn:aws:iam::210987654321:role/legacy-batch-role"),

