@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 
+from iam_gov.aws_policy.account import Principal
+from iam_gov.aws_policy.analysis import AwsAccount
 from iam_gov.engine.state import EvaluationState, SystemView
 from iam_gov.model import Account, AccountStatus, Credential, Severity
 from iam_gov.rules.registry import Evidence
@@ -93,3 +95,19 @@ class AffectedPrincipal(Evidence):
     """The linked person's name, when the account is someone's."""
     severity: str
     """What this account alone would make of the finding."""
+
+
+def active_aws_principals(
+    view: SystemView, analysis: AwsAccount
+) -> Iterator[tuple[str, Account, Principal]]:
+    """Each active IAM user and role of an AWS view, in ARN order: its ARN, its account and
+    the analysis's principal."""
+    for arn in sorted(view.accounts):
+        account = view.accounts[arn]
+        principal = analysis.principals.get(arn)
+        if (
+            principal is not None
+            and principal.kind in ("user", "role")
+            and account.status is AccountStatus.ACTIVE
+        ):
+            yield arn, account, principal

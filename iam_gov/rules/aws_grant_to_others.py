@@ -11,8 +11,15 @@ from iam_gov.aws_policy import AwsAccount, Cause, Certainty, analysis_for, is_aw
 from iam_gov.aws_policy.causes import merge
 from iam_gov.aws_policy.grants_to_others import Grant, grant_cause, grants_to_others
 from iam_gov.engine.state import EvaluationState, SystemView
-from iam_gov.model import AccountKind, AccountStatus, Severity
-from iam_gov.rules._common import AffectedPrincipal, counted, one_lower, one_person, some_of
+from iam_gov.model import AccountKind, Severity
+from iam_gov.rules._common import (
+    AffectedPrincipal,
+    active_aws_principals,
+    counted,
+    one_lower,
+    one_person,
+    some_of,
+)
 from iam_gov.rules.registry import Evidence, Hit, RuleParams, rule
 
 
@@ -156,15 +163,7 @@ def aws_grant_to_others(state: EvaluationState, params: Params) -> Iterator[Hit]
         analysis = analysis_for(view)
         causes: dict[str, list[Cause]] = {}
         members: dict[str, list[_Member]] = {}
-        for arn in sorted(view.accounts):
-            account = view.accounts[arn]
-            principal = analysis.principals.get(arn)
-            if (
-                principal is None
-                or principal.kind not in ("user", "role")
-                or account.status is not AccountStatus.ACTIVE
-            ):
-                continue
+        for arn, _account, principal in active_aws_principals(view, analysis):
             if analysis.is_admin_equivalent(principal) is not None:
                 continue  # aws-admin-equivalent reports it
             grants = grants_to_others(analysis, principal)

@@ -19,7 +19,14 @@ from iam_gov.aws_policy import (
 from iam_gov.aws_policy.causes import merge
 from iam_gov.engine.state import EvaluationState, SystemView
 from iam_gov.model import AccountKind, AccountStatus, Severity
-from iam_gov.rules._common import AffectedPrincipal, counted, one_lower, one_person, some_of
+from iam_gov.rules._common import (
+    AffectedPrincipal,
+    active_aws_principals,
+    counted,
+    one_lower,
+    one_person,
+    some_of,
+)
 from iam_gov.rules.registry import Evidence, Hit, RuleParams, rule
 
 
@@ -146,15 +153,7 @@ def aws_privilege_escalation(state: EvaluationState, params: Params) -> Iterator
         routes = _human_routes(analysis, human_users)
         causes: dict[str, list[Cause]] = {}
         members: dict[str, list[_Member]] = {}
-        for arn in sorted(view.accounts):
-            account = view.accounts[arn]
-            principal = analysis.principals.get(arn)
-            if (
-                principal is None
-                or principal.kind not in ("user", "role")
-                or account.status is not AccountStatus.ACTIVE
-            ):
-                continue
+        for arn, account, principal in active_aws_principals(view, analysis):
             link = state.links[(view.name, arn)]
             person = state.person_of(link)
             route = routes.get(arn)
