@@ -139,18 +139,10 @@ class Resources:
         return all(any(r.fullmatch(p) for r in regexes) for p in self.patterns)
 
 
-_STRING_OPERATORS = {
-    "stringequals": (False, False),
-    "stringequalsignorecase": (False, True),
-    "stringlike": (True, False),
-}
-
-
 @dataclass(eq=False)
 class Conditions:
-    """A statement's ``Condition`` block. We evaluate only string tests on keys whose value
-    we know for the request in question (``iam:PassedToService`` when passing a role to a
-    given service); everything else is unknown at analysis time."""
+    """A statement's ``Condition`` block and the keys it tests; ``conditions.py`` decides
+    it from what the snapshot knows."""
 
     block: Mapping[str, Any]
     keys: tuple[str, ...] = field(init=False)
@@ -161,31 +153,6 @@ class Conditions:
             if isinstance(tests, Mapping):
                 keys.update(str(k).lower() for k in tests)
         self.keys = tuple(sorted(keys))
-
-    def evaluate(self, facts: Mapping[str, str]) -> bool | None:
-        """True or False when ``facts`` decide every test, None when any test is unknown."""
-        for operator, tests in self.block.items():
-            parsed = _STRING_OPERATORS.get(str(operator).lower())
-            if parsed is None or not isinstance(tests, Mapping):
-                return None
-            like, ignore_case = parsed
-            for key, wanted in tests.items():
-                value = facts.get(str(key).lower())
-                if value is None:
-                    return None
-                values = [wanted] if isinstance(wanted, str) else wanted
-                if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
-                    return None
-                if not any(_string_test(value, v, like, ignore_case) for v in values):
-                    return False
-        return True
-
-
-def _string_test(value: str, wanted: str, like: bool, ignore_case: bool) -> bool:
-    if like:
-        regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in wanted)
-        return re.fullmatch(regex, value, re.DOTALL) is not None
-    return value.lower() == wanted.lower() if ignore_case else value == wanted
 
 
 @dataclass(eq=False, slots=True)
