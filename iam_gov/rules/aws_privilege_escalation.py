@@ -46,6 +46,9 @@ class EscalatingPrincipal(AffectedPrincipal):
     included."""
     gained_actions: int
     notes: list[str]
+    qualifiers: list[str]
+    """What the path hangs on beyond its certainty: "needs MFA", "depends on the target's
+    console password, unknown"; empty when nothing."""
     reachable_by_human: bool
     """A person's IAM user is the principal, or can assume it."""
     human_route: list[str]
@@ -175,6 +178,7 @@ def aws_privilege_escalation(state: EvaluationState, params: Params) -> Iterator
                         certainty=path.certainty.value,
                         gained_actions=path.gained,
                         notes=list(path.notes),
+                        qualifiers=list(path.qualifiers),
                         reachable_by_human=route is not None,
                         human_route=[] if route is None else list(route.chain),
                         human_route_certainty=None if route is None else route.certainty.value,

@@ -352,6 +352,7 @@ def test_an_allow_that_needs_mfa_says_so(aws: ExportedAccount) -> None:
     assert path.qualifiers == (NEEDS_MFA,)
     [finding] = aws.world().findings("aws-privilege-escalation")
     assert NEEDS_MFA in finding.evidence["principals"][0]["notes"]
+    assert finding.evidence["principals"][0]["qualifiers"] == [NEEDS_MFA]
 
 
 def test_a_deny_without_mfa_makes_the_path_need_mfa(aws: ExportedAccount) -> None:

@@ -145,3 +145,4 @@ def test_the_finding_shows_the_unknown_password(aws: ExportedAccount) -> None:
     for finding in login:
         assert finding.evidence["certainty"] == "conditional"
         assert PASSWORD_UNKNOWN in finding.evidence["principals"][0]["notes"]
+        assert finding.evidence["principals"][0]["qualifiers"] == [PASSWORD_UNKNOWN]
