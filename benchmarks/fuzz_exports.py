@@ -20,6 +20,9 @@ from hypothesis import HealthCheck, Phase, given, seed, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 from tests.hardening.fuzz_exports import (  # noqa: E402
+    DAMAGED_FILES as FILES,
+)
+from tests.hardening.fuzz_exports import (
     DemoCopy,
     Mutation,
     byte_mutations,
@@ -27,46 +30,6 @@ from tests.hardening.fuzz_exports import (  # noqa: E402
     read_damaged,
 )
 
-FILES = {
-    "openvpn": [
-        "openvpn/pki/index.txt",
-        "openvpn/status.log",
-        "openvpn/openvpn.log",
-        "openvpn/server.conf",
-        "openvpn/pki/crl.pem",
-        "openvpn/pki/ca.crt",
-        "openvpn/pki/certs_by_serial/1007.pem",
-        "openvpn/mapping.yaml",
-    ],
-    "wireguard": ["wireguard/wg0.conf", "wireguard/wg0.dump", "wireguard/mapping.yaml"],
-    "aws": [
-        "aws/authorization-details.json",
-        "aws/credential-report.json",
-        "aws/password-policy.json",
-        "aws/last-accessed/user/ana.sato.json",
-    ],
-    "okta": [
-        "okta/users.json",
-        "okta/users-deprovisioned.json",
-        "okta/groups.json",
-        "okta/apps.json",
-        "okta/group-members/00g0d2512eb3c8150a3a.json",
-        "okta/app-users/0oa5abe2922183656908.json",
-        "okta/factors/00u8599dabb16f656d19.json",
-        "okta/role-assignees.json",
-        "okta/policies-password.json",
-    ],
-    "entra": [
-        "entra/users.json",
-        "entra/users_3.json",
-        "entra/groups/page-001.json",
-        "entra/27690806-3df1-5de7-b859-9ccb6e6cd102_members_2.json",
-        "entra/roleManagement_directory_roleAssignments.json",
-        "entra/reports_authenticationMethods_userRegistrationDetails.json",
-        "entra/servicePrincipals.json",
-        "entra/domains.json",
-    ],
-}
 MAY_BE_EMPTY = {"okta/users-deprovisioned.json"}
 
 

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from iam_gov.errors import SourceError
 from tests.hardening.fuzz_exports import (
+    DAMAGED_FILES,
     DemoCopy,
     Mutation,
     byte_mutations,
@@ -23,24 +24,8 @@ from tests.hardening.fuzz_exports import (
     truncations,
 )
 
-OKTA = [
-    "okta/users.json",
-    "okta/users-deprovisioned.json",
-    "okta/groups.json",
-    "okta/apps.json",
-    "okta/group-members/00g0d2512eb3c8150a3a.json",
-    "okta/app-users/0oa5abe2922183656908.json",
-    "okta/factors/00u8599dabb16f656d19.json",
-    "okta/role-assignees.json",
-]
-ENTRA = [
-    "entra/users.json",
-    "entra/users_3.json",
-    "entra/groups/page-001.json",
-    "entra/27690806-3df1-5de7-b859-9ccb6e6cd102_members_2.json",
-    "entra/roleManagement_directory_roleAssignments.json",
-    "entra/reports_authenticationMethods_userRegistrationDetails.json",
-]
+OKTA = DAMAGED_FILES["okta"]
+ENTRA = DAMAGED_FILES["entra"]
 FILES = [*OKTA, *ENTRA]
 # Okta answers `[]` when an org has no deprovisioned users: an empty list is no damage there.
 MAY_BE_EMPTY = {"okta/users-deprovisioned.json"}

@@ -16,6 +16,7 @@ from iam_gov.connectors.openvpn.log import read_logs
 from iam_gov.connectors.openvpn.status import parse_status
 from iam_gov.errors import SourceError
 from tests.hardening.fuzz_exports import (
+    DAMAGED_FILES,
     DemoCopy,
     Mutation,
     _flip,
@@ -27,16 +28,7 @@ from tests.hardening.fuzz_exports import (
 
 INDEX = "openvpn/pki/index.txt"
 STATUS = "openvpn/status.log"
-FILES = [
-    INDEX,
-    STATUS,
-    "openvpn/openvpn.log",
-    "openvpn/server.conf",
-    "openvpn/pki/crl.pem",
-    "openvpn/pki/ca.crt",
-    "openvpn/pki/certs_by_serial/1007.pem",
-    "openvpn/mapping.yaml",
-]
+FILES = DAMAGED_FILES["openvpn"]
 
 
 @pytest.mark.parametrize("relative", FILES)
