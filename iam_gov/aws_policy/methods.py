@@ -330,7 +330,7 @@ METHODS: tuple[Method, ...] = (
         service="ec2.amazonaws.com",
         sources=(
             "Rhino #3",
-            "Bishop Fox iam-vulnerable: privesc3-CreateEC2WithExistingInstanceProfile",
+            "Bishop Fox iam-vulnerable: privesc3-CreateEC2WithExistingIP",
             "PMapper EC2EdgeChecker",
         ),
     ),
@@ -344,6 +344,7 @@ METHODS: tuple[Method, ...] = (
         sources=(
             "Rhino #18",
             "Bishop Fox iam-vulnerable: privesc18-PassExistingRoleToNewGlueDevEndpoint",
+            "PMapper GlueEdgeChecker",
         ),
     ),
     Method(
@@ -357,6 +358,7 @@ METHODS: tuple[Method, ...] = (
         sources=(
             "Rhino #19",
             "Bishop Fox iam-vulnerable: privesc19-UpdateExistingGlueDevEndpoint",
+            "PMapper GlueEdgeChecker",
         ),
     ),
     Method(
@@ -386,6 +388,7 @@ METHODS: tuple[Method, ...] = (
         sources=(
             "Rhino #21",
             "Bishop Fox iam-vulnerable: privesc21-PassExistingRoleToNewDataPipeline",
+            "PMapper DataPipelineEdgeChecker",
         ),
     ),
     Method(
@@ -445,7 +448,7 @@ METHODS: tuple[Method, ...] = (
         ),
         Target.SERVICE_ROLES,
         service="ecs-tasks.amazonaws.com",
-        sources=("pathfinding.cloud",),
+        sources=("pathfinding.cloud", "PMapper ECSEdgeChecker"),
     ),
     Method(
         "lambda-update-function-code",
@@ -522,7 +525,7 @@ METHODS: tuple[Method, ...] = (
         Target.SERVICE_ROLES,
         service="sagemaker.amazonaws.com",
         sources=(
-            "Bishop Fox iam-vulnerable: privesc-sageMakerCreateProcessingJobPassRole",
+            "Bishop Fox iam-vulnerable: privesc-sageMakerCreateProcessingJob",
             "PMapper SageMakerEdgeChecker",
         ),
     ),
@@ -534,7 +537,7 @@ METHODS: tuple[Method, ...] = (
         Target.SERVICE_ROLES,
         service="sagemaker.amazonaws.com",
         sources=(
-            "Bishop Fox iam-vulnerable: privesc-sageMakerCreateTrainingJobPassRole",
+            "Bishop Fox iam-vulnerable: privesc-sageMakerCreateTrainingJob",
             "PMapper SageMakerEdgeChecker",
         ),
     ),

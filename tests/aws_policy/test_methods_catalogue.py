@@ -51,15 +51,60 @@ PMAPPER_CHECKERS = {
         "SageMaker",
         "SSM",
         "AutoScaling",
+        "Glue",
+        "DataPipeline",
+        "ECS",
     )
 }
+"""The edge checkers of nccgroup/PMapper (principalmapper/graphing/*_edges.py)."""
+
+
+BISHOP_FOX_PATHS = frozenset(
+    {
+        "privesc-AssumeRole",
+        "privesc-cloudFormationUpdateStack",
+        "privesc-codeBuildCreateProjectPassRole",
+        "privesc-ec2InstanceConnect",
+        "privesc-sageMakerCreateNotebookPassRole",
+        "privesc-sageMakerCreatePresignedNotebookURL",
+        "privesc-sageMakerCreateProcessingJob",
+        "privesc-sageMakerCreateTrainingJob",
+        "privesc-ssmSendCommand",
+        "privesc-ssmStartSession",
+        "privesc1-CreateNewPolicyVersion",
+        "privesc10-PutUserPolicy",
+        "privesc11-PutGroupPolicy",
+        "privesc12-PutRolePolicy",
+        "privesc13-AddUserToGroup",
+        "privesc14-UpdatingAssumeRolePolicy",
+        "privesc15-PassExistingRoleToNewLambdaThenInvoke",
+        "privesc16-PassRoleToNewLambdaThenTriggerWithNewDynamo",
+        "privesc17-EditExistingLambdaFunctionWithRole",
+        "privesc18-PassExistingRoleToNewGlueDevEndpoint",
+        "privesc19-UpdateExistingGlueDevEndpoint",
+        "privesc2-SetExistingDefaultPolicyVersion",
+        "privesc20-PassExistingRoleToCloudFormation",
+        "privesc21-PassExistingRoleToNewDataPipeline",
+        "privesc3-CreateEC2WithExistingIP",
+        "privesc4-CreateAccessKey",
+        "privesc5-CreateLoginProfile",
+        "privesc6-UpdateLoginProfile",
+        "privesc7-AttachUserPolicy",
+        "privesc8-AttachGroupPolicy",
+        "privesc9-AttachRolePolicy",
+    }
+)
+"""The privesc paths of BishopFox/iam-vulnerable (modules/free-resources/privesc-paths/*.tf)."""
+_BISHOP_FOX = "Bishop Fox iam-vulnerable: "
 
 
 def _source_is_known(source: str) -> bool:
     return (
         re.fullmatch(r"Rhino #([1-9]|1\d|2[01])|Rhino \(part 2\)", source) is not None
-        or re.fullmatch(r"Bishop Fox iam-vulnerable: privesc[\w-]+(, privesc[\w-]+)*", source)
-        is not None
+        or (
+            source.startswith(_BISHOP_FOX)
+            and set(source.removeprefix(_BISHOP_FOX).split(", ")) <= BISHOP_FOX_PATHS
+        )
         or source in PMAPPER_CHECKERS
         or source == "pathfinding.cloud"
     )
