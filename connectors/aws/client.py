@@ -124,6 +124,7 @@ class AWSClients:
         self._iam: IAMClient | None = None
         self._sts: STSClient | None = None
         self._expire_at = float("inf")
+        self._where: dict[str, Any] = {}
         self.patience = Patience(deadline_seconds=deadline_seconds)
 
     def start(self) -> Patience:
@@ -178,11 +179,32 @@ class AWSClients:
         if self.role_arn is not None:
             keys, expire_at = self._assume_role(session, where)
             where.update(keys)
+        self._where = where
         self._iam = session.client("iam", **where)
         self._sts = session.client("sts", **where)
         self._watch(self._iam)
         self._watch(self._sts)
         self._expire_at = expire_at
+
+    def client(self, service: str) -> Any:
+        """A client of another service (Organizations, SSO Admin …) with the same
+        credentials, endpoint, retries and timeouts as the IAM client."""
+        self.get()
+        client = self._boto_session().client(service, **self._where)  # type: ignore[call-overload]
+        self._watch(client)
+        return client
+
+    def service_session(self) -> tuple[Session, Any]:
+        """A boto3 session carrying the collect's credentials (the role's when one is
+        assumed), and the botocore ``Config`` (retries, timeouts) its clients should use."""
+        import boto3
+
+        self.get()
+        session = self._boto_session()
+        keys = {k: v for k, v in self._where.items() if k.startswith("aws_")}
+        if keys:
+            session = boto3.Session(region_name=self.region, **keys)
+        return session, self._where["config"]
 
     def _assume_role(self, session: Session, where: dict[str, Any]) -> tuple[dict[str, str], float]:
         """The role's temporary keys, and when (on ``time.monotonic``) to renew them."""

@@ -14,10 +14,18 @@ from iam_gov.configtypes import RelPath
 from iam_gov.connectors.aws.access import check_account
 from iam_gov.connectors.aws.actions import apply_action
 from iam_gov.connectors.aws.client import AWSClients
-from iam_gov.connectors.aws.export import read_export
+from iam_gov.connectors.aws.export import Collected, read_export
 from iam_gov.connectors.aws.live import read_account
-from iam_gov.connectors.aws.to_model import build_snapshot
-from iam_gov.connectors.aws.write_export import Answers, write_account
+from iam_gov.connectors.aws.organization import (
+    ReadHook,
+    read_organization,
+)
+from iam_gov.connectors.aws.organization_export import (
+    OrganizationCollected,
+    read_organization_folder,
+)
+from iam_gov.connectors.aws.to_model import build_organization_snapshot, build_snapshot
+from iam_gov.connectors.aws.write_export import Answers, write_account, write_organization
 from iam_gov.connectors.shared.options import LiveOrExportOptions
 from iam_gov.connectors.shared.protocol import (
     AccessCheck,
@@ -38,6 +46,7 @@ from iam_gov.timeutil import utcnow
 
 if TYPE_CHECKING:
     from boto3.session import Session
+    from mypy_boto3_iam import IAMClient
 
 
 class AWSOptions(LiveOrExportOptions):
@@ -66,7 +75,26 @@ class AWSOptions(LiveOrExportOptions):
     """One collect's patience with the account: past it no call is made, and what is left
     is unknown. Also, after 3 calls in a row that cannot reach the endpoint, the collect
     stops asking and fails."""
+    organization: bool = False
+    """Read the whole AWS Organization the credential can see (the management account, or a
+    delegated administrator): every account, its OU, the service control policies."""
+    member_role_name: str = Field(default="iam-gov-read", pattern=r"^[\w+=,.@/-]{1,64}$")
+    """The read-only role assumed in every member account
+    (``arn:<partition>:iam::<id>:role/<name>``); the credential's own account is read
+    with the credential itself."""
+    external_id: str | None = Field(default=None, min_length=2, max_length=1224)
+    """The ``sts:ExternalId`` the member role's trust policy asks for."""
+    max_concurrent_accounts: int = Field(default=4, ge=1, le=16)
+    """Accounts read at once."""
+    identity_center: bool = True
+    """With ``organization``: read IAM Identity Center (permission sets, assignments, the
+    Identity Store's users and groups)."""
+    identity_center_region: str | None = None
+    """Where Identity Center lives; default: ``region``."""
     # export
+    organization_folder: RelPath | None = None
+    """A folder holding an organization as the AWS CLI wrote it (``organizations/``,
+    ``accounts/<id>/``, optionally ``identity-center/``): see the README."""
     authorization_details: RelPath | None = None
     """Output of ``aws iam get-account-authorization-details``."""
     credential_report: RelPath | None = None
@@ -93,8 +121,15 @@ class AWSOptions(LiveOrExportOptions):
         "read_timeout",
         "max_attempts",
         "deadline_seconds",
+        "organization",
+        "member_role_name",
+        "external_id",
+        "max_concurrent_accounts",
+        "identity_center",
+        "identity_center_region",
     )
     export_only: ClassVar[tuple[str, ...]] = (
+        "organization_folder",
         "authorization_details",
         "credential_report",
         "password_policy",
@@ -104,10 +139,26 @@ class AWSOptions(LiveOrExportOptions):
 
     @model_validator(mode="after")
     def _fits_mode(self) -> AWSOptions:
-        if self.mode == "export" and self.authorization_details is None:
+        if self.mode == "export" and self.organization_folder is not None:
+            per_account = [
+                name
+                for name in (
+                    "authorization_details",
+                    "credential_report",
+                    "password_policy",
+                    "service_last_accessed",
+                )
+                if getattr(self, name) is not None
+            ]
+            if per_account:
+                raise ValueError(
+                    f"organization_folder excludes {', '.join(per_account)}: each account's "
+                    "files are in the folder's accounts/<account id>/"
+                )
+        elif self.mode == "export" and self.authorization_details is None:
             raise ValueError(
                 'mode = "export" needs authorization_details (the output of `aws iam '
-                "get-account-authorization-details`)"
+                "get-account-authorization-details`) or organization_folder"
             )
         self.check_mode()
         return self
@@ -188,6 +239,18 @@ class AWSConnector(Connector[AWSOptions]):
 
     def collect(self) -> SystemSnapshot:
         options = self.options
+        if options.mode == "export" and options.organization_folder is not None:
+            return build_organization_snapshot(
+                read_organization_folder(
+                    options.organization_folder, exported_at=options.exported_at
+                ),
+                **self._model_args(),
+            )
+        if options.mode == "live" and options.organization:
+            self._clients.start()
+            return build_organization_snapshot(
+                self._read_organization(self.clock()), **self._model_args()
+            )
         if options.mode == "export":
             assert options.authorization_details is not None
             collected = read_export(
@@ -217,6 +280,56 @@ class AWSConnector(Connector[AWSOptions]):
             employee_id_tag=options.employee_id_tag,
         )
 
+    def _model_args(self) -> dict[str, str]:
+        return {
+            "type_name": self.type_name,
+            "system": self.system,
+            "email_tag": self.options.email_tag,
+            "employee_id_tag": self.options.employee_id_tag,
+        }
+
+    def _read_organization(
+        self, collected_at: datetime, hook: ReadHook | None = None
+    ) -> OrganizationCollected:
+        options = self.options
+        return read_organization(
+            self._clients,
+            system=self.system,
+            member_role_name=options.member_role_name,
+            external_id=options.external_id,
+            max_concurrent_accounts=options.max_concurrent_accounts,
+            access_advisor=options.access_advisor,
+            collected_at=collected_at,
+            identity_center=options.identity_center,
+            identity_center_region=options.identity_center_region or options.region,
+            hook=hook,
+        )
+
+    def _write_organization(self, out: Path) -> ExportWritten:
+        options = self.options
+        collected_at = self.clock()
+        self._clients.start()
+        answers: dict[str, Answers] = {}
+
+        def keep(account_id: str, iam: IAMClient, read: Callable[[], Collected]) -> Collected:
+            with Answers(iam) as kept:
+                answers[account_id] = kept
+                return read()
+
+        collected = self._read_organization(collected_at, keep)
+        written = write_organization(out, collected, answers, access_advisor=options.access_advisor)
+        table = {
+            "type": self.type_name,
+            "mode": "export",
+            **written.options,
+            "exported_at": collected_at.isoformat(),
+            "employee_id_tag": options.employee_id_tag,
+            "email_tag": options.email_tag,
+        }
+        return ExportWritten(
+            files=tuple(written.files), options=table, problems=tuple(written.problems)
+        )
+
     def write_export(self, out: Path) -> ExportWritten:
         """What a collect reads, in the files the AWS CLI writes, which ``mode = "export"``
         reads back into the same snapshot."""
@@ -224,8 +337,11 @@ class AWSConnector(Connector[AWSOptions]):
         if options.mode == "export":
             raise ExportNotSupported(
                 f"{self.system}: the aws connector already reads an export "
-                f"({options.authorization_details}); export with the live options"
+                f"({options.authorization_details or options.organization_folder}); export "
+                "with the live options"
             )
+        if options.organization:
+            return self._write_organization(out)
         collected_at = self.clock()
         patience = self._clients.start()
         iam, sts = self._clients.get()

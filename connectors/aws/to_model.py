@@ -5,7 +5,6 @@ entitlements, with the grants through groups; policy documents kept for the anal
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,6 +21,9 @@ from iam_gov.connectors.aws.export import (
     group_policies_document_id,
     last_accessed_document_id,
 )
+from iam_gov.connectors.aws.identity_center import IdentityCenter, identity_center_parts
+from iam_gov.connectors.aws.organization_export import OrganizationCollected
+from iam_gov.connectors.aws.policy_facts import PRIVILEGED_AWS_POLICY, grants_everything
 from iam_gov.connectors.shared.snapshot import ordered_snapshot
 from iam_gov.model import (
     Account,
@@ -34,10 +36,6 @@ from iam_gov.model import (
     PolicyDocument,
     SnapshotError,
     SystemSnapshot,
-)
-
-_PRIVILEGED_AWS_POLICY = re.compile(
-    r"^arn:aws[a-z-]*:iam::aws:policy/(AdministratorAccess|IAMFullAccess)$"
 )
 
 
@@ -54,6 +52,7 @@ def build_snapshot(
     builder = _SnapshotBuilder(system, email_tag, employee_id_tag, collected.origin)
     builder.errors, builder.complete = list(collected.errors), collected.complete
     builder.add(collected)
+    _name_accounts(builder.accounts, {})
     return ordered_snapshot(
         system=system,
         connector=type_name,
@@ -70,29 +69,105 @@ def build_snapshot(
     )
 
 
-def grants_everything(document: Mapping[str, Any]) -> bool:
-    """An Allow of ``*`` or ``iam:*`` on every resource: whoever holds it can do anything,
-    or give themselves anything."""
-    statements = document.get("Statement", [])
-    if isinstance(statements, Mapping):
-        statements = [statements]
-    if not isinstance(statements, list):
-        return False
-    for statement in statements:
-        if not isinstance(statement, Mapping) or statement.get("Effect") != "Allow":
+def build_organization_snapshot(
+    collected: OrganizationCollected,
+    *,
+    type_name: str,
+    system: str,
+    email_tag: str,
+    employee_id_tag: str,
+) -> SystemSnapshot:
+    """The snapshot of a whole organization: every account's principals (each naming its
+    account), AWS managed policies once, the service control policies, the OU tree in
+    ``settings["organization"]``; an account that could not be read is said so, its
+    principals unknown."""
+    organization = collected.organization
+    names = organization.account_names()
+    builder = _SnapshotBuilder(system, email_tag, employee_id_tag, "organization")
+    builder.errors = list(collected.errors)
+    builder.complete = not collected.errors
+    password_policies: dict[str, Any] = {}
+    read: dict[str, bool] = {}
+    for account_id, account in collected.accounts.items():
+        if isinstance(account, SnapshotError):
+            builder.errors.append(account)
+            builder.complete = False
+            read[account_id] = False
             continue
-        actions = {a.lower() for a in _strings(statement.get("Action"))}
-        if actions & {"*", "iam:*"} and "*" in _strings(statement.get("Resource")):
-            return True
-    return False
+        read[account_id] = True
+        builder.origin = account.origin
+        # Say which account a problem is in, unless its source (a file) already does.
+        where = f"account {account_id} ({names.get(account_id, account_id)})"
+        builder.errors.extend(
+            e if account_id in e.source else e.model_copy(update={"source": f"{where}: {e.source}"})
+            for e in account.errors
+        )
+        builder.complete = builder.complete and account.complete
+        builder.add(account)
+        if "password_policy" in account.settings:
+            password_policies[account_id] = account.settings["password_policy"]
+    builder.documents.extend(organization.scp_documents(system))
+    management = organization.management_account_id
+    settings: dict[str, Any] = {
+        "account_id": management,
+        "organization_id": organization.organization.get("Id"),
+        "organization": organization.settings(read),
+        "password_policies": password_policies,
+    }
+    if management in password_policies:
+        settings["password_policy"] = password_policies[management]
+    _name_accounts(builder.accounts, names)
+    if collected.identity_center is not None:
+        _add_identity_center(builder, collected.identity_center, names, settings)
+    documents = {document.document_id: document for document in builder.documents}
+    return ordered_snapshot(
+        system=system,
+        connector=type_name,
+        source=collected.source,
+        collected_at=collected.collected_at,
+        complete=builder.complete,
+        errors=builder.errors,
+        accounts=builder.accounts,
+        credentials=builder.credentials,
+        entitlements=builder.entitlements.values(),
+        grants=builder.grants,
+        documents=documents.values(),
+        settings=settings,
+    )
 
 
-def _strings(value: object) -> list[str]:
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, list):
-        return [item for item in value if isinstance(item, str)]
-    return []
+def _name_accounts(accounts: list[Account], names: Mapping[str, str]) -> None:
+    """Every IAM principal says which account it is in: ``aws_account_id`` (from its ARN)
+    and ``aws_account_name`` (Organizations' name for it; the id again when unknown)."""
+    for index, account in enumerate(accounts):
+        parts = account.native_id.split(":", 5)
+        if len(parts) < 5 or not parts[4].isdigit():
+            continue
+        attributes = dict(account.attributes)
+        attributes["aws_account_id"] = parts[4]
+        attributes["aws_account_name"] = names.get(parts[4], parts[4])
+        accounts[index] = account.model_copy(update={"attributes": attributes})
+
+
+def _add_identity_center(
+    builder: _SnapshotBuilder,
+    found: IdentityCenter,
+    names: Mapping[str, str],
+    settings: dict[str, Any],
+) -> None:
+    roles = [a for a in builder.accounts if a.attributes.get("principal_type") == "role"]
+    parts = identity_center_parts(found, system=builder.system, account_names=names, roles=roles)
+    by_id = {role.native_id: role for role in parts.roles}
+    builder.accounts = [by_id.get(a.native_id, a) for a in builder.accounts]
+    builder.accounts.extend(parts.accounts)
+    for entitlement in parts.entitlements:
+        builder.entitlements[entitlement.entitlement_id] = entitlement
+    builder.grants.update(parts.grants)
+    builder.documents.extend(parts.documents)
+    builder.errors.extend(parts.errors)
+    builder.complete = builder.complete and parts.complete
+    if parts.settings:
+        settings["identity_center"] = parts.settings
 
 
 def _inline_id(owner_arn: str, policy_name: str) -> str:
@@ -144,7 +219,7 @@ class _SnapshotBuilder:
     def _policies(self, details: AuthorizationDetails) -> None:
         for policy in details.policies:
             document = policy.default_document
-            privileged = bool(_PRIVILEGED_AWS_POLICY.match(policy.arn)) or (
+            privileged = bool(PRIVILEGED_AWS_POLICY.match(policy.arn)) or (
                 document is not None and grants_everything(document)
             )
             self.entitlements[policy.arn] = Entitlement(
@@ -179,7 +254,7 @@ class _SnapshotBuilder:
                     entitlement_id=attachment.policy_arn,
                     name=attachment.policy_name,
                     kind="policy",
-                    privileged=bool(_PRIVILEGED_AWS_POLICY.match(attachment.policy_arn)),
+                    privileged=bool(PRIVILEGED_AWS_POLICY.match(attachment.policy_arn)),
                 )
 
     def _inline(self, owner_arn: str, policies: Iterable[InlinePolicy]) -> list[str]:

@@ -15,12 +15,15 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import iam_gov.connectors.aws.organization_export as org_files
 from iam_gov.connectors.aws.export import (
     Collected,
     ReportUser,
     last_accessed_file,
     parse_credential_report,
 )
+from iam_gov.connectors.aws.identity_center import write_identity_center_export
+from iam_gov.connectors.aws.organization_export import OrganizationCollected
 from iam_gov.errors import SourceError
 from iam_gov.files import make_private_folders, write_atomically
 from iam_gov.timeutil import as_utc
@@ -94,7 +97,12 @@ class Written:
 
 
 def write_account(
-    out: Path, collected: Collected, answers: Answers, *, access_advisor: bool
+    out: Path,
+    collected: Collected,
+    answers: Answers,
+    *,
+    access_advisor: bool,
+    last_accessed_folder: str = SERVICE_LAST_ACCESSED,
 ) -> Written:
     """The files, and the options naming them (relative to ``out``). Every problem of the
     collect is one of the export: what it could not read is missing from the files too."""
@@ -120,9 +128,9 @@ def write_account(
         write(PASSWORD_POLICY, None if policy is None else {"PasswordPolicy": policy}, "policy")
         written.options["password_policy"] = PASSWORD_POLICY
     if access_advisor:
-        make_private_folders(out / SERVICE_LAST_ACCESSED)
+        make_private_folders(out / last_accessed_folder)
         for arn, entries in collected.last_accessed.items():
-            path = last_accessed_file(Path(SERVICE_LAST_ACCESSED), arn)
+            path = last_accessed_file(Path(last_accessed_folder), arn)
             document = {
                 "JobStatus": "COMPLETED",
                 "JobType": "SERVICE_LEVEL",
@@ -130,7 +138,69 @@ def write_account(
                 "IsTruncated": False,
             }
             write(str(path), document, "service last accessed data")
-        written.options["service_last_accessed"] = SERVICE_LAST_ACCESSED
+        written.options["service_last_accessed"] = last_accessed_folder
+    return written
+
+
+def write_organization(
+    out: Path,
+    collected: OrganizationCollected,
+    answers: Mapping[str, Answers],
+    *,
+    access_advisor: bool,
+) -> Written:
+    """An organization in the folder layout ``organization_export`` reads: Organizations'
+    answers as the CLI prints them, then each account read in ``accounts/<id>/``. An account
+    that could not be read gets no folder (the reader then says it is uncollected)."""
+    written = Written(options={"organization_folder": "."})
+    organization = collected.organization
+
+    def write(name: str, data: Any) -> None:
+        path = out / name
+        make_private_folders(path.parent)
+        text = json.dumps(data, indent=4, ensure_ascii=False, default=_iso) + "\n"
+        write_atomically(path, text, "organization export")
+        written.files.append(Path(name))
+
+    write(org_files.DESCRIBE_ORGANIZATION, {"Organization": organization.organization})
+    write(org_files.LIST_ROOTS, {"Roots": organization.roots})
+    write(org_files.LIST_ACCOUNTS, {"Accounts": organization.accounts})
+    for parent, children in organization.children.items():
+        write(f"{org_files.CHILDREN}/{parent}.json", children)
+    write(org_files.LIST_POLICIES, {"Policies": organization.policies})
+    for policy in organization.policies:
+        policy_id = str(policy["Id"])
+        content = json.dumps(organization.contents.get(policy_id, {}))
+        write(
+            f"{org_files.POLICIES}/{policy_id}.json",
+            {"Policy": {"PolicySummary": policy, "Content": content}},
+        )
+        write(
+            f"{org_files.TARGETS}/{policy_id}.json",
+            {"Targets": organization.targets.get(policy_id, [])},
+        )
+    written.problems.extend(_problem(e.source, e.record, e.message) for e in collected.errors)
+    for account_id, account in collected.accounts.items():
+        if not isinstance(account, Collected):
+            written.problems.append(_problem(account.source, account.record, account.message))
+            continue
+        folder = f"{org_files.ACCOUNTS}/{account_id}"
+        one = write_account(
+            out / folder,
+            account,
+            answers[account_id],
+            access_advisor=access_advisor,
+            last_accessed_folder=org_files.ACCOUNT_LAST_ACCESSED,
+        )
+        written.files.extend(Path(folder) / name for name in one.files)
+        written.problems.extend(f"account {account_id}: {p}" for p in one.problems)
+    if collected.identity_center is not None:
+        written.files.extend(
+            Path(org_files.IDENTITY_CENTER) / name
+            for name in write_identity_center_export(
+                collected.identity_center, out / org_files.IDENTITY_CENTER
+            )
+        )
     return written
 
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from iam_gov.aws_policy import AwsAccount
-from iam_gov.connectors.aws.to_model import grants_everything
+from iam_gov.connectors.aws.policy_facts import grants_everything
 from iam_gov.engine.state import SystemView, build_view
 from iam_gov.model import SystemSnapshot
 from iam_gov.store.snapshots import SnapshotInfo, counts_of
