@@ -19,6 +19,12 @@ PINNED = {
     ("aws-admin-equivalent", "aws:arn:aws:iam::210987654321:group/Admins"),
     ("aws-admin-equivalent", "aws:arn:aws:iam::210987654321:root"),
     ("aws-admin-equivalent", "aws:arn:aws:iam::aws:policy/AdministratorAccess"),
+    # the admin role AWS Organizations creates trusts the management account: outside the
+    # (single) account the demo collects
+    (
+        "aws-external-access",
+        "aws:arn:aws:iam::210987654321:role/OrganizationAccountAccessRole:external-access",
+    ),
     (
         "aws-privilege-escalation",
         "aws:arn:aws:iam::210987654321:user/liam.varga#inline/self-service-credentials:iam-create-access-key:arn:aws:iam::210987654321:user/breakglass-admin",

@@ -1,6 +1,8 @@
 """One AWS account's principals, groups, policies and trust relations, read from a snapshot
 view, with the effective permissions and role-assumption graph computed on demand: what the
-escalation analysis (``escalation``, then ``analysis``) builds on."""
+escalation analysis (``escalation``, then ``analysis``) builds on. A snapshot of an AWS
+Organization holds every account's principals in one model: service control policies fence
+each account, and roles trusting principals of another account are followed across."""
 
 from __future__ import annotations
 
@@ -22,11 +24,13 @@ from iam_gov.aws_policy.document import (
     resource_regex,
 )
 from iam_gov.aws_policy.evaluate import Certainty, Decision, EffectivePermissions, PolicySet
+from iam_gov.aws_policy.organization import SERVICE_LINKED, Organization, account_of, label
 from iam_gov.aws_policy.trust import Trust, account_root
 from iam_gov.engine.state import SystemView
 
 IDENTITY_KINDS = frozenset({"managed-policy", "inline-policy"})
 TRUST_KIND = "trust-policy"
+SCP_KIND = "scp"
 GROUP_KIND = "group-policies"
 """A group's own record of its policies, members or not (see the AWS connector)."""
 _AWS_MANAGED = ":iam::aws:policy/"
@@ -91,6 +95,9 @@ def _kind_of(arn: str, attributes: Mapping[str, str]) -> str | None:
     declared = attributes.get("principal_type")
     if declared in ("user", "role", "root"):
         return declared
+    if declared is not None or not arn.startswith("arn:"):
+        # An Identity Store user (``sso-user``) or anything else that is not an IAM principal.
+        return None
     resource = arn.split(":", 5)[-1]
     if resource == "root":
         return "root"
@@ -100,12 +107,14 @@ def _kind_of(arn: str, attributes: Mapping[str, str]) -> str | None:
 
 @dataclass(eq=False)
 class AccountModel:
-    """The analysis of one AWS account. Pure: it reads the snapshot's documents and makes
-    no API call.
+    """The analysis of one AWS account, or of every account of an organization. Pure: it
+    reads the snapshot's documents and makes no API call.
 
-    Out of scope: service control policies, resource-based policies (bucket, key and
-    queue policies), session policies and cross-account access. What it says is what the
-    account's own identity policies, permissions boundaries and role trust policies allow.
+    Out of scope: resource-based policies (bucket, key and queue policies) and session
+    policies. What it says is what the identity policies, permissions boundaries, service
+    control policies and role trust policies allow. Across accounts, a role's trust naming
+    a principal (or its account) is never enough alone: the principal's own policies must
+    allow sts:AssumeRole on the role, and its account's SCPs let it through.
     """
 
     principals: dict[str, Principal]
@@ -121,6 +130,13 @@ class AccountModel:
     as_of: datetime | None = None
     """When the snapshot was true: conditions on the time before it are decided."""
     organization_id: str | None = None
+    organization: Organization | None = None
+    """The organization the snapshot covers; None for a single account."""
+    scp_documents: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    """Service control policies by id (their ARN)."""
+    account_names: dict[str, str] = field(default_factory=dict)
+    """Account id -> its name in the organization, as the snapshot has it."""
+    _trust_known: dict[str, Known] = field(init=False, default_factory=dict, repr=False)
     _compiled: dict[str, CompiledPolicy] = field(init=False, default_factory=dict, repr=False)
     _sets: dict[tuple[Any, ...], PolicySet] = field(init=False, default_factory=dict, repr=False)
     _trusts: dict[str, Trust] = field(init=False, default_factory=dict, repr=False)
@@ -238,6 +254,20 @@ class AccountModel:
         model.as_of = view.as_of
         organization = view.settings.get("organization_id")
         model.organization_id = organization if isinstance(organization, str) else None
+        model.organization = Organization.from_settings(view.settings)
+        if model.organization is not None:
+            model.organization_id = model.organization.id
+            model.account_names.update(
+                (account_id, model.organization.name_of(account_id))
+                for account_id in model.organization.accounts
+            )
+        for arn, account in view.accounts.items():
+            name = account.attributes.get("aws_account_name")
+            if name and arn in principals:
+                model.account_names.setdefault(account_of(arn), name)
+        model.scp_documents = {
+            doc_id: doc.document for doc_id, doc in view.documents.items() if doc.kind == SCP_KIND
+        }
         return model
 
     @classmethod
@@ -287,9 +317,40 @@ class AccountModel:
     def compiled(self, document_id: str) -> CompiledPolicy:
         policy = self._compiled.get(document_id)
         if policy is None:
-            policy = compile_policy(document_id, self.documents[document_id], self.catalog)
+            document = self.documents.get(document_id)
+            if document is None:
+                document = self.scp_documents[document_id]
+            policy = compile_policy(document_id, document, self.catalog)
             self._compiled[document_id] = policy
         return policy
+
+    # --- accounts and the organization ---------------------------------------------------
+
+    def account_name(self, account_id: str) -> str:
+        """The account's name in the organization; its id when unknown."""
+        return self.account_names.get(account_id, account_id)
+
+    def account_label(self, arn: str) -> str:
+        """``prod (222222222222)`` for a principal (or an account id) of that account."""
+        account_id = arn if arn.isdigit() else account_of(arn)
+        return label(account_id, self.account_name(account_id))
+
+    def scp_levels(self, p: Principal) -> tuple[tuple[str, ...], ...]:
+        """The SCPs fencing the principal, level by level from the organization's root down
+        to its account (only those the snapshot holds); empty when none applies: a single
+        account, the management account, a service-linked role. A level whose SCPs are all
+        missing from the snapshot is left out: unknown, not a denial of everything."""
+        if self.organization is None or SERVICE_LINKED in p.arn:
+            return ()
+        levels = self.organization.scp_levels(account_of(p.arn))
+        if levels is None:
+            return ()
+        kept = []
+        for level in levels:
+            present = tuple(d for d in level if d in self.scp_documents)
+            if present or not level:
+                kept.append(present)
+        return tuple(kept)
 
     def trust(self, role: str) -> Trust:
         """The role's trust policy (empty when the snapshot lacks it: nobody is admitted)."""
@@ -308,17 +369,23 @@ class AccountModel:
         return found
 
     def _policy_set(self, p: Principal) -> PolicySet:
+        levels = self.scp_levels(p)
+        scps = tuple(d for level in levels for d in level)
         if p.kind == "root":
-            # The root user is not subject to identity policies or boundaries.
-            return self._set(("*root*",), lambda: self._root_set())
+            # The root user is not subject to identity policies or boundaries; in a member
+            # account of an organization, SCPs fence it like anyone else.
+            if not levels:
+                return self._set(("*root*",), lambda: self._root_set())
+            known = self._known(p, scps)
+            return self._set(("*root*", levels, known.key), lambda: self._root_set(levels, known))
         boundary = p.boundary if p.boundary in self.documents else None
         context: dict[str, str] = {}
         if any(self.compiled(d).has_variables for d in p.policies) or (
             boundary is not None and self.compiled(boundary).has_variables
         ):
             context = self._context(p)
-        known = self._known(p, (*p.policies, *([boundary] if boundary else [])))
-        key = (p.policies, boundary, tuple(sorted(context.items())), known.key)
+        known = self._known(p, (*p.policies, *([boundary] if boundary else []), *scps))
+        key = (p.policies, boundary, tuple(sorted(context.items())), known.key, levels)
         return self._set(
             key,
             lambda: PolicySet(
@@ -327,8 +394,41 @@ class AccountModel:
                 self.compiled(boundary) if boundary is not None else None,
                 context,
                 known,
+                self._fences(levels),
             ),
         )
+
+    def _fences(
+        self, levels: tuple[tuple[str, ...], ...]
+    ) -> tuple[tuple[CompiledPolicy, ...], ...]:
+        return tuple(tuple(self.compiled(d) for d in level) for level in levels)
+
+    def trust_known(self, p: Principal) -> Known:
+        """Everything the snapshot knows of the principal as a caller, for the conditions of
+        a trust policy it would pass: its ARN, account, organization, name and tags."""
+        found = self._trust_known.get(p.arn)
+        if found is None:
+            values: dict[str, tuple[str, ...]] = {
+                "aws:principalisawsservice": ("false",),
+                "aws:principalarn": (p.arn,),
+                "aws:principaltype": ("User" if p.kind == "user" else "AssumedRole",),
+            }
+            account = account_of(p.arn)
+            if account:
+                values["aws:principalaccount"] = (account,)
+            if self.organization_id is not None:
+                values["aws:principalorgid"] = (self.organization_id,)
+            if p.kind == "user":
+                values["aws:username"] = (p.name,)
+                if p.unique_id:
+                    values["aws:userid"] = (p.unique_id,)
+            closed: tuple[str, ...] = ()
+            if p.tags is not None:
+                closed = (PRINCIPAL_TAG,)
+                values.update({PRINCIPAL_TAG + k.lower(): (v,) for k, v in p.tags})
+            found = Known(values, closed, self.as_of)
+            self._trust_known[p.arn] = found
+        return found
 
     def _known(self, p: Principal, documents: tuple[str, ...]) -> Known:
         """What the snapshot knows of the principal's requests, for conditions: its account,
@@ -383,13 +483,17 @@ class AccountModel:
             self._sets[key] = found
         return found
 
-    def _root_set(self) -> PolicySet:
+    def _root_set(
+        self, levels: tuple[tuple[str, ...], ...] = (), known: Known | None = None
+    ) -> PolicySet:
         everything = compile_policy(
             "root",
             {"Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]},
             self.catalog,
         )
-        return PolicySet(self.catalog, (everything,))
+        return PolicySet(
+            self.catalog, (everything,), None, {}, known or Known(), self._fences(levels)
+        )
 
     @staticmethod
     def _context(p: Principal) -> dict[str, str]:
@@ -471,29 +575,43 @@ class AccountModel:
                 if role == p.arn:
                     continue
                 in_scope = allowed and (scope is None or role in self.matching(scope))
-                edge = self._edge(ps, p.arn, role, in_scope)
+                edge = self._edge(ps, p, role, in_scope)
                 if edge is not None:
                     found[role] = edge
         self._edges[p.arn] = found
         return found
 
-    def _edge(self, ps: PolicySet, arn: str, role: str, allowed: bool) -> Edge | None:
+    def _edge(self, ps: PolicySet, p: Principal, role: str, allowed: bool) -> Edge | None:
         """The surest way to assume the role: through the principal's own policies
-        (``allowed``: they may allow it), or through a trust that grants it directly."""
+        (``allowed``: they may allow it), or — within its own account only — through a trust
+        that grants it directly. The trust's conditions are judged against what the snapshot
+        knows of the principal."""
+        arn = p.arn
         trust = self.trust(role)
+        known = self.trust_known(p)
         best: Edge | None = None
-        admitted = trust.admits(arn) if allowed else None
+        admitted = trust.admits(arn, known) if allowed else None
         decision = None if admitted is None else ps.decide("sts:AssumeRole", role)
         if admitted is not None and decision is not None:
             best = Edge(Certainty.weakest(admitted[0], decision.certainty), decision, admitted[1])
-        if best is not None and best.certainty is Certainty.CERTAIN:
-            return best
-        direct = trust.admits_directly(arn)
-        granted = None if direct is None else ps.decide_granted("sts:AssumeRole", role, _DIRECT)
-        if direct is not None and granted is not None:
-            level = Certainty.weakest(direct[0], granted.certainty)
-            if best is None or level.rank > best.certainty.rank:
-                best = Edge(level, granted, direct[1])
+        if (best is None or best.certainty is not Certainty.CERTAIN) and account_of(
+            role
+        ) == account_of(arn):
+            direct = trust.admits_directly(arn, known)
+            granted = None if direct is None else ps.decide_granted("sts:AssumeRole", role, _DIRECT)
+            if direct is not None and granted is not None:
+                level = Certainty.weakest(direct[0], granted.certainty)
+                if best is None or level.rank > best.certainty.rank:
+                    best = Edge(level, granted, direct[1])
+        if best is not None and best.certainty is not Certainty.CERTAIN:
+            notes, qualifiers = trust.hedges(best.trust_statement, known)
+            if notes or qualifiers:
+                decision = dataclasses.replace(
+                    best.decision,
+                    notes=tuple(dict.fromkeys((*best.decision.notes, *notes))),
+                    qualifiers=tuple(dict.fromkeys((*best.decision.qualifiers, *qualifiers))),
+                )
+                best = Edge(best.certainty, decision, best.trust_statement)
         return best
 
     def _trusting(self) -> tuple[dict[str, list[str]], list[str]]:

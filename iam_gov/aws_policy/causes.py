@@ -21,6 +21,7 @@ from iam_gov.aws_policy.escalation import (
     iam_mask,
     short_name,
 )
+from iam_gov.aws_policy.organization import account_of
 
 _INLINE = "#inline/"
 _TRUST = "#trust"
@@ -105,6 +106,35 @@ def merge(causes: Iterable[Cause]) -> Cause:
         Grantor(g.key, g.kind, tuple(sorted(policies[g.key])), g.owners) for g in first.grantors
     )
     return Cause(grantors, first.method, first.target)
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Which account a finding about a cause is in, and its key there."""
+
+    key: str
+    """The cause's key; in an organization, prefixed by the account id when the key does not
+    carry it (an AWS-managed policy attached in several accounts is one cause per account)."""
+    account_id: str
+    account_name: str
+    phrase: str
+    """`` in account prod (222222222222)`` in an organization; empty for one account."""
+
+
+def place(account: AccountModel, cause: Cause, principal: str) -> Placement:
+    """The account a cause lives in: that of its first grantor carrying an account id (the
+    group, policy or role to fix), else the principal's."""
+    home = account_of(principal)
+    for grantor in cause.grantors:
+        found = account_of(grantor.key.partition("#")[0])
+        if len(found) == 12 and found.isdigit():
+            home = found
+            break
+    name = account.account_name(home)
+    if account.organization is None:
+        return Placement(cause.key, home, name, "")
+    key = cause.key if home in cause.key else f"{home}:{cause.key}"
+    return Placement(key, home, name, f" in account {account.account_label(home)}")
 
 
 def policy_name(document_id: str) -> str:

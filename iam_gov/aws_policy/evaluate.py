@@ -117,6 +117,11 @@ class PolicySet:
     """Values of policy variables (``aws:username``) for resources that use them."""
     known: Known = field(default_factory=Known)
     """What the snapshot knows of the principal's requests, for conditions."""
+    scps: tuple[tuple[CompiledPolicy, ...], ...] = ()
+    """The service control policies fencing the principal's account, level by level from
+    the organization's root down to the account: at every level one must allow an action
+    and none deny it. Empty when none applies (a single account, the management account,
+    a service-linked role)."""
     allowed: int = field(init=False)
     unconditional: int = field(init=False)
     identity_allowed: int = field(init=False)
@@ -133,25 +138,43 @@ class PolicySet:
         init=False, default_factory=dict, repr=False
     )
     _uniform: set[int] = field(init=False, default_factory=set, repr=False)
+    _scp_by_bit: dict[int, tuple[tuple[Statement, ...], ...]] = field(
+        init=False, default_factory=dict, repr=False
+    )
     """Actions allowed everywhere without conditions and named by no Deny."""
 
     def __post_init__(self) -> None:
         allow_any = allow_full = deny_any = deny_full = 0
+        everything = self.catalog.everything
+        # What the SCPs let through: an action must be allowed at every level, denied at none.
+        scp_any = scp_full = everything
+        for level in self.scps:
+            level_any = level_full = 0
+            for policy in level:
+                a_any, a_full, d_any, d_full = self._masks(policy)
+                level_any |= a_any
+                level_full |= a_full
+                deny_any |= d_any
+                deny_full |= d_full
+            scp_any &= level_any
+            scp_full &= level_full
+        scp_denied = deny_full
         for policy in self.identity:
             a_any, a_full, d_any, d_full = self._masks(policy)
             allow_any |= a_any
             allow_full |= a_full
             deny_any |= d_any
             deny_full |= d_full
+        allow_any &= scp_any
+        allow_full &= scp_full
         self.identity_allowed = allow_any & ~deny_full
-        everything = self.catalog.everything
         bound_any = bound_full = everything
         if self.boundary is not None:
             b_any, b_full, bd_any, bd_full = self._masks(self.boundary)
             bound_any, bound_full = b_any & ~bd_full, b_full & ~bd_any
             deny_any |= bd_any
             deny_full |= bd_full
-        self.boundary_allowed = bound_any
+        self.boundary_allowed = bound_any & scp_any & ~scp_denied
         self.allowed = allow_any & bound_any & ~deny_full
         self.unconditional = allow_full & bound_full & ~deny_any
 
@@ -224,10 +247,14 @@ class PolicySet:
             if bit is None or not self.allowed >> bit & 1:
                 continue
             identity, boundary = self._statements(bit)
-            # A conditional Deny on every resource leaves it conditional wherever it is used.
+            fenced = self._scp_statements(bit)
+            # A conditional Deny on every resource leaves it conditional wherever it is used,
+            # as does a level of SCPs that allows it only under a condition.
             hedged = any(
                 not s.allow and s.resources.everything and self.settled(s) is None
-                for s in (*identity, *boundary)
+                for s in (*identity, *boundary, *(s for fence in fenced for s in fence))
+            ) or any(
+                not any(s.allow and self.settled(s) is True for s in fence) for fence in fenced
             )
             if not hedged and any(s.allow and self.settled(s) is True for s in identity):
                 return Certainty.CERTAIN
@@ -280,11 +307,28 @@ class PolicySet:
             boundary = tuple(s for s in boundary if self.settled(s) is not False)
             found = (identity, boundary)
             self._by_bit[bit] = found
+            fenced = self._scp_statements(bit)
             if all(
                 s.allow and s.resources.everything and self.settled(s) is True
-                for s in (*identity, *boundary)
+                for s in (*identity, *boundary, *(s for level in fenced for s in level))
             ):
                 self._uniform.add(bit)
+        return found
+
+    def _scp_statements(self, bit: int) -> tuple[tuple[Statement, ...], ...]:
+        """The SCP statements naming the action, level by level."""
+        found = self._scp_by_bit.get(bit)
+        if found is None:
+            found = tuple(
+                tuple(
+                    s
+                    for policy in level
+                    for s in policy.statements_for(bit)
+                    if self.settled(s) is not False
+                )
+                for level in self.scps
+            )
+            self._scp_by_bit[bit] = found
         return found
 
     def _decide(self, bit: int, resource: str | None, facts: dict[str, str]) -> Decision | None:
@@ -336,6 +380,17 @@ class PolicySet:
                 qualifiers.append(NEEDS_MFA)
             level = Certainty.weakest(level, bounded[0])
             denies.extend(s for s in statements_b if not s.allow)
+        for fence in self._scp_statements(bit):
+            fenced = self._best_allow([s for s in fence if s.allow], resource, request)
+            if fenced is None:
+                return None  # no SCP at this level allows it
+            if fenced[0].rank < level.rank:
+                notes.append(f"a service control policy makes it {fenced[0].value}")
+                notes.extend(fenced[2])
+            if fenced[3] and NEEDS_MFA not in qualifiers:
+                qualifiers.append(NEEDS_MFA)
+            level = Certainty.weakest(level, fenced[0])
+            denies.extend(s for s in fence if not s.allow)
         allows = [s for s in identity if s.allow and s.ref in statements]
         for deny in denies:
             effect = self._deny_effect(deny, resource, request, allows)

@@ -1,4 +1,6 @@
-"""Role trust policies: who may assume a role (principals, the account, AWS services)."""
+"""Role trust policies: who may assume a role (principals, the account, AWS services), with
+the conditions the snapshot decides (the caller's account, organization, ARN, tags)
+settled."""
 
 from __future__ import annotations
 
@@ -7,8 +9,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from iam_gov.aws_policy.conditions import Known, Verdict, evaluate, mentions_principal
 from iam_gov.aws_policy.document import StatementRef, statement_list
-from iam_gov.aws_policy.evaluate import Certainty
+from iam_gov.aws_policy.evaluate import NEEDS_MFA, Certainty
+
+EXTERNAL_ID = "sts:externalid"
+NEEDS_EXTERNAL_ID = "needs the external id"
+"""The qualifier of a role assumption that holds only with the ``sts:ExternalId`` the trust
+policy asks for: a secret the snapshot does not hold."""
 
 
 def _values(value: object) -> tuple[str, ...]:
@@ -59,6 +67,8 @@ class TrustStatement:
     services: frozenset[str]
     federated: frozenset[str]
     conditional: bool
+    condition: Mapping[str, Any] | None = None
+    """Its ``Condition`` block, to judge against what the snapshot knows of the caller."""
 
 
 @dataclass(eq=False)
@@ -67,13 +77,18 @@ class Trust:
 
     role: str
     statements: tuple[TrustStatement, ...]
-    _admitted: dict[tuple[str, str], tuple[Certainty, StatementRef] | None] = field(
+    _admitted: dict[tuple[str, str, bool], tuple[Certainty, StatementRef] | None] = field(
         init=False, default_factory=dict, repr=False
     )
     _named: frozenset[str] = field(init=False, repr=False)
+    _personal: bool = field(init=False, repr=False)
+    """A condition tests who the caller is (its ARN, account, tags): no shared answer."""
 
     def __post_init__(self) -> None:
         self._named = frozenset(a for st in self.statements for a in st.aws)
+        self._personal = any(
+            st.condition is not None and mentions_principal(st.condition) for st in self.statements
+        )
 
     @classmethod
     def parse(cls, role: str, document: Mapping[str, Any] | None) -> Trust:
@@ -117,6 +132,7 @@ class Trust:
                     services=frozenset(services),
                     federated=frozenset(federated),
                     conditional=bool(condition),
+                    condition=condition if isinstance(condition, Mapping) and condition else None,
                 )
             )
         return cls(role, tuple(statements))
@@ -154,14 +170,20 @@ class Trust:
         listed = principal.lower() in statement.aws or account_root(principal) in statement.aws
         return not listed if statement.negated else listed
 
-    def admits(self, principal: str) -> tuple[Certainty, StatementRef] | None:
+    def admits(
+        self, principal: str, known: Known | None = None
+    ) -> tuple[Certainty, StatementRef] | None:
         """Does the trust policy let this IAM user or role (an ARN) call sts:AssumeRole?
 
         Naming the account (its root or id) admits every principal of the account whose own
-        policies allow sts:AssumeRole on the role; the caller checks that allowance."""
-        return self._cached("admits", principal, lambda st: self._covers(st, principal))
+        policies allow sts:AssumeRole on the role; the caller checks that allowance.
+        ``known``: what the snapshot knows of the caller, to decide conditions (without it,
+        any condition leaves the answer conditional)."""
+        return self._cached("admits", principal, lambda st: self._covers(st, principal), known)
 
-    def admits_directly(self, principal: str) -> tuple[Certainty, StatementRef] | None:
+    def admits_directly(
+        self, principal: str, known: Known | None = None
+    ) -> tuple[Certainty, StatementRef] | None:
         """Does the trust policy grant this user or role (of the same account) sts:AssumeRole
         by itself: naming its ARN, or everyone (``*``, ``NotPrincipal``)? Then its own
         policies need not allow the call (its boundary must, and no Deny may block it).
@@ -173,17 +195,55 @@ class Trust:
                 return self._covers(statement, principal)
             return statement.anyone or named in statement.aws
 
-        return self._cached("directly", principal, grants, lambda st: self._covers(st, principal))
+        return self._cached(
+            "directly", principal, grants, known, lambda st: self._covers(st, principal)
+        )
+
+    def hedges(
+        self, ref: StatementRef, known: Known | None
+    ) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """What admitting through the statement ``ref`` still hangs on: notes naming the
+        conditions the snapshot cannot decide, and qualifiers (``needs the external id``,
+        ``needs MFA``)."""
+        statement = next((st for st in self.statements if st.ref == ref), None)
+        if statement is None or statement.condition is None:
+            return (), ()
+        verdict = self._verdict(statement, known)
+        if verdict is None or not verdict.unknown:
+            return (), ()
+        tests = " and ".join(str(test) for test in verdict.unknown)
+        notes = (f"the trust policy admits it only if {tests} ({ref})",)
+        qualifiers: list[str] = []
+        if any(test.key.lower() == EXTERNAL_ID for test in verdict.unknown):
+            qualifiers.append(NEEDS_EXTERNAL_ID)
+        if verdict.mfa is True and verdict.without_mfa is False:
+            qualifiers.append(NEEDS_MFA)
+        return notes, tuple(qualifiers)
 
     def _cached(
-        self, how: str, principal: str, covers: Any, denied: Any | None = None
+        self,
+        how: str,
+        principal: str,
+        covers: Any,
+        known: Known | None,
+        denied: Any | None = None,
     ) -> tuple[Certainty, StatementRef] | None:
-        # Principals the policy does not name are all treated alike: one answer for them.
-        who = principal.lower() if principal.lower() in self._named else account_root(principal)
-        key = (how, who)
+        # Principals the policy does not name are all treated alike: one answer for them
+        # (per account, when a condition may test the caller's account or organization).
+        named = principal.lower() in self._named or (known is not None and self._personal)
+        who = principal.lower() if named else account_root(principal)
+        key = (how, who, known is not None)
         if key not in self._admitted:
-            self._admitted[key] = self._admits(covers, denied)
+            self._admitted[key] = self._admits(covers, denied, known)
         return self._admitted[key]
+
+    @staticmethod
+    def _verdict(statement: TrustStatement, known: Known | None) -> Verdict | None:
+        if statement.condition is None:
+            return None
+        if known is None:
+            return Verdict(None)
+        return evaluate(statement.condition, known)
 
     def admits_service(self, service: str) -> tuple[Certainty, StatementRef] | None:
         """Does the trust policy let an AWS service (``lambda.amazonaws.com``) assume it?"""
@@ -191,17 +251,21 @@ class Trust:
         return self._admits(lambda st: service in st.services or st.anyone)
 
     def _admits(
-        self, covers: Any, denied: Any | None = None
+        self, covers: Any, denied: Any | None = None, known: Known | None = None
     ) -> tuple[Certainty, StatementRef] | None:
         """The surest Allow statement that ``covers`` the caller, unless a Deny that covers
-        it (``denied``, or else ``covers``) blocks it."""
+        it (``denied``, or else ``covers``) blocks it. Conditions ``known`` decides are
+        settled: false, the statement does not apply; true, as if it had none."""
         best: tuple[Certainty, StatementRef] | None = None
         for statement in self.statements:
             if not statement.allow or not statement.assume or not covers(statement):
                 continue
+            verdict = self._verdict(statement, known)
+            if verdict is not None and verdict.holds is False:
+                continue
             level = (
                 Certainty.CONDITIONAL
-                if statement.conditional or statement.negated
+                if (verdict is not None and verdict.holds is None) or statement.negated
                 else Certainty.CERTAIN
             )
             if best is None or level.rank > best[0].rank:
@@ -211,8 +275,11 @@ class Trust:
         for statement in self.statements:
             if statement.allow or not statement.assume or not (denied or covers)(statement):
                 continue
-            if not statement.conditional:
+            verdict = self._verdict(statement, known)
+            if verdict is None or verdict.holds is True:
                 return None
+            if verdict.holds is False:
+                continue
             # A conditional Deny is assumed not to apply, but nothing is certain past it.
             best = (Certainty.CONDITIONAL, best[1])
         return best

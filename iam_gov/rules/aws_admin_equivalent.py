@@ -15,7 +15,7 @@ from iam_gov.aws_policy import (
     is_aws_view,
     short_name,
 )
-from iam_gov.aws_policy.causes import admin_scope, merge
+from iam_gov.aws_policy.causes import Placement, admin_scope, merge, place
 from iam_gov.engine.state import EvaluationState, SystemView
 from iam_gov.model import Account, AccountKind, AccountStatus, Severity
 from iam_gov.rules._common import AffectedPrincipal, counted, one_person, some_of
@@ -69,6 +69,10 @@ class AdminEvidence(Evidence):
     """The login of the one principal, when the cause affects one; None when several."""
     principal_arn: str | None
     """The one principal's ARN, when the cause affects one; None when several."""
+    aws_account_id: str | None = None
+    """The AWS account the cause is in (12 digits): where the fix is made."""
+    aws_account_name: str | None = None
+    """That account's name in the organization (its id when unknown)."""
 
 
 @dataclass(frozen=True)
@@ -123,8 +127,12 @@ def aws_admin_equivalent(state: EvaluationState, params: Params) -> Iterator[Hit
     report it: this finding names them (``still_escalates``), and aws-privilege-escalation
     lists the principal, marked ``admin_equivalent``, under each path's own cause.
 
-    Out of scope: SCPs and resource-based policies (they can only narrow or widen what is
-    reported here from outside the account's own IAM).
+    In an AWS Organization, service control policies fence every principal of the
+    accounts they reach (an SCP denying ``iam:*`` leaves no admin there; the management
+    account is exempt), roles of other accounts of the organization count among those a
+    principal can assume, and each finding names its account ("in account prod
+    (222222222222)"): a cause shared by several accounts (an AWS-managed policy) is one
+    finding per account. Out of scope: resource-based policies.
     """
     for view in state.systems.values():
         if not is_aws_view(view):
@@ -132,6 +140,7 @@ def aws_admin_equivalent(state: EvaluationState, params: Params) -> Iterator[Hit
         analysis = analysis_for(view)
         causes: dict[str, list[Cause]] = {}
         members: dict[str, list[_Member]] = {}
+        places: dict[str, Placement] = {}
         for arn in sorted(view.accounts):
             account = view.accounts[arn]
             principal = analysis.principals.get(arn)
@@ -142,10 +151,12 @@ def aws_admin_equivalent(state: EvaluationState, params: Params) -> Iterator[Hit
                 continue
             member = _member(state, view, analysis, account, principal, admin)
             for cause in analysis.admin_causes(principal):
-                causes.setdefault(cause.key, []).append(cause)
-                members.setdefault(cause.key, []).append(member)
+                placed = place(analysis, cause, arn)
+                places.setdefault(placed.key, placed)
+                causes.setdefault(placed.key, []).append(cause)
+                members.setdefault(placed.key, []).append(member)
         for key in sorted(causes):
-            yield _hit(view, analysis, merge(causes[key]), members[key])
+            yield _hit(view, analysis, merge(causes[key]), members[key], places[key])
 
 
 def _member(
@@ -206,7 +217,13 @@ def _member(
     )
 
 
-def _hit(view: SystemView, analysis: AwsAccount, cause: Cause, members: list[_Member]) -> Hit:
+def _hit(
+    view: SystemView,
+    analysis: AwsAccount,
+    cause: Cause,
+    members: list[_Member],
+    placed: Placement,
+) -> Hit:
     members = sorted(members, key=lambda m: (-Severity(m.evidence.severity).rank, m.evidence.arn))
     unexpected = [m for m in members if not m.evidence.expected]
     severity = max(
@@ -226,24 +243,24 @@ def _hit(view: SystemView, analysis: AwsAccount, cause: Cause, members: list[_Me
         reason = member.admin.reason
         through = "" if root or method == "sts-assume-role" else f" through {cause.describe()}"
         message = (
-            f"{member.who}{member.service_note} is admin-equivalent{through}: it {reason}"
-            f"{escalation}"
+            f"{member.who}{placed.phrase}{member.service_note} is admin-equivalent{through}: "
+            f"it {reason}{escalation}"
         )
     else:
         reason = _shared_reason(analysis, cause)
         kinds = _kinds(m.evidence.type for m in members)
         listed = some_of([_named(m) for m in members])
         subject = (
-            f"assuming {view.name} {cause.describe()}"
+            f"assuming {view.name} {cause.describe()}{placed.phrase}"
             if method == "sts-assume-role"
-            else f"{view.name} {cause.describe()}"
+            else f"{view.name} {cause.describe()}{placed.phrase}"
         )
         message = f"{subject} makes {kinds} admin-equivalent: {reason}{escalation}: {listed}"
     message += _expected_note(members, root) + _escalation_note(members)
     evidence = [m.evidence for m in members]
     one = evidence[0] if len(evidence) == 1 else None
     return Hit(
-        subject=f"{view.name}:{cause.key}",
+        subject=f"{view.name}:{placed.key}",
         system=view.name,
         person_id=one_person(e.person_id for e in evidence),
         message=message + ".",
@@ -263,6 +280,8 @@ def _hit(view: SystemView, analysis: AwsAccount, cause: Cause, members: list[_Me
             expected=not unexpected,
             account_login=None if one is None else one.login,
             principal_arn=None if one is None else one.arn,
+            aws_account_id=placed.account_id,
+            aws_account_name=placed.account_name,
         ),
     )
 
