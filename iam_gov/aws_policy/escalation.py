@@ -4,6 +4,7 @@ account's effective permissions, following the roles a principal can assume."""
 from __future__ import annotations
 
 import dataclasses
+import weakref
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -12,6 +13,7 @@ from iam_gov.aws_policy.account import AccountModel, Principal, Reach, is_custom
 from iam_gov.aws_policy.document import StatementRef
 from iam_gov.aws_policy.evaluate import Certainty, Decision, Facts, PolicySet
 from iam_gov.aws_policy.methods import METHODS, METHODS_BY_ID, Method, Target
+from iam_gov.aws_policy.organization import account_of
 
 _MAX_TRIED = 10
 """Candidates with something to gain tried per method before settling for the best so far:
@@ -71,6 +73,14 @@ class EscalationPath:
     qualifiers: tuple[str, ...] = ()
     """What else the path hangs on, in words for a finding: ``needs MFA``, or that the
     target's console password is unknown. Never on a certain path."""
+    escalates: int = field(default=0, repr=False, compare=False)
+    """The part of ``gain`` that makes the path an escalation (for becoming another
+    identity, its privileged actions)."""
+
+    @property
+    def service_linked(self) -> bool:
+        """Its target is a service-linked role: only AWS uses it, whatever it holds."""
+        return self.target is not None and is_service_linked(self.target)
 
     @property
     def enabling_actions(self) -> tuple[str, ...]:
@@ -107,7 +117,8 @@ class AdminEquivalence:
 class _Candidate:
     target: str
     gain: int
-    """What doing it yields (absolute, not yet compared with what the principal has)."""
+    """Every action doing it yields (absolute, not yet compared with what the principal
+    has): what a finding counts."""
     admin: bool
     """Doing it makes the principal admin-equivalent."""
     certainty: Certainty = Certainty.CERTAIN
@@ -117,6 +128,13 @@ class _Candidate:
     """Roles assumed afterwards, to use what was gained."""
     notes: tuple[str, ...] = ()
     qualifiers: tuple[str, ...] = ()
+    key: int | None = None
+    """The part of ``gain`` that makes it an escalation (becoming another identity: its
+    privileged actions); None when all of it does."""
+
+    @property
+    def escalates(self) -> int:
+        return self.gain if self.key is None else self.key
 
 
 def _memo(account: AccountModel, name: str) -> dict[Any, Any]:
@@ -136,11 +154,61 @@ def privileged_mask(account: AccountModel) -> int:
     return account.catalog.permissions_management
 
 
-def _becomes(account: AccountModel, who: PolicySet) -> tuple[int, bool]:
-    """What taking over an identity yields: its privileged actions, and whether it is
-    admin-equivalent on its own (``*`` or ``iam:*`` without conditions)."""
-    iam = iam_mask(account)
-    return who.allowed & privileged_mask(account), who.unconditional & iam == iam
+def is_service_linked(arn: str) -> bool:
+    """A service-linked role (path ``/aws-service-role/``): only its service uses it, and
+    nobody may pass it, rewrite its trust or attach policies to it."""
+    return ":role/aws-service-role/" in arn
+
+
+def target_admin(account: AccountModel, arn: str) -> bool:
+    """Becoming this identity makes one admin-equivalent: it is so by iam-gov's own rule
+    (``admin_equivalence``, what aws-admin-equivalent reports), and it is no service-linked
+    role (lowered as aws-admin-equivalent lowers roles only services use)."""
+    memo = _memo(account, "target-admin")
+    found = memo.get(arn)
+    if found is None:
+        principal = account.principals[arn]
+        head = _head(account)
+        if head is not account and head.principals.get(arn) is principal:
+            found = target_admin(head, arn)  # unchanged in this what-if: the account's answer
+        else:
+            found = not is_service_linked(arn) and admin_equivalence(account, principal) is not None
+        memo[arn] = found
+    return bool(found)
+
+
+_HEADS: dict[int, weakref.ref[AccountModel]] = {}
+
+
+def _head(account: AccountModel) -> AccountModel:
+    """The account a what-if copy (``AccountModel.with_principal``: one principal changed,
+    the compiled documents shared) was made from: the first of them analysed. A what-if asks
+    the admin-equivalence of every candidate target; those it did not change are the
+    account's, worked out once rather than once per what-if."""
+    memo = _memo(account, "head")
+    if "" not in memo:
+        key = id(account._compiled)
+        ref = _HEADS.get(key)
+        head = None if ref is None else ref()
+        if head is None or head._compiled is not account._compiled:
+
+            def forget(dead: weakref.ref[AccountModel], key: int = key) -> None:
+                if _HEADS.get(key) is dead:
+                    del _HEADS[key]
+
+            _HEADS[key] = weakref.ref(account, forget)
+            head = account
+        memo[""] = None if head is account else head
+    found: AccountModel | None = memo[""]
+    return account if found is None else found
+
+
+def _becomes(account: AccountModel, who: Principal) -> tuple[int, bool, int]:
+    """What taking over an identity yields: every action it has, whether it is
+    admin-equivalent (``target_admin``), and its privileged actions, which alone make
+    becoming it an escalation."""
+    allowed = account.policy_set(who).allowed
+    return allowed, target_admin(account, who.arn), allowed & privileged_mask(account)
 
 
 def _grants_itself(account: AccountModel, who: PolicySet) -> tuple[int, bool]:
@@ -153,8 +221,8 @@ def _grants_itself(account: AccountModel, who: PolicySet) -> tuple[int, bool]:
 def _by_power(
     account: AccountModel, kind: str, within: frozenset[str] | None = None
 ) -> tuple[Principal, ...]:
-    """Users or roles, those allowed the most first (ties by ARN); only those ``within``
-    when given."""
+    """Users or roles, the most privileged first: admin-equivalent ones (``target_admin``),
+    then those allowed the most (ties by ARN); only those ``within`` when given."""
     memo = _memo(account, "by-power")
     key = (kind, within)
     found: tuple[Principal, ...] | None = memo.get(key)
@@ -163,7 +231,11 @@ def _by_power(
             found = tuple(
                 sorted(
                     (p for p in account.principals.values() if p.kind == kind),
-                    key=lambda p: (-account.policy_set(p).allowed.bit_count(), p.arn),
+                    key=lambda p: (
+                        not target_admin(account, p.arn),
+                        -account.policy_set(p).allowed.bit_count(),
+                        p.arn,
+                    ),
                 )
             )
         else:
@@ -172,15 +244,21 @@ def _by_power(
     return found
 
 
-def _union(account: AccountModel, name: str, principals: Iterable[Principal]) -> int:
+def _union(account: AccountModel, name: str, principals: Iterable[Principal]) -> int | None:
+    """The privileged actions any of them has; None when one is admin-equivalent (becoming
+    it is a gain whatever the holder has)."""
     memo = _memo(account, "union")
-    found = memo.get(name)
-    if found is None:
+    if name not in memo:
         found = 0
         for p in principals:
+            if target_admin(account, p.arn):
+                memo[name] = None
+                break
             found |= account.policy_set(p).allowed
-        memo[name] = found & privileged_mask(account)
-    return int(memo[name])
+        else:
+            memo[name] = found & privileged_mask(account)
+    union: int | None = memo[name]
+    return union
 
 
 def _service_roles(account: AccountModel, service: str) -> list[tuple[Principal, Certainty, str]]:
@@ -255,38 +333,48 @@ def _candidates(account: AccountModel, method: Method, holder: Principal) -> Ite
                     f"whether {short_name(user.arn)} has a console password is not in the "
                     "snapshot (no credential report row for it)"
                 )
+                gain, admin, privileged = _becomes(account, user)
                 yield _Candidate(
                     user.arn,
-                    *_becomes(account, sets(user)),
+                    gain,
+                    admin,
                     Certainty.CONDITIONAL,
                     notes=(note,),
                     qualifiers=(PASSWORD_UNKNOWN,),
+                    key=privileged,
                 )
                 continue
             if needs is not None and user.has_password is not needs:
                 continue
-            yield _Candidate(user.arn, *_becomes(account, sets(user)))
+            gain, admin, privileged = _becomes(account, user)
+            yield _Candidate(user.arn, gain, admin, key=privileged)
     elif target is Target.GROUPS:
         limit = sets(holder).boundary_allowed
         for group in sorted(account.group_policies):
             if group not in holder.groups and wanted(group):
-                gain, admin = _becomes(account, account.group_set(group))
+                # A group is no principal: admin-equivalent when its policies allow all of
+                # IAM without conditions, within the holder's boundary.
+                group_set = account.group_set(group)
                 iam = iam_mask(account)
-                yield _Candidate(group, gain & limit, admin and limit & iam == iam)
+                admin = group_set.unconditional & iam == iam and limit & iam == iam
+                gain = group_set.allowed & limit
+                yield _Candidate(group, gain, admin, key=gain & privileged_mask(account))
     elif target is Target.ANY_ROLE:
         for role in _by_power(account, "role", within):
             if role.arn != holder.arn:
-                yield _Candidate(role.arn, *_becomes(account, sets(role)))
+                gain, admin, privileged = _becomes(account, role)
+                yield _Candidate(role.arn, gain, admin, key=privileged)
     elif target in (Target.SERVICE_ROLES, Target.EXISTING_SERVICE_ROLES):
         assert method.service is not None
         for role, level, note in _service_roles(account, method.service):
             if role.arn != holder.arn and wanted(role.arn):
-                yield _Candidate(role.arn, *_becomes(account, sets(role)), level, (), (note,))
+                gain, admin, privileged = _becomes(account, role)
+                yield _Candidate(role.arn, gain, admin, level, (), (note,), key=privileged)
 
 
 def _pool(account: AccountModel, method: Method) -> int | None:
     """What any candidate of a large pool could yield at most: when even that adds nothing,
-    the pool is not walked."""
+    the pool is not walked. None: not a pool, or one holding an admin-equivalent target."""
     if method.target is Target.OTHER_USERS:
         return _union(account, "users", _by_power(account, "user"))
     if method.target is Target.ANY_ROLE:
@@ -381,6 +469,7 @@ def _try(
         notes=tuple(dict.fromkeys(notes)),
         gain=candidate.gain,
         qualifiers=tuple(dict.fromkeys(qualifiers)),
+        escalates=candidate.escalates,
     )
 
 
@@ -410,44 +499,67 @@ def _ceiling(policies: PolicySet, method: Method) -> Certainty | None:
     return ceiling
 
 
-def _direct(account: AccountModel, holder: Principal) -> tuple[EscalationPath, ...]:
-    """The holder's own methods (the best target for each), compared with what it has."""
-    memo = _memo(account, "direct")
+def _direct(
+    account: AccountModel, holder: Principal, only_own: bool = False
+) -> tuple[EscalationPath, ...]:
+    """The holder's own methods (the best target for each), compared with what it has.
+    ``only_own``: only the methods that write its own permissions (``grants_anything``),
+    which is all admin-equivalence asks and asks nothing of other principals: a target's
+    admin-equivalence never depends on the targets of its own targets."""
+    memo = _memo(account, "direct-own" if only_own else "direct")
     found = memo.get(holder.arn)
     if found is not None:
         return tuple(found)
     paths: list[EscalationPath] = []
     if holder.kind in ("user", "role"):
-        allowed = account.policy_set(holder).allowed
-        for method, ceiling in _open_methods(account, holder):
-            best: EscalationPath | None = None
-            tried = 0
-            for candidate in _candidates(account, method, holder):
-                if not candidate.gain & ~allowed:
-                    continue
-                path = _try(account, method, holder, candidate, allowed)
-                if path is None:
-                    continue
-                tried += 1
-                if best is None or _order(path) < _order(best):
-                    best = path
-                # Candidates come most powerful first: once a path is as sure as this
-                # method can be, later ones could only tie.
-                if best.certainty.rank >= ceiling.rank or tried >= _MAX_TRIED:
-                    break
+        own = {} if only_own else {p.method.id: p for p in _direct(account, holder, True)}
+        for method, ceiling in _open_methods(account, holder, only_own):
+            best = own.get(method.id) if method.grants_anything and not only_own else None
+            if best is None and (only_own or not method.grants_anything):
+                best = _best(account, holder, method, ceiling)
             if best is not None:
                 paths.append(best)
     memo[holder.arn] = paths
     return tuple(paths)
 
 
-def _open_methods(account: AccountModel, holder: Principal) -> tuple[tuple[Method, Certainty], ...]:
+def _best(
+    account: AccountModel, holder: Principal, method: Method, ceiling: Certainty
+) -> EscalationPath | None:
+    """The method's best path for the holder: its targets tried the most privileged first."""
+    allowed = account.policy_set(holder).allowed
+    home = account_of(holder.arn)
+    best: EscalationPath | None = None
+    tried = 0
+    for candidate in _candidates(account, method, holder):
+        # Nothing privileged to gain, and no admin to become: no escalation. IAM writes and
+        # PassRole reach only the holder's own account.
+        if not (candidate.escalates & ~allowed or candidate.admin):
+            continue
+        if account_of(candidate.target) != home:
+            continue
+        path = _try(account, method, holder, candidate, allowed)
+        if path is None:
+            continue
+        tried += 1
+        if best is None or _order(path) < _order(best):
+            best = path
+        # Candidates come most privileged first (admin-equivalent ones first): once a path
+        # is as sure as this method can be, later ones could only tie.
+        if best.certainty.rank >= ceiling.rank or tried >= _MAX_TRIED:
+            break
+    return best
+
+
+def _open_methods(
+    account: AccountModel, holder: Principal, only_own: bool = False
+) -> tuple[tuple[Method, Certainty], ...]:
     """The methods the holder's policies could make work at all, each with its ceiling.
     That depends only on the policies and the kind of principal, which thousands of
     principals share: it is worked out once for each."""
     policies = account.policy_set(holder)
     memo = _memo(account, "open-methods")
-    key = (policies, holder.kind)
+    key = (policies, holder.kind, only_own)
     found: tuple[tuple[Method, Certainty], ...] | None = memo.get(key)
     if found is not None:
         return found
@@ -455,6 +567,8 @@ def _open_methods(account: AccountModel, holder: Principal) -> tuple[tuple[Metho
     open_methods = []
     for method in METHODS:
         if method.target is Target.TRUSTING_ROLES or holder.kind not in method.principal_kinds:
+            continue
+        if only_own and not method.grants_anything:
             continue
         if not all(_possible(policies, *mask) for mask in masks[method.id]):
             continue
@@ -472,7 +586,7 @@ def _assume_path(
     account: AccountModel, principal: Principal, role: str, reach: Reach, allowed: int
 ) -> EscalationPath:
     method = METHODS_BY_ID["sts-assume-role"]
-    gain, admin = _role_yield(account, role)
+    gain, admin, key = _role_yield(account, role)
     previous = reach.chain[-2] if len(reach.chain) > 1 else principal.arn
     edge = account.assumable(previous)[role]
     notes = [
@@ -500,17 +614,17 @@ def _assume_path(
         notes=tuple(notes),
         gain=gain,
         qualifiers=edge.decision.qualifiers,
+        escalates=key,
     )
 
 
-def _role_yield(account: AccountModel, role: str) -> tuple[int, bool]:
-    """What assuming a role yields: its privileged actions, and whether it is admin."""
+def _role_yield(account: AccountModel, role: str) -> tuple[int, bool, int]:
+    """What assuming a role yields (``_becomes``): every action it has, whether it is
+    admin-equivalent, its privileged actions."""
     memo = _memo(account, "role-yield")
-    found: tuple[int, bool] | None = memo.get(role)
+    found: tuple[int, bool, int] | None = memo.get(role)
     if found is None:
-        gain, admin = _becomes(account, account.policy_set(role))
-        found = (gain, admin or _own_admin(account, account.principals[role]) is not None)
-        memo[role] = found
+        found = memo[role] = _becomes(account, account.principals[role])
     return found
 
 
@@ -536,16 +650,18 @@ def escalation_paths(account: AccountModel, principal: Principal) -> tuple[Escal
     for path in _direct(account, principal):
         consider(path.method.id, _order(path), path)
     for role, reach in sorted(account.reachable_roles(principal).items()):
-        gain, admin = _role_yield(account, role)
+        gain, admin, privileged = _role_yield(account, role)
         fresh = gain & ~allowed
-        if fresh or admin:
+        if privileged & ~allowed or admin:
             key = (-reach.certainty.rank, not admin, len(reach.chain), -fresh.bit_count(), role)
             consider("sts-assume-role", key, (role, reach))
-        if admin:
+        if _own_admin(account, account.principals[role]) is not None:
             continue  # the sts-assume-role path to it says all there is to say
         for path in _direct(account, account.principals[role]):
             fresh = path.gain & ~allowed
-            if path.method.target is Target.TRUSTING_ROLES or not fresh:
+            if path.method.target is Target.TRUSTING_ROLES:
+                continue
+            if not (path.escalates & ~allowed or path.admin):
                 continue
             certainty = Certainty.weakest(reach.certainty, path.certainty)
             key = (
@@ -593,7 +709,9 @@ def _own_admin(account: AccountModel, principal: Principal) -> AdminEquivalence 
 
 def _compute_own_admin(account: AccountModel, principal: Principal) -> AdminEquivalence | None:
     chain = (principal.arn,)
-    if principal.kind == "root":
+    iam = iam_mask(account)
+    # A member account's root user is fenced by SCPs (its policy set holds them).
+    if principal.kind == "root" and account.policy_set(principal).unconditional & iam == iam:
         return AdminEquivalence(
             principal.arn, "is the account's root user, which no IAM policy limits", chain
         )
@@ -615,8 +733,8 @@ def _compute_own_admin(account: AccountModel, principal: Principal) -> AdminEqui
         what = "every action (*)" if everything else "every IAM action (iam:*)"
         reason = f"allows {what} on every resource, without conditions"
         return AdminEquivalence(principal.arn, reason, chain, statements)
-    for path in _direct(account, principal):
-        if path.method.grants_anything and path.certainty is Certainty.CERTAIN and path.admin:
+    for path in _direct(account, principal, only_own=True):
+        if path.certainty is Certainty.CERTAIN and path.admin:
             target = f" on {short_name(path.target)}" if path.target else ""
             reason = f"can grant itself anything: {' + '.join(path.enabling_actions)}{target}"
             return AdminEquivalence(
@@ -629,6 +747,7 @@ def admin_equivalence(account: AccountModel, principal: Principal) -> AdminEquiv
     """Admin-equivalent: ``*`` or ``iam:*`` on every resource without conditions and no Deny
     in the way; or a certain way to write its own permissions (within a boundary that lets
     all of IAM through); or a certain chain of role assumptions to a role that is."""
+    _head(account)  # the account itself before any what-if made of it
     own = _own_admin(account, principal)
     if own is not None or principal.kind == "root":
         return own

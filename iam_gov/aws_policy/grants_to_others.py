@@ -1,11 +1,12 @@
 """What a principal can grant to others: IAM writes on users, roles, groups and policies other
 than its own (attach or write a policy, add a user to an admin group, rewrite an admin role's
-trust, take over an admin user's credentials), with the targets, the most privileged first."""
+trust, take over an admin user's credentials), with the targets, the most privileged first;
+itself, or through the roles it can assume."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import cast
 
 from iam_gov.aws_policy.account import Principal, is_customer_managed
@@ -14,6 +15,7 @@ from iam_gov.aws_policy.causes import Cause, Grantor, grantors_of
 from iam_gov.aws_policy.document import StatementRef, resource_regex
 from iam_gov.aws_policy.escalation import short_name
 from iam_gov.aws_policy.evaluate import Certainty, Decision
+from iam_gov.aws_policy.organization import account_of
 
 METHOD = "grant-to-others"
 """The method part of the cause key (``GRANTOR:grant-to-others``)."""
@@ -94,6 +96,14 @@ class Grant:
     notes: tuple[str, ...] = ()
     more_targets: bool = False
     """More targets than those named (the list stops at a few dozen)."""
+    via: tuple[str, ...] = ()
+    """The roles the principal assumes, in order, before taking the action (ARNs); empty
+    when its own policies allow it. The statements are then the last role's."""
+
+    @property
+    def actor(self) -> str | None:
+        """The role whose policies allow the action, when it is not the principal's own."""
+        return self.via[-1] if self.via else None
 
     @property
     def admin(self) -> bool:
@@ -114,35 +124,71 @@ class Grant:
                 short_name(t.arn) + (" (admin-equivalent)" if t.admin else "") for t in self.targets
             )
             where += more
-        return f"{self.action.action} on {where}"
+        route = f" via {' → '.join(short_name(r) for r in self.via)}" if self.via else ""
+        return f"{self.action.action} on {where}{route}"
 
 
 def grants_to_others(account: AwsAccount, principal: str | Principal) -> tuple[Grant, ...]:
-    """Every action of ``GRANT_ACTIONS`` the principal's own policies allow on some target
-    other than itself (its own user, itself as a role, its own groups, policies only it
-    holds), as ``GRANT_ACTIONS`` orders them. Explicit Denies and the permissions boundary
-    apply as for any decision; an Allow under a condition makes the grant conditional."""
+    """Every action of ``GRANT_ACTIONS`` the principal can take on some target other than
+    itself (its own user, itself as a role, its own groups, policies only it holds), as
+    ``GRANT_ACTIONS`` orders them: allowed by its own policies, or else by those of a role it
+    can assume (``Grant.via``: the surest route, then the shortest; as sure as the action
+    and the route together). Explicit Denies and the permissions boundary apply as for any
+    decision; an Allow under a condition makes the grant conditional."""
     p = account.principal(principal)
     if p.kind not in ("user", "role"):
         return ()
-    policies = account.policy_set(p)
-    found: list[Grant] = []
-    for action in GRANT_ACTIONS:
-        if not account.catalog.knows(action.action):
-            continue
-        if not policies.allowed >> account.catalog.bit(action.action) & 1:
-            continue
-        grant = _grant(account, p, action)
-        if grant is not None:
-            found.append(grant)
-    return tuple(found)
+    own = _own_grants(account, p)
+    best = {g.action.action: g for g in own}
+    reachable = account.reachable_roles(p)
+    for role, reach in sorted(reachable.items(), key=lambda item: (len(item[1].chain), item[0])):
+        for grant in _own_grants(account, account.principals[role]):
+            certainty = Certainty.weakest(reach.certainty, grant.certainty)
+            known = best.get(grant.action.action)
+            if known is not None and known.certainty.rank >= certainty.rank:
+                continue  # as sure already: itself, or through a shorter route
+            best[grant.action.action] = replace(grant, certainty=certainty, via=reach.chain)
+    return tuple(best[a.action] for a in GRANT_ACTIONS if a.action in best)
+
+
+def by_route(grants: Iterable[Grant]) -> tuple[tuple[Grant, ...], ...]:
+    """The grants split by whose policies allow them: the principal's own first, then each
+    role's (by route). Each is a root cause of its own, as a finding reports it."""
+    routes: dict[tuple[str, ...], list[Grant]] = {}
+    for grant in grants:
+        routes.setdefault(grant.via, []).append(grant)
+    return tuple(tuple(routes[via]) for via in sorted(routes, key=lambda v: (len(v), v)))
+
+
+def _own_grants(account: AwsAccount, p: Principal) -> tuple[Grant, ...]:
+    """What the principal's own policies let it grant (memoized: every principal that can
+    assume a role asks for the role's)."""
+    memo = account.memo.setdefault("grants-own", {})
+    found: tuple[Grant, ...] | None = memo.get(p.arn)
+    if found is None:
+        policies = account.policy_set(p)
+        grants: list[Grant] = []
+        for action in GRANT_ACTIONS:
+            if not account.catalog.knows(action.action):
+                continue
+            if not policies.allowed >> account.catalog.bit(action.action) & 1:
+                continue
+            grant = _grant(account, p, action)
+            if grant is not None:
+                grants.append(grant)
+        found = memo[p.arn] = tuple(grants)
+    return found
 
 
 def grant_cause(account: AwsAccount, principal: str | Principal, grants: Iterable[Grant]) -> Cause:
-    """What lets the principal grant to others: how it holds the policies whose statements
-    allow it (a group, a policy attached directly, an inline policy …), so that every
-    principal the same grant empowers is reported together."""
-    p = account.principal(principal)
+    """What lets the principal grant to others: how the principal (or, for grants through a
+    role, that role: ``by_route``) holds the policies whose statements allow it (a group, a
+    policy attached directly, an inline policy …), so that every principal the same grant
+    empowers — those that hold it, and those that can become one that does — is reported
+    together."""
+    grants = list(grants)
+    actor = next((g.actor for g in grants if g.actor is not None), None)
+    p = account.principal(principal if actor is None else actor)
     documents = sorted({ref.document_id for g in grants for ref in g.statements})
     policies: dict[str, set[str]] = {}
     kinds: dict[str, Grantor] = {}
@@ -248,11 +294,13 @@ def _candidates(
     counts only on those). Admin-equivalent ones first, then by ARN."""
     admins = _admins(account)
     within = None if scope is None else account.matching(scope)
+    home = account_of(p.arn)  # IAM writes reach only the caller's own account
     if action.kind == "policy":
         holders = _holders(account)
         pool: Iterable[str] = sorted(holders if within is None else within & holders.keys())
         for policy in pool:
-            if holders[policy] - {p.arn}:  # only its own: the escalation analysis covers it
+            # only its own: the escalation analysis covers it
+            if account_of(policy) == home and holders[policy] - {p.arn}:
                 yield policy, "policy", _policy_admin(account, policy)
         return
     own = {*p.groups, p.arn}
@@ -261,7 +309,7 @@ def _candidates(
     else:
         pool = sorted(within, key=lambda arn: (arn not in admins.every, arn))
     for arn in pool:
-        if arn in own or (within is not None and arn not in within):
+        if arn in own or (within is not None and arn not in within) or account_of(arn) != home:
             continue
         if _kind(account, arn) != action.kind:
             continue
@@ -333,6 +381,7 @@ __all__ = [
     "GRANT_ACTIONS",
     "METHOD",
     "Grant",
+    "by_route",
     "GrantAction",
     "GrantTarget",
     "grant_cause",

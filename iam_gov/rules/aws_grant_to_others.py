@@ -8,8 +8,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from iam_gov.aws_policy import AwsAccount, Cause, Certainty, analysis_for, is_aws_view, short_name
-from iam_gov.aws_policy.causes import merge
-from iam_gov.aws_policy.grants_to_others import Grant, grant_cause, grants_to_others
+from iam_gov.aws_policy.causes import Placement, merge, place
+from iam_gov.aws_policy.grants_to_others import Grant, by_route, grant_cause, grants_to_others
 from iam_gov.engine.state import EvaluationState, SystemView
 from iam_gov.model import AccountKind, Severity
 from iam_gov.rules._common import (
@@ -68,6 +68,9 @@ class GrantingPrincipal(AffectedPrincipal):
     also_escalation: list[str]
     """Its escalation paths through the same actions on the same targets (used on itself:
     aws-privilege-escalation reports those), ``METHOD: PATH``."""
+    via: list[str] = []
+    """The roles it assumes, in order, to take these actions (ARNs); empty when its own
+    policies allow them."""
 
 
 class GrantToOthersEvidence(Evidence):
@@ -97,6 +100,10 @@ class GrantToOthersEvidence(Evidence):
     """The login of the one principal, when the cause affects one; None when several."""
     principal_arn: str | None
     """The one principal's ARN, when the cause affects one; None when several."""
+    aws_account_id: str | None = None
+    """The AWS account the cause is in (12 digits): where the fix is made."""
+    aws_account_name: str | None = None
+    """That account's name in the organization (its id when unknown)."""
 
 
 @dataclass(frozen=True)
@@ -155,7 +162,11 @@ def aws_grant_to_others(state: EvaluationState, params: Params) -> Iterator[Hit]
     admin-equivalent is left to aws-admin-equivalent; its own user, groups and policies are
     left to aws-privilege-escalation. A declared break-glass account is expected by policy.
 
-    Out of scope: what it can grant through roles it assumes (that role is reported itself).
+    Through roles: a principal that can assume a role (or a chain of roles) whose policies
+    allow such an action is reported too, under the role's own cause (the same finding as
+    the role, one per root cause, not one per assumer), naming the route (``via
+    role/deployer``) and the targets; as sure as the action and the route together. For each
+    action the surest route is kept (its own policies first, then the shortest chain).
     """
     for view in state.systems.values():
         if not is_aws_view(view):
@@ -163,18 +174,20 @@ def aws_grant_to_others(state: EvaluationState, params: Params) -> Iterator[Hit]
         analysis = analysis_for(view)
         causes: dict[str, list[Cause]] = {}
         members: dict[str, list[_Member]] = {}
+        places: dict[str, Placement] = {}
         for arn, _account, principal in active_aws_principals(view, analysis):
             if analysis.is_admin_equivalent(principal) is not None:
                 continue  # aws-admin-equivalent reports it
-            grants = grants_to_others(analysis, principal)
-            if not grants:
-                continue
-            member = _member(state, view, analysis, arn, grants)
-            cause = grant_cause(analysis, principal, grants)
-            causes.setdefault(cause.key, []).append(cause)
-            members.setdefault(cause.key, []).append(member)
+            # Its own grants, and those of each role it assumes: each its own root cause.
+            for grants in by_route(grants_to_others(analysis, principal)):
+                member = _member(state, view, analysis, arn, grants)
+                cause = grant_cause(analysis, principal, grants)
+                placed = place(analysis, cause, grants[0].actor or arn)
+                places.setdefault(placed.key, placed)
+                causes.setdefault(placed.key, []).append(cause)
+                members.setdefault(placed.key, []).append(member)
         for key in sorted(causes):
-            yield _hit(view, merge(causes[key]), members[key])
+            yield _hit(view, merge(causes[key]), members[key], places[key])
 
 
 def _member(
@@ -218,6 +231,7 @@ def _member(
             certainty=surest.value,
             expected=expected,
             also_escalation=escalations,
+            via=list(grants[0].via),
         ),
         who=f"{view.name} {principal.kind} {account.login}{owner}{service_note}",
         grants=grants,
@@ -247,7 +261,7 @@ def _grant_evidence(grant: Grant) -> GrantEvidence:
     )
 
 
-def _hit(view: SystemView, cause: Cause, members: list[_Member]) -> Hit:
+def _hit(view: SystemView, cause: Cause, members: list[_Member], placed: Placement) -> Hit:
     members = sorted(members, key=lambda m: (-Severity(m.evidence.severity).rank, m.evidence.arn))
     unexpected = [m for m in members if not m.evidence.expected]
     severity = max(
@@ -261,7 +275,8 @@ def _hit(view: SystemView, cause: Cause, members: list[_Member]) -> Hit:
     admin = ", so it can make an admin" if can_make_admin else ""
     if len(members) == 1:
         message = (
-            f"{first.who} can grant privileges to others through {cause.describe()}: {what}; "
+            f"{first.who}{placed.phrase} can grant privileges to others through "
+            f"{cause.describe()}: {what}; "
             f"{_CERTAINTY_WORDS[surest]}{admin}"
         )
     else:
@@ -272,7 +287,8 @@ def _hit(view: SystemView, cause: Cause, members: list[_Member]) -> Hit:
         listed = some_of([_named(m) for m in members])
         admins = ", so each can make an admin" if can_make_admin else ""
         message = (
-            f"{view.name} {cause.describe()} lets {kinds} grant privileges to others: {what}; "
+            f"{view.name} {cause.describe()}{placed.phrase} lets {kinds} grant privileges to "
+            f"others: {what}; "
             f"{_CERTAINTY_WORDS[surest]}{admins}: {listed}"
         )
     escalating = [m for m in members if m.evidence.also_escalation]
@@ -295,7 +311,7 @@ def _hit(view: SystemView, cause: Cause, members: list[_Member]) -> Hit:
     evidence = [m.evidence for m in members]
     one = evidence[0] if len(evidence) == 1 else None
     return Hit(
-        subject=f"{view.name}:{cause.key}",
+        subject=f"{view.name}:{placed.key}",
         system=view.name,
         person_id=one_person(e.person_id for e in evidence),
         message=message + ".",
@@ -316,11 +332,16 @@ def _hit(view: SystemView, cause: Cause, members: list[_Member]) -> Hit:
             expected=not unexpected,
             account_login=None if one is None else one.login,
             principal_arn=None if one is None else one.arn,
+            aws_account_id=placed.account_id,
+            aws_account_name=placed.account_name,
         ),
     )
 
 
 def _named(member: _Member) -> str:
+    """``user/alice (Alice Archer)``, ``user/bob via role/deployer``: how a list names it."""
     evidence = member.evidence
     owner = f" ({evidence.person})" if evidence.person is not None else ""
-    return f"{short_name(evidence.arn)}{owner}"
+    via = member.grants[0].via
+    route = f" via {' → '.join(short_name(r) for r in via)}" if via else ""
+    return f"{short_name(evidence.arn)}{owner}{route}"

@@ -16,7 +16,7 @@ from iam_gov.aws_policy import (
     is_aws_view,
     short_name,
 )
-from iam_gov.aws_policy.causes import merge
+from iam_gov.aws_policy.causes import Placement, merge, place
 from iam_gov.engine.state import EvaluationState, SystemView
 from iam_gov.model import AccountKind, AccountStatus, Severity
 from iam_gov.rules._common import (
@@ -79,8 +79,13 @@ class EscalationEvidence(Evidence):
     """The surest of the principals' paths: ``certain``, ``resource-constrained`` or
     ``conditional``."""
     gains_admin: bool
+    """The target is admin-equivalent by aws-admin-equivalent's own rule (a service-linked
+    role never counts)."""
     gained_actions: int
-    """The most any principal listed gains."""
+    """The most any principal listed gains: actions of the catalogue it cannot take now."""
+    service_linked_target: bool = False
+    """The target is a service-linked role: only AWS uses it; the finding is one level
+    lower."""
     principals: list[EscalatingPrincipal]
     """Every principal that can use it, the most severe first."""
     count: int
@@ -88,6 +93,10 @@ class EscalationEvidence(Evidence):
     """The login of the one principal, when the cause affects one; None when several."""
     principal_arn: str | None
     """The one principal's ARN, when the cause affects one; None when several."""
+    aws_account_id: str | None = None
+    """The AWS account the cause is in (12 digits): where the fix is made."""
+    aws_account_name: str | None = None
+    """That account's name in the organization (its id when unknown)."""
 
 
 @dataclass(frozen=True)
@@ -133,6 +142,13 @@ def aws_privilege_escalation(state: EvaluationState, params: Params) -> Iterator
     a condition or on resources an IAM snapshot cannot see) ranks one level lower. The
     finding takes the highest of its principals'.
 
+    Impact: "gains admin" whenever the target is admin-equivalent by aws-admin-equivalent's
+    own rule; every target a method reaches is searched, the admin-equivalent ones first.
+    Otherwise the finding counts the actions gained, every one the action catalogue knows
+    (never only a kind of them). A service-linked role (path ``/aws-service-role/``) as the
+    target is never "gains admin", and ranks one level lower, as aws-admin-equivalent lowers
+    roles only AWS services use.
+
     Admin-equivalent principals: both rules report them, so neither hides the other.
     aws-admin-equivalent lists every one. Here, one admin-equivalent through its policies
     (AdministratorAccess, ``*``) is listed, marked ``admin_equivalent``, under each path it
@@ -156,6 +172,7 @@ def aws_privilege_escalation(state: EvaluationState, params: Params) -> Iterator
         routes = _human_routes(analysis, human_users)
         causes: dict[str, list[Cause]] = {}
         members: dict[str, list[_Member]] = {}
+        places: dict[str, Placement] = {}
         for arn, account, principal in active_aws_principals(view, analysis):
             link = state.links[(view.name, arn)]
             person = state.person_of(link)
@@ -188,17 +205,22 @@ def aws_privilege_escalation(state: EvaluationState, params: Params) -> Iterator
                     path=path,
                     route=route,
                 )
-                causes.setdefault(cause.key, []).append(cause)
-                members.setdefault(cause.key, []).append(member)
+                placed = place(analysis, cause, arn)
+                places.setdefault(placed.key, placed)
+                causes.setdefault(placed.key, []).append(cause)
+                members.setdefault(placed.key, []).append(member)
         for key in sorted(causes):
-            yield _hit(view, analysis, merge(causes[key]), members[key])
+            yield _hit(view, analysis, merge(causes[key]), members[key], places[key])
 
 
 def _severity(path: EscalationPath, route: _Route | None) -> Severity:
     """Critical when a person's user certainly is or becomes the principal, high otherwise;
-    one level lower when the path itself is possible but not proven."""
+    one level lower when the path itself is possible but not proven, and one lower when its
+    target is a service-linked role (as aws-admin-equivalent lowers roles only AWS uses)."""
     surely_by_human = route is not None and route.certainty is Certainty.CERTAIN
     severity = Severity.CRITICAL if surely_by_human else Severity.HIGH
+    if path.service_linked:
+        severity = one_lower(severity)
     return severity if path.certainty is Certainty.CERTAIN else one_lower(severity)
 
 
@@ -215,7 +237,13 @@ _CERTAINTY_WORDS = {
 }
 
 
-def _hit(view: SystemView, analysis: AwsAccount, cause: Cause, members: list[_Member]) -> Hit:
+def _hit(
+    view: SystemView,
+    analysis: AwsAccount,
+    cause: Cause,
+    members: list[_Member],
+    placed: Placement,
+) -> Hit:
     members = sorted(members, key=lambda m: (-Severity(m.evidence.severity).rank, m.evidence.arn))
     severity = Severity(members[0].evidence.severity)
     # The path as the principal using the method has it, when that one is listed.
@@ -227,7 +255,7 @@ def _hit(view: SystemView, analysis: AwsAccount, cause: Cause, members: list[_Me
     if len(members) == 1:
         gains = "admin" if path.admin else f"{path.gained} more {more}"
         message = (
-            f"{actor.who} can escalate its privileges ({path.method.name}) through "
+            f"{actor.who}{placed.phrase} can escalate its privileges ({path.method.name}) through "
             f"{cause.describe()}: {path.describe()}; {_CERTAINTY_WORDS[path.certainty]}, "
             f"gains {gains}"
         )
@@ -250,14 +278,20 @@ def _hit(view: SystemView, analysis: AwsAccount, cause: Cause, members: list[_Me
         gains = "admin" if path.admin else f"up to {counted(gained, 'more action')}"
         listed = some_of([_named(m) for m in members])
         message = (
-            f"{view.name} {cause.describe()} lets {_kinds(m.evidence.type for m in members)} "
+            f"{view.name} {cause.describe()}{placed.phrase} lets "
+            f"{_kinds(m.evidence.type for m in members)} "
             f"escalate their privileges ({path.method.name}): {action}; "
             f"{_certainties(members)}, gains {gains}: {listed}"
+        )
+    if path.service_linked:
+        message += (
+            f"; {short_name(path.target or '')} is a service-linked role, which only AWS uses: "
+            "ranked one level lower"
         )
     evidence = [m.evidence for m in members]
     one = evidence[0] if len(evidence) == 1 else None
     return Hit(
-        subject=f"{view.name}:{cause.key}",
+        subject=f"{view.name}:{placed.key}",
         system=view.name,
         person_id=one_person(e.person_id for e in evidence),
         message=message + ".",
@@ -273,11 +307,14 @@ def _hit(view: SystemView, analysis: AwsAccount, cause: Cause, members: list[_Me
             target=path.target,
             certainty=surest.value,
             gains_admin=path.admin,
+            service_linked_target=path.service_linked,
             gained_actions=gained,
             principals=evidence,
             count=len(evidence),
             account_login=None if one is None else one.login,
             principal_arn=None if one is None else one.arn,
+            aws_account_id=placed.account_id,
+            aws_account_name=placed.account_name,
         ),
     )
 

@@ -111,7 +111,8 @@ def test_add_user_to_an_admin_group_is_reported_naming_the_group(aws: ExportedAc
     [finding] = aws.world().findings(RULE)
 
     assert finding.severity is Severity.HIGH
-    assert finding.evidence["principal_arn"] == onboarding
+    # bob, who can assume the role, shares its finding (one per root cause).
+    assert [p["arn"] for p in finding.evidence["principals"]] == [onboarding, arn("user", "bob")]
     assert finding.evidence["admin_targets"] == [ADMINS]
     assert finding.evidence["targets"] == [ADMINS]
     assert "iam:AddUserToGroup on group/admins (admin-equivalent)" in finding.message
