@@ -68,7 +68,8 @@ class Method:
     """Why the method can be no more than resource-constrained, when it cannot."""
     sources: tuple[str, ...] = ()
     """Where the method is published: Rhino Security Labs' numbered list, Bishop Fox's
-    iam-vulnerable scenario, PMapper's edge checker, pathfinding.cloud."""
+    iam-vulnerable scenario, PMapper's edge checker, pathfinding.cloud's path ids; ``iam-gov``
+    for a method none of them lists."""
 
     @property
     def actions(self) -> tuple[str, ...]:
@@ -94,6 +95,7 @@ _REWRITTEN_TRUST = (
     "itself: no identity policy needs to allow it"
 )
 _EXISTING = "which existing {what} carry which role is not in an IAM snapshot: possible, not proven"
+_PF = "pathfinding.cloud "
 
 METHODS: tuple[Method, ...] = (
     Method(
@@ -108,6 +110,8 @@ METHODS: tuple[Method, ...] = (
             "Rhino #1",
             "Bishop Fox iam-vulnerable: privesc1-CreateNewPolicyVersion",
             "PMapper IAMEdgeChecker",
+            "pathfinding.cloud iam-001",
+            "pathfinding.cloud iam-016",
         ),
     ),
     Method(
@@ -134,6 +138,10 @@ METHODS: tuple[Method, ...] = (
             "Rhino #4",
             "Bishop Fox iam-vulnerable: privesc4-CreateAccessKey",
             "PMapper IAMEdgeChecker",
+            "pathfinding.cloud iam-002",
+            "pathfinding.cloud iam-003",
+            "pathfinding.cloud iam-015",
+            "pathfinding.cloud iam-018",
         ),
     ),
     Method(
@@ -146,6 +154,7 @@ METHODS: tuple[Method, ...] = (
             "Rhino #5",
             "Bishop Fox iam-vulnerable: privesc5-CreateLoginProfile",
             "PMapper IAMEdgeChecker",
+            "pathfinding.cloud iam-004",
         ),
     ),
     Method(
@@ -158,6 +167,7 @@ METHODS: tuple[Method, ...] = (
             "Rhino #6",
             "Bishop Fox iam-vulnerable: privesc6-UpdateLoginProfile",
             "PMapper IAMEdgeChecker",
+            "pathfinding.cloud iam-006",
         ),
     ),
     Method(
@@ -171,6 +181,7 @@ METHODS: tuple[Method, ...] = (
         sources=(
             "Rhino #7",
             "Bishop Fox iam-vulnerable: privesc7-AttachUserPolicy",
+            "pathfinding.cloud iam-008",
         ),
     ),
     Method(
@@ -184,6 +195,7 @@ METHODS: tuple[Method, ...] = (
         sources=(
             "Rhino #8",
             "Bishop Fox iam-vulnerable: privesc8-AttachGroupPolicy",
+            "pathfinding.cloud iam-010",
         ),
     ),
     Method(
@@ -196,6 +208,8 @@ METHODS: tuple[Method, ...] = (
         sources=(
             "Rhino #9",
             "Bishop Fox iam-vulnerable: privesc9-AttachRolePolicy",
+            "pathfinding.cloud iam-009",
+            "pathfinding.cloud iam-014",
         ),
     ),
     Method(
@@ -209,6 +223,7 @@ METHODS: tuple[Method, ...] = (
         sources=(
             "Rhino #10",
             "Bishop Fox iam-vulnerable: privesc10-PutUserPolicy",
+            "pathfinding.cloud iam-007",
         ),
     ),
     Method(
@@ -222,6 +237,7 @@ METHODS: tuple[Method, ...] = (
         sources=(
             "Rhino #11",
             "Bishop Fox iam-vulnerable: privesc11-PutGroupPolicy",
+            "pathfinding.cloud iam-011",
         ),
     ),
     Method(
@@ -234,6 +250,8 @@ METHODS: tuple[Method, ...] = (
         sources=(
             "Rhino #12",
             "Bishop Fox iam-vulnerable: privesc12-PutRolePolicy",
+            "pathfinding.cloud iam-005",
+            "pathfinding.cloud iam-017",
         ),
     ),
     Method(
@@ -246,6 +264,7 @@ METHODS: tuple[Method, ...] = (
         sources=(
             "Rhino #13",
             "Bishop Fox iam-vulnerable: privesc13-AddUserToGroup",
+            "pathfinding.cloud iam-013",
         ),
     ),
     Method(
@@ -264,6 +283,10 @@ METHODS: tuple[Method, ...] = (
             "Rhino #14",
             "Bishop Fox iam-vulnerable: privesc14-UpdatingAssumeRolePolicy",
             "PMapper IAMEdgeChecker",
+            "pathfinding.cloud iam-012",
+            "pathfinding.cloud iam-019",
+            "pathfinding.cloud iam-020",
+            "pathfinding.cloud iam-021",
         ),
     ),
     Method(
@@ -275,6 +298,7 @@ METHODS: tuple[Method, ...] = (
         sources=(
             "Bishop Fox iam-vulnerable: privesc-AssumeRole",
             "PMapper STSEdgeChecker",
+            "pathfinding.cloud sts-001",
         ),
     ),
     Method(
@@ -292,7 +316,7 @@ METHODS: tuple[Method, ...] = (
             ),
         ),
         Target.SELF_USER,  # and controlled roles: see escalation.py
-        sources=("pathfinding.cloud",),
+        sources=("iam-gov",),
     ),
     Method(
         "passrole-lambda-invoke",
@@ -305,6 +329,7 @@ METHODS: tuple[Method, ...] = (
             "Rhino #15",
             "Bishop Fox iam-vulnerable: privesc15-PassExistingRoleToNewLambdaThenInvoke",
             "PMapper LambdaEdgeChecker",
+            "pathfinding.cloud lambda-001",
         ),
     ),
     Method(
@@ -318,6 +343,7 @@ METHODS: tuple[Method, ...] = (
         sources=(
             "Rhino #16",
             "Bishop Fox iam-vulnerable: privesc16-PassRoleToNewLambdaThenTriggerWithNewDynamo",
+            "pathfinding.cloud lambda-002",
         ),
     ),
     Method(
@@ -332,6 +358,7 @@ METHODS: tuple[Method, ...] = (
             "Rhino #3",
             "Bishop Fox iam-vulnerable: privesc3-CreateEC2WithExistingIP",
             "PMapper EC2EdgeChecker",
+            "pathfinding.cloud ec2-001",
         ),
     ),
     Method(
@@ -345,6 +372,7 @@ METHODS: tuple[Method, ...] = (
             "Rhino #18",
             "Bishop Fox iam-vulnerable: privesc18-PassExistingRoleToNewGlueDevEndpoint",
             "PMapper GlueEdgeChecker",
+            "pathfinding.cloud glue-001",
         ),
     ),
     Method(
@@ -372,6 +400,7 @@ METHODS: tuple[Method, ...] = (
             "Rhino #20",
             "Bishop Fox iam-vulnerable: privesc20-PassExistingRoleToCloudFormation",
             "PMapper CloudFormationEdgeChecker",
+            "pathfinding.cloud cloudformation-001",
         ),
     ),
     Method(
@@ -389,6 +418,7 @@ METHODS: tuple[Method, ...] = (
             "Rhino #21",
             "Bishop Fox iam-vulnerable: privesc21-PassExistingRoleToNewDataPipeline",
             "PMapper DataPipelineEdgeChecker",
+            "pathfinding.cloud datapipeline-001",
         ),
     ),
     Method(
@@ -405,23 +435,23 @@ METHODS: tuple[Method, ...] = (
         sources=(
             "Bishop Fox iam-vulnerable: privesc-codeBuildCreateProjectPassRole",
             "PMapper CodeBuildEdgeChecker",
+            "pathfinding.cloud codebuild-001",
+            "pathfinding.cloud codebuild-004",
         ),
     ),
     Method(
         "passrole-sagemaker-notebook",
         "Pass a role to a new SageMaker notebook",
-        "Creates a notebook instance running as a more privileged role and opens it.",
-        (
-            _PASS,
-            _r("sagemaker:CreateNotebookInstance"),
-            _r("sagemaker:CreatePresignedNotebookInstanceUrl"),
-        ),
+        "Creates a notebook instance running as a more privileged role and opens it (with a "
+        "presigned URL, or from the console, which needs no further permission).",
+        (_PASS, _r("sagemaker:CreateNotebookInstance")),
         Target.SERVICE_ROLES,
         service="sagemaker.amazonaws.com",
         sources=(
             "Rhino (part 2)",
             "Bishop Fox iam-vulnerable: privesc-sageMakerCreateNotebookPassRole",
             "PMapper SageMakerEdgeChecker",
+            "pathfinding.cloud sagemaker-001",
         ),
     ),
     Method(
@@ -435,6 +465,7 @@ METHODS: tuple[Method, ...] = (
         sources=(
             "Rhino (part 2)",
             "Bishop Fox iam-vulnerable: privesc-sageMakerCreatePresignedNotebookURL",
+            "pathfinding.cloud sagemaker-004",
         ),
     ),
     Method(
@@ -448,7 +479,12 @@ METHODS: tuple[Method, ...] = (
         ),
         Target.SERVICE_ROLES,
         service="ecs-tasks.amazonaws.com",
-        sources=("pathfinding.cloud", "PMapper ECSEdgeChecker"),
+        sources=(
+            "PMapper ECSEdgeChecker",
+            "pathfinding.cloud ecs-002",
+            "pathfinding.cloud ecs-004",
+            "pathfinding.cloud ecs-005",
+        ),
     ),
     Method(
         "lambda-update-function-code",
@@ -462,6 +498,9 @@ METHODS: tuple[Method, ...] = (
             "Rhino #17",
             "Bishop Fox iam-vulnerable: privesc17-EditExistingLambdaFunctionWithRole",
             "PMapper LambdaEdgeChecker",
+            "pathfinding.cloud lambda-003",
+            "pathfinding.cloud lambda-004",
+            "pathfinding.cloud lambda-005",
         ),
     ),
     Method(
@@ -476,6 +515,8 @@ METHODS: tuple[Method, ...] = (
         sources=(
             "Bishop Fox iam-vulnerable: privesc-ssmSendCommand, privesc-ssmStartSession",
             "PMapper SSMEdgeChecker",
+            "pathfinding.cloud ssm-001",
+            "pathfinding.cloud ssm-002",
         ),
     ),
     Method(
@@ -502,7 +543,7 @@ METHODS: tuple[Method, ...] = (
         sources=(
             "Bishop Fox iam-vulnerable: privesc-cloudFormationUpdateStack",
             "PMapper CloudFormationEdgeChecker",
-            "pathfinding.cloud",
+            "pathfinding.cloud cloudformation-002",
         ),
     ),
     Method(
@@ -514,7 +555,10 @@ METHODS: tuple[Method, ...] = (
         Target.EXISTING_SERVICE_ROLES,
         service="cloudformation.amazonaws.com",
         note=_EXISTING.format(what="stacks"),
-        sources=("PMapper CloudFormationEdgeChecker", "pathfinding.cloud"),
+        sources=(
+            "PMapper CloudFormationEdgeChecker",
+            "pathfinding.cloud cloudformation-005",
+        ),
     ),
     Method(
         "passrole-sagemaker-processing-job",
@@ -539,6 +583,7 @@ METHODS: tuple[Method, ...] = (
         sources=(
             "Bishop Fox iam-vulnerable: privesc-sageMakerCreateTrainingJob",
             "PMapper SageMakerEdgeChecker",
+            "pathfinding.cloud sagemaker-002",
         ),
     ),
     Method(
@@ -549,7 +594,7 @@ METHODS: tuple[Method, ...] = (
         (_PASS, _r("sagemaker:CreateHyperParameterTuningJob")),
         Target.SERVICE_ROLES,
         service="sagemaker.amazonaws.com",
-        sources=("pathfinding.cloud",),
+        sources=("iam-gov",),
     ),
     Method(
         "passrole-autoscaling-launch-configuration",
@@ -564,7 +609,7 @@ METHODS: tuple[Method, ...] = (
         ),
         Target.SERVICE_ROLES,
         service="ec2.amazonaws.com",
-        sources=("PMapper AutoScalingEdgeChecker", "pathfinding.cloud"),
+        sources=("PMapper AutoScalingEdgeChecker",),
     ),
     Method(
         "passrole-ec2-spot-instances",
@@ -574,7 +619,7 @@ METHODS: tuple[Method, ...] = (
         (_PASS, _r("ec2:RequestSpotInstances")),
         Target.SERVICE_ROLES,
         service="ec2.amazonaws.com",
-        sources=("pathfinding.cloud",),
+        sources=("pathfinding.cloud ec2-003",),
     ),
     Method(
         "lambda-update-function-configuration",
@@ -585,7 +630,7 @@ METHODS: tuple[Method, ...] = (
         Target.EXISTING_SERVICE_ROLES,
         service="lambda.amazonaws.com",
         note=_EXISTING.format(what="functions"),
-        sources=("Rhino (part 2)", "pathfinding.cloud"),
+        sources=("Rhino (part 2)",),
     ),
     Method(
         "passrole-lambda-add-permission",
@@ -595,7 +640,7 @@ METHODS: tuple[Method, ...] = (
         (_PASS, _r("lambda:CreateFunction"), _r("lambda:AddPermission")),
         Target.SERVICE_ROLES,
         service="lambda.amazonaws.com",
-        sources=("pathfinding.cloud",),
+        sources=("pathfinding.cloud lambda-006",),
     ),
     Method(
         "codebuild-start-build-override",
@@ -606,7 +651,10 @@ METHODS: tuple[Method, ...] = (
         Target.EXISTING_SERVICE_ROLES,
         service="codebuild.amazonaws.com",
         note=_EXISTING.format(what="projects"),
-        sources=("pathfinding.cloud",),
+        sources=(
+            "pathfinding.cloud codebuild-002",
+            "pathfinding.cloud codebuild-003",
+        ),
     ),
     Method(
         "passrole-ecs-service",
@@ -616,7 +664,10 @@ METHODS: tuple[Method, ...] = (
         (_PASS, _r("ecs:RegisterTaskDefinition"), _r("ecs:CreateService")),
         Target.SERVICE_ROLES,
         service="ecs-tasks.amazonaws.com",
-        sources=("pathfinding.cloud",),
+        sources=(
+            "pathfinding.cloud ecs-001",
+            "pathfinding.cloud ecs-003",
+        ),
     ),
     Method(
         "ecs-execute-command",
@@ -626,7 +677,7 @@ METHODS: tuple[Method, ...] = (
         Target.EXISTING_SERVICE_ROLES,
         service="ecs-tasks.amazonaws.com",
         note=_EXISTING.format(what="tasks"),
-        sources=("pathfinding.cloud",),
+        sources=("pathfinding.cloud ecs-006",),
     ),
     Method(
         "passrole-apprunner",
@@ -636,7 +687,7 @@ METHODS: tuple[Method, ...] = (
         (_PASS, _r("apprunner:CreateService")),
         Target.SERVICE_ROLES,
         service="tasks.apprunner.amazonaws.com",
-        sources=("pathfinding.cloud",),
+        sources=("pathfinding.cloud apprunner-001",),
     ),
     Method(
         "apprunner-update-service",
@@ -647,7 +698,7 @@ METHODS: tuple[Method, ...] = (
         Target.EXISTING_SERVICE_ROLES,
         service="tasks.apprunner.amazonaws.com",
         note=_EXISTING.format(what="services"),
-        sources=("pathfinding.cloud",),
+        sources=("pathfinding.cloud apprunner-002",),
     ),
     Method(
         "passrole-bedrock-agentcore-code-interpreter",
@@ -662,7 +713,7 @@ METHODS: tuple[Method, ...] = (
         ),
         Target.SERVICE_ROLES,
         service="bedrock-agentcore.amazonaws.com",
-        sources=("pathfinding.cloud",),
+        sources=("pathfinding.cloud bedrock-001",),
     ),
     Method(
         "passrole-glue-job",
@@ -676,7 +727,10 @@ METHODS: tuple[Method, ...] = (
         ),
         Target.SERVICE_ROLES,
         service="glue.amazonaws.com",
-        sources=("pathfinding.cloud",),
+        sources=(
+            "pathfinding.cloud glue-003",
+            "pathfinding.cloud glue-004",
+        ),
     ),
     Method(
         "passrole-glue-update-job",
@@ -686,7 +740,10 @@ METHODS: tuple[Method, ...] = (
         Target.SERVICE_ROLES,
         service="glue.amazonaws.com",
         note="which Glue jobs exist is not in an IAM snapshot: possible, not proven",
-        sources=("pathfinding.cloud",),
+        sources=(
+            "pathfinding.cloud glue-005",
+            "pathfinding.cloud glue-006",
+        ),
     ),
     Method(
         "ec2-modify-user-data",
@@ -701,7 +758,7 @@ METHODS: tuple[Method, ...] = (
         Target.EXISTING_SERVICE_ROLES,
         service="ec2.amazonaws.com",
         note=_EXISTING.format(what="instances"),
-        sources=("pathfinding.cloud",),
+        sources=("pathfinding.cloud ec2-002",),
     ),
     Method(
         "ec2-launch-template-version",
@@ -713,7 +770,278 @@ METHODS: tuple[Method, ...] = (
         Target.EXISTING_SERVICE_ROLES,
         service="ec2.amazonaws.com",
         note=_EXISTING.format(what="launch templates"),
-        sources=("pathfinding.cloud",),
+        sources=(
+            "pathfinding.cloud ec2-004",
+            "pathfinding.cloud ec2-005",
+        ),
+    ),
+    Method(
+        "passrole-ecs-task-override",
+        "Run an existing ECS task definition with a more privileged task role",
+        "Runs or starts a task from an existing task definition, overriding its task role "
+        "(passed) and its command: no new task definition is needed.",
+        (_PASS, _r("ecs:RunTask", "ecs:StartTask")),
+        Target.SERVICE_ROLES,
+        service="ecs-tasks.amazonaws.com",
+        sources=(_PF + "ecs-007", _PF + "ecs-008", _PF + "ecs-009"),
+    ),
+    Method(
+        "passrole-glue-interactive-session",
+        "Pass a role to a new Glue interactive session and run code in it",
+        "Creates a Glue interactive session running as a more privileged role and runs its "
+        "own statements in it.",
+        (_PASS, _r("glue:CreateSession"), _r("glue:RunStatement")),
+        Target.SERVICE_ROLES,
+        service="glue.amazonaws.com",
+        sources=(_PF + "glue-007",),
+    ),
+    Method(
+        "sagemaker-notebook-lifecycle-config",
+        "Give an existing SageMaker notebook its own start-up script",
+        "Stops a notebook instance, attaches a lifecycle configuration of its own and starts "
+        "it: the script runs as the notebook's role.",
+        (
+            _r("sagemaker:CreateNotebookInstanceLifecycleConfig"),
+            _r("sagemaker:StopNotebookInstance"),
+            _r("sagemaker:UpdateNotebookInstance"),
+            _r("sagemaker:StartNotebookInstance"),
+        ),
+        Target.EXISTING_SERVICE_ROLES,
+        service="sagemaker.amazonaws.com",
+        note=_EXISTING.format(what="notebooks"),
+        sources=(_PF + "sagemaker-005",),
+    ),
+    Method(
+        "passrole-ssm-automation",
+        "Pass a role to an SSM Automation runbook of its own",
+        "Creates an Automation document with a script step and starts it with a more "
+        "privileged role as its AutomationAssumeRole.",
+        (_PASS, _r("ssm:CreateDocument"), _r("ssm:StartAutomationExecution")),
+        Target.SERVICE_ROLES,
+        service="ssm.amazonaws.com",
+        sources=(_PF + "ssm-003",),
+    ),
+    Method(
+        "passrole-cloudformation-stackset",
+        "Pass a role to a new CloudFormation StackSet and deploy it",
+        "Creates a StackSet with a role CloudFormation assumes (the administration role, "
+        "which reaches the execution role) and deploys stack instances that build its own "
+        "template. Judged on the role passed: the execution role it leads to is not followed.",
+        (
+            _PASS,
+            _r("cloudformation:CreateStackSet"),
+            _r("cloudformation:CreateStackInstances"),
+        ),
+        Target.SERVICE_ROLES,
+        service="cloudformation.amazonaws.com",
+        sources=(_PF + "cloudformation-003",),
+    ),
+    Method(
+        "passrole-cloudformation-update-stackset",
+        "Rewrite an existing CloudFormation StackSet",
+        "Updates an existing StackSet with its own template, passing the administration "
+        "role CloudFormation assumes. Judged on the role passed: the execution role it leads "
+        "to is not followed.",
+        (_PASS, _r("cloudformation:UpdateStackSet")),
+        Target.SERVICE_ROLES,
+        service="cloudformation.amazonaws.com",
+        note="which StackSets exist is not in an IAM snapshot: possible, not proven",
+        sources=(_PF + "cloudformation-004",),
+    ),
+    Method(
+        "passrole-batch-job",
+        "Pass a role to a new AWS Batch job definition and submit it",
+        "Registers a job definition whose job role is a more privileged role and submits a "
+        "job running its own command.",
+        (_PASS, _r("batch:RegisterJobDefinition"), _r("batch:SubmitJob")),
+        Target.SERVICE_ROLES,
+        service="ecs-tasks.amazonaws.com",
+        sources=(_PF + "batch-001", _PF + "batch-003"),
+    ),
+    Method(
+        "batch-submit-job-override",
+        "Submit a job from an existing AWS Batch job definition with its own command",
+        "Submits a job from an existing job definition, overriding its command, which runs "
+        "as the definition's job role.",
+        (_r("batch:SubmitJob"),),
+        Target.EXISTING_SERVICE_ROLES,
+        service="ecs-tasks.amazonaws.com",
+        note=_EXISTING.format(what="job definitions"),
+        sources=(_PF + "batch-002",),
+    ),
+    Method(
+        "bedrock-agentcore-code-interpreter-session",
+        "Run code in an existing Bedrock AgentCore code interpreter",
+        "Starts a session in an existing code interpreter and runs code that reads its "
+        "execution role's credentials.",
+        (
+            _r("bedrock-agentcore:StartCodeInterpreterSession"),
+            _r("bedrock-agentcore:InvokeCodeInterpreter"),
+        ),
+        Target.EXISTING_SERVICE_ROLES,
+        service="bedrock-agentcore.amazonaws.com",
+        note=_EXISTING.format(what="code interpreters"),
+        sources=(_PF + "bedrock-002",),
+    ),
+    Method(
+        "passrole-bedrock-agentcore-runtime",
+        "Pass a role to a new Bedrock AgentCore runtime and run commands in it",
+        "Creates an AgentCore runtime (or harness, built on one) running as a more "
+        "privileged role and runs shell commands in it.",
+        (
+            _PASS,
+            _r("bedrock-agentcore:CreateAgentRuntime"),
+            _r("bedrock-agentcore:CreateAgentRuntimeEndpoint"),
+            _r("bedrock-agentcore:CreateWorkloadIdentity"),
+            _r("bedrock-agentcore:InvokeAgentRuntimeCommand"),
+        ),
+        Target.SERVICE_ROLES,
+        service="bedrock-agentcore.amazonaws.com",
+        sources=(_PF + "bedrock-003", _PF + "bedrock-005"),
+    ),
+    Method(
+        "bedrock-agentcore-invoke-runtime-command",
+        "Run commands in an existing Bedrock AgentCore runtime",
+        "Runs shell commands as root in an existing AgentCore runtime or harness and reads "
+        "its execution role's credentials.",
+        (_r("bedrock-agentcore:InvokeAgentRuntimeCommand"),),
+        Target.EXISTING_SERVICE_ROLES,
+        service="bedrock-agentcore.amazonaws.com",
+        note=_EXISTING.format(what="runtimes"),
+        sources=(_PF + "bedrock-004",),
+    ),
+    Method(
+        "passrole-bedrock-agentcore-browser",
+        "Pass a role to a new Bedrock AgentCore browser and drive it",
+        "Creates an AgentCore custom browser running as a more privileged role, starts a "
+        "session and drives it to read the role's credentials.",
+        (
+            _PASS,
+            _r("bedrock-agentcore:CreateBrowser"),
+            _r("bedrock-agentcore:StartBrowserSession"),
+            _r("bedrock-agentcore:ConnectBrowserAutomationStream"),
+        ),
+        Target.SERVICE_ROLES,
+        service="bedrock-agentcore.amazonaws.com",
+        sources=(_PF + "bedrock-006",),
+    ),
+    Method(
+        "bedrock-agentcore-browser-session",
+        "Drive an existing Bedrock AgentCore browser",
+        "Starts a session in an existing custom browser and drives it to read its execution "
+        "role's credentials.",
+        (
+            _r("bedrock-agentcore:StartBrowserSession"),
+            _r("bedrock-agentcore:ConnectBrowserAutomationStream"),
+        ),
+        Target.EXISTING_SERVICE_ROLES,
+        service="bedrock-agentcore.amazonaws.com",
+        note=_EXISTING.format(what="browsers"),
+        sources=(_PF + "bedrock-007",),
+    ),
+    Method(
+        "passrole-braket-job",
+        "Pass a role to a new Amazon Braket hybrid job",
+        "Creates a hybrid job whose script runs as a more privileged role.",
+        (_PASS, _r("braket:CreateJob")),
+        Target.SERVICE_ROLES,
+        service="braket.amazonaws.com",
+        sources=(_PF + "braket-001",),
+    ),
+    Method(
+        "codedeploy-create-deployment",
+        "Deploy its own revision to existing EC2 instances",
+        "Registers a revision whose lifecycle hook runs its own script and deploys it to an "
+        "existing deployment group: the script runs as the instances' role.",
+        (
+            _r("codedeploy:CreateDeployment"),
+            _r("codedeploy:RegisterApplicationRevision"),
+            _r("codedeploy:GetDeploymentConfig"),
+        ),
+        Target.EXISTING_SERVICE_ROLES,
+        service="ec2.amazonaws.com",
+        note=_EXISTING.format(what="deployment groups"),
+        sources=(_PF + "codedeploy-001",),
+    ),
+    Method(
+        "passrole-emr-cluster",
+        "Pass a role to a new EMR cluster's instances",
+        "Creates an EMR cluster whose instance profile is a more privileged role, with a "
+        "step that runs its own command on the master node.",
+        (_PASS, _r("elasticmapreduce:RunJobFlow")),
+        Target.SERVICE_ROLES,
+        service="ec2.amazonaws.com",
+        sources=(_PF + "emr-001",),
+    ),
+    Method(
+        "passrole-emr-serverless",
+        "Pass a role to a new EMR Serverless job run",
+        "Creates an EMR Serverless application and starts a job run whose script runs as a "
+        "more privileged execution role.",
+        (
+            _PASS,
+            _r("emr-serverless:CreateApplication"),
+            _r("emr-serverless:StartJobRun"),
+        ),
+        Target.SERVICE_ROLES,
+        service="emr-serverless.amazonaws.com",
+        sources=(_PF + "emrserverless-001",),
+    ),
+    Method(
+        "passrole-gamelift-fleet",
+        "Pass a role to a new GameLift fleet running its own server build",
+        "Uploads its own game server build and creates a fleet whose instance role is a "
+        "more privileged role; the server process runs with its credentials.",
+        (
+            _PASS,
+            _r("gamelift:CreateBuild"),
+            _r("gamelift:RequestUploadCredentials"),
+            _r("gamelift:CreateFleet"),
+        ),
+        Target.SERVICE_ROLES,
+        service="gamelift.amazonaws.com",
+        sources=(_PF + "gamelift-001",),
+    ),
+    Method(
+        "passrole-imagebuilder",
+        "Pass a role to an EC2 Image Builder build of its own",
+        "Creates a component with its own commands, a recipe, an infrastructure "
+        "configuration with a more privileged instance profile, and builds the image: the "
+        "commands run as that role.",
+        (
+            _PASS,
+            _r("imagebuilder:CreateComponent"),
+            _r("imagebuilder:CreateImageRecipe"),
+            _r("imagebuilder:CreateInfrastructureConfiguration"),
+            _r("imagebuilder:CreateImage"),
+        ),
+        Target.SERVICE_ROLES,
+        service="ec2.amazonaws.com",
+        sources=(_PF + "imagebuilder-001",),
+    ),
+    Method(
+        "passrole-kinesisanalytics",
+        "Pass a role to a new Managed Apache Flink application",
+        "Creates a Kinesis Data Analytics (Flink) application running its own code as a "
+        "more privileged execution role and starts it.",
+        (
+            _PASS,
+            _r("kinesisanalytics:CreateApplication"),
+            _r("kinesisanalytics:StartApplication"),
+        ),
+        Target.SERVICE_ROLES,
+        service="kinesisanalytics.amazonaws.com",
+        sources=(_PF + "kinesisanalytics-001",),
+    ),
+    Method(
+        "passrole-omics-workflow",
+        "Pass a role to a new HealthOmics workflow run",
+        "Creates a workflow whose task copies its execution role's credentials to S3, runs "
+        "it with a more privileged role and reads them back.",
+        (_PASS, _r("omics:CreateWorkflow"), _r("omics:StartRun"), _r("s3:GetObject")),
+        Target.SERVICE_ROLES,
+        service="omics.amazonaws.com",
+        sources=(_PF + "omics-001",),
     ),
 )
 

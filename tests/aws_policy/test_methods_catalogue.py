@@ -98,6 +98,208 @@ BISHOP_FOX_PATHS = frozenset(
 _BISHOP_FOX = "Bishop Fox iam-vulnerable: "
 
 
+_PATHFINDING = "pathfinding.cloud "
+_I, _S, _L, _E, _C = "iam:", "sts:", "lambda:", "ec2:", "ecs:"
+_P = "iam:PassRole"
+_AC = "bedrock-agentcore:"
+PATHFINDING: dict[str, tuple[str, ...]] = {
+    "iam-001": (_I + "CreatePolicyVersion",),
+    "iam-002": (_I + "CreateAccessKey",),
+    "iam-003": (_I + "CreateAccessKey", _I + "DeleteAccessKey"),
+    "iam-004": (_I + "CreateLoginProfile",),
+    "iam-005": (_I + "PutRolePolicy",),
+    "iam-006": (_I + "UpdateLoginProfile",),
+    "iam-007": (_I + "PutUserPolicy",),
+    "iam-008": (_I + "AttachUserPolicy",),
+    "iam-009": (_I + "AttachRolePolicy",),
+    "iam-010": (_I + "AttachGroupPolicy",),
+    "iam-011": (_I + "PutGroupPolicy",),
+    "iam-012": (_I + "UpdateAssumeRolePolicy",),
+    "iam-013": (_I + "AddUserToGroup",),
+    "iam-014": (_I + "AttachRolePolicy", _S + "AssumeRole"),
+    "iam-015": (_I + "AttachUserPolicy", _I + "CreateAccessKey"),
+    "iam-016": (_I + "CreatePolicyVersion", _S + "AssumeRole"),
+    "iam-017": (_I + "PutRolePolicy", _S + "AssumeRole"),
+    "iam-018": (_I + "PutUserPolicy", _I + "CreateAccessKey"),
+    "iam-019": (_I + "AttachRolePolicy", _I + "UpdateAssumeRolePolicy"),
+    "iam-020": (_I + "CreatePolicyVersion", _I + "UpdateAssumeRolePolicy"),
+    "iam-021": (_I + "PutRolePolicy", _I + "UpdateAssumeRolePolicy"),
+    "sts-001": (_S + "AssumeRole",),
+    "lambda-001": (_P, _L + "CreateFunction", _L + "InvokeFunction"),
+    "lambda-002": (_P, _L + "CreateFunction", _L + "CreateEventSourceMapping"),
+    "lambda-003": (_L + "UpdateFunctionCode",),
+    "lambda-004": (_L + "UpdateFunctionCode", _L + "InvokeFunction"),
+    "lambda-005": (_L + "UpdateFunctionCode", _L + "AddPermission"),
+    "lambda-006": (_P, _L + "CreateFunction", _L + "AddPermission"),
+    "ec2-001": (_P, _E + "RunInstances"),
+    "ec2-002": (_E + "ModifyInstanceAttribute", _E + "StopInstances", _E + "StartInstances"),
+    "ec2-003": (_P, _E + "RequestSpotInstances"),
+    "ec2-004": (_E + "CreateLaunchTemplateVersion", _E + "ModifyLaunchTemplate"),
+    "ec2-005": (_E + "CreateLaunchTemplateVersion", _E + "ModifyLaunchTemplate"),
+    "ecs-001": (_P, _C + "CreateCluster", _C + "RegisterTaskDefinition", _C + "CreateService"),
+    "ecs-002": (_P, _C + "CreateCluster", _C + "RegisterTaskDefinition", _C + "RunTask"),
+    "ecs-003": (_P, _C + "RegisterTaskDefinition", _C + "CreateService"),
+    "ecs-004": (_P, _C + "RegisterTaskDefinition", _C + "RunTask"),
+    "ecs-005": (_P, _C + "RegisterTaskDefinition", _C + "StartTask"),
+    "ecs-006": (_C + "ExecuteCommand", _C + "DescribeTasks"),
+    "ecs-007": (_P, _C + "RegisterContainerInstance", _C + "StartTask"),
+    "ecs-008": (_P, _C + "RunTask"),
+    "ecs-009": (_P, _C + "StartTask"),
+    "glue-001": (_P, "glue:CreateDevEndpoint"),
+    "glue-003": (_P, "glue:CreateJob", "glue:StartJobRun"),
+    "glue-004": (_P, "glue:CreateJob", "glue:CreateTrigger"),
+    "glue-005": (_P, "glue:UpdateJob", "glue:StartJobRun"),
+    "glue-006": (_P, "glue:UpdateJob", "glue:CreateTrigger"),
+    "glue-007": (_P, "glue:CreateSession", "glue:RunStatement"),
+    "sagemaker-001": (_P, "sagemaker:CreateNotebookInstance"),
+    "sagemaker-002": (_P, "sagemaker:CreateTrainingJob"),
+    "sagemaker-004": ("sagemaker:CreatePresignedNotebookInstanceUrl",),
+    "sagemaker-005": (
+        "sagemaker:CreateNotebookInstanceLifecycleConfig",
+        "sagemaker:StopNotebookInstance",
+        "sagemaker:UpdateNotebookInstance",
+        "sagemaker:StartNotebookInstance",
+    ),
+    "ssm-001": ("ssm:StartSession",),
+    "ssm-002": ("ssm:SendCommand",),
+    "ssm-003": (_P, "ssm:CreateDocument", "ssm:StartAutomationExecution"),
+    "cloudformation-001": (_P, "cloudformation:CreateStack"),
+    "cloudformation-002": ("cloudformation:UpdateStack",),
+    "cloudformation-003": (
+        _P,
+        "cloudformation:CreateStackSet",
+        "cloudformation:CreateStackInstances",
+    ),
+    "cloudformation-004": (_P, "cloudformation:UpdateStackSet"),
+    "cloudformation-005": ("cloudformation:CreateChangeSet", "cloudformation:ExecuteChangeSet"),
+    "codebuild-001": (_P, "codebuild:CreateProject", "codebuild:StartBuild"),
+    "codebuild-002": ("codebuild:StartBuild",),
+    "codebuild-003": ("codebuild:StartBuildBatch",),
+    "codebuild-004": (_P, "codebuild:CreateProject", "codebuild:StartBuildBatch"),
+    "batch-001": (_P, "batch:RegisterJobDefinition", "batch:SubmitJob"),
+    "batch-002": ("batch:SubmitJob",),
+    "batch-003": (
+        _P,
+        "batch:CreateComputeEnvironment",
+        "batch:CreateJobQueue",
+        "batch:RegisterJobDefinition",
+        "batch:SubmitJob",
+    ),
+    "bedrock-001": (
+        _P,
+        _AC + "CreateCodeInterpreter",
+        _AC + "StartCodeInterpreterSession",
+        _AC + "InvokeCodeInterpreter",
+    ),
+    "bedrock-002": (_AC + "StartCodeInterpreterSession", _AC + "InvokeCodeInterpreter"),
+    "bedrock-003": (
+        _P,
+        _AC + "CreateAgentRuntime",
+        _AC + "CreateAgentRuntimeEndpoint",
+        _AC + "CreateWorkloadIdentity",
+        _AC + "InvokeAgentRuntimeCommand",
+    ),
+    "bedrock-004": (_AC + "InvokeAgentRuntimeCommand",),
+    "bedrock-005": (
+        _P,
+        _AC + "CreateHarness",
+        _AC + "CreateAgentRuntime",
+        _AC + "CreateAgentRuntimeEndpoint",
+        _AC + "CreateWorkloadIdentity",
+        _AC + "GetAgentRuntime",
+        _AC + "GetHarness",
+        _AC + "InvokeAgentRuntimeCommand",
+    ),
+    "bedrock-006": (
+        _P,
+        _AC + "CreateBrowser",
+        _AC + "StartBrowserSession",
+        _AC + "ConnectBrowserAutomationStream",
+    ),
+    "bedrock-007": (_AC + "StartBrowserSession", _AC + "ConnectBrowserAutomationStream"),
+    "apprunner-001": (_P, "apprunner:CreateService"),
+    "apprunner-002": ("apprunner:UpdateService",),
+    "braket-001": (_P, "braket:CreateJob"),
+    "codedeploy-001": (
+        "codedeploy:CreateDeployment",
+        "codedeploy:RegisterApplicationRevision",
+        "codedeploy:GetDeploymentConfig",
+    ),
+    "cognitoidentity-001": (_P, "cognito-identity:SetIdentityPoolRoles"),
+    "datapipeline-001": (
+        _P,
+        "datapipeline:CreatePipeline",
+        "datapipeline:PutPipelineDefinition",
+        "datapipeline:ActivatePipeline",
+    ),
+    "emr-001": (_P, "elasticmapreduce:RunJobFlow"),
+    "emrserverless-001": (_P, "emr-serverless:CreateApplication", "emr-serverless:StartJobRun"),
+    "gamelift-001": (
+        _P,
+        "gamelift:CreateBuild",
+        "gamelift:CreateFleet",
+        "gamelift:RequestUploadCredentials",
+    ),
+    "imagebuilder-001": (
+        _P,
+        "imagebuilder:CreateComponent",
+        "imagebuilder:CreateImageRecipe",
+        "imagebuilder:CreateInfrastructureConfiguration",
+        "imagebuilder:CreateImage",
+    ),
+    "kinesisanalytics-001": (
+        _P,
+        "kinesisanalytics:CreateApplication",
+        "kinesisanalytics:StartApplication",
+    ),
+    "omics-001": (_P, "omics:CreateWorkflow", "omics:StartRun", "s3:GetObject"),
+}
+"""Every path of DataDog/pathfinding.cloud (data/paths/aws/<service>/<id>.yaml, 86 files) with
+the permissions its ``permissions.required`` lists, as read for issue 16."""
+
+NOT_JUDGED = {
+    "cognitoidentity-001": "the role trusts cognito-identity.amazonaws.com as a web-identity "
+    "(federated) principal, and which identity pools exist and admit unauthenticated callers "
+    "is not in an IAM snapshot",
+}
+"""pathfinding.cloud paths no method covers, and why an IAM snapshot cannot judge them."""
+
+PATHFINDING_NEW_METHODS = (
+    "passrole-ecs-task-override",
+    "passrole-glue-interactive-session",
+    "sagemaker-notebook-lifecycle-config",
+    "passrole-ssm-automation",
+    "passrole-cloudformation-stackset",
+    "passrole-cloudformation-update-stackset",
+    "passrole-batch-job",
+    "batch-submit-job-override",
+    "bedrock-agentcore-code-interpreter-session",
+    "passrole-bedrock-agentcore-runtime",
+    "bedrock-agentcore-invoke-runtime-command",
+    "passrole-bedrock-agentcore-browser",
+    "bedrock-agentcore-browser-session",
+    "passrole-braket-job",
+    "codedeploy-create-deployment",
+    "passrole-emr-cluster",
+    "passrole-emr-serverless",
+    "passrole-gamelift-fleet",
+    "passrole-imagebuilder",
+    "passrole-kinesisanalytics",
+    "passrole-omics-workflow",
+)
+"""The methods added from pathfinding.cloud's paths: see test_aws_escalation_pathfinding."""
+
+
+def _covering() -> dict[str, list[Method]]:
+    """Each pathfinding.cloud id, with the methods naming it among their sources."""
+    found: dict[str, list[Method]] = {}
+    for method in METHODS:
+        for source in method.sources:
+            if source.startswith(_PATHFINDING):
+                found.setdefault(source.removeprefix(_PATHFINDING), []).append(method)
+    return found
+
+
 def _source_is_known(source: str) -> bool:
     return (
         re.fullmatch(r"Rhino #([1-9]|1\d|2[01])|Rhino \(part 2\)", source) is not None
@@ -106,7 +308,8 @@ def _source_is_known(source: str) -> bool:
             and set(source.removeprefix(_BISHOP_FOX).split(", ")) <= BISHOP_FOX_PATHS
         )
         or source in PMAPPER_CHECKERS
-        or source == "pathfinding.cloud"
+        or (source.startswith(_PATHFINDING) and source.removeprefix(_PATHFINDING) in PATHFINDING)
+        or source == "iam-gov"
     )
 
 
@@ -120,6 +323,29 @@ def test_every_method_has_a_unique_kebab_case_id_and_a_known_source() -> None:
         assert method.sources, f"{method.id} has no source"
         unknown = [s for s in method.sources if not _source_is_known(s)]
         assert not unknown, f"{method.id}: {unknown}"
+
+
+def test_every_pathfinding_path_is_covered_or_said_why_not() -> None:
+    """Each of the 86 paths is named by some method's sources or listed as not judged with a
+    reason, never both; a source naming an id that is not a path fails the known-source test."""
+    covering = _covering()
+    assert len(PATHFINDING) == 86
+    assert set(NOT_JUDGED) <= set(PATHFINDING)
+    assert not set(NOT_JUDGED) & set(covering)
+    assert set(covering) | set(NOT_JUDGED) == set(PATHFINDING)
+    assert all(reason.strip() for reason in NOT_JUDGED.values())
+
+
+@pytest.mark.parametrize("path_id", sorted(set(PATHFINDING) - set(NOT_JUDGED)))
+def test_a_method_covering_a_path_needs_nothing_the_path_does_not_list(path_id: str) -> None:
+    """A principal holding a path's permissions holds every action of the methods that cite
+    it: a method needing one more action would miss that principal, and the citation would
+    claim a coverage the catalogue does not have."""
+    listed = set(PATHFINDING[path_id])
+    for method in _covering()[path_id]:
+        for requirement in method.requires:
+            if requirement.granted_by_target is None:
+                assert listed & set(requirement.any_of), (path_id, method.id, requirement)
 
 
 def test_rhino_s_21_methods_are_each_covered_once() -> None:
@@ -232,12 +458,17 @@ def test_a_principal_with_exactly_the_method_s_actions_escalates_by_it(
 def test_one_action_missing_gives_no_path(
     aws: ExportedAccount, method_id: str, missing: int
 ) -> None:
-    """Without any one of the method's requirements, the principal has no way up at all."""
+    """Without any one of the method's requirements, the method finds nothing; a way up is
+    left only by another method whose every action is among those still granted (taking
+    over an existing code interpreter when iam:PassRole to a new one is gone)."""
     method = METHODS_BY_ID[method_id]
     role = _account_for(aws, method)
     _grant(aws, method, role, without=missing, last=False)
+    granted = {r.any_of[0] for i, r in enumerate(method.requires) if i != missing}
 
-    assert aws.analysis().escalation_paths(DEV) == ()
+    for path in aws.analysis().escalation_paths(DEV):
+        assert path.method.id != method_id
+        assert set(path.method.actions) <= granted, path.method.id
 
 
 @pytest.mark.parametrize(
@@ -254,3 +485,28 @@ def test_a_role_the_service_does_not_trust_cannot_be_passed(
     _grant(aws, method, role, last=False)
 
     assert aws.analysis().escalation_paths(DEV) == ()
+
+
+_VIA_SERVICE = sorted(
+    path_id
+    for path_id, methods in _covering().items()
+    if all(m.target in (Target.SERVICE_ROLES, Target.EXISTING_SERVICE_ROLES) for m in methods)
+)
+
+
+@pytest.mark.parametrize("path_id", _VIA_SERVICE)
+def test_a_principal_with_a_path_s_listed_permissions_escalates_by_a_method_citing_it(
+    aws: ExportedAccount, path_id: str
+) -> None:
+    """The permissions pathfinding.cloud lists for a path, granted on every resource, with an
+    admin role the citing method's service trusts: the analysis finds a path by a method
+    citing that id, so the citation is a coverage the analysis really has."""
+    citing = _covering()[path_id]
+    admin = aws.aws_managed("AdministratorAccess", ADMINISTRATOR_ACCESS)
+    assert citing[0].service is not None
+    aws.role("prize", trust(service=citing[0].service), policies=[admin])
+    aws.user("dev", inline={"p": document(*(allow(a) for a in PATHFINDING[path_id]))})
+
+    found = {p.method.id for p in aws.analysis().escalation_paths(DEV)}
+
+    assert found & {m.id for m in citing}, (path_id, found)

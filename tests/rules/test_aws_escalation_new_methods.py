@@ -54,7 +54,7 @@ def test_a_person_with_exactly_the_method_s_actions_is_reported_with_it(
     method = METHODS_BY_ID[method_id]
     role, findings = _world_for(tmp_path, method_id)
 
-    [finding] = findings
+    [finding] = [f for f in findings if f.evidence["method_id"] == method_id]
     assert finding.subject == f"aws:{DEV}#inline/p:{method_id}:{role}"
     assert finding.person_id == "E1"
     evidence = finding.evidence
