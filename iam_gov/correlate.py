@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import unicodedata
 from collections import defaultdict
@@ -180,6 +181,13 @@ class _Index:
         return f"{local}@*" if domain in self.domains else f"{local}@{domain}"
 
     def lookup(self, method: MatchMethod, account: Account) -> tuple[Person | None, str]:
+        if method is MatchMethod.EMPLOYEE_ID and not account.employee_id:
+            # An IdP-provisioned user (IAM Identity Center) may carry the employee id as one
+            # of its external ids.
+            for external in external_ids(account):
+                found = self.by[method].get(external.strip().casefold(), [])
+                if len(found) == 1:
+                    return found[0], ""
         key = self.keys[method](account)
         if not key:
             return None, ""
@@ -207,6 +215,7 @@ def correlate(
     by_id = {p.employee_id: p for p in people}
     by_email = {p.email.casefold(): p for p in people if p.email}
     links: dict[tuple[str, str], AccountLink] = {}
+    by_external: list[Account] = []
     for account in accounts:
         declared = policy.declared(account)
         kind = declared.item.kind if declared is not None else account.kind
@@ -224,8 +233,66 @@ def correlate(
             )
         if link is None:
             link = _matched_link(account, kind, settings.match, index)
+            if link.person_id is None and external_ids(account):
+                by_external.append(account)
         links[(account.system, account.native_id)] = link
+    if by_external:
+        _link_by_external_id(by_external, links)
     return links
+
+
+def external_ids(account: Account) -> list[str]:
+    """The ids an identity provider gave the account (IAM Identity Center's ``ExternalIds``,
+    kept as a JSON list of ``{"Issuer", "Id"}``); none when it has none or they are
+    unreadable (the data comes from the system under review)."""
+    raw = account.attributes.get("external_ids")
+    if not raw:
+        return []
+    try:
+        parsed = json.loads(raw)
+    except ValueError:
+        return []
+    if not isinstance(parsed, list):
+        return []
+    return [
+        item["Id"]
+        for item in parsed
+        if isinstance(item, dict) and isinstance(item.get("Id"), str) and item["Id"]
+    ]
+
+
+def _link_by_external_id(
+    accounts: list[Account], links: dict[tuple[str, str], AccountLink]
+) -> None:
+    """An account no method matched, whose external id is the native id of an account in
+    another system that is linked to a person (an Identity Center user provisioned from an
+    Okta or Entra user by SCIM): the same person's, with that link's confidence."""
+    wanted = {i.casefold() for account in accounts for i in external_ids(account)}
+    linked: dict[str, list[AccountLink]] = {}
+    for (_, native_id), link in links.items():
+        if link.person_id is not None and native_id.casefold() in wanted:
+            linked.setdefault(native_id.casefold(), []).append(link)
+    for account in accounts:
+        sources = [
+            link
+            for i in external_ids(account)
+            for link in linked.get(i.casefold(), ())
+            if link.system != account.system
+        ]
+        people = {link.person_id for link in sources}
+        if len(people) != 1:
+            continue
+        source = sources[0]
+        previous = links[(account.system, account.native_id)]
+        links[(account.system, account.native_id)] = AccountLink(
+            account.system,
+            account.native_id,
+            source.person_id,
+            previous.kind,
+            "external_id",
+            source.confidence,
+            f"its external id is {source.system} account {source.account_id}",
+        )
 
 
 def _override_link(

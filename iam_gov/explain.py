@@ -6,12 +6,45 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from iam_gov.aws_policy.analysis import analysis_for, is_aws_view
 from iam_gov.correlate import AccountLink, normalise_name
-from iam_gov.engine.state import EvaluationState, Explanation
+from iam_gov.engine.state import EvaluationState, Explanation, SystemView
 from iam_gov.errors import IamGovError
-from iam_gov.model import Account, Finding, Person
+from iam_gov.model import Account, Entitlement, Finding, Person
+from iam_gov.rules.aws_unused_permission_set import (
+    PERMISSION_SET_KIND,
+    TIED_ATTRIBUTE,
+    account_name_of,
+)
 from iam_gov.store.affected import affects_person, listed_principals
 from iam_gov.store.people import Move
+
+
+@dataclass(frozen=True)
+class AwsAccess:
+    """What an AWS permission set held lets its holder do: as what, in which account,
+    through which group."""
+
+    permission_set: str
+    account_id: str
+    account_name: str
+    acts_as: str
+    """Its managed policies' names (``AdministratorAccess``), else the permission set's."""
+    via_group: str | None
+    admin: bool
+    """Admin-equivalent: by the analysis of its ``AWSReservedSSO_*`` role when the role is
+    in the data, else by the permission set's ``privileged`` flag."""
+    role_arn: str | None
+
+    @property
+    def sentence(self) -> str:
+        route = (
+            f"via group {self.via_group} → permission set {self.permission_set}"
+            if self.via_group is not None
+            else f"via permission set {self.permission_set}, assigned directly"
+        )
+        text = f"can act as {self.acts_as} in account {self.account_name} ({self.account_id}) "
+        return text + route + (" (admin-equivalent)" if self.admin else "")
 
 
 @dataclass(frozen=True)
@@ -22,6 +55,8 @@ class GrantLine:
     privileged: bool
     explanation: Explanation
     findings: list[Finding] = field(default_factory=list)
+    aws_access: AwsAccess | None = None
+    """For an AWS permission set: what it lets the person do, and where."""
 
 
 @dataclass(frozen=True)
@@ -80,6 +115,7 @@ def explain_person(
     }
     used: set[str] = set()
     lines = []
+    tied: dict[str, dict[str, Account]] = {}
     for view, account, link in state.accounts():
         if link.person_id != person.employee_id:
             continue
@@ -106,6 +142,11 @@ def explain_person(
                     privileged=entitlement is not None and state.is_privileged(view, entitlement),
                     explanation=state.explain(view, account, link, grant),
                     findings=about,
+                    aws_access=(
+                        aws_access(state, view, entitlement, grant.via, tied)
+                        if entitlement is not None and entitlement.kind == PERMISSION_SET_KIND
+                        else None
+                    ),
                 )
             )
         account_findings = [
@@ -141,6 +182,48 @@ def explain_person(
         accounts=lines,
         other_findings=[f for f in mine if f.finding_id not in used],
         incomplete=incomplete_systems(state),
+    )
+
+
+def aws_access(
+    state: EvaluationState,
+    view: SystemView,
+    entitlement: Entitlement,
+    via: str | None,
+    tied: dict[str, dict[str, Account]],
+) -> AwsAccess:
+    """What a permission set held in an account (``<ps arn>@<account id>``) lets its holder
+    do. ``tied``: each view's ``AWSReservedSSO_*`` roles by the entitlement they are tied to,
+    filled on first use."""
+    ps_arn, _, account_id = entitlement.entitlement_id.rpartition("@")
+    roles = tied.get(view.name)
+    if roles is None:
+        roles = tied[view.name] = {
+            key: a for a in view.accounts.values() if (key := a.attributes.get(TIED_ATTRIBUTE))
+        }
+    role = roles.get(entitlement.entitlement_id)
+    if role is not None and is_aws_view(view):
+        admin = analysis_for(view).is_admin_equivalent(role.native_id) is not None
+    else:
+        admin = state.is_privileged(view, entitlement)
+    document = view.documents.get(ps_arn)
+    spec = document.document if document is not None else {}
+    name = str(spec.get("Name") or (document.name if document else entitlement.name))
+    policies = [str(p).rsplit("/", 1)[-1] for p in spec.get("ManagedPolicies") or ()]
+    policies += [
+        str(p.get("Name")) for p in spec.get("CustomerManagedPolicies") or () if isinstance(p, dict)
+    ]
+    if spec.get("InlinePolicy"):
+        policies.append("an inline policy")
+    group = view.entitlements.get(via) if via is not None else None
+    return AwsAccess(
+        permission_set=name,
+        account_id=account_id,
+        account_name=account_name_of(view.settings, account_id),
+        acts_as=" + ".join(policies) or name,
+        via_group=(group.name if group is not None else via) if via is not None else None,
+        admin=admin,
+        role_arn=role.native_id if role is not None else None,
     )
 
 

@@ -67,6 +67,10 @@ def _account(line: AccountLine, incomplete: bool = False) -> Tree:
         else f"matched by {link.method.replace('_', ' ')}"
     )
     facts.append(f"{how}, {link.confidence.value} confidence")
+    aws_account = account.attributes.get("aws_account_id")
+    if aws_account:
+        name = account.attributes.get("aws_account_name") or aws_account
+        facts.append(f"AWS account {printable(name)} ({printable(aws_account)})")
     if line.last_activity:
         facts.append(f"last used {line.last_activity:%Y-%m-%d}")
     if account.mfa_factors is not None:
@@ -75,6 +79,14 @@ def _account(line: AccountLine, incomplete: bool = False) -> Tree:
     tree = Tree(head)
     for grant in line.grants:
         node = tree.add(_grant(grant))
+        if grant.aws_access is not None:
+            access = grant.aws_access
+            node.add(
+                Text(
+                    f"→ {printable(access.sentence)}",
+                    style="bold magenta" if access.admin else "",
+                )
+            )
         for f in grant.findings:
             node.add(_finding(f))
     for f in line.findings:

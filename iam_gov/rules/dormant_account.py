@@ -53,7 +53,8 @@ def dormant_account(state: EvaluationState, params: Params) -> Iterator[Hit]:
     looks), "never seen" counts from when watching began, so a new installation reports
     nobody until it has watched for N days.
     Break-glass accounts are meant to sit unused and are skipped; leavers' accounts are
-    reported by the leaver rule instead. High severity for privileged accounts.
+    reported by the leaver rule instead, and the roles IAM Identity Center provisions for a
+    permission set by aws-unused-permission-set. High severity for privileged accounts.
 
     ```yaml
     rules:
@@ -67,6 +68,9 @@ def dormant_account(state: EvaluationState, params: Params) -> Iterator[Hit]:
             account.status is not AccountStatus.ACTIVE
             or link.kind is AccountKind.BREAK_GLASS
             or left
+            # an AWSReservedSSO_* role: its permission set's use, reported with who is
+            # assigned it by aws-unused-permission-set
+            or "permission_set_entitlement" in account.attributes
         ):
             continue
         threshold = params.days_by_system.get(view.name, params.days)

@@ -7,8 +7,8 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from pydantic import Field
 
-from iam_gov.engine.state import EvaluationState
-from iam_gov.model import AccountStatus, Severity
+from iam_gov.engine.state import EvaluationState, SystemView
+from iam_gov.model import Account, AccountStatus, Severity
 from iam_gov.rules._common import (
     account_subject,
     days,
@@ -51,6 +51,9 @@ class LeaverEvidence(Evidence):
     used_after_end: bool
     active_credentials: list[str]
     privileged_entitlements: list[str]
+    permission_sets: list[str] = []
+    """AWS permission sets the account can still get, each as ``<name> in <account name>
+    (<account id>)`` (an IAM Identity Center user)."""
 
 
 @rule(
@@ -109,6 +112,12 @@ def leaver_active_access(state: EvaluationState, params: Params) -> Iterator[Hit
             message += f" {hours} hours after their last day, past the {grace_hours}-hour grace"
         if used_after and activity is not None:
             message += f", and was used on {activity.date()} after they left"
+        permission_sets = _permission_sets(view, account)
+        if permission_sets:
+            message += (
+                f"; it can still get AWS permission set{'s' if len(permission_sets) > 1 else ''} "
+                + ", ".join(permission_sets)
+            )
         yield Hit(
             subject=account_subject(view, account),
             system=view.name,
@@ -127,5 +136,18 @@ def leaver_active_access(state: EvaluationState, params: Params) -> Iterator[Hit
                 used_after_end=used_after,
                 active_credentials=credentials,
                 privileged_entitlements=privileged,
+                permission_sets=permission_sets,
             ),
         )
+
+
+def _permission_sets(view: SystemView, account: Account) -> list[str]:
+    """The permission sets an Identity Center user holds, each once: ``Admin in prod
+    (222222222222)`` (the entitlement is ``<permission set arn>@<account id>``)."""
+    found = []
+    for grant in view.grants.get(account.native_id, ()):
+        entitlement = view.entitlements.get(grant.entitlement_id)
+        if entitlement is not None and entitlement.kind == "permission-set":
+            account_id = entitlement.entitlement_id.rpartition("@")[2]
+            found.append(f"{entitlement.name} ({account_id})" if account_id else entitlement.name)
+    return sorted(set(found))
