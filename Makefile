@@ -73,6 +73,7 @@ bench: install system-deps
 	$(PY) benchmarks/campaign_launch.py --work .bench/evaluation
 	$(PY) benchmarks/tui_review.py
 	$(PY) benchmarks/aws_analysis.py
+	$(PY) benchmarks/aws_organization.py
 	$(PY) benchmarks/okta_listing.py
 	$(PY) benchmarks/audit_tampering.py
 	$(PY) benchmarks/fuzz_parsers.py

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from iam_gov.configtypes import BASE_DIR_KEY, RelPath, SecretRef, looks_like_secret_key
 from iam_gov.connectors import ConnectorOptions, connector_types, options_model
+from iam_gov.connectors.shared.registry import is_connector_type
 from iam_gov.errors import ConfigError
 from iam_gov.yamlfile import MB, TooLarge, key_text, read_limited, size_limit
 
@@ -406,7 +407,7 @@ def _types() -> list[str]:
 
 def _known_type(value: Any) -> bool:
     # A list or table here is a mistake to report, not a TypeError (unhashable) to crash on.
-    return isinstance(value, str) and value in connector_types()
+    return isinstance(value, str) and is_connector_type(value)
 
 
 def _store_url_problems(url: str) -> Iterator[str]:

@@ -17,12 +17,14 @@ the extensions register.
 from __future__ import annotations
 
 import difflib
+import functools
 import importlib
 import pkgutil
+import sys
 import threading
 from collections.abc import Callable
-from importlib.metadata import EntryPoint, entry_points
-from typing import Generic, TypeVar
+from importlib.metadata import EntryPoint, EntryPoints, entry_points
+from typing import Generic, Protocol, TypeVar
 
 from iam_gov.errors import IamGovError
 
@@ -48,14 +50,20 @@ class Registry(Generic[T]):
         group: str,
         package: str | None,
         skip: Callable[[str], bool] = lambda name: name.startswith("_"),
+        named_like_modules: bool = False,
     ) -> None:
         self.kind = kind
         self.group = group
         self.package = package
         self._skip = skip
+        self._named_like_modules = named_like_modules
+        """Each built-in module registers the extension named like it (the connectors: the
+        ``okta`` package is type ``okta``), so that asking for one imports that module and
+        the entry points, not every built-in one (a good part of a command's start-up)."""
         self._items: dict[str, T] = {}
         self._origins: dict[str, str] = {}
         self._loaded = False
+        self._entry_points_loaded = False
         self._loading_now = False
         self._lock = threading.RLock()
 
@@ -72,7 +80,7 @@ class Registry(Generic[T]):
 
     def get(self, name: str) -> T:
         """The extension registered as ``name``; ``KeyError`` naming the known ones."""
-        self.load()
+        self._load_for(name)
         try:
             return self._items[name]
         except KeyError:
@@ -87,7 +95,10 @@ class Registry(Generic[T]):
         return f"unknown {self.kind} {name!r} (known: {', '.join(known)}){hint}"
 
     def __contains__(self, name: object) -> bool:
-        self.load()
+        if isinstance(name, str):
+            self._load_for(name)
+        else:
+            self.load()
         return name in self._items
 
     def all(self) -> dict[str, T]:
@@ -109,16 +120,54 @@ class Registry(Generic[T]):
                 return
             self._loading_now = True
             try:
-                if self.package is not None:
-                    package = importlib.import_module(self.package)
-                    for module in pkgutil.iter_modules(package.__path__):
-                        if not self._skip(module.name):
-                            importlib.import_module(f"{self.package}.{module.name}")
-                for point in entry_points(group=self.group):
-                    self._load_entry_point(point)
+                for module in self._builtin_modules():
+                    importlib.import_module(f"{self.package}.{module}")
+                self._load_entry_points()
                 self._loaded = True
             finally:
                 self._loading_now = False
+
+    def _builtin_modules(self) -> list[str]:
+        """The names of this registry's own modules (none without a package)."""
+        if self.package is None:
+            return []
+        package = importlib.import_module(self.package)
+        return [m.name for m in pkgutil.iter_modules(package.__path__) if not self._skip(m.name)]
+
+    def _load_entry_points(self) -> None:
+        if self._entry_points_loaded:
+            return
+        for point in _installed_entry_points(tuple(sys.path)).select(group=self.group):
+            self._load_entry_point(point)
+        self._entry_points_loaded = True
+
+    def _load_for(self, name: str) -> None:
+        """What ``get(name)`` needs: everything, or (``named_like_modules``) the built-in
+        module of that name and the entry points, then everything only when ``name`` is
+        still unknown. A plugin that registers the name of a built-in module is found out
+        here too: that module is imported, and the second registration refused."""
+        if self._loaded:
+            return
+        if not self._named_like_modules:
+            self.load()
+            return
+        if name in self._items and self._entry_points_loaded:
+            return
+        with self._lock:
+            if self._loaded or self._loading_now:
+                return
+            self._loading_now = True
+            try:
+                builtin = self._builtin_modules()
+                if name in builtin:
+                    importlib.import_module(f"{self.package}.{name}")
+                self._load_entry_points()
+                for module in sorted(set(self._items) & set(builtin)):
+                    importlib.import_module(f"{self.package}.{module}")
+            finally:
+                self._loading_now = False
+        if name not in self._items:
+            self.load()
 
     def _load_entry_point(self, point: EntryPoint) -> None:
         where = f"entry point {point.name!r} = {point.value!r} ({self.group})"
@@ -128,6 +177,19 @@ class Registry(Generic[T]):
             raise
         except Exception as exc:  # a broken plugin is named, not a traceback
             raise PluginError(f"{where} cannot be loaded: {type(exc).__name__}: {exc}") from exc
+
+
+@functools.lru_cache(maxsize=4)
+def _installed_entry_points(path: tuple[str, ...]) -> _Selectable:
+    """Every installed distribution's entry points, read once for all the registries (reading
+    them walks every distribution's metadata); read again when ``sys.path`` changes."""
+    return entry_points()
+
+
+class _Selectable(Protocol):
+    """What ``entry_points()`` returns: grouped (Python 3.11) or not (3.12), both selectable."""
+
+    def select(self, *, group: str) -> EntryPoints: ...
 
 
 def module_of(obj: object) -> str:

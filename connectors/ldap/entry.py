@@ -13,8 +13,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
-from ldap3.utils.conv import escape_filter_chars
-
 from iam_gov.model import AccountKind, AccountStatus, SnapshotError
 
 _T = TypeVar("_T")
@@ -162,6 +160,10 @@ def filter_value(value: str | bytes) -> str:
     otherwise trim."""
     if isinstance(value, bytes):
         return "".join(f"\\{byte:02x}" for byte in value)
+    # Imported here: ldap3 (and pyasn1 under it) is a good part of every command's start-up,
+    # and only a configuration with an LDAP system ever gets here.
+    from ldap3.utils.conv import escape_filter_chars
+
     escaped: str = escape_filter_chars(value, "utf-8")
     # ldap3's filter parser strips white space at the edges of a value, all that Python's
     # str.strip() does (tab, NBSP, U+001C-U+001F, U+0085 …): written there as escaped bytes.

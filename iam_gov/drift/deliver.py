@@ -25,7 +25,6 @@ import os
 import re
 import secrets
 import shutil
-import smtplib
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -36,24 +35,21 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from pathlib import Path
-from typing import Any, Literal
-
-import httpx
+from typing import TYPE_CHECKING, Any, Literal
 
 from iam_gov import retrying
-from iam_gov.campaigns.remind import (
-    ReminderError,
-    check_address,
-    connect_smtp,
-    quietly_close,
-    smtp_failure,
-)
 from iam_gov.config import Config, DriftEmail, DriftWebhook
 from iam_gov.drift.model import EXIT_DELIVERY, EXIT_FINDINGS, EXIT_OK, EXIT_STALE, DriftReport
 from iam_gov.errors import IamGovError
 from iam_gov.files import make_private_folders
 from iam_gov.textsafe import printable
 from iam_gov.timeutil import as_utc, utcnow
+
+if TYPE_CHECKING:
+    import httpx
+
+# httpx and the reminders' mail code are imported where a webhook or an e-mail is sent: a
+# run that only writes the report folder (most) does not pay for them at start-up.
 
 LOG = logging.getLogger("iam_gov.drift.deliver")
 
@@ -475,6 +471,8 @@ def webhook_body(
 
 def masked_url(url: str) -> str:
     """What may be shown of a webhook URL: its scheme and host."""
+    import httpx
+
     try:
         parsed = httpx.URL(url)
     except (httpx.InvalidURL, TypeError, ValueError):
@@ -486,6 +484,8 @@ def masked_url(url: str) -> str:
 
 def _secret_parts(url: str) -> list[str]:
     """The spellings of the URL and of its secret part that a message could contain."""
+    import httpx
+
     parts = {url}
     try:
         parsed = httpx.URL(url)
@@ -569,6 +569,8 @@ def post_webhook(
     """POST the report (or a Slack / Teams message of it) to the configured URL. Connection
     errors, timeouts, 429 (after its ``Retry-After``) and 5xx are retried ``settings.retries``
     times with backoff; any other answer is final. A retried POST may arrive twice."""
+    import httpx
+
     try:
         url = settings.url.resolve("drift.webhook.url").get_secret_value()
     except IamGovError as exc:
@@ -660,6 +662,8 @@ def build_email(
 
 def _permanent(exc: BaseException) -> bool:
     """A mail server's 5xx answer: sending again would be refused again."""
+    import smtplib
+
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         return all(code >= 500 for code, _ in exc.recipients.values())
     return isinstance(exc, smtplib.SMTPResponseException) and exc.smtp_code >= 500
@@ -675,6 +679,16 @@ def email_report(
 ) -> DeliveryResult:
     """Send the HTML report to ``settings.to`` through ``[review.smtp]`` (its timeout applies
     to every step); a failure that may pass is tried once more after a few seconds."""
+    import smtplib
+
+    from iam_gov.campaigns.remind import (
+        ReminderError,
+        check_address,
+        connect_smtp,
+        quietly_close,
+        smtp_failure,
+    )
+
     to = ", ".join(printable(r) for r in settings.to)
     smtp = config.review.smtp
     if smtp is None:

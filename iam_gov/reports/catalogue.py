@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from rich.table import Table
 
 from iam_gov.model import Severity
-from iam_gov.rules.registry import Rule
+from iam_gov.rules.registry import Rule, setting_descriptions
 
 _ORDER = list(Severity)
 
@@ -81,10 +81,11 @@ def rule_details(rule: Rule) -> str:
 def _settings(rule: Rule) -> list[str]:
     """``name: default``, then what it does on lines of its own, from the settings model."""
     lines: list[str] = []
+    descriptions = setting_descriptions(rule.params_model)
     for name, field in rule.params_model.model_fields.items():
         if field.is_required():
             continue
         lines.append(f"{name}: {field.get_default(call_default_factory=True)!r}")
-        if field.description:
-            lines.extend(f"  {line}" for line in textwrap.wrap(field.description, 62))
+        if name in descriptions:
+            lines.extend(f"  {line}" for line in textwrap.wrap(descriptions[name], 62))
     return lines

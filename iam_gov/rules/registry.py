@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ast
 import inspect
 import re
+import textwrap
 import typing
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -23,7 +25,47 @@ class RuleParams(BaseModel):
     Each says what it does, in ``Field(description=…)`` or a docstring under it: that is what
     ``iam-gov rules RULE`` shows."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+    # Not ``use_attribute_docstrings``: pydantic would read every rule's source file at every
+    # start-up; ``setting_descriptions`` reads them when the catalogue is printed.
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def setting_descriptions(model: type[BaseModel]) -> dict[str, str]:
+    """What each setting of a settings model does: its ``Field(description=…)``, else the
+    docstring under the field in the class (or a base class), cleaned like a docstring."""
+    docstrings: dict[str, str] = {}
+    for cls in reversed(model.__mro__):
+        if isinstance(cls, type) and issubclass(cls, BaseModel) and cls is not BaseModel:
+            docstrings.update(_attribute_docstrings(cls))
+    found: dict[str, str] = {}
+    for name, info in model.model_fields.items():
+        text = info.description or inspect.cleandoc(docstrings.get(name, ""))
+        if text.strip():
+            found[name] = text
+    return found
+
+
+def _attribute_docstrings(cls: type) -> dict[str, str]:
+    """``name: type = default`` followed by a string, in the class's own source."""
+    try:
+        source = textwrap.dedent(inspect.getsource(cls))
+        tree = ast.parse(source)
+    except (OSError, TypeError, SyntaxError):
+        return {}
+    node = tree.body[0] if tree.body else None
+    if not isinstance(node, ast.ClassDef):
+        return {}
+    found: dict[str, str] = {}
+    for statement, following in zip(node.body, node.body[1:], strict=False):
+        if (
+            isinstance(statement, ast.AnnAssign)
+            and isinstance(statement.target, ast.Name)
+            and isinstance(following, ast.Expr)
+            and isinstance(following.value, ast.Constant)
+            and isinstance(following.value.value, str)
+        ):
+            found[statement.target.id] = following.value.value
+    return found
 
 
 class Evidence(BaseModel):
