@@ -16,6 +16,7 @@ from iam_gov.aws_policy import (
     short_name,
 )
 from iam_gov.aws_policy.causes import Placement, admin_scope, merge, place
+from iam_gov.aws_policy.organization import account_of
 from iam_gov.engine.state import EvaluationState, SystemView
 from iam_gov.model import Account, AccountKind, AccountStatus, Severity
 from iam_gov.rules._common import AffectedPrincipal, counted, one_person, some_of
@@ -242,9 +243,15 @@ def _hit(
         [member] = members
         reason = member.admin.reason
         through = "" if root or method == "sts-assume-role" else f" through {cause.describe()}"
+        where, elsewhere = placed.phrase, ""
+        own = account_of(member.evidence.arn)
+        if placed.phrase and own != placed.account_id:
+            # a chain across accounts: the principal's own account, then where the cause is
+            where = f" in account {analysis.account_label(own)}"
+            elsewhere = f"; {short_name(cause.grantors[0].key)} is{placed.phrase}"
         message = (
-            f"{member.who}{placed.phrase}{member.service_note} is admin-equivalent{through}: "
-            f"it {reason}{escalation}"
+            f"{member.who}{where}{member.service_note} is admin-equivalent{through}: "
+            f"it {reason}{elsewhere}{escalation}"
         )
     else:
         reason = _shared_reason(analysis, cause)
