@@ -707,16 +707,62 @@ def _own_admin(account: AccountModel, principal: Principal) -> AdminEquivalence 
     return result
 
 
+_SELF_GRANT = {
+    "user": ("iam:AttachUserPolicy", "iam:PutUserPolicy"),
+    "role": ("iam:AttachRolePolicy", "iam:PutRolePolicy"),
+    "root": ("iam:AttachUserPolicy", "iam:PutUserPolicy", "iam:AttachRolePolicy"),
+}
+"""The calls by which an identity holding all of IAM grants itself anything."""
+
+
+def _fenced_admin(account: AccountModel, principal: Principal) -> str | None:
+    """An identity whose own policies allow all of IAM, inside an organization whose SCPs deny
+    some of it (guardrails: leaving the organization, creating users …) but still let it
+    write its own permissions: admin of its account within those guardrails. Said as the
+    reason, naming how many IAM actions the SCPs fence; None when it is not."""
+    policies = account.policy_set(principal)
+    if not policies.scps:
+        return None
+    iam = iam_mask(account)
+    if principal.kind != "root" and policies.unfenced & iam != iam:
+        return None
+    own = None if principal.kind == "root" else principal.arn
+    decisions = (policies.decide(a, own) for a in _SELF_GRANT.get(principal.kind, ()))
+    if not any(d is not None and d.certainty is Certainty.CERTAIN for d in decisions):
+        return None
+    fenced = bin(iam & ~policies.unconditional).count("1")
+    return (
+        f"its own policies allow every IAM action; the organization's service control policies "
+        f"fence {fenced} of them, but not writing its own permissions"
+    )
+
+
 def _compute_own_admin(account: AccountModel, principal: Principal) -> AdminEquivalence | None:
     chain = (principal.arn,)
     iam = iam_mask(account)
     # A member account's root user is fenced by SCPs (its policy set holds them).
-    if principal.kind == "root" and account.policy_set(principal).unconditional & iam == iam:
-        return AdminEquivalence(
-            principal.arn, "is the account's root user, which no IAM policy limits", chain
-        )
+    if principal.kind == "root":
+        if account.policy_set(principal).unconditional & iam == iam:
+            return AdminEquivalence(
+                principal.arn, "is the account's root user, which no IAM policy limits", chain
+            )
+        fenced = _fenced_admin(account, principal)
+        if fenced is not None:
+            return AdminEquivalence(principal.arn, f"is the account's root user; {fenced}", chain)
     policies = account.policy_set(principal)
     iam = iam_mask(account)
+    if policies.unconditional & iam != iam:
+        fenced = _fenced_admin(account, principal)
+        if fenced is not None:
+            statements = tuple(
+                sorted(
+                    s.ref
+                    for policy in policies.identity
+                    for s in policy.statements
+                    if s.allow and s.resources.everything and s.actions & iam
+                )
+            )
+            return AdminEquivalence(principal.arn, fenced, chain, statements)
     if policies.unconditional & iam == iam:
         statements = tuple(
             sorted(

@@ -128,6 +128,9 @@ class PolicySet:
     """What the identity policies alone allow, as if there were no boundary."""
     boundary_allowed: int = field(init=False)
     """What the boundary lets through (everything when there is none)."""
+    unfenced: int = field(init=False)
+    """What ``unconditional`` would be without the SCPs: the principal's own policies and
+    boundary alone."""
     _decisions: dict[tuple[int, str | None, Facts], Decision | None] = field(
         init=False, default_factory=dict, repr=False
     )
@@ -159,12 +162,15 @@ class PolicySet:
             scp_any &= level_any
             scp_full &= level_full
         scp_denied = deny_full
+        own_deny_any = 0
         for policy in self.identity:
             a_any, a_full, d_any, d_full = self._masks(policy)
             allow_any |= a_any
             allow_full |= a_full
             deny_any |= d_any
             deny_full |= d_full
+            own_deny_any |= d_any
+        unfenced = allow_full
         allow_any &= scp_any
         allow_full &= scp_full
         self.identity_allowed = allow_any & ~deny_full
@@ -174,9 +180,11 @@ class PolicySet:
             bound_any, bound_full = b_any & ~bd_full, b_full & ~bd_any
             deny_any |= bd_any
             deny_full |= bd_full
+            own_deny_any |= bd_any
         self.boundary_allowed = bound_any & scp_any & ~scp_denied
         self.allowed = allow_any & bound_any & ~deny_full
         self.unconditional = allow_full & bound_full & ~deny_any
+        self.unfenced = unfenced & bound_full & ~own_deny_any
 
     def _masks(self, policy: CompiledPolicy) -> tuple[int, int, int, int]:
         """The policy's allow-any, allow-full, deny-any and deny-full masks, with the

@@ -204,3 +204,52 @@ def test_organization_levels_from_settings() -> None:
     assert organization.scp_levels(MANAGEMENT) is None
     assert organization.scp_levels("999999999999") is None
     assert Organization.from_settings({"account_id": PROD}) is None
+
+
+def test_guardrail_scps_leave_an_admin_admin_within_them() -> None:
+    """Common guardrails at the root (no leaving the organization, no IAM users or access
+    keys) fence a few IAM actions; an AdministratorAccess user and the root user of a member
+    account can still write their own permissions: admin-equivalent, the reason naming the
+    fence. Without the guardrails the reason is the plain one."""
+    org = Org()
+    alice, _, _ = _admins(org)
+    prod_root = org.root(PROD)
+    guardrails = document(
+        deny(["organizations:LeaveOrganization", "iam:CreateUser", "iam:CreateAccessKey"])
+    )
+    org.scp("Guardrails", guardrails, ROOT)
+    analysis = org.analysis()
+    assert analysis.can(alice, "iam:CreateUser") is None
+    for arn in (alice, prod_root):
+        admin = analysis.is_admin_equivalent(arn)
+        assert admin is not None, arn
+        assert "service control policies fence 2" in admin.reason, admin.reason
+    plain = Org()
+    bob, _, _ = _admins(plain)
+    admin = plain.analysis().is_admin_equivalent(bob)
+    assert admin is not None and "service control" not in admin.reason
+
+
+def test_a_guardrail_on_self_grant_leaves_no_admin() -> None:
+    """SCPs that deny writing one's own permissions (attach and put, on users) leave an
+    AdministratorAccess user not admin-equivalent: its power is real but fenced."""
+    org = Org()
+    alice, _, _ = _admins(org)
+    org.scp(
+        "NoSelfGrant",
+        document(deny(["iam:AttachUserPolicy", "iam:PutUserPolicy", "iam:CreateUser"])),
+        PROD,
+    )
+    assert org.analysis().is_admin_equivalent(alice) is None
+
+
+def test_a_conditional_guardrail_on_self_grant_is_not_certain_admin() -> None:
+    """A Deny of iam:* under a condition the snapshot cannot decide: not (certainly) admin."""
+    org = Org()
+    alice, _, _ = _admins(org)
+    org.scp(
+        "RegionIam",
+        document(deny("iam:*", Condition={"StringEquals": {"aws:SourceVpc": "vpc-1"}})),
+        ROOT,
+    )
+    assert org.analysis().is_admin_equivalent(alice) is None
