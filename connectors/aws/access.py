@@ -1,5 +1,7 @@
 """``config check --connect`` for AWS: the sign-in (``sts:GetCallerIdentity``, after the role
-is assumed), then one small read per action a collect uses; AccessDenied names the action.
+is assumed), then one small read per action a collect uses; AccessDenied names the action. For
+an organization, also Organizations' reads and, in every member account, the member role
+assumed and the account's reads tried through it.
 
 IAM checks the permission before it looks for what is asked, so a call about a user, key or
 job that does not exist answers NoSuchEntity when it is allowed and AccessDenied when not:
@@ -18,6 +20,8 @@ from iam_gov.errors import ConnectorError
 if TYPE_CHECKING:
     from mypy_boto3_iam import IAMClient
     from mypy_boto3_sts import STSClient
+
+    from iam_gov.connectors.aws.client import AWSClients
 
 T = TypeVar("T")
 
@@ -202,3 +206,159 @@ def _failed(action: str, exc: Exception, absent: Mapping[str, str]) -> AccessChe
             message = " ".join(str(exc.response.get("Error", {}).get("Message") or "").split())
             return AccessCheck(action, True, f"{absent[code]} ({code}: {message})")
     return AccessCheck(action, None, f"not conclusive: {describe_aws_error(exc, action)}")
+
+
+def check_organization(
+    clients: AWSClients,
+    sts: STSClient,
+    *,
+    system: str,
+    member_role_name: str,
+    external_id: str | None,
+    max_concurrent_accounts: int,
+    access_advisor: bool,
+    member_permissions: Sequence[str],
+) -> list[AccessCheck]:
+    """With ``organization = true``: one small read per Organizations action a collect
+    uses, with the base credential; then, in every other account of the organization, the
+    member role assumed (with the external id) and the account's reads tried through it.
+    Each account that refuses is named (name and id) with the trust or permission it lacks;
+    an account that grants everything is one row."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from iam_gov.connectors.aws.organization import (
+        ORGANIZATION_PERMISSIONS,
+        MemberRoleRefused,
+        member_clients,
+        member_role_arn,
+    )
+    from iam_gov.connectors.aws.organization_export import SCP_TYPE
+
+    organizations = clients.client("organizations")
+    found: dict[str, AccessCheck] = {}
+
+    def attempt(action: str, call: Callable[[], T], granted: Callable[[T], str]) -> T | None:
+        try:
+            answer = call()
+        except aws_failures() as exc:
+            found[action] = _failed(action, exc, {})
+            return None
+        found[action] = AccessCheck(action, True, granted(answer))
+        return answer
+
+    def accounts_of() -> list[dict[str, Any]]:
+        pages = organizations.get_paginator("list_accounts").paginate()
+        return [account for page in pages for account in page["Accounts"]]
+
+    try:
+        identity = sts.get_caller_identity()
+    except aws_failures() as exc:
+        problem = describe_aws_error(exc, "sts:GetCallerIdentity")
+        raise ConnectorError(f"{system}: cannot sign in to AWS: {problem}") from None
+    own, partition = identity["Account"], identity["Arn"].split(":")[1]
+    attempt(
+        "organizations:DescribeOrganization",
+        organizations.describe_organization,
+        lambda a: (
+            f"organization {a['Organization']['Id']}, management account "
+            f"{a['Organization']['MasterAccountId']}"
+        ),
+    )
+    roots = attempt(
+        "organizations:ListRoots",
+        lambda: organizations.list_roots()["Roots"],
+        lambda a: f"listed {len(a)} root",
+    )
+    accounts = attempt(
+        "organizations:ListAccounts", accounts_of, lambda a: f"listed {len(a)} accounts"
+    )
+    if roots:
+        root = str(roots[0]["Id"])
+        attempt(
+            "organizations:ListOrganizationalUnitsForParent",
+            lambda: organizations.list_organizational_units_for_parent(ParentId=root, MaxResults=1),
+            lambda _: f"listed the OUs under {root} (MaxResults=1)",
+        )
+        attempt(
+            "organizations:ListAccountsForParent",
+            lambda: organizations.list_accounts_for_parent(ParentId=root, MaxResults=1),
+            lambda _: f"listed the accounts under {root} (MaxResults=1)",
+        )
+    policies = attempt(
+        "organizations:ListPolicies",
+        lambda: organizations.list_policies(Filter=SCP_TYPE, MaxResults=1)["Policies"],
+        lambda _: "listed the service control policies (MaxResults=1)",
+    )
+    if policies:
+        policy = str(policies[0]["Id"])
+        attempt(
+            "organizations:DescribePolicy",
+            lambda: organizations.describe_policy(PolicyId=policy),
+            lambda _: f"read the content of {policy}",
+        )
+        attempt(
+            "organizations:ListTargetsForPolicy",
+            lambda: organizations.list_targets_for_policy(PolicyId=policy, MaxResults=1),
+            lambda _: f"listed where {policy} is attached (MaxResults=1)",
+        )
+    checks = [
+        found.get(p, AccessCheck(p, None, "not tried: nothing of this kind was listed to read"))
+        for p in ORGANIZATION_PERMISSIONS
+    ]
+    if accounts is None:
+        return [
+            *checks,
+            AccessCheck(
+                "sts:AssumeRole (member accounts)",
+                None,
+                "not tried: the organization's accounts could not be listed",
+            ),
+        ]
+    with_id = "with the external id" if external_id is not None else "without an external id"
+
+    def member(account: Mapping[str, Any]) -> list[AccessCheck]:
+        account_id = str(account["Id"])
+        where = f"{account.get('Name') or account_id} ({account_id})"
+        assume = f"sts:AssumeRole in {where}"
+        role_arn = member_role_arn(partition, account_id, member_role_name)
+        try:
+            clients_in = member_clients(clients, sts, role_arn, external_id)
+        except MemberRoleRefused as exc:
+            return [
+                AccessCheck(
+                    assume,
+                    False,
+                    f"refused: {exc} (the role must exist in {where} and trust account "
+                    f"{own} {with_id}; the credential needs sts:AssumeRole on it)",
+                )
+            ]
+        try:
+            tried = check_account(
+                clients_in.iam,
+                clients_in.sts,
+                system=system,
+                permissions=member_permissions,
+                role_arn=None,
+                access_advisor=access_advisor,
+            )
+        except ConnectorError as exc:
+            problem = str(exc).removeprefix(f"{system}: ")
+            return [AccessCheck(assume, None, f"assumed {role_arn}, then {problem}")]
+        refused = [c for c in tried if c.ok is False]
+        granted = sum(1 for c in tried if c.ok)
+        summary = AccessCheck(
+            assume,
+            True,
+            f"assumed {role_arn} {with_id}; {granted} of {len(tried)} reads granted"
+            + (f", {len(refused)} refused" if refused else ""),
+        )
+        return [
+            summary,
+            *(AccessCheck(f"{c.permission} in {where}", False, c.detail) for c in refused),
+        ]
+
+    members = [a for a in accounts if str(a["Id"]) != own]
+    with ThreadPoolExecutor(max_workers=max(1, min(max_concurrent_accounts, 16))) as pool:
+        for rows in pool.map(member, members):
+            checks.extend(rows)
+    return checks

@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import re
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from iam_gov.errors import ConnectorError
@@ -113,8 +114,9 @@ class AWSClients:
         deadline_seconds: float = 1800.0,
     ) -> None:
         """``session``: a boto3 session to use instead of one built from ``profile``.
-        ``max_attempts`` counts the first try (botocore's meaning); ``deadline_seconds`` is
-        one collect's (or one action's) patience with the account as a whole."""
+        ``max_attempts`` counts the first try (botocore's ``total_max_attempts``);
+        ``deadline_seconds`` is one collect's (or one action's) patience with the account as a
+        whole."""
         self.system = system
         self.profile, self.region = profile, region
         self.endpoint_url, self.role_arn = endpoint_url, role_arn
@@ -133,22 +135,8 @@ class AWSClients:
         return self.patience
 
     def _watch(self, client: Any) -> None:
-        """Every call of ``client`` goes through the current ``Patience``: refused once the
-        deadline passed or the server stopped answering, counted when it fails to reach it."""
-
-        def before(**_: Any) -> None:
-            self.patience.before_call()
-
-        def after(**_: Any) -> None:
-            self.patience.succeeded()
-
-        def failed(exception: BaseException | None = None, **_: Any) -> None:
-            if exception is not None and unreachable(exception):
-                self.patience.failed(describe_aws_error(_as_exception(exception)))
-
-        client.meta.events.register("before-call", before)
-        client.meta.events.register("after-call", after)
-        client.meta.events.register("after-call-error", failed)
+        """Every call of ``client`` goes through the current ``Patience``."""
+        watch(client, lambda: self.patience)
 
     def get(self) -> tuple[IAMClient, STSClient]:
         """The clients; ``ConnectorError`` when the profile or the role cannot be used."""
@@ -167,9 +155,10 @@ class AWSClients:
             "endpoint_url": self.endpoint_url,
             # Few attempts and short connect timeouts: a dead endpoint must end the collect in
             # seconds (Patience then stops the calls after it); adaptive mode still paces
-            # throttled calls.
+            # throttled calls. botocore's ``max_attempts`` counts the retries only (one more
+            # try than asked); ``total_max_attempts`` counts the first try, as the option does.
             "config": Config(
-                retries={"mode": "adaptive", "max_attempts": self.max_attempts},
+                retries={"mode": "adaptive", "total_max_attempts": self.max_attempts},
                 connect_timeout=self.connect_timeout,
                 read_timeout=self.read_timeout,
                 user_agent_extra="iam-gov",
@@ -245,6 +234,25 @@ class AWSClients:
                     f"{self.system}: AWS profile {self.profile!r} is not in the AWS config files"
                 ) from None
         return self._session
+
+
+def watch(client: Any, patience: Callable[[], Patience]) -> None:
+    """Every call of ``client`` goes through ``patience()``: refused once its deadline passed
+    or the server stopped answering, counted when it fails to reach the server."""
+
+    def before(**_: Any) -> None:
+        patience().before_call()
+
+    def after(**_: Any) -> None:
+        patience().succeeded()
+
+    def failed(exception: BaseException | None = None, **_: Any) -> None:
+        if exception is not None and unreachable(exception):
+            patience().failed(describe_aws_error(_as_exception(exception)))
+
+    client.meta.events.register("before-call", before)
+    client.meta.events.register("after-call", after)
+    client.meta.events.register("after-call-error", failed)
 
 
 def _as_exception(exc: BaseException) -> Exception:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, ClassVar, Literal
 from pydantic import Field, model_validator
 
 from iam_gov.configtypes import RelPath
-from iam_gov.connectors.aws.access import check_account
+from iam_gov.connectors.aws.access import check_account, check_organization
 from iam_gov.connectors.aws.actions import apply_action
 from iam_gov.connectors.aws.client import AWSClients
 from iam_gov.connectors.aws.export import Collected, read_export
@@ -373,19 +373,34 @@ class AWSConnector(Connector[AWSOptions]):
         read per IAM action: MaxItems=1 where the call pages, and a user, key or job that does
         not exist where the call needs one and the account has none, which IAM answers
         NoSuchEntity once it has allowed the call. ``iam:GenerateCredentialReport`` is not
-        tried: it starts a report job (see ``connectors.aws.access``)."""
+        tried: it starts a report job (see ``connectors.aws.access``). With ``organization``,
+        then Organizations' reads, and in every member account the member role assumed (with
+        the external id) and the same reads through it, each account that refuses named."""
         options = self.options
         if options.mode == "export":
             return []
         self._clients.start()
         iam, sts = self._clients.get()
-        return check_account(
+        checks = check_account(
             iam,
             sts,
             system=self.system,
             permissions=self.permissions.collect,
             role_arn=options.role_arn,
             access_advisor=options.access_advisor,
+        )
+        if not options.organization:
+            return checks
+        return checks + check_organization(
+            self._clients,
+            sts,
+            system=self.system,
+            member_role_name=options.member_role_name,
+            external_id=options.external_id,
+            max_concurrent_accounts=options.max_concurrent_accounts,
+            access_advisor=options.access_advisor,
+            # the member role is assumed, never assumes another
+            member_permissions=[p for p in self.permissions.collect if p != "sts:AssumeRole"],
         )
 
     def carry_out(self, action: Action) -> ActionResult:

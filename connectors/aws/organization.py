@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
-from iam_gov.connectors.aws.client import AWSClients, aws_failures, describe_aws_error
+from iam_gov.connectors.aws.client import AWSClients, aws_failures, describe_aws_error, watch
 from iam_gov.connectors.aws.export import Collected
 from iam_gov.connectors.aws.identity_center import read_identity_center_live
 from iam_gov.connectors.aws.live import read_account
@@ -25,8 +26,13 @@ from iam_gov.connectors.aws.organization_export import (
 )
 from iam_gov.errors import ConnectorError, SourceError
 from iam_gov.model import SnapshotError
+from iam_gov.retrying import Patience
+from iam_gov.timeutil import as_utc
 
 if TYPE_CHECKING:
+    from boto3.session import Session as Boto3Session
+    from botocore.credentials import Credentials
+    from botocore.session import Session as BotocoreSession
     from mypy_boto3_iam import IAMClient
     from mypy_boto3_sts import STSClient
 
@@ -78,27 +84,27 @@ def read_organization(
         name = names[account_id]
         try:
             if account_id == own_account:
-                account_iam, account_sts = iam, sts
+                account = MemberClients(iam, sts, clients.patience)
             else:
-                account_iam, account_sts = _member_clients(
+                account = member_clients(
                     clients,
                     sts,
-                    f"arn:{partition}:iam::{account_id}:role/{member_role_name}",
+                    member_role_arn(partition, account_id, member_role_name),
                     external_id,
                 )
 
             def read() -> Collected:
                 return read_account(
-                    account_iam,
-                    account_sts,
+                    account.iam,
+                    account.sts,
                     system=system,
                     access_advisor=access_advisor,
                     collected_at=collected_at,
-                    patience=clients.patience if account_id == own_account else None,
+                    patience=account.patience,
                 )
 
-            return read() if hook is None else hook(account_id, account_iam, read)
-        except _Refused as exc:
+            return read() if hook is None else hook(account_id, account.iam, read)
+        except MemberRoleRefused as exc:
             return account_error(account_id, name, str(exc))
         except ConnectorError as exc:
             return account_error(account_id, name, str(exc).removeprefix(f"{system}: "))
@@ -128,15 +134,37 @@ def read_organization(
     )
 
 
-class _Refused(Exception):
-    pass
+class MemberRoleRefused(Exception):
+    """The member role could not be assumed (refused, or STS not answering): the account
+    cannot be read. Raised by the first AssumeRole, and by a renewal that fails when the
+    credentials are about to expire."""
 
 
-def _member_clients(
+@dataclass(frozen=True)
+class MemberClients:
+    """One account's IAM and STS clients, and its own patience: a deadline and a circuit
+    breaker per account, so that a member that hangs or cannot be reached ends as
+    uncollected without holding up, or counting against, the others."""
+
+    iam: IAMClient
+    sts: STSClient
+    patience: Patience
+
+
+def member_role_arn(partition: str, account_id: str, role_name: str) -> str:
+    return f"arn:{partition}:iam::{account_id}:role/{role_name}"
+
+
+def member_clients(
     clients: AWSClients, sts: STSClient, role_arn: str, external_id: str | None
-) -> tuple[IAMClient, STSClient]:
-    """IAM and STS clients in a member account, through its member role (1 h: the read of
-    one account must end within it)."""
+) -> MemberClients:
+    """IAM and STS clients in a member account, through its member role. The role's
+    credentials last an hour; a large account's read (Access Advisor on thousands of
+    principals) can take longer, so they are botocore's refreshable credentials: assumed
+    again, with the same external id, when they are within minutes of expiring.
+    ``MemberRoleRefused`` when the role cannot be assumed."""
+    from botocore.credentials import RefreshableCredentials
+
     kwargs: dict[str, Any] = {
         "RoleArn": role_arn,
         "RoleSessionName": "iam-gov",
@@ -144,22 +172,65 @@ def _member_clients(
     }
     if external_id is not None:
         kwargs["ExternalId"] = external_id
-    try:
-        credentials = sts.assume_role(**kwargs)["Credentials"]
-    except aws_failures() as exc:
-        raise _Refused(
-            f"cannot assume {role_arn}: {describe_aws_error(exc, 'sts:AssumeRole')}"
-        ) from None
-    session, config = clients.service_session()
+
+    def assume() -> dict[str, str]:
+        try:
+            credentials = sts.assume_role(**kwargs)["Credentials"]
+        except aws_failures() as exc:
+            raise MemberRoleRefused(
+                f"cannot assume {role_arn}: {describe_aws_error(exc, 'sts:AssumeRole')}"
+            ) from None
+        return {
+            "access_key": credentials["AccessKeyId"],
+            "secret_key": credentials["SecretAccessKey"],
+            "token": credentials["SessionToken"],
+            "expiry_time": as_utc(credentials["Expiration"]).isoformat(),
+        }
+
+    renewed = RefreshableCredentials.create_from_metadata(
+        assume(), refresh_using=assume, method="assume-role"
+    )
+    base, config = clients.service_session()
+    session = _session_with(base, renewed)
     where: dict[str, Any] = {
         "region_name": clients.region,
         "endpoint_url": clients.endpoint_url,
         "config": config,
-        "aws_access_key_id": credentials["AccessKeyId"],
-        "aws_secret_access_key": credentials["SecretAccessKey"],
-        "aws_session_token": credentials["SessionToken"],
     }
-    return session.client("iam", **where), session.client("sts", **where)
+    patience = Patience(deadline_seconds=clients.deadline_seconds)
+    account_iam = cast("IAMClient", session.create_client("iam", **where))
+    account_sts = cast("STSClient", session.create_client("sts", **where))
+    for client in (account_iam, account_sts):
+        watch(client, lambda: patience)
+    return MemberClients(account_iam, account_sts, patience)
+
+
+def _session_with(base: Boto3Session, credentials: Credentials) -> BotocoreSession:
+    """A botocore session holding ``credentials``, sharing the collect's session's service
+    models (loaded once, not once per account) and a copy of its event handlers (so what is
+    registered on it, e.g. a test's hook at the wire, applies to every account's calls)."""
+    import copy
+
+    from botocore.credentials import CredentialProvider, CredentialResolver
+    from botocore.session import Session
+
+    class Given(CredentialProvider):
+        """Hands out the credentials it was given."""
+
+        METHOD = "iam-gov-member-role"
+        CANONICAL_NAME = "custom-iam-gov-member-role"
+
+        def load(self) -> Credentials:
+            return credentials
+
+    core = base._session  # boto3 names no public accessor for its botocore session
+    session = Session(
+        event_hooks=copy.copy(core.get_component("event_emitter")),
+        include_builtin_handlers=False,
+    )
+    session.register_component("data_loader", core.get_component("data_loader"))
+    session.register_component("credential_provider", CredentialResolver([Given()]))
+    return session
 
 
 def read_structure(organizations: Any, system: str) -> Organization:
