@@ -74,6 +74,7 @@ bench: install system-deps
 	$(PY) benchmarks/tui_review.py
 	$(PY) benchmarks/aws_analysis.py
 	$(PY) benchmarks/aws_organization.py
+	$(VENV)/bin/pytest -q -m slow tests/connectors/aws/test_organization_export.py
 	$(PY) benchmarks/okta_listing.py
 	$(PY) benchmarks/audit_tampering.py
 	$(PY) benchmarks/fuzz_parsers.py
