@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import atexit
 import enum
+import functools
+import gc
 import os
 import sys
 import traceback
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
-import click
 import typer
 from rich.text import Text
 
@@ -889,18 +892,65 @@ def add_plugin_commands() -> None:
             app.command(name=name)(function)
 
 
+def _exit_for_click(exc: Exception) -> None:
+    """Click's abort and usage errors, raised by a plugin command that uses click itself,
+    shown as click shows them. Click is looked for, never imported: Typer has its own copy,
+    so only a plugin that raised click's exception has loaded it."""
+    click = sys.modules.get("click")
+    if click is None:
+        return
+    if isinstance(exc, click.exceptions.Abort):
+        err.print("aborted")
+        sys.exit(130)
+    if isinstance(exc, click.ClickException):
+        exc.show()
+        sys.exit(exc.exit_code)
+
+
+GC_THRESHOLDS = (200_000, 20, 10)
+"""The cyclic garbage collector's thresholds while a command runs. A command builds a hundred
+thousand long-lived objects (modules, classes, validators, the snapshot) and little cyclic
+garbage: at Python's default (700, 10, 10) the collector walks them about 250 times, a tenth
+of a short command's time. Unreachable cycles are still collected, every 200,000 new
+objects instead of every 700 (a large run's memory is the same)."""
+
+
 def main() -> None:
+    """The ``iam-gov`` command (``python -m iam_gov``)."""
+    with _collector_for_a_command():
+        _main()
+
+
+@contextmanager
+def _collector_for_a_command() -> Iterator[None]:
+    """The command runs with ``GC_THRESHOLDS``; the caller's come back after it without a
+    collection on the way out (what is tracked moves to the oldest generation, collected
+    with it as usual); and at exit, Python's last full collection is skipped."""
+    previous = gc.get_threshold()
+    gc.set_threshold(*GC_THRESHOLDS)
+    _freeze_at_exit()
+    try:
+        yield
+    finally:
+        gc.freeze()
+        gc.set_threshold(*previous)
+        gc.unfreeze()
+
+
+@functools.cache
+def _freeze_at_exit() -> None:
+    """At exit, Python walks every object still there (the snapshot, the evaluated state:
+    about a tenth of a short command) for cycles to free, when the process is ending anyway:
+    the store and every file are closed by then. Frozen first, they are left alone."""
+    atexit.register(gc.freeze)
+
+
+def _main() -> None:
     try:
         add_plugin_commands()
         code = app(standalone_mode=False)
     except IamGovError as exc:
         _print_error(exc)
-        sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
-        err.print("aborted")
-        sys.exit(130)
-    except click.ClickException as exc:
-        exc.show()
         sys.exit(exc.exit_code)
     except typer.Abort:
         err.print("aborted")
@@ -919,6 +969,7 @@ def main() -> None:
         err.print("interrupted")
         sys.exit(130)
     except Exception as exc:  # a bug, not a user mistake: say so in one line
+        _exit_for_click(exc)  # a plugin command's own click error (Typer has its own copy)
         failure = store_failure(exc)  # the disk full, the server gone: one line, exit 2
         if failure is not None:
             _print_error(failure)

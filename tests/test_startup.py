@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -137,12 +138,20 @@ from iam_gov.store import Store
 Store.open(sys.argv[1]).close()  # already at the head
 assert connector_class("aws").type_name == "aws"
 assert is_connector_type("hr")
-heavy = ("alembic", "httpx", "ldap3", "pyasn1", "croniter", "smtplib", "policy_sentry")
+heavy = (
+    "alembic", "httpx", "ldap3", "pyasn1", "croniter", "smtplib", "policy_sentry",
+    "click",  # Typer has its own copy
+    "sqlalchemy.dialects.postgresql",  # only for a PostgreSQL store
+)
 print(json.dumps({
     "heavy": sorted(m for m in heavy if m in sys.modules),
     "connectors": sorted(
         m.split(".")[2] for m in sys.modules
         if m.startswith("iam_gov.connectors.") and m.count(".") == 2
+    ),
+    "aws": sorted(
+        m.split(".")[3] for m in sys.modules
+        if m.startswith("iam_gov.connectors.aws.") and m.count(".") == 3
     ),
 }))
 """
@@ -162,7 +171,55 @@ def test_a_command_on_an_aws_system_imports_only_what_it_uses(tmp_path: Path) ->
         cwd=tmp_path,
     )
     found = json.loads(done.stdout.strip().splitlines()[-1])
-    assert found == {"heavy": [], "connectors": ["aws", "hr", "shared"]}
+    assert found["heavy"] == []
+    assert found["connectors"] == ["aws", "hr", "shared"]
+    # what only live mode, actions, `config check` and `export` use
+    assert not set(found["aws"]) & {"live", "organization", "access", "actions", "write_export"}
+    assert {"connector", "export", "to_model"} <= set(found["aws"])
+
+
+def test_an_export_mode_run_reads_the_export_without_the_live_code(tmp_path: Path) -> None:
+    """`iam-gov run` on an AWS export and an HR file, its store already made: collected,
+    evaluated, reported, and neither the AWS live reader, its organization and access code,
+    click nor SQLAlchemy's PostgreSQL dialect was imported on the way."""
+    from tests.support.aws_account import ExportedAccount, allow, document
+    from tests.test_aws_organization_end_to_end import write_config
+
+    aws = ExportedAccount(tmp_path / "aws")
+    aws.user("dev", policies=[aws.policy("everything", document(allow("*")))])
+    written = aws.write()
+    config = write_config(
+        tmp_path,
+        'type = "aws"\nmode = "export"\n'
+        f'authorization_details = "{written.authorization_details}"\n'
+        f'credential_report = "{written.credential_report}"\n',
+    )
+    code = (
+        "import json, sys\n"
+        "from iam_gov.cli import main\n"
+        "sys.argv = ['iam-gov', '--config', sys.argv[1], 'run']\n"
+        "try:\n"
+        "    main()\n"
+        "except SystemExit as exc:\n"
+        "    code = exc.code\n"
+        "unwanted = ('click', 'sqlalchemy.dialects.postgresql', 'boto3',\n"
+        "            'iam_gov.connectors.aws.live', 'iam_gov.connectors.aws.organization',\n"
+        "            'iam_gov.connectors.aws.access', 'iam_gov.connectors.aws.actions',\n"
+        "            'iam_gov.connectors.aws.write_export')\n"
+        "print(json.dumps({'code': code, 'imported': [m for m in unwanted if m in sys.modules]}))\n"
+    )
+    for _ in range(2):  # the first creates the store (Alembic's migrations name PostgreSQL)
+        done = subprocess.run(
+            [sys.executable, "-c", code, str(config)],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "IAM_GOV_CACHE_DIR": str(tmp_path / "cache")},
+            cwd=tmp_path,
+        )
+    found = json.loads(done.stdout.strip().splitlines()[-1])
+    assert found == {"code": found["code"], "imported": []}, done.stderr
+    assert found["code"] in (0, 1), done.stdout  # evaluated: nothing new, or new findings
+    assert list((tmp_path / "reports").glob("*/drift.html")), "no drift report written"
 
 
 # --- the connector registry's short path ------------------------------------------------------
@@ -287,3 +344,119 @@ def test_a_model_whose_source_cannot_be_read_has_only_field_descriptions() -> No
         {"__annotations__": {"n": int}, "n": Field(default=1, description="one")},
     )
     assert setting_descriptions(made) == {"n": "one"}
+
+
+# --- the collector while a command runs -------------------------------------------------------
+
+
+@pytest.mark.parametrize(("fails", "code"), [(False, 0), (True, 70)])
+def test_a_command_runs_with_the_raised_collector_thresholds_then_puts_them_back(
+    monkeypatch: pytest.MonkeyPatch, fails: bool, code: int
+) -> None:
+    """`main` runs the command with the collector's raised thresholds (a command builds many
+    long-lived objects and little garbage) and puts back what was there, also when the
+    command fails."""
+    import gc
+
+    import typer
+
+    from iam_gov import cli
+
+    seen: list[tuple[int, ...]] = []
+    small = typer.Typer()
+
+    @small.callback()
+    def _group() -> None:
+        pass
+
+    @small.command()
+    def probe() -> None:
+        seen.append(gc.get_threshold())
+        if fails:
+            raise RuntimeError("the command broke")
+
+    monkeypatch.setattr(cli, "app", small)
+    monkeypatch.setattr(sys, "argv", ["iam-gov", "probe"])
+    before = gc.get_threshold()
+    assert before != cli.GC_THRESHOLDS
+    with pytest.raises(SystemExit) as exited:
+        cli.main()
+    assert exited.value.code == code
+    assert seen == [cli.GC_THRESHOLDS]
+    assert gc.get_threshold() == before
+    assert gc.get_freeze_count() == 0  # nothing left out of the caller's collections
+
+
+EXITING = """
+import atexit, gc, sys
+# atexit runs the last registered first: this runs after what the command registered
+atexit.register(lambda: print("frozen at exit:", gc.get_freeze_count() > 0, flush=True))
+from iam_gov.cli import main
+sys.argv = ["iam-gov", "--help"]
+try:
+    main()
+except SystemExit:
+    pass
+print("frozen after main:", gc.get_freeze_count() > 0, flush=True)
+"""
+
+
+def test_a_command_leaves_python_s_last_collection_nothing_to_walk() -> None:
+    """A process that ran the command freezes what is left as it exits (Python's final
+    collection would walk all of it, the process ending anyway); not before."""
+    done = subprocess.run(
+        [sys.executable, "-c", EXITING], capture_output=True, text=True, check=True
+    )
+    lines = done.stdout.splitlines()
+    assert lines[-2:] == ["frozen after main: False", "frozen at exit: True"]
+
+
+# --- option patterns ----------------------------------------------------------------------------
+
+# A Unicode class repeated (``\w{1,64}``) costs pydantic-core's regex engine about 20 ms to
+# compile, when the options model is built: at every start of every command.
+_UNICODE_CLASS = re.compile(r"\\[dDwWS]")
+
+
+def test_no_connector_option_pattern_uses_a_unicode_class() -> None:
+    """Every built-in connector's option patterns spell their classes in ASCII
+    (``[0-9]``, ``[A-Za-z0-9_]``), as the systems themselves define the names."""
+    from iam_gov.connectors.shared.registry import CONNECTORS
+
+    checked = 0
+    for name, connector_type in CONNECTORS.all().items():
+        for field_name, info in connector_type.options_model.model_fields.items():
+            for meta in info.metadata:
+                pattern = getattr(meta, "pattern", None)
+                if isinstance(pattern, str):
+                    checked += 1
+                    assert not _UNICODE_CLASS.search(pattern), f"{name}.{field_name}: {pattern}"
+    assert checked >= 5
+
+
+def test_aws_role_names_and_arns_are_ascii_as_iam_has_them(tmp_path: Path) -> None:
+    """The ASCII patterns still accept what IAM accepts and refuse what it refuses,
+    digits and letters of other scripts included."""
+    from pydantic import ValidationError
+
+    from iam_gov.connectors.aws.connector import AWSOptions
+
+    def options(**fields: str) -> AWSOptions:
+        return AWSOptions.model_validate({"type": "aws", "mode": "live", **fields})
+
+    good = options(
+        role_arn="arn:aws-us-gov:iam::123456789012:role/path/iam-gov+read=x,y.z@w-1",
+        member_role_name="team/iam-gov_read+=,.@-",
+    )
+    assert good.member_role_name == "team/iam-gov_read+=,.@-"
+    assert options(member_role_name="x" * 64).member_role_name == "x" * 64
+    for bad in (
+        {"role_arn": "arn:aws:iam::١٢٣٤٥٦٧٨٩٠١٢:role/x"},  # Arabic-Indic digits
+        {"role_arn": "arn:aws:iam::123456789012:role/has space"},
+        {"role_arn": "arn:aws:iam::12345678901:role/x"},
+        {"member_role_name": "rôle"},
+        {"member_role_name": "x" * 65},
+        {"member_role_name": "has space"},
+    ):
+        with pytest.raises(ValidationError):
+            options(**bad)

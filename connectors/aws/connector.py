@@ -11,21 +11,13 @@ from typing import TYPE_CHECKING, ClassVar, Literal
 from pydantic import Field, model_validator
 
 from iam_gov.configtypes import RelPath
-from iam_gov.connectors.aws.access import check_account, check_organization
-from iam_gov.connectors.aws.actions import apply_action
 from iam_gov.connectors.aws.client import AWSClients
 from iam_gov.connectors.aws.export import Collected, read_export
-from iam_gov.connectors.aws.live import read_account
-from iam_gov.connectors.aws.organization import (
-    ReadHook,
-    read_organization,
-)
 from iam_gov.connectors.aws.organization_export import (
     OrganizationCollected,
     read_organization_folder,
 )
 from iam_gov.connectors.aws.to_model import build_organization_snapshot, build_snapshot
-from iam_gov.connectors.aws.write_export import Answers, write_account, write_organization
 from iam_gov.connectors.shared.options import LiveOrExportOptions
 from iam_gov.connectors.shared.protocol import (
     AccessCheck,
@@ -48,6 +40,12 @@ if TYPE_CHECKING:
     from boto3.session import Session
     from mypy_boto3_iam import IAMClient
 
+    from iam_gov.connectors.aws.organization import ReadHook
+
+# What only live mode, actions, `config check` and `export` use (the organization's reader,
+# Identity Center's, the export writer, the access checks) is imported where it is used: an
+# export-mode collect, what a scheduled run does, never needs it.
+
 
 class AWSOptions(LiveOrExportOptions):
     """One AWS account. Credentials come only from boto3's own chain (environment, profile,
@@ -59,7 +57,11 @@ class AWSOptions(LiveOrExportOptions):
     region: str = "us-east-1"
     endpoint_url: str | None = None
     """Another IAM/STS endpoint, e.g. a local test server."""
-    role_arn: str | None = Field(default=None, pattern=r"^arn:aws[a-z-]*:iam::\d{12}:role/\S+$")
+    # ASCII classes, as IAM has them: a Unicode \d or \w repeated costs pydantic-core's regex
+    # about 20 ms to compile, at every start of every command that reads the configuration
+    role_arn: str | None = Field(
+        default=None, pattern=r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/[^\s]+$"
+    )
     """A role to assume for collection and actions."""
     access_advisor: bool = True
     """Collect each user's and role's service-last-accessed data (IAM Access Advisor: two
@@ -78,7 +80,7 @@ class AWSOptions(LiveOrExportOptions):
     organization: bool = False
     """Read the whole AWS Organization the credential can see (the management account, or a
     delegated administrator): every account, its OU, the service control policies."""
-    member_role_name: str = Field(default="iam-gov-read", pattern=r"^[\w+=,.@/-]{1,64}$")
+    member_role_name: str = Field(default="iam-gov-read", pattern=r"^[A-Za-z0-9_+=,.@/-]{1,64}$")
     """The read-only role assumed in every member account
     (``arn:<partition>:iam::<id>:role/<name>``); the credential's own account is read
     with the credential itself."""
@@ -261,6 +263,8 @@ class AWSConnector(Connector[AWSOptions]):
                 exported_at=options.exported_at,
             )
         else:
+            from iam_gov.connectors.aws.live import read_account
+
             collected_at = self.clock()
             patience = self._clients.start()
             iam, sts = self._clients.get()
@@ -291,6 +295,8 @@ class AWSConnector(Connector[AWSOptions]):
     def _read_organization(
         self, collected_at: datetime, hook: ReadHook | None = None
     ) -> OrganizationCollected:
+        from iam_gov.connectors.aws.organization import read_organization
+
         options = self.options
         return read_organization(
             self._clients,
@@ -306,6 +312,8 @@ class AWSConnector(Connector[AWSOptions]):
         )
 
     def _write_organization(self, out: Path) -> ExportWritten:
+        from iam_gov.connectors.aws.write_export import Answers, write_organization
+
         options = self.options
         collected_at = self.clock()
         self._clients.start()
@@ -342,6 +350,9 @@ class AWSConnector(Connector[AWSOptions]):
             )
         if options.organization:
             return self._write_organization(out)
+        from iam_gov.connectors.aws.live import read_account
+        from iam_gov.connectors.aws.write_export import Answers, write_account
+
         collected_at = self.clock()
         patience = self._clients.start()
         iam, sts = self._clients.get()
@@ -379,6 +390,8 @@ class AWSConnector(Connector[AWSOptions]):
         options = self.options
         if options.mode == "export":
             return []
+        from iam_gov.connectors.aws.access import check_account, check_organization
+
         self._clients.start()
         iam, sts = self._clients.get()
         checks = check_account(
@@ -404,6 +417,8 @@ class AWSConnector(Connector[AWSOptions]):
         )
 
     def carry_out(self, action: Action) -> ActionResult:
+        from iam_gov.connectors.aws.actions import apply_action
+
         self._clients.start()
         iam, _ = self._clients.get()
         return apply_action(iam, action)

@@ -27,7 +27,8 @@ class DefinitionError(InputError):
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # built when a campaign is read, not at every start of a command that imports this
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 class GrantRef(_Strict):

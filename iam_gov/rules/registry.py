@@ -71,7 +71,8 @@ def _attribute_docstrings(cls: type) -> dict[str, str]:
 class Evidence(BaseModel):
     """Typed evidence of one finding; each rule defines its own."""
 
-    model_config = ConfigDict(frozen=True)
+    # Built when a rule first has a finding: most runs never need most rules' evidence
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
 
 @dataclass(frozen=True)
