@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Self
@@ -117,7 +117,7 @@ class AccountModel:
     allow sts:AssumeRole on the role, and its account's SCPs let it through.
     """
 
-    principals: dict[str, Principal]
+    principals: Mapping[str, Principal]
     documents: Mapping[str, Mapping[str, Any]]
     """Identity policies (managed default versions and inline) by document id."""
     trust_documents: Mapping[str, Mapping[str, Any]]
@@ -150,9 +150,18 @@ class AccountModel:
     _reach: dict[tuple[Any, ...], dict[str, Reach]] = field(
         init=False, default_factory=dict, repr=False
     )
-    _trust_index: tuple[dict[str, list[str]], list[str]] | None = field(
+    _trust_index: tuple[dict[str, list[str]], dict[str, list[str]], list[str]] | None = field(
         init=False, default=None, repr=False
     )
+    _by_account: dict[str, tuple[Principal, ...]] | None = field(
+        init=False, default=None, repr=False
+    )
+    _base: AccountModel | None = field(init=False, default=None, repr=False)
+    """For a what-if copy (``with_principal``): the account it was made from, whose answers
+    for every other principal it shares rather than copies."""
+    _changed: str = field(init=False, default="", repr=False)
+    _edges_shared: bool = field(init=False, default=False, repr=False)
+    _account_arns: dict[str, frozenset[str]] | None = field(init=False, default=None, repr=False)
     memo: dict[str, dict[Any, Any]] = field(init=False, default_factory=dict, repr=False)
     """Per-analysis caches of the escalation module, kept with the account they describe."""
     _mentions: dict[str, bool] = field(init=False, default_factory=dict, repr=False)
@@ -294,11 +303,22 @@ class AccountModel:
     def with_principal(self, principal: Principal) -> Self:
         """The same account with one principal as given (e.g. without the grant that makes
         it admin): a separate analysis, sharing what depends only on the documents."""
-        other = dataclasses.replace(self, principals={**self.principals, principal.arn: principal})
+        other = dataclasses.replace(self, principals=_Overlay(self.principals, principal))
         other._compiled = self._compiled
         other._sets = self._sets
         other._trusts = self._trusts
         other._matching = self._matching
+        # What depends on each other principal alone (its policies, what the snapshot knows
+        # of it, the roles it may assume directly): asked of the account it was made from.
+        arn = principal.arn
+        other._base = self
+        other._changed = arn
+        before = self.principals.get(arn)
+        if before is not None and before.kind == principal.kind:
+            other._edges_shared = True
+            other._trust_index = self._trust_index
+            other._arns = self._arns
+            other._account_arns = self._account_arns
         return other
 
     # --- lookups ----------------------------------------------------------------------
@@ -313,6 +333,27 @@ class AccountModel:
     @property
     def roles(self) -> list[Principal]:
         return [p for p in self.principals.values() if p.kind == "role"]
+
+    def in_account(self, account_id: str) -> tuple[Principal, ...]:
+        """The principals of one account (by ARN): most of the analysis stays within one
+        account, so an organization of many accounts costs about as much as each alone."""
+        if self._base is not None:
+            base = self._base.in_account(account_id)
+            if account_id != account_of(self._changed):
+                return base
+            if self._by_account is None:
+                changed = self.principals[self._changed]
+                mine = tuple(changed if p.arn == changed.arn else p for p in base)
+                if changed not in mine:
+                    mine = (*mine, changed)
+                self._by_account = {account_id: mine}
+            return self._by_account[account_id]
+        if self._by_account is None:
+            grouped: dict[str, list[Principal]] = {}
+            for p in self.principals.values():
+                grouped.setdefault(account_of(p.arn), []).append(p)
+            self._by_account = {a: tuple(ps) for a, ps in grouped.items()}
+        return self._by_account.get(account_id, ())
 
     def compiled(self, document_id: str) -> CompiledPolicy:
         policy = self._compiled.get(document_id)
@@ -363,6 +404,8 @@ class AccountModel:
     def policy_set(self, principal: str | Principal) -> PolicySet:
         arn = principal.arn if isinstance(principal, Principal) else principal
         found = self._by_principal.get(arn)
+        if found is None and self._base is not None and arn != self._changed:
+            found = self._base.policy_set(arn)
         if found is None:
             found = self._policy_set(self.principal(principal))
             self._by_principal[arn] = found
@@ -407,6 +450,8 @@ class AccountModel:
         """Everything the snapshot knows of the principal as a caller, for the conditions of
         a trust policy it would pass: its ARN, account, organization, name and tags."""
         found = self._trust_known.get(p.arn)
+        if found is None and self._base is not None and p.arn != self._changed:
+            found = self._base.trust_known(self._base.principal(p.arn))
         if found is None:
             values: dict[str, tuple[str, ...]] = {
                 "aws:principalisawsservice": ("false",),
@@ -517,7 +562,7 @@ class AccountModel:
     def _matching_one(self, pattern: str) -> frozenset[str]:
         found = self._matching.get((pattern,))
         if found is None:
-            universe = self._universe()
+            universe = self._universe(pattern)
             if any(c in pattern for c in "*?\x00\x01"):
                 regex = resource_regex(pattern)
                 found = frozenset(arn for arn in universe if regex.fullmatch(arn))
@@ -526,11 +571,21 @@ class AccountModel:
             self._matching[(pattern,)] = found
         return found
 
-    def _universe(self) -> frozenset[str]:
+    def _universe(self, pattern: str = "*") -> frozenset[str]:
+        """The ARNs a resource pattern may match: of its account alone when it names one
+        (plain digits), else of every account."""
         if self._arns is None:
             policies = (d for d in self.documents if ":policy/" in d)
             self._arns = frozenset([*self.principals, *self.group_policies, *policies])
-        return self._arns
+        account = account_of(pattern)
+        if not account.isdigit():
+            return self._arns
+        if self._account_arns is None:
+            grouped: dict[str, set[str]] = {}
+            for arn in self._arns:
+                grouped.setdefault(account_of(arn), set()).add(arn)
+            self._account_arns = {a: frozenset(arns) for a, arns in grouped.items()}
+        return self._account_arns.get(account, frozenset())
 
     # --- public analysis ----------------------------------------------------------------
 
@@ -561,6 +616,9 @@ class AccountModel:
         block it. Service principals in a trust policy admit services, not principals."""
         p = self.principal(principal)
         found = self._edges.get(p.arn)
+        if found is None and self._edges_shared and p.arn != self._changed:
+            assert self._base is not None
+            found = self._base.assumable(p.arn)
         if found is not None:
             return found
         found = {}
@@ -568,13 +626,22 @@ class AccountModel:
         if p.kind != "root" and bit is not None:
             ps = self.policy_set(p)
             allowed = bool(ps.allowed >> bit & 1)
-            named, open_to_account = self._trusting()
-            candidates = set(named.get(p.arn.lower(), ())) | set(open_to_account)
+            named, by_account, open_to_all = self._trusting()
+            candidates = {*named.get(p.arn.lower(), ()), *open_to_all}
             scope = ps.scope(("sts:AssumeRole",)) if allowed else None
+            within = None if scope is None else self.matching(scope)
+            if allowed:
+                # A trust naming the account admits only through the principal's own
+                # policies: those roles count only where they allow the call.
+                candidates.update(
+                    r
+                    for r in by_account.get(account_of(p.arn), ())
+                    if within is None or r in within
+                )
             for role in sorted(candidates):
                 if role == p.arn:
                     continue
-                in_scope = allowed and (scope is None or role in self.matching(scope))
+                in_scope = allowed and (within is None or role in within)
                 edge = self._edge(ps, p, role, in_scope)
                 if edge is not None:
                     found[role] = edge
@@ -614,24 +681,27 @@ class AccountModel:
                 best = Edge(best.certainty, decision, best.trust_statement)
         return best
 
-    def _trusting(self) -> tuple[dict[str, list[str]], list[str]]:
-        """Roles by the principal ARN their trust names, and roles open to a whole account
-        (or anyone): candidates, confirmed by ``Trust.admits`` and ``Trust.admits_directly``."""
+    def _trusting(self) -> tuple[dict[str, list[str]], dict[str, list[str]], list[str]]:
+        """Roles by the principal ARN their trust names, roles by the account their trust
+        names (its root: every principal of it may be admitted), and roles open to anyone
+        (``*``, ``NotPrincipal``): candidates, confirmed by ``Trust.admits`` and
+        ``Trust.admits_directly``. A principal's candidates are those naming it, its
+        account, or anyone: not every role of the organization."""
         if self._trust_index is None:
             named: dict[str, list[str]] = {}
-            open_to_account: list[str] = []
+            by_account: dict[str, list[str]] = {}
+            open_to_all: list[str] = []
             for role in (p.arn for p in self.roles):
                 trust = self.trust(role)
                 principals = trust.aws_principals
-                if (
-                    trust.anyone
-                    or any(a.endswith(":root") for a in principals)
-                    or any(st.negated for st in trust.statements)
-                ):
-                    open_to_account.append(role)
+                if trust.anyone or any(st.negated for st in trust.statements):
+                    open_to_all.append(role)
                 for arn in principals:
-                    named.setdefault(arn, []).append(role)
-            self._trust_index = (named, open_to_account)
+                    if arn.endswith(":root"):
+                        by_account.setdefault(account_of(arn), []).append(role)
+                    else:
+                        named.setdefault(arn, []).append(role)
+            self._trust_index = (named, by_account, open_to_all)
         return self._trust_index
 
     def reachable_roles(self, principal: str | Principal) -> dict[str, Reach]:
@@ -678,6 +748,30 @@ class AccountModel:
             for p in self.principals.values()
             if p.arn != role and role in self.reachable_roles(p)
         }
+
+
+class _Overlay(Mapping[str, Principal]):
+    """A principals mapping with one principal replaced (or added at the end), without
+    copying the others: a what-if of an organization of 50,000 principals is made often."""
+
+    def __init__(self, base: Mapping[str, Principal], principal: Principal) -> None:
+        self._base = base
+        self._principal = principal
+        self._new = principal.arn not in base
+
+    def __getitem__(self, arn: str) -> Principal:
+        return self._principal if arn == self._principal.arn else self._base[arn]
+
+    def __contains__(self, arn: object) -> bool:
+        return arn == self._principal.arn or arn in self._base
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self._base
+        if self._new:
+            yield self._principal.arn
+
+    def __len__(self) -> int:
+        return len(self._base) + self._new
 
 
 def _tags(raw: str | None) -> tuple[tuple[str, str], ...] | None:

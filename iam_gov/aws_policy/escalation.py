@@ -206,9 +206,15 @@ def _head(account: AccountModel) -> AccountModel:
 def _becomes(account: AccountModel, who: Principal) -> tuple[int, bool, int]:
     """What taking over an identity yields: every action it has, whether it is
     admin-equivalent (``target_admin``), and its privileged actions, which alone make
-    becoming it an escalation."""
-    allowed = account.policy_set(who).allowed
-    return allowed, target_admin(account, who.arn), allowed & privileged_mask(account)
+    becoming it an escalation. Worked out once per identity."""
+    memo = _memo(account, "becomes")
+    found: tuple[int, bool, int] | None = memo.get(who.arn)
+    if found is None or account.principals.get(who.arn) is not who:
+        allowed = account.policy_set(who).allowed
+        found = (allowed, target_admin(account, who.arn), allowed & privileged_mask(account))
+        if account.principals.get(who.arn) is who:
+            memo[who.arn] = found
+    return found
 
 
 def _grants_itself(account: AccountModel, who: PolicySet) -> tuple[int, bool]:
@@ -219,28 +225,53 @@ def _grants_itself(account: AccountModel, who: PolicySet) -> tuple[int, bool]:
 
 
 def _by_power(
-    account: AccountModel, kind: str, within: frozenset[str] | None = None
+    account: AccountModel, kind: str, home: str, within: frozenset[str] | None = None
 ) -> tuple[Principal, ...]:
-    """Users or roles, the most privileged first: admin-equivalent ones (``target_admin``),
-    then those allowed the most (ties by ARN); only those ``within`` when given."""
+    """Users or roles of the account ``home`` (IAM writes and iam:PassRole reach only the
+    caller's own account), the most privileged first: admin-equivalent ones
+    (``target_admin``), then those allowed the most (ties by ARN); only those ``within``
+    when given. Each is ranked once per account: a what-if copy of the account takes the
+    account's order, with its changed principal ranked again."""
     memo = _memo(account, "by-power")
-    key = (kind, within)
+    key = (kind, home, within)
     found: tuple[Principal, ...] | None = memo.get(key)
     if found is None:
         if within is None:
-            found = tuple(
-                sorted(
-                    (p for p in account.principals.values() if p.kind == kind),
-                    key=lambda p: (
-                        not target_admin(account, p.arn),
-                        -account.policy_set(p).allowed.bit_count(),
-                        p.arn,
-                    ),
-                )
-            )
+            found = tuple(r[3] for r in _ranked(account, kind, home))
         else:
-            found = tuple(p for p in _by_power(account, kind) if p.arn in within)
+            found = tuple(p for p in _by_power(account, kind, home) if p.arn in within)
         memo[key] = found
+    return found
+
+
+_Rank = tuple[bool, int, str, Principal]
+
+
+def _rank(account: AccountModel, p: Principal) -> _Rank:
+    """Its sort key (admin-equivalent first, then allowed the most, then by ARN), and it."""
+    return (not target_admin(account, p.arn), -account.policy_set(p).allowed.bit_count(), p.arn, p)
+
+
+def _ranked(account: AccountModel, kind: str, home: str) -> list[_Rank]:
+    """The users or roles of ``home`` ranked (``_by_power``); a what-if copy re-ranks only
+    the principals it changed."""
+    memo = _memo(account, "ranked")
+    found: list[_Rank] | None = memo.get((kind, home))
+    if found is None:
+        head = _head(account)
+        if head is account:
+            found = [_rank(account, p) for p in account.in_account(home) if p.kind == kind]
+        else:
+            mine = account.principals
+            found = [r for r in _ranked(head, kind, home) if mine.get(r[2]) is r[3]]
+            changed = [
+                p
+                for p in account.in_account(home)
+                if p.kind == kind and head.principals.get(p.arn) is not p
+            ]
+            found.extend(_rank(account, p) for p in changed)
+        found.sort(key=lambda r: r[:3])
+        memo[(kind, home)] = found
     return found
 
 
@@ -261,19 +292,44 @@ def _union(account: AccountModel, name: str, principals: Iterable[Principal]) ->
     return union
 
 
-def _service_roles(account: AccountModel, service: str) -> list[tuple[Principal, Certainty, str]]:
-    """Roles the service may assume, most powerful first: (role, how surely, a note)."""
+def _service_roles(
+    account: AccountModel, service: str, home: str
+) -> list[tuple[Principal, Certainty, str]]:
+    """Roles of the account ``home`` the service may assume, most powerful first: (role, how
+    surely, a note). iam:PassRole passes only roles of the caller's own account."""
     memo = _memo(account, "service-roles")
-    found = memo.get(service)
+    found = memo.get((service, home))
     if found is None:
         found = []
-        for role in _by_power(account, "role"):
-            admitted = account.trust(role.arn).admits_service(service)
+        admits = _admits_service(account, service, home)
+        for role in _by_power(account, "role", home):
+            admitted = admits.get(role.arn)
             if admitted is not None:
                 note = f"{short_name(role.arn)} trusts {service} ({admitted[1]})"
                 found.append((role, admitted[0], note))
-        memo[service] = found
+        memo[(service, home)] = found
     return list(found)
+
+
+def _admits_service(
+    account: AccountModel, service: str, home: str
+) -> dict[str, tuple[Certainty, StatementRef]]:
+    """The roles of ``home`` whose trust admits the service (trusts are the same in a
+    what-if copy: the account's answer)."""
+    head = _head(account)
+    if head is not account and account._base is head and account._changed in head.principals:
+        return _admits_service(head, service, home)
+    memo = _memo(account, "admits-service")
+    found: dict[str, tuple[Certainty, StatementRef]] | None = memo.get((service, home))
+    if found is None:
+        found = {}
+        for role in account.in_account(home):
+            if role.kind == "role":
+                admitted = account.trust(role.arn).admits_service(service)
+                if admitted is not None:
+                    found[role.arn] = admitted
+        memo[(service, home)] = found
+    return found
 
 
 def _controlled(
@@ -298,6 +354,7 @@ def _candidates(account: AccountModel, method: Method, holder: Principal) -> Ite
 
     sets = account.policy_set
     target = method.target
+    home = account_of(holder.arn)
     if method.id == _BOUNDARY_METHOD:
         iam = iam_mask(account)
         for who, level, chain in _controlled(account, holder):
@@ -321,7 +378,7 @@ def _candidates(account: AccountModel, method: Method, holder: Principal) -> Ite
                 if is_customer_managed(policy) and wanted(policy):
                     yield _Candidate(policy, *_grants_itself(account, sets(who)), level, chain)
     elif target is Target.OTHER_USERS:
-        for user in _by_power(account, "user", within):
+        for user in _by_power(account, "user", home, within):
             if user.arn == holder.arn:
                 continue
             # Only a user without a password can be given one; only one with a password
@@ -350,7 +407,7 @@ def _candidates(account: AccountModel, method: Method, holder: Principal) -> Ite
             yield _Candidate(user.arn, gain, admin, key=privileged)
     elif target is Target.GROUPS:
         limit = sets(holder).boundary_allowed
-        for group in sorted(account.group_policies):
+        for group in _groups(account, home):
             if group not in holder.groups and wanted(group):
                 # A group is no principal: admin-equivalent when its policies allow all of
                 # IAM without conditions, within the holder's boundary.
@@ -360,29 +417,41 @@ def _candidates(account: AccountModel, method: Method, holder: Principal) -> Ite
                 gain = group_set.allowed & limit
                 yield _Candidate(group, gain, admin, key=gain & privileged_mask(account))
     elif target is Target.ANY_ROLE:
-        for role in _by_power(account, "role", within):
+        for role in _by_power(account, "role", home, within):
             if role.arn != holder.arn:
                 gain, admin, privileged = _becomes(account, role)
                 yield _Candidate(role.arn, gain, admin, key=privileged)
     elif target in (Target.SERVICE_ROLES, Target.EXISTING_SERVICE_ROLES):
         assert method.service is not None
-        for role, level, note in _service_roles(account, method.service):
+        for role, level, note in _service_roles(account, method.service, home):
             if role.arn != holder.arn and wanted(role.arn):
                 gain, admin, privileged = _becomes(account, role)
                 yield _Candidate(role.arn, gain, admin, level, (), (note,), key=privileged)
 
 
-def _pool(account: AccountModel, method: Method) -> int | None:
-    """What any candidate of a large pool could yield at most: when even that adds nothing,
-    the pool is not walked. None: not a pool, or one holding an admin-equivalent target."""
+def _groups(account: AccountModel, home: str) -> tuple[str, ...]:
+    """The groups of the account ``home``, sorted."""
+    memo = _memo(account, "groups")
+    found: tuple[str, ...] | None = memo.get(home)
+    if found is None:
+        found = memo[home] = tuple(
+            sorted(g for g in account.group_policies if account_of(g) == home)
+        )
+    return found
+
+
+def _pool(account: AccountModel, method: Method, home: str) -> int | None:
+    """What any candidate of a large pool (of the holder's account ``home``) could yield at
+    most: when even that adds nothing, the pool is not walked. None: not a pool, or one
+    holding an admin-equivalent target."""
     if method.target is Target.OTHER_USERS:
-        return _union(account, "users", _by_power(account, "user"))
+        return _union(account, f"users:{home}", _by_power(account, "user", home))
     if method.target is Target.ANY_ROLE:
-        return _union(account, "roles", _by_power(account, "role"))
+        return _union(account, f"roles:{home}", _by_power(account, "role", home))
     if method.target in (Target.SERVICE_ROLES, Target.EXISTING_SERVICE_ROLES):
         assert method.service is not None
-        roles = [role for role, _, _ in _service_roles(account, method.service)]
-        return _union(account, f"service:{method.service}", roles)
+        roles = [role for role, _, _ in _service_roles(account, method.service, home)]
+        return _union(account, f"service:{method.service}:{home}", roles)
     return None
 
 
@@ -510,6 +579,10 @@ def _direct(
     found = memo.get(holder.arn)
     if found is not None:
         return tuple(found)
+    shared = _shared_direct(account, holder, only_own)
+    if shared is not None:
+        memo[holder.arn] = list(shared)
+        return shared
     paths: list[EscalationPath] = []
     if holder.kind in ("user", "role"):
         own = {} if only_own else {p.method.id: p for p in _direct(account, holder, True)}
@@ -523,6 +596,25 @@ def _direct(
     return tuple(paths)
 
 
+def _shared_direct(
+    account: AccountModel, holder: Principal, only_own: bool
+) -> tuple[EscalationPath, ...] | None:
+    """In a what-if copy (one principal changed), an unchanged holder's own paths are the
+    account's, unless the changed principal was one of the targets its methods tried (then
+    its rank, what it yields, and so the choice may differ): those are worked out again."""
+    head = _head(account)
+    base = account._base
+    if head is account or base is not head:
+        return None
+    theirs = head.principals.get(holder.arn)
+    if theirs is not holder or account.principals.get(holder.arn) is not holder:
+        return None
+    paths = _direct(head, theirs, only_own)
+    if account._changed in _memo(head, "tried").get(holder.arn, ()):
+        return None
+    return paths
+
+
 def _best(
     account: AccountModel, holder: Principal, method: Method, ceiling: Certainty
 ) -> EscalationPath | None:
@@ -531,6 +623,7 @@ def _best(
     home = account_of(holder.arn)
     best: EscalationPath | None = None
     tried = 0
+    tried_here: set[str] = _memo(account, "tried").setdefault(holder.arn, set())
     for candidate in _candidates(account, method, holder):
         # Nothing privileged to gain, and no admin to become: no escalation. IAM writes and
         # PassRole reach only the holder's own account.
@@ -541,6 +634,7 @@ def _best(
         path = _try(account, method, holder, candidate, allowed)
         if path is None:
             continue
+        tried_here.add(candidate.target)
         tried += 1
         if best is None or _order(path) < _order(best):
             best = path
@@ -559,7 +653,8 @@ def _open_methods(
     principals share: it is worked out once for each."""
     policies = account.policy_set(holder)
     memo = _memo(account, "open-methods")
-    key = (policies, holder.kind, only_own)
+    home = account_of(holder.arn)
+    key = (policies, holder.kind, only_own, home)
     found: tuple[tuple[Method, Certainty], ...] | None = memo.get(key)
     if found is not None:
         return found
@@ -572,7 +667,7 @@ def _open_methods(
             continue
         if not all(_possible(policies, *mask) for mask in masks[method.id]):
             continue
-        pool = _pool(account, method)
+        pool = _pool(account, method, home)
         if pool is not None and not pool & ~policies.allowed:
             continue
         ceiling = _ceiling(policies, method)
@@ -794,6 +889,17 @@ def admin_equivalence(account: AccountModel, principal: Principal) -> AdminEquiv
     in the way; or a certain way to write its own permissions (within a boundary that lets
     all of IAM through); or a certain chain of role assumptions to a role that is."""
     _head(account)  # the account itself before any what-if made of it
+    memo = _memo(account, "admin")
+    if principal.arn in memo and account.principals.get(principal.arn) is principal:
+        known: AdminEquivalence | None = memo[principal.arn]
+        return known
+    found = _admin_equivalence(account, principal)
+    if account.principals.get(principal.arn) is principal:
+        memo[principal.arn] = found
+    return found
+
+
+def _admin_equivalence(account: AccountModel, principal: Principal) -> AdminEquivalence | None:
     own = _own_admin(account, principal)
     if own is not None or principal.kind == "root":
         return own

@@ -4,9 +4,10 @@ the whole principal, and decisions for one action on one resource."""
 from __future__ import annotations
 
 import enum
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from iam_gov.aws_policy.catalog import Catalog
 from iam_gov.aws_policy.conditions import Known, Verdict, evaluate
@@ -144,6 +145,9 @@ class PolicySet:
     _scp_by_bit: dict[int, tuple[tuple[Statement, ...], ...]] = field(
         init=False, default_factory=dict, repr=False
     )
+    _at_best: dict[tuple[str, ...], Certainty | None] = field(
+        init=False, default_factory=dict, repr=False
+    )
     """Actions allowed everywhere without conditions and named by no Deny."""
 
     def __post_init__(self) -> None:
@@ -249,6 +253,12 @@ class PolicySet:
     def at_best(self, actions: tuple[str, ...]) -> Certainty | None:
         """The surest any of ``actions`` can be allowed, on the best resource for it: certain
         if an Allow without condition names it, conditional if only conditional ones do."""
+        if actions in self._at_best:
+            return self._at_best[actions]
+        found = self._at_best[actions] = self._at_best_of(actions)
+        return found
+
+    def _at_best_of(self, actions: tuple[str, ...]) -> Certainty | None:
         best: Certainty | None = None
         for action in actions:
             bit = self.catalog.index.get(action.lower())
@@ -327,17 +337,28 @@ class PolicySet:
         """The SCP statements naming the action, level by level."""
         found = self._scp_by_bit.get(bit)
         if found is None:
-            found = tuple(
-                tuple(
-                    s
-                    for policy in level
-                    for s in policy.statements_for(bit)
-                    if self.settled(s) is not False
+            # The same for every policy set with these SCPs and this context: shared with
+            # them, as verdicts are.
+            key = ("scp-statements", self._scp_key, bit)
+            shared: dict[Any, Any] = self.known.verdicts
+            found = shared.get(key)
+            if found is None:
+                found = tuple(
+                    tuple(
+                        s
+                        for policy in level
+                        for s in policy.statements_for(bit)
+                        if self.settled(s) is not False
+                    )
+                    for level in self.scps
                 )
-                for level in self.scps
-            )
+                shared[key] = found
             self._scp_by_bit[bit] = found
         return found
+
+    @functools.cached_property
+    def _scp_key(self) -> tuple[tuple[str, ...], ...]:
+        return tuple(tuple(policy.document_id for policy in level) for level in self.scps)
 
     def _decide(self, bit: int, resource: str | None, facts: dict[str, str]) -> Decision | None:
         identity, boundary = self._statements(bit)

@@ -296,18 +296,21 @@ def _candidates(
     within = None if scope is None else account.matching(scope)
     home = account_of(p.arn)  # IAM writes reach only the caller's own account
     if action.kind == "policy":
-        holders = _holders(account)
+        holders = _holders(account).get(home, {})
         pool: Iterable[str] = sorted(holders if within is None else within & holders.keys())
         for policy in pool:
             # only its own: the escalation analysis covers it
-            if account_of(policy) == home and holders[policy] - {p.arn}:
+            if holders[policy] - {p.arn}:
                 yield policy, "policy", _policy_admin(account, policy)
         return
     own = {*p.groups, p.arn}
     if any_target or action.only_admin or within is None:
-        pool = admins.by_kind[action.kind]
+        pool = admins.by_kind.get((action.kind, home), ())
     else:
-        pool = sorted(within, key=lambda arn: (arn not in admins.every, arn))
+        pool = sorted(
+            (arn for arn in within if account_of(arn) == home),
+            key=lambda arn: (arn not in admins.every, arn),
+        )
     for arn in pool:
         if arn in own or (within is not None and arn not in within) or account_of(arn) != home:
             continue
@@ -328,9 +331,10 @@ def _kind(account: AwsAccount, arn: str) -> str | None:
 
 @dataclass(frozen=True)
 class _Admins:
-    """The admin-equivalent users, roles and groups of the account."""
+    """The admin-equivalent users, roles and groups of each account."""
 
-    by_kind: dict[str, tuple[str, ...]]
+    by_kind: dict[tuple[str, str], tuple[str, ...]]
+    """(kind, account id) -> the admin-equivalent ones, sorted."""
     every: frozenset[str]
 
 
@@ -339,15 +343,14 @@ def _admins(account: AwsAccount) -> _Admins:
     found = memo.get("")
     if found is None:
         iam = account.catalog.iam
-        by_kind = {
-            "user": tuple(p.arn for p in account.users if account.is_admin_equivalent(p)),
-            "role": tuple(p.arn for p in account.roles if account.is_admin_equivalent(p)),
-            "group": tuple(
-                g
-                for g in sorted(account.group_policies)
-                if account.group_set(g).unconditional & iam == iam
-            ),
-        }
+        listed: dict[tuple[str, str], list[str]] = {}
+        for p in account.principals.values():  # sorted by ARN
+            if p.kind in ("user", "role") and account.is_admin_equivalent(p):
+                listed.setdefault((p.kind, account_of(p.arn)), []).append(p.arn)
+        for g in sorted(account.group_policies):
+            if account.group_set(g).unconditional & iam == iam:
+                listed.setdefault(("group", account_of(g)), []).append(g)
+        by_kind = {key: tuple(arns) for key, arns in listed.items()}
         found = _Admins(by_kind, frozenset(a for arns in by_kind.values() for a in arns))
         memo[""] = found
     return cast(_Admins, found)
@@ -358,8 +361,9 @@ def _policy_admin(account: AwsAccount, policy: str) -> bool:
     return account.compiled(policy).allow_full & iam == iam
 
 
-def _holders(account: AwsAccount) -> dict[str, frozenset[str]]:
-    """Customer-managed policy ARN -> the users, roles and groups that hold it."""
+def _holders(account: AwsAccount) -> dict[str, dict[str, frozenset[str]]]:
+    """Account id -> customer-managed policy ARN of that account -> the users, roles and
+    groups that hold it."""
     memo = account.memo.setdefault("grants-holders", {})
     found = memo.get("")
     if found is None:
@@ -372,9 +376,11 @@ def _holders(account: AwsAccount) -> dict[str, frozenset[str]]:
             for document_id in documents:
                 if is_customer_managed(document_id):
                     holders.setdefault(document_id, set()).add(group)
-        found = {policy: frozenset(arns) for policy, arns in holders.items()}
+        found = {}
+        for policy, arns in holders.items():
+            found.setdefault(account_of(policy), {})[policy] = frozenset(arns)
         memo[""] = found
-    return cast(dict[str, frozenset[str]], found)
+    return cast(dict[str, dict[str, frozenset[str]]], found)
 
 
 __all__ = [

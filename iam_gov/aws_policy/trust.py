@@ -81,6 +81,9 @@ class Trust:
         init=False, default_factory=dict, repr=False
     )
     _named: frozenset[str] = field(init=False, repr=False)
+    _hedges: dict[tuple[StatementRef, bool], tuple[tuple[str, ...], tuple[str, ...]]] = field(
+        init=False, default_factory=dict, repr=False
+    )
     _personal: bool = field(init=False, repr=False)
     """A condition tests who the caller is (its ARN, account, tags): no shared answer."""
 
@@ -204,7 +207,18 @@ class Trust:
     ) -> tuple[tuple[str, ...], tuple[str, ...]]:
         """What admitting through the statement ``ref`` still hangs on: notes naming the
         conditions the snapshot cannot decide, and qualifiers (``needs the external id``,
-        ``needs MFA``)."""
+        ``needs MFA``). The same for every caller when no condition tests who it is."""
+        if self._personal:
+            return self._hedges_of(ref, known)
+        key = (ref, known is None)
+        found = self._hedges.get(key)
+        if found is None:
+            found = self._hedges[key] = self._hedges_of(ref, known)
+        return found
+
+    def _hedges_of(
+        self, ref: StatementRef, known: Known | None
+    ) -> tuple[tuple[str, ...], tuple[str, ...]]:
         statement = next((st for st in self.statements if st.ref == ref), None)
         if statement is None or statement.condition is None:
             return (), ()

@@ -15,6 +15,7 @@ from iam_gov.aws_policy import (
     is_aws_view,
     short_name,
 )
+from iam_gov.aws_policy.analysis import collection_paused
 from iam_gov.aws_policy.causes import Placement, admin_scope, merge, place
 from iam_gov.aws_policy.organization import account_of
 from iam_gov.engine.state import EvaluationState, SystemView
@@ -135,29 +136,30 @@ def aws_admin_equivalent(state: EvaluationState, params: Params) -> Iterator[Hit
     (222222222222)"): a cause shared by several accounts (an AWS-managed policy) is one
     finding per account. Out of scope: resource-based policies.
     """
-    for view in state.systems.values():
-        if not is_aws_view(view):
-            continue
-        analysis = analysis_for(view)
-        causes: dict[str, list[Cause]] = {}
-        members: dict[str, list[_Member]] = {}
-        places: dict[str, Placement] = {}
-        for arn in sorted(view.accounts):
-            account = view.accounts[arn]
-            principal = analysis.principals.get(arn)
-            if principal is None or account.status is not AccountStatus.ACTIVE:
+    with collection_paused():
+        for view in state.systems.values():
+            if not is_aws_view(view):
                 continue
-            admin = analysis.is_admin_equivalent(principal)
-            if admin is None:
-                continue
-            member = _member(state, view, analysis, account, principal, admin)
-            for cause in analysis.admin_causes(principal):
-                placed = place(analysis, cause, arn)
-                places.setdefault(placed.key, placed)
-                causes.setdefault(placed.key, []).append(cause)
-                members.setdefault(placed.key, []).append(member)
-        for key in sorted(causes):
-            yield _hit(view, analysis, merge(causes[key]), members[key], places[key])
+            analysis = analysis_for(view)
+            causes: dict[str, list[Cause]] = {}
+            members: dict[str, list[_Member]] = {}
+            places: dict[str, Placement] = {}
+            for arn in sorted(view.accounts):
+                account = view.accounts[arn]
+                principal = analysis.principals.get(arn)
+                if principal is None or account.status is not AccountStatus.ACTIVE:
+                    continue
+                admin = analysis.is_admin_equivalent(principal)
+                if admin is None:
+                    continue
+                member = _member(state, view, analysis, account, principal, admin)
+                for cause in analysis.admin_causes(principal):
+                    placed = place(analysis, cause, arn)
+                    places.setdefault(placed.key, placed)
+                    causes.setdefault(placed.key, []).append(cause)
+                    members.setdefault(placed.key, []).append(member)
+            for key in sorted(causes):
+                yield _hit(view, analysis, merge(causes[key]), members[key], places[key])
 
 
 def _member(

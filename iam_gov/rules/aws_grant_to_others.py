@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from iam_gov.aws_policy import AwsAccount, Cause, Certainty, analysis_for, is_aws_view, short_name
+from iam_gov.aws_policy.analysis import collection_paused
 from iam_gov.aws_policy.causes import Placement, merge, place
 from iam_gov.aws_policy.grants_to_others import Grant, by_route, grant_cause, grants_to_others
 from iam_gov.engine.state import EvaluationState, SystemView
@@ -168,26 +169,28 @@ def aws_grant_to_others(state: EvaluationState, params: Params) -> Iterator[Hit]
     role/deployer``) and the targets; as sure as the action and the route together. For each
     action the surest route is kept (its own policies first, then the shortest chain).
     """
-    for view in state.systems.values():
-        if not is_aws_view(view):
-            continue
-        analysis = analysis_for(view)
-        causes: dict[str, list[Cause]] = {}
-        members: dict[str, list[_Member]] = {}
-        places: dict[str, Placement] = {}
-        for arn, _account, principal in active_aws_principals(view, analysis):
-            if analysis.is_admin_equivalent(principal) is not None:
-                continue  # aws-admin-equivalent reports it
-            # Its own grants, and those of each role it assumes: each its own root cause.
-            for grants in by_route(grants_to_others(analysis, principal)):
-                member = _member(state, view, analysis, arn, grants)
-                cause = grant_cause(analysis, principal, grants)
-                placed = place(analysis, cause, grants[0].actor or arn)
-                places.setdefault(placed.key, placed)
-                causes.setdefault(placed.key, []).append(cause)
-                members.setdefault(placed.key, []).append(member)
-        for key in sorted(causes):
-            yield _hit(view, merge(causes[key]), members[key], places[key])
+    with collection_paused():
+        for view in state.systems.values():
+            if not is_aws_view(view):
+                continue
+            analysis = analysis_for(view)
+            causes: dict[str, list[Cause]] = {}
+            members: dict[str, list[_Member]] = {}
+            places: dict[str, Placement] = {}
+            made: _Made = {}
+            for arn, _account, principal in active_aws_principals(view, analysis):
+                if analysis.is_admin_equivalent(principal) is not None:
+                    continue  # aws-admin-equivalent reports it
+                # Its own grants, and those of each role it assumes: each its own root cause.
+                for grants in by_route(grants_to_others(analysis, principal)):
+                    member = _member(state, view, analysis, arn, grants, made)
+                    cause = grant_cause(analysis, principal, grants)
+                    placed = place(analysis, cause, grants[0].actor or arn)
+                    places.setdefault(placed.key, placed)
+                    causes.setdefault(placed.key, []).append(cause)
+                    members.setdefault(placed.key, []).append(member)
+            for key in sorted(causes):
+                yield _hit(view, merge(causes[key]), members[key], places[key])
 
 
 def _member(
@@ -196,6 +199,7 @@ def _member(
     analysis: AwsAccount,
     arn: str,
     grants: tuple[Grant, ...],
+    made: _Made,
 ) -> _Member:
     account = view.accounts[arn]
     principal = analysis.principals[arn]
@@ -226,7 +230,7 @@ def _member(
             person_id=link.person_id,
             person=None if person is None else person.name,
             severity=severity.value,
-            grants=[_grant_evidence(g) for g in grants],
+            grants=[_grant_evidence(g, made) for g in grants],
             can_make_admin=any(g.admin for g in grants),
             certainty=surest.value,
             expected=expected,
@@ -243,7 +247,19 @@ def _severity(grant: Grant) -> Severity:
     return severity if grant.certainty is Certainty.CERTAIN else one_lower(severity)
 
 
-def _grant_evidence(grant: Grant) -> GrantEvidence:
+_Made = dict[int, tuple[Grant, GrantEvidence]]
+"""Evidence per grant (by identity), while one rule run lasts: a role's grants are the same
+for every principal that reaches it, so each is made and validated once."""
+
+
+def _grant_evidence(grant: Grant, made: _Made) -> GrantEvidence:
+    found = made.get(id(grant))
+    if found is None or found[0] is not grant:
+        found = made[id(grant)] = (grant, _make_grant_evidence(grant))
+    return found[1]
+
+
+def _make_grant_evidence(grant: Grant) -> GrantEvidence:
     return GrantEvidence(
         action=grant.action.action,
         any_target=grant.any_target,

@@ -16,6 +16,7 @@ from iam_gov.aws_policy import (
     is_aws_view,
     short_name,
 )
+from iam_gov.aws_policy.analysis import collection_paused
 from iam_gov.aws_policy.causes import Placement, merge, place
 from iam_gov.engine.state import EvaluationState, SystemView
 from iam_gov.model import AccountKind, AccountStatus, Severity
@@ -157,60 +158,61 @@ def aws_privilege_escalation(state: EvaluationState, params: Params) -> Iterator
     (writing its own permissions, certainly assuming an admin role), the aws-admin-equivalent
     finding names the method and it is not reported here again.
     """
-    for view in state.systems.values():
-        if not is_aws_view(view):
-            continue
-        analysis = analysis_for(view)
-        human_users = [
-            arn
-            for arn, account in sorted(view.accounts.items())
-            if account.status is AccountStatus.ACTIVE
-            and state.links[(view.name, arn)].kind is AccountKind.HUMAN
-            and arn in analysis.principals
-            and analysis.principals[arn].kind == "user"
-        ]
-        routes = _human_routes(analysis, human_users)
-        causes: dict[str, list[Cause]] = {}
-        members: dict[str, list[_Member]] = {}
-        places: dict[str, Placement] = {}
-        for arn, account, principal in active_aws_principals(view, analysis):
-            link = state.links[(view.name, arn)]
-            person = state.person_of(link)
-            route = routes.get(arn)
-            owner = f" ({person.name})" if person is not None else ""
-            who = f"{view.name} {principal.kind} {account.login}{owner}"
-            beyond_admin = analysis.paths_beyond_admin(principal)
-            for path in analysis.escalation_paths(principal) or beyond_admin:
-                cause = analysis.cause_of(path)
-                member = _Member(
-                    evidence=EscalatingPrincipal(
-                        arn=arn,
-                        login=account.login,
-                        type=principal.kind,
-                        person_id=link.person_id,
-                        person=None if person is None else person.name,
-                        severity=_severity(path, route).value,
-                        chain=list(path.chain),
-                        path=path.describe(),
-                        certainty=path.certainty.value,
-                        gained_actions=path.gained,
-                        notes=list(path.notes),
-                        qualifiers=list(path.qualifiers),
-                        reachable_by_human=route is not None,
-                        human_route=[] if route is None else list(route.chain),
-                        human_route_certainty=None if route is None else route.certainty.value,
-                        admin_equivalent=bool(beyond_admin),
-                    ),
-                    who=who,
-                    path=path,
-                    route=route,
-                )
-                placed = place(analysis, cause, arn)
-                places.setdefault(placed.key, placed)
-                causes.setdefault(placed.key, []).append(cause)
-                members.setdefault(placed.key, []).append(member)
-        for key in sorted(causes):
-            yield _hit(view, analysis, merge(causes[key]), members[key], places[key])
+    with collection_paused():
+        for view in state.systems.values():
+            if not is_aws_view(view):
+                continue
+            analysis = analysis_for(view)
+            human_users = [
+                arn
+                for arn, account in sorted(view.accounts.items())
+                if account.status is AccountStatus.ACTIVE
+                and state.links[(view.name, arn)].kind is AccountKind.HUMAN
+                and arn in analysis.principals
+                and analysis.principals[arn].kind == "user"
+            ]
+            routes = _human_routes(analysis, human_users)
+            causes: dict[str, list[Cause]] = {}
+            members: dict[str, list[_Member]] = {}
+            places: dict[str, Placement] = {}
+            for arn, account, principal in active_aws_principals(view, analysis):
+                link = state.links[(view.name, arn)]
+                person = state.person_of(link)
+                route = routes.get(arn)
+                owner = f" ({person.name})" if person is not None else ""
+                who = f"{view.name} {principal.kind} {account.login}{owner}"
+                beyond_admin = analysis.paths_beyond_admin(principal)
+                for path in analysis.escalation_paths(principal) or beyond_admin:
+                    cause = analysis.cause_of(path)
+                    member = _Member(
+                        evidence=EscalatingPrincipal(
+                            arn=arn,
+                            login=account.login,
+                            type=principal.kind,
+                            person_id=link.person_id,
+                            person=None if person is None else person.name,
+                            severity=_severity(path, route).value,
+                            chain=list(path.chain),
+                            path=path.describe(),
+                            certainty=path.certainty.value,
+                            gained_actions=path.gained,
+                            notes=list(path.notes),
+                            qualifiers=list(path.qualifiers),
+                            reachable_by_human=route is not None,
+                            human_route=[] if route is None else list(route.chain),
+                            human_route_certainty=None if route is None else route.certainty.value,
+                            admin_equivalent=bool(beyond_admin),
+                        ),
+                        who=who,
+                        path=path,
+                        route=route,
+                    )
+                    placed = place(analysis, cause, arn)
+                    places.setdefault(placed.key, placed)
+                    causes.setdefault(placed.key, []).append(cause)
+                    members.setdefault(placed.key, []).append(member)
+            for key in sorted(causes):
+                yield _hit(view, analysis, merge(causes[key]), members[key], places[key])
 
 
 def _severity(path: EscalationPath, route: _Route | None) -> Severity:

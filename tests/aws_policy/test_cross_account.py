@@ -192,3 +192,51 @@ def test_root_of_a_trusted_account_is_not_a_principal_of_the_role_account() -> N
     role = org.admin_role(DEV, "local", trust(root_of(DEV)))
     jack = org.user(PROD, "jack", hop=ASSUME_ANY)
     assert role not in org.analysis().reachable_roles(jack)
+
+
+def test_pass_role_wildcard_in_dev_never_passes_the_prod_admin_role() -> None:
+    """A dev user with iam:PassRole on ``*`` and Lambda: the only admin role trusting Lambda
+    is in prod, so it has no PassRole path (iam:PassRole passes only roles of its own
+    account); the same role in dev is its path to admin."""
+    org = Org()
+    prod_admin = org.admin_role(PROD, "lambda-admin", trust(service="lambda.amazonaws.com"))
+    dev_user = org.user(
+        DEV,
+        "builder",
+        build=document(allow(["iam:PassRole", "lambda:CreateFunction", "lambda:InvokeFunction"])),
+    )
+    analysis = org.analysis()
+    assert not [
+        p for p in analysis.escalation_paths(dev_user) if "iam:PassRole" in p.enabling_actions
+    ]
+    assert analysis.is_admin_equivalent(dev_user) is None
+    assert not any(p.admin for p in analysis.escalation_paths(dev_user))
+    dev_admin = org.admin_role(DEV, "lambda-admin", trust(service="lambda.amazonaws.com"))
+    paths = org.analysis().escalation_paths(dev_user)
+    targets = {p.target for p in paths if p.admin}
+    assert dev_admin in targets and prod_admin not in targets
+
+
+def test_a_resource_pattern_naming_an_account_matches_only_its_arns() -> None:
+    """``matching`` looks in the account a pattern names, and in every account when the
+    account part is a wildcard."""
+    org = Org()
+    prod_role = org.admin_role(PROD, "deployer", trust(PROD))
+    dev_role = org.admin_role(DEV, "deployer", trust(DEV))
+    analysis = org.analysis()
+    assert analysis.matching((f"arn:aws:iam::{PROD}:role/*",)) == {prod_role}
+    assert analysis.matching((f"arn:aws:iam::{DEV}:role/deploy*",)) == {dev_role}
+    assert {prod_role, dev_role} <= analysis.matching(("arn:aws:iam::*:role/deployer",))
+
+
+def test_a_role_trusting_one_account_is_a_candidate_for_that_account_only() -> None:
+    """A dev role trusting the prod account (its root): a prod user allowed sts:AssumeRole
+    on every role reaches it; a management user with the same policy does not."""
+    org = Org()
+    dev_role = org.admin_role(DEV, "ops", trust(PROD))
+    hop = document(allow("sts:AssumeRole"))
+    prod_user = org.user(PROD, "pat", hop=hop)
+    mgmt_user = org.user(MANAGEMENT, "max", hop=hop)
+    analysis = org.analysis()
+    assert dev_role in analysis.reachable_roles(prod_user)
+    assert dev_role not in analysis.reachable_roles(mgmt_user)
