@@ -110,22 +110,31 @@ class Grant:
         """It can make an admin of an admin-equivalent target, or of anyone it likes."""
         return self.any_target or any(t.admin for t in self.targets)
 
-    def describe(self) -> str:
+    def describe(self, limit: int = _MAX_NAMED) -> str:
         """``iam:AttachUserPolicy on any user (admin-equivalent: user/root-ops)``,
-        ``iam:AddUserToGroup on group/admins (admin-equivalent)``."""
+        ``iam:AddUserToGroup on group/admins (admin-equivalent)``: at most ``limit`` targets
+        named (admin-equivalent ones first), then how many more."""
         admins = [short_name(t.arn) for t in self.targets if t.admin]
-        more = " … and more" if self.more_targets else ""
         if self.any_target:
             where = f"any {self.action.kind}"
             if admins:
-                where += f" (admin-equivalent: {', '.join(admins)}{more})"
+                named = ", ".join(admins[:limit]) + _more(len(admins) - limit, self.more_targets)
+                where += f" (admin-equivalent: {named})"
         else:
             where = ", ".join(
-                short_name(t.arn) + (" (admin-equivalent)" if t.admin else "") for t in self.targets
+                short_name(t.arn) + (" (admin-equivalent)" if t.admin else "")
+                for t in self.targets[:limit]
             )
-            where += more
+            where += _more(len(self.targets) - limit, self.more_targets)
         route = f" via {' → '.join(short_name(r) for r in self.via)}" if self.via else ""
         return f"{self.action.action} on {where}{route}"
+
+
+def _more(hidden: int, more_targets: bool) -> str:
+    """`` and 3 more``, `` … and more`` (the analysis stopped looking), or nothing."""
+    if hidden > 0:
+        return f" and {hidden}{'+' if more_targets else ''} more"
+    return " … and more" if more_targets else ""
 
 
 def grants_to_others(account: AwsAccount, principal: str | Principal) -> tuple[Grant, ...]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from iam_gov.aws_policy import AwsAccount, Cause, Certainty, analysis_for, is_aws_view, short_name
 from iam_gov.aws_policy.analysis import collection_paused
@@ -38,18 +38,26 @@ class GrantTargetEvidence(Evidence):
 
 
 class GrantEvidence(Evidence):
-    """One action that changes someone else's permissions."""
+    """One action that changes someone else's permissions, on which targets, by which
+    statements: listed once per finding, however many principals it empowers."""
 
     action: str
     any_target: bool
     """Allowed on an open-ended set (``*``): any user, role, group or policy of that kind."""
     targets: list[GrantTargetEvidence]
-    """Admin-equivalent targets first; with ``any_target``, only those."""
+    """Admin-equivalent targets first, then the others by ARN, at most ``NAMED_TARGETS``;
+    with ``any_target``, only the admin-equivalent ones."""
+    targets_total: int
+    """How many targets the analysis found (at least, when ``more_targets``)."""
+    targets_not_listed: int
+    """Of those, how many ``targets`` leaves out: ``targets_total - len(targets)``."""
     more_targets: bool
-    """There are more targets than those listed (the list stops at a few dozen)."""
+    """The analysis stopped looking (a few dozen found, one as sure as it gets): there are
+    more targets than ``targets_total``."""
     description: str
     """``iam:AttachUserPolicy on any user``, ``iam:AddUserToGroup on group/admins
-    (admin-equivalent)``."""
+    (admin-equivalent)``; the route to the role whose policies allow it is each principal's
+    ``via``."""
     certainty: str
     """``certain``, ``resource-constrained`` or ``conditional``."""
     statements: list[str]
@@ -59,7 +67,8 @@ class GrantEvidence(Evidence):
 class GrantingPrincipal(AffectedPrincipal):
     """One principal the cause lets grant privileges to others."""
 
-    grants: list[GrantEvidence]
+    grants: list[int]
+    """Its grants: positions in the finding's ``grants`` (each described once there)."""
     can_make_admin: bool
     """A target is admin-equivalent, or the action applies to any target."""
     certainty: str
@@ -93,6 +102,10 @@ class GrantToOthersEvidence(Evidence):
     can_make_admin: bool
     certainty: str
     """The surest of the principals'."""
+    grants: list[GrantEvidence]
+    """Every distinct grant the principals may use, each once: the action, the targets, the
+    statements and the role whose policies allow it; what differs per principal (the route
+    to that role) is in ``principals``."""
     principals: list[GrantingPrincipal]
     """Every principal the cause empowers, the most severe first."""
     count: int
@@ -107,11 +120,21 @@ class GrantToOthersEvidence(Evidence):
     """That account's name in the organization (its id when unknown)."""
 
 
+NAMED_TARGETS = 25
+"""Targets named per grant in the evidence (admin-equivalent ones first); the others are
+counted (``targets_not_listed``)."""
+NAMED_IN_MESSAGE = 10
+"""Targets named per grant in the finding's message."""
+
+
 @dataclass(frozen=True)
 class _Member:
     evidence: GrantingPrincipal
+    """Without its grants (``_hit`` numbers them)."""
     who: str
     grants: tuple[Grant, ...]
+    shared: tuple[Grant, ...]
+    """The grants as the finding lists them: without the route (``GrantingPrincipal.via``)."""
 
 
 _CERTAINTY_WORDS = {
@@ -230,7 +253,7 @@ def _member(
             person_id=link.person_id,
             person=None if person is None else person.name,
             severity=severity.value,
-            grants=[_grant_evidence(g, made) for g in grants],
+            grants=[],
             can_make_admin=any(g.admin for g in grants),
             certainty=surest.value,
             expected=expected,
@@ -239,6 +262,7 @@ def _member(
         ),
         who=f"{view.name} {principal.kind} {account.login}{owner}{service_note}",
         grants=grants,
+        shared=tuple(_shared(g, made) for g in grants),
     )
 
 
@@ -247,19 +271,23 @@ def _severity(grant: Grant) -> Severity:
     return severity if grant.certainty is Certainty.CERTAIN else one_lower(severity)
 
 
-_Made = dict[int, tuple[Grant, GrantEvidence]]
-"""Evidence per grant (by identity), while one rule run lasts: a role's grants are the same
-for every principal that reaches it, so each is made and validated once."""
+_Made = dict[int, tuple[Grant, Grant]]
+"""Per grant (by identity), while one rule run lasts, the grant as a finding lists it: a
+role's grants are the same for every principal that reaches it, so each is reduced once."""
 
 
-def _grant_evidence(grant: Grant, made: _Made) -> GrantEvidence:
+def _shared(grant: Grant, made: _Made) -> Grant:
+    """The grant without its route: the same for every principal that holds it or reaches
+    the role that does, however it does (each principal's ``via`` says how)."""
     found = made.get(id(grant))
     if found is None or found[0] is not grant:
-        found = made[id(grant)] = (grant, _make_grant_evidence(grant))
+        shared = replace(grant, via=()) if grant.via else grant
+        found = made[id(grant)] = (grant, shared)
     return found[1]
 
 
-def _make_grant_evidence(grant: Grant) -> GrantEvidence:
+def _grant_evidence(grant: Grant) -> GrantEvidence:
+    named = grant.targets[:NAMED_TARGETS]
     return GrantEvidence(
         action=grant.action.action,
         any_target=grant.any_target,
@@ -267,10 +295,12 @@ def _make_grant_evidence(grant: Grant) -> GrantEvidence:
             GrantTargetEvidence(
                 arn=t.arn, kind=t.kind, admin_equivalent=t.admin, certainty=t.certainty.value
             )
-            for t in grant.targets
+            for t in named
         ],
+        targets_total=len(grant.targets),
+        targets_not_listed=len(grant.targets) - len(named),
         more_targets=grant.more_targets,
-        description=grant.describe(),
+        description=grant.describe(NAMED_TARGETS),
         certainty=grant.certainty.value,
         statements=[str(ref) for ref in grant.statements],
         notes=list(grant.notes),
@@ -286,7 +316,7 @@ def _hit(view: SystemView, cause: Cause, members: list[_Member], placed: Placeme
     first = members[0]
     grants = first.grants
     surest = max((Certainty(m.evidence.certainty) for m in members), key=lambda c: c.rank)
-    what = "; ".join(g.describe() for g in grants)
+    what = "; ".join(g.describe(NAMED_IN_MESSAGE) for g in grants)
     can_make_admin = any(m.evidence.can_make_admin for m in members)
     admin = ", so it can make an admin" if can_make_admin else ""
     if len(members) == 1:
@@ -320,11 +350,28 @@ def _hit(view: SystemView, cause: Cause, members: list[_Member], placed: Placeme
             message += f"; of these, expected of declared break-glass accounts: {names}"
         else:
             message += "; expected of declared break-glass accounts, noted for the record"
-    all_grants = [g for m in members for g in m.grants]
-    admin_targets = sorted({t.arn for g in all_grants for t in g.targets if t.admin})
-    others = sorted({t.arn for g in all_grants for t in g.targets if not t.admin})
+    # Each distinct grant once, numbered in the order the principals (most severe first) use
+    # them; each principal lists its grants' numbers.
+    numbered: dict[Grant, int] = {}
+    by_parts: dict[tuple[object, ...], int] = {}
+    evidence = []
+    for m in members:
+        ids = []
+        for g in m.shared:
+            # Principals that reach one role share its grants' parts (the same objects):
+            # compare those first, and whole grants (a costlier hash) once per distinct one.
+            parts = _parts(g)
+            number = by_parts.get(parts)
+            if number is None:
+                number = by_parts[parts] = numbered.setdefault(g, len(numbered))
+            ids.append(number)
+        evidence.append(m.evidence.model_copy(update={"grants": ids}))
+    all_grants = list(numbered)
+    grant_evidence = [_grant_evidence(g) for g in all_grants]
+    named = [(t.arn, t.admin_equivalent) for g in grant_evidence for t in g.targets]
+    admin_targets = sorted({arn for arn, admin in named if admin})
+    others = sorted({arn for arn, admin in named if not admin})
     open_ended = sorted({f"any {g.action.kind}" for g in all_grants if g.any_target})
-    evidence = [m.evidence for m in members]
     one = evidence[0] if len(evidence) == 1 else None
     return Hit(
         subject=f"{view.name}:{placed.key}",
@@ -343,6 +390,7 @@ def _hit(view: SystemView, cause: Cause, members: list[_Member], placed: Placeme
             admin_targets=admin_targets,
             can_make_admin=can_make_admin,
             certainty=surest.value,
+            grants=grant_evidence,
             principals=evidence,
             count=len(evidence),
             expected=not unexpected,
@@ -351,6 +399,19 @@ def _hit(view: SystemView, cause: Cause, members: list[_Member], placed: Placeme
             aws_account_id=placed.account_id,
             aws_account_name=placed.account_name,
         ),
+    )
+
+
+def _parts(grant: Grant) -> tuple[object, ...]:
+    """What tells the grant apart, its tuples by identity (kept alive by the members)."""
+    return (
+        grant.action.action,
+        grant.any_target,
+        grant.certainty,
+        grant.more_targets,
+        id(grant.targets),
+        id(grant.statements),
+        id(grant.notes),
     )
 
 

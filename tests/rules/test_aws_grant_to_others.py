@@ -76,8 +76,10 @@ def test_a_helpdesk_that_can_attach_policies_to_any_other_user_is_reported(
     assert evidence["statements"] == [f"{HELPDESK}#inline/hd statement 1"]
     [principal] = evidence["principals"]
     assert principal["arn"] == HELPDESK and principal["certainty"] == "certain"
-    [grant] = principal["grants"]
+    assert principal["grants"] == [0]
+    [grant] = evidence["grants"]
     assert grant["any_target"] is True
+    assert [t["arn"] for t in grant["targets"]] == [boss]
     # not admin-equivalent, so the admin rule says nothing of it
     assert all(HELPDESK not in str(f.evidence) for f in world.findings("aws-admin-equivalent"))
 
