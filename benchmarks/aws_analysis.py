@@ -508,8 +508,7 @@ def run_ours(folder: Path, *, preload: bool = True) -> tuple[float, dict[str, in
     from iam_gov.aws_policy.analysis import collection_paused
     from iam_gov.aws_policy.catalog import default_catalog
     from iam_gov.connectors.aws.connector import AWSConnector, AWSOptions
-    from iam_gov.engine.state import build_view
-    from iam_gov.store.snapshots import SnapshotInfo
+    from iam_gov.engine.state import view_of_snapshot
 
     if preload:
         default_catalog()  # the action list, loaded once per process
@@ -521,26 +520,7 @@ def run_ours(folder: Path, *, preload: bool = True) -> tuple[float, dict[str, in
         credential_report=folder / "credential-report.json",
     )
     snapshot = AWSConnector("aws-bench", options).collect()
-    info = SnapshotInfo(
-        id=0,
-        system=snapshot.system,
-        connector=snapshot.connector,
-        source=snapshot.source,
-        collected_at=snapshot.collected_at,
-        stored_at=snapshot.collected_at,
-        complete=snapshot.complete,
-        errors=snapshot.errors,
-        counts={},
-    )
-    view = build_view(
-        info,
-        snapshot.accounts,
-        snapshot.entitlements,
-        snapshot.grants,
-        snapshot.credentials,
-        snapshot.settings,
-        documents=snapshot.documents,
-    )
+    view = view_of_snapshot(snapshot)
     account = AwsAccount.from_view(view)
     counts: Counter[str] = Counter()
     # As the AWS rules run it: Python's cyclic collector paused (the analysis makes no cycles).

@@ -309,35 +309,15 @@ def generate(folder: Path, accounts: int, principals: int, seed: int) -> dict[st
 def analyse(folder: Path) -> dict[str, Any]:
     """Collect the folder through the connector, index it as the engine does, run every rule."""
     from iam_gov.connectors.aws.connector import AWSConnector, AWSOptions
-    from iam_gov.engine.state import build_view
+    from iam_gov.engine.state import view_of_snapshot
     from iam_gov.evaluation import run_rules
     from iam_gov.rules import all_rules
-    from iam_gov.store.snapshots import SnapshotInfo
 
     started = time.perf_counter()
     options = AWSOptions(type="aws", mode="export", organization_folder=folder)
     snapshot = AWSConnector("aws-org", options).collect()
     collected = time.perf_counter()
-    info = SnapshotInfo(
-        id=0,
-        system=snapshot.system,
-        connector=snapshot.connector,
-        source=snapshot.source,
-        collected_at=snapshot.collected_at,
-        stored_at=snapshot.collected_at,
-        complete=snapshot.complete,
-        errors=snapshot.errors,
-        counts={},
-    )
-    view = build_view(
-        info,
-        snapshot.accounts,
-        snapshot.entitlements,
-        snapshot.grants,
-        snapshot.credentials,
-        snapshot.settings,
-        documents=snapshot.documents,
-    )
+    view = view_of_snapshot(snapshot)
     state = _state(view, folder)
     findings, _skipped = run_rules(state, all_rules())
     done = time.perf_counter()

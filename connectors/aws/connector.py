@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from mypy_boto3_iam import IAMClient
 
     from iam_gov.connectors.aws.organization import ReadHook
+    from iam_gov.connectors.aws.write_export import Written
 
 # What only live mode, actions, `config check` and `export` use (the organization's reader,
 # Identity Center's, the export writer, the access checks) is imported where it is used: an
@@ -326,6 +327,11 @@ class AWSConnector(Connector[AWSOptions]):
 
         collected = self._read_organization(collected_at, keep)
         written = write_organization(out, collected, answers, access_advisor=options.access_advisor)
+        return self._exported(written, collected_at)
+
+    def _exported(self, written: Written, collected_at: datetime) -> ExportWritten:
+        """What an export wrote, with the table that reads it back (``mode = "export"``)."""
+        options = self.options
         table = {
             "type": self.type_name,
             "mode": "export",
@@ -366,17 +372,7 @@ class AWSConnector(Connector[AWSOptions]):
                 patience=patience,
             )
         written = write_account(out, collected, answers, access_advisor=options.access_advisor)
-        table = {
-            "type": self.type_name,
-            "mode": "export",
-            **written.options,
-            "exported_at": collected_at.isoformat(),
-            "employee_id_tag": options.employee_id_tag,
-            "email_tag": options.email_tag,
-        }
-        return ExportWritten(
-            files=tuple(written.files), options=table, problems=tuple(written.problems)
-        )
+        return self._exported(written, collected_at)
 
     def check_access(self) -> list[AccessCheck]:
         """Sign in as a collect does (the role assumed, then ``sts:GetCallerIdentity``;

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from iam_gov.connectors.aws.export import (
@@ -53,19 +54,8 @@ def build_snapshot(
     builder.errors, builder.complete = list(collected.errors), collected.complete
     builder.add(collected)
     _name_accounts(builder.accounts, {})
-    return ordered_snapshot(
-        system=system,
-        connector=type_name,
-        source=collected.source,
-        collected_at=collected.collected_at,
-        complete=builder.complete,
-        errors=builder.errors,
-        accounts=builder.accounts,
-        credentials=builder.credentials,
-        entitlements=builder.entitlements.values(),
-        grants=builder.grants,
-        documents=builder.documents,
-        settings=collected.settings,
+    return _snapshot(
+        builder, type_name, collected.source, collected.collected_at, collected.settings
     )
 
 
@@ -119,21 +109,7 @@ def build_organization_snapshot(
     _name_accounts(builder.accounts, names)
     if collected.identity_center is not None:
         _add_identity_center(builder, collected.identity_center, names, settings)
-    documents = {document.document_id: document for document in builder.documents}
-    return ordered_snapshot(
-        system=system,
-        connector=type_name,
-        source=collected.source,
-        collected_at=collected.collected_at,
-        complete=builder.complete,
-        errors=builder.errors,
-        accounts=builder.accounts,
-        credentials=builder.credentials,
-        entitlements=builder.entitlements.values(),
-        grants=builder.grants,
-        documents=documents.values(),
-        settings=settings,
-    )
+    return _snapshot(builder, type_name, collected.source, collected.collected_at, settings)
 
 
 def _name_accounts(accounts: list[Account], names: Mapping[str, str]) -> None:
@@ -147,6 +123,31 @@ def _name_accounts(accounts: list[Account], names: Mapping[str, str]) -> None:
         attributes["aws_account_id"] = parts[4]
         attributes["aws_account_name"] = names.get(parts[4], parts[4])
         accounts[index] = account.model_copy(update={"attributes": attributes})
+
+
+def _snapshot(
+    builder: _SnapshotBuilder,
+    type_name: str,
+    source: str,
+    collected_at: datetime,
+    settings: dict[str, Any],
+) -> SystemSnapshot:
+    """What the builder holds, as the snapshot (a document kept twice, once)."""
+    documents = {document.document_id: document for document in builder.documents}
+    return ordered_snapshot(
+        system=builder.system,
+        connector=type_name,
+        source=source,
+        collected_at=collected_at,
+        complete=builder.complete,
+        errors=builder.errors,
+        accounts=builder.accounts,
+        credentials=builder.credentials,
+        entitlements=builder.entitlements.values(),
+        grants=builder.grants,
+        documents=documents.values(),
+        settings=settings,
+    )
 
 
 def _add_identity_center(

@@ -11,9 +11,8 @@ import pytest
 
 from iam_gov.aws_policy import AwsAccount
 from iam_gov.connectors.aws.policy_facts import grants_everything
-from iam_gov.engine.state import SystemView, build_view
+from iam_gov.engine.state import SystemView, view_of_snapshot
 from iam_gov.model import SystemSnapshot
-from iam_gov.store.snapshots import SnapshotInfo, counts_of
 
 from .conftest import ADMIN_ALL, EC2_DESCRIBE, MotoAccount, arn
 
@@ -68,23 +67,4 @@ def test_an_empty_groups_policies_are_kept_live_and_exported(
 
 
 def _view(snapshot: SystemSnapshot) -> SystemView:
-    info = SnapshotInfo(
-        id=1,
-        system=snapshot.system,
-        connector=snapshot.connector,
-        source=snapshot.source,
-        collected_at=snapshot.collected_at,
-        stored_at=snapshot.collected_at,
-        complete=snapshot.complete,
-        errors=snapshot.errors,
-        counts=counts_of(snapshot),
-    )
-    return build_view(
-        info,
-        snapshot.accounts,
-        snapshot.entitlements,
-        snapshot.grants,
-        snapshot.credentials,
-        snapshot.settings,
-        documents=snapshot.documents,
-    )
+    return view_of_snapshot(snapshot, snapshot_id=1)
