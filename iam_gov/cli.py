@@ -118,10 +118,39 @@ AcceptHrDrop = Annotated[
         "is real, not a file cut short.",
     ),
 ]
+QuietOption = Annotated[
+    bool,
+    typer.Option(
+        "--quiet",
+        "-q",
+        help="No progress on standard error (a live display on a terminal, otherwise a "
+        "timestamped line per system and phase): only the results.",
+    ),
+]
+
+
+@contextmanager
+def _progress(quiet: bool) -> Iterator[None]:
+    """Progress on standard error while the work runs, never on standard output: Rich's
+    display when standard error is a terminal, the plain line log otherwise (cron)."""
+    if quiet:
+        yield
+        return
+    from iam_gov import progress
+
+    shown: progress.Reporter = (
+        progress.RichDisplay(err)
+        if err.is_terminal and not err.is_dumb_terminal
+        else progress.LineLog()
+    )
+    with progress.use(shown):
+        yield
 
 
 @app.command()
-def collect(system: SystemOption = None, accept_hr_drop: AcceptHrDrop = False) -> None:
+def collect(
+    system: SystemOption = None, accept_hr_drop: AcceptHrDrop = False, quiet: QuietOption = False
+) -> None:
     """Collect every configured system (or those named) into the store.
 
     Each system is stored as it is read. One that cannot be read keeps its previous snapshot
@@ -134,7 +163,7 @@ def collect(system: SystemOption = None, accept_hr_drop: AcceptHrDrop = False) -
     from iam_gov.store.snapshots import snapshots_by_id, stale_systems
 
     config = config_from_options()  # collecting needs neither the policy nor HR (`run` does)
-    with open_store(config) as store:
+    with _progress(quiet), open_store(config) as store:
         result = collect_each(config, store, system, accept_hr_drop=accept_hr_drop)
         with store.reading() as conn:
             by_id = {
@@ -219,7 +248,7 @@ def _print_as_of_footer(report: EvaluationReport) -> None:
 
 
 @app.command()
-def evaluate(as_of: AsOfOption = None) -> None:
+def evaluate(as_of: AsOfOption = None, quiet: QuietOption = False) -> None:
     """Correlate accounts to people and evaluate the policy on the latest snapshots.
 
     With --as-of TIME: on each system's newest snapshot collected at or before TIME, with the
@@ -231,7 +260,7 @@ def evaluate(as_of: AsOfOption = None) -> None:
     moment = _as_of(as_of)
     config = config_from_options()
     policy = policy_of(config)
-    with open_store(config) as store:
+    with _progress(quiet), open_store(config) as store:
         report = do_evaluate(store, config, policy, as_of=moment)
     if report.as_of is not None:
         _print_as_of(report)
@@ -252,6 +281,7 @@ def run(
         ),
     ] = True,
     as_of: AsOfOption = None,
+    quiet: QuietOption = False,
 ) -> None:
     """Collect, evaluate, then write the drift report and prune: the one command a scheduler
     calls.
@@ -267,7 +297,7 @@ def run(
     drift report is written, and the evaluation as of TIME is printed, not recorded.
     """
     if as_of is not None:
-        _run_as_of(as_of, system=system, accept_hr_drop=accept_hr_drop)
+        _run_as_of(as_of, system=system, accept_hr_drop=accept_hr_drop, quiet=quiet)
         return
     from iam_gov import audit
     from iam_gov.cli_drift import print_published
@@ -286,7 +316,7 @@ def run(
     overrides = load_overrides(config.correlation.overrides)
     evaluated: EvaluationReport | None = None
     published: Published | None = None
-    with open_store(config) as store:
+    with _progress(quiet), open_store(config) as store:
         result = collect_each(config, store, system, accept_hr_drop=accept_hr_drop)
         with store.reading() as conn:
             stale = stale_systems(conn)
@@ -331,7 +361,7 @@ def run(
         sys.exit(code)
 
 
-def _run_as_of(value: str, *, system: list[str] | None, accept_hr_drop: bool) -> None:
+def _run_as_of(value: str, *, system: list[str] | None, accept_hr_drop: bool, quiet: bool) -> None:
     """``run --as-of``: the evaluation as of then, without collecting or reporting drift."""
     from iam_gov.evaluation import evaluate as do_evaluate
     from iam_gov.reports.summary import run_summary
@@ -343,7 +373,7 @@ def _run_as_of(value: str, *, system: list[str] | None, accept_hr_drop: bool) ->
     moment = _as_of(value)
     config = config_from_options()
     policy = policy_of(config)
-    with open_store(config) as store:
+    with _progress(quiet), open_store(config) as store:
         report = do_evaluate(store, config, policy, as_of=moment)
         where = store.display_url
     out.print(

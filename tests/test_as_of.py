@@ -46,6 +46,7 @@ from iam_gov.store.schema import (
 from iam_gov.store.snapshots import save_snapshot
 from iam_gov.timeutil import parse_as_of
 from tests.drift.conftest import account, directory, entitlement, grant, hr, person
+from tests.support.progress_log import without_progress
 
 FIRST = datetime(2026, 10, 1, 9, 0, tzinfo=UTC)
 SECOND = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
@@ -324,7 +325,7 @@ def test_a_bad_or_future_time_is_one_line_naming_the_option(
 def test_no_hr_data_by_then_is_a_clear_error(company: Path, store: Store) -> None:
     done = iam_gov(company, store, "evaluate", "--as-of", "2026-09-01")
     assert done.returncode == 2
-    [line] = done.stderr.strip().splitlines()
+    [line] = without_progress(done.stderr).strip().splitlines()
     assert "no HR data (hr) collected at or before 2026-09-01 (end of day, UTC)" in line
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from iam_gov.samplegen import generate
+from tests.support.progress_log import without_progress
 from tests.support.world import AS_OF
 
 IAM_GOV = [sys.executable, "-m", "iam_gov"]
@@ -137,7 +138,7 @@ def test_a_malformed_hr_file_is_one_line_with_its_location_and_keeps_its_previou
     result = iam_gov("--config", config(company), "run", db=db)
     assert result.returncode == 5  # HR not collected: the previous snapshot is used
     assert "Traceback" not in result.stderr
-    [line] = result.stderr.strip().splitlines()
+    [line] = without_progress(result.stderr).strip().splitlines()
     assert line.startswith("error: hr: not collected: ") and "workers.csv" in line
     assert result.stdout.startswith("COLLECT FAILED: 1 of 7 system(s) could not be read")
     after = latest_ids(db)

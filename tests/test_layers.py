@@ -35,6 +35,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "iam_gov.textsafe",
             "iam_gov.files",
             "iam_gov.retrying",
+            "iam_gov.progress",
             "iam_gov.exitcodes",
         ),
     ),

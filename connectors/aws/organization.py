@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
 
+from iam_gov import progress
 from iam_gov.connectors.aws.client import AWSClients, aws_failures, describe_aws_error, watch
 from iam_gov.connectors.aws.export import Collected
 from iam_gov.connectors.aws.identity_center import read_identity_center_live
@@ -112,8 +113,10 @@ def read_organization(
             return account_error(account_id, name, describe_aws_error(exc))
 
     ids = list(names)
+    progress.total(len(ids), "accounts")
     with ThreadPoolExecutor(max_workers=max(1, min(max_concurrent_accounts, 16))) as pool:
-        results = dict(zip(ids, pool.map(one, ids), strict=True))
+        read = progress.counting(pool.map(progress.carried(one), ids))
+        results = dict(zip(ids, read, strict=True))
     found_ic: Any = None
     errors: list[SnapshotError] = []
     if identity_center:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, quote, urlsplit
 
-from iam_gov import retrying
+from iam_gov import progress, retrying
 from iam_gov.errors import ConfigError, ConnectorError
 from iam_gov.retrying import Patience
 
@@ -250,7 +250,9 @@ class GraphClient:
             if response.status_code in RETRY_STATUSES and attempt < self._max_retries:
                 self.patience.noted(f"{response.status_code} from {shown}")
                 wait = retry_after(response.headers.get("Retry-After"))
-                self._wait(wait if wait is not None else backoff(attempt))
+                wait = wait if wait is not None else backoff(attempt)
+                progress.waiting(progress.after(wait), f"HTTP {response.status_code} from Graph")
+                self._wait(wait)
                 attempt += 1
                 continue
             if response.status_code >= 500:
@@ -304,6 +306,7 @@ class GraphClient:
                     code="BadResponse",
                     message="the answer holds no value list",
                 )
+            progress.page(len(body["value"]))
             yield body
             link = body.get("@odata.nextLink")
             next_url = link if isinstance(link, str) and link else None

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, NoReturn
 from urllib.parse import urlsplit, urlunsplit
 
-from iam_gov import retrying
+from iam_gov import progress, retrying
 from iam_gov.errors import ConfigError, ConnectorError, SourceError
 from iam_gov.retrying import GaveUp, Patience
 
@@ -141,7 +141,9 @@ class ReportClient:
             except GaveUp as exc:
                 raise ConnectorError(self.scrub(f"{where}: {exc}")) from None
             try:
-                return self._once(call, authorization, where)
+                download = self._once(call, authorization, where)
+                progress.page()
+                return download
             except _Refused as refused:
                 if refused.status == 401 and not tried_fresh and reauthorize():
                     tried_fresh = True
@@ -154,6 +156,7 @@ class ReportClient:
                 allowed = self.patience.wait_allowed(wait)
                 if allowed is None:
                     raise retry.final_error(self, attempt + 1) from None
+                progress.waiting(progress.after(allowed), f"{shown_url(call.url)} asked to wait")
                 self._sleep(allowed)
                 attempt += 1
 

@@ -4,6 +4,7 @@ makes the collect incomplete."""
 
 from __future__ import annotations
 
+from iam_gov import progress
 from iam_gov.connectors.ldap.ad import (
     DOMAIN_FILTER,
     DOMAIN_POLICY_ATTRIBUTES,
@@ -26,16 +27,22 @@ def read_directory(
     base_dn: str,
     policy_dn: str | None,
     page_size: int,
+    extra_attributes: tuple[str, ...] = (),
 ) -> Collected:
-    """Everything a collect reads; ``policy_dn`` is the ``password_policy_dn`` option."""
+    """Everything a collect reads; ``policy_dn`` is the ``password_policy_dn`` option.
+    ``extra_attributes`` are read from users and groups as well (an incremental collect's
+    ``objectClass`` and ``modifyTimestamp``)."""
     reader = _Reader(directory, page_size)
     flavor = scope.flavor
     collected = reader.collected
     collected.users = reader.search(
-        "users", scope.user_base, scope.user_filter, flavor.user_attributes()
+        "users", scope.user_base, scope.user_filter, (*flavor.user_attributes(), *extra_attributes)
     )
     collected.groups = reader.search(
-        "groups", scope.group_base, scope.group_filter, flavor.group_attributes()
+        "groups",
+        scope.group_base,
+        scope.group_filter,
+        (*flavor.group_attributes(), *extra_attributes),
     )
     if flavor.name == "openldap":
         # Whether a user has a password, without reading it: a presence filter needs only
@@ -53,21 +60,50 @@ def read_directory(
     return collected
 
 
+def read_password_policies(
+    directory: Directory, scope: Scope, collected: Collected, *, base_dn: str, policy_dn: str | None
+) -> None:
+    """The password policy (and AD's PSOs) into ``collected``, as ``read_directory`` reads
+    them: an incremental collect reads them whole every time (a few entries)."""
+    reader = _Reader(directory, 0, collected)
+    reader.password_policy(scope.flavor.name, base_dn, policy_dn)
+    if scope.flavor.name == "ad":
+        reader.password_settings(base_dn)
+
+
+def search_all(
+    directory: Directory,
+    collected: Collected,
+    what: str,
+    base: str,
+    search_filter: str,
+    attributes: tuple[str, ...],
+    page_size: int,
+) -> list[Entry]:
+    """Every entry, paged; a failure keeps what came before it, said in ``collected`` and
+    making it incomplete."""
+    return _Reader(directory, page_size, collected).search(what, base, search_filter, attributes)
+
+
 class _Reader:
-    def __init__(self, directory: Directory, page_size: int) -> None:
+    def __init__(
+        self, directory: Directory, page_size: int, collected: Collected | None = None
+    ) -> None:
         self.directory = directory
         self.page_size = page_size
-        self.collected = Collected()
+        self.collected = Collected() if collected is None else collected
 
     def search(
         self, what: str, base: str, search_filter: str, attributes: tuple[str, ...]
     ) -> list[Entry]:
         entries: list[Entry] = []
         try:
-            for entry in self.directory.search(
-                base, search_filter, attributes, page_size=self.page_size
-            ):
-                entries.append(entry)
+            with progress.phase(what):  # a paged search gives no total: the count moves
+                found = self.directory.search(
+                    base, search_filter, attributes, page_size=self.page_size
+                )
+                for entry in progress.counting(found):
+                    entries.append(entry)
         except SearchFailed as exc:
             self.collected.complete = False
             self.collected.errors.append(

@@ -40,6 +40,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequenc
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from iam_gov import progress
 from iam_gov.errors import ConfigError
 from iam_gov.retrying import GaveUp, Patience
 
@@ -169,7 +170,7 @@ def run_sync(make: Callable[[], Awaitable[T]]) -> T:
     except RuntimeError:
         return asyncio.run(main())
     with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(asyncio.run, main()).result()
+        return pool.submit(progress.carried(asyncio.run), main()).result()
 
 
 @dataclass(frozen=True)
@@ -252,6 +253,7 @@ class RateLimits:
                 return
             else:
                 wait = bucket.reset_at - now
+                progress.waiting(progress.after(wait), f"Okta's rate limit for {name}")
             bucket.changed.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(bucket.changed.wait(), wait)
@@ -457,6 +459,7 @@ class OktaApi:
             if status >= 400:
                 raise ApiError(error_summary(status, text), status)
             body = self._json(text, status)
+            progress.page(len(body) if isinstance(body, list) else 0)
             return Response(status, body, self._next_link(response, body))
 
     async def _acquire(self, bucket: str) -> None:

@@ -20,6 +20,7 @@ from iam_gov.errors import StoreError
 from iam_gov.samplegen import generate
 from iam_gov.store import Store
 from iam_gov.store.database import create_store_engine
+from tests.support.progress_log import without_progress
 from tests.support.world import AS_OF
 from tests.test_cli import iam_gov
 
@@ -245,7 +246,7 @@ def test_the_cli_on_a_full_disk_prints_one_line_and_exits_2(
         timeout=120,
     )
     assert done.returncode == 2, done.stdout + done.stderr
-    lines = done.stderr.strip().splitlines()
+    lines = without_progress(done.stderr).strip().splitlines()
     if not debug:
         assert lines == [f"error: the store at sqlite:///{db} failed: database or disk is full"]
     else:
@@ -275,7 +276,7 @@ def test_a_store_that_refuses_writes_is_one_line_and_exit_2(company: Path, tmp_p
         timeout=120,
     )
     assert done.returncode == 2, done.stdout + done.stderr
-    lines = done.stderr.strip().splitlines()
+    lines = without_progress(done.stderr).strip().splitlines()
     assert len(lines) == 1, done.stderr
     assert lines[0].startswith("error: the store at sqlite:///file")  # SQLAlchemy quotes the :
     assert lines[0].endswith(f"{db}?mode=ro&uri=true failed: attempt to write a readonly database")
