@@ -5,10 +5,14 @@ from __future__ import annotations
 import hashlib
 import time
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
+from typing import Any
 
-from iam_gov import audit
+from pydantic import BaseModel
+
+from iam_gov import audit, progress
 from iam_gov.config import Config
 from iam_gov.correlate import Overrides
 from iam_gov.engine import EvaluationState, cycle_collector_paused, load_state
@@ -88,7 +92,9 @@ def _evaluate(
     as_of: datetime | None = None,
 ) -> EvaluationReport:
     started = as_of or now or utcnow()
-    loaded = load_state(store, config, policy, overrides=overrides, now=started, as_of=as_of)
+    with progress.phase("load and correlate") as shown:
+        loaded = load_state(store, config, policy, overrides=overrides, now=started, as_of=as_of)
+        shown.done(_loaded_words(loaded.state, loaded.timings))
     state, used, warnings = loaded.state, loaded.snapshots, loaded.warnings
     with store.reading() as conn:
         mapped = snapshot_settings(conn, state.hr.id).get("mapped_fields")
@@ -104,7 +110,9 @@ def _evaluate(
     timings = dict(loaded.timings)
     clock = time.perf_counter()
     expected: list[ExpectedHit] = []
-    findings, skipped = run_rules(state, all_rules(), expected)
+    with progress.phase("rules") as shown:
+        findings, skipped = run_rules(state, all_rules(), expected)
+        shown.done(f"{len(findings):,} findings, {len(skipped)} rule(s) skipped")
     timings["rules"] = time.perf_counter() - clock
     matched = dict(Counter(x.method for x in links.values() if x.person_id is not None))
     unlinked = dict(Counter(x.kind.value for x in links.values() if x.person_id is None))
@@ -165,7 +173,7 @@ def _evaluate(
         "expected_by_policy": [asdict(e) for e in expected],
     }
     clock = time.perf_counter()
-    with store.writing() as conn:
+    with progress.phase("store findings") as shown, store.writing() as conn:
         recorded = record_evaluation(
             conn,
             started_at=started,
@@ -190,6 +198,7 @@ def _evaluate(
                 "resolved": recorded.resolved,
             },
         )
+        shown.done(f"{recorded.new:,} new, {recorded.resolved:,} resolved")
     timings["store"] = time.perf_counter() - clock
     return EvaluationReport(
         evaluation_id=recorded.evaluation_id,
@@ -222,15 +231,31 @@ class ExpectedHit:
     """The accounts it is about (their logins), for ``explain``."""
 
 
+def _loaded_words(state: EvaluationState, timings: dict[str, float]) -> str:
+    """What a progress line says of the loaded state: its size and the two parts' seconds."""
+    accounts = sum(len(view.accounts) for view in state.systems.values())
+    parts = [
+        f"{len(state.systems) + 1} systems, {len(state.people):,} people, {accounts:,} accounts"
+    ]
+    parts += [f"{what} {seconds:.1f} s" for what, seconds in timings.items()]
+    return ", ".join(parts)
+
+
 def run_rules(
     state: EvaluationState,
     rules: dict[str, Rule],
     expected: list[ExpectedHit] | None = None,
 ) -> tuple[list[Finding], dict[str, str]]:
     """Every enabled rule over the state; returns findings and the rules that did not run.
-    Hits the policy declares expected are not findings: they go to ``expected``."""
+    Hits the policy declares expected are not findings: they go to ``expected``.
+
+    Rules that name the same ``parts`` (the AWS rules: one account of an organization after
+    another) run together on each part in turn, so that what one part's analysis holds is let
+    go before the next; their findings are the same as run one rule after another."""
     findings: dict[str, Finding] = {}
     skipped: dict[str, str] = {}
+    found_expected: dict[str, list[ExpectedHit]] = {}
+    together: dict[Any, list[tuple[str, Rule, BaseModel]]] = {}
     for rule_id, rule in sorted(rules.items()):
         settings = state.policy.rules.get(rule_id)
         if settings is not None and not settings.enabled:
@@ -243,26 +268,49 @@ def run_rules(
             )
             continue
         params = settings.params if settings is not None else rule.params()
-        for hit in rule.check(state, params):
-            if hit.expected is not None:
-                if expected is not None:
-                    expected.append(_expected(rule_id, hit, hit.expected))
-                continue
-            fid = finding_id(rule_id, hit.subject)
-            if fid in findings:
-                continue
-            findings[fid] = Finding(
-                finding_id=fid,
-                rule_id=rule_id,
-                severity=hit.severity or rule.severity,
-                system=hit.system,
-                subject=hit.subject,
-                person_id=hit.person_id,
-                message=hit.message,
-                evidence=hit.evidence.model_dump(mode="json"),
-            )
+        if rule.parts is not None:
+            together.setdefault(rule.parts, []).append((rule_id, rule, params))
+            continue
+        _take(findings, found_expected, rule_id, rule, rule.check(state, params))
+    for parts, group in together.items():
+        for _part in parts(state):
+            for rule_id, rule, params in group:
+                _take(findings, found_expected, rule_id, rule, rule.check(state, params))
+    if expected is not None:
+        for rule_id in sorted(found_expected):
+            hits = found_expected[rule_id]
+            if rules[rule_id].parts is not None:
+                hits.sort(key=lambda x: (x.system, x.subject))
+            expected.extend(hits)
     ordered = sorted(findings.values(), key=lambda f: (-f.severity.rank, f.rule_id, f.subject))
     return ordered, skipped
+
+
+def _take(
+    findings: dict[str, Finding],
+    expected: dict[str, list[ExpectedHit]],
+    rule_id: str,
+    rule: Rule,
+    hits: Iterable[Hit],
+) -> None:
+    """A rule's hits as findings (the first of a subject wins), or as expected hits."""
+    for hit in hits:
+        if hit.expected is not None:
+            expected.setdefault(rule_id, []).append(_expected(rule_id, hit, hit.expected))
+            continue
+        fid = finding_id(rule_id, hit.subject)
+        if fid in findings:
+            continue
+        findings[fid] = Finding(
+            finding_id=fid,
+            rule_id=rule_id,
+            severity=hit.severity or rule.severity,
+            system=hit.system,
+            subject=hit.subject,
+            person_id=hit.person_id,
+            message=hit.message,
+            evidence=hit.evidence.model_dump(mode="json"),
+        )
 
 
 def _expected(rule_id: str, hit: Hit, why: str) -> ExpectedHit:

@@ -105,6 +105,13 @@ def _kind_of(arn: str, attributes: Mapping[str, str]) -> str | None:
     return kind if kind in ("user", "role") else None
 
 
+LASTING_MEMOS = frozenset({"target-admin", "admin", "ranked", "by-power"})
+"""The escalation module's memos ``forget_work`` keeps: a few words per principal (whether
+it is admin-equivalent, and why; the accounts' principals ranked by power), asked again
+from other accounts (a role another account's principals can reach) and costly to redo."""
+_MASKS = ("allowed", "unconditional", "identity_allowed", "boundary_allowed", "unfenced")
+
+
 @dataclass(eq=False)
 class AccountModel:
     """The analysis of one AWS account, or of every account of an organization. Pure: it
@@ -166,6 +173,12 @@ class AccountModel:
     """Per-analysis caches of the escalation module, kept with the account they describe."""
     _mentions: dict[str, bool] = field(init=False, default_factory=dict, repr=False)
     _shared_known: dict[str, Known] = field(init=False, default_factory=dict, repr=False)
+    lasting: dict[str, Any] = field(init=False, default_factory=dict, repr=False)
+    """What a rule works out for the whole organization once (routes from people's users),
+    kept by ``forget_work``."""
+    _masks: dict[int, int] = field(init=False, default_factory=dict, repr=False)
+    """Every distinct action mask of the policy sets, once: a mask is a few kilobytes (one
+    bit per action of the catalogue) and most principals share theirs."""
 
     # --- building ---------------------------------------------------------------------
 
@@ -320,6 +333,26 @@ class AccountModel:
             other._arns = self._arns
             other._account_arns = self._account_arns
         return other
+
+    def forget_work(self) -> None:
+        """Let go of what was worked out for principals (policy sets and their decisions,
+        role assumption and reach, the escalation module's memos), keeping what was read
+        (compiled documents, trusts, indexes): asked again, it is worked out again."""
+        for cache in (
+            self._sets,
+            self._by_principal,
+            self._masks,
+            self._trust_known,
+            self._shared_known,
+        ):
+            cache.clear()
+        for name, memo in self.memo.items():
+            if name not in LASTING_MEMOS:
+                memo.clear()
+
+    def account_ids(self) -> list[str]:
+        """The AWS accounts the principals belong to, in order."""
+        return sorted({account_of(arn) for arn in self.principals})
 
     # --- lookups ----------------------------------------------------------------------
 
@@ -525,6 +558,10 @@ class AccountModel:
         found = self._sets.get(key)
         if found is None:
             found = make()
+            masks = self._base._masks if self._base is not None else self._masks
+            for name in _MASKS:
+                value = getattr(found, name)
+                setattr(found, name, masks.setdefault(value, value))
             self._sets[key] = found
         return found
 
@@ -680,6 +717,11 @@ class AccountModel:
                 )
                 best = Edge(best.certainty, decision, best.trust_statement)
         return best
+
+    def trust_index(self) -> tuple[dict[str, list[str]], dict[str, list[str]], list[str]]:
+        """Roles by the principal ARN their trust names, by the account it names, and those
+        open to anyone (``_trusting``)."""
+        return self._trusting()
 
     def _trusting(self) -> tuple[dict[str, list[str]], dict[str, list[str]], list[str]]:
         """Roles by the principal ARN their trust names, roles by the account their trust

@@ -7,16 +7,26 @@ import gc
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import Any, Generic, NamedTuple, TypeVar
 
 from iam_gov.aws_policy.account import AccountModel, Principal
-from iam_gov.aws_policy.causes import Cause, admin_causes, path_cause, paths_without_admin
+from iam_gov.aws_policy.causes import (
+    Cause,
+    Placement,
+    admin_causes,
+    path_cause,
+    paths_without_admin,
+)
 from iam_gov.aws_policy.escalation import (
     AdminEquivalence,
     EscalationPath,
     admin_equivalence,
     escalation_paths,
 )
-from iam_gov.engine.state import SystemView
+from iam_gov.aws_policy.organization import account_of
+from iam_gov.engine.state import EvaluationState, SystemView
 
 
 class AwsAccount(AccountModel):
@@ -86,3 +96,140 @@ def collection_paused() -> Iterator[None]:
     finally:
         if enabled:
             gc.enable()
+
+
+class _Scope(NamedTuple):
+    system: str
+    account_id: str
+    ready: frozenset[str] | None
+    """The accounts whose findings are complete once this one is done (no principal of an
+    account still to come can reach their roles); None on the system's last account:
+    every finding."""
+
+
+_SCOPE: ContextVar[_Scope | None] = ContextVar("aws_account_scope", default=None)
+"""The account of an AWS system the AWS rules are run on now; None: every account."""
+
+
+def by_account(state: EvaluationState) -> Iterator[tuple[str, str]]:
+    """The parts the AWS rules run on (``Rule.parts``): each account of each AWS system in
+    turn. After each, what its analysis worked out (policy sets, decisions, escalation
+    paths) is let go: an organization of 50 accounts needs the memory of about a few.
+    Roles of other accounts a principal can reach are still followed.
+
+    A finding's members may come from several accounts (a role of one account that
+    principals of others can assume), so the rules gather causes and members account by
+    account (``gathering``) and report an account's findings once every account whose
+    principals can reach its roles, directly or through a chain, has been done."""
+    for view in state.systems.values():
+        if not is_aws_view(view):
+            continue
+        analysis = analysis_for(view)
+        accounts = analysis.account_ids()
+        done_at = _complete_after(analysis, accounts)
+        for i, account_id in enumerate(accounts):
+            last = i == len(accounts) - 1
+            ready = None if last else frozenset(a for a, at in done_at.items() if at == i)
+            token = _SCOPE.set(_Scope(view.name, account_id, ready))
+            try:
+                yield (view.name, account_id)
+            finally:
+                _SCOPE.reset(token)
+                analysis.forget_work()
+
+
+def _complete_after(analysis: AwsAccount, accounts: list[str]) -> dict[str, int]:
+    """Account -> the index in ``accounts`` after which its findings are complete: the
+    latest of itself and every account whose principals can reach its roles, directly
+    or through a chain (by what the trust policies name; a role open to anyone is reached
+    from every account)."""
+    index = {a: i for i, a in enumerate(accounts)}
+    into: dict[str, set[str]] = {a: set() for a in accounts}
+    named, by_account, open_to_all = analysis.trust_index()
+    for arn, roles in named.items():
+        for role in roles:
+            into.setdefault(account_of(role), set()).add(account_of(arn))
+    for source, roles in by_account.items():
+        for role in roles:
+            into.setdefault(account_of(role), set()).add(source)
+    for role in open_to_all:
+        into.setdefault(account_of(role), set()).update(accounts)
+    done_at: dict[str, int] = {}
+    for home in accounts:
+        seen = {home}
+        todo = [home]
+        while todo:
+            for source in into.get(todo.pop(), ()):
+                if source not in seen:
+                    seen.add(source)
+                    todo.append(source)
+        done_at[home] = max(index[a] for a in seen if a in index)
+    return done_at
+
+
+def scoped_arns(view: SystemView, analysis: AwsAccount) -> list[str]:
+    """The ARNs of the view's accounts an AWS rule looks at now, in order: every one, or
+    those of the account ``by_account`` is on."""
+    scope = _SCOPE.get()
+    if scope is None:
+        return sorted(view.accounts)
+    if scope.system != view.name:
+        return []
+    return sorted(p.arn for p in analysis.in_account(scope.account_id) if p.arn in view.accounts)
+
+
+def in_turn(view: SystemView) -> bool:
+    """The AWS rules look at this system now (every system, outside ``by_account``)."""
+    scope = _SCOPE.get()
+    return scope is None or scope.system == view.name
+
+
+M = TypeVar("M")
+
+
+@dataclass
+class Gathered(Generic[M]):
+    """One AWS rule's causes and members by finding key, gathered over the accounts."""
+
+    causes: dict[str, list[Cause]] = field(default_factory=dict)
+    members: dict[str, list[M]] = field(default_factory=dict)
+    places: dict[str, Placement] = field(default_factory=dict)
+    shared: dict[Any, Any] = field(default_factory=dict)
+    """Whatever the rule shares between its members while it runs."""
+
+    def add(self, placed: Placement, cause: Cause, member: M) -> None:
+        self.places.setdefault(placed.key, placed)
+        self.causes.setdefault(placed.key, []).append(cause)
+        self.members.setdefault(placed.key, []).append(member)
+
+    def drain(
+        self, ready: frozenset[str] | None
+    ) -> Iterator[tuple[list[Cause], list[M], Placement]]:
+        """The causes, members and placement of each finding of the ``ready`` accounts
+        (None: of every account), in key order, let go once given."""
+        keys = sorted(
+            key
+            for key, placed in self.places.items()
+            if ready is None or placed.account_id in ready
+        )
+        for key in keys:
+            yield self.causes.pop(key), self.members.pop(key), self.places.pop(key)
+
+
+def gathering(
+    state: EvaluationState, view: SystemView, analysis: AwsAccount, rule_id: str
+) -> tuple[Gathered[Any], frozenset[str] | None]:
+    """What the rule gathered so far on this system in this evaluation, and the accounts
+    whose findings to report now (``by_account``); outside ``by_account``, a new gathering
+    and None: everything at once."""
+    scope = _SCOPE.get()
+    if scope is None:
+        return Gathered(), None
+    key = f"gathered {rule_id}"
+    kept = analysis.lasting.get(key)
+    if kept is None or kept[0]() is not state:
+        kept = analysis.lasting[key] = (weakref.ref(state), Gathered())
+    if scope.ready is None:
+        del analysis.lasting[key]
+    gathered: Gathered[Any] = kept[1]
+    return gathered, scope.ready

@@ -301,9 +301,9 @@ def _candidates(
     is not the principal's own, within ``scope`` when the policies name one; only the
     admin-equivalent ones when no other would be named (``any_target``, or an action that
     counts only on those). Admin-equivalent ones first, then by ARN."""
-    admins = _admins(account)
-    within = None if scope is None else account.matching(scope)
     home = account_of(p.arn)  # IAM writes reach only the caller's own account
+    admins = _admins(account, home)
+    within = None if scope is None else account.matching(scope)
     if action.kind == "policy":
         holders = _holders(account).get(home, {})
         pool: Iterable[str] = sorted(holders if within is None else within & holders.keys())
@@ -314,7 +314,7 @@ def _candidates(
         return
     own = {*p.groups, p.arn}
     if any_target or action.only_admin or within is None:
-        pool = admins.by_kind.get((action.kind, home), ())
+        pool = admins.by_kind.get(action.kind, ())
     else:
         pool = sorted(
             (arn for arn in within if account_of(arn) == home),
@@ -340,28 +340,29 @@ def _kind(account: AwsAccount, arn: str) -> str | None:
 
 @dataclass(frozen=True)
 class _Admins:
-    """The admin-equivalent users, roles and groups of each account."""
+    """The admin-equivalent users, roles and groups of one account."""
 
-    by_kind: dict[tuple[str, str], tuple[str, ...]]
-    """(kind, account id) -> the admin-equivalent ones, sorted."""
+    by_kind: dict[str, tuple[str, ...]]
+    """Kind -> the admin-equivalent ones, sorted."""
     every: frozenset[str]
 
 
-def _admins(account: AwsAccount) -> _Admins:
+def _admins(account: AwsAccount, home: str) -> _Admins:
+    """Those of the account ``home`` (IAM writes reach only the caller's own account)."""
     memo = account.memo.setdefault("grants-admins", {})
-    found = memo.get("")
+    found = memo.get(home)
     if found is None:
         iam = account.catalog.iam
-        listed: dict[tuple[str, str], list[str]] = {}
-        for p in account.principals.values():  # sorted by ARN
+        listed: dict[str, list[str]] = {}
+        for p in sorted(account.in_account(home), key=lambda p: p.arn):
             if p.kind in ("user", "role") and account.is_admin_equivalent(p):
-                listed.setdefault((p.kind, account_of(p.arn)), []).append(p.arn)
+                listed.setdefault(p.kind, []).append(p.arn)
         for g in sorted(account.group_policies):
-            if account.group_set(g).unconditional & iam == iam:
-                listed.setdefault(("group", account_of(g)), []).append(g)
-        by_kind = {key: tuple(arns) for key, arns in listed.items()}
+            if account_of(g) == home and account.group_set(g).unconditional & iam == iam:
+                listed.setdefault("group", []).append(g)
+        by_kind = {kind: tuple(arns) for kind, arns in listed.items()}
         found = _Admins(by_kind, frozenset(a for arns in by_kind.values() for a in arns))
-        memo[""] = found
+        memo[home] = found
     return cast(_Admins, found)
 
 

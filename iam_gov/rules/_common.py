@@ -7,7 +7,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 
 from iam_gov.aws_policy.account import Principal
-from iam_gov.aws_policy.analysis import AwsAccount
+from iam_gov.aws_policy.analysis import AwsAccount, scoped_arns
 from iam_gov.engine.state import EvaluationState, SystemView
 from iam_gov.model import Account, AccountStatus, Credential, Severity
 from iam_gov.rules.registry import Evidence
@@ -101,8 +101,9 @@ def active_aws_principals(
     view: SystemView, analysis: AwsAccount
 ) -> Iterator[tuple[str, Account, Principal]]:
     """Each active IAM user and role of an AWS view, in ARN order: its ARN, its account and
-    the analysis's principal."""
-    for arn in sorted(view.accounts):
+    the analysis's principal (of the account the AWS rules are on, when they run by
+    account)."""
+    for arn in scoped_arns(view, analysis):
         account = view.accounts[arn]
         principal = analysis.principals.get(arn)
         if (

@@ -15,7 +15,13 @@ from iam_gov.aws_policy import (
     is_aws_view,
     short_name,
 )
-from iam_gov.aws_policy.analysis import collection_paused
+from iam_gov.aws_policy.analysis import (
+    by_account,
+    collection_paused,
+    gathering,
+    in_turn,
+    scoped_arns,
+)
 from iam_gov.aws_policy.causes import Placement, admin_scope, merge, place
 from iam_gov.aws_policy.organization import account_of
 from iam_gov.engine.state import EvaluationState, SystemView
@@ -99,6 +105,7 @@ class _Member:
         "actions the job needs; keep full administration for declared break-glass accounts "
         "and roles that people assume with MFA for a reason."
     ),
+    parts=by_account,
 )
 def aws_admin_equivalent(state: EvaluationState, params: Params) -> Iterator[Hit]:
     """An active IAM user, role or root user that can do anything: ``*`` or ``iam:*`` on
@@ -138,13 +145,11 @@ def aws_admin_equivalent(state: EvaluationState, params: Params) -> Iterator[Hit
     """
     with collection_paused():
         for view in state.systems.values():
-            if not is_aws_view(view):
+            if not is_aws_view(view) or not in_turn(view):
                 continue
             analysis = analysis_for(view)
-            causes: dict[str, list[Cause]] = {}
-            members: dict[str, list[_Member]] = {}
-            places: dict[str, Placement] = {}
-            for arn in sorted(view.accounts):
+            gathered, ready = gathering(state, view, analysis, "aws-admin-equivalent")
+            for arn in scoped_arns(view, analysis):
                 account = view.accounts[arn]
                 principal = analysis.principals.get(arn)
                 if principal is None or account.status is not AccountStatus.ACTIVE:
@@ -154,12 +159,9 @@ def aws_admin_equivalent(state: EvaluationState, params: Params) -> Iterator[Hit
                     continue
                 member = _member(state, view, analysis, account, principal, admin)
                 for cause in analysis.admin_causes(principal):
-                    placed = place(analysis, cause, arn)
-                    places.setdefault(placed.key, placed)
-                    causes.setdefault(placed.key, []).append(cause)
-                    members.setdefault(placed.key, []).append(member)
-            for key in sorted(causes):
-                yield _hit(view, analysis, merge(causes[key]), members[key], places[key])
+                    gathered.add(place(analysis, cause, arn), cause, member)
+            for causes, members, placed in gathered.drain(ready):
+                yield _hit(view, analysis, merge(causes), members, placed)
 
 
 def _member(

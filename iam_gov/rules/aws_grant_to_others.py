@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
 from iam_gov.aws_policy import AwsAccount, Cause, Certainty, analysis_for, is_aws_view, short_name
-from iam_gov.aws_policy.analysis import collection_paused
+from iam_gov.aws_policy.analysis import by_account, collection_paused, gathering, in_turn
 from iam_gov.aws_policy.causes import Placement, merge, place
 from iam_gov.aws_policy.grants_to_others import Grant, by_route, grant_cause, grants_to_others
 from iam_gov.engine.state import EvaluationState, SystemView
@@ -162,6 +162,7 @@ _CERTAINTY_WORDS = {
         "administers (never admin-equivalent ones), under a permissions boundary that the "
         "principals it creates or changes must carry (iam:PermissionsBoundary condition)."
     ),
+    parts=by_account,
 )
 def aws_grant_to_others(state: EvaluationState, params: Params) -> Iterator[Hit]:
     """An active IAM user or role that can change someone else's permissions: attach or
@@ -194,13 +195,11 @@ def aws_grant_to_others(state: EvaluationState, params: Params) -> Iterator[Hit]
     """
     with collection_paused():
         for view in state.systems.values():
-            if not is_aws_view(view):
+            if not is_aws_view(view) or not in_turn(view):
                 continue
             analysis = analysis_for(view)
-            causes: dict[str, list[Cause]] = {}
-            members: dict[str, list[_Member]] = {}
-            places: dict[str, Placement] = {}
-            made: _Made = {}
+            gathered, ready = gathering(state, view, analysis, "aws-grant-to-others")
+            made: _Made = gathered.shared
             for arn, _account, principal in active_aws_principals(view, analysis):
                 if analysis.is_admin_equivalent(principal) is not None:
                     continue  # aws-admin-equivalent reports it
@@ -208,12 +207,9 @@ def aws_grant_to_others(state: EvaluationState, params: Params) -> Iterator[Hit]
                 for grants in by_route(grants_to_others(analysis, principal)):
                     member = _member(state, view, analysis, arn, grants, made)
                     cause = grant_cause(analysis, principal, grants)
-                    placed = place(analysis, cause, grants[0].actor or arn)
-                    places.setdefault(placed.key, placed)
-                    causes.setdefault(placed.key, []).append(cause)
-                    members.setdefault(placed.key, []).append(member)
-            for key in sorted(causes):
-                yield _hit(view, merge(causes[key]), members[key], places[key])
+                    gathered.add(place(analysis, cause, grants[0].actor or arn), cause, member)
+            for causes, members, placed in gathered.drain(ready):
+                yield _hit(view, merge(causes), members, placed)
 
 
 def _member(

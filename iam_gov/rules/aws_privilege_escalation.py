@@ -3,6 +3,7 @@ cause (the grant that enables the method, the method, its target), listing who c
 
 from __future__ import annotations
 
+import weakref
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ from iam_gov.aws_policy import (
     is_aws_view,
     short_name,
 )
-from iam_gov.aws_policy.analysis import collection_paused
+from iam_gov.aws_policy.analysis import by_account, collection_paused, gathering, in_turn
 from iam_gov.aws_policy.causes import Placement, merge, place
 from iam_gov.engine.state import EvaluationState, SystemView
 from iam_gov.model import AccountKind, AccountStatus, Severity
@@ -121,6 +122,7 @@ class _Member:
         "(e.g. iam:PassRole on the roles the job passes, with iam:PassedToService), or put "
         "the principal under a permissions boundary that denies the IAM writes."
     ),
+    parts=by_account,
 )
 def aws_privilege_escalation(state: EvaluationState, params: Params) -> Iterator[Hit]:
     """An active IAM user or role that can gain permissions it does not have, by one of
@@ -160,21 +162,11 @@ def aws_privilege_escalation(state: EvaluationState, params: Params) -> Iterator
     """
     with collection_paused():
         for view in state.systems.values():
-            if not is_aws_view(view):
+            if not is_aws_view(view) or not in_turn(view):
                 continue
             analysis = analysis_for(view)
-            human_users = [
-                arn
-                for arn, account in sorted(view.accounts.items())
-                if account.status is AccountStatus.ACTIVE
-                and state.links[(view.name, arn)].kind is AccountKind.HUMAN
-                and arn in analysis.principals
-                and analysis.principals[arn].kind == "user"
-            ]
-            routes = _human_routes(analysis, human_users)
-            causes: dict[str, list[Cause]] = {}
-            members: dict[str, list[_Member]] = {}
-            places: dict[str, Placement] = {}
+            routes = _routes_of(state, view, analysis)
+            gathered, ready = gathering(state, view, analysis, "aws-privilege-escalation")
             for arn, account, principal in active_aws_principals(view, analysis):
                 link = state.links[(view.name, arn)]
                 person = state.person_of(link)
@@ -207,12 +199,9 @@ def aws_privilege_escalation(state: EvaluationState, params: Params) -> Iterator
                         path=path,
                         route=route,
                     )
-                    placed = place(analysis, cause, arn)
-                    places.setdefault(placed.key, placed)
-                    causes.setdefault(placed.key, []).append(cause)
-                    members.setdefault(placed.key, []).append(member)
-            for key in sorted(causes):
-                yield _hit(view, analysis, merge(causes[key]), members[key], places[key])
+                    gathered.add(place(analysis, cause, arn), cause, member)
+            for causes, members, placed in gathered.drain(ready):
+                yield _hit(view, analysis, merge(causes), members, placed)
 
 
 def _severity(path: EscalationPath, route: _Route | None) -> Severity:
@@ -350,6 +339,27 @@ class _Route:
     certainty: Certainty
     chain: tuple[str, ...]
     """The person's user, then the roles it assumes."""
+
+
+def _routes_of(state: EvaluationState, view: SystemView, analysis: AwsAccount) -> dict[str, _Route]:
+    """The routes from people's users (``_human_routes``), worked out once per evaluation
+    however many accounts the rule runs on in turn: a user in one account may reach a role
+    in another."""
+    kept = analysis.lasting.get("human-routes")
+    if kept is not None and kept[0]() is state:
+        routes: dict[str, _Route] = kept[1]
+        return routes
+    human_users = [
+        arn
+        for arn, account in sorted(view.accounts.items())
+        if account.status is AccountStatus.ACTIVE
+        and state.links[(view.name, arn)].kind is AccountKind.HUMAN
+        and arn in analysis.principals
+        and analysis.principals[arn].kind == "user"
+    ]
+    routes = _human_routes(analysis, human_users)
+    analysis.lasting["human-routes"] = (weakref.ref(state), routes)
+    return routes
 
 
 def _human_routes(analysis: AwsAccount, human_users: list[str]) -> dict[str, _Route]:

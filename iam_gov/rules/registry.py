@@ -7,7 +7,7 @@ import inspect
 import re
 import textwrap
 import typing
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -112,6 +112,11 @@ class Rule:
     """When HR data is incomplete, a person may be missing from it: rules that conclude
     something from a person's absence (orphans) do not run, rather than raise false alarms."""
     doc: str = field(default="")
+    parts: Callable[[EvaluationState], Iterator[object]] | None = None
+    """For rules that work system by system on an analysis too large to keep whole (an AWS
+    organization): the parts to run them on, one after another. Rules with the same
+    ``parts`` run together on each part (``run_rules``), and the work done for a part is let
+    go before the next. Called with no part (a test, ``explain``), a rule covers everything."""
 
     def params(self, settings: dict[str, Any] | None = None) -> RuleParams:
         return self.params_model.model_validate(settings or {})
@@ -136,6 +141,7 @@ def rule(
     iso27001: tuple[str, ...],
     remediation: str,
     needs_complete_hr: bool = False,
+    parts: Callable[[EvaluationState], Iterator[object]] | None = None,
 ) -> Callable[[Callable[[EvaluationState, ParamsT], Iterable[Hit]]], Rule]:
     """Register a rule. Its parameters model is the type of its second argument."""
 
@@ -161,6 +167,7 @@ def rule(
             params_model=params_model,
             needs_complete_hr=needs_complete_hr,
             doc=inspect.cleandoc(fn.__doc__ or ""),
+            parts=parts,
         )
         return RULES.add(id, registered, fn.__module__)
 
