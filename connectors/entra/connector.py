@@ -23,11 +23,24 @@ from iam_gov.connectors.entra.client import (
     http_client,
 )
 from iam_gov.connectors.entra.export import read_export
+from iam_gov.connectors.entra.incremental import (
+    full_read,
+    read_baseline,
+    read_changes,
+    write_baseline,
+)
 from iam_gov.connectors.entra.live import LiveReader
 from iam_gov.connectors.entra.records import TenantData
 from iam_gov.connectors.entra.to_model import SnapshotBuilder
 from iam_gov.connectors.entra.write_export import write_bodies
 from iam_gov.connectors.shared.export_time import ExportTime, export_time
+from iam_gov.connectors.shared.incremental import (
+    BaselineStore,
+    IncrementalOptions,
+    IncrementalRead,
+    Outcome,
+    fingerprint,
+)
 from iam_gov.connectors.shared.options import LiveOrExportOptions
 from iam_gov.connectors.shared.protocol import (
     AccessCheck,
@@ -95,7 +108,7 @@ def root_url(value: str, *, key: str, http_on_loopback: bool) -> str:
     return f"{parts.scheme}://{shown}" + (f":{port}" if port is not None else "")
 
 
-class EntraOptions(LiveOrExportOptions):
+class EntraOptions(LiveOrExportOptions, IncrementalOptions):
     """One Entra tenant, read through an app registration's own credential (client credentials:
     a client secret, or a certificate), or from a folder of saved Graph answers."""
 
@@ -149,6 +162,9 @@ class EntraOptions(LiveOrExportOptions):
         "timeout",
         "max_retries",
         "deadline_seconds",
+        "incremental",
+        "full_every_days",
+        "state_folder",
     )
     export_only: ClassVar[tuple[str, ...]] = ("path", "exported_at")
 
@@ -264,9 +280,37 @@ class EntraConnector(Connector[EntraOptions]):
         if self.options.mode == "export":
             return self._collect_export()
         collected_at = self.clock()
+        if self.options.incremental:
+            return self._collect_incrementally(collected_at)
         data = TenantData()
         self._patiently(LiveReader(self._graph(), data, self.system, pim=self.options.pim).read)
         return self._snapshot(data, "live", collected_at)
+
+    def _collect_incrementally(self, collected_at: datetime) -> SystemSnapshot:
+        """Users, groups and members from the changes since the baseline (``incremental``);
+        a full read when there is none, or it cannot be trusted, and the snapshot says why."""
+        options, graph, pim = self.options, self._graph(), self.options.pim
+        identity = fingerprint(
+            tenant_id=options.tenant_id,
+            client_id=options.client_id,
+            graph_url=options.graph_url,
+            pim=pim,
+        )
+        read = IncrementalRead(
+            store=BaselineStore(self.system, options, identity=identity),
+            full=lambda: full_read(graph, self.system, pim=pim),
+            changes=lambda data, cursor: read_changes(graph, self.system, data, cursor, pim=pim),
+            read=read_baseline,
+            write=write_baseline,
+            complete=lambda data: data.complete,
+            clock=self.clock,
+        )
+        outcomes: list[Outcome[TenantData]] = []
+        self._patiently(lambda: outcomes.append(read.run()))
+        outcome = outcomes[0]
+        snapshot = self._snapshot(outcome.data, "live", collected_at)
+        snapshot.settings["collect"] = outcome.settings()
+        return snapshot
 
     def _patiently(self, read: Callable[[], None]) -> None:
         """Reads with the collect's own deadline and breaker. Giving up fails the system

@@ -129,6 +129,15 @@ class LiveReader:
         self._users()
         self._domains()
         self._groups()
+        self._access_lists()
+
+    def read_lists(self) -> None:
+        """Everything but the users, groups and members (which ``data`` already holds): what
+        an incremental collect reads again whole (``entra.incremental``)."""
+        self._domains()
+        self._access_lists()
+
+    def _access_lists(self) -> None:
         self._roles()
         if self.pim:
             self._role_eligibilities()

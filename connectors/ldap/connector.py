@@ -23,6 +23,7 @@ from iam_gov.connectors.ldap.openldap import PPOLICY_ATTRIBUTES, OpenLDAP
 from iam_gov.connectors.ldap.to_model import build_snapshot
 from iam_gov.connectors.ldap.write_export import LDIF_NAME, read_for_export
 from iam_gov.connectors.shared.export_time import export_time
+from iam_gov.connectors.shared.incremental import IncrementalOptions
 from iam_gov.connectors.shared.options import LiveOrExportOptions
 from iam_gov.connectors.shared.protocol import (
     AccessCheck,
@@ -84,7 +85,7 @@ def _check_filter(value: str | None) -> str | None:
     return text
 
 
-class LDAPOptions(LiveOrExportOptions):
+class LDAPOptions(LiveOrExportOptions, IncrementalOptions):
     """One directory. The bind password comes from the environment or the OS keyring."""
 
     type: Literal["ldap"]
@@ -159,6 +160,9 @@ class LDAPOptions(LiveOrExportOptions):
         "group_filter",
         "page_size",
         "timeout",
+        "incremental",
+        "full_every_days",
+        "state_folder",
     )
     export_only: ClassVar[tuple[str, ...]] = ("path", "exported_at")
 
@@ -299,14 +303,24 @@ class LDAPConnector(Connector[LDAPOptions]):
                 collected.errors.append(SnapshotError(source=str(path), message=taken.guessed))
             return self._snapshot(collected, f"export:{path.name}", str(path), taken.at)
         collected_at = self.clock()
+        how: dict[str, Any] = {}
         with self._connect(read_only=True) as directory:
-            collected = read_directory(
-                directory,
-                self.scope(),
-                base_dn=options.base_dn or "",
-                policy_dn=options.password_policy_dn,
-                page_size=options.page_size,
-            )
+            if options.incremental:
+                # Changes since the baseline kept on disk, or a full read saying why.
+                from iam_gov.connectors.ldap.incremental import collect_incrementally
+
+                outcome = collect_incrementally(
+                    directory, self.scope(), options, system=self.system, clock=self.clock
+                )
+                collected, how = outcome.data, {"collect": outcome.settings()}
+            else:
+                collected = read_directory(
+                    directory,
+                    self.scope(),
+                    base_dn=options.base_dn or "",
+                    policy_dn=options.password_policy_dn,
+                    page_size=options.page_size,
+                )
         if not options.tls_verify:
             collected.errors.append(
                 SnapshotError(
@@ -314,7 +328,7 @@ class LDAPConnector(Connector[LDAPOptions]):
                     message="tls_verify = false: the server's certificate was not verified",
                 )
             )
-        return self._snapshot(collected, "live", directory.url, collected_at)
+        return self._snapshot(collected, "live", directory.url, collected_at, how)
 
     def write_export(self, out: Path) -> ExportWritten:
         """The users, groups, password holders and password policy a collect reads, as one
@@ -376,7 +390,12 @@ class LDAPConnector(Connector[LDAPOptions]):
             return check_directory(directory, options.flavor, options.bind_dn or "", kinds, wanted)
 
     def _snapshot(
-        self, collected: Collected, source: str, origin: str, collected_at: datetime
+        self,
+        collected: Collected,
+        source: str,
+        origin: str,
+        collected_at: datetime,
+        how: dict[str, Any] | None = None,
     ) -> SystemSnapshot:
         return build_snapshot(
             type_name=self.type_name,
@@ -386,7 +405,7 @@ class LDAPConnector(Connector[LDAPOptions]):
             source=source,
             origin=origin,
             collected_at=collected_at,
-            settings={"flavor": self.options.flavor},
+            settings={"flavor": self.options.flavor, **(how or {})},
         )
 
     def carry_out(self, action: Action) -> ActionResult:

@@ -18,11 +18,26 @@ from iam_gov.connectors.okta.access import AccessChecker
 from iam_gov.connectors.okta.actions import apply_action
 from iam_gov.connectors.okta.client import Auth, OktaApi, open_api, run_sync
 from iam_gov.connectors.okta.export import read_export
+from iam_gov.connectors.okta.incremental import (
+    ChangeReader,
+    cursor_at,
+    prune_targets,
+    read_baseline,
+    since_of,
+    write_baseline,
+)
 from iam_gov.connectors.okta.live import LiveCollector, Recorder, Unreachable
 from iam_gov.connectors.okta.records import OktaData
 from iam_gov.connectors.okta.to_model import SnapshotBuilder
 from iam_gov.connectors.okta.write_export import ExportWriter
 from iam_gov.connectors.shared.export_time import export_time
+from iam_gov.connectors.shared.incremental import (
+    BaselineStore,
+    IncrementalOptions,
+    IncrementalRead,
+    Outcome,
+    fingerprint,
+)
 from iam_gov.connectors.shared.options import LiveOrExportOptions
 from iam_gov.connectors.shared.protocol import (
     AccessCheck,
@@ -41,6 +56,7 @@ from iam_gov.model import (
     UTCDateTime,
 )
 from iam_gov.retrying import GaveUp, Patience
+from iam_gov.timeutil import utcnow
 
 log = logging.getLogger("iam_gov.connectors.okta")
 
@@ -52,7 +68,7 @@ def _is_loopback(host: str) -> bool:
         return host == "localhost"
 
 
-class OktaOptions(LiveOrExportOptions):
+class OktaOptions(LiveOrExportOptions, IncrementalOptions):
     """One Okta org. Secrets come from the environment or the OS keyring, never the file."""
 
     type: Literal["okta"]
@@ -114,6 +130,9 @@ class OktaOptions(LiveOrExportOptions):
         "concurrency",
         "deadline_seconds",
         "collect_password_policies",
+        "incremental",
+        "full_every_days",
+        "state_folder",
     )
     export_only: ClassVar[tuple[str, ...]] = ("path", "exported_at", "password_policies")
 
@@ -164,6 +183,8 @@ class OktaOptions(LiveOrExportOptions):
 # administrator can collect, and the actions need an administrator who can manage users,
 # groups and app assignments (see the README).
 POLICIES_SCOPE = "okta.policies.read"
+LOGS_SCOPE = "okta.logs.read"
+"""Only for an incremental collect: the System Log says what changed."""
 """Only for the password policies; ``collect_password_policies = false`` does without it."""
 COLLECT_SCOPES = (
     "okta.users.read",
@@ -220,7 +241,84 @@ class OktaConnector(Connector[OktaOptions]):
                 data.problem(source, taken.guessed, incomplete=False)
             return self._snapshot(data, f"export:{options.path.name}", taken.at)
         collected_at = self.clock()
-        return self._snapshot(run_sync(self._collect_live), "live", collected_at)
+        if not options.incremental:
+            return self._snapshot(run_sync(self._collect_live), "live", collected_at)
+        outcome = self._collect_incremental()
+        snapshot = self._snapshot(outcome.data, "live", collected_at)
+        settings = {**snapshot.settings, "collect": outcome.settings()}
+        return snapshot.model_copy(update={"settings": settings})
+
+    def _collect_incremental(self) -> Outcome[OktaData]:
+        """The baseline and the changes since it (``okta.incremental``), or a full read,
+        saying why."""
+        options = self.options
+        identity = fingerprint(
+            org_url=options.org_url,
+            employee_id_attribute=options.employee_id_attribute,
+            collect_factors=options.collect_factors,
+            collect_password_policies=options.collect_password_policies,
+        )
+        store = BaselineStore(self.system, options, identity=identity)
+        attribute = options.employee_id_attribute
+        requests = 0
+
+        def full() -> tuple[OktaData, dict[str, Any]]:
+            nonlocal requests
+            cursor = cursor_at(utcnow())  # before reading: what changes meanwhile comes again
+            data = run_sync(self._collect_live)
+            requests += self.requests_made
+            return data, cursor
+
+        def changes(
+            data: OktaData, cursor: dict[str, Any]
+        ) -> tuple[dict[str, Any], dict[str, int]]:
+            nonlocal requests
+            now = utcnow()
+            since = since_of(cursor, now)
+            try:
+                counts = run_sync(lambda: self._read_changes(data, since, now))
+            finally:
+                requests += self.requests_made
+            return cursor_at(now), counts
+
+        outcome = IncrementalRead(
+            store,
+            full=full,
+            changes=changes,
+            read=lambda folder: read_baseline(folder, attribute, options.collect_factors),
+            write=lambda data, folder: write_baseline(data, folder, attribute),
+            complete=lambda data: data.complete,
+            clock=self.clock,
+        ).run()
+        self.requests_made = requests
+        return outcome
+
+    async def _read_changes(
+        self, data: OktaData, since: datetime, until: datetime
+    ) -> dict[str, int]:
+        scopes: tuple[str, ...] = (*COLLECT_SCOPES, LOGS_SCOPE)
+        if not self.options.collect_password_policies:
+            scopes = tuple(s for s in scopes if s != POLICIES_SCOPE)
+        async with self._api(scopes) as api:
+            reader = ChangeReader(
+                api,
+                employee_id_attribute=self.options.employee_id_attribute,
+                collect_factors=self.options.collect_factors,
+                workers=self.options.concurrency,
+                collect_password_policies=self.options.collect_password_policies,
+                data=data,
+            )
+            try:
+                await reader.apply(since, until)
+            except GaveUp as exc:
+                raise ConnectorError(
+                    f"{self.system}: gave up reading Okta's changes at {self.options.org_url} "
+                    f"({api.requests} requests made): {exc}; nothing is stored"
+                ) from None
+            finally:
+                self.requests_made = api.requests
+        prune_targets(data)
+        return reader.counts
 
     def _snapshot(self, data: OktaData, source: str, collected_at: datetime) -> SystemSnapshot:
         return SnapshotBuilder(self.system, self.type_name).snapshot(data, source, collected_at)

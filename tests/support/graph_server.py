@@ -288,6 +288,21 @@ class Fault:
 
 
 @dataclass(frozen=True)
+class Change:
+    """One change a delta query reports: a user or group created, updated (``detail``: the
+    properties) or removed (``present`` false), or a member (``detail``) added to or removed
+    from a group."""
+
+    sequence: int
+    kind: str
+    object_id: str
+    detail: str = ""
+    present: bool = True
+    odata_type: str = ""
+    """A member's type (``#microsoft.graph.user``), as it was when the change was made."""
+
+
+@dataclass(frozen=True)
 class Seen:
     method: str
     path: str
@@ -325,6 +340,10 @@ class GraphServer:
         """(method, Graph path) -> True: the server dies as that request arrives, leaving it
         unanswered and refusing every connection after (a crashed or unplugged server)."""
         self.dead = False
+        self.changes: list[Change] = []
+        """Every change the delta queries report, in order (``sequence`` is the last one's)."""
+        self.token_generation = 0
+        """Delta tokens of an older generation are expired (410 syncStateNotFound)."""
         self._connections: set[socket.socket] = set()
         self._httpd: ThreadingHTTPServer | None = None
 
@@ -370,6 +389,8 @@ class GraphServer:
             self.link_base = None
             self.echo_secret = False
             self.die_at = None
+            self.changes = []
+            self.token_generation = 0
 
     def issue_token(self, client_id: str = CLIENT_ID) -> str:
         """A token as if the app had signed in (for tests that do not test signing in): shaped
@@ -384,6 +405,89 @@ class GraphServer:
         with self.lock:
             self.tokens[token] = client_id
         return token
+
+    # --- changes, as the tests make them (each recorded for the delta queries) ----------------
+
+    @property
+    def sequence(self) -> int:
+        return len(self.changes)
+
+    def _changed(
+        self,
+        kind: str,
+        object_id: str,
+        detail: str = "",
+        present: bool = True,
+        odata_type: str = "",
+    ) -> None:
+        with self.lock:
+            change = Change(len(self.changes) + 1, kind, object_id, detail, present, odata_type)
+            self.changes.append(change)
+
+    def add_user(self, record: dict[str, Any]) -> None:
+        with self.lock:
+            self.tenant.users[record["id"]] = record
+            self._changed("user", record["id"], ",".join(record))
+
+    def update_user(self, user_id: str, **properties: Any) -> None:
+        with self.lock:
+            self.tenant.users[user_id].update(properties)
+            self._changed("user", user_id, ",".join(properties))
+
+    def delete_user(self, user_id: str) -> None:
+        """Deleted (soft: ``@removed`` reason ``changed``); its memberships go with it."""
+        with self.lock:
+            del self.tenant.users[user_id]
+            self.tenant.registrations.pop(user_id, None)
+            self._changed("user", user_id, present=False)
+            for group_id, members in self.tenant.members.items():
+                if user_id in members:
+                    members.remove(user_id)
+                    self._changed("member", group_id, user_id, False, "#microsoft.graph.user")
+
+    def sign_in(self, user_id: str, when: str) -> None:
+        """A sign-in: signInActivity changes, which no delta query reports."""
+        with self.lock:
+            activity = dict(self.tenant.users[user_id].get("signInActivity") or {})
+            activity.update(lastSignInDateTime=when, lastSuccessfulSignInDateTime=when)
+            self.tenant.users[user_id]["signInActivity"] = activity
+
+    def add_group(self, record: dict[str, Any], members: tuple[str, ...] = ()) -> None:
+        with self.lock:
+            self.tenant.groups[record["id"]] = record
+            self.tenant.members[record["id"]] = list(members)
+            self._changed("group", record["id"], ",".join(record))
+
+    def update_group(self, group_id: str, **properties: Any) -> None:
+        with self.lock:
+            self.tenant.groups[group_id].update(properties)
+            self._changed("group", group_id, ",".join(properties))
+
+    def delete_group(self, group_id: str) -> None:
+        with self.lock:
+            del self.tenant.groups[group_id]
+            self.tenant.members.pop(group_id, None)
+            self._changed("group", group_id, present=False)
+            for parent, members in self.tenant.members.items():
+                if group_id in members:
+                    members.remove(group_id)
+                    self._changed("member", parent, group_id, False, "#microsoft.graph.group")
+
+    def add_member(self, group_id: str, member_id: str) -> None:
+        with self.lock:
+            self.tenant.members.setdefault(group_id, []).append(member_id)
+            self._changed("member", group_id, member_id, True, self.tenant.type_of(member_id))
+
+    def remove_member(self, group_id: str, member_id: str) -> None:
+        with self.lock:
+            kind = self.tenant.type_of(member_id)
+            self.tenant.members[group_id].remove(member_id)
+            self._changed("member", group_id, member_id, False, kind)
+
+    def expire_delta_tokens(self) -> None:
+        """Every delta token given so far is too old (Graph keeps them 7 days)."""
+        with self.lock:
+            self.token_generation += 1
 
     def graph_requests(self, method: str | None = None) -> list[Seen]:
         return [r for r in self.requests if r.graph and method in (None, r.method)]
@@ -712,7 +816,7 @@ def _graph(
         if method == "GET":
             return _get(server, tenant, route, path, query, headers)
         if method == "PATCH" and len(route) == 2 and route[0] == "users":
-            return _update_user(tenant, route[1], json.loads(body or b"{}"))
+            return _update_user(server, tenant, route[1], json.loads(body or b"{}"))
         if (
             method == "POST"
             and len(route) == 3
@@ -725,7 +829,7 @@ def _graph(
                 200, {"@odata.context": "https://graph/v1.0/$metadata#Edm.Boolean", "value": True}
             )
         if method == "DELETE" and len(route) == 5 and route[0] == "groups" and route[4] == "$ref":
-            return _remove_member(tenant, route[1], route[3])
+            return _remove_member(server, tenant, route[1], route[3])
         if method == "DELETE" and len(route) == 4 and route[0] == "servicePrincipals":
             assignment = tenant.app_role_assignments.get(route[3])
             if assignment is None or assignment["resourceId"] != route[1]:
@@ -751,7 +855,9 @@ def _user(tenant: Tenant, user_id: str) -> dict[str, Any]:
     return user
 
 
-def _update_user(tenant: Tenant, user_id: str, changes: dict[str, Any]) -> _Answer:
+def _update_user(
+    server: GraphServer, tenant: Tenant, user_id: str, changes: dict[str, Any]
+) -> _Answer:
     user = _user(tenant, user_id)
     if user.get("onPremisesSyncEnabled") and "accountEnabled" in changes:
         raise _graph_error(
@@ -761,10 +867,11 @@ def _update_user(tenant: Tenant, user_id: str, changes: dict[str, Any]) -> _Answ
             "objects or objects currently undergoing migration.",
         )
     user.update(changes)
+    server._changed("user", user_id, ",".join(changes))
     return _Answer(204)
 
 
-def _remove_member(tenant: Tenant, group_id: str, member_id: str) -> _Answer:
+def _remove_member(server: GraphServer, tenant: Tenant, group_id: str, member_id: str) -> _Answer:
     group = tenant.groups.get(group_id)
     if group is None:
         raise _not_found(group_id)
@@ -775,7 +882,9 @@ def _remove_member(tenant: Tenant, group_id: str, member_id: str) -> _Answer:
     members = tenant.members.setdefault(group_id, [])
     if member_id not in members:
         raise _not_found(member_id)
+    kind = tenant.type_of(member_id)
     members.remove(member_id)
+    server._changed("member", group_id, member_id, False, kind)
     return _Answer(204)
 
 
@@ -788,6 +897,8 @@ def _get(
     headers: dict[str, str],
 ) -> _Answer:
     head = route[0]
+    if route in (["users", "delta"], ["groups", "delta"]):
+        return _delta(server, tenant, route[0], path, query)
     if route == ["users"]:
         if not tenant.premium and "signInActivity" in query.get("$select", ""):
             raise _non_premium()
@@ -880,6 +991,138 @@ def _get(
         _refuse(query, "$top")
         return _list(server, path, query, tenant.domains, DOMAIN_PROPERTIES, "domain", None)
     raise _graph_error(400, "BadRequest", f"Resource not found for the segment '{head}'.")
+
+
+# --- delta queries ---------------------------------------------------------------------------
+
+DELTA_PROPERTIES = {
+    # signInActivity is not tracked by delta ("not supported" in $select).
+    "users": USER_PROPERTIES - {"signInActivity"},
+    "groups": GROUP_PROPERTIES | {"members"},
+}
+
+
+def _state_token(state: dict[str, Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(state).encode()).decode()
+
+
+def _delta(
+    server: GraphServer, tenant: Tenant, kind: str, path: str, query: dict[str, str]
+) -> _Answer:
+    """``GET /users/delta`` and ``/groups/delta``: the first round every object as it is now,
+    later rounds (from a ``$deltatoken``) what changed since, each round paged with
+    ``$skiptoken`` next links and ended by a ``@odata.deltaLink``; ``$deltatoken=latest``
+    only the link ("sync from now"). The query is fixed by the first request: the links
+    carry it inside their tokens."""
+    _refuse(query, "$top", "$expand", "$orderby")
+    context = f"{server.url}/v1.0/$metadata#{kind}"
+    token = query.get("$skiptoken") or query.get("$deltatoken")
+    if token is None:
+        selected = query.get("$select", "")
+        state: dict[str, Any] = {"from": None, "to": server.sequence, "at": 0, "select": selected}
+        state["gen"] = server.token_generation
+    elif token == "latest" and "$deltatoken" in query:
+        latest = {"from": server.sequence, "select": query.get("$select", "")}
+        latest["gen"] = server.token_generation
+        link = f"{server.link_base or server.url}/v1.0{path}?$deltatoken={_state_token(latest)}"
+        return _Answer(200, {"@odata.context": context, "value": [], "@odata.deltaLink": link})
+    else:
+        try:
+            state = json.loads(base64.urlsafe_b64decode(token.encode()))
+            assert isinstance(state, dict)
+        except (ValueError, AssertionError):
+            raise _graph_error(400, "BadRequest", "The delta token is not valid.") from None
+        if "$deltatoken" in query:  # a new round, from where the last one ended
+            state = {**state, "to": server.sequence, "at": 0}
+    if state.get("gen") != server.token_generation:
+        raise _graph_error(
+            410,
+            "syncStateNotFound",
+            "The sync state generation is not found. The delta token is expired and data must "
+            "be synchronized again.",
+        )
+    selected = [p for p in str(state["select"]).split(",") if p]
+    for name in selected:
+        if name not in DELTA_PROPERTIES[kind]:
+            raise _graph_error(
+                400,
+                "Request_BadRequest",
+                f"Could not find a property named '{name}' on type 'microsoft.graph.{kind[:-1]}'.",
+            )
+    items = _delta_items(server, tenant, kind, state["from"], state["to"], selected)
+    at, size = int(state["at"]), server.page_size
+    body: dict[str, Any] = {"@odata.context": context, "value": items[at : at + size]}
+    base = f"{server.link_base or server.url}/v1.0{path}"
+    if at + size < len(items):
+        following = _state_token({**state, "at": at + size})
+        body["@odata.nextLink"] = f"{base}?$skiptoken={following}"
+    else:
+        ended = {"from": state["to"], "select": state["select"], "gen": state["gen"]}
+        body["@odata.deltaLink"] = f"{base}?$deltatoken={_state_token(ended)}"
+    return _Answer(200, body)
+
+
+def _delta_items(
+    server: GraphServer,
+    tenant: Tenant,
+    kind: str,
+    since: int | None,
+    until: int,
+    selected: list[str],
+) -> list[dict[str, Any]]:
+    objects = tenant.users if kind == "users" else tenant.groups
+    odata_type = f"#microsoft.graph.{kind[:-1]}"
+    members = "members" in selected
+    plain = [p for p in selected if p != "members"] or ["id"]
+
+    def whole(object_id: str) -> dict[str, Any]:
+        shown = _project(
+            objects[object_id], {"$select": ",".join(plain)}, DELTA_PROPERTIES[kind], kind[:-1]
+        )
+        record = {"@odata.type": odata_type, **shown}
+        if members:
+            record["members@delta"] = [
+                {"@odata.type": tenant.type_of(m), "id": m}
+                for m in tenant.members.get(object_id, [])
+            ]
+        return record
+
+    if since is None:
+        return [whole(object_id) for object_id in objects]
+    changed: dict[str, set[str]] = {}
+    created: set[str] = set()
+    moved: dict[str, dict[str, str]] = {}
+    for change in server.changes[since:until]:
+        if change.kind == "member" and kind == "groups":
+            changed.setdefault(change.object_id, set())
+            moved.setdefault(change.object_id, {})[change.detail] = change.odata_type
+        elif change.kind == kind[:-1]:
+            properties = set(change.detail.split(",")) if change.detail else set()
+            changed.setdefault(change.object_id, set()).update(properties)
+            if "id" in properties:
+                created.add(change.object_id)
+    items = []
+    for object_id, properties in changed.items():
+        if object_id not in objects:
+            items.append(
+                {"@odata.type": odata_type, "id": object_id, "@removed": {"reason": "changed"}}
+            )
+            continue
+        if object_id in created:
+            items.append(whole(object_id))
+            continue
+        record: dict[str, Any] = {"@odata.type": odata_type, "id": object_id}
+        record.update((p, objects[object_id].get(p)) for p in plain if p in properties)
+        if members and object_id in moved:
+            now = tenant.members.get(object_id, [])
+            record["members@delta"] = [
+                {"@odata.type": member_type, "id": member}
+                if member in now
+                else {"@odata.type": member_type, "id": member, "@removed": {"reason": "deleted"}}
+                for member, member_type in moved[object_id].items()
+            ]
+        items.append(record)
+    return items
 
 
 def _non_governance() -> _Answer:

@@ -3,7 +3,10 @@
 JSON shapes as the API returns them, cursor paging with ``Link`` headers (and ``_links.next``
 where Okta puts it in the body), ``X-Rate-Limit-*`` headers per endpoint with 429s past the
 limit, SSWS tokens and OAuth 2.0 client credentials (private key JWT) with scopes enforced,
-lifecycle and assignment changes, session revocations, admin-role targets, and faults on
+lifecycle and assignment changes, session revocations, admin-role targets, ``lastUpdated`` and
+``lastMembershipUpdated`` kept on changes with the ``filter`` expressions that ask for them, the
+System Log (``/api/v1/logs``: since/until, ascending, paged, 90 days kept) recording the changes
+made through ``Org``'s methods once ``Org.start_log`` was called, and faults on
 demand: a failing or missing endpoint, 429s with or without their headers, a slow answer, an
 answer cut off by a connection reset or truncated whole (``body``), a next link that leads back
 to the first page (``body="loop"``), a server that stops answering mid-collect (``halt``), TLS
@@ -36,6 +39,8 @@ from typing import Any
 
 TOKEN = "00Fake-SSWS-Token-For-Tests-Only_4e1f"
 EPOCH = datetime(2025, 1, 1, tzinfo=UTC)
+LOG_RETENTION = timedelta(days=90)
+"""How far back the System Log answers."""
 
 
 def iso(value: datetime | None) -> str | None:
@@ -70,6 +75,9 @@ class User:
     sessions_revoked: list[bool] = field(default_factory=list)
     """One entry per ``DELETE /api/v1/users/{id}/sessions`` Okta took: whether the OAuth tokens
     went too (``oauthTokens=true``). Okta itself shows no sessions a client could read back."""
+    last_updated: datetime | None = None
+    """None: when created. Okta moves it on a change of profile, status or credentials, not
+    on a sign-in, a factor or a membership."""
 
 
 @dataclass(slots=True)
@@ -80,6 +88,8 @@ class Group:
     description: str | None = None
     members: set[str] = field(default_factory=set)
     roles: list[dict[str, Any]] = field(default_factory=list)
+    last_updated: datetime = EPOCH
+    last_membership_updated: datetime = EPOCH
 
 
 @dataclass(slots=True)
@@ -118,6 +128,11 @@ class Org:
 
     def __init__(self, org_id: str = "00o1example") -> None:
         self.org_id = org_id
+        self.events: list[dict[str, Any]] = []
+        """The System Log, oldest first."""
+        self.logging = False
+        """``start_log``: changes through the methods below are stamped with the time now and
+        logged; before it (building the org) they are stamped EPOCH and not logged."""
         self.users: dict[str, User] = {}
         self.groups: dict[str, Group] = {}
         self.apps: dict[str, App] = {}
@@ -135,6 +150,65 @@ class Org:
             "Default Policy", self.everyone, system=True
         )
 
+    def start_log(self) -> None:
+        self.logging = True
+
+    def now(self) -> datetime:
+        return datetime.now(UTC) if self.logging else EPOCH
+
+    def log(self, event_type: str, *targets: User | Group | App, actor: User | None = None) -> None:
+        """One System Log event as ``/api/v1/logs`` returns it."""
+        if not self.logging:
+            return
+        self._serial += 1
+
+        def ref(obj: User | Group | App) -> dict[str, Any]:
+            if isinstance(obj, User):
+                kind, alternate, name = "User", obj.login, f"{obj.first} {obj.last}".strip()
+            elif isinstance(obj, Group):
+                kind, alternate, name = "UserGroup", "unknown", obj.name
+            else:
+                kind, alternate, name = "AppInstance", obj.name, obj.label
+            return {
+                "id": obj.id,
+                "type": kind,
+                "alternateId": alternate,
+                "displayName": name,
+                "detailEntry": None,
+            }
+
+        who = (
+            ref(actor)
+            if actor is not None
+            else {
+                "id": "00uadmin0000000000",
+                "type": "User",
+                "alternateId": "admin@example.com",
+                "displayName": "Admin",
+                "detailEntry": None,
+            }
+        )
+        self.events.append(
+            {
+                "uuid": f"{self._serial:08x}-0000-11ee-8000-{secrets.token_hex(6)}",
+                "published": iso(datetime.now(UTC)),
+                "eventType": event_type,
+                "version": "0",
+                "severity": "INFO",
+                "legacyEventType": None,
+                "displayMessage": event_type,
+                "actor": who,
+                "client": {"ipAddress": "192.0.2.10", "userAgent": {"rawUserAgent": "test"}},
+                "outcome": {"result": "SUCCESS", "reason": None},
+                "target": [ref(t) for t in targets],
+                "transaction": {"type": "WEB", "id": secrets.token_hex(8), "detail": {}},
+                "debugContext": {"debugData": {}},
+                "authenticationContext": {},
+                "securityContext": {},
+            }
+        )
+        self.touch()
+
     def touch(self) -> None:
         self.version += 1
 
@@ -145,19 +219,26 @@ class Org:
 
     def add_user(self, login: str, *, first: str = "", last: str = "", **fields: Any) -> User:
         email = fields.pop("email", login)
+        if self.logging:
+            fields.setdefault("created", self.now())
         user = User(self._id("00u"), login, first, last, email, **fields)
         self.users[user.id] = user
         self.everyone.members.add(user.id)
+        self.everyone.last_membership_updated = self.now()
+        self.log("user.lifecycle.create", user)
         return user
 
     def add_group(self, name: str, **fields: Any) -> Group:
         group = Group(self._id("00g"), name, **fields)
+        group.last_updated = group.last_membership_updated = self.now()
         self.groups[group.id] = group
+        self.log("group.lifecycle.create", group)
         return group
 
     def add_app(self, label: str, name: str = "", **fields: Any) -> App:
         app = App(self._id("0oa"), label, name or label.lower().replace(" ", "_"), **fields)
         self.apps[app.id] = app
+        self.log("application.lifecycle.create", app)
         return app
 
     def add_password_policy(self, name: str, *groups: Group, **fields: Any) -> PasswordPolicy:
@@ -214,19 +295,120 @@ class Org:
         }
         if targets["groups"] or targets["apps"]:
             self.role_targets[role["id"]] = targets
+        if isinstance(target, User):
+            self.log("user.account.privilege.grant", target)
+        else:
+            self.log("group.privilege.grant", target)
         self.touch()
         return role
 
     def add_member(self, group: Group, *users: User) -> None:
         group.members.update(user.id for user in users)
+        group.last_membership_updated = self.now()
+        for user in users:
+            self.log("group.user_membership.add", user, group)
+        self.touch()
+
+    def remove_member(self, group: Group, *users: User) -> None:
+        group.members.difference_update(user.id for user in users)
+        group.last_membership_updated = self.now()
+        for user in users:
+            self.log("group.user_membership.remove", user, group)
         self.touch()
 
     def assign_app(self, app: App, *targets: User | Group, at: datetime = EPOCH) -> None:
         for target in targets:
             if isinstance(target, User):
                 app.direct[target.id] = at
+                self.log("application.user_membership.add", target, app)
             else:
                 app.groups.append(target.id)
+                self.log("group.application_assignment.add", app, target)
+        self.touch()
+
+    def unassign_app(self, app: App, target: User | Group) -> None:
+        if isinstance(target, User):
+            del app.direct[target.id]
+            self.log("application.user_membership.remove", target, app)
+        else:
+            app.groups.remove(target.id)
+            self.log("group.application_assignment.remove", app, target)
+        self.touch()
+
+    _LIFECYCLE = {
+        "DEPROVISIONED": "user.lifecycle.deactivate",
+        "SUSPENDED": "user.lifecycle.suspend",
+        "ACTIVE": "user.lifecycle.activate",
+    }
+
+    def update_user(self, user: User, **fields: Any) -> None:
+        """A change to the user's profile or status, as an administrator makes it."""
+        before = user.status
+        for name, value in fields.items():
+            setattr(user, name, value)
+        user.last_updated = self.now()
+        if user.status != before:
+            event = self._LIFECYCLE.get(user.status, "user.lifecycle.activate")
+            if before == "SUSPENDED" and user.status == "ACTIVE":
+                event = "user.lifecycle.unsuspend"
+            elif before == "DEPROVISIONED":
+                event = "user.lifecycle.reactivate"
+            self.log(event, user)
+        if set(fields) - {"status"}:
+            self.log("user.account.update_profile", user)
+        self.touch()
+
+    def sign_in(self, user: User) -> None:
+        """A sign-in: ``lastLogin`` moves, ``lastUpdated`` does not."""
+        user.last_login = self.now()
+        self.log("user.session.start", actor=user)
+
+    def enroll_factor(self, user: User, kind: str) -> None:
+        user.factors.append((kind, "ACTIVE"))
+        self.log("user.mfa.factor.activate", user, actor=user)
+
+    def remove_factor(self, user: User, kind: str) -> None:
+        user.factors = [f for f in user.factors if f[0] != kind]
+        self.log("user.mfa.factor.deactivate", user)
+
+    def reset_factors(self, user: User) -> None:
+        user.factors = []
+        self.log("user.mfa.factor.reset_all", user)
+
+    def delete_user(self, user: User) -> None:
+        """Deleted for good (Okta deletes only deactivated users): gone from its groups and
+        apps too."""
+        del self.users[user.id]
+        for group in self.groups.values():
+            if user.id in group.members:
+                group.members.discard(user.id)
+                group.last_membership_updated = self.now()
+        for app in self.apps.values():
+            app.direct.pop(user.id, None)
+        self.log("user.lifecycle.delete.initiated", user)
+        self.touch()
+
+    def update_group(self, group: Group, **fields: Any) -> None:
+        for name, value in fields.items():
+            setattr(group, name, value)
+        group.last_updated = self.now()
+        self.log("group.profile.update", group)
+        self.touch()
+
+    def delete_group(self, group: Group) -> None:
+        del self.groups[group.id]
+        for app in self.apps.values():
+            if group.id in app.groups:
+                app.groups.remove(group.id)
+        for targets in self.role_targets.values():
+            if group.id in targets["groups"]:
+                targets["groups"].remove(group.id)
+        self.log("group.lifecycle.delete", group)
+        self.touch()
+
+    def delete_app(self, app: App) -> None:
+        del self.apps[app.id]
+        self.log("application.lifecycle.delete", app)
         self.touch()
 
     def user(self, login: str) -> User:
@@ -306,7 +488,7 @@ class Render:
             "activated": iso(user.created) if user.status != "STAGED" else None,
             "statusChanged": iso(user.created),
             "lastLogin": iso(user.last_login),
-            "lastUpdated": iso(user.created),
+            "lastUpdated": iso(user.last_updated or user.created),
             "passwordChanged": iso(user.password_changed) if user.provider == "OKTA" else None,
             "type": {"id": "oty1example"},
             "profile": profile,
@@ -318,8 +500,8 @@ class Render:
         return {
             "id": group.id,
             "created": iso(EPOCH),
-            "lastUpdated": iso(EPOCH),
-            "lastMembershipUpdated": iso(EPOCH),
+            "lastUpdated": iso(group.last_updated),
+            "lastMembershipUpdated": iso(group.last_membership_updated),
             "objectClass": ["okta:user_group"],
             "type": group.type,
             "profile": {"name": group.name, "description": group.description},
@@ -561,11 +743,13 @@ ROUTES = [
     _route("GET", "/api/v1/apps/{app}/groups", "okta.apps.read", "app_groups"),
     _route("GET", "/api/v1/iam/assignees/users", "okta.roles.read", "assignees"),
     _route("GET", "/api/v1/policies", "okta.policies.read", "list_policies"),
+    _route("GET", "/api/v1/logs", "okta.logs.read", "logs"),
 ]
 _MAX_LIMIT = {
     "/api/v1/groups/{group}/users": 1000,
     "/api/v1/apps/{app}/users": 500,
     "/api/v1/groups": 10000,
+    "/api/v1/logs": 1000,
 }
 
 
@@ -675,6 +859,8 @@ class OktaServer:
         self.refused_scopes: set[str] = set()
         """Scopes the SSWS token's administrator lacks (a custom admin role without that
         permission): calls that need one answer 403 E0000006, as Okta does."""
+        self.log_retention = LOG_RETENTION
+        """How far back ``since`` may reach in ``/api/v1/logs``."""
         self.assignees_available = True
         """False: ``/api/v1/iam/assignees/users`` answers 404, as in older orgs, some tiers,
         and behind proxies that do not pass it."""
@@ -1026,22 +1212,18 @@ class OktaServer:
         return app
 
     def _list_users(self, params: dict[str, str], query: dict[str, str], headers: Any) -> Any:
-        wanted: frozenset[str] | None = None
-        if "filter" in query:
-            statuses = re.findall(r'status eq "([A-Z_]+)"', query["filter"])
-            if not statuses:
-                raise HttpError(400, "E0000031", "Invalid search criteria.")
-            wanted = frozenset(statuses)
+        expression = query.get("filter")
+        test = _filter(expression, _USER_FIELDS) if expression else None
 
         def build() -> list[tuple[str, Any]]:
             # Without a filter, Okta leaves deactivated users out.
             return [
                 (u.id, u)
                 for u in self.org.users.values()
-                if (u.status in wanted if wanted is not None else u.status != "DEPROVISIONED")
+                if (test(u) if test is not None else u.status != "DEPROVISIONED")
             ]
 
-        listing = self._cached(("users", wanted), build)
+        listing = self._cached(("users", expression), build)
         page, next_url = self._page("/api/v1/users", query, listing, "/api/v1/users")
         links = "omitCredentialsLinks" not in headers.get("Content-Type", "")
         render = self._render()
@@ -1089,15 +1271,15 @@ class OktaServer:
                     "E0000001",
                     "Api validation failed: Cannot suspend a user that is not active",
                 )
-            user.status = "SUSPENDED"
+            self.org.update_user(user, status="SUSPENDED")
         elif op == "deactivate":
             if user.status == "DEPROVISIONED":
                 raise HttpError(400, "E0000001", "Api validation failed: the user is deactivated")
-            user.status = "DEPROVISIONED"
+            self.org.update_user(user, status="DEPROVISIONED")
         elif op == "unsuspend":
             if user.status != "SUSPENDED":
                 raise HttpError(400, "E0000001", "Api validation failed: the user is not suspended")
-            user.status = "ACTIVE"
+            self.org.update_user(user, status="ACTIVE")
         else:
             raise _not_found(op)
         self.org.touch()
@@ -1112,7 +1294,12 @@ class OktaServer:
         return 204, None, None
 
     def _list_groups(self, params: dict[str, str], query: dict[str, str], headers: Any) -> Any:
-        listing = self._cached("groups", lambda: [(g.id, g) for g in self.org.groups.values()])
+        expression = query.get("filter")
+        test = _filter(expression, _GROUP_FIELDS) if expression else None
+        listing = self._cached(
+            ("groups", expression),
+            lambda: [(g.id, g) for g in self.org.groups.values() if test is None or test(g)],
+        )
         page, next_url = self._page("/api/v1/groups", query, listing, "/api/v1/groups")
         render = self._render()
         return 200, [render.group(g) for g in page], next_url
@@ -1141,8 +1328,7 @@ class OktaServer:
             raise HttpError(
                 400, "E0000001", f"Api validation failed: cannot change a {group.type} group"
             )
-        group.members.discard(user.id)
-        self.org.touch()
+        self.org.remove_member(group, user)
         return 204, None, None
 
     def _list_apps(self, params: dict[str, str], query: dict[str, str], headers: Any) -> Any:
@@ -1178,8 +1364,7 @@ class OktaServer:
             if user.id in self.org.app_users(app):
                 raise HttpError(403, "E0000006", "Cannot remove a user assigned through a group")
             raise _not_found(f"{app.id}/{user.id}")
-        del app.direct[user.id]
-        self.org.touch()
+        self.org.unassign_app(app, user)
         return 204, None, None
 
     def _app_groups(self, params: dict[str, str], query: dict[str, str], headers: Any) -> Any:
@@ -1274,6 +1459,107 @@ class OktaServer:
         page, next_url = self._page("/api/v1/policies", query, listing, "/api/v1/policies")
         render = self._render()
         return 200, [render.password_policy(p, priority) for priority, p in page], next_url
+
+    def _logs(self, params: dict[str, str], query: dict[str, str], headers: Any) -> Any:
+        """The System Log: events published from ``since`` (default 7 days back) to before
+        ``until``. Bounded (``until`` given): a next link while more remain; polling (no
+        ``until``): always a next link, as Okta does, the client stopping on an empty page."""
+        now = datetime.now(UTC)
+        until = _when(query, "until") or now
+        since = _when(query, "since") or until - timedelta(days=7)
+        if since < now - self.log_retention:
+            raise HttpError(
+                400,
+                "E0000001",
+                "Api validation failed: since: The date must be within the last 90 days "
+                "(the System Log keeps 90 days of events)",
+            )
+        order = query.get("sortOrder", "ASCENDING")
+        if order not in ("ASCENDING", "DESCENDING"):
+            raise HttpError(400, "E0000001", "Api validation failed: sortOrder")
+
+        def build() -> list[tuple[str, Any]]:
+            kept = []
+            for number, event in enumerate(self.org.events):
+                published = datetime.fromisoformat(event["published"])
+                if since <= published < until:
+                    key = f"{number:010d}"
+                    kept.append((key if order == "ASCENDING" else f"{-number:011d}", event))
+            return kept
+
+        listing = self._cached(("logs", since, until, order), build)
+        page, next_url = self._page("/api/v1/logs", query, listing, "/api/v1/logs")
+        if next_url is None and "until" not in query:
+            keys, after = listing[0], query.get("after")
+            first = bisect.bisect_right(keys, after) if after else 0
+            cursor = keys[first + len(page) - 1] if page else after
+            follow = {**query, **({"after": cursor} if cursor else {})}
+            encoded = urllib.parse.urlencode(follow, quote_via=urllib.parse.quote)
+            next_url = f"{self.url}/api/v1/logs?{encoded}"
+        return 200, page, next_url
+
+
+def _when(query: dict[str, str], name: str) -> datetime | None:
+    value = query.get(name)
+    if value is None:
+        return None
+    try:
+        return datetime.fromisoformat(value).astimezone(UTC)
+    except ValueError:
+        raise HttpError(400, "E0000001", f"Api validation failed: {name}") from None
+
+
+_USER_FIELDS: dict[str, Callable[[Any], Any]] = {
+    "status": lambda u: u.status,
+    "id": lambda u: u.id,
+    "lastUpdated": lambda u: u.last_updated or u.created,
+    "profile.login": lambda u: u.login,
+    "profile.email": lambda u: u.email,
+    "profile.firstName": lambda u: u.first,
+    "profile.lastName": lambda u: u.last,
+}
+_GROUP_FIELDS: dict[str, Callable[[Any], Any]] = {
+    "id": lambda g: g.id,
+    "type": lambda g: g.type,
+    "lastUpdated": lambda g: g.last_updated,
+    "lastMembershipUpdated": lambda g: g.last_membership_updated,
+}
+_TERM = re.compile(r'^\s*([\w.]+)\s+(eq|gt|ge|lt|le)\s+"([^"]*)"\s*$')
+
+
+def _filter(expression: str, fields: dict[str, Callable[[Any], Any]]) -> Callable[[Any], bool]:
+    """An Okta ``filter`` expression (terms ``attr op "value"`` joined by ``and``, binding
+    first, and ``or``; no parentheses) as a test; what it cannot read answers 400 E0000031."""
+    alternatives = []
+    for part in re.split(r"\s+or\s+", expression.strip()):
+        terms = []
+        for text in re.split(r"\s+and\s+", part):
+            match = _TERM.match(text)
+            if match is None or match.group(1) not in fields:
+                raise HttpError(400, "E0000031", "Invalid search criteria.")
+            name, op, raw = match.groups()
+            value: Any = raw
+            if name in ("lastUpdated", "lastMembershipUpdated"):
+                try:
+                    value = datetime.fromisoformat(raw).astimezone(UTC)
+                except ValueError:
+                    raise HttpError(400, "E0000031", "Invalid search criteria.") from None
+            terms.append((fields[name], op, value))
+        alternatives.append(terms)
+    compare: dict[str, Callable[[Any, Any], bool]] = {
+        "eq": lambda a, b: bool(a == b),
+        "gt": lambda a, b: a is not None and bool(a > b),
+        "ge": lambda a, b: a is not None and bool(a >= b),
+        "lt": lambda a, b: a is not None and bool(a < b),
+        "le": lambda a, b: a is not None and bool(a <= b),
+    }
+
+    def test(obj: Any) -> bool:
+        return any(
+            all(compare[op](get(obj), value) for get, op, value in terms) for terms in alternatives
+        )
+
+    return test
 
 
 def _self_signed(folder: Path) -> tuple[Path, Path]:
