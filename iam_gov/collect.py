@@ -46,9 +46,14 @@ def build_connector(system: str, options: Any) -> Connector[Any]:
 
 @dataclass(frozen=True)
 class Collected:
+    """A system read and stored. Its snapshot is not kept: at a large company each is
+    hundreds of megabytes, and what comes next (evaluation) reads the store."""
+
     system: str
     snapshot_id: int
-    snapshot: SystemSnapshot
+    complete: bool
+    stored: str
+    """What a progress line says of it: ``stored 12 accounts, 40 grants``."""
 
 
 @dataclass(frozen=True)
@@ -78,7 +83,7 @@ class CollectResult:
 
     def incomplete(self) -> list[str]:
         """The systems stored this time whose snapshot is incomplete."""
-        return [c.system for c in self.collected if not c.snapshot.complete]
+        return [c.system for c in self.collected if not c.complete]
 
     def problem_lines(self) -> list[str]:
         """``system: problem`` for every problem of every failed system."""
@@ -124,7 +129,7 @@ def collect_each(
                 shown.failed(outcome.reason)
             else:
                 result.collected.append(outcome)
-                shown.done(_stored_words(outcome.snapshot))
+                shown.done(outcome.stored)
     return result
 
 
@@ -243,7 +248,7 @@ def _store_snapshot(store: Store, name: str, snapshot: SystemSnapshot) -> Collec
         if snapshot.people:
             details["people_changed"] = record_changes(conn, sid, snapshot)
         audit.append(conn, "collect", name, details)
-    return Collected(name, sid, snapshot)
+    return Collected(name, sid, snapshot.complete, _stored_words(snapshot))
 
 
 def _record_failure(store: Store, name: str, problems: Sequence[str], error: IamGovError) -> Failed:

@@ -25,17 +25,20 @@ def verify_run(
 ) -> tuple[list[str], list[str]]:
     """(access still present, systems that could not be read again), each in sentences."""
     from iam_gov.collect import collect
+    from iam_gov.store.snapshots import load_snapshot
 
     acted = [r for r in results if r.outcome in {"done", "noop"}]
     still: list[str] = []
     unverified: list[str] = []
     for system in sorted({r.step.action.system for r in acted}):
         try:
-            snapshot = collect(config, store, [system], factory=factory)[0].snapshot
+            stored = collect(config, store, [system], factory=factory)[0]
         except IamGovError as exc:
             first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             unverified.append(f"{system}: could not be read again: {printable(first)}")
             continue
+        with store.reading() as conn:
+            snapshot = load_snapshot(conn, stored.snapshot_id, documents=False)
         if not snapshot.complete:
             unverified.append(
                 f"{system}: read again, but incompletely ({len(snapshot.errors)} problem(s)): "
