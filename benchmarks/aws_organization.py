@@ -317,17 +317,23 @@ def analyse(folder: Path) -> dict[str, Any]:
     options = AWSOptions(type="aws", mode="export", organization_folder=folder)
     snapshot = AWSConnector("aws-org", options).collect()
     collected = time.perf_counter()
-    view = view_of_snapshot(snapshot)
-    state = _state(view, folder)
-    findings, _skipped = run_rules(state, all_rules())
-    done = time.perf_counter()
-    per_rule = Counter(f.rule_id for f in findings)
-    return {
+    read = {
         "accounts in the snapshot": len(
             snapshot.settings.get("organization", {}).get("accounts", {})
         ),
         "principals": len(snapshot.accounts),
         "complete": snapshot.complete,
+    }
+    view = view_of_snapshot(snapshot)
+    # The snapshot as collected is let go, as ``iam-gov run`` does once it is stored: the
+    # evaluation works on the view.
+    del snapshot
+    state = _state(view, folder)
+    findings, _skipped = run_rules(state, all_rules())
+    done = time.perf_counter()
+    per_rule = Counter(f.rule_id for f in findings)
+    return {
+        **read,
         "collect s": round(collected - started, 2),
         "analysis and rules s": round(done - collected, 2),
         "findings": dict(sorted(per_rule.items())),

@@ -256,6 +256,7 @@ def run_rules(
     skipped: dict[str, str] = {}
     found_expected: dict[str, list[ExpectedHit]] = {}
     together: dict[Any, list[tuple[str, Rule, BaseModel]]] = {}
+    alone: list[tuple[str, Rule, BaseModel]] = []
     for rule_id, rule in sorted(rules.items()):
         settings = state.policy.rules.get(rule_id)
         if settings is not None and not settings.enabled:
@@ -270,12 +271,16 @@ def run_rules(
         params = settings.params if settings is not None else rule.params()
         if rule.parts is not None:
             together.setdefault(rule.parts, []).append((rule_id, rule, params))
-            continue
-        _take(findings, found_expected, rule_id, rule, rule.check(state, params))
+        else:
+            alone.append((rule_id, rule, params))
+    # The rules run by parts first: what their analysis keeps between parts is let go when
+    # the last part is done, before the other rules add their findings.
     for parts, group in together.items():
         for _part in parts(state):
             for rule_id, rule, params in group:
                 _take(findings, found_expected, rule_id, rule, rule.check(state, params))
+    for rule_id, rule, params in alone:
+        _take(findings, found_expected, rule_id, rule, rule.check(state, params))
     if expected is not None:
         for rule_id in sorted(found_expected):
             hits = found_expected[rule_id]

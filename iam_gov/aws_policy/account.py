@@ -334,17 +334,21 @@ class AccountModel:
             other._account_arns = self._account_arns
         return other
 
-    def forget_work(self) -> None:
+    def forget_work(self, *, everything: bool = False) -> None:
         """Let go of what was worked out for principals (policy sets and their decisions,
-        role assumption and reach, the escalation module's memos), keeping what was read
-        (compiled documents, trusts, indexes): asked again, it is worked out again."""
-        for cache in (
+        the escalation module's memos but ``LASTING_MEMOS``), keeping what was read
+        (compiled documents, trusts, indexes) and role reach; ``everything``: those too, and
+        what rules kept (``lasting``). Asked again, it is worked out again."""
+        caches: list[dict[Any, Any]] = [
             self._sets,
             self._by_principal,
             self._masks,
             self._trust_known,
             self._shared_known,
-        ):
+        ]
+        if everything:
+            caches += [self._edges, self._reach_of, self._reach, self.memo, self.lasting]
+        for cache in caches:
             cache.clear()
         for name, memo in self.memo.items():
             if name not in LASTING_MEMOS:

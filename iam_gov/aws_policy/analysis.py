@@ -135,7 +135,7 @@ def by_account(state: EvaluationState) -> Iterator[tuple[str, str]]:
                 yield (view.name, account_id)
             finally:
                 _SCOPE.reset(token)
-                analysis.forget_work()
+                analysis.forget_work(everything=i == len(accounts) - 1)
 
 
 def _complete_after(analysis: AwsAccount, accounts: list[str]) -> dict[str, int]:
