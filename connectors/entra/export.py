@@ -49,6 +49,7 @@ from iam_gov.connectors.entra.records import (
     RoleEligibility,
     ServicePrincipal,
     TenantData,
+    cycle_collector_paused,
     is_object_id,
     parse_records,
     pim_capable,
@@ -213,6 +214,11 @@ def read_export(folder: Path, *, pim: bool = True) -> tuple[TenantData, list[Pat
     accounts (sign-in activity, MFA registration, domains) is noted."""
     if not folder.is_dir():
         raise SourceError(f"{folder}: no such folder (the Entra export folder)")
+    with cycle_collector_paused():
+        return _read(folder, pim)
+
+
+def _read(folder: Path, pim: bool) -> tuple[TenantData, list[Path]]:
     reader = _Reader(folder)
     reader.inventory()
     data = reader.data

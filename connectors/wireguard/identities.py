@@ -65,6 +65,8 @@ _NAME = re.compile(
 )
 _EMAIL_KEY = re.compile(r"^#+\s*(?:-WGP-\s*)?(?:e-?mail|mail)\s*[=:]\s*(\S+)\s*$", re.IGNORECASE)
 _EMAIL = re.compile(r"^[^\s@]+@[^\s@]+\.[^\s@]+$")
+_SHELL_QUOTING = re.compile(r"[\"'\\]")
+_SHELL_SPACE = re.compile(r"[ \t\r\n]+")
 _LOGIN = re.compile(r"^[A-Za-z][A-Za-z0-9._-]{0,63}$")
 _NOTE_IN_PARENS = re.compile(r"^(.*?)\s*\(([^()]*)\)$")
 _NOTE_AFTER_DASH = re.compile(r"^(.*?)\s+[-\u2013\u2014]+\s+(.*)$")
@@ -174,7 +176,7 @@ def _explicit(number: int, text: str) -> tuple[Identity, list[ConfProblem]]:
         return ConfProblem(number, f"iam-gov comment: {message}", incomplete=False)
 
     try:
-        tokens = shlex.split(text, comments=False, posix=True)
+        tokens = _words(text)
     except ValueError:
         return Identity(), [problem("a quote is not closed")]
     values: dict[str, str] = {}
@@ -208,6 +210,15 @@ def _explicit(number: int, text: str) -> tuple[Identity, list[ConfProblem]]:
         ),
         problems,
     )
+
+
+def _words(text: str) -> list[str]:
+    """``shlex.split(text)``, without its character-by-character reading for the usual comment
+    with no quote or backslash: then its words are what is between its white space (shlex's:
+    space, tab, CR and LF only)."""
+    if _SHELL_QUOTING.search(text) is None:
+        return [word for word in _SHELL_SPACE.split(text) if word]
+    return shlex.split(text, comments=False, posix=True)
 
 
 def _implicit(text: str) -> Identity:
