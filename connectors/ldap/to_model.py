@@ -23,6 +23,7 @@ from iam_gov.connectors.ldap.entry import (
     UserFacts,
     clean,
     dn_key,
+    no_cycle_collection,
 )
 from iam_gov.connectors.ldap.openldap import PPOLICY_ATTRIBUTES, ppolicy_password_policy
 from iam_gov.connectors.shared.snapshot import ordered_snapshot
@@ -60,9 +61,10 @@ def build_snapshot(
     """``origin`` names where the entries came from in problems (a file, a server)."""
     builder = _SnapshotBuilder(system, flavor, origin, collected_at, list(collected.errors))
     builder.complete = collected.complete
-    builder.users(collected.users, collected.password_holders)
-    builder.groups(collected.groups)
-    builder.memberships()
+    with no_cycle_collection():
+        builder.users(collected.users, collected.password_holders)
+        builder.groups(collected.groups)
+        builder.memberships()
     policy, notes = password_policy(flavor.name, collected, origin)
     if policy is not None:
         settings = {**settings, "password_policy": policy}
@@ -102,6 +104,27 @@ class _SnapshotBuilder:
     group_facts: dict[str, GroupFacts] = field(default_factory=dict)
     group_by_dn: dict[str, str] = field(default_factory=dict)
     group_dns: dict[str, str] = field(default_factory=dict)
+    dn_keys: dict[str, str] = field(default_factory=dict)
+    """``dn_key`` of the DNs met, as written: a member DN is mostly a user's, spelled alike."""
+    domain_keys: dict[str, str] = field(default_factory=dict)
+    """``dn_key`` of the domain of the entries under each parent DN met."""
+
+    def _key(self, dn: str) -> str:
+        key = self.dn_keys.get(dn)
+        if key is None:
+            key = self.dn_keys[dn] = dn_key(dn)
+        return key
+
+    def _domain_key(self, dn: str) -> str:
+        # An entry whose first RDN is not a DC= one is in the domain of its parent: found by
+        # the parent's DN, which users share.
+        first, _, parent = dn.partition(",")
+        if first.partition("=")[0].strip().casefold() == "dc":
+            return dn_key(domain_dn(dn))
+        key = self.domain_keys.get(parent)
+        if key is None:
+            key = self.domain_keys[parent] = dn_key(domain_dn(dn))
+        return key
 
     def _problem(self, entry: Entry, message: str) -> None:
         # Every problem leaves something unknown, and unknown must never read as removed.
@@ -136,7 +159,7 @@ class _SnapshotBuilder:
 
     def users(self, entries: Iterable[Entry], password_holders: set[str] | None) -> None:
         for entry in entries:
-            key = dn_key(entry.dn)
+            key = self._key(entry.dn)
             if password_holders is None:
                 has_password = entry.has("userPassword")
             else:
@@ -156,7 +179,7 @@ class _SnapshotBuilder:
             self.users_by_login.setdefault(facts.login.casefold(), []).append(facts.native_id)
             if facts.primary_group is not None:
                 domain_sid, rid = facts.primary_group
-                where = dn_key(domain_dn(entry.dn))
+                where = self._domain_key(entry.dn)
                 self.primary_groups[facts.native_id] = (domain_sid, rid, where)
         if (
             self.flavor.name == "openldap"
@@ -208,7 +231,7 @@ class _SnapshotBuilder:
             if facts is None:
                 continue
             self.group_facts[facts.native_id] = facts
-            self.group_by_dn[dn_key(entry.dn)] = facts.native_id
+            self.group_by_dn[self._key(entry.dn)] = facts.native_id
             self.group_dns[facts.native_id] = entry.dn
 
     def memberships(self) -> None:
@@ -216,7 +239,7 @@ class _SnapshotBuilder:
         parents: dict[str, set[str]] = {}
         for group_id, facts in self.group_facts.items():
             for member in facts.members:
-                key = dn_key(member)
+                key = self._key(member)
                 if key in self.user_by_dn:
                     direct.setdefault(self.user_by_dn[key], set()).add(group_id)
                 elif key in self.group_by_dn:
@@ -263,7 +286,7 @@ class _SnapshotBuilder:
                 rid = facts.sid[1]
             if rid is not None:
                 dn = self.group_dns[gid]
-                key = (dn_key(domain_dn(dn)), rid)
+                key = (self._domain_key(dn), rid)
                 # A group known by its SID wins over one known only by its name.
                 if key not in by_rid or facts.sid is not None:
                     by_rid[key] = gid
