@@ -64,14 +64,17 @@ from iam_gov.connectors.okta.records import (
     UNKNOWN_GROUPS,
     UNKNOWN_ROLES,
     UNKNOWN_USERS,
+    ItemProblem,
     OktaData,
     OktaUser,
     RecordError,
     assignee_ids,
     member_ids,
+    note_problems,
     parse_app,
     parse_app_group,
     parse_app_user,
+    parse_each,
     parse_factor_kinds,
     parse_group,
     parse_items,
@@ -80,6 +83,7 @@ from iam_gov.connectors.okta.records import (
     parse_role,
     parse_user,
 )
+from iam_gov.connectors.shared.bulk import collector_paused
 from iam_gov.connectors.shared.files import BadFile
 from iam_gov.errors import SourceError
 from iam_gov.model import SnapshotError
@@ -105,6 +109,8 @@ _WORDS = {
     "app": {"group": APP_GROUPS, "user": APP_USERS, "member": APP_USERS},
     "user": {"factor": FACTORS, "role": ROLES},
 }
+# Not read by the index: what they hold does not decide what they are taken for.
+_BY_NAME = frozenset({*_NAMED, ROLE_ASSIGNEES})
 _LIST_WORDS = {"user": "users", "deprovisioned": "users", "group": "groups", "app": "apps"}
 _DEPROVISIONED_WORDS = frozenset({"deprovisioned", "deactivated"})
 
@@ -126,16 +132,18 @@ def read_export(
             f"{USERS}, {GROUPS}, {APPS} …)"
         )
     skip = frozenset({password_policies}) if password_policies is not None else frozenset()
-    reader = _ExportReader(folder, OktaData(), employee_id_attribute, ix.index_folder(folder, skip))
-    reader.sort()
-    user_files = reader.users()
-    reader.groups()
-    reader.apps()
-    if collect_factors:
-        reader.factors()
-    reader.roles()
-    reader.password_policies(password_policies)
-    reader.leftovers()
+    with collector_paused():
+        files = ix.index_folder(folder, skip, by_name=_BY_NAME)
+        reader = _ExportReader(folder, OktaData(), employee_id_attribute, files)
+        reader.sort()
+        user_files = reader.users()
+        reader.groups()
+        reader.apps()
+        if collect_factors:
+            reader.factors()
+        reader.roles()
+        reader.password_policies(password_policies)
+        reader.leftovers()
     return reader.data, user_files
 
 
@@ -221,7 +229,7 @@ class _ExportReader:
         (and the problem said) when none does or two disagree."""
         claims = self.parts.get((part.kind, object_id), [])
         self.used.update(f.path for f in claims)
-        if len(claims) <= 1 or len({c.digest for c in claims}) == 1:
+        if len(claims) <= 1 or len({c.digest() for c in claims}) == 1:
             return claims[0] if claims else None
         numbered = [c.page_number() for c in claims]
         if all(numbered) and len({n[0] for n in numbered if n}) == 1:
@@ -266,9 +274,7 @@ class _ExportReader:
         items: list[Any] = []
         for file in files:
             try:
-                if file.error is not None:
-                    raise file.error
-                items.extend(list_items(file.path))
+                items.extend(file.items())
             except BadFile as exc:
                 problem = exc.as_problem(object_id)
                 data.errors.append(problem.model_copy(update={"consequence": part.consequence}))
@@ -280,11 +286,33 @@ class _ExportReader:
         self, part: PerObject, object_id: str, what: str, parse: Callable[[Any], T]
     ) -> list[T] | None:
         """The records of one object's part, each parsed; None if it cannot be read."""
-        items = self._per_object(part, object_id, what)
-        if items is None:
-            return None
+        parsed: list[T | ItemProblem] | None = self._preread(part, object_id, parse)
+        if parsed is None:
+            items = self._per_object(part, object_id, what)
+            if items is None:
+                return None
+            parsed = parse_each(items, parse)
         source = self._source(part, object_id)
-        return parse_items(items, parse, self.data, source, consequence=part.consequence)
+        return note_problems(parsed, self.data, source, consequence=part.consequence)
+
+    def _preread(self, part: PerObject, object_id: str, parse: object) -> Any:
+        """What the index made of the one file holding an object's part, when it parsed it
+        with ``parse`` (``ix.Preread``); else None, and the part is read as the files say."""
+        claims = self.parts.get((part.kind, object_id), ())
+        if len(claims) != 1 or claims[0].pre is None or claims[0].pre.parse is not parse:
+            return None
+        self.used.add(claims[0].path)
+        return claims[0].pre.items
+
+    def _members(self, group_id: str, what: str) -> list[str] | None:
+        """A group's members: their ids as the index read them, when every one is a listed
+        user's (the common case); else each member read from its record."""
+        ids = self._preread(MEMBERS, group_id, ix.MEMBER_IDS)
+        users = self.data.users
+        if ids is not None and all(isinstance(i, str) and i in users for i in ids):
+            return list(ids)
+        members = self._parsed(MEMBERS, group_id, what, self._member)
+        return None if members is None else member_ids(members, self.data)
 
     def _source(self, part: PerObject, object_id: str) -> str:
         claims = self.parts.get((part.kind, object_id))
@@ -295,9 +323,7 @@ class _ExportReader:
     def _list(self, name: str) -> Iterable[tuple[IndexedFile, list[Any]]]:
         for file in self.lists.get(name, ()):
             self.used.add(file.path)
-            if file.error is not None:
-                raise file.error
-            yield file, list_items(file.path)
+            yield file, file.items()
 
     def users(self) -> list[Path]:
         data = self.data
@@ -358,9 +384,9 @@ class _ExportReader:
         self.tie()
         for group in data.groups.values():
             what = f"group {group.name}"
-            members = self._parsed(MEMBERS, group.id, what, self._member)
+            members = self._members(group.id, what)
             if members is not None:
-                data.members[group.id] = member_ids(members, data)
+                data.members[group.id] = members
             roles = self._parsed(GROUP_ROLES, group.id, what, parse_role)
             if roles is not None:
                 data.group_roles[group.id] = roles
@@ -389,18 +415,24 @@ class _ExportReader:
         for user in sorted(self.data.users.values(), key=lambda u: u.id):
             if not user.can_sign_in:
                 continue
-            items = self._per_object(FACTORS, user.id, user.login)
-            if items is None:
-                continue
-            try:
-                self.data.factors[user.id] = parse_factor_kinds(items)
-            except RecordError as exc:
+            kinds = self._preread(FACTORS, user.id, parse_factor_kinds)
+            if kinds is None:
+                items = self._per_object(FACTORS, user.id, user.login)
+                if items is None:
+                    continue
+                try:
+                    kinds = parse_factor_kinds(items)
+                except RecordError as exc:
+                    kinds = exc
+            if isinstance(kinds, RecordError):
                 self.data.problem(
                     self._source(FACTORS, user.id),
-                    str(exc),
+                    str(kinds),
                     record=user.id,
                     consequence=FACTORS.consequence,
                 )
+            else:
+                self.data.factors[user.id] = kinds
 
     def roles(self) -> None:
         """The roles of every user the assignee list names; and of any other user whose

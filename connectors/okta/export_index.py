@@ -14,17 +14,20 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
-from iam_gov.connectors.shared.files import (
-    BadFile,
-    json_documents,
-    read_source,
-    read_source_text,
+from iam_gov.connectors.okta.records import (
+    RecordError,
+    parse_app_group,
+    parse_app_user,
+    parse_each,
+    parse_factor_kinds,
+    parse_role,
 )
+from iam_gov.connectors.shared.files import BadFile, json_documents, read_source
 
 # Kinds of content.
 USER_BODIES = "users"
@@ -46,17 +49,18 @@ _TOKEN = re.compile(r"[^A-Za-z0-9]+")
 _PAGE = re.compile(r"(?:page|part|p)[-_]?(\d+)", re.IGNORECASE)
 
 
-def read_pages(path: Path) -> list[Any]:
+def read_pages(path: Path, content: bytes | None = None) -> list[Any]:
     """The response bodies in a file: one JSON document, or several one after the other.
+    ``content``: the file's bytes, when already read.
 
     A single JSON array whose items are all arrays is taken to be a list of pages too (what
     ``jq -s`` makes of several)."""
+    if content is None:
+        content = _read(path)
     try:
-        text = read_source_text(path, "an Okta API response")
-    except BadFile:
-        if path.exists():
-            raise
-        raise BadFile(path, "file not found") from None
+        text = content.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise BadFile(path, f"not UTF-8 text (byte {exc.start})") from None
     pages = json_documents(text, path)
     if not pages:
         raise BadFile(path, "the file is empty")
@@ -64,6 +68,15 @@ def read_pages(path: Path) -> list[Any]:
     if isinstance(single, list) and single and all(isinstance(p, list) for p in single):
         return list(single)
     return pages
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return read_source(path, "an Okta API response")
+    except BadFile:
+        if path.exists():
+            raise
+        raise BadFile(path, "file not found") from None
 
 
 def list_items(path: Path) -> list[Any]:
@@ -80,17 +93,23 @@ def list_items(path: Path) -> list[Any]:
     return items
 
 
+def _is_object(value: Any) -> TypeGuard[Mapping[str, Any]]:
+    """A JSON object: a dict (asked first, the cheap way: every item of a big org passes
+    here), or any other mapping."""
+    return type(value) is dict or isinstance(value, Mapping)
+
+
 def _links(item: Mapping[str, Any]) -> Mapping[str, Any]:
     links = item.get("_links")
-    return links if isinstance(links, Mapping) else {}
+    return links if _is_object(links) else {}
 
 
 def item_kind(item: Any) -> str | None:
     """Which API call returns a body like this one, or None."""
-    if not isinstance(item, Mapping):
+    if not _is_object(item):
         return None
     profile = item.get("profile")
-    profile = profile if isinstance(profile, Mapping) else {}
+    profile = profile if _is_object(profile) else {}
     if "factorType" in item:
         return FACTOR_BODIES
     if item.get("type") == "PASSWORD" or ("conditions" in item and "settings" in item):
@@ -124,18 +143,50 @@ def content_kind(pages: list[Any]) -> str | None:
     return kinds.pop() if len(kinds) == 1 else None
 
 
+MEMBER_IDS = "member ids"
+"""What ``Preread.parse`` says for user bodies: each item's id (None: not an object with a
+string id), which is all a group's members are once every id is a listed user's."""
+
+
+@dataclass(frozen=True)
+class Preread:
+    """What the index made of an object's file while classifying it, so that the reader does
+    not read and parse it a second time: ``items`` as ``parse`` gives them (``parse_each``;
+    for factors the outcome of ``parse_factor_kinds``; for user bodies ``MEMBER_IDS``)."""
+
+    parse: object
+    items: Any
+
+
 @dataclass(frozen=True)
 class IndexedFile:
     path: Path
     relative: str
     kind: str | None
-    """The content's kind; None when unrecognised or unreadable (``error``)."""
+    """The content's kind; None when unrecognised or unreadable (``error``), or not read (a
+    top-level list, taken by its name whatever it holds)."""
     error: BadFile | None
-    digest: str
     ids: tuple[str, ...]
     """Id-shaped tokens of the path, in order (folders first, then the file name)."""
     words: tuple[str, ...]
     """The path's words, closest to the file name first, in the singular and lower case."""
+    pre: Preread | None = None
+    """An object's file (ids in its path) of a kind the reader parses: what it holds."""
+
+    def items(self) -> list[Any]:
+        """The items of the file's pages (``list_items``); ``BadFile`` if it cannot be read."""
+        if self.error is not None:
+            raise self.error
+        return list_items(self.path)
+
+    def digest(self) -> str:
+        """The content's SHA-256: whether two files claiming one object say the same. Worked
+        out only then (rarely): "" for a file that cannot be read (one that is not JSON has
+        its digest, as when the index hashed every file)."""
+        try:
+            return hashlib.sha256(_read(self.path)).hexdigest()
+        except BadFile:
+            return ""
 
     def page_number(self) -> tuple[str, int] | None:
         """(the path without its page number, the number), for ``users_page2.json`` …"""
@@ -166,34 +217,85 @@ def path_tokens(relative: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     return tuple(ids), tuple(words)
 
 
-def json_files(folder: Path) -> Iterator[Path]:
-    """Every ``*.json`` file under ``folder``, in a stable order, never through a link."""
-    for root, dirs, files in os.walk(folder, followlinks=False):
-        dirs.sort()
-        for name in sorted(files):
-            path = Path(root) / name
-            if name.lower().endswith(".json") and not path.is_symlink():
-                yield path
+def json_files(folder: Path, prefix: str = "") -> Iterator[tuple[Path, str]]:
+    """Every ``*.json`` file under ``folder``, never through a link, with its path relative to
+    the export folder (``prefix``: the folder's own): a folder's files by name, then each of
+    its folders by name (the order of ``os.walk``), with one ``scandir`` per folder and no
+    ``stat`` per file. A folder that cannot be listed is passed over, as ``os.walk`` does."""
+    try:
+        with os.scandir(folder) as scan:
+            entries = sorted(scan, key=lambda e: e.name)
+    except OSError:
+        return
+    folders = []
+    for entry in entries:
+        if _is(entry.is_dir):
+            if not _is(entry.is_symlink):
+                folders.append(entry.name)
+        elif entry.name.lower().endswith(".json") and not _is(entry.is_symlink):
+            yield folder / entry.name, prefix + entry.name
+    for name in folders:
+        yield from json_files(folder / name, f"{prefix}{name}/")
 
 
-def index_folder(folder: Path, skip: frozenset[Path] = frozenset()) -> list[IndexedFile]:
-    """Each JSON file read once, classified; its bodies are read again when used, so that a
-    big org's files are never all held at once."""
+def _is(test: Callable[[], bool]) -> bool:
+    try:
+        return test()
+    except OSError:
+        return False
+
+
+_PARSERS: dict[str, Callable[[Any], Any]] = {
+    APP_USER_ROWS: parse_app_user,
+    APP_GROUP_ROWS: parse_app_group,
+    ROLE_BODIES: parse_role,
+}
+
+
+def preread(kind: str | None, pages: list[Any]) -> Preread | None:
+    """What the reader takes from an object's file of this kind (every page a list), parsed
+    now: the file is then read once. Parsers that need the whole org (a member not listed as
+    a user) are left to the reader, which reads the file again."""
+    if kind not in _PARSERS and kind not in (USER_BODIES, FACTOR_BODIES):
+        return None
+    items = [item for page in pages for item in page]
+    if kind == USER_BODIES:
+        return Preread(MEMBER_IDS, [raw.get("id") if _is_object(raw) else None for raw in items])
+    if kind == FACTOR_BODIES:
+        try:
+            return Preread(parse_factor_kinds, parse_factor_kinds(items))
+        except RecordError as exc:
+            return Preread(parse_factor_kinds, exc)
+    parse = _PARSERS[kind or ""]
+    return Preread(parse, parse_each(items, parse))
+
+
+def index_folder(
+    folder: Path, skip: frozenset[Path] = frozenset(), by_name: frozenset[str] = frozenset()
+) -> list[IndexedFile]:
+    """Each JSON file read once and classified; an object's file (ids in its path) parsed
+    as its part is (``Preread``), other files read again when used, so that a big org's raw
+    files are never all held at once. ``by_name``: paths (relative, as in the layout) taken
+    by their name whatever they hold, so not read here at all."""
     indexed = []
-    for path in json_files(folder):
+    for path, relative in json_files(folder):
         if path in skip:
             continue
-        relative = path.relative_to(folder).as_posix()
         ids, words = path_tokens(relative)
+        if relative in by_name:
+            indexed.append(IndexedFile(path, relative, None, None, ids, words))
+            continue
         error: BadFile | None = None
         kind: str | None = None
-        digest = ""
+        pre: Preread | None = None
         try:
-            digest = hashlib.sha256(read_source(path, "an Okta API response")).hexdigest()
-            kind = content_kind(read_pages(path))
+            pages = read_pages(path, read_source(path, "an Okta API response"))
+            kind = content_kind(pages)
+            if ids:
+                pre = preread(kind, pages)
         except BadFile as exc:
             error = exc
         except OSError as exc:
             error = BadFile(path, f"cannot be read: {exc.strerror}")
-        indexed.append(IndexedFile(path, relative, kind, error, digest, ids, words))
+        indexed.append(IndexedFile(path, relative, kind, error, ids, words, pre))
     return indexed

@@ -254,9 +254,11 @@ def _str(obj: Mapping[str, Any], key: str) -> str | None:
     value = obj.get(key)
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, str | int | float):
-        raise RecordError(f"{key} is not a string")
-    text = str(value).strip()
+    if type(value) is not str:  # the common case first: checked in the hot loop of a big org
+        if isinstance(value, bool) or not isinstance(value, str | int | float):
+            raise RecordError(f"{key} is not a string")
+        value = str(value)
+    text = value.strip()
     return text or None
 
 
@@ -289,7 +291,7 @@ def _time(obj: Mapping[str, Any], key: str) -> datetime | None:
 
 
 def _object(value: Any, what: str) -> Mapping[str, Any]:
-    if not isinstance(value, Mapping):
+    if type(value) is not dict and not isinstance(value, Mapping):
         raise RecordError(f"{what} is not a JSON object")
     return value
 
@@ -298,7 +300,7 @@ def _sub(obj: Mapping[str, Any], key: str) -> Mapping[str, Any]:
     value = obj.get(key)
     if value is None:
         return {}
-    if not isinstance(value, Mapping):
+    if type(value) is not dict and not isinstance(value, Mapping):
         raise RecordError(f"{key} is not a JSON object")
     return value
 
@@ -506,6 +508,53 @@ def assignee_ids(page: Any) -> list[str]:
     return [_id(_object(item, "an assignee"), "an assignee") for item in values]
 
 
+@dataclass(frozen=True, slots=True)
+class ItemProblem:
+    """An item that could not be parsed: why, and the record it names (its id, else its
+    number in the list)."""
+
+    error: RecordError
+    record: str
+
+
+def parse_each(items: Iterable[Any], parse: Callable[[Any], T]) -> list[T | ItemProblem]:
+    """Each item parsed, or the problem it has, in order (``parse_items`` without the
+    notes: an export's index parses a file once, and its problems are noted when used)."""
+    parsed: list[T | ItemProblem] = []
+    for number, item in enumerate(items, start=1):
+        try:
+            parsed.append(parse(item))
+        except RecordError as exc:
+            record = item.get("id") if isinstance(item, Mapping) else None
+            label = str(record)[:80] if is_okta_id(record) else f"item {number}"
+            parsed.append(ItemProblem(exc, label))
+    return parsed
+
+
+def note_problems(
+    parsed: Iterable[T | ItemProblem],
+    data: OktaData,
+    source: str,
+    *,
+    incomplete: bool = True,
+    consequence: str | None = None,
+) -> list[T]:
+    """The records of ``parse_each``; each problem noted, as ``parse_items`` says."""
+    records: list[T] = []
+    for item in parsed:
+        if isinstance(item, ItemProblem):
+            data.problem(
+                source,
+                f"{item.error}: the record is left out",
+                record=item.record,
+                incomplete=incomplete,
+                consequence=consequence,
+            )
+        else:
+            records.append(item)
+    return records
+
+
 def parse_items(
     items: Iterable[Any],
     parse: Callable[[Any], T],
@@ -518,17 +567,6 @@ def parse_items(
     """Parse each item; one that cannot be read is a problem, not the end of the list
     (``incomplete``: nor of the access data, when it is not about access; ``consequence``:
     what the record left out keeps from being concluded)."""
-    parsed: list[T] = []
-    for number, item in enumerate(items, start=1):
-        try:
-            parsed.append(parse(item))
-        except RecordError as exc:
-            record = item.get("id") if isinstance(item, Mapping) else None
-            data.problem(
-                source,
-                f"{exc}: the record is left out",
-                record=str(record)[:80] if is_okta_id(record) else f"item {number}",
-                incomplete=incomplete,
-                consequence=consequence,
-            )
-    return parsed
+    return note_problems(
+        parse_each(items, parse), data, source, incomplete=incomplete, consequence=consequence
+    )

@@ -20,6 +20,7 @@ from iam_gov.connectors.okta.records import (
     OktaUser,
     RoleTarget,
 )
+from iam_gov.connectors.shared.bulk import collector_paused
 from iam_gov.connectors.shared.snapshot import ordered_snapshot
 from iam_gov.model import (
     Account,
@@ -56,6 +57,10 @@ class SnapshotBuilder:
     grants: dict[tuple[str, str, str | None], Grant] = field(default_factory=dict)
 
     def snapshot(self, data: OktaData, source: str, collected_at: datetime) -> SystemSnapshot:
+        with collector_paused():
+            return self._snapshot(data, source, collected_at)
+
+    def _snapshot(self, data: OktaData, source: str, collected_at: datetime) -> SystemSnapshot:
         for user in data.users.values():
             self._account(user, data)
         for user in data.member_users.values():
@@ -156,6 +161,13 @@ class SnapshotBuilder:
                 self._grant(user_id, group.id)
 
     def _apps(self, data: OktaData) -> None:
+        # Okta removes a deactivated user's app assignments, direct and through groups
+        # (they stay members of their groups): no app is theirs, whatever a group holds.
+        deactivated = {
+            user_id
+            for user_id, account in self.accounts.items()
+            if account.attributes.get("okta_status") == "DEPROVISIONED"
+        }
         for app in data.apps.values():
             description = app.name + ("" if app.status == "ACTIVE" else f" ({app.status.lower()})")
             self.entitlements[app.id] = Entitlement(
@@ -165,12 +177,13 @@ class SnapshotBuilder:
                 kind="app",
                 description=description or None,
             )
-            self._app_grants(app, data)
+            self._app_grants(app, data, deactivated)
         self._app_groups_unread(data)
 
-    def _app_grants(self, app: OktaApp, data: OktaData) -> None:
+    def _app_grants(self, app: OktaApp, data: OktaData, deactivated: set[str]) -> None:
         """Grants of one app: its assigned groups' members, its users' own rows (a ``GROUP``
-        row names the group it comes through, where Okta links it), its direct users."""
+        row names the group it comes through, where Okta links it), its direct users; none
+        to the ``deactivated`` users."""
         assignments = data.app_users.get(app.id, ())
         # Where a listing failed, that failure is the problem to report, not what follows.
         groups_known = app.id in data.app_groups
@@ -178,13 +191,6 @@ class SnapshotBuilder:
         groups = dict.fromkeys(data.app_groups.get(app.id, ()))
         groups.update(dict.fromkeys(a.group_id for a in assignments if a.group_id))
         via_group: set[str] = set()
-        # Okta removes a deactivated user's app assignments, direct and through groups
-        # (they stay members of their groups): no app is theirs, whatever a group holds.
-        deactivated = {
-            user_id
-            for user_id, account in self.accounts.items()
-            if account.attributes.get("okta_status") == "DEPROVISIONED"
-        }
         for group_id in groups:
             if group_id not in data.groups:
                 data.problem(

@@ -8,6 +8,7 @@ read (and never more than the limit is read)."""
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -68,7 +69,7 @@ def json_documents(text: str, path: Path, *, single: bool = False) -> list[Any]:
     """Every JSON document in ``text``, one after the other with white space between them
     (what ``>>`` of several API calls, or a script saving page after page, leaves). With
     ``single``, a second document is a mistake. Bad JSON is named at ``file:line``."""
-    decoder = json.JSONDecoder(object_pairs_hook=_object)
+    decoder = _decoder()
     documents: list[Any] = []
     index, end = 0, len(text)
     while True:
@@ -95,6 +96,18 @@ def json_documents(text: str, path: Path, *, single: bool = False) -> list[Any]:
                 line,
             ) from None
         documents.append(document)
+
+
+_DECODERS = threading.local()
+
+
+def _decoder() -> json.JSONDecoder:
+    """This thread's decoder: made once, not per file (an export can be 100,000 files); one
+    per thread, since a decoder's scanner keeps state while it runs."""
+    decoder: json.JSONDecoder | None = getattr(_DECODERS, "decoder", None)
+    if decoder is None:
+        decoder = _DECODERS.decoder = json.JSONDecoder(object_pairs_hook=_object)
+    return decoder
 
 
 class _DuplicateKey(Exception):
