@@ -18,6 +18,7 @@ from iam_gov.connectors.aws.organization_export import (
     read_organization_folder,
 )
 from iam_gov.connectors.aws.to_model import build_organization_snapshot, build_snapshot
+from iam_gov.connectors.shared.bulk import collector_paused
 from iam_gov.connectors.shared.options import LiveOrExportOptions
 from iam_gov.connectors.shared.protocol import (
     AccessCheck,
@@ -256,13 +257,15 @@ class AWSConnector(Connector[AWSOptions]):
             )
         if options.mode == "export":
             assert options.authorization_details is not None
-            collected = read_export(
-                options.authorization_details,
-                options.credential_report,
-                password_policy=options.password_policy,
-                service_last_accessed=options.service_last_accessed,
-                exported_at=options.exported_at,
-            )
+            with collector_paused():
+                collected = read_export(
+                    options.authorization_details,
+                    options.credential_report,
+                    password_policy=options.password_policy,
+                    service_last_accessed=options.service_last_accessed,
+                    exported_at=options.exported_at,
+                )
+                return self._snapshot(collected)
         else:
             from iam_gov.connectors.aws.live import read_account
 
@@ -277,12 +280,15 @@ class AWSConnector(Connector[AWSOptions]):
                 collected_at=collected_at,
                 patience=patience,
             )
+        return self._snapshot(collected)
+
+    def _snapshot(self, collected: Collected) -> SystemSnapshot:
         return build_snapshot(
             collected,
             type_name=self.type_name,
             system=self.system,
-            email_tag=options.email_tag,
-            employee_id_tag=options.employee_id_tag,
+            email_tag=self.options.email_tag,
+            employee_id_tag=self.options.employee_id_tag,
         )
 
     def _model_args(self) -> dict[str, str]:

@@ -477,7 +477,15 @@ def normal_last_accessed(entries: Iterable[Mapping[str, Any]]) -> list[dict[str,
     """``ServicesLastAccessed`` with times as ISO 8601 UTC text, sorted by service: the same
     whether boto3 (datetimes) or the CLI (text) produced it."""
     out = [{key: _jsonable(value) for key, value in entry.items()} for entry in entries]
-    return sorted(out, key=lambda e: (str(e.get("ServiceNamespace")), str(e.get("ServiceName"))))
+    return sorted(out, key=_by_service)
+
+
+def _by_service(entry: Mapping[str, Any]) -> tuple[str, str]:
+    return str(entry.get("ServiceNamespace")), str(entry.get("ServiceName"))
+
+
+_PLAIN = (str, int, float, bool, type(None))
+"""What JSON reads that ``_jsonable`` returns unchanged."""
 
 
 class _TooDeep(ValueError):
@@ -519,25 +527,34 @@ def read_last_accessed(path: Path) -> list[dict[str, Any]]:
     if document.get("IsTruncated"):
         raise SourceError(f"{path}: IsTruncated: the CLI output is cut short")
     entries = []
+    too_deep = False  # said after every entry's namespace and times are checked, as before
     for index, entry in enumerate(document["ServicesLastAccessed"]):
         if not isinstance(entry, dict) or not isinstance(entry.get("ServiceNamespace"), str):
             raise SourceError(f"{path}: ServicesLastAccessed[{index}] has no ServiceNamespace")
-        entry = dict(entry)
-        for key in _TIME_KEYS & entry.keys():
-            try:
-                entry[key] = as_utc(datetime.fromisoformat(str(entry[key])))
-            except ValueError:
-                raise SourceError(
-                    f"{path}: ServicesLastAccessed[{index}].{key}: {entry[key]!r} is not a "
-                    "date and time"
-                ) from None
-        entries.append(entry)
-    try:
-        return normal_last_accessed(entries)
-    except _TooDeep:
+        # What normal_last_accessed makes of it, without its walk over every value: JSON
+        # text, numbers, true/false and null are kept as they are.
+        normal: dict[str, Any] = {}
+        for key, value in entry.items():
+            if key in _TIME_KEYS:
+                try:
+                    value = as_utc(datetime.fromisoformat(str(value))).isoformat()
+                except ValueError:
+                    raise SourceError(
+                        f"{path}: ServicesLastAccessed[{index}].{key}: {value!r} is not a "
+                        "date and time"
+                    ) from None
+            elif not isinstance(value, _PLAIN):
+                try:
+                    value = _jsonable(value)
+                except _TooDeep:
+                    too_deep = True
+            normal[key] = value
+        entries.append(normal)
+    if too_deep:
         raise SourceError(
             f"{path}: ServicesLastAccessed holds values nested deeper than the API ever writes"
-        ) from None
+        )
+    return sorted(entries, key=_by_service)
 
 
 # --- files --------------------------------------------------------------------------------

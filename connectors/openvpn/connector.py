@@ -27,6 +27,7 @@ from iam_gov.connectors.openvpn.pki import (
 from iam_gov.connectors.openvpn.status import StatusReport, read_status_file
 from iam_gov.connectors.openvpn.to_model import ServerRecords, SnapshotBuilder
 from iam_gov.connectors.openvpn.write_export import ServerFiles, write_openvpn_export
+from iam_gov.connectors.shared.bulk import collector_paused
 from iam_gov.connectors.shared.protocol import (
     Connector,
     ConnectorOptions,
@@ -193,40 +194,48 @@ class OpenVPNConnector(Connector[OpenVPNOptions]):
                 else None
             )
             reports.append(read_management(options.management, password, zone, self.system))
-        collected_at = options.exported_at or self.clock()
-        index = read_index(options.pki_dir)
-        certificate_errors: list[SnapshotError] = []
-        certificates = read_certificates(options.pki_dir, certificate_errors)
-        conf = read_server_conf(options.server_conf) if options.server_conf is not None else None
-        identities = read_identities(options.mapping) if options.mapping is not None else {}
-        crl = read_server_crl(options.crl_path, options.pki_dir, conf)
-        for status_file in options.status_files():
-            reports.append(read_status_file(status_file, zone))
-        history = read_logs(options.log_files, zone, collected_at) if options.log_files else None
-        records = ServerRecords(
-            index=index,
-            certificates=certificates,
-            certificate_errors=certificate_errors,
-            conf=conf,
-            identities=identities,
-            crl=crl,
-            reports=reports,
-            history=history,
-        )
-        vpn = Vpn.named(
-            self.system, self.type_name, options.network_name, "can connect to the OpenVPN server"
-        )
-        builder = SnapshotBuilder(
-            vpn,
-            records,
-            collected_at=collected_at,
-            cn_is=options.cn_is,
-            crl_warning_days=options.crl_warning_days,
-            second_factor=options.second_factor,
-            relies_on=options.relies_on,
-            mfa_from=options.mfa_from,
-        )
-        return builder.snapshot(source=self._source(history))
+        with collector_paused():
+            collected_at = options.exported_at or self.clock()
+            index = read_index(options.pki_dir)
+            certificate_errors: list[SnapshotError] = []
+            certificates = read_certificates(options.pki_dir, certificate_errors)
+            conf = (
+                read_server_conf(options.server_conf) if options.server_conf is not None else None
+            )
+            identities = read_identities(options.mapping) if options.mapping is not None else {}
+            crl = read_server_crl(options.crl_path, options.pki_dir, conf)
+            for status_file in options.status_files():
+                reports.append(read_status_file(status_file, zone))
+            history = (
+                read_logs(options.log_files, zone, collected_at) if options.log_files else None
+            )
+            records = ServerRecords(
+                index=index,
+                certificates=certificates,
+                certificate_errors=certificate_errors,
+                conf=conf,
+                identities=identities,
+                crl=crl,
+                reports=reports,
+                history=history,
+            )
+            vpn = Vpn.named(
+                self.system,
+                self.type_name,
+                options.network_name,
+                "can connect to the OpenVPN server",
+            )
+            builder = SnapshotBuilder(
+                vpn,
+                records,
+                collected_at=collected_at,
+                cn_is=options.cn_is,
+                crl_warning_days=options.crl_warning_days,
+                second_factor=options.second_factor,
+                relies_on=options.relies_on,
+                mfa_from=options.mfa_from,
+            )
+            return builder.snapshot(source=self._source(history))
 
     def write_export(self, out: Path) -> ExportWritten:
         """The server's files (PKI certificates and index.txt, the CRL it checks, server.conf,

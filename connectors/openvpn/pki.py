@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from iam_gov.connectors.openvpn.conf import ServerConf
 from iam_gov.connectors.shared.files import BadFile, read_source
-from iam_gov.errors import SourceError
+from iam_gov.errors import InputError, SourceError
+from iam_gov.files import make_private_folders, write_atomically
 from iam_gov.model import SnapshotError
 
 INDEX = "index.txt"
@@ -243,11 +248,15 @@ class CertificateFile:
 def read_certificates(
     pki_dir: Path, errors: list[SnapshotError]
 ) -> dict[str, list[CertificateFile]]:
-    """Serial -> the certificate files that hold it (issued/, certs_by_serial/, …)."""
+    """Serial -> the certificate files that hold it (issued/, certs_by_serial/, …). What each
+    file says is kept in a cache by its content (``CertificateCache``): the next collect
+    reads the files again but parses only the new ones."""
     found: dict[str, list[CertificateFile]] = {}
+    cache = CertificateCache.load(pki_dir)
     for path in certificate_files(pki_dir):
         try:
-            cert = load_certificate(path)
+            data = read_source(path, "a certificate")
+            cert = cache.certificate(path, data)
         except BadFile as exc:
             errors.append(exc.as_problem())
             continue
@@ -258,16 +267,23 @@ def read_certificates(
             )
             continue
         found.setdefault(cert.serial, []).append(cert)
+    cache.save()
     return found
 
 
 def certificate_files(pki_dir: Path) -> Iterator[Path]:
     for pattern in CERTIFICATE_GLOBS:
-        yield from sorted(pki_dir.glob(pattern))
+        # Each pattern's files are in one folder: by name is the order of their paths.
+        yield from sorted(pki_dir.glob(pattern), key=lambda path: path.name)
 
 
 def load_certificate(path: Path) -> CertificateFile:
-    data = read_source(path, "a certificate")
+    return parse_certificate(path, read_source(path, "a certificate"))
+
+
+def parse_certificate(path: Path, data: bytes) -> CertificateFile:
+    """What ``data``, the bytes of the certificate file ``path``, says; ValueError (or
+    ``x509.InvalidVersion``) when it is not a certificate."""
     # easy-rsa puts a text dump before the PEM block; cryptography skips it.
     cert = (
         x509.load_pem_x509_certificate(data)
@@ -296,6 +312,107 @@ def load_certificate(path: Path) -> CertificateFile:
         not_after=cert.not_valid_after_utc,
         common_name=str(common_names[-1].value) if common_names else None,
         email=emails[0] if emails else None,
+        server_only=server_only,
+    )
+
+
+_CACHE_FORMAT = "iam-gov openvpn certificates 1"
+
+
+def cache_folder() -> Path:
+    """Where parsed certificates are kept, as the AWS action catalogue is:
+    ``$IAM_GOV_CACHE_DIR``, else ``$XDG_CACHE_HOME/iam-gov``, else ``~/.cache/iam-gov``."""
+    explicit = os.environ.get("IAM_GOV_CACHE_DIR")
+    if explicit:
+        return Path(explicit)
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".cache") / "iam-gov"
+
+
+@dataclass
+class CertificateCache:
+    """What the certificate files of one PKI said, by the SHA-256 of their bytes: a file is
+    read every time, and parsed again only when its bytes are new. The cache file (0600, in
+    a 0700 folder) keeps the certificates of the last collect only; one that cannot be read,
+    or is damaged, counts as empty and is written again; one that cannot be written costs
+    the next collect the parsing, nothing else."""
+
+    path: Path | None
+    known: dict[str, list[Any]] = field(default_factory=dict)
+    used: dict[str, list[Any]] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, pki_dir: Path) -> CertificateCache:
+        try:
+            where = str(pki_dir.resolve()).encode("utf-8", "surrogateescape")
+        except (OSError, RuntimeError):
+            return cls(None)
+        path = (
+            cache_folder() / f"openvpn-certificates-{hashlib.sha256(where).hexdigest()[:16]}.json"
+        )
+        try:
+            stored = json.loads(path.read_bytes())
+        except (OSError, ValueError):
+            return cls(path)
+        if not isinstance(stored, dict) or stored.get("format") != _CACHE_FORMAT:
+            return cls(path)
+        known = stored.get("certificates")
+        return cls(path, known if isinstance(known, dict) else {})
+
+    def certificate(self, path: Path, data: bytes) -> CertificateFile:
+        """What the file ``path`` holding ``data`` says: from the cache, else parsed."""
+        key = hashlib.sha256(data).hexdigest()
+        cert = _from_cache(path, self.known.get(key))
+        if cert is None:
+            cert = parse_certificate(path, data)
+        self.used[key] = [
+            cert.serial,
+            cert.not_before.isoformat(),
+            cert.not_after.isoformat(),
+            cert.common_name,
+            cert.email,
+            cert.server_only,
+        ]
+        return cert
+
+    def save(self) -> None:
+        if self.path is None or self.used == self.known:
+            return
+        text = json.dumps({"format": _CACHE_FORMAT, "certificates": self.used})
+        try:
+            make_private_folders(self.path.parent)
+            write_atomically(self.path, text, "certificate cache")
+        except (OSError, InputError):
+            return
+
+
+def _from_cache(path: Path, entry: object) -> CertificateFile | None:
+    """The certificate a cache entry describes; None for an entry not of the right shape."""
+    if not isinstance(entry, list) or len(entry) != 6:
+        return None
+    serial, not_before, not_after, common_name, email, server_only = entry
+    if not (
+        isinstance(serial, str)
+        and isinstance(not_before, str)
+        and isinstance(not_after, str)
+        and isinstance(common_name, str | None)
+        and isinstance(email, str | None)
+        and isinstance(server_only, bool)
+    ):
+        return None
+    try:
+        starts, ends = datetime.fromisoformat(not_before), datetime.fromisoformat(not_after)
+    except ValueError:
+        return None
+    if starts.utcoffset() != timedelta(0) or ends.utcoffset() != timedelta(0):
+        return None
+    return CertificateFile(
+        path=path,
+        serial=serial,
+        not_before=starts,
+        not_after=ends,
+        common_name=common_name,
+        email=email,
         server_only=server_only,
     )
 
