@@ -146,7 +146,9 @@ class _OverLimit(Exception):
     pass
 
 
-_CHUNK = 1024 * 1024
+_CHUNK = 64 * 1024
+"""Read this much at a time: a line is held to ``MAX_LINE`` and a chunk with its parts to a
+few times that, so a long line or a small .gz standing for gigabytes never holds more."""
 
 
 def _raw_lines(path: Path) -> Iterator[bytes]:
