@@ -505,10 +505,10 @@ def run_ours(folder: Path, *, preload: bool = True) -> tuple[float, dict[str, in
     """Read, index and analyse every principal in this process; the time excludes imports
     and (with ``preload``) the action catalogue's load."""
     from iam_gov.aws_policy import AwsAccount
-    from iam_gov.aws_policy.analysis import collection_paused
     from iam_gov.aws_policy.catalog import default_catalog
     from iam_gov.connectors.aws.connector import AWSConnector, AWSOptions
     from iam_gov.engine.state import view_of_snapshot
+    from iam_gov.gcpause import collector_paused
 
     if preload:
         default_catalog()  # the action list, loaded once per process
@@ -524,7 +524,7 @@ def run_ours(folder: Path, *, preload: bool = True) -> tuple[float, dict[str, in
     account = AwsAccount.from_view(view)
     counts: Counter[str] = Counter()
     # As the AWS rules run it: Python's cyclic collector paused (the analysis makes no cycles).
-    with collection_paused():
+    with collector_paused():
         for principal in account.principals.values():
             account.effective_permissions(principal)
             if account.is_admin_equivalent(principal) is not None:

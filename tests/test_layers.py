@@ -36,6 +36,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "iam_gov.files",
             "iam_gov.retrying",
             "iam_gov.progress",
+            "iam_gov.gcpause",
             "iam_gov.exitcodes",
         ),
     ),

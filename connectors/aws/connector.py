@@ -18,7 +18,6 @@ from iam_gov.connectors.aws.organization_export import (
     read_organization_folder,
 )
 from iam_gov.connectors.aws.to_model import build_organization_snapshot, build_snapshot
-from iam_gov.connectors.shared.bulk import collector_paused
 from iam_gov.connectors.shared.options import LiveOrExportOptions
 from iam_gov.connectors.shared.protocol import (
     AccessCheck,
@@ -28,6 +27,7 @@ from iam_gov.connectors.shared.protocol import (
     Permissions,
 )
 from iam_gov.connectors.shared.registry import connector
+from iam_gov.gcpause import collector_paused
 from iam_gov.model import (
     Action,
     ActionKind,

@@ -49,13 +49,13 @@ from iam_gov.connectors.entra.records import (
     RoleEligibility,
     ServicePrincipal,
     TenantData,
-    cycle_collector_paused,
     is_object_id,
     parse_records,
     pim_capable,
 )
 from iam_gov.connectors.shared.files import BadFile
 from iam_gov.errors import SourceError
+from iam_gov.gcpause import collector_paused
 
 # The names ``iam-gov export`` writes, and missing files are reported under; any of the usual
 # names of such dumps is read too (``dump.py``).
@@ -214,7 +214,7 @@ def read_export(folder: Path, *, pim: bool = True) -> tuple[TenantData, list[Pat
     accounts (sign-in activity, MFA registration, domains) is noted."""
     if not folder.is_dir():
         raise SourceError(f"{folder}: no such folder (the Entra export folder)")
-    with cycle_collector_paused():
+    with collector_paused():
         return _read(folder, pim)
 
 

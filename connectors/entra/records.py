@@ -3,10 +3,8 @@ save it: the records the Entra connector reads, and ``TenantData``, what one ten
 
 from __future__ import annotations
 
-import gc
 import re
-from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Annotated, Any, TypeVar
 
@@ -245,25 +243,6 @@ class TenantData:
     def note(self, source: str, message: str, record: str | None = None) -> None:
         """Worth knowing, but no access is missing because of it."""
         self.errors.append(SnapshotError(source=source, record=record, message=message))
-
-
-@contextmanager
-def cycle_collector_paused() -> Iterator[None]:
-    """A tenant's records are hundreds of thousands of objects that form no reference cycles:
-    left on, the cycle collector would walk all of them (and whatever else the process holds,
-    such as the systems collected before) again and again as they pile up, which takes longer
-    than reading them. They are freed by reference counting as usual. After, what was made
-    meanwhile moves to the oldest generation, as if it had lived through the collections it
-    skipped: else the next collection of the youngest would walk all of it at once."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.freeze()  # the moves: freeze puts every tracked object aside, unfreeze
-            gc.unfreeze()  # gives them back to the oldest generation
-            gc.enable()
 
 
 def parse_records(

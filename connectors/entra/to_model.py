@@ -20,9 +20,9 @@ from iam_gov.connectors.entra.records import (
     RoleAssignment,
     RoleEligibility,
     TenantData,
-    cycle_collector_paused,
 )
 from iam_gov.connectors.shared.snapshot import ordered_snapshot
+from iam_gov.gcpause import collector_paused
 from iam_gov.model import (
     Account,
     AccountKind,
@@ -100,7 +100,7 @@ class SnapshotBuilder:
     """Group id -> the roles and app roles its direct members hold through it."""
 
     def snapshot(self, source: str, collected_at: datetime) -> SystemSnapshot:
-        with cycle_collector_paused():
+        with collector_paused():
             return self._snapshot(source, collected_at)
 
     def _snapshot(self, source: str, collected_at: datetime) -> SystemSnapshot:

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import gc
 import json
 import re
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from datetime import date
 from functools import partial
 from pathlib import Path
@@ -17,6 +15,7 @@ from iam_gov.connectors.hr.problems import Source, bad_export, show, show_names
 from iam_gov.connectors.hr.to_model import People, PeopleBuilder, PeopleOptions
 from iam_gov.connectors.shared.csv_file import CsvFile, read_text
 from iam_gov.errors import SourceError, location
+from iam_gov.gcpause import collector_paused
 
 _JSON_WS = re.compile(r"[ \t\n\r]*")
 
@@ -71,7 +70,7 @@ def _read(
 ) -> People:
     """``text`` is the export's content, or None to read the file ``source``."""
     builder = PeopleBuilder(source, options, as_of)
-    with _no_garbage_collection():
+    with collector_paused():
         if file_format == "json":
             if text is None:
                 assert isinstance(source, Path)
@@ -107,19 +106,6 @@ def _read_job_history(options: ExportOptions, builder: PeopleBuilder, as_of: dat
         problems=builder.problems,
     )
     builder.take_job_changes(changes, path)
-
-
-@contextmanager
-def _no_garbage_collection() -> Iterator[None]:
-    # Creating 100,000 people would set off full garbage collections over all of them
-    # again and again (a third of the run); nothing built here forms reference cycles.
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if collecting:
-            gc.enable()
 
 
 # --- CSV ----------------------------------------------------------------------------------

@@ -5,12 +5,10 @@ collect searches and what it read."""
 from __future__ import annotations
 
 import fnmatch
-import gc
 import re
 import unicodedata
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
@@ -20,20 +18,6 @@ from iam_gov.model import AccountKind, AccountStatus, SnapshotError
 _T = TypeVar("_T")
 
 # --- entries ------------------------------------------------------------------------------
-
-
-@contextmanager
-def no_cycle_collection() -> Iterator[None]:
-    """Python's cyclic collector paused: reading a directory makes millions of small objects
-    (values, entries, records) and no cycles, and each collection of the oldest generation
-    walks all of them again, a third of the time at 100,000 users. Restored as it was."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 @dataclass(frozen=True)

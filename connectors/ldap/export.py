@@ -21,10 +21,10 @@ from iam_gov.connectors.ldap.entry import (
     Flavor,
     decode_text,
     merge_ranges,
-    no_cycle_collection,
 )
 from iam_gov.connectors.shared.files import MAX_EXPORT_ENV, export_limit, read_source
 from iam_gov.errors import SourceError, location
+from iam_gov.gcpause import collector_paused
 from iam_gov.model import SnapshotError
 from iam_gov.yamlfile import TooLarge, read_limited
 
@@ -64,7 +64,7 @@ def read_ldif(path: Path) -> Ldif:
         raise SourceError(f"{path}: is not a text file, so not LDIF")
     result = Ldif()
     reader = _RecordReader(path, result)
-    with no_cycle_collection():
+    with collector_paused():
         for index, (start, numbers, lines) in enumerate(_split_records(path, data)):
             reader.read(start, numbers, lines, first=index == 0)
     return result

@@ -23,10 +23,10 @@ from iam_gov.connectors.ldap.entry import (
     UserFacts,
     clean,
     dn_key,
-    no_cycle_collection,
 )
 from iam_gov.connectors.ldap.openldap import PPOLICY_ATTRIBUTES, ppolicy_password_policy
 from iam_gov.connectors.shared.snapshot import ordered_snapshot
+from iam_gov.gcpause import collector_paused
 from iam_gov.model import (
     Account,
     AccountStatus,
@@ -61,7 +61,7 @@ def build_snapshot(
     """``origin`` names where the entries came from in problems (a file, a server)."""
     builder = _SnapshotBuilder(system, flavor, origin, collected_at, list(collected.errors))
     builder.complete = collected.complete
-    with no_cycle_collection():
+    with collector_paused():
         builder.users(collected.users, collected.password_holders)
         builder.groups(collected.groups)
         builder.memberships()

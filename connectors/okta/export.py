@@ -83,9 +83,9 @@ from iam_gov.connectors.okta.records import (
     parse_role,
     parse_user,
 )
-from iam_gov.connectors.shared.bulk import collector_paused
 from iam_gov.connectors.shared.files import BadFile
 from iam_gov.errors import SourceError
+from iam_gov.gcpause import collector_paused
 from iam_gov.model import SnapshotError
 
 __all__ = ["USERS", "list_items", "read_export", "read_pages"]

@@ -20,8 +20,8 @@ from iam_gov.connectors.okta.records import (
     OktaUser,
     RoleTarget,
 )
-from iam_gov.connectors.shared.bulk import collector_paused
 from iam_gov.connectors.shared.snapshot import ordered_snapshot
+from iam_gov.gcpause import collector_paused
 from iam_gov.model import (
     Account,
     AccountStatus,

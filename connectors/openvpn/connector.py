@@ -27,7 +27,6 @@ from iam_gov.connectors.openvpn.pki import (
 from iam_gov.connectors.openvpn.status import StatusReport, read_status_file
 from iam_gov.connectors.openvpn.to_model import ServerRecords, SnapshotBuilder
 from iam_gov.connectors.openvpn.write_export import ServerFiles, write_openvpn_export
-from iam_gov.connectors.shared.bulk import collector_paused
 from iam_gov.connectors.shared.protocol import (
     Connector,
     ConnectorOptions,
@@ -38,6 +37,7 @@ from iam_gov.connectors.shared.protocol import (
 from iam_gov.connectors.shared.registry import connector
 from iam_gov.connectors.shared.vpn import Vpn
 from iam_gov.connectors.shared.vpn_identities import read_identities
+from iam_gov.gcpause import collector_paused
 from iam_gov.model import (
     Action,
     ActionKind,

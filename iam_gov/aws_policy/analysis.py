@@ -3,10 +3,8 @@ built once per snapshot view however many rules ask."""
 
 from __future__ import annotations
 
-import gc
 import weakref
 from collections.abc import Iterator
-from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, Generic, NamedTuple, TypeVar
@@ -81,21 +79,6 @@ def analysis_for(view: SystemView) -> AwsAccount:
     account = AwsAccount.from_view(view)
     _ANALYSES[key] = (weakref.ref(view, lambda _: _ANALYSES.pop(key, None)), account)
     return account
-
-
-@contextmanager
-def collection_paused() -> Iterator[None]:
-    """Python's cyclic garbage collector paused while an AWS rule runs: the analysis makes
-    millions of small objects (decisions, paths, evidence) and no cycles, so a full
-    collection would only scan them again and again (a quarter of the time on an
-    organization of 20,000 principals). Reference counting still frees what is dropped."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 class _Scope(NamedTuple):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import gc
 import hashlib
 import importlib.util
 import json
@@ -14,6 +13,8 @@ import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from iam_gov.gcpause import collector_paused
 
 _DATA_FILE = "shared/data/iam-definition.json"
 
@@ -66,14 +67,8 @@ def _data_file() -> Path:
 
 
 def _parse(raw: bytes) -> tuple[tuple[str, str], ...]:
-    # A 13 MB document of small objects: the cyclic collector only slows the parse down.
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
+    with collector_paused():  # a 13 MB document of small objects
         data = json.loads(raw)
-    finally:
-        if enabled:
-            gc.enable()
     names: list[tuple[str, str]] = []
     for service in data.values():
         if isinstance(service, dict) and isinstance(service.get("prefix"), str):

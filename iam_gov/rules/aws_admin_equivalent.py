@@ -17,7 +17,6 @@ from iam_gov.aws_policy import (
 )
 from iam_gov.aws_policy.analysis import (
     by_account,
-    collection_paused,
     gathering,
     in_turn,
     scoped_arns,
@@ -25,6 +24,7 @@ from iam_gov.aws_policy.analysis import (
 from iam_gov.aws_policy.causes import Placement, admin_scope, merge, place
 from iam_gov.aws_policy.organization import account_of
 from iam_gov.engine.state import EvaluationState, SystemView
+from iam_gov.gcpause import collector_paused
 from iam_gov.model import Account, AccountKind, AccountStatus, Severity
 from iam_gov.rules._common import AffectedPrincipal, counted, one_person, some_of
 from iam_gov.rules.registry import Evidence, Hit, RuleParams, rule
@@ -143,7 +143,7 @@ def aws_admin_equivalent(state: EvaluationState, params: Params) -> Iterator[Hit
     (222222222222)"): a cause shared by several accounts (an AWS-managed policy) is one
     finding per account. Out of scope: resource-based policies.
     """
-    with collection_paused():
+    with collector_paused():
         for view in state.systems.values():
             if not is_aws_view(view) or not in_turn(view):
                 continue

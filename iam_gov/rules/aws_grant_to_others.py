@@ -8,10 +8,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
 from iam_gov.aws_policy import AwsAccount, Cause, Certainty, analysis_for, is_aws_view, short_name
-from iam_gov.aws_policy.analysis import by_account, collection_paused, gathering, in_turn
+from iam_gov.aws_policy.analysis import by_account, gathering, in_turn
 from iam_gov.aws_policy.causes import Placement, merge, place
 from iam_gov.aws_policy.grants_to_others import Grant, by_route, grant_cause, grants_to_others
 from iam_gov.engine.state import EvaluationState, SystemView
+from iam_gov.gcpause import collector_paused
 from iam_gov.model import AccountKind, Severity
 from iam_gov.rules._common import (
     AffectedPrincipal,
@@ -193,7 +194,7 @@ def aws_grant_to_others(state: EvaluationState, params: Params) -> Iterator[Hit]
     role/deployer``) and the targets; as sure as the action and the route together. For each
     action the surest route is kept (its own policies first, then the shortest chain).
     """
-    with collection_paused():
+    with collector_paused():
         for view in state.systems.values():
             if not is_aws_view(view) or not in_turn(view):
                 continue

@@ -17,9 +17,10 @@ from iam_gov.aws_policy import (
     is_aws_view,
     short_name,
 )
-from iam_gov.aws_policy.analysis import by_account, collection_paused, gathering, in_turn
+from iam_gov.aws_policy.analysis import by_account, gathering, in_turn
 from iam_gov.aws_policy.causes import Placement, merge, place
 from iam_gov.engine.state import EvaluationState, SystemView
+from iam_gov.gcpause import collector_paused
 from iam_gov.model import AccountKind, AccountStatus, Severity
 from iam_gov.rules._common import (
     AffectedPrincipal,
@@ -160,7 +161,7 @@ def aws_privilege_escalation(state: EvaluationState, params: Params) -> Iterator
     (writing its own permissions, certainly assuming an admin role), the aws-admin-equivalent
     finding names the method and it is not reported here again.
     """
-    with collection_paused():
+    with collector_paused():
         for view in state.systems.values():
             if not is_aws_view(view) or not in_turn(view):
                 continue

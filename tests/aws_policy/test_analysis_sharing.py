@@ -7,8 +7,9 @@ from __future__ import annotations
 import dataclasses
 import gc
 
-from iam_gov.aws_policy.analysis import AwsAccount, collection_paused
+from iam_gov.aws_policy.analysis import AwsAccount
 from iam_gov.aws_policy.causes import admin_causes
+from iam_gov.gcpause import collector_paused
 from tests.support.aws_account import ADMINISTRATOR_ACCESS, allow, document, trust
 from tests.support.aws_org_analysis import DEV, PROD, Org
 
@@ -81,12 +82,12 @@ def test_the_collector_is_paused_only_inside() -> None:
     """Inside, no cyclic collection; after, the collector is as it was (on stays on, off
     stays off)."""
     assert gc.isenabled()
-    with collection_paused():
+    with collector_paused():
         assert not gc.isenabled()
     assert gc.isenabled()
     gc.disable()
     try:
-        with collection_paused():
+        with collector_paused():
             assert not gc.isenabled()
         assert not gc.isenabled()
     finally:

@@ -6,7 +6,6 @@ and paused collector give what the general code gives."""
 from __future__ import annotations
 
 import base64
-import gc
 import uuid
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,6 @@ from iam_gov.connectors.ldap.entry import (
     dn_key,
     dn_key_by_character,
     merge_ranges,
-    no_cycle_collection,
 )
 from iam_gov.connectors.ldap.export import _RecordError, _records, _value, read_ldif
 from iam_gov.errors import SourceError
@@ -162,18 +160,3 @@ def test_the_shortcut_dn_key_is_the_general_one(dn: str) -> None:
 def test_guid_text_is_the_uuid_library_s(raw: bytes) -> None:
     """objectGUID spelled without building a UUID is the UUID's little-endian spelling."""
     assert guid_text(raw) == str(uuid.UUID(bytes_le=raw))
-
-
-def test_the_collector_is_paused_and_restored_as_it_was() -> None:
-    """Enabled before, enabled after; disabled before (a caller's choice), disabled after."""
-    assert gc.isenabled()
-    with no_cycle_collection():
-        assert not gc.isenabled()
-    assert gc.isenabled()
-    gc.disable()
-    try:
-        with no_cycle_collection():
-            assert not gc.isenabled()
-        assert not gc.isenabled()
-    finally:
-        gc.enable()

@@ -15,7 +15,6 @@ from typing import Any
 import pytest
 
 from iam_gov.connectors.okta.export_index import json_files
-from iam_gov.connectors.shared.bulk import collector_paused
 from iam_gov.connectors.shared.files import BadFile, json_documents
 from iam_gov.model import SnapshotError, SystemSnapshot
 from tests.support.okta_server import OktaServer, Org, example_org, write_export
@@ -231,26 +230,6 @@ def collector_on() -> Iterator[None]:
     yield
     if not was_on:
         gc.disable()
-
-
-@pytest.mark.usefixtures("collector_on")
-def test_the_collector_is_paused_for_the_block_and_back_after_it_even_on_error() -> None:
-    with collector_paused():
-        assert not gc.isenabled()
-    assert gc.isenabled()
-
-    with pytest.raises(RuntimeError), collector_paused():
-        raise RuntimeError("a collect that fails")
-    assert gc.isenabled()
-
-
-@pytest.mark.usefixtures("collector_on")
-def test_a_pause_inside_another_leaves_the_collector_off_for_the_outer_one() -> None:
-    with collector_paused():
-        with collector_paused():
-            pass
-        assert not gc.isenabled()  # the outer block is still reading
-    assert gc.isenabled()
 
 
 def test_two_broken_files_that_differ_about_one_object_are_still_a_disagreement(
