@@ -68,7 +68,8 @@ docs: install
 ## bench: scale runs on generated companies and local servers; prints the figures
 bench: install system-deps
 	$(PY) -m pip install --quiet -e '.[test,bench]'
-	$(PY) benchmarks/scale.py --people 100000
+	$(PY) benchmarks/scale.py --companies-dir .bench/companies
+	$(PY) benchmarks/store_snapshots.py --people 100000 --repeat 1
 	$(PY) benchmarks/evaluation.py --work .bench/evaluation
 	$(PY) benchmarks/campaign_launch.py --work .bench/evaluation
 	$(PY) benchmarks/tui_review.py
@@ -80,6 +81,9 @@ bench: install system-deps
 	$(PY) benchmarks/fuzz_parsers.py
 	$(PY) benchmarks/fuzz_exports.py
 	$(PY) benchmarks/okta_rate_limited_collect.py
+	$(PY) benchmarks/okta_incremental.py
+	$(PY) benchmarks/entra_incremental.py
+	$(PY) benchmarks/ldap_incremental.py
 	$(PY) benchmarks/reviewer_load.py
 	$(PY) benchmarks/crash_runs.py --runs 200
 
