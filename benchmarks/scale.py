@@ -296,7 +296,10 @@ def main() -> None:
     args = parser.parse_args()
     if args.pipeline:
         company, url, result = args.pipeline
-        figures = pipeline(Path(company), url, args.dump)
+        from iam_gov.cli import _collector_for_a_command
+
+        with _collector_for_a_command():  # the garbage collector as the CLI sets it
+            figures = pipeline(Path(company), url, args.dump)
         Path(result).write_text(json.dumps(figures))
         return
 
