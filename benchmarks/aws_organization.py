@@ -376,7 +376,10 @@ def _state(view: Any, folder: Path) -> Any:
 
 
 def child(folder: Path) -> None:
-    result = analyse(folder)
+    from iam_gov.cli import _collector_for_a_command
+
+    with _collector_for_a_command():  # the garbage collector as the CLI sets it
+        result = analyse(folder)
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     result["peak RSS MB"] = peak_kb // 1024
     print(json.dumps(result))
