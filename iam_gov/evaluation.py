@@ -15,8 +15,9 @@ from pydantic import BaseModel
 from iam_gov import audit, progress
 from iam_gov.config import Config
 from iam_gov.correlate import Overrides
-from iam_gov.engine import EvaluationState, cycle_collector_paused, load_state
+from iam_gov.engine import EvaluationState, load_state
 from iam_gov.errors import PolicyError
+from iam_gov.gcpause import collector_paused
 from iam_gov.model import Finding, Severity
 from iam_gov.policy import Policy
 from iam_gov.policy.match import unfilled_match_fields
@@ -78,7 +79,7 @@ def evaluate(
     ``as_of``: evaluate the data as the store knew it at that moment (``load_state(as_of=…)``)
     and record nothing: the finding history of the present (first seen, last seen, resolved)
     and the audit log stay as they are."""
-    with cycle_collector_paused():
+    with collector_paused():
         return _evaluate(store, config, policy, overrides=overrides, now=now, as_of=as_of)
 
 

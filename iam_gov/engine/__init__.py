@@ -1,7 +1,7 @@
 """The evaluated state: what rules see (``state``), and how it is loaded from the store
 (``load``). Running the rules over it is ``iam_gov.evaluation``, a layer above the rules."""
 
-from iam_gov.engine.load import STALE_AFTER_DAYS, LoadedState, cycle_collector_paused, load_state
+from iam_gov.engine.load import STALE_AFTER_DAYS, LoadedState, load_state
 from iam_gov.engine.state import EvaluationState, SystemView, build_view
 
 __all__ = [
@@ -10,6 +10,5 @@ __all__ = [
     "LoadedState",
     "SystemView",
     "build_view",
-    "cycle_collector_paused",
     "load_state",
 ]

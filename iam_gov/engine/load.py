@@ -3,10 +3,7 @@ given time), correlated to people."""
 
 from __future__ import annotations
 
-import gc
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -16,6 +13,7 @@ from iam_gov.config import Config
 from iam_gov.correlate import Overrides, correlate, load_overrides
 from iam_gov.engine.state import EvaluationState, SystemView, build_view
 from iam_gov.errors import IamGovError
+from iam_gov.gcpause import collector_paused
 from iam_gov.model import Account
 from iam_gov.policy import Policy
 from iam_gov.store import Store
@@ -53,20 +51,6 @@ class LoadedState:
     collected by then)."""
 
 
-@contextmanager
-def cycle_collector_paused() -> Iterator[None]:
-    """Evaluation turns millions of rows into objects, none of which form reference cycles:
-    left on, the cycle collector would walk all of them again and again as they pile up,
-    which takes longer than building them. They are freed by reference counting as usual."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
 def load_state(
     store: Store,
     config: Config,
@@ -83,7 +67,7 @@ def load_state(
     closed by then, and ``as_of`` as the evaluation's time (``now`` is ignored). Rules judge
     each system on the day its data was collected, as in every evaluation. The failed collects
     the store records describe the present, so none is called stale."""
-    with cycle_collector_paused():
+    with collector_paused():
         return _load_state(store, config, policy, overrides=overrides, now=now, as_of=as_of)
 
 

@@ -77,13 +77,17 @@ def build_view(
     documents: tuple[PolicyDocument, ...] = (),
 ) -> SystemView:
     by_account: dict[str, list[GrantRow]] = {}
+    # The store gives grants by account: the list is looked up when the account changes.
+    current: str | None = None
+    held: list[GrantRow] = []
     for grant in grants:
         row = grant if isinstance(grant, GrantRow) else GrantRow.of(grant)
-        held = by_account.get(row.account_id)
-        if held is None:
-            by_account[row.account_id] = [row]
-        else:
-            held.append(row)
+        account_id = row[1]
+        if account_id != current:
+            current = account_id
+            found = by_account.get(account_id)
+            held = by_account[account_id] = [] if found is None else found
+        held.append(row)
     creds: dict[str, list[Credential]] = defaultdict(list)
     for credential in credentials:
         creds[credential.account_id].append(credential)
@@ -200,18 +204,33 @@ class EvaluationState:
         """Every account of every system, with its link and person; listed once, walked by
         every rule."""
         if self._entries is None:
-            entries = []
+            # One pass over every account of a large company: what ``person_of`` and
+            # ``has_left`` say is worked out here inline, ``has_left`` once per person and day.
+            entries: list[AccountEntry] = []
             of_person = self._entries_of
+            links, people, has_left = self.links, self.people, self.has_left
+            make = tuple.__new__
             for view in self.systems.values():
                 name, on = view.name, view.on
-                for account in view.accounts.values():
-                    link = self.links[(name, account.native_id)]
-                    person = self.person_of(link)
-                    left = person is not None and self.has_left(person, on)
-                    entry = AccountEntry(view, account, link, person, left)
+                left_on: dict[str, bool] = {}
+                for native_id, account in view.accounts.items():
+                    link = links[(name, native_id)]
+                    person_id = link.person_id
+                    person = None if person_id is None else people.get(person_id)
+                    if person is None or person_id is None:
+                        entry = make(AccountEntry, (view, account, link, None, False))
+                        entries.append(entry)
+                        continue
+                    left = left_on.get(person_id)
+                    if left is None:
+                        left = left_on[person_id] = has_left(person, on)
+                    entry = make(AccountEntry, (view, account, link, person, left))
                     entries.append(entry)
-                    if person is not None:
-                        of_person.setdefault(person.employee_id, []).append(entry)
+                    mine = of_person.get(person.employee_id)
+                    if mine is None:
+                        of_person[person.employee_id] = [entry]
+                    else:
+                        mine.append(entry)
             self._entries = entries
         return self._entries
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import date
 
 from pydantic import Field
 
 from iam_gov.engine.state import EvaluationState
-from iam_gov.model import AccountKind, AccountStatus, EmploymentStatus, Severity
+from iam_gov.model import AccountKind, AccountStatus, EmploymentStatus, Person, Severity
 from iam_gov.rules.registry import Evidence, Hit, RuleParams, rule
 
 _WILDCARDS = frozenset("*?[")
@@ -43,38 +44,50 @@ def missing_birthright(state: EvaluationState, params: Params) -> Iterator[Hit]:
     holds, or no account at all. People on leave, and those who started less than
     ``grace_days`` ago, are not judged. Incomplete data never counts as missing.
     """
-    accounts_of: dict[tuple[str, str], list[str]] = {}
+    accounts_of: dict[str, dict[str, list[str]]] = {}
     for view, account, link, _person, _left in state.entries():
         if (
             link.person_id is not None
             and link.kind is AccountKind.HUMAN
             and account.status is AccountStatus.ACTIVE
         ):
-            accounts_of.setdefault((view.name, link.person_id), []).append(account.native_id)
+            accounts_of.setdefault(view.name, {}).setdefault(link.person_id, []).append(
+                account.native_id
+            )
     judged = [
         (person, roles)
         for person in state.people.values()
         if person.status is EmploymentStatus.ACTIVE and (roles := state.roles_of(person))
     ]
+    # Who is judged depends on the day of a system's data only: worked out once per day.
+    judged_on: dict[date, list[tuple[Person, tuple[str, ...]]]] = {}
     for view in state.systems.values():
         if not view.complete:
             continue
         name, on = view.name, view.on
+        present = judged_on.get(on)
+        if present is None:
+            present = judged_on[on] = [
+                (person, roles)
+                for person, roles in judged
+                if not state.has_left(person, on)
+                and not (person.start_date and (on - person.start_date).days < params.grace_days)
+            ]
+        grants_of = view.grants
+        accounts_here = accounts_of.get(name, {})
         # Many people share a set of roles: what they bring is listed once per set, with the
         # entitlements that would satisfy each.
         expected_of: dict[tuple[str, ...], list[tuple[str, frozenset[str]]]] = {}
-        for person, roles in judged:
+        for person, roles in present:
             expected = expected_of.get(roles)
             if expected is None:
                 expected = expected_of[roles] = [
                     (p, state.matching_ids(view, p)) for p in _exact_patterns(state, roles, name)
                 ]
-            if not expected or state.has_left(person, on):
+            if not expected:
                 continue
-            if person.start_date and (on - person.start_date).days < params.grace_days:
-                continue
-            mine = accounts_of.get((name, person.employee_id), [])
-            held = {g.entitlement_id for a in mine for g in view.grants.get(a, ())}
+            mine = accounts_here.get(person.employee_id, [])
+            held = {g[2] for a in mine for g in grants_of.get(a, ())}  # entitlement ids
             missing = sorted({p for p, ids in expected if ids.isdisjoint(held)})
             if not missing:
                 continue

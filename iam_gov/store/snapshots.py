@@ -406,6 +406,7 @@ class _Decoder:
     def __init__(self) -> None:
         self._times: dict[Any, datetime | None] = {}
         self._json: dict[str, Any] = {}
+        self._documents: dict[str, Any] = {}
         self._text: dict[str, str] = {}
 
     def time(self, value: Any) -> datetime | None:
@@ -415,11 +416,21 @@ class _Decoder:
         return found
 
     def json(self, value: Any) -> Any:
+        """JSON that holds only text (attributes, factor lists), read by orjson."""
         if not isinstance(value, str):
             return value  # PostgreSQL's driver has decoded it already
         found = self._json.get(value, _MISSING)
         if found is _MISSING:
-            found = self._json[value] = json.loads(value)
+            found = self._json[value] = _loads(value)
+        return found
+
+    def document(self, value: Any) -> Any:
+        """Any JSON (a policy document: numbers too), read by ``json`` as it was written."""
+        if not isinstance(value, str):
+            return value
+        found = self._documents.get(value, _MISSING)
+        if found is _MISSING:
+            found = self._documents[value] = json.loads(value)
         return found
 
     def text(self, value: str) -> str:
@@ -427,6 +438,17 @@ class _Decoder:
 
 
 _MISSING: Any = object()
+
+
+def _loads(text: str) -> Any:
+    """Stored JSON of text values back to values: orjson reads it several times faster
+    (numbers it reads differently: integers beyond 64 bits become floats, so it is not for
+    documents); what it refuses and ``json`` reads is read by ``json``."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)
+
 
 M = TypeVar("M", bound=BaseModel)
 _FIELDS_SET: dict[type[BaseModel], set[str]] = {}
@@ -604,7 +626,7 @@ def _documents(system: str, rows: Iterator[Any], decode: _Decoder) -> Iterator[P
                 "document_id": document_id,
                 "name": name,
                 "kind": kind,
-                "document": decode.json(document),
+                "document": decode.document(document),
             },
         )
 
