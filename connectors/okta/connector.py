@@ -296,10 +296,7 @@ class OktaConnector(Connector[OktaOptions]):
     async def _read_changes(
         self, data: OktaData, since: datetime, until: datetime
     ) -> dict[str, int]:
-        scopes: tuple[str, ...] = (*COLLECT_SCOPES, LOGS_SCOPE)
-        if not self.options.collect_password_policies:
-            scopes = tuple(s for s in scopes if s != POLICIES_SCOPE)
-        async with self._api(scopes) as api:
+        async with self._api(self._collect_scopes(LOGS_SCOPE)) as api:
             reader = ChangeReader(
                 api,
                 employee_id_attribute=self.options.employee_id_attribute,
@@ -365,11 +362,16 @@ class OktaConnector(Connector[OktaOptions]):
             problems=tuple(problems),
         )
 
+    def _collect_scopes(self, *more: str) -> tuple[str, ...]:
+        """The scopes a read asks for: the collect's (without the password policies' when
+        they are not read) and ``more``."""
+        scopes = (*COLLECT_SCOPES, *more)
+        if self.options.collect_password_policies:
+            return scopes
+        return tuple(s for s in scopes if s != POLICIES_SCOPE)
+
     async def _collect_live(self, recorder: Recorder | None = None) -> OktaData:
-        scopes: tuple[str, ...] = COLLECT_SCOPES
-        if not self.options.collect_password_policies:
-            scopes = tuple(s for s in scopes if s != POLICIES_SCOPE)
-        async with self._api(scopes) as api:
+        async with self._api(self._collect_scopes()) as api:
             collector = LiveCollector(
                 api,
                 employee_id_attribute=self.options.employee_id_attribute,
