@@ -151,9 +151,23 @@ def _collect_one(
         return _store_snapshot(store, name, snapshot)
 
 
+_ONE = {
+    "people": "person",
+    "accounts": "account",
+    "credentials": "credential",
+    "entitlements": "entitlement",
+    "grants": "grant",
+    "documents": "document",
+}
+
+
 def _stored_words(snapshot: SystemSnapshot) -> str:
     """``stored 12 accounts, 40 grants`` (incomplete: …): a progress line's outcome."""
-    counts = ", ".join(f"{n:,} {what}" for what, n in counts_of(snapshot).items() if n)
+    counts = ", ".join(
+        f"{n:,} {_ONE.get(what, what) if n == 1 else what}"
+        for what, n in counts_of(snapshot).items()
+        if n
+    )
     words = f"stored {counts or 'nothing'}"
     if not snapshot.complete:
         words += f" (incomplete: {len(snapshot.errors)} problem(s))"

@@ -182,7 +182,11 @@ def test_not_on_a_terminal_a_plain_line_per_system_and_phase(tmp_path: Path) -> 
         start = words.index(f"{name}: collecting")
         [end] = [w for w in words if w.startswith(f"{name}: stored ")]
         assert words.index(end) == start + 1  # one after the other, nothing between
-        counts = ", ".join(f"{n:,} {what}" for what, n in info.counts.items() if n)
+        counts = ", ".join(
+            f"{n:,} {what}" if n != 1 else f"1 {'person' if what == 'people' else what[:-1]}"
+            for what, n in info.counts.items()
+            if n
+        )
         assert re.fullmatch(rf"{name}: stored {counts} in \d+\.\d s", end), end
     phases = [w for w in words if w.startswith("evaluation: ")]
     assert [p.split(" ")[1] for p in phases] == ["load", "rules", "store"]
