@@ -407,7 +407,7 @@ def test_each_fall_back_to_a_full_read_says_why(slapd: ThrowawaySlapd, tmp_path:
     assert "other options" in how(other)["why"]
 
     collect(slapd)  # the baseline for the default filters again
-    ldif = next((tmp_path / "state" / "dir").rglob("directory.ldif"))
+    ldif = next((tmp_path / "state" / "dir" / "current").rglob("directory.ldif"))
     ldif.write_text(ldif.read_text().replace("Alice Archer", "Alice Forged"))
     edited = collect(slapd)
     assert how(edited)["mode"] == "full"
@@ -449,7 +449,7 @@ def test_a_page_that_fails_keeps_the_old_baseline(
     """A names-only pass cut short by the server: the snapshot is incomplete saying so, no
     entry is taken as deleted, and the baseline is not replaced."""
     collect(slapd, page_size=2)
-    manifest = next((tmp_path / "state" / "dir").rglob("baseline.json"))
+    manifest = tmp_path / "state" / "dir" / "current" / "baseline.json"
     before = manifest.read_text()
     reader = f"cn=iam-gov,{OPENLDAP_BASE}"
     dc.limit(OPENLDAP_BASE, reader, 6)
