@@ -139,18 +139,7 @@ class ChangeReader(LiveCollector):
 
     async def apply(self, since: datetime, until: datetime) -> None:
         self._jobs = asyncio.Queue(maxsize=self.workers * 4)
-        workers = [asyncio.create_task(self._work()) for _ in range(self.workers)]
-        try:
-            await self._changes(since, until)
-            await self._jobs.join()
-            if self._gave_up is not None:
-                raise self._gave_up
-            if self._crash is not None:
-                raise self._crash
-        finally:
-            for worker in workers:
-                worker.cancel()
-            await asyncio.gather(*workers, return_exceptions=True)
+        await self._with_workers(self._changes(since, until))
 
     def _count(self, kind: str, number: int = 1) -> None:
         if number:

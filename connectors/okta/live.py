@@ -30,7 +30,7 @@ random places.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
@@ -201,29 +201,7 @@ class LiveCollector:
         except ApiError as exc:
             # Nothing read yet: no snapshot to mark incomplete, but an org we cannot use.
             raise Unreachable(exc) from None
-        workers = [asyncio.create_task(self._work()) for _ in range(self.workers)]
-        try:
-            # Users first: members and assignees listed after them are then known users.
-            listed = await asyncio.gather(
-                self._listing(self._users(first.body, first.next_url), USERS),
-                self._listing(self._deprovisioned(), USERS),
-            )
-            self.data.users_complete = self.data.users_complete and all(listed)
-            await asyncio.gather(
-                self._listing(self._groups(), GROUPS),
-                self._listing(self._apps(), APPS),
-                self._listing(self._assignees(), ASSIGNEES),
-                self._password_policies(),
-            )
-            await self._jobs.join()
-            if self._gave_up is not None:
-                raise self._gave_up
-            if self._crash is not None:
-                raise self._crash
-        finally:
-            for worker in workers:
-                worker.cancel()
-            await asyncio.gather(*workers, return_exceptions=True)
+        await self._with_workers(self._lists(first.body, first.next_url))
         for user_id, user in self.data.member_users.items():
             if user_id not in self.data.users and self.data.users_complete:
                 self.data.problem(
@@ -235,7 +213,37 @@ class LiveCollector:
                 )
         return self.data
 
+    async def _lists(self, first: Any, next_url: str | None) -> None:
+        # Users first: members and assignees listed after them are then known users.
+        listed = await asyncio.gather(
+            self._listing(self._users(first, next_url), USERS),
+            self._listing(self._deprovisioned(), USERS),
+        )
+        self.data.users_complete = self.data.users_complete and all(listed)
+        await asyncio.gather(
+            self._listing(self._groups(), GROUPS),
+            self._listing(self._apps(), APPS),
+            self._listing(self._assignees(), ASSIGNEES),
+            self._password_policies(),
+        )
+
     # --- the worker pool ----------------------------------------------------------------
+
+    async def _with_workers(self, reading: Coroutine[Any, Any, None]) -> None:
+        """Run ``reading`` (which queues per-object jobs) with the workers taking the jobs;
+        return when every job is done, raising what made one give up or crash."""
+        workers = [asyncio.create_task(self._work()) for _ in range(self.workers)]
+        try:
+            await reading
+            await self._jobs.join()
+            if self._gave_up is not None:
+                raise self._gave_up
+            if self._crash is not None:
+                raise self._crash
+        finally:
+            for worker in workers:
+                worker.cancel()
+            await asyncio.gather(*workers, return_exceptions=True)
 
     async def _work(self) -> None:
         while True:
